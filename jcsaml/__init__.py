@@ -1,0 +1,34 @@
+"""jcsaml: sign in to JumpCloud and get temporary AWS credentials through SAML.
+
+``import jcsaml`` stays cheap: the login machinery is imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Account", "AwsCredentials", "JcsamlError", "__version__", "load_account", "login"]
+
+if TYPE_CHECKING:
+    from jcsaml.config import Account, load_account
+    from jcsaml.credentials import AwsCredentials
+    from jcsaml.errors import JcsamlError
+    from jcsaml.signin import login
+
+_LAZY = {
+    "Account": "jcsaml.config",
+    "load_account": "jcsaml.config",
+    "AwsCredentials": "jcsaml.credentials",
+    "JcsamlError": "jcsaml.errors",
+    "login": "jcsaml.signin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jcsaml' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,5 @@
+"""``python -m jcsaml``."""
+
+from jcsaml.cli import run
+
+run()

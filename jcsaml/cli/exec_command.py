@@ -1,0 +1,79 @@
+"""``jcsaml exec``: run a command with the account's credentials in its environment.
+
+On the hot path: with valid cached credentials this imports nothing heavy, then replaces itself
+with the command (``execvpe``), so the exit status and signals are the command's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from jcsaml.cli.login import add_login_options, obtain_credentials
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+    from jcsaml.credentials import AwsCredentials
+
+HELP = "run a command with the account's AWS credentials in its environment"
+MARKER = "JCSAML_EXEC_ACCOUNT"
+
+# Variables that would make the child use other credentials than the ones jcsaml sets.
+CONFLICTING = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+def add_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser],
+               environ: Mapping[str, str]) -> None:
+    parser = subparsers.add_parser(
+        "exec", parents=parents, help=HELP,
+        usage="jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]",
+        description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
+        "The command's exit status is jcsaml's.")
+    add_login_options(parser, environ)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    parser.set_defaults(run=run)
+
+
+def child_environment(base: Mapping[str, str], credentials: AwsCredentials,
+                      account_name: str) -> dict[str, str]:
+    """``base`` without conflicting AWS variables, plus the credentials and the exec marker."""
+    env = {key: value for key, value in base.items() if key not in CONFLICTING}
+    env.update(credentials.to_environment())
+    env[MARKER] = account_name
+    return env
+
+
+def run(args: argparse.Namespace, ctx: Context,
+        execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe) -> int:
+    from jcsaml.errors import CommandNotFoundError, InputRequiredError, NestedExecError
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise InputRequiredError(what="a command to run", how="write it after --, "
+                                 "e.g. jcsaml exec -a NAME -- aws sts get-caller-identity")
+    if ctx.environ.get(MARKER):
+        # A command that calls jcsaml exec again would silently switch accounts under the user.
+        raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
+    got = obtain_credentials(args, ctx)
+    env = child_environment(ctx.environ, got.credentials, got.account.name)
+    if shutil.which(command[0], path=env.get("PATH")) is None:
+        raise CommandNotFoundError(command=command[0])
+    ctx.stdout.flush()
+    ctx.stderr.flush()
+    execvpe(command[0], command, env)

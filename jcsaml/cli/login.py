@@ -1,0 +1,125 @@
+"""``jcsaml login``: sign in and write temporary credentials into an AWS profile.
+
+Also home of the options and the credential lookup that ``exec`` shares with ``login``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+    from jcsaml.config import Account
+    from jcsaml.credentials import AwsCredentials
+    from jcsaml.prompter import Prompter
+
+HELP = "sign in to JumpCloud and write AWS credentials to a profile"
+
+
+def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """The sign-in inputs shared by every command that may log in."""
+    parser.add_argument("--profile", help="AWS profile to use (default: the account's aws_profile, "
+                        "else the account name)")
+    parser.add_argument("--username", default=environ.get("JCSAML_USERNAME"),
+                        help="JumpCloud username [env JCSAML_USERNAME]")
+    parser.add_argument("--password", default=environ.get("JCSAML_PASSWORD"),
+                        help="JumpCloud password [env JCSAML_PASSWORD; prefer the variable or the "
+                        "keyring: a flag is visible to other local users]")
+    parser.add_argument("--mfa-token", default=environ.get("JCSAML_MFA_TOKEN"), metavar="CODE",
+                        help="one-time MFA code [env JCSAML_MFA_TOKEN]")
+    parser.add_argument("--role", default=environ.get("JCSAML_ROLE"),
+                        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]")
+    parser.add_argument("--session-duration", metavar="SECONDS",
+                        help="credentials lifetime to request, 900-43200")
+    parser.add_argument("--force", action="store_true",
+                        help="sign in again even if the profile holds valid credentials")
+    parser.add_argument("--skip-prompt", action="store_true",
+                        help="never ask; a missing answer is an error naming the flag to set")
+
+
+def add_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser],
+               environ: Mapping[str, str]) -> None:
+    parser = subparsers.add_parser(
+        "login", parents=parents, help=HELP,
+        description=HELP + ". Reuses the profile's credentials while they stay valid for more "
+        "than 5 minutes, unless --force.")
+    add_login_options(parser, environ)
+    parser.set_defaults(run=run)
+
+
+@dataclass(frozen=True)
+class Obtained:
+    credentials: AwsCredentials
+    account: Account
+    profile: str
+    path: str
+    fresh: bool
+
+
+def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
+    """Valid cached credentials from the profile, or a new sign-in whose result is saved there."""
+    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import cached_credentials, credentials_path
+
+    account = load_account(args.idp_account, path=config_path(ctx.environ, args.config),
+                           environ=ctx.environ)
+    profile = args.profile or account.profile
+    path = credentials_path(account, environ=ctx.environ)
+    store = CredentialsFile(path)
+    wanted_role = args.role or account.role_arn or None
+    duration = parse_duration(args.session_duration) if args.session_duration else None
+    if not args.force:
+        cached = cached_credentials(store, profile, role=wanted_role)
+        if cached is not None:
+            return Obtained(cached, account, profile, str(path), fresh=False)
+    credentials = _sign_in(args, ctx, account, wanted_role, duration)
+    store.save(profile, credentials)
+    return Obtained(credentials, account, profile, str(path), fresh=True)
+
+
+def _sign_in(args: argparse.Namespace, ctx: Context, account: Account, role: str | None,
+             duration: int | None) -> AwsCredentials:
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.secret_store import default_store
+    from jcsaml.signin import login
+
+    prompter: Prompter = (NonInteractivePrompter(ctx.stderr) if args.skip_prompt
+                          else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr))
+    return login(
+        account,
+        role=role,
+        username=args.username,
+        password=args.password,
+        mfa_token=args.mfa_token,
+        session_duration=duration,
+        prompter=prompter,
+        secrets=default_store(warn=ctx.warn),
+        environ=ctx.environ,
+    )
+
+
+def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:
+    """``2026-11-24 14:07:28 CET (in 59 minutes)`` in the local time zone."""
+    current = now or datetime.now(UTC)
+    minutes = max(0, int((expiration - current).total_seconds() // 60))
+    local = expiration.astimezone()
+    return f"{local:%Y-%m-%d %H:%M:%S %Z} (in {minutes} minutes)"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    got = obtain_credentials(args, ctx)
+    creds = got.credentials
+    if got.fresh:
+        print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
+        print(f"Credentials saved to profile {got.profile!r} in {got.path}; they expire at "
+              f"{describe_expiry(creds.expiration)}.", file=ctx.stdout)
+    else:
+        print(f"Profile {got.profile!r} already holds credentials for {creds.role_arn}, valid "
+              f"until {describe_expiry(creds.expiration)}; use --force to sign in again.",
+              file=ctx.stdout)
+    return 0

@@ -1,0 +1,232 @@
+"""The jcsaml config file: one INI section per IdP account, saml2aws-compatible keys.
+
+On the hot path of ``jcsaml exec``: standard library only at module level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jcsaml.errors import ConfigFileError, InvalidSettingError, UnknownAccountError
+from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
+
+DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
+MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
+MIN_SESSION_DURATION = 900
+MAX_SESSION_DURATION = 43200
+
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """One IdP account section. Field names follow the config keys where saml2aws has them."""
+
+    name: str
+    url: str
+    username: str = ""
+    mfa: str = "Auto"
+    role_arn: str = ""
+    aws_profile: str = ""
+    region: str = ""
+    session_duration: int | None = None
+    credentials_file: str = ""
+    idp_cert: str = ""
+    console_url: str = DEFAULT_CONSOLE_URL
+    allow_sha1: bool = False
+
+    @property
+    def profile(self) -> str:
+        """The AWS profile jcsaml writes: ``aws_profile``, else the account name."""
+        return self.aws_profile or self.name
+
+    def to_config(self) -> dict[str, str | None]:
+        """The section's keys as written; empty values remove the key."""
+        values: dict[str, str | None] = {
+            "url": self.url,
+            "console_url": None if self.console_url == DEFAULT_CONSOLE_URL else self.console_url,
+            "username": self.username,
+            "mfa": self.mfa,
+            "role_arn": self.role_arn,
+            "aws_profile": self.aws_profile,
+            "region": self.region,
+            "aws_session_duration": str(self.session_duration) if self.session_duration else None,
+            "credentials_file": self.credentials_file,
+            "idp_cert": self.idp_cert,
+            "allow_sha1": "true" if self.allow_sha1 else None,
+        }
+        return {key: (value or None) for key, value in values.items()}
+
+
+def config_path(environ: Mapping[str, str] = os.environ, override: str | None = None) -> Path:
+    """``--config``, else ``JCSAML_CONFIG``, else ``~/.jcsaml``."""
+    chosen = override or environ.get("JCSAML_CONFIG") or "~/.jcsaml"
+    return _expand(chosen, environ)
+
+
+def _expand(path: str, environ: Mapping[str, str]) -> Path:
+    if path.startswith("~"):
+        home = environ.get("HOME") or str(Path.home())
+        return Path(home + path[1:])
+    return Path(path)
+
+
+def _read(path: Path) -> IniDocument | None:
+    try:
+        return read_ini(path)
+    except IniSyntaxError as exc:
+        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except OSError as exc:
+        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+
+
+def account_names(path: Path) -> list[str]:
+    document = _read(path)
+    return document.sections() if document else []
+
+
+def load_account(name: str, *, path: Path | None = None,
+                 environ: Mapping[str, str] = os.environ) -> Account:
+    """Read and validate account ``name``; raises ConfigError subclasses."""
+    path = path or config_path(environ)
+    document = _read(path)
+    section = document.section(name) if document else None
+    if section is None:
+        raise UnknownAccountError(account=name, path=str(path))
+    return account_from_section(name, section)
+
+
+def find_account(name: str, *, path: Path) -> Account | None:
+    """The account if it exists, for ``configure`` to offer current values."""
+    document = _read(path)
+    section = document.section(name) if document else None
+    return account_from_section(name, section, strict=False) if section is not None else None
+
+
+def account_from_section(name: str, section: Mapping[str, str], *, strict: bool = True) -> Account:
+    def get(key: str) -> str:
+        return section.get(key, "").strip()
+
+    duration = get("aws_session_duration")
+    account = Account(
+        name=name,
+        url=get("url"),
+        username=get("username"),
+        mfa=_canonical_mfa(get("mfa") or "Auto") if strict else (get("mfa") or "Auto"),
+        role_arn=get("role_arn"),
+        aws_profile=get("aws_profile"),
+        region=get("region"),
+        session_duration=parse_duration(duration) if duration and strict else (
+            int(duration) if duration.isdigit() else None),
+        credentials_file=get("credentials_file"),
+        idp_cert=get("idp_cert"),
+        console_url=get("console_url") or DEFAULT_CONSOLE_URL,
+        allow_sha1=_parse_bool("allow_sha1", get("allow_sha1")) if strict else False,
+    )
+    if strict:
+        validate_account(account)
+    return account
+
+
+def validate_account(account: Account) -> None:
+    """Raise InvalidSettingError for the first value that can't work."""
+    if not account.name or any(c in account.name for c in "[]\n\r"):
+        raise InvalidSettingError(setting="account name", reason=f"{account.name!r} can't be a section name")
+    if not account.url:
+        raise InvalidSettingError(
+            setting="url", reason=f"account {account.name!r} has no url; set it with jcsaml configure --url")
+    validate_url(account.url, "url")
+    validate_url(account.console_url, "console_url")
+    if "/saml2/" not in urlsplit(account.url).path:
+        raise InvalidSettingError(
+            setting="url",
+            reason=f"{account.url} is not a JumpCloud SAML application URL "
+            "(expected https://sso.jumpcloud.com/saml2/<application>)")
+    _canonical_mfa(account.mfa)
+    if account.role_arn:
+        validate_role_arn(account.role_arn)
+    if account.session_duration is not None:
+        parse_duration(str(account.session_duration))
+    for key, value in (("aws_profile", account.aws_profile), ("region", account.region)):
+        if any(c.isspace() or c in "[]" for c in value):
+            raise InvalidSettingError(setting=key, reason=f"{value!r} contains spaces or brackets")
+
+
+def validate_url(url: str, setting: str) -> str:
+    """https anywhere; plain http only for loopback hosts (that is how tests run)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return url
+    raise InvalidSettingError(
+        setting=setting,
+        reason=f"{url!r} must be an https:// URL (plain http is only allowed for loopback addresses)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_role_arn(arn: str) -> str:
+    if not _ROLE_ARN.match(arn):
+        raise InvalidSettingError(
+            setting="role_arn",
+            reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+    return arn
+
+
+def parse_duration(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
+        raise InvalidSettingError(
+            setting="session duration",
+            reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
+            f"{MAX_SESSION_DURATION}")
+    return seconds
+
+
+def _canonical_mfa(value: str) -> str:
+    for choice in MFA_CHOICES:
+        if value.lower() == choice.lower():
+            return choice
+    raise InvalidSettingError(setting="mfa", reason=f"{value!r} is not one of {', '.join(MFA_CHOICES)}")
+
+
+def _parse_bool(setting: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InvalidSettingError(setting=setting, reason=f"{value!r} is not true or false")
+
+
+def save_account(account: Account, *, path: Path) -> None:
+    """Validate, then create or update the account's section; everything else in the file survives."""
+    validate_account(account)
+
+    def edit(document: IniDocument) -> None:
+        document.update_section(account.name, account.to_config())
+
+    try:
+        edit_ini(path, edit)
+    except IniSyntaxError as exc:
+        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except OSError as exc:
+        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None

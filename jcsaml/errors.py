@@ -1,0 +1,366 @@
+"""Every error jcsaml raises on purpose.
+
+Each class keeps the fields it was raised with (``err.role_arn``, ``err.path`` ...) so callers can
+branch on data, and renders them through its ``fmt`` template into one line that says what
+happened and what to do. Values that are secrets are never passed in as fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class JcsamlError(Exception):
+    """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence."""
+
+    fmt: ClassVar[str] = "jcsaml failed"
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+        for name, value in fields.items():
+            setattr(self, name, value)
+        super().__init__(self.fmt.format(**fields))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only construction would otherwise break pickling (multiprocessing, pytest-xdist).
+        return (_rebuild, (type(self), self.fields))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields; declared so type checkers accept err.<field>.
+        raise AttributeError(name)
+
+
+def _rebuild(cls: type[JcsamlError], fields: dict[str, Any]) -> JcsamlError:
+    return cls(**fields)
+
+
+# --- configuration and user input -------------------------------------------------------------
+
+
+class ConfigError(JcsamlError, ValueError):
+    fmt = "configuration problem: {reason}"
+
+
+class ConfigFileError(ConfigError):
+    fmt = "cannot read config file {path}: {reason}; fix or remove that file"
+
+
+class UnknownAccountError(ConfigError):
+    fmt = (
+        "no IdP account named {account!r} in {path}; "
+        "create it with: jcsaml configure -a {account} --url URL"
+    )
+
+
+class InvalidSettingError(ConfigError):
+    fmt = "invalid {setting}: {reason}"
+
+
+class InputRequiredError(JcsamlError, ValueError):
+    """A question could not be asked (``--skip-prompt`` or no terminal)."""
+
+    fmt = "{what} is required and prompting is off; {how}"
+
+
+class PromptAbortedError(JcsamlError):
+    fmt = "cancelled at the {what} prompt"
+
+
+# --- JumpCloud sign-in ------------------------------------------------------------------------
+
+
+class IdpError(JcsamlError):
+    fmt = "JumpCloud sign-in failed: {reason}"
+
+
+class IdpUnavailableError(IdpError):
+    fmt = "cannot reach JumpCloud at {url}: {reason}; check the network and try again"
+
+
+class IdpServerError(IdpError):
+    fmt = (
+        "JumpCloud answered HTTP {status} for {url}; "
+        "it may be having trouble, try again in a few minutes"
+    )
+
+
+class IdpProtocolError(IdpError):
+    fmt = (
+        "unexpected answer from JumpCloud at {url}: {reason}; "
+        "JumpCloud's sign-in flow may have changed, run with --debug and report it"
+    )
+
+
+class AuthenticationFailedError(IdpError):
+    fmt = "JumpCloud rejected the sign-in: {message}; check the username and password"
+
+
+class MfaError(IdpError):
+    fmt = "multi-factor authentication failed: {message}"
+
+
+class MfaCodeRejectedError(MfaError):
+    fmt = "JumpCloud rejected the MFA code: {message}; wait for a new code and try again"
+
+
+class MfaFactorUnavailableError(MfaError):
+    fmt = (
+        "the MFA factor {factor} is not available for this user (available: {available}); "
+        "set another with: jcsaml configure -a ACCOUNT --mfa FACTOR"
+    )
+
+
+class MfaNotSupportedError(MfaError):
+    fmt = "the MFA factor {factor} is not supported yet{hint}"
+
+
+class NoSamlResponseError(IdpError):
+    fmt = (
+        "JumpCloud's page at {url} holds no SAML response; a JumpCloud conditional-access "
+        "policy may have refused this device, or the user is not bound to that application: "
+        "ask the JumpCloud administrator"
+    )
+
+
+# --- SAML -------------------------------------------------------------------------------------
+
+
+class SamlError(JcsamlError, ValueError):
+    fmt = "invalid SAML response: {reason}"
+
+
+class SamlDecodeError(SamlError):
+    fmt = "the SAML response cannot be decoded: {reason}"
+
+
+class SamlForbiddenXmlError(SamlError):
+    fmt = "the SAML response was refused: {reason} (DTDs and entities are never accepted)"
+
+
+class SamlContentError(SamlError):
+    fmt = "the SAML response is not usable for AWS: {reason}"
+
+
+class SamlTooLargeError(SamlDecodeError):
+    fmt = (
+        "the SAML response is {size} bytes, more than the {limit} bytes jcsaml accepts; "
+        "it was refused unread"
+    )
+
+
+class SamlBase64Error(SamlDecodeError):
+    fmt = "the SAML response is not valid base64 ({reason}); it was damaged on the way"
+
+
+class SamlEmptyError(SamlDecodeError):
+    fmt = "the SAML response is empty; JumpCloud sent no assertion, sign in again"
+
+
+class SamlNotXmlError(SamlDecodeError):
+    fmt = "the SAML response is not well-formed XML ({reason}); it was damaged on the way"
+
+
+class SamlNotAResponseError(SamlContentError):
+    fmt = (
+        "the SAML document is a {element}, not a SAML 2.0 samlp:Response; "
+        "check that the account's url is the JumpCloud AWS application"
+    )
+
+
+class SamlStatusError(SamlContentError):
+    fmt = (
+        "JumpCloud answered with SAML status {status} instead of Success; "
+        "ask the JumpCloud administrator to check the AWS application"
+    )
+
+
+class SamlNoAssertionError(SamlContentError):
+    fmt = (
+        "the SAML response holds no assertion; "
+        "ask the JumpCloud administrator to check the AWS application"
+    )
+
+
+class SamlMultipleAssertionsError(SamlContentError):
+    fmt = (
+        "the SAML response holds {count} assertions where exactly one, directly inside the "
+        "Response, is allowed; refused, since extra assertions are how forged content is "
+        "slipped past a signature"
+    )
+
+
+class SamlEncryptedAssertionError(SamlContentError):
+    fmt = (
+        "the SAML assertion is encrypted and cannot be read; turn off assertion encryption "
+        "for the AWS application in the JumpCloud admin console"
+    )
+
+
+class SamlNoRolesError(SamlContentError):
+    fmt = (
+        "the SAML assertion offers no AWS role: the JumpCloud AWS application sends no Role "
+        "attribute (https://aws.amazon.com/SAML/Attributes/Role) for this user; ask the "
+        "JumpCloud administrator to add one"
+    )
+
+
+class SamlRoleValueError(SamlContentError):
+    fmt = (
+        "{count} value(s) of the AWS Role attribute are not a 'role ARN,SAML provider ARN' pair "
+        "(first: {value!r}); fix the Role attribute of the JumpCloud AWS application"
+    )
+
+
+class SamlSessionDurationError(SamlContentError):
+    fmt = (
+        "the SessionDuration attribute {value!r} is not a whole number of seconds from 900 to "
+        "43200; fix it in the JumpCloud AWS application"
+    )
+
+
+class SamlTimestampError(SamlContentError):
+    fmt = "the SAML assertion's {attribute} {value!r} is not a valid date and time"
+
+
+class SamlAudienceError(SamlError):
+    fmt = (
+        "the SAML assertion is meant for {audience}, not AWS; set the JumpCloud AWS "
+        "application's SP Entity ID (audience) to urn:amazon:webservices"
+    )
+
+
+class SamlNotYetValidError(SamlError):
+    fmt = (
+        "the SAML assertion is not valid before {not_before}, but this computer's clock says "
+        "{now}; check the computer's clock and time zone"
+    )
+
+
+class SamlExpiredError(SamlError):
+    fmt = (
+        "the SAML assertion expired at {not_on_or_after} (this computer's clock says {now}); "
+        "sign in again, and if this repeats check the computer's clock"
+    )
+
+
+class SamlDestinationError(SamlError):
+    fmt = (
+        "the SAML response is addressed to {destination}, but its roles are in the AWS "
+        "partition {partition}; set the JumpCloud AWS application's ACS URL to {expected}"
+    )
+
+
+class SamlSignatureError(SamlError):
+    fmt = "the SAML response's signature cannot be trusted: {reason}"
+
+
+class SamlSignatureMissingError(SamlSignatureError):
+    fmt = (
+        "the SAML response is not signed, but an IdP certificate is configured for this "
+        "account; make sure the JumpCloud AWS application signs the assertion or the response"
+    )
+
+
+class SamlSignatureInvalidError(SamlSignatureError):
+    fmt = (
+        "the SAML response's signature is invalid ({reason}); the response was altered or "
+        "damaged after JumpCloud signed it, so it was refused"
+    )
+
+
+class SamlSignatureWrappingError(SamlSignatureError):
+    fmt = (
+        "the SAML response was refused: {reason}; its signature does not cover exactly the "
+        "assertion AWS would use"
+    )
+
+
+class SamlWrongCertificateError(SamlSignatureError):
+    fmt = (
+        "the SAML response was signed by a certificate (SHA-256 {signer}) other than the "
+        "configured IdP certificate (SHA-256 {configured}); if JumpCloud's certificate was "
+        "renewed, download the new one and run: jcsaml configure --idp-cert PATH"
+    )
+
+
+class SamlWeakAlgorithmError(SamlSignatureError):
+    fmt = (
+        "the SAML response is signed with {algorithm}, which is too weak to trust; have the "
+        "JumpCloud AWS application sign with SHA-256, or accept SHA-1 for this account with "
+        "allow_sha1 = true"
+    )
+
+
+class IdpCertificateError(SamlError):
+    fmt = (
+        "cannot use the IdP certificate: {reason}; give jcsaml configure --idp-cert the PEM "
+        "certificate or the metadata XML exported from the JumpCloud AWS application"
+    )
+
+
+class IdpCertificateExpiredError(IdpCertificateError):
+    fmt = (
+        "JumpCloud's IdP certificate expired on {expired_on}; download the new one from the "
+        "JumpCloud admin console (SSO, the AWS application, IdP Certificate) and run: "
+        "jcsaml configure --idp-cert PATH"
+    )
+
+
+class IdpCertificateNotYetValidError(IdpCertificateError):
+    fmt = (
+        "the configured IdP certificate is not valid before {valid_from}; check the "
+        "computer's clock, or configure the certificate JumpCloud signs with now"
+    )
+
+
+# --- roles and STS ----------------------------------------------------------------------------
+
+
+class UnknownRoleError(JcsamlError, LookupError):
+    fmt = "role {role!r} is not offered by JumpCloud; available roles: {available}"
+
+
+class StsError(JcsamlError):
+    fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
+
+
+class StsUnavailableError(StsError):
+    fmt = "cannot reach AWS STS at {endpoint}: {reason}; check the network and AWS_ENDPOINT_URL_STS"
+
+
+# --- credentials and commands -----------------------------------------------------------------
+
+
+class CredentialsFileError(JcsamlError, ValueError):
+    fmt = "cannot use credentials file {path}: {reason}; fix the file by hand, jcsaml left it as is"
+
+
+class StaticCredentialsProfileError(CredentialsFileError):
+    """The profile holds long-lived access keys; jcsaml never overwrites them."""
+
+    fmt = (
+        "profile {profile!r} in {path} holds long-lived access keys, which jcsaml never "
+        "overwrites; choose another profile with --profile (or aws_profile in the config)"
+    )
+
+
+class FileLockedError(JcsamlError, TimeoutError):
+    fmt = (
+        "timed out after {timeout:g} s waiting for the lock {lock_path}: another process "
+        "(probably another jcsaml) is updating {path}; try again when it has finished"
+    )
+
+
+class NoCredentialsError(JcsamlError, LookupError):
+    fmt = "no valid credentials in profile {profile!r} of {path}; run: jcsaml login -a {account}"
+
+
+class CommandNotFoundError(JcsamlError, FileNotFoundError):
+    fmt = "command not found: {command}; check its name and PATH"
+
+
+class NestedExecError(JcsamlError):
+    fmt = (
+        "already running inside jcsaml exec for account {account!r}; run the command directly, "
+        "or unset {variable}"
+    )

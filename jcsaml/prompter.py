@@ -1,0 +1,136 @@
+"""Every question jcsaml asks a person.
+
+Prompts and notices go to the terminal's stderr side, never stdout: ``credential-process`` and
+``script`` own stdout. prompt_toolkit is imported only when a question is actually asked on a TTY.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TextIO, TypeVar
+
+from jcsaml.errors import InputRequiredError, PromptAbortedError
+
+T = TypeVar("T")
+
+
+class Prompter(Protocol):
+    """Asks and tells. ``how`` says which flag or variable answers the question without a person."""
+
+    def text(self, message: str, *, how: str, default: str = "") -> str: ...
+
+    def secret(self, message: str, *, how: str) -> str: ...
+
+    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T: ...
+
+    def notify(self, message: str) -> None: ...
+
+
+class NonInteractivePrompter:
+    """``--skip-prompt``: never asks; a missing answer is an error that names the way to give it."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def text(self, message: str, *, how: str, default: str = "") -> str:
+        if default:
+            return default
+        raise InputRequiredError(what=_what(message), how=how)
+
+    def secret(self, message: str, *, how: str) -> str:
+        raise InputRequiredError(what=_what(message), how=how)
+
+    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+        if len(choices) == 1:
+            return choices[0][0]
+        raise InputRequiredError(what=_what(message), how=how)
+
+    def notify(self, message: str) -> None:
+        print(message, file=self._stream or sys.stderr)
+
+
+def _what(message: str) -> str:
+    return message.rstrip(" :?").strip() or "an answer"
+
+
+class TerminalPrompter:
+    """Asks on the terminal: prompt_toolkit on a TTY, plain lines when stdin is a pipe."""
+
+    def __init__(self, *, stdin: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self._stdin = stdin
+        self._stderr = stderr
+
+    @property
+    def _in(self) -> TextIO:
+        return self._stdin or sys.stdin
+
+    @property
+    def _err(self) -> TextIO:
+        return self._stderr or sys.stderr
+
+    def _interactive(self) -> bool:
+        try:
+            return self._in.isatty() and self._err.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _ask(self, message: str, *, secret: bool, default: str = "") -> str:
+        if self._interactive():
+            from prompt_toolkit import prompt
+
+            with self._terminal(message):
+                return prompt(message, is_password=secret, default=default)
+        # A pipe: read one line, so scripts and tests can answer. Nothing is echoed back.
+        self._err.write(message)
+        self._err.flush()
+        line = self._in.readline()
+        if not line:
+            raise PromptAbortedError(what=_what(message))
+        return line.rstrip("\r\n") or default
+
+    def text(self, message: str, *, how: str, default: str = "") -> str:
+        if self._interactive():
+            # prompt_toolkit pre-fills the default, so the person can edit it or press Enter.
+            return self._ask(f"{message}: ", secret=False, default=default) or default
+        shown = f"{message} [{default}]: " if default else f"{message}: "
+        return self._ask(shown, secret=False) or default
+
+    def secret(self, message: str, *, how: str) -> str:
+        return self._ask(f"{message}: ", secret=True)
+
+    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+        if len(choices) == 1:
+            return choices[0][0]
+        if self._interactive():
+            return self._choose_list(message, choices)
+        for number, (_, label) in enumerate(choices, 1):
+            self._err.write(f"  {number}) {label}\n")
+        while True:
+            answer = self._ask(f"{message} [1-{len(choices)}]: ", secret=False).strip()
+            if answer.isdigit() and 1 <= int(answer) <= len(choices):
+                return choices[int(answer) - 1][0]
+            self._err.write(f"Please answer a number from 1 to {len(choices)}.\n")
+
+    def _choose_list(self, message: str, choices: Sequence[tuple[T, str]]) -> T:
+        from prompt_toolkit.shortcuts import choice
+
+        with self._terminal(message):
+            result: T = choice(message=message, options=list(choices))
+        return result
+
+    @contextlib.contextmanager
+    def _terminal(self, message: str) -> Iterator[None]:
+        """prompt_toolkit drawing on stderr, with Ctrl-C/Ctrl-D turned into PromptAbortedError."""
+        from prompt_toolkit.application import create_app_session
+        from prompt_toolkit.output import create_output
+
+        try:
+            with create_app_session(output=create_output(stdout=self._err)):
+                yield
+        except (KeyboardInterrupt, EOFError):
+            raise PromptAbortedError(what=_what(message)) from None
+
+    def notify(self, message: str) -> None:
+        print(message, file=self._err)

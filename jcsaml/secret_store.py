@@ -1,0 +1,145 @@
+"""Where jcsaml keeps secrets between runs: the OS keyring, or nowhere.
+
+Nothing here ever writes a secret to a plain file. ``keyring`` is imported only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+SERVICE = "jcsaml"
+
+
+class SecretStore(Protocol):
+    """A small key/value store for secrets. ``get`` of a missing key is None."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class NullStore:
+    """Keeps nothing: used when there is no usable keyring."""
+
+    def get(self, key: str) -> str | None:
+        return None
+
+    def set(self, key: str, value: str) -> None:
+        return None
+
+    def delete(self, key: str) -> None:
+        return None
+
+
+class MemoryStore:
+    """Keeps secrets in this process only (tests, and library users who manage their own)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+
+class KeyringStore:
+    """The OS keyring (macOS Keychain, Windows Credential Locker, Secret Service...)."""
+
+    def __init__(self, service: str = SERVICE) -> None:
+        self.service = service
+
+    def get(self, key: str) -> str | None:
+        import keyring
+
+        value: str | None = keyring.get_password(self.service, key)
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        import keyring
+
+        keyring.set_password(self.service, key, value)
+
+    def delete(self, key: str) -> None:
+        import keyring
+        import keyring.errors
+
+        try:
+            keyring.delete_password(self.service, key)
+        except keyring.errors.PasswordDeleteError:
+            pass  # already absent
+
+
+def default_store(*, warn: Callable[[str], None]) -> SecretStore:
+    """The OS keyring when one is usable, else a NullStore after one warning line."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a broken keyring configuration must not stop a login
+        warn(f"the OS keyring is unusable ({type(exc).__name__}); passwords will not be saved")
+        return NullStore()
+    if _only_null(backend):
+        warn(
+            "no OS keyring is available, so the password will not be saved; "
+            "install a keyring backend (e.g. Secret Service) to save it"
+        )
+        return NullStore()
+    return _GuardedStore(KeyringStore(), warn)
+
+
+def _only_null(backend: object) -> bool:
+    from keyring.backends import chainer, fail, null
+
+    useless = (fail.Keyring, null.Keyring)
+    if isinstance(backend, useless):
+        return True
+    if isinstance(backend, chainer.ChainerBackend):
+        return all(isinstance(inner, useless) for inner in backend.backends)
+    return False
+
+
+class _GuardedStore:
+    """A keyring that fails at use time (locked, D-Bus gone) warns once and then acts empty."""
+
+    def __init__(self, inner: SecretStore, warn: Callable[[str], None]) -> None:
+        self._inner = inner
+        self._warn = warn
+        self._broken = False
+
+    def _fail(self, exc: Exception) -> None:
+        if not self._broken:
+            self._broken = True
+            self._warn(f"the OS keyring failed ({type(exc).__name__}); continuing without it")
+
+    def get(self, key: str) -> str | None:
+        if self._broken:
+            return None
+        try:
+            return self._inner.get(key)
+        except Exception as exc:
+            self._fail(exc)
+            return None
+
+    def set(self, key: str, value: str) -> None:
+        if self._broken:
+            return
+        try:
+            self._inner.set(key, value)
+        except Exception as exc:
+            self._fail(exc)
+
+    def delete(self, key: str) -> None:
+        if self._broken:
+            return
+        try:
+            self._inner.delete(key)
+        except Exception as exc:
+            self._fail(exc)

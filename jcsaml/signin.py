@@ -1,0 +1,180 @@
+"""The login flow: JumpCloud sign-in → SAML assertion → role → STS → credentials.
+
+Library code: it never prints (the prompter's ``notify`` is the only voice), never exits, and takes
+every side effect as a keyword argument with a real default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jcsaml.config import Account, load_account
+from jcsaml.credentials import AwsCredentials, same_role
+from jcsaml.credentials_file import CredentialsFile, CredentialsStore
+from jcsaml.errors import UnknownRoleError
+from jcsaml.jumpcloud import Authenticator, Credentials
+from jcsaml.prompter import NonInteractivePrompter, Prompter
+from jcsaml.saml import AwsRole, SamlAssertion
+from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.sts import StsClient
+
+#: Cached credentials are reused only while they stay valid this much longer.
+REFRESH_MARGIN_SECONDS = 300
+
+
+def password_key(account: Account, username: str) -> str:
+    """The keyring entry for a password: per JumpCloud user and console."""
+    return f"{username}@{account.console_url}"
+
+
+def resolve_account(account: Account | str, *, environ: Mapping[str, str] = os.environ) -> Account:
+    return account if isinstance(account, Account) else load_account(account, environ=environ)
+
+
+def credentials_path(account: Account, *, environ: Mapping[str, str] = os.environ) -> Path:
+    """The account's ``credentials_file``, else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials."""
+    if account.credentials_file:
+        path = account.credentials_file
+        if path.startswith("~"):
+            path = (environ.get("HOME") or str(Path.home())) + path[1:]
+        return Path(path)
+    return CredentialsFile.default_path(environ)
+
+
+def region_of(account: Account, environ: Mapping[str, str]) -> str | None:
+    return account.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+
+
+def choose_role(assertion: SamlAssertion, wanted: str | None, prompter: Prompter) -> AwsRole:
+    """``wanted`` as a role ARN or a role name; else the only role; else ask."""
+    roles = assertion.roles
+    if wanted:
+        matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
+        if not matches:
+            matches = [r for r in roles if r.role_name == wanted]
+        if len(matches) == 1:
+            return matches[0]
+        raise UnknownRoleError(
+            role=wanted,
+            available=", ".join(r.role_arn for r in roles) or "none",
+        )
+    if len(roles) == 1:
+        return roles[0]
+    choices = [(r, f"{r.account_id}  {r.role_name}") for r in sorted(roles, key=_role_order)]
+    return prompter.choose("Choose a role", choices, how="pass --role or set JCSAML_ROLE")
+
+
+def _role_order(role: AwsRole) -> tuple[str, str]:
+    return (role.account_id, role.role_name)
+
+
+def sign_in(
+    account: Account,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    mfa_token: str | None = None,
+    prompter: Prompter,
+    secrets: SecretStore,
+    authenticator: Authenticator | None = None,
+    parse: Callable[..., SamlAssertion] | None = None,
+) -> SamlAssertion:
+    """Sign in to JumpCloud and return the parsed assertion; saves the password on success."""
+    from jcsaml.jumpcloud import JumpCloudAuthenticator
+    from jcsaml.saml import parse_saml_response
+
+    user = username or account.username or prompter.text(
+        "JumpCloud username", how="pass --username or set JCSAML_USERNAME")
+    key = password_key(account, user)
+    saved = secrets.get(key)
+    secret = password
+    if not secret and saved:
+        secret = _ask_or_reuse(prompter, saved)
+    if not secret:
+        secret = prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
+    auth = authenticator or JumpCloudAuthenticator(
+        app_url=account.url, console_url=account.console_url, prompter=prompter)
+    page = auth.authenticate(
+        Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token))
+    if secret != saved:
+        secrets.set(key, secret)
+    read = parse or parse_saml_response
+    idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
+    return read(page.saml_response, idp_cert=idp_cert)
+
+
+def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
+    if isinstance(prompter, NonInteractivePrompter):
+        return saved
+    typed = prompter.secret(
+        "JumpCloud password (Enter reuses the saved one)",
+        how="pass --password or set JCSAML_PASSWORD")
+    return typed or saved
+
+
+def _read_cert(path: str) -> str:
+    from jcsaml.errors import InvalidSettingError
+
+    try:
+        return Path(os.path.expanduser(path)).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSettingError(
+            setting="idp_cert",
+            reason=f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def login(
+    account: Account | str,
+    *,
+    role: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    mfa_token: str | None = None,
+    session_duration: int | None = None,
+    prompter: Prompter | None = None,
+    secrets: SecretStore | None = None,
+    authenticator: Authenticator | None = None,
+    sts_client: StsClient | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> AwsCredentials:
+    """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
+
+    ``account`` is an :class:`Account` or the name of one in the config file. Nothing is written.
+    Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
+    JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
+    """
+    from jcsaml.sts import assume_role_with_saml
+
+    resolved = resolve_account(account, environ=environ)
+    asker = prompter or NonInteractivePrompter()
+    assertion = sign_in(
+        resolved, username=username, password=password, mfa_token=mfa_token,
+        prompter=asker, secrets=secrets or NullStore(), authenticator=authenticator)
+    chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
+    duration = session_duration or resolved.session_duration
+    return assume_role_with_saml(
+        chosen, assertion.raw, duration=duration, region=region_of(resolved, environ),
+        client=sts_client)
+
+
+def cached_credentials(
+    store: CredentialsStore,
+    profile: str,
+    *,
+    role: str | None,
+    now: datetime | None = None,
+) -> AwsCredentials | None:
+    """The profile's credentials if they stay valid past the margin and match ``role``."""
+    found = store.load(profile)
+    if found is None or found.expires_within(REFRESH_MARGIN_SECONDS, now=now or datetime.now(UTC)):
+        return None
+    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+        return None
+    return found
+
+
+def role_labels(roles: Sequence[AwsRole]) -> list[str]:
+    return [f"{r.account_id}  {r.role_name}  ({r.role_arn})" for r in roles]

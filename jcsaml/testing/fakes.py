@@ -1,0 +1,63 @@
+"""In-memory fakes of jcsaml's own interfaces, for unit tests here and in tools built on jcsaml."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from jcsaml.errors import InputRequiredError, PromptAbortedError
+
+T = TypeVar("T")
+
+
+class ScriptedPrompter:
+    """A Prompter that answers from a queue and records every question.
+
+    Answers are strings; for ``choose`` the answer is the 1-based number of the choice, as a person
+    would type it. An unexpected question (empty queue) raises InputRequiredError, like
+    ``--skip-prompt`` does, so a test sees exactly which question was not planned for.
+    """
+
+    def __init__(self, answers: Sequence[str] = ()) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+        self.notices: list[str] = []
+
+    def _next(self, message: str, how: str) -> str:
+        self.asked.append(message)
+        if not self.answers:
+            raise InputRequiredError(what=message, how=how)
+        answer = self.answers.pop(0)
+        if answer == "\x03":  # Ctrl-C
+            raise PromptAbortedError(what=message)
+        return answer
+
+    def text(self, message: str, *, how: str, default: str = "") -> str:
+        return self._next(message, how) or default
+
+    def secret(self, message: str, *, how: str) -> str:
+        return self._next(message, how)
+
+    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+        if len(choices) == 1:
+            return choices[0][0]
+        answer = self._next(message, how)
+        return choices[int(answer) - 1][0]
+
+    def notify(self, message: str) -> None:
+        self.notices.append(message)
+
+
+class FakeStsClient:
+    """Records AssumeRoleWithSAML calls and answers from a queue of results or exceptions."""
+
+    def __init__(self, results: Sequence[dict[str, Any] | Exception]) -> None:
+        self.results = list(results)
+        self.calls: list[dict[str, Any]] = []
+
+    def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result

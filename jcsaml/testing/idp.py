@@ -1,0 +1,310 @@
+"""An identity provider's keys and SAML Responses, made the way JumpCloud makes them, for tests.
+
+:class:`IdpKeyPair` is the signing key and self-signed certificate an administrator creates with
+``openssl`` in the runbook; :func:`build_saml_response` writes the ``samlp:Response`` JumpCloud
+posts to AWS; :func:`sign_saml_response` signs it with signxml. Tests (and library users testing
+their own tooling) get real, verifiable assertions without a JumpCloud tenant.
+
+cryptography, lxml and signxml are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from xml.sax.saxutils import escape, quoteattr
+
+from jcsaml.saml import (
+    AWS_AUDIENCE,
+    ROLE_ATTRIBUTE,
+    ROLE_SESSION_NAME_ATTRIBUTE,
+    SESSION_DURATION_ATTRIBUTE,
+)
+
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+
+@dataclass(frozen=True)
+class IdpKeyPair:
+    """An IdP signing key (PKCS#8 PEM, unencrypted) and its self-signed X.509 certificate (PEM)."""
+
+    key_pem: bytes
+    cert_pem: bytes
+
+    @classmethod
+    def generate(
+        cls,
+        *,
+        common_name: str = "JumpCloud",
+        days: int = 1095,
+        not_before: datetime | None = None,
+    ) -> IdpKeyPair:
+        """A fresh RSA-2048 key and a SHA-256 self-signed certificate valid for ``days`` days.
+
+        Mirrors the runbook's ``openssl genrsa 2048`` + ``openssl req -new -x509 -days 1095``: the
+        subject and issuer carry C, ST, L, O, OU and CN as a ``[req_distinguished_name]`` section
+        gives them. ``not_before`` (default: now) lets tests make expired or future certificates.
+        """
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Colorado"),
+                x509.NameAttribute(NameOID.LOCALITY_NAME, "Boulder"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Operations"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            ]
+        )
+        start = (not_before or datetime.now(UTC)).replace(microsecond=0)
+        public_key = key.public_key()
+        # openssl's default v3_ca extensions for `req -x509`: a CA, identified by its key.
+        ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + timedelta(days=days))
+            .add_extension(ski, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(
+            key_pem=key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        )
+
+    def cert_base64(self) -> str:
+        """The certificate's DER as one base64 line, as ``ds:X509Certificate`` holds it."""
+        body = b"".join(
+            line for line in self.cert_pem.strip().splitlines() if not line.startswith(b"-----")
+        )
+        return body.decode("ascii")
+
+    def metadata_xml(
+        self,
+        *,
+        entity_id: str = "JumpCloud",
+        sso_url: str = "https://sso.jumpcloud.com/saml2/aws",
+    ) -> str:
+        """SAML 2.0 IdP metadata naming this certificate as the signing key.
+
+        This is the document an administrator downloads from JumpCloud and uploads to IAM when
+        creating the SAML identity provider.
+        """
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<md:EntityDescriptor xmlns:md="{MD_NS}" entityID={quoteattr(entity_id)}>\n'
+            '  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" '
+            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\n'
+            '    <md:KeyDescriptor use="signing">\n'
+            f'      <ds:KeyInfo xmlns:ds="{DS_NS}">\n'
+            "        <ds:X509Data>\n"
+            f"          <ds:X509Certificate>{self.cert_base64()}</ds:X509Certificate>\n"
+            "        </ds:X509Data>\n"
+            "      </ds:KeyInfo>\n"
+            "    </md:KeyDescriptor>\n"
+            "    <md:NameIDFormat>"
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n"
+            "    <md:SingleSignOnService "
+            'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+            f"Location={quoteattr(sso_url)}/>\n"
+            "    <md:SingleSignOnService "
+            'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+            f"Location={quoteattr(sso_url)}/>\n"
+            "  </md:IDPSSODescriptor>\n"
+            "</md:EntityDescriptor>\n"
+        )
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _new_id() -> str:
+    # XML IDs must not start with a digit; the leading underscore is what most IdPs use.
+    return "_" + uuid.uuid4().hex
+
+
+def _attribute(name: str, values: Sequence[str]) -> str:
+    items = "".join(
+        f'<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">'
+        f"{escape(value)}</saml:AttributeValue>"
+        for value in values
+    )
+    return (
+        f"<saml:Attribute Name={quoteattr(name)} "
+        'NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">'
+        f"{items}</saml:Attribute>"
+    )
+
+
+def build_saml_response(
+    *,
+    roles: Sequence[tuple[str, str]],
+    subject: str = "alice@acme.example",
+    session_duration: int | None = 3600,
+    role_session_name: str | None = None,
+    destination: str = "https://signin.aws.amazon.com/saml",
+    audience: str = AWS_AUDIENCE,
+    issuer: str = "JumpCloud",
+    now: datetime | None = None,
+    lifetime: timedelta = timedelta(minutes=5),
+    principal_first: bool = False,
+) -> bytes:
+    """An unsigned ``samlp:Response`` (UTF-8 XML) shaped like the one JumpCloud posts to AWS.
+
+    ``roles`` are ``(role_arn, principal_arn)`` pairs; each becomes one value of the AWS Role
+    attribute, written ``role_arn,principal_arn`` (or ``principal_arn,role_arn`` when
+    ``principal_first``). The assertion is valid from ``now`` (default: the current time) for
+    ``lifetime``. ``role_session_name`` defaults to ``subject``; ``session_duration=None`` leaves
+    the SessionDuration attribute out.
+    """
+    issued = (now or datetime.now(UTC)).replace(microsecond=0)
+    expires = issued + lifetime
+    response_id, assertion_id = _new_id(), _new_id()
+    role_values = [
+        f"{principal},{role}" if principal_first else f"{role},{principal}"
+        for role, principal in roles
+    ]
+    attributes = [
+        _attribute(ROLE_ATTRIBUTE, role_values),
+        _attribute(ROLE_SESSION_NAME_ATTRIBUTE, [role_session_name or subject]),
+    ]
+    if session_duration is not None:
+        attributes.append(_attribute(SESSION_DURATION_ATTRIBUTE, [str(session_duration)]))
+    xml = (
+        f'<samlp:Response xmlns:samlp="{SAMLP_NS}" xmlns:saml="{SAML_NS}" '
+        f'ID="{response_id}" Version="2.0" IssueInstant="{_instant(issued)}" '
+        f"Destination={quoteattr(destination)}>"
+        f"<saml:Issuer>{escape(issuer)}</saml:Issuer>"
+        "<samlp:Status>"
+        '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
+        "</samlp:Status>"
+        f'<saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{_instant(issued)}">'
+        f"<saml:Issuer>{escape(issuer)}</saml:Issuer>"
+        "<saml:Subject>"
+        '<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">'
+        f"{escape(subject)}</saml:NameID>"
+        '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
+        f'<saml:SubjectConfirmationData NotOnOrAfter="{_instant(expires)}" '
+        f"Recipient={quoteattr(destination)}/>"
+        "</saml:SubjectConfirmation>"
+        "</saml:Subject>"
+        f'<saml:Conditions NotBefore="{_instant(issued)}" NotOnOrAfter="{_instant(expires)}">'
+        f"<saml:AudienceRestriction><saml:Audience>{escape(audience)}</saml:Audience>"
+        "</saml:AudienceRestriction>"
+        "</saml:Conditions>"
+        f'<saml:AuthnStatement AuthnInstant="{_instant(issued)}" SessionIndex="{assertion_id}">'
+        "<saml:AuthnContext><saml:AuthnContextClassRef>"
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+        "</saml:AuthnContextClassRef></saml:AuthnContext>"
+        "</saml:AuthnStatement>"
+        f"<saml:AttributeStatement>{''.join(attributes)}</saml:AttributeStatement>"
+        "</saml:Assertion>"
+        "</samlp:Response>"
+    )
+    return xml.encode("utf-8")
+
+
+def _signer(signature_algorithm: str, digest_algorithm: str) -> Any:
+    from signxml.algorithms import SignatureConstructionMethod
+    from signxml.signer import XMLSigner
+
+    class _Signer(XMLSigner):
+        # signxml refuses SHA-1 outright; tests need SHA-1 signatures to prove they are refused
+        # (or accepted only on opt-in), so this signer allows every algorithm it is asked for.
+        def check_deprecated_methods(self) -> None:
+            return None
+
+    return _Signer(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm=signature_algorithm,
+        digest_algorithm=digest_algorithm,
+        c14n_algorithm=_EXC_C14N,
+    )
+
+
+def _sign_element(
+    root: Any, element: Any, keys: IdpKeyPair, signature_algorithm: str, digest_algorithm: str
+) -> Any:
+    """Sign ``element`` (inside ``root``) and return the new root with the signature in place."""
+    from lxml import etree
+
+    # The SAML schema puts ds:Signature right after the signed element's Issuer; a placeholder
+    # there tells signxml where to write it (otherwise it appends it as the last child).
+    issuer = element.find(f"{{{SAML_NS}}}Issuer")
+    placeholder = etree.Element(f"{{{DS_NS}}}Signature", Id="placeholder", nsmap={"ds": DS_NS})
+    issuer.addnext(placeholder)
+    signer = _signer(signature_algorithm, digest_algorithm)
+    return signer.sign(
+        root,
+        key=keys.key_pem,
+        cert=keys.cert_pem.decode("ascii"),
+        reference_uri="#" + element.get("ID"),
+    )
+
+
+def sign_saml_response(
+    xml: bytes,
+    keys: IdpKeyPair,
+    *,
+    sign: Literal["assertion", "response", "both"] = "assertion",
+    signature_algorithm: str = "rsa-sha256",
+    digest_algorithm: str = "sha256",
+) -> bytes:
+    """Sign a SAML Response with ``keys``: its Assertion, the Response itself, or both.
+
+    Enveloped signatures with exclusive canonicalization, the certificate in ``ds:KeyInfo``, as
+    JumpCloud sends them. Algorithms are signxml fragment names (``rsa-sha256``, ``rsa-sha1``,
+    ``sha256``, ``sha1`` ...). With ``both``, the Assertion is signed first so the Response
+    signature covers it. Returns UTF-8 XML.
+    """
+    from lxml import etree
+
+    if sign not in ("assertion", "response", "both"):
+        raise ValueError(f"sign must be 'assertion', 'response' or 'both', not {sign!r}")
+    root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    if sign in ("assertion", "both"):
+        assertion = root.find(f"{{{SAML_NS}}}Assertion")
+        if assertion is None:
+            raise ValueError("the SAML Response has no saml:Assertion to sign")
+        root = _sign_element(root, assertion, keys, signature_algorithm, digest_algorithm)
+    if sign in ("response", "both"):
+        root = _sign_element(root, root, keys, signature_algorithm, digest_algorithm)
+    signed: bytes = etree.tostring(root, encoding="utf-8")
+    return signed
+
+
+def make_saml_response_b64(keys: IdpKeyPair, **build_kwargs: Any) -> str:
+    """:func:`build_saml_response` (``build_kwargs``), signed on the Assertion, base64-encoded.
+
+    The result is what the ``SAMLResponse`` form field carries and what STS expects.
+    """
+    signed = sign_saml_response(build_saml_response(**build_kwargs), keys)
+    return base64.b64encode(signed).decode("ascii")

@@ -1,0 +1,978 @@
+"""A fake JumpCloud: a real HTTP server on loopback that speaks JumpCloud's sign-in protocol.
+
+:class:`FakeJumpCloud` plays both JumpCloud hosts at once: the console API (``/userconsole/...``:
+xsrf token, password, TOTP, JumpCloud Protect push, console session) and the SSO host
+(``/saml2/<slug>``: the auto-post page carrying a freshly signed ``SAMLResponse``). Point a client's
+console URL and its app URL at :attr:`FakeJumpCloud.url`, sign in as one of the :class:`FakeUser`
+accounts, and it receives SAML Responses signed with :attr:`FakeJumpCloud.keys` that STS (or moto)
+accepts.
+
+It checks what JumpCloud checks (the ``X-Xsrftoken`` header against the ``_xsrf`` cookie, the
+password, single-use TOTP codes, the ``_jumpcloud_user_console_`` session and its expiry) and can be
+told to misbehave (:meth:`FakeJumpCloud.inject_fault`). Every request is logged in
+:attr:`FakeJumpCloud.requests` with passwords and codes masked, so tests can count round trips.
+
+Example::
+
+    user = FakeUser("alice@acme.example", "correct horse", totp_secret=pyotp.random_base32(),
+                    apps=["acme-prod-aws"])
+    app = FakeApp("acme-prod-aws", roles=[(ROLE_ARN, PROVIDER_ARN)])
+    with FakeJumpCloud(users=[user], apps=[app]) as fake:
+        ...  # sign in against fake.url, fetch fake.app_url("acme-prod-aws")
+
+pyotp, lxml, signxml and cryptography are imported only when a request needs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import hashlib
+import hmac
+import html
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal, Self, get_args
+from urllib.parse import quote, urlsplit
+
+from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
+
+FactorType = Literal["totp", "push", "webauthn", "duo"]
+FactorStatus = Literal["available", "unavailable"]
+PushStatus = Literal["pending", "accepted", "denied", "expired"]
+PushOutcome = Literal["accepted", "denied", "expired"]
+FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429"]
+SignWhat = Literal["assertion", "response", "both"]
+
+XSRF_COOKIE = "_xsrf"
+XSRF_HEADER = "X-Xsrftoken"
+SESSION_COOKIE = "_jumpcloud_user_console_"
+MASK = "***"
+
+# Request body keys whose values are secrets: never kept in the request log.
+_SECRET_KEYS = frozenset({"password", "otp"})
+
+# Where the auto-post form sends the browser, per AWS partition.
+SIGNIN_URLS = {
+    "aws": "https://signin.aws.amazon.com/saml",
+    "aws-cn": "https://signin.amazonaws.cn/saml",
+    "aws-us-gov": "https://signin.amazonaws-us-gov.com/saml",
+}
+
+AUTH_FAILED_MESSAGE = "Authentication failed."
+MFA_REQUIRED_MESSAGE = "MFA required."
+INVALID_OTP_MESSAGE = "Invalid OTP"
+XSRF_MESSAGE = "Forbidden: XSRF token missing or incorrect."
+UNAUTHORIZED_MESSAGE = "Unauthorized"
+
+
+@dataclass(frozen=True)
+class FakeFactor:
+    """One MFA factor as JumpCloud lists it in its "MFA required." answer."""
+
+    type: FactorType
+    status: FactorStatus = "available"
+
+
+@dataclass
+class FakeUser:
+    """A JumpCloud user of the fake.
+
+    ``totp_secret`` is base32 (``pyotp.random_base32()``); ``factors`` defaults to one available
+    ``totp`` factor when a secret is given and to none (no MFA) otherwise; entries may be factor
+    names or :class:`FakeFactor` objects. ``apps`` are the slugs of the SAML apps the user is
+    bound to.
+    """
+
+    email: str
+    password: str = field(repr=False)
+    totp_secret: str | None = field(default=None, repr=False)
+    factors: Sequence[FakeFactor | FactorType] = ()
+    apps: Sequence[str] = ()
+
+    def mfa_factors(self) -> list[FakeFactor]:
+        """The factors as the fake reports them, defaults applied."""
+        if not self.factors:
+            return [FakeFactor("totp")] if self.totp_secret else []
+        return [f if isinstance(f, FakeFactor) else FakeFactor(f) for f in self.factors]
+
+    def has_factor(self, factor: FactorType) -> bool:
+        return any(f.type == factor and f.status == "available" for f in self.mfa_factors())
+
+    @property
+    def requires_mfa(self) -> bool:
+        return any(f.status == "available" for f in self.mfa_factors())
+
+
+@dataclass
+class FakeApp:
+    """A JumpCloud SAML application for AWS, served at ``/saml2/<slug>``.
+
+    ``roles`` are ``(role_arn, principal_arn)`` pairs; the first role's partition picks the AWS
+    sign-in URL the page posts to (and the assertion's Destination). ``sign`` says what the IdP
+    key signs. ``conditional_access_denied`` makes the page refuse every user, as a JumpCloud
+    conditional-access policy does.
+    """
+
+    slug: str
+    roles: Sequence[tuple[str, str]]
+    session_duration: int | None = 3600
+    sign: SignWhat = "assertion"
+    principal_first: bool = False
+    conditional_access_denied: bool = False
+    display_label: str | None = None
+    relay_state: str = ""
+
+    @property
+    def signin_url(self) -> str:
+        partition = self.roles[0][0].split(":")[1] if self.roles else "aws"
+        return SIGNIN_URLS.get(partition, SIGNIN_URLS["aws"])
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received, as logged: secrets masked, nothing else changed.
+
+    ``path`` includes the query string. ``json`` is the parsed body (``"***"`` in place of a
+    non-empty password or code), or None when the body was empty or not JSON. ``headers`` holds the
+    request headers with cookie values masked. ``fault`` names the injected fault that answered
+    the request, if any.
+    """
+
+    method: str
+    path: str
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    fault: FaultKind | None = None
+
+
+@dataclass
+class _Fault:
+    path_prefix: str
+    kind: FaultKind
+    remaining: int
+    delay: float
+    retry_after: int | None
+
+
+@dataclass
+class _PendingMfa:
+    """A client (known by its xsrf token) whose password was right and who still owes MFA."""
+
+    email: str
+    redirect_to: str
+
+
+@dataclass
+class _ConsoleSession:
+    email: str
+    expires_at: float
+
+
+@dataclass
+class _Push:
+    id: str
+    email: str
+    xsrf: str
+    initiated_at: float
+    expires_at: float
+    status: PushStatus = "pending"
+    polls: int = 0
+    logged_in: bool = False
+
+
+@dataclass
+class _PushScript:
+    outcome: PushOutcome
+    after_polls: int
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    target: str  # path and query, as sent
+    path: str
+    headers: Mapping[str, str]
+    cookies: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@functools.cache
+def _shared_keys() -> IdpKeyPair:
+    # RSA key generation costs tens of milliseconds; fakes made without keys share one pair.
+    return IdpKeyPair.generate()
+
+
+def _object_id(seed: str) -> str:
+    """A stable 24-hex-digit id shaped like the MongoDB ObjectIds JumpCloud uses."""
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
+
+
+def _iso(moment: float) -> str:
+    return (
+        datetime.fromtimestamp(moment, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _json_reply(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> _Reply:
+    return _Reply(
+        status,
+        json.dumps(payload, indent=2).encode("utf-8"),
+        "application/json; charset=utf-8",
+        headers or [],
+    )
+
+
+def _html_reply(status: int, page: str, headers: list[tuple[str, str]] | None = None) -> _Reply:
+    return _Reply(status, page.encode("utf-8"), "text/html; charset=utf-8", headers or [])
+
+
+def mask_secrets(payload: Any) -> Any:
+    """``payload`` (parsed JSON) with every non-empty ``password`` or ``otp`` value replaced by
+    ``"***"``, at any depth; an empty ``otp`` stays empty so logs show that none was sent."""
+    if isinstance(payload, dict):
+        return {
+            key: (MASK if key in _SECRET_KEYS and value not in ("", None) else mask_secrets(value))
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list):
+        return [mask_secrets(item) for item in payload]
+    return payload
+
+
+def _masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    logged = dict(headers)
+    for key in list(logged):
+        if key.lower() == "cookie":
+            # Cookie names say what the client sent; values are session secrets.
+            names = [part.split("=", 1)[0].strip() for part in logged[key].split(";")]
+            logged[key] = "; ".join(f"{name}={MASK}" for name in names if name)
+    return logged
+
+
+def _page(title: str, body: str, *, onload: str = "") -> str:
+    onload_attr = f' onload="{onload}"' if onload else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n</head>\n<body{onload_attr}>\n{body}\n</body>\n</html>\n"
+    )
+
+
+LOGIN_PAGE = _page(
+    "JumpCloud | User Portal Login",
+    "<noscript>You need to enable JavaScript to run this app.</noscript>\n"
+    '<div id="root"></div>\n'
+    '<script src="/userconsole/static/js/main.js"></script>',
+)
+
+_GATEWAY_TITLES = {
+    502: "502 Bad Gateway",
+    503: "503 Service Temporarily Unavailable",
+    504: "504 Gateway Time-out",
+}
+
+
+class FakeJumpCloud:
+    """A threaded HTTP server on ``127.0.0.1`` (free port) that behaves like JumpCloud.
+
+    ``keys`` sign the SAML Responses (default: one generated key pair shared by every fake in the
+    process). ``clock`` (seconds since the epoch) drives TOTP windows, console session expiry
+    (``session_lifetime`` seconds), push expiry (``push_lifetime``) and assertion timestamps, so
+    tests can move time. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        users: Sequence[FakeUser],
+        apps: Sequence[FakeApp],
+        keys: IdpKeyPair | None = None,
+        clock: Callable[[], float] = time.time,
+        session_lifetime: float = 3600,
+        push_lifetime: float = 60,
+    ) -> None:
+        self._users = {user.email.lower(): user for user in users}
+        self._apps = {app.slug: app for app in apps}
+        self.keys = keys if keys is not None else _shared_keys()
+        self._clock = clock
+        self.session_lifetime = session_lifetime
+        self.push_lifetime = push_lifetime
+        # One re-entrant lock guards all state; the condition wakes wait_for_push().
+        self._state = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._errors: list[str] = []
+        self._faults: list[_Fault] = []
+        self._xsrf_tokens: set[str] = set()
+        self._pending: dict[str, _PendingMfa] = {}
+        self._sessions: dict[str, _ConsoleSession] = {}
+        self._used_totp_steps: set[tuple[str, int]] = set()
+        self._pushes: dict[str, _Push] = {}
+        self._push_scripts: dict[str, _PushScript] = {}
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server(self)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"FakeJumpCloud:{server.server_address[1]}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and close the listening socket."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # wakes handlers sleeping on a "slow" fault
+        server.shutdown()
+        with self._state:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client may already have hung up
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the console API base and the SSO host base."""
+        if self._server is None:
+            raise RuntimeError("FakeJumpCloud is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def app_url(self, slug: str) -> str:
+        """The app's SSO URL, what a user configures as ``url``."""
+        return f"{self.url}/saml2/{slug}"
+
+    def metadata_xml(self, slug: str | None = None) -> str:
+        """IdP metadata for ``slug`` (default: the first app), also served at ``.../metadata``."""
+        if slug is None:
+            slug = next(iter(self._apps), "aws")
+        return self.keys.metadata_xml(entity_id="JumpCloud", sso_url=self.app_url(slug))
+
+    # --- request log -------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a snapshot)."""
+        with self._state:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._state:
+            self._requests.clear()
+
+    def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        """How many logged requests have ``method`` (any when None) and a path starting with
+        ``path_prefix``."""
+        with self._state:
+            return sum(
+                1
+                for r in self._requests
+                if (method is None or r.method == method.upper()) and r.path.startswith(path_prefix)
+            )
+
+    @property
+    def errors(self) -> list[str]:
+        """Exceptions raised inside the fake while answering (a bug in the fake, not the client)."""
+        with self._state:
+            return list(self._errors)
+
+    # --- control API for tests ---------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        path_prefix: str,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        delay: float = 0,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests whose path starts with ``path_prefix`` badly.
+
+        ``500`` is a JSON error; ``502``/``503``/``504`` are a gateway's HTML pages; ``429`` is a
+        JSON rate-limit answer with ``Retry-After: retry_after`` when given; ``html`` is the
+        portal's HTML login page with status 200 where JSON was expected; ``drop`` closes the
+        connection without answering; ``slow`` answers normally after ``delay`` seconds. ``delay``
+        also postpones every other kind. Faults are used in the order they were injected.
+        """
+        if kind not in get_args(FaultKind):
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {get_args(FaultKind)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._state:
+            self._faults.append(_Fault(path_prefix, kind, times, delay, retry_after))
+
+    def clear_faults(self) -> None:
+        with self._state:
+            self._faults.clear()
+
+    def totp_code(self, email: str, *, steps: int = 0) -> str:
+        """The user's TOTP code at the fake's current time, ``steps`` 30-second windows away."""
+        import pyotp
+
+        user = self._users[email.lower()]
+        if user.totp_secret is None:
+            raise ValueError(f"{email} has no TOTP secret")
+        totp = pyotp.TOTP(user.totp_secret)
+        return totp.generate_otp(self._totp_step(totp) + steps)
+
+    def script_push(self, email: str, outcome: PushOutcome | None, *, after_polls: int = 0) -> None:
+        """Answer every later push for ``email`` with ``outcome`` once it has been polled
+        ``after_polls`` times while pending (0: the first poll already sees the outcome).
+        ``None`` removes the script: pushes then wait for :meth:`push_respond` or expiry."""
+        with self._state:
+            if outcome is None:
+                self._push_scripts.pop(email.lower(), None)
+            else:
+                self._push_scripts[email.lower()] = _PushScript(outcome, after_polls)
+
+    def push_respond(self, email: str, outcome: PushOutcome) -> str:
+        """Approve, deny or expire ``email``'s newest pending push, as the phone would.
+
+        Returns the push id; raises LookupError when no push is pending for that user.
+        """
+        with self._state:
+            push = self._newest_pending_push(email)
+            if push is None:
+                raise LookupError(f"no pending push for {email}")
+            push.status = outcome
+            self._state.notify_all()
+            return push.id
+
+    def wait_for_push(self, email: str, *, timeout: float = 10) -> str:
+        """Block until ``email`` has a pending push and return its id (TimeoutError otherwise)."""
+        with self._state:
+            found = self._state.wait_for(lambda: self._newest_pending_push(email), timeout)
+            if found is None:
+                raise TimeoutError(f"no push for {email} within {timeout} s")
+            return found.id
+
+    def push_status(self, push_id: str) -> PushStatus:
+        with self._state:
+            return self._pushes[push_id].status
+
+    def expire_sessions(self, email: str | None = None) -> None:
+        """End the console sessions of ``email`` (everyone's when None): a server-side logout."""
+        with self._state:
+            for token, session in list(self._sessions.items()):
+                if email is None or session.email == email.lower():
+                    del self._sessions[token]
+
+    def live_sessions(self, email: str | None = None) -> int:
+        """How many unexpired console sessions ``email`` (anyone when None) holds."""
+        now = self._clock()
+        with self._state:
+            return sum(
+                1
+                for s in self._sessions.values()
+                if s.expires_at > now and (email is None or s.email == email.lower())
+            )
+
+    # --- request handling --------------------------------------------------------------------
+
+    def _handle(self, request: _Request) -> _Reply | None:
+        """Answer one request; None means: close the connection without answering."""
+        with self._state:
+            fault = self._take_fault(request.path)
+            self._requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    path=request.target,
+                    json=mask_secrets(request.json()),
+                    headers=_masked_headers(request.headers),
+                    fault=fault.kind if fault else None,
+                )
+            )
+        if fault is not None:
+            if fault.delay:
+                self._stopping.wait(fault.delay)
+            if fault.kind == "drop":
+                return None
+            if fault.kind != "slow":
+                return self._fault_reply(fault)
+        try:
+            return self._route(request)
+        except Exception as exc:  # a bug in the fake: keep it visible to the test
+            with self._state:
+                self._errors.append(f"{request.method} {request.path}: {exc!r}")
+            return _json_reply(500, {"message": "fake JumpCloud failed; see FakeJumpCloud.errors"})
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if path.startswith(fault.path_prefix):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_reply(self, fault: _Fault) -> _Reply:
+        if fault.kind == "500":
+            return _json_reply(500, {"message": "Internal Server Error"})
+        if fault.kind == "429":
+            headers = (
+                [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
+            )
+            return _json_reply(429, {"message": "Too Many Requests"}, headers)
+        if fault.kind == "html":
+            return _html_reply(200, LOGIN_PAGE)
+        status = int(fault.kind)
+        title = _GATEWAY_TITLES[status]
+        return _html_reply(status, _page(title, f"<center><h1>{title}</h1></center>"))
+
+    def _route(self, request: _Request) -> _Reply:
+        method, path = request.method, request.path
+        if path.startswith("/userconsole/"):
+            return self._route_console(request)
+        if path == "/login" and method == "GET":
+            return _html_reply(200, LOGIN_PAGE)
+        parts = path.strip("/").split("/")
+        if parts[0] == "saml2" and len(parts) in (2, 3) and method == "GET":
+            if len(parts) == 3 and parts[2] == "metadata" and parts[1] in self._apps:
+                return _Reply(200, self.metadata_xml(parts[1]).encode(), "application/xml")
+            if len(parts) == 2:
+                return self._saml_page(request, parts[1])
+        return _html_reply(404, _page("Not Found", "<h1>404 Not Found</h1>"))
+
+    def _route_console(self, request: _Request) -> _Reply:
+        method, path = request.method, request.path
+        if path == "/userconsole/xsrf" and method == "GET":
+            return self._issue_xsrf()
+        xsrf = self._checked_xsrf(request)
+        if xsrf is None:
+            return _json_reply(403, {"message": XSRF_MESSAGE})
+        parts = path.strip("/").split("/")[1:]  # after "userconsole"
+        if method == "POST" and parts == ["auth"]:
+            return self._auth(request, xsrf)
+        if method == "POST" and parts == ["auth", "totp"]:
+            return self._auth_totp(request, xsrf)
+        if method == "POST" and parts == ["auth", "push"]:
+            return self._push_start(xsrf)
+        if len(parts) >= 3 and parts[:2] == ["auth", "push"]:
+            push_id, rest = parts[2], parts[3:]
+            if method == "GET" and not rest:
+                return self._push_poll(push_id, xsrf)
+            if method == "POST" and rest == ["login"]:
+                return self._push_login(push_id, xsrf)
+        if method == "GET" and parts == ["api", "self"]:
+            return self._api_self(request)
+        if method == "GET" and parts == ["api", "applications"]:
+            return self._api_applications(request)
+        return _json_reply(404, {"message": "Not Found"})
+
+    # --- xsrf and sessions ---
+
+    def _issue_xsrf(self) -> _Reply:
+        token = secrets.token_urlsafe(24)
+        with self._state:
+            self._xsrf_tokens.add(token)
+        return _json_reply(200, {"xsrf": token}, [("Set-Cookie", f"{XSRF_COOKIE}={token}; Path=/")])
+
+    def _checked_xsrf(self, request: _Request) -> str | None:
+        header = request.header(XSRF_HEADER)
+        cookie = request.cookies.get(XSRF_COOKIE)
+        if not header or not cookie or not hmac.compare_digest(header, cookie):
+            return None
+        with self._state:
+            return header if header in self._xsrf_tokens else None
+
+    def _live_session(self, request: _Request) -> _ConsoleSession | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        with self._state:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if session.expires_at <= self._clock():
+                del self._sessions[token]
+                return None
+            return session
+
+    def _sign_in(self, user: FakeUser, redirect_to: str, xsrf: str) -> _Reply:
+        token = secrets.token_urlsafe(32)
+        with self._state:
+            self._sessions[token] = _ConsoleSession(
+                user.email.lower(), self._clock() + self.session_lifetime
+            )
+            self._pending.pop(xsrf, None)
+        cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly"
+        return _json_reply(200, {"redirectTo": redirect_to}, [("Set-Cookie", cookie)])
+
+    def _redirect_url(self, redirect_to: Any) -> str:
+        # Relative ("saml2/<slug>") as clients send it; an absolute URL keeps only its path,
+        # since this one server plays every JumpCloud host.
+        if isinstance(redirect_to, str):
+            path = urlsplit(redirect_to).path.strip("/")
+            if path:
+                return f"{self.url}/{path}"
+        return f"{self.url}/userconsole/"
+
+    # --- password and TOTP ---
+
+    def _auth(self, request: _Request, xsrf: str) -> _Reply:
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+            return _json_reply(400, {"message": "Bad Request"})
+        user = self._users.get(body["email"].lower())
+        password = body.get("password")
+        if (
+            user is None
+            or not isinstance(password, str)
+            or not hmac.compare_digest(password.encode(), user.password.encode())
+        ):
+            return _json_reply(401, {"message": AUTH_FAILED_MESSAGE})
+        redirect_to = self._redirect_url(body.get("redirectTo"))
+        if not user.requires_mfa:
+            return self._sign_in(user, redirect_to, xsrf)
+        with self._state:
+            self._pending[xsrf] = _PendingMfa(user.email.lower(), redirect_to)
+        otp = body.get("otp")
+        if not otp:
+            factors = [{"type": f.type, "status": f.status} for f in user.mfa_factors()]
+            return _json_reply(401, {"factors": factors, "message": MFA_REQUIRED_MESSAGE})
+        if not self._accept_totp(user, otp):
+            return _json_reply(401, {"message": INVALID_OTP_MESSAGE})
+        return self._sign_in(user, redirect_to, xsrf)
+
+    def _auth_totp(self, request: _Request, xsrf: str) -> _Reply:
+        # The 2023 variant: the code arrives alone, after the "MFA required." answer.
+        with self._state:
+            pending = self._pending.get(xsrf)
+        if pending is None:
+            return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+        body = request.json()
+        otp = body.get("otp") if isinstance(body, dict) else None
+        user = self._users[pending.email]
+        if not otp or not self._accept_totp(user, otp):
+            return _json_reply(401, {"message": INVALID_OTP_MESSAGE})
+        return self._sign_in(user, pending.redirect_to, xsrf)
+
+    def _totp_step(self, totp: Any) -> int:
+        return int(self._clock() // totp.interval)
+
+    def _accept_totp(self, user: FakeUser, code: Any) -> bool:
+        """Whether ``code`` is the user's TOTP for the current window or a neighbour (as pyotp's
+        ``valid_window=1``) and has not been used before: each window's code signs in once."""
+        import pyotp
+
+        if not isinstance(code, str) or user.totp_secret is None or not user.has_factor("totp"):
+            return False
+        totp = pyotp.TOTP(user.totp_secret)
+        step = self._totp_step(totp)
+        for candidate in (step, step - 1, step + 1):
+            if hmac.compare_digest(totp.generate_otp(candidate).encode(), code.encode()):
+                key = (user.email.lower(), candidate)
+                with self._state:
+                    if key in self._used_totp_steps:
+                        return False
+                    self._used_totp_steps.add(key)
+                return True
+        return False
+
+    # --- JumpCloud Protect push ---
+
+    def _newest_pending_push(self, email: str) -> _Push | None:
+        pushes = [
+            p for p in self._pushes.values() if p.email == email.lower() and p.status == "pending"
+        ]
+        return max(pushes, key=lambda p: p.initiated_at, default=None)
+
+    def _push_body(self, push: _Push) -> dict[str, Any]:
+        return {
+            "id": push.id,
+            "expiresAt": _iso(push.expires_at),
+            "initiatedAt": _iso(push.initiated_at),
+            "status": push.status,
+            "userId": _object_id(push.email),
+        }
+
+    def _push_start(self, xsrf: str) -> _Reply:
+        with self._state:
+            pending = self._pending.get(xsrf)
+            if pending is None:
+                return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+            if not self._users[pending.email].has_factor("push"):
+                return _json_reply(400, {"message": "Push MFA is not enabled for this user."})
+            now = self._clock()
+            push = _Push(
+                id=secrets.token_hex(12),
+                email=pending.email,
+                xsrf=xsrf,
+                initiated_at=now,
+                expires_at=now + self.push_lifetime,
+            )
+            self._pushes[push.id] = push
+            self._state.notify_all()
+            return _json_reply(200, self._push_body(push))
+
+    def _push_poll(self, push_id: str, xsrf: str) -> _Reply:
+        with self._state:
+            push = self._pushes.get(push_id)
+            if push is None or push.xsrf != xsrf:
+                return _json_reply(404, {"message": "Not Found"})
+            if push.status == "pending":
+                script = self._push_scripts.get(push.email)
+                if script is not None and push.polls >= script.after_polls:
+                    push.status = script.outcome
+                elif self._clock() >= push.expires_at:
+                    push.status = "expired"
+                else:
+                    push.polls += 1
+            return _json_reply(200, self._push_body(push))
+
+    def _push_login(self, push_id: str, xsrf: str) -> _Reply:
+        with self._state:
+            push = self._pushes.get(push_id)
+            pending = self._pending.get(xsrf)
+            if push is None or push.xsrf != xsrf:
+                return _json_reply(404, {"message": "Not Found"})
+            if push.status != "accepted" or push.logged_in or pending is None:
+                return _json_reply(401, {"message": "Push notification was not accepted."})
+            push.logged_in = True
+            user = self._users[push.email]
+        return self._sign_in(user, pending.redirect_to, xsrf)
+
+    # --- console API ---
+
+    def _api_self(self, request: _Request) -> _Reply:
+        session = self._live_session(request)
+        if session is None:
+            return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+        user = self._users[session.email]
+        local = user.email.split("@", 1)[0]
+        return _json_reply(
+            200,
+            {
+                "addresses": [],
+                "alternateEmail": "",
+                "email": user.email,
+                "enableUserPortalMultifactor": user.requires_mfa,
+                "firstname": local.capitalize(),
+                "_id": _object_id(user.email.lower()),
+                "lastname": "",
+                "mfa": {"exclusion": False, "configured": user.requires_mfa},
+                "organization": _object_id("organization"),
+                "password_expiration_date": None,
+                "phoneNumbers": [],
+                "restricted_fields": {},
+                "totp_enabled": user.has_factor("totp"),
+                "username": local,
+            },
+        )
+
+    def _api_applications(self, request: _Request) -> _Reply:
+        session = self._live_session(request)
+        if session is None:
+            return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+        user = self._users[session.email]
+        listing = [
+            {
+                "_id": _object_id("app:" + app.slug),
+                "name": "aws",
+                "ssoUrl": self.app_url(app.slug),
+                "displayLabel": app.display_label or f"AWS {app.slug}",
+                "active": True,
+                "organization": _object_id("organization"),
+                "config": None,
+                "color": "",
+                "logo": {"url": "", "color": ""},
+                "description": "",
+                "sso": {"type": "saml"},
+            }
+            for slug in user.apps
+            if (app := self._apps.get(slug)) is not None
+        ]
+        return _json_reply(200, listing)
+
+    # --- the SSO host ---
+
+    def _saml_page(self, request: _Request, slug: str) -> _Reply:
+        app = self._apps.get(slug)
+        if app is None:
+            return _html_reply(404, _page("JumpCloud", "<h1>Application not found</h1>"))
+        session = self._live_session(request)
+        if session is None:
+            target = quote(f"saml2/{slug}", safe="")
+            location = f"{self.url}/login?context=sso&redirectTo={target}"
+            return _html_reply(
+                302,
+                _page("Redirecting", f'<a href="{location}">Sign in</a>'),
+                [("Location", location)],
+            )
+        user = self._users[session.email]
+        if slug not in user.apps:
+            return _html_reply(
+                200,
+                _page(
+                    "JumpCloud | Access Denied",
+                    "<h1>Access Denied</h1>\n<p>You do not have access to this application. "
+                    "Contact your administrator to request access.</p>",
+                ),
+            )
+        if app.conditional_access_denied:
+            return _html_reply(
+                403,
+                _page(
+                    "JumpCloud | Access Denied",
+                    "<h1>Access Denied</h1>\n<p>Your administrator has set a policy that "
+                    "prevents access to this application from this device or location.</p>",
+                ),
+            )
+        return _html_reply(200, self._auto_post_page(app, user))
+
+    def _auto_post_page(self, app: FakeApp, user: FakeUser) -> str:
+        action = app.signin_url
+        xml = build_saml_response(
+            roles=app.roles,
+            subject=user.email,
+            session_duration=app.session_duration,
+            destination=action,
+            now=datetime.fromtimestamp(self._clock(), UTC),
+            principal_first=app.principal_first,
+        )
+        signed = sign_saml_response(xml, self.keys, sign=app.sign)
+        saml_response = base64.b64encode(signed).decode("ascii")
+        form = (
+            "<noscript><p><strong>Note:</strong> Since your browser does not support JavaScript, "
+            "you must press the Continue button once to proceed.</p></noscript>\n"
+            f'<form method="POST" action="{html.escape(action)}">\n'
+            f'<input type="hidden" name="SAMLResponse" value="{html.escape(saml_response)}"/>\n'
+            f'<input type="hidden" name="RelayState" value="{html.escape(app.relay_state)}"/>\n'
+            '<noscript><input type="submit" value="Continue"/></noscript>\n'
+            "</form>"
+        )
+        return _page("JumpCloud", form, onload="document.forms[0].submit()")
+
+    # --- connection bookkeeping (for stop()) ---
+
+    def _track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._state:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeJumpCloud) -> None:
+        self.fake = fake
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (timeouts, dropped faults, stop()) are expected; stay quiet.
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
+    server: _Server
+    timeout = 30  # an idle keep-alive connection must not pin a thread forever
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.fake._track(self.connection, open_=False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None  # quiet: tests read FakeJumpCloud.requests instead
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        cookies: dict[str, str] = {}
+        for header in self.headers.get_all("Cookie") or []:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(header)
+            except CookieError:
+                continue
+            cookies.update({name: morsel.value for name, morsel in jar.items()})
+        request = _Request(
+            method=self.command,
+            target=self.path,
+            path=urlsplit(self.path).path,
+            headers=dict(self.headers.items()),
+            cookies=cookies,
+            body=body,
+        )
+        reply = self.server.fake._handle(request)
+        if reply is None:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve

@@ -1,0 +1,49 @@
+"""Shared fixtures: every test runs with a temporary HOME and no AWS or jcsaml settings of the
+developer's machine; servers are started per module and stopped by the fixture."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "JCSAML_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
+    monkeypatch.setenv("JCSAML_CONFIG", str(home / ".jcsaml"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    return home
+
+
+@dataclass
+class CliResult:
+    status: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None, stdin: str | None = None,
+            timeout: float = 60) -> CliResult:
+    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "jcsaml", *args],
+        env=dict(env if env is not None else os.environ),
+        input=stdin if stdin is not None else "",
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)

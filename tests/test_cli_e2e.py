@@ -1,0 +1,296 @@
+"""End to end through the real CLI: the fake JumpCloud, moto's STS made strict, the AWS CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+from tests.conftest import CliResult, run_cli
+
+ACCOUNT = "012345678987"
+EMAIL = "alice@acme.example"
+PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+SLUG = "acme-prod-aws-admin"
+
+
+class World:
+    """One user's setup: config, credentials paths and the environment the CLI runs in."""
+
+    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud,
+                 roles: dict[str, str]) -> None:
+        self.home = home
+        self.aws = aws
+        self.jumpcloud = jumpcloud
+        self.roles = roles
+        self.config = home / ".jcsaml"
+        self.credentials = home / ".aws" / "credentials"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_"))},
+            "HOME": str(home),
+            "JCSAML_CONFIG": str(self.config),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
+            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            **aws.environment(),
+        }
+
+    def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
+        return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
+
+    def configure(self, *extra: str) -> CliResult:
+        result = self.run(
+            "configure", "-a", "production", "--url", self.jumpcloud.app_url(SLUG),
+            "--console-url", self.jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
+            "--profile", "production", "--skip-prompt", *extra)
+        assert result.status == 0, result.stderr
+        return result
+
+    def login(self, *extra: str, code: str | None = None, **env: str) -> CliResult:
+        return self.run("login", "-a", "production", "--skip-prompt", *extra,
+                        JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
+                        JCSAML_MFA_TOKEN=code or self.jumpcloud.totp_code(EMAIL), **env)
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    return IdpKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
+    with LocalAws() as local:
+        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(),
+                                               account_id=ACCOUNT)
+        roles = {
+            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
+            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
+        }
+        roles["principal"] = principal
+        yield local, roles
+
+
+@pytest.fixture
+def world(hermetic_home: Path, keys: IdpKeyPair,
+          aws: tuple[LocalAws, dict[str, str]]) -> Iterator[World]:
+    local, roles = aws
+    app = FakeApp(slug=SLUG, roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"]),
+                                    (roles["AcmeJumpCloudAdmin"], roles["principal"])])
+    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
+    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+        yield World(hermetic_home, local, jumpcloud, roles)
+
+
+def assert_one_line_error(result: CliResult, *needles: str) -> None:
+    assert result.status == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("jcsaml: error: ")
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> None:
+    ro = world.roles["AcmeJumpCloudAdminRO"]
+    world.configure()
+    assert stat.S_IMODE(world.config.stat().st_mode) == 0o600
+
+    first = world.login("--role", ro)
+    assert first.status == 0, first.stderr
+    assert f"Logged in as {ro}" in first.stdout
+    assert "expire at" in first.stdout
+    assert stat.S_IMODE(world.credentials.stat().st_mode) == 0o600
+    assert world.aws.calls[-1].role_arn == ro
+
+    aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
+    assert aws_cli, "the AWS CLI is part of the test dependencies"
+    done = subprocess.run([aws_cli, "--profile", "production", "sts", "get-caller-identity"],
+                          env=world.env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["Arn"].startswith(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/")
+
+    script = ("import os, sys; print(os.environ['AWS_ACCESS_KEY_ID'], "
+              "os.environ.get('AWS_PROFILE')); sys.exit(7)")
+    ran = world.run("exec", "-a", "production", "--role", ro, "--", sys.executable, "-c", script,
+                    AWS_PROFILE="somewhere-else")
+    assert ran.status == 7, ran.stderr
+    key_id, profile = ran.stdout.split()
+    assert key_id.startswith(("ASIA", "AKIA", "FSIA")) and profile == "None"
+
+    world.jumpcloud.clear_requests()
+    again = world.login("--role", ro)
+    assert again.status == 0, again.stderr
+    assert "already holds credentials" in again.stdout
+    assert world.jumpcloud.count() == 0
+
+
+def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdmin"])
+    assert world.login().status == 0
+    aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
+    assert aws_cli
+    ran = world.run("exec", "-a", "production", "--", aws_cli, "sts", "get-caller-identity",
+                    "--query", "Arn", "--output", "text")
+    assert ran.status == 0, ran.stderr
+    assert ran.stdout.strip().startswith(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdmin/")
+
+
+def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    ran = world.run("exec", "-a", "production", "--skip-prompt", "--", sys.executable, "-c",
+                    "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
+                    JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL))
+    assert ran.status == 0, ran.stderr
+    assert ran.stdout.strip().endswith("Z")
+    assert world.credentials.exists()
+
+
+def test_force_signs_in_again(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login().status == 0
+    world.jumpcloud.clear_requests()
+    forced = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    assert forced.status == 0, forced.stderr
+    assert world.jumpcloud.count(path_prefix="/userconsole/auth") >= 1
+
+
+def test_other_profiles_and_comments_survive_a_login(world: World) -> None:
+    world.credentials.parent.mkdir(parents=True)
+    world.credentials.write_text("# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\n"
+                                 "aws_secret_access_key = keep-me\n")
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login().status == 0
+    text = world.credentials.read_text()
+    assert text.startswith("# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\n"
+                           "aws_secret_access_key = keep-me\n")
+    assert "[production]" in text and "x_security_token_expires" in text
+
+
+# --- bad input: one clear line, exit 1, files untouched ---------------------------------------
+
+
+def snapshot(world: World) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in (world.config, world.credentials) if p.exists()}
+
+
+def test_wrong_password(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    before = snapshot(world)
+    result = world.login(JCSAML_PASSWORD="wrong")
+    assert_one_line_error(result, "Authentication failed", "password")
+    assert PASSWORD not in result.stderr and "wrong" not in result.stderr.replace("wrong?", "")
+    assert snapshot(world) == before
+
+
+def test_wrong_totp(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    result = world.login(code="000000" if world.jumpcloud.totp_code(EMAIL) != "000000"
+                         else "111111")
+    assert_one_line_error(result, "MFA code")
+    assert not world.credentials.exists()
+
+
+@pytest.mark.parametrize(("kind", "needle"), [("html", "expected JSON"), ("500", "HTTP 500")])
+def test_idp_faults(world: World, kind: str, needle: str) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    world.jumpcloud.inject_fault("/userconsole/auth", kind, times=5)  # type: ignore[arg-type]
+    result = world.login()
+    assert_one_line_error(result, needle)
+    assert not world.credentials.exists()
+
+
+def test_no_saml_response_mentions_conditional_access(
+    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
+) -> None:
+    local, roles = aws
+    app = FakeApp(slug=SLUG, roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
+                  conditional_access_denied=True)
+    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
+    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+        world = World(hermetic_home, local, jumpcloud, roles)
+        world.configure()
+        assert_one_line_error(world.login(), "conditional-access")
+
+
+def test_unknown_role(world: World) -> None:
+    world.configure()
+    result = world.login("--role", "NoSuchRole")
+    assert_one_line_error(result, "NoSuchRole", "AcmeJumpCloudAdminRO")
+    assert not world.credentials.exists()
+
+
+def test_malformed_config(world: World) -> None:
+    world.config.write_text("[production\nurl = nope\n")
+    before = snapshot(world)
+    assert_one_line_error(world.login(), str(world.config), "line 1")
+    assert snapshot(world) == before
+
+
+def test_corrupt_credentials_file(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    world.credentials.parent.mkdir(parents=True)
+    world.credentials.write_text("[personal]\naws_access_key_id = AKIA\ngarbage line\n")
+    before = snapshot(world)
+    result = world.login()
+    assert_one_line_error(result, str(world.credentials), "line 3")
+    assert snapshot(world) == before
+
+
+def test_skip_prompt_names_the_missing_input(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    result = world.run("login", "-a", "production", "--skip-prompt")
+    assert_one_line_error(result, "--password", "JCSAML_PASSWORD")
+
+
+def test_unknown_account(world: World) -> None:
+    assert_one_line_error(world.run("login", "-a", "nope", "--skip-prompt"),
+                          "jcsaml configure -a nope")
+
+
+def test_usage_error_exits_2(world: World) -> None:
+    result = world.run("login", "--no-such-flag")
+    assert result.status == 2
+    assert "usage:" in result.stderr
+
+
+def test_exec_of_a_missing_command(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login().status == 0
+    assert_one_line_error(world.run("exec", "-a", "production", "--", "no-such-command-xyz"),
+                          "command not found: no-such-command-xyz")
+
+
+def test_configure_asks_for_what_is_missing_and_offers_current_values(world: World) -> None:
+    answers = "\n".join([world.jumpcloud.app_url(SLUG), EMAIL, "totp", "prod"]) + "\n"
+    first = world.run("configure", "-a", "production", "--console-url", world.jumpcloud.url,
+                      stdin=answers)
+    assert first.status == 0, first.stderr
+    text = world.config.read_text()
+    assert "mfa = TOTP" in text and "aws_profile = prod" in text and f"username = {EMAIL}" in text
+    # Enter keeps every current value; only the flag changes something.
+    second = world.run("configure", "-a", "production", "--region", "eu-west-1",
+                       stdin="\n\n\n\n")
+    assert second.status == 0, second.stderr
+    assert f"[{EMAIL}]" in second.stderr  # the current username was offered
+    text = world.config.read_text()
+    assert "aws_profile = prod" in text and "region = eu-west-1" in text
+
+
+def test_configure_refuses_plain_http_to_a_remote_host(world: World) -> None:
+    result = world.run("configure", "-a", "x", "--url", "http://sso.jumpcloud.com/saml2/a",
+                       "--skip-prompt")
+    assert_one_line_error(result, "https")
+    assert not world.config.exists()

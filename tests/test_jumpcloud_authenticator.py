@@ -1,0 +1,138 @@
+"""The JumpCloud authenticator against the fake JumpCloud, a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from jcsaml.errors import (
+    AuthenticationFailedError,
+    IdpProtocolError,
+    IdpServerError,
+    IdpUnavailableError,
+    InputRequiredError,
+    InvalidSettingError,
+    MfaCodeRejectedError,
+    MfaFactorUnavailableError,
+    NoSamlResponseError,
+)
+from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.saml import parse_saml_response
+from jcsaml.testing.fakes import ScriptedPrompter
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+
+PRINCIPAL = "arn:aws:iam::012345678987:saml-provider/JumpCloud"
+RO = "arn:aws:iam::012345678987:role/ReadOnly"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture
+def jumpcloud() -> Iterator[FakeJumpCloud]:
+    users = [
+        FakeUser(email="mfa@acme.example", password="pw", totp_secret=SECRET, apps=["aws"]),
+        FakeUser(email="plain@acme.example", password="pw", apps=["aws"]),
+        FakeUser(email="unbound@acme.example", password="pw", apps=[]),
+    ]
+    with FakeJumpCloud(users=users, apps=[FakeApp(slug="aws", roles=[(RO, PRINCIPAL)])]) as fake:
+        yield fake
+
+
+def authenticator(fake: FakeJumpCloud, answers: list[str] | None = None) -> JumpCloudAuthenticator:
+    return JumpCloudAuthenticator(app_url=fake.app_url("aws"), console_url=fake.url,
+                                  prompter=ScriptedPrompter(answers or []))
+
+
+def test_password_only_sign_in_returns_the_saml_page(jumpcloud: FakeJumpCloud) -> None:
+    page = authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+    assert parse_saml_response(page.saml_response).roles[0].role_arn == RO
+    assert page.form_action == "https://signin.aws.amazon.com/saml"
+    assert jumpcloud.errors == []
+
+
+def test_totp_from_the_flag_is_sent_once(jumpcloud: FakeJumpCloud) -> None:
+    code = jumpcloud.totp_code("mfa@acme.example")
+    auth = authenticator(jumpcloud)
+    page = auth.authenticate(Credentials("mfa@acme.example", "pw", mfa="TOTP", mfa_token=code))
+    assert page.saml_response
+    assert jumpcloud.count("POST", "/userconsole/auth") == 2
+    assert auth.prompter.asked == []  # type: ignore[attr-defined]
+
+
+def test_totp_is_asked_when_not_given(jumpcloud: FakeJumpCloud) -> None:
+    auth = authenticator(jumpcloud, [jumpcloud.totp_code("mfa@acme.example")])
+    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    assert auth.prompter.asked == ["MFA code"]  # type: ignore[attr-defined]
+
+
+def test_wrong_password_shows_jumpclouds_message(jumpcloud: FakeJumpCloud) -> None:
+    with pytest.raises(AuthenticationFailedError) as caught:
+        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "nope"))
+    assert "Authentication failed" in str(caught.value)
+    assert "nope" not in str(caught.value)
+
+
+def test_wrong_and_reused_totp_codes_are_rejected(jumpcloud: FakeJumpCloud) -> None:
+    good = jumpcloud.totp_code("mfa@acme.example")
+    wrong = "000000" if good != "000000" else "111111"
+    with pytest.raises(MfaCodeRejectedError):
+        authenticator(jumpcloud).authenticate(
+            Credentials("mfa@acme.example", "pw", mfa_token=wrong))
+    authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa_token=good))
+    with pytest.raises(MfaCodeRejectedError):
+        authenticator(jumpcloud).authenticate(
+            Credentials("mfa@acme.example", "pw", mfa_token=good))
+
+
+def test_missing_code_without_prompting_names_the_flag(jumpcloud: FakeJumpCloud) -> None:
+    with pytest.raises(InputRequiredError, match="JCSAML_MFA_TOKEN"):
+        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw"))
+
+
+def test_configured_factor_that_is_not_available(jumpcloud: FakeJumpCloud) -> None:
+    with pytest.raises(MfaFactorUnavailableError) as caught:
+        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa="PUSH"))
+    assert caught.value.available == "TOTP"
+
+
+def test_user_not_bound_to_the_app_gets_the_conditional_access_message(
+    jumpcloud: FakeJumpCloud,
+) -> None:
+    with pytest.raises(NoSamlResponseError, match="conditional-access"):
+        authenticator(jumpcloud).authenticate(Credentials("unbound@acme.example", "pw"))
+
+
+@pytest.mark.parametrize(("kind", "error"), [
+    ("html", IdpProtocolError), ("500", IdpServerError), ("503", IdpServerError),
+])
+def test_faults_on_the_xsrf_call(jumpcloud: FakeJumpCloud, kind: str, error: type) -> None:
+    jumpcloud.inject_fault("/userconsole/xsrf", kind, times=5)  # type: ignore[arg-type]
+    with pytest.raises(error):
+        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+
+
+def test_unreachable_idp_is_reported_with_its_url() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    auth = JumpCloudAuthenticator(app_url=f"http://127.0.0.1:{port}/saml2/aws",
+                                  console_url=f"http://127.0.0.1:{port}",
+                                  prompter=ScriptedPrompter())
+    with pytest.raises(IdpUnavailableError, match=f"127.0.0.1:{port}"):
+        auth.authenticate(Credentials("plain@acme.example", "pw"))
+
+
+def test_slow_idp_times_out(jumpcloud: FakeJumpCloud) -> None:
+    jumpcloud.inject_fault("/userconsole/xsrf", "slow", delay=2)
+    auth = JumpCloudAuthenticator(app_url=jumpcloud.app_url("aws"), console_url=jumpcloud.url,
+                                  prompter=ScriptedPrompter(), timeout=(1.0, 0.5))
+    with pytest.raises(IdpUnavailableError, match="timed out"):
+        auth.authenticate(Credentials("plain@acme.example", "pw"))
+
+
+def test_plain_http_to_a_remote_host_is_refused() -> None:
+    with pytest.raises(InvalidSettingError, match="https"):
+        JumpCloudAuthenticator(app_url="http://sso.jumpcloud.com/saml2/aws",
+                               prompter=ScriptedPrompter())

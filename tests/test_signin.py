@@ -1,0 +1,177 @@
+"""The login flow with in-memory fakes of jcsaml's own interfaces and real signed assertions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jcsaml.config import Account
+from jcsaml.credentials import AwsCredentials
+from jcsaml.credentials_file import MemoryCredentialsStore
+from jcsaml.errors import AuthenticationFailedError, InputRequiredError, UnknownRoleError
+from jcsaml.jumpcloud import Credentials, SamlPage
+from jcsaml.prompter import NonInteractivePrompter
+from jcsaml.secret_store import MemoryStore
+from jcsaml.signin import cached_credentials, login, password_key
+from jcsaml.testing.fakes import FakeStsClient, ScriptedPrompter
+from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
+
+ACCOUNT = "012345678987"
+PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"
+RO = f"arn:aws:iam::{ACCOUNT}:role/AcmeJumpCloudAdminRO"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/AcmeJumpCloudAdmin"
+BILLING = "arn:aws:iam::111122223333:role/AccountsPayable"
+URL = "https://sso.jumpcloud.com/saml2/acme"
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    return IdpKeyPair.generate()
+
+
+class FakeAuthenticator:
+    def __init__(self, page: SamlPage | Exception) -> None:
+        self.page = page
+        self.seen: list[Credentials] = []
+
+    def authenticate(self, credentials: Credentials) -> SamlPage:
+        self.seen.append(credentials)
+        if isinstance(self.page, Exception):
+            raise self.page
+        return self.page
+
+
+def page_for(keys: IdpKeyPair, roles: list[tuple[str, str]], duration: int | None = 3600) -> SamlPage:
+    return SamlPage(saml_response=make_saml_response_b64(keys, roles=roles,
+                                                         session_duration=duration),
+                    relay_state="", form_action="https://signin.aws.amazon.com/saml")
+
+
+def sts_answer(role: str) -> dict[str, object]:
+    name = role.rsplit("/", 1)[1]
+    return {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "secret", "SessionToken": "token",
+            "Expiration": datetime.now(UTC) + timedelta(hours=1),
+        },
+        "AssumedRoleUser": {"Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/alice"},
+    }
+
+
+def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    sts = FakeStsClient([sts_answer(RO)])
+    prompter = ScriptedPrompter([])
+    creds = login(Account(name="p", url=URL, username="alice@acme.example"), password="pw",
+                  authenticator=auth, sts_client=sts, prompter=prompter, environ={})
+    assert creds.role_arn == RO
+    assert creds.assumed_role_arn.endswith(":assumed-role/AcmeJumpCloudAdminRO/alice")
+    assert prompter.asked == []
+    call = sts.calls[0]
+    assert (call["RoleArn"], call["PrincipalArn"]) == (RO, PRINCIPAL)
+    assert call["SAMLAssertion"] == auth.page.saml_response  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("wanted", [ADMIN, "AcmeJumpCloudAdmin"])
+def test_role_by_arn_or_by_name(keys: IdpKeyPair, wanted: str) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
+    sts = FakeStsClient([sts_answer(ADMIN)])
+    creds = login(Account(name="p", url=URL, username="u"), role=wanted, password="pw",
+                  authenticator=auth, sts_client=sts, environ={})
+    assert creds.role_arn == ADMIN
+    assert sts.calls[0]["RoleArn"] == ADMIN
+
+
+def test_unknown_role_lists_the_available_ones(keys: IdpKeyPair) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
+    sts = FakeStsClient([])
+    with pytest.raises(UnknownRoleError) as caught:
+        login(Account(name="p", url=URL, username="u"), role="Nope", password="pw",
+              authenticator=auth, sts_client=sts, environ={})
+    assert RO in str(caught.value) and ADMIN in str(caught.value)
+    assert sts.calls == []
+
+
+def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (BILLING, PRINCIPAL)]))
+    sts = FakeStsClient([sts_answer(BILLING)])
+    prompter = ScriptedPrompter(["1"])  # sorted by account id: 0123... first
+    login(Account(name="p", url=URL, username="u"), password="pw", prompter=prompter,
+          authenticator=auth, sts_client=sts, environ={})
+    assert prompter.asked == ["Choose a role"]
+    assert sts.calls[0]["RoleArn"] == RO
+
+
+def test_several_roles_without_prompting_name_the_flag(keys: IdpKeyPair) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
+    with pytest.raises(InputRequiredError, match="--role"):
+        login(Account(name="p", url=URL, username="u"), password="pw",
+              prompter=NonInteractivePrompter(), authenticator=auth,
+              sts_client=FakeStsClient([]), environ={})
+
+
+def test_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    with pytest.raises(AuthenticationFailedError):
+        login(account, password="wrong", secrets=secrets, environ={},
+              authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")))
+    assert secrets.get(password_key(account, "alice")) is None
+    login(account, password="right", secrets=secrets, environ={},
+          authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
+          sts_client=FakeStsClient([sts_answer(RO)]))
+    assert secrets.get(password_key(account, "alice")) == "right"
+
+
+def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    secrets.set(password_key(account, "alice"), "saved-pw")
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    prompter = ScriptedPrompter([""])
+    login(account, prompter=prompter, secrets=secrets, authenticator=auth,
+          sts_client=FakeStsClient([sts_answer(RO)]), environ={})
+    assert auth.seen[0].password == "saved-pw"
+    assert "Enter reuses" in prompter.asked[0]
+
+
+def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    prompter = ScriptedPrompter(["bob@acme.example", "pw"])
+    login(Account(name="p", url=URL, mfa="TOTP"), prompter=prompter, authenticator=auth,
+          sts_client=FakeStsClient([sts_answer(RO)]), mfa_token="123456", environ={})
+    assert auth.seen[0].username == "bob@acme.example"
+    assert auth.seen[0].mfa == "TOTP" and auth.seen[0].mfa_token == "123456"
+
+
+def test_session_duration_and_region_reach_sts(keys: IdpKeyPair) -> None:
+    sts = FakeStsClient([sts_answer(RO)])
+    creds = login(Account(name="p", url=URL, username="u", region="eu-west-1"), password="pw",
+                  session_duration=7200, sts_client=sts, environ={},
+                  authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])))
+    assert sts.calls[0]["DurationSeconds"] == 7200
+    assert creds.region == "eu-west-1"
+
+
+def cached(expires_in: timedelta, role: str = RO) -> MemoryCredentialsStore:
+    store = MemoryCredentialsStore()
+    name = role.rsplit("/", 1)[1]
+    store.save("p", AwsCredentials(
+        access_key_id="AK", secret_access_key="SK", session_token="ST",
+        expiration=datetime.now(UTC) + expires_in, role_arn=role,
+        assumed_role_arn=f"arn:aws:sts::{role.split(':')[4]}:assumed-role/{name}/alice"))
+    return store
+
+
+def test_cached_credentials_are_reused_while_valid_for_the_same_role() -> None:
+    assert cached_credentials(cached(timedelta(minutes=30)), "p", role=RO) is not None
+    assert cached_credentials(cached(timedelta(minutes=30)), "p", role=None) is not None
+    assert cached_credentials(cached(timedelta(minutes=30)), "p",
+                              role="AcmeJumpCloudAdminRO") is not None
+
+
+def test_cached_credentials_near_expiry_or_for_another_role_are_not_used() -> None:
+    assert cached_credentials(cached(timedelta(minutes=4)), "p", role=RO) is None
+    assert cached_credentials(cached(timedelta(minutes=30)), "p", role=ADMIN) is None
+    assert cached_credentials(MemoryCredentialsStore(), "p", role=RO) is None
