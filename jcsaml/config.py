@@ -93,8 +93,9 @@ def account_names(path: Path) -> list[str]:
     return document.sections() if document else []
 
 
-def load_account(name: str, *, path: Path | None = None,
-                 environ: Mapping[str, str] = os.environ) -> Account:
+def load_account(
+    name: str, *, path: Path | None = None, environ: Mapping[str, str] = os.environ
+) -> Account:
     """Read and validate account ``name``; raises ConfigError subclasses."""
     path = path or config_path(environ)
     document = _read(path)
@@ -124,8 +125,9 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         role_arn=get("role_arn"),
         aws_profile=get("aws_profile"),
         region=get("region"),
-        session_duration=parse_duration(duration) if duration and strict else (
-            int(duration) if duration.isdigit() else None),
+        session_duration=parse_duration(duration)
+        if duration and strict
+        else (int(duration) if duration.isdigit() else None),
         credentials_file=get("credentials_file"),
         idp_cert=get("idp_cert"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
@@ -139,17 +141,22 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
     if not account.name or any(c in account.name for c in "[]\n\r"):
-        raise InvalidSettingError(setting="account name", reason=f"{account.name!r} can't be a section name")
+        raise InvalidSettingError(
+            setting="account name", reason=f"{account.name!r} can't be a section name"
+        )
     if not account.url:
         raise InvalidSettingError(
-            setting="url", reason=f"account {account.name!r} has no url; set it with jcsaml configure --url")
+            setting="url",
+            reason=f"account {account.name!r} has no url; set it with jcsaml configure --url",
+        )
     validate_url(account.url, "url")
     validate_url(account.console_url, "console_url")
     if "/saml2/" not in urlsplit(account.url).path:
         raise InvalidSettingError(
             setting="url",
             reason=f"{account.url} is not a JumpCloud SAML application URL "
-            "(expected https://sso.jumpcloud.com/saml2/<application>)")
+            "(expected https://sso.jumpcloud.com/saml2/<application>)",
+        )
     _canonical_mfa(account.mfa)
     if account.role_arn:
         validate_role_arn(account.role_arn)
@@ -169,7 +176,9 @@ def validate_url(url: str, setting: str) -> str:
         return url
     raise InvalidSettingError(
         setting=setting,
-        reason=f"{url!r} must be an https:// URL (plain http is only allowed for loopback addresses)")
+        reason=f"{url!r} must be an https:// URL "
+        "(plain http is only allowed for loopback addresses)",
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -185,7 +194,8 @@ def validate_role_arn(arn: str) -> str:
     if not _ROLE_ARN.match(arn):
         raise InvalidSettingError(
             setting="role_arn",
-            reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+            reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+        )
     return arn
 
 
@@ -198,7 +208,8 @@ def parse_duration(text: str) -> int:
         raise InvalidSettingError(
             setting="session duration",
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
-            f"{MAX_SESSION_DURATION}")
+            f"{MAX_SESSION_DURATION}",
+        )
     return seconds
 
 
@@ -206,7 +217,9 @@ def _canonical_mfa(value: str) -> str:
     for choice in MFA_CHOICES:
         if value.lower() == choice.lower():
             return choice
-    raise InvalidSettingError(setting="mfa", reason=f"{value!r} is not one of {', '.join(MFA_CHOICES)}")
+    raise InvalidSettingError(
+        setting="mfa", reason=f"{value!r} is not one of {', '.join(MFA_CHOICES)}"
+    )
 
 
 def _parse_bool(setting: str, value: str) -> bool:
@@ -218,7 +231,7 @@ def _parse_bool(setting: str, value: str) -> bool:
 
 
 def save_account(account: Account, *, path: Path) -> None:
-    """Validate, then create or update the account's section; everything else in the file survives."""
+    """Validate, then create or update the account's section; the rest of the file survives."""
     validate_account(account)
 
     def edit(document: IniDocument) -> None:

@@ -72,7 +72,10 @@ class AwsCredentials:
 
 
 def role_arn_from_assumed_role(assumed_role_arn: str) -> str:
-    """``arn:P:sts::A:assumed-role/NAME/SESSION`` -> ``arn:P:iam::A:role/NAME`` (the role path is lost)."""
+    """``arn:P:sts::A:assumed-role/NAME/SESSION`` -> ``arn:P:iam::A:role/NAME``.
+
+    The role's path is not in the assumed-role ARN, so it is lost.
+    """
     parts = assumed_role_arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
         return ""

@@ -73,7 +73,9 @@ class _Reply:
 def app_slug(app_url: str) -> str:
     path = urlsplit(app_url).path
     if "/saml2/" not in path:
-        raise InvalidSettingError(setting="url", reason=f"{app_url} has no /saml2/<application> part")
+        raise InvalidSettingError(
+            setting="url", reason=f"{app_url} has no /saml2/<application> part"
+        )
     return path.split("/saml2/", 1)[1].strip("/")
 
 
@@ -132,7 +134,9 @@ class JumpCloudAuthenticator:
             raise IdpProtocolError(url=reply.url, reason="no xsrf token in the answer")
         self._xsrf = token
 
-    def _second_factor(self, reply: _Reply, body: dict[str, Any], credentials: Credentials) -> _Reply:
+    def _second_factor(
+        self, reply: _Reply, body: dict[str, Any], credentials: Credentials
+    ) -> _Reply:
         factor = self._pick_factor(reply.body.get("factors"), credentials.mfa)
         if factor == "totp":
             return self._totp(body, credentials)
@@ -143,7 +147,9 @@ class JumpCloudAuthenticator:
 
     def _pick_factor(self, factors: object, wanted: str) -> str:
         if not isinstance(factors, list):
-            raise IdpProtocolError(url=self._url("/userconsole/auth"), reason="malformed MFA factor list")
+            raise IdpProtocolError(
+                url=self._url("/userconsole/auth"), reason="malformed MFA factor list"
+            )
         available = [
             str(f.get("type", "")).lower()
             for f in factors
@@ -155,7 +161,8 @@ class JumpCloudAuthenticator:
             if wanted.lower() not in available:
                 raise MfaFactorUnavailableError(
                     factor=wanted.upper(),
-                    available=", ".join(_FACTOR_NAMES.get(f, f) for f in available))
+                    available=", ".join(_FACTOR_NAMES.get(f, f) for f in available),
+                )
             return wanted.lower()
         if len(available) == 1:
             return available[0]
@@ -164,13 +171,17 @@ class JumpCloudAuthenticator:
 
     def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
         code = credentials.mfa_token or self.prompter.secret(
-            "MFA code", how="pass --mfa-token or set JCSAML_MFA_TOKEN")
+            "MFA code", how="pass --mfa-token or set JCSAML_MFA_TOKEN"
+        )
         reply = self._call("POST", "/userconsole/auth", {**body, "otp": code.strip()})
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
 
     def _require_signed_in(
-        self, reply: _Reply, *, failure: type[AuthenticationFailedError] | type[MfaCodeRejectedError]
+        self,
+        reply: _Reply,
+        *,
+        failure: type[AuthenticationFailedError] | type[MfaCodeRejectedError],
     ) -> None:
         if isinstance(reply.body.get("redirectTo"), str):
             return
@@ -185,7 +196,8 @@ class JumpCloudAuthenticator:
 
         # The page is HTML for a browser, not an API call: JumpCloud may redirect within its hosts.
         response = self._send(
-            "GET", self.app_url, headers={"Accept": "text/html"}, allow_redirects=True)
+            "GET", self.app_url, headers={"Accept": "text/html"}, allow_redirects=True
+        )
         if response.status_code >= 500:
             raise IdpServerError(status=response.status_code, url=self.app_url)
         soup = BeautifulSoup(response.text, "html.parser")
@@ -222,7 +234,8 @@ class JumpCloudAuthenticator:
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise IdpProtocolError(
-                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status_code})") from None
+                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status_code})"
+            ) from None
         if not isinstance(parsed, dict):
             raise IdpProtocolError(url=url, reason="expected a JSON object")
         if response.status_code == 403 and "message" in parsed and "factors" not in parsed:
@@ -239,8 +252,10 @@ class JumpCloudAuthenticator:
             raise IdpUnavailableError(url=url, reason="timed out") from None
         except requests.exceptions.SSLError as exc:
             raise IdpUnavailableError(
-                url=url, reason=f"TLS verification failed ({_first_line(exc)}); behind a "
-                "corporate proxy, point REQUESTS_CA_BUNDLE at its CA certificate") from None
+                url=url,
+                reason=f"TLS verification failed ({_first_line(exc)}); behind a "
+                "corporate proxy, point REQUESTS_CA_BUNDLE at its CA certificate",
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise IdpUnavailableError(url=url, reason=_first_line(exc)) from None
         log.debug("%s %s -> HTTP %s", method, url, response.status_code)
@@ -250,4 +265,3 @@ class JumpCloudAuthenticator:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
-

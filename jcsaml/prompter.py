@@ -122,14 +122,15 @@ class TerminalPrompter:
 
     @contextlib.contextmanager
     def _terminal(self, message: str) -> Iterator[None]:
-        """prompt_toolkit drawing on stderr, with Ctrl-C/Ctrl-D turned into PromptAbortedError."""
+        """prompt_toolkit drawing on stderr; Ctrl-D becomes PromptAbortedError, Ctrl-C stays an
+        interrupt (the CLI exits 130)."""
         from prompt_toolkit.application import create_app_session
         from prompt_toolkit.output import create_output
 
         try:
             with create_app_session(output=create_output(stdout=self._err)):
                 yield
-        except (KeyboardInterrupt, EOFError):
+        except EOFError:
             raise PromptAbortedError(what=_what(message)) from None
 
     def notify(self, message: str) -> None:

@@ -5,6 +5,7 @@ Nothing here ever writes a secret to a plain file. ``keyring`` is imported only 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -71,28 +72,39 @@ class KeyringStore:
         import keyring
         import keyring.errors
 
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already absent
             keyring.delete_password(self.service, key)
-        except keyring.errors.PasswordDeleteError:
-            pass  # already absent
 
 
 def default_store(*, warn: Callable[[str], None]) -> SecretStore:
-    """The OS keyring when one is usable, else a NullStore after one warning line."""
+    """The OS keyring when one is usable; else a store that keeps nothing and, the first time
+    something should be saved, says once why it wasn't."""
     try:
         import keyring
 
         backend = keyring.get_keyring()
     except Exception as exc:  # a broken keyring configuration must not stop a login
-        warn(f"the OS keyring is unusable ({type(exc).__name__}); passwords will not be saved")
-        return NullStore()
+        return UnavailableStore(warn, f"the OS keyring is unusable ({type(exc).__name__})")
     if _only_null(backend):
-        warn(
-            "no OS keyring is available, so the password will not be saved; "
-            "install a keyring backend (e.g. Secret Service) to save it"
-        )
-        return NullStore()
+        return UnavailableStore(warn, "no OS keyring is available")
     return _GuardedStore(KeyringStore(), warn)
+
+
+class UnavailableStore(NullStore):
+    """Keeps nothing; warns once, when asked to keep something."""
+
+    def __init__(self, warn: Callable[[str], None], reason: str) -> None:
+        self._warn = warn
+        self._reason = reason
+        self._warned = False
+
+    def set(self, key: str, value: str) -> None:
+        if not self._warned:
+            self._warned = True
+            self._warn(
+                f"{self._reason}, so the password was not saved; install a keyring "
+                "backend (e.g. Secret Service) to have it remembered"
+            )
 
 
 def _only_null(backend: object) -> bool:

@@ -7,7 +7,7 @@ every side effect as a keyword argument with a real default.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from jcsaml.sts import StsClient
 
 #: Cached credentials are reused only while they stay valid this much longer.
 REFRESH_MARGIN_SECONDS = 300
+#: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
+ROLE_MINIMUM_MAX_SESSION = 3600
 
 
 def password_key(account: Account, username: str) -> str:
@@ -35,7 +37,7 @@ def resolve_account(account: Account | str, *, environ: Mapping[str, str] = os.e
 
 
 def credentials_path(account: Account, *, environ: Mapping[str, str] = os.environ) -> Path:
-    """The account's ``credentials_file``, else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials."""
+    """The account's ``credentials_file``, else the SDK default (AWS_SHARED_CREDENTIALS_FILE...)."""
     if account.credentials_file:
         path = account.credentials_file
         if path.startswith("~"):
@@ -86,24 +88,32 @@ def sign_in(
     from jcsaml.jumpcloud import JumpCloudAuthenticator
     from jcsaml.saml import parse_saml_response
 
-    user = username or account.username or prompter.text(
-        "JumpCloud username", how="pass --username or set JCSAML_USERNAME")
+    user = (
+        username
+        or account.username
+        or prompter.text("JumpCloud username", how="pass --username or set JCSAML_USERNAME")
+    )
     key = password_key(account, user)
-    saved = secrets.get(key)
-    secret = password
-    if not secret and saved:
-        secret = _ask_or_reuse(prompter, saved)
-    if not secret:
-        secret = prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
+    saved = None if password else secrets.get(key)
+    secret = password or (
+        _ask_or_reuse(prompter, saved)
+        if saved
+        else prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
+    )
     auth = authenticator or JumpCloudAuthenticator(
-        app_url=account.url, console_url=account.console_url, prompter=prompter)
+        app_url=account.url, console_url=account.console_url, prompter=prompter
+    )
     page = auth.authenticate(
-        Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token))
-    if secret != saved:
+        Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token)
+    )
+    # Only a password the person typed is remembered: one given by flag or variable (CI) is not.
+    if not password and secret != saved:
         secrets.set(key, secret)
     read = parse or parse_saml_response
     idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
-    return read(page.saml_response, idp_cert=idp_cert)
+    return read(
+        page.saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+    )
 
 
 def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
@@ -111,7 +121,8 @@ def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
         return saved
     typed = prompter.secret(
         "JumpCloud password (Enter reuses the saved one)",
-        how="pass --password or set JCSAML_PASSWORD")
+        how="pass --password or set JCSAML_PASSWORD",
+    )
     return typed or saved
 
 
@@ -123,7 +134,8 @@ def _read_cert(path: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidSettingError(
             setting="idp_cert",
-            reason=f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            reason=f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+        ) from None
 
 
 def login(
@@ -146,18 +158,74 @@ def login(
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
     """
-    from jcsaml.sts import assume_role_with_saml
-
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
     assertion = sign_in(
-        resolved, username=username, password=password, mfa_token=mfa_token,
-        prompter=asker, secrets=secrets or NullStore(), authenticator=authenticator)
+        resolved,
+        username=username,
+        password=password,
+        mfa_token=mfa_token,
+        prompter=asker,
+        secrets=secrets or NullStore(),
+        authenticator=authenticator,
+    )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
-    duration = session_duration or resolved.session_duration
+    return assume_role(
+        chosen,
+        assertion,
+        duration=session_duration or resolved.session_duration,
+        region=region_of(resolved, environ),
+        prompter=asker,
+        sts_client=sts_client,
+    )
+
+
+def assume_role(
+    role: AwsRole,
+    assertion: SamlAssertion,
+    *,
+    duration: int | None,
+    region: str | None,
+    prompter: Prompter,
+    sts_client: StsClient | None = None,
+) -> AwsCredentials:
+    """AssumeRoleWithSAML for the longest session that is allowed.
+
+    Without a requested duration, the assertion's SessionDuration is asked for. A request above
+    the assertion's SessionDuration is lowered to it; when STS refuses the duration because of
+    the role's MaxSessionDuration, the call is retried once with 3600 s (the smallest maximum a
+    role can have, so always allowed), and the person is told.
+    """
+    from jcsaml.errors import StsError
+    from jcsaml.sts import assume_role_with_saml
+
+    limit = assertion.session_duration
+    wanted = duration or limit
+    if wanted and limit and wanted > limit:
+        prompter.notify(
+            f"JumpCloud allows sessions of at most {limit} s for this app; asking for {limit} s"
+        )
+        wanted = limit
+    try:
+        return assume_role_with_saml(
+            role, assertion.raw, duration=wanted, region=region, client=sts_client
+        )
+    except StsError as exc:
+        if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
+            raise
+    prompter.notify(
+        f"{role.role_name} allows sessions shorter than {wanted} s; using "
+        f"{ROLE_MINIMUM_MAX_SESSION} s (an AWS admin can raise the role's MaxSessionDuration)"
+    )
     return assume_role_with_saml(
-        chosen, assertion.raw, duration=duration, region=region_of(resolved, environ),
-        client=sts_client)
+        role, assertion.raw, duration=ROLE_MINIMUM_MAX_SESSION, region=region, client=sts_client
+    )
+
+
+def _above_role_maximum(error: Exception) -> bool:
+    return getattr(error, "code", "") == "ValidationError" and "MaxSessionDuration" in str(
+        getattr(error, "message", "")
+    )
 
 
 def cached_credentials(
@@ -174,7 +242,3 @@ def cached_credentials(
     if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
         return None
     return found
-
-
-def role_labels(roles: Sequence[AwsRole]) -> list[str]:
-    return [f"{r.account_id}  {r.role_name}  ({r.role_arn})" for r in roles]

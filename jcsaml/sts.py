@@ -89,13 +89,21 @@ def assume_role_with_saml(
         ) from None
     except EndpointConnectionError as exc:
         raise StsUnavailableError(
-            role_arn=role.role_arn, code="", message="", hint="",
-            endpoint=exc.kwargs.get("endpoint_url", "STS"), reason="connection failed",
+            role_arn=role.role_arn,
+            code="",
+            message="",
+            hint="",
+            endpoint=exc.kwargs.get("endpoint_url", "STS"),
+            reason="connection failed",
         ) from None
     except BotoCoreError as exc:
         raise StsUnavailableError(
-            role_arn=role.role_arn, code="", message="", hint="",
-            endpoint="STS", reason=type(exc).__name__,
+            role_arn=role.role_arn,
+            code="",
+            message="",
+            hint="",
+            endpoint="STS",
+            reason=type(exc).__name__,
         ) from None
     found = answer["Credentials"]
     expiration = found["Expiration"]

@@ -37,13 +37,17 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, env: Mapping[str, str] | None = None, stdin: str | None = None,
-            timeout: float = 60) -> CliResult:
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+) -> CliResult:
     """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it."""
     done = subprocess.run(
         [sys.executable, "-m", "jcsaml", *args],
         env=dict(env if env is not None else os.environ),
         input=stdin if stdin is not None else "",
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)

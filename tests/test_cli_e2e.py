@@ -28,8 +28,9 @@ SLUG = "acme-prod-aws-admin"
 class World:
     """One user's setup: config, credentials paths and the environment the CLI runs in."""
 
-    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud,
-                 roles: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, roles: dict[str, str]
+    ) -> None:
         self.home = home
         self.aws = aws
         self.jumpcloud = jumpcloud
@@ -51,16 +52,36 @@ class World:
 
     def configure(self, *extra: str) -> CliResult:
         result = self.run(
-            "configure", "-a", "production", "--url", self.jumpcloud.app_url(SLUG),
-            "--console-url", self.jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
-            "--profile", "production", "--skip-prompt", *extra)
+            "configure",
+            "-a",
+            "production",
+            "--url",
+            self.jumpcloud.app_url(SLUG),
+            "--console-url",
+            self.jumpcloud.url,
+            "--username",
+            EMAIL,
+            "--mfa",
+            "TOTP",
+            "--profile",
+            "production",
+            "--skip-prompt",
+            *extra,
+        )
         assert result.status == 0, result.stderr
         return result
 
     def login(self, *extra: str, code: str | None = None, **env: str) -> CliResult:
-        return self.run("login", "-a", "production", "--skip-prompt", *extra,
-                        JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
-                        JCSAML_MFA_TOKEN=code or self.jumpcloud.totp_code(EMAIL), **env)
+        return self.run(
+            "login",
+            "-a",
+            "production",
+            "--skip-prompt",
+            *extra,
+            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
+            JCSAML_MFA_TOKEN=code or self.jumpcloud.totp_code(EMAIL),
+            **env,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +92,7 @@ def keys() -> IdpKeyPair:
 @pytest.fixture(scope="module")
 def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
     with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(),
-                                               account_id=ACCOUNT)
+        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
         roles = {
             name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
             for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
@@ -82,11 +102,17 @@ def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
 
 
 @pytest.fixture
-def world(hermetic_home: Path, keys: IdpKeyPair,
-          aws: tuple[LocalAws, dict[str, str]]) -> Iterator[World]:
+def world(
+    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
+) -> Iterator[World]:
     local, roles = aws
-    app = FakeApp(slug=SLUG, roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"]),
-                                    (roles["AcmeJumpCloudAdmin"], roles["principal"])])
+    app = FakeApp(
+        slug=SLUG,
+        roles=[
+            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
+            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
+        ],
+    )
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
     with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
         yield World(hermetic_home, local, jumpcloud, roles)
@@ -116,15 +142,33 @@ def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> N
 
     aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
     assert aws_cli, "the AWS CLI is part of the test dependencies"
-    done = subprocess.run([aws_cli, "--profile", "production", "sts", "get-caller-identity"],
-                          env=world.env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [aws_cli, "--profile", "production", "sts", "get-caller-identity"],
+        env=world.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout)["Arn"].startswith(
-        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/")
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/"
+    )
 
-    script = ("import os, sys; print(os.environ['AWS_ACCESS_KEY_ID'], "
-              "os.environ.get('AWS_PROFILE')); sys.exit(7)")
-    ran = world.run("exec", "-a", "production", "--role", ro, "--", sys.executable, "-c", script,
-                    AWS_PROFILE="somewhere-else")
+    script = (
+        "import os, sys; print(os.environ['AWS_ACCESS_KEY_ID'], "
+        "os.environ.get('AWS_PROFILE')); sys.exit(7)"
+    )
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--role",
+        ro,
+        "--",
+        sys.executable,
+        "-c",
+        script,
+        AWS_PROFILE="somewhere-else",
+    )
     assert ran.status == 7, ran.stderr
     key_id, profile = ran.stdout.split()
     assert key_id.startswith(("ASIA", "AKIA", "FSIA")) and profile == "None"
@@ -141,18 +185,37 @@ def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
     assert world.login().status == 0
     aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
     assert aws_cli
-    ran = world.run("exec", "-a", "production", "--", aws_cli, "sts", "get-caller-identity",
-                    "--query", "Arn", "--output", "text")
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--",
+        aws_cli,
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    )
     assert ran.status == 0, ran.stderr
-    assert ran.stdout.strip().startswith(
-        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdmin/")
+    assert ran.stdout.strip().startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdmin/")
 
 
 def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    ran = world.run("exec", "-a", "production", "--skip-prompt", "--", sys.executable, "-c",
-                    "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
-                    JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL))
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--skip-prompt",
+        "--",
+        sys.executable,
+        "-c",
+        "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
+        JCSAML_PASSWORD=PASSWORD,
+        JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL),
+    )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().endswith("Z")
     assert world.credentials.exists()
@@ -169,13 +232,15 @@ def test_force_signs_in_again(world: World) -> None:
 
 def test_other_profiles_and_comments_survive_a_login(world: World) -> None:
     world.credentials.parent.mkdir(parents=True)
-    world.credentials.write_text("# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\n"
-                                 "aws_secret_access_key = keep-me\n")
+    world.credentials.write_text(
+        "# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\naws_secret_access_key = keep-me\n"
+    )
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     assert world.login().status == 0
     text = world.credentials.read_text()
-    assert text.startswith("# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\n"
-                           "aws_secret_access_key = keep-me\n")
+    assert text.startswith(
+        "# my keys\n[personal]\naws_access_key_id = AKIAPERSONAL\naws_secret_access_key = keep-me\n"
+    )
     assert "[production]" in text and "x_security_token_expires" in text
 
 
@@ -197,8 +262,9 @@ def test_wrong_password(world: World) -> None:
 
 def test_wrong_totp(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    result = world.login(code="000000" if world.jumpcloud.totp_code(EMAIL) != "000000"
-                         else "111111")
+    result = world.login(
+        code="000000" if world.jumpcloud.totp_code(EMAIL) != "000000" else "111111"
+    )
     assert_one_line_error(result, "MFA code")
     assert not world.credentials.exists()
 
@@ -216,8 +282,11 @@ def test_no_saml_response_mentions_conditional_access(
     hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
 ) -> None:
     local, roles = aws
-    app = FakeApp(slug=SLUG, roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
-                  conditional_access_denied=True)
+    app = FakeApp(
+        slug=SLUG,
+        roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
+        conditional_access_denied=True,
+    )
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
     with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
         world = World(hermetic_home, local, jumpcloud, roles)
@@ -256,8 +325,9 @@ def test_skip_prompt_names_the_missing_input(world: World) -> None:
 
 
 def test_unknown_account(world: World) -> None:
-    assert_one_line_error(world.run("login", "-a", "nope", "--skip-prompt"),
-                          "jcsaml configure -a nope")
+    assert_one_line_error(
+        world.run("login", "-a", "nope", "--skip-prompt"), "jcsaml configure -a nope"
+    )
 
 
 def test_usage_error_exits_2(world: World) -> None:
@@ -269,20 +339,22 @@ def test_usage_error_exits_2(world: World) -> None:
 def test_exec_of_a_missing_command(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     assert world.login().status == 0
-    assert_one_line_error(world.run("exec", "-a", "production", "--", "no-such-command-xyz"),
-                          "command not found: no-such-command-xyz")
+    assert_one_line_error(
+        world.run("exec", "-a", "production", "--", "no-such-command-xyz"),
+        "command not found: no-such-command-xyz",
+    )
 
 
 def test_configure_asks_for_what_is_missing_and_offers_current_values(world: World) -> None:
     answers = "\n".join([world.jumpcloud.app_url(SLUG), EMAIL, "totp", "prod"]) + "\n"
-    first = world.run("configure", "-a", "production", "--console-url", world.jumpcloud.url,
-                      stdin=answers)
+    first = world.run(
+        "configure", "-a", "production", "--console-url", world.jumpcloud.url, stdin=answers
+    )
     assert first.status == 0, first.stderr
     text = world.config.read_text()
     assert "mfa = TOTP" in text and "aws_profile = prod" in text and f"username = {EMAIL}" in text
     # Enter keeps every current value; only the flag changes something.
-    second = world.run("configure", "-a", "production", "--region", "eu-west-1",
-                       stdin="\n\n\n\n")
+    second = world.run("configure", "-a", "production", "--region", "eu-west-1", stdin="\n\n\n\n")
     assert second.status == 0, second.stderr
     assert f"[{EMAIL}]" in second.stderr  # the current username was offered
     text = world.config.read_text()
@@ -290,7 +362,52 @@ def test_configure_asks_for_what_is_missing_and_offers_current_values(world: Wor
 
 
 def test_configure_refuses_plain_http_to_a_remote_host(world: World) -> None:
-    result = world.run("configure", "-a", "x", "--url", "http://sso.jumpcloud.com/saml2/a",
-                       "--skip-prompt")
+    result = world.run(
+        "configure", "-a", "x", "--url", "http://sso.jumpcloud.com/saml2/a", "--skip-prompt"
+    )
     assert_one_line_error(result, "https")
+    assert not world.config.exists()
+
+
+# --- signature verification ---------------------------------------------------------------
+
+
+def test_login_without_idp_cert_says_once_how_to_verify(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    first = world.login()
+    assert first.status == 0, first.stderr
+    assert "--idp-cert" in first.stderr and "not verified" in first.stderr
+    again = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    assert again.status == 0, again.stderr
+    assert "--idp-cert" not in again.stderr
+
+
+@pytest.mark.parametrize("form", ["pem", "metadata"])
+def test_login_verifies_the_signature_with_the_configured_certificate(
+    world: World, keys: IdpKeyPair, form: str
+) -> None:
+    cert = world.home / f"jumpcloud.{form}"
+    cert.write_bytes(keys.cert_pem if form == "pem" else keys.metadata_xml().encode())
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"], "--idp-cert", str(cert))
+    assert f"idp_cert = {cert}" in world.config.read_text()
+    result = world.login()
+    assert result.status == 0, result.stderr
+    assert "not verified" not in result.stderr
+
+
+def test_login_with_another_certificate_is_refused_and_writes_nothing(world: World) -> None:
+    other = world.home / "other.pem"
+    other.write_bytes(IdpKeyPair.generate().cert_pem)
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"], "--idp-cert", str(other))
+    result = world.login()
+    assert_one_line_error(result, "signed by a certificate", "other than the configured")
+    assert not world.credentials.exists()
+
+
+def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
+    junk = world.home / "junk.txt"
+    junk.write_text("hello")
+    result = world.run("configure", "-a", "production", "--url", world.jumpcloud.app_url(SLUG),
+                       "--idp-cert", str(junk), "--skip-prompt")
+    assert_one_line_error(result)
     assert not world.config.exists()

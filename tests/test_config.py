@@ -25,10 +25,18 @@ ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
 def test_save_then_load_round_trips_every_key(tmp_path: Path) -> None:
     path = tmp_path / "jcsaml.ini"
     account = Account(
-        name="production", url=URL, username="alice@acme.example", mfa="TOTP", role_arn=ROLE,
-        aws_profile="prod", region="eu-west-1", session_duration=7200,
-        credentials_file="/tmp/creds", idp_cert="/tmp/idp.pem",
-        console_url="https://console.eu.jumpcloud.com", allow_sha1=True,
+        name="production",
+        url=URL,
+        username="alice@acme.example",
+        mfa="TOTP",
+        role_arn=ROLE,
+        aws_profile="prod",
+        region="eu-west-1",
+        session_duration=7200,
+        credentials_file="/tmp/creds",
+        idp_cert="/tmp/idp.pem",
+        console_url="https://console.eu.jumpcloud.com",
+        allow_sha1=True,
     )
     save_account(account, path=path)
     assert load_account("production", path=path) == account
@@ -58,7 +66,11 @@ def test_saml2aws_file_carries_over(tmp_path: Path) -> None:
     )
     account = load_account("default", path=path)
     assert (account.url, account.username, account.profile, account.session_duration) == (
-        URL, "alice@acme.example", "saml", 3600)
+        URL,
+        "alice@acme.example",
+        "saml",
+        3600,
+    )
     assert account.role_arn == ROLE
 
 
@@ -79,8 +91,8 @@ def test_update_keeps_other_sections_and_comments(tmp_path: Path) -> None:
     save_account(Account(name="production", url=URL, username="alice@acme.example"), path=path)
     text = path.read_text()
     assert text.startswith(
-        "# team defaults, do not remove\n[staging]\n" f"url = {URL}\n; staging uses push\n"
-        "mfa = PUSH\n")
+        f"# team defaults, do not remove\n[staging]\nurl = {URL}\n; staging uses push\nmfa = PUSH\n"
+    )
     assert "username = alice@acme.example" in text
     assert "bob@" not in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -92,33 +104,44 @@ def test_new_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("url", [
-    "http://sso.jumpcloud.com/saml2/x",
-    "ftp://sso.jumpcloud.com/saml2/x",
-    "sso.jumpcloud.com/saml2/x",
-    "http://10.0.0.1/saml2/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sso.jumpcloud.com/saml2/x",
+        "ftp://sso.jumpcloud.com/saml2/x",
+        "sso.jumpcloud.com/saml2/x",
+        "http://10.0.0.1/saml2/x",
+    ],
+)
 def test_urls_that_are_not_https_or_loopback_are_refused(url: str) -> None:
     with pytest.raises(InvalidSettingError, match="https"):
         validate_url(url, "url")
 
 
-@pytest.mark.parametrize("url", [
-    "https://sso.jumpcloud.com/saml2/x", "http://127.0.0.1:8080/saml2/x",
-    "http://localhost/saml2/x", "http://[::1]:9/saml2/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sso.jumpcloud.com/saml2/x",
+        "http://127.0.0.1:8080/saml2/x",
+        "http://localhost/saml2/x",
+        "http://[::1]:9/saml2/x",
+    ],
+)
 def test_https_and_loopback_http_are_accepted(url: str) -> None:
     assert validate_url(url, "url") == url
 
 
-@pytest.mark.parametrize(("field", "value", "needle"), [
-    ("session_duration", 899, "900"),
-    ("session_duration", 43201, "43200"),
-    ("role_arn", "arn:aws:iam::123:role/x", "IAM role ARN"),
-    ("role_arn", "AcmeAdmin", "IAM role ARN"),
-    ("mfa", "SMS", "Auto, TOTP, PUSH, WEBAUTHN"),
-    ("url", "https://example.com/not-saml", "SAML application URL"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("session_duration", 899, "900"),
+        ("session_duration", 43201, "43200"),
+        ("role_arn", "arn:aws:iam::123:role/x", "IAM role ARN"),
+        ("role_arn", "AcmeAdmin", "IAM role ARN"),
+        ("mfa", "SMS", "Auto, TOTP, PUSH, WEBAUTHN"),
+        ("url", "https://example.com/not-saml", "SAML application URL"),
+    ],
+)
 def test_invalid_values_are_refused_and_the_file_untouched(
     tmp_path: Path, field: str, value: object, needle: str
 ) -> None:

@@ -39,8 +39,9 @@ def jumpcloud() -> Iterator[FakeJumpCloud]:
 
 
 def authenticator(fake: FakeJumpCloud, answers: list[str] | None = None) -> JumpCloudAuthenticator:
-    return JumpCloudAuthenticator(app_url=fake.app_url("aws"), console_url=fake.url,
-                                  prompter=ScriptedPrompter(answers or []))
+    return JumpCloudAuthenticator(
+        app_url=fake.app_url("aws"), console_url=fake.url, prompter=ScriptedPrompter(answers or [])
+    )
 
 
 def test_password_only_sign_in_returns_the_saml_page(jumpcloud: FakeJumpCloud) -> None:
@@ -77,11 +78,11 @@ def test_wrong_and_reused_totp_codes_are_rejected(jumpcloud: FakeJumpCloud) -> N
     wrong = "000000" if good != "000000" else "111111"
     with pytest.raises(MfaCodeRejectedError):
         authenticator(jumpcloud).authenticate(
-            Credentials("mfa@acme.example", "pw", mfa_token=wrong))
+            Credentials("mfa@acme.example", "pw", mfa_token=wrong)
+        )
     authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa_token=good))
     with pytest.raises(MfaCodeRejectedError):
-        authenticator(jumpcloud).authenticate(
-            Credentials("mfa@acme.example", "pw", mfa_token=good))
+        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa_token=good))
 
 
 def test_missing_code_without_prompting_names_the_flag(jumpcloud: FakeJumpCloud) -> None:
@@ -102,9 +103,14 @@ def test_user_not_bound_to_the_app_gets_the_conditional_access_message(
         authenticator(jumpcloud).authenticate(Credentials("unbound@acme.example", "pw"))
 
 
-@pytest.mark.parametrize(("kind", "error"), [
-    ("html", IdpProtocolError), ("500", IdpServerError), ("503", IdpServerError),
-])
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("html", IdpProtocolError),
+        ("500", IdpServerError),
+        ("503", IdpServerError),
+    ],
+)
 def test_faults_on_the_xsrf_call(jumpcloud: FakeJumpCloud, kind: str, error: type) -> None:
     jumpcloud.inject_fault("/userconsole/xsrf", kind, times=5)  # type: ignore[arg-type]
     with pytest.raises(error):
@@ -117,22 +123,29 @@ def test_unreachable_idp_is_reported_with_its_url() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    auth = JumpCloudAuthenticator(app_url=f"http://127.0.0.1:{port}/saml2/aws",
-                                  console_url=f"http://127.0.0.1:{port}",
-                                  prompter=ScriptedPrompter())
+    auth = JumpCloudAuthenticator(
+        app_url=f"http://127.0.0.1:{port}/saml2/aws",
+        console_url=f"http://127.0.0.1:{port}",
+        prompter=ScriptedPrompter(),
+    )
     with pytest.raises(IdpUnavailableError, match=f"127.0.0.1:{port}"):
         auth.authenticate(Credentials("plain@acme.example", "pw"))
 
 
 def test_slow_idp_times_out(jumpcloud: FakeJumpCloud) -> None:
     jumpcloud.inject_fault("/userconsole/xsrf", "slow", delay=2)
-    auth = JumpCloudAuthenticator(app_url=jumpcloud.app_url("aws"), console_url=jumpcloud.url,
-                                  prompter=ScriptedPrompter(), timeout=(1.0, 0.5))
+    auth = JumpCloudAuthenticator(
+        app_url=jumpcloud.app_url("aws"),
+        console_url=jumpcloud.url,
+        prompter=ScriptedPrompter(),
+        timeout=(1.0, 0.5),
+    )
     with pytest.raises(IdpUnavailableError, match="timed out"):
         auth.authenticate(Credentials("plain@acme.example", "pw"))
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(InvalidSettingError, match="https"):
-        JumpCloudAuthenticator(app_url="http://sso.jumpcloud.com/saml2/aws",
-                               prompter=ScriptedPrompter())
+        JumpCloudAuthenticator(
+            app_url="http://sso.jumpcloud.com/saml2/aws", prompter=ScriptedPrompter()
+        )

@@ -68,7 +68,8 @@ def test_non_interactive_prompter_names_the_flag() -> None:
         prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
     assert str(caught.value) == (
         "JumpCloud password is required and prompting is off; "
-        "pass --password or set JCSAML_PASSWORD")
+        "pass --password or set JCSAML_PASSWORD"
+    )
     with pytest.raises(InputRequiredError, match="--role"):
         prompter.choose("Choose a role", [(1, "a"), (2, "b")], how="pass --role")
     assert prompter.text("Profile", how="--profile", default="prod") == "prod"

@@ -42,17 +42,23 @@ class FakeAuthenticator:
         return self.page
 
 
-def page_for(keys: IdpKeyPair, roles: list[tuple[str, str]], duration: int | None = 3600) -> SamlPage:
-    return SamlPage(saml_response=make_saml_response_b64(keys, roles=roles,
-                                                         session_duration=duration),
-                    relay_state="", form_action="https://signin.aws.amazon.com/saml")
+def page_for(
+    keys: IdpKeyPair, roles: list[tuple[str, str]], duration: int | None = 3600
+) -> SamlPage:
+    return SamlPage(
+        saml_response=make_saml_response_b64(keys, roles=roles, session_duration=duration),
+        relay_state="",
+        form_action="https://signin.aws.amazon.com/saml",
+    )
 
 
 def sts_answer(role: str) -> dict[str, object]:
     name = role.rsplit("/", 1)[1]
     return {
         "Credentials": {
-            "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "secret", "SessionToken": "token",
+            "AccessKeyId": "ASIAEXAMPLE",
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
             "Expiration": datetime.now(UTC) + timedelta(hours=1),
         },
         "AssumedRoleUser": {"Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/alice"},
@@ -63,8 +69,14 @@ def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(RO)])
     prompter = ScriptedPrompter([])
-    creds = login(Account(name="p", url=URL, username="alice@acme.example"), password="pw",
-                  authenticator=auth, sts_client=sts, prompter=prompter, environ={})
+    creds = login(
+        Account(name="p", url=URL, username="alice@acme.example"),
+        password="pw",
+        authenticator=auth,
+        sts_client=sts,
+        prompter=prompter,
+        environ={},
+    )
     assert creds.role_arn == RO
     assert creds.assumed_role_arn.endswith(":assumed-role/AcmeJumpCloudAdminRO/alice")
     assert prompter.asked == []
@@ -77,8 +89,14 @@ def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
 def test_role_by_arn_or_by_name(keys: IdpKeyPair, wanted: str) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(ADMIN)])
-    creds = login(Account(name="p", url=URL, username="u"), role=wanted, password="pw",
-                  authenticator=auth, sts_client=sts, environ={})
+    creds = login(
+        Account(name="p", url=URL, username="u"),
+        role=wanted,
+        password="pw",
+        authenticator=auth,
+        sts_client=sts,
+        environ={},
+    )
     assert creds.role_arn == ADMIN
     assert sts.calls[0]["RoleArn"] == ADMIN
 
@@ -87,8 +105,14 @@ def test_unknown_role_lists_the_available_ones(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
     sts = FakeStsClient([])
     with pytest.raises(UnknownRoleError) as caught:
-        login(Account(name="p", url=URL, username="u"), role="Nope", password="pw",
-              authenticator=auth, sts_client=sts, environ={})
+        login(
+            Account(name="p", url=URL, username="u"),
+            role="Nope",
+            password="pw",
+            authenticator=auth,
+            sts_client=sts,
+            environ={},
+        )
     assert RO in str(caught.value) and ADMIN in str(caught.value)
     assert sts.calls == []
 
@@ -97,8 +121,14 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (BILLING, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(BILLING)])
     prompter = ScriptedPrompter(["1"])  # sorted by account id: 0123... first
-    login(Account(name="p", url=URL, username="u"), password="pw", prompter=prompter,
-          authenticator=auth, sts_client=sts, environ={})
+    login(
+        Account(name="p", url=URL, username="u"),
+        password="pw",
+        prompter=prompter,
+        authenticator=auth,
+        sts_client=sts,
+        environ={},
+    )
     assert prompter.asked == ["Choose a role"]
     assert sts.calls[0]["RoleArn"] == RO
 
@@ -106,22 +136,67 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
 def test_several_roles_without_prompting_name_the_flag(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
     with pytest.raises(InputRequiredError, match="--role"):
-        login(Account(name="p", url=URL, username="u"), password="pw",
-              prompter=NonInteractivePrompter(), authenticator=auth,
-              sts_client=FakeStsClient([]), environ={})
+        login(
+            Account(name="p", url=URL, username="u"),
+            password="pw",
+            prompter=NonInteractivePrompter(),
+            authenticator=auth,
+            sts_client=FakeStsClient([]),
+            environ={},
+        )
 
 
-def test_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) -> None:
+def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) -> None:
     account = Account(name="p", url=URL, username="alice")
     secrets = MemoryStore()
     with pytest.raises(AuthenticationFailedError):
-        login(account, password="wrong", secrets=secrets, environ={},
-              authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")))
+        login(
+            account,
+            prompter=ScriptedPrompter(["wrong"]),
+            secrets=secrets,
+            environ={},
+            authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")),
+        )
     assert secrets.get(password_key(account, "alice")) is None
-    login(account, password="right", secrets=secrets, environ={},
-          authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
-          sts_client=FakeStsClient([sts_answer(RO)]))
+    login(
+        account,
+        prompter=ScriptedPrompter(["right"]),
+        secrets=secrets,
+        environ={},
+        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
+        sts_client=FakeStsClient([sts_answer(RO)]),
+    )
     assert secrets.get(password_key(account, "alice")) == "right"
+
+
+def test_password_given_by_flag_or_variable_is_not_saved(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    login(
+        account,
+        password="from-ci",
+        secrets=secrets,
+        environ={},
+        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
+        sts_client=FakeStsClient([sts_answer(RO)]),
+    )
+    assert secrets.get(password_key(account, "alice")) is None
+
+
+def test_saved_password_is_used_without_prompting(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    secrets.set(password_key(account, "alice"), "saved-pw")
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    login(
+        account,
+        prompter=NonInteractivePrompter(),
+        secrets=secrets,
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+        environ={},
+    )
+    assert auth.seen[0].password == "saved-pw"
 
 
 def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
@@ -130,8 +205,14 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     prompter = ScriptedPrompter([""])
-    login(account, prompter=prompter, secrets=secrets, authenticator=auth,
-          sts_client=FakeStsClient([sts_answer(RO)]), environ={})
+    login(
+        account,
+        prompter=prompter,
+        secrets=secrets,
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+        environ={},
+    )
     assert auth.seen[0].password == "saved-pw"
     assert "Enter reuses" in prompter.asked[0]
 
@@ -139,17 +220,28 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
 def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     prompter = ScriptedPrompter(["bob@acme.example", "pw"])
-    login(Account(name="p", url=URL, mfa="TOTP"), prompter=prompter, authenticator=auth,
-          sts_client=FakeStsClient([sts_answer(RO)]), mfa_token="123456", environ={})
+    login(
+        Account(name="p", url=URL, mfa="TOTP"),
+        prompter=prompter,
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+        mfa_token="123456",
+        environ={},
+    )
     assert auth.seen[0].username == "bob@acme.example"
     assert auth.seen[0].mfa == "TOTP" and auth.seen[0].mfa_token == "123456"
 
 
 def test_session_duration_and_region_reach_sts(keys: IdpKeyPair) -> None:
     sts = FakeStsClient([sts_answer(RO)])
-    creds = login(Account(name="p", url=URL, username="u", region="eu-west-1"), password="pw",
-                  session_duration=7200, sts_client=sts, environ={},
-                  authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])))
+    creds = login(
+        Account(name="p", url=URL, username="u", region="eu-west-1"),
+        password="pw",
+        session_duration=7200,
+        sts_client=sts,
+        environ={},
+        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)], 43200)),
+    )
     assert sts.calls[0]["DurationSeconds"] == 7200
     assert creds.region == "eu-west-1"
 
@@ -157,18 +249,27 @@ def test_session_duration_and_region_reach_sts(keys: IdpKeyPair) -> None:
 def cached(expires_in: timedelta, role: str = RO) -> MemoryCredentialsStore:
     store = MemoryCredentialsStore()
     name = role.rsplit("/", 1)[1]
-    store.save("p", AwsCredentials(
-        access_key_id="AK", secret_access_key="SK", session_token="ST",
-        expiration=datetime.now(UTC) + expires_in, role_arn=role,
-        assumed_role_arn=f"arn:aws:sts::{role.split(':')[4]}:assumed-role/{name}/alice"))
+    store.save(
+        "p",
+        AwsCredentials(
+            access_key_id="AK",
+            secret_access_key="SK",
+            session_token="ST",
+            expiration=datetime.now(UTC) + expires_in,
+            role_arn=role,
+            assumed_role_arn=f"arn:aws:sts::{role.split(':')[4]}:assumed-role/{name}/alice",
+        ),
+    )
     return store
 
 
 def test_cached_credentials_are_reused_while_valid_for_the_same_role() -> None:
     assert cached_credentials(cached(timedelta(minutes=30)), "p", role=RO) is not None
     assert cached_credentials(cached(timedelta(minutes=30)), "p", role=None) is not None
-    assert cached_credentials(cached(timedelta(minutes=30)), "p",
-                              role="AcmeJumpCloudAdminRO") is not None
+    assert (
+        cached_credentials(cached(timedelta(minutes=30)), "p", role="AcmeJumpCloudAdminRO")
+        is not None
+    )
 
 
 def test_cached_credentials_near_expiry_or_for_another_role_are_not_used() -> None:

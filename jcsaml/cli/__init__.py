@@ -38,14 +38,18 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     """Options every command takes, after the command name."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "-a", "--idp-account", default=environ.get("JCSAML_IDP_ACCOUNT") or "default",
-        metavar="NAME", help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, "
-        "default: default]")
+        "-a",
+        "--idp-account",
+        default=environ.get("JCSAML_IDP_ACCOUNT") or "default",
+        metavar="NAME",
+        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",
+    )
     common.add_argument(
-        "--config", metavar="PATH",
-        help="config file [env JCSAML_CONFIG, default: ~/.jcsaml]")
+        "--config", metavar="PATH", help="config file [env JCSAML_CONFIG, default: ~/.jcsaml]"
+    )
     common.add_argument(
-        "--debug", action="store_true", help="log each step and show tracebacks (never secrets)")
+        "--debug", action="store_true", help="log each step and show tracebacks (never secrets)"
+    )
     return common
 
 

@@ -16,30 +16,51 @@ if TYPE_CHECKING:
 HELP = "create or update an IdP account in the config file"
 
 
-def add_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser],
-               environ: Mapping[str, str]) -> None:
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
     parser = subparsers.add_parser(
-        "configure", parents=parents, help=HELP, description=HELP + ". Without --skip-prompt, "
+        "configure",
+        parents=parents,
+        help=HELP,
+        description=HELP + ". Without --skip-prompt, "
         "asks for what is missing and offers the current values; other accounts and comments in "
-        "the file are kept.")
-    parser.add_argument("--url", help="JumpCloud SAML application URL, "
-                        "e.g. https://sso.jumpcloud.com/saml2/aws-production")
-    parser.add_argument("--console-url", help="JumpCloud console URL "
-                        "(default https://console.jumpcloud.com; EU tenants differ)")
+        "the file are kept.",
+    )
+    parser.add_argument(
+        "--url",
+        help="JumpCloud SAML application URL, e.g. https://sso.jumpcloud.com/saml2/aws-production",
+    )
+    parser.add_argument(
+        "--console-url",
+        help="JumpCloud console URL (default https://console.jumpcloud.com; EU tenants differ)",
+    )
     parser.add_argument("--username", help="JumpCloud username (e-mail)")
-    parser.add_argument("--mfa", type=str.upper, choices=["AUTO", "TOTP", "PUSH", "WEBAUTHN"],
-                        help="MFA factor to use (default: Auto)")
+    parser.add_argument(
+        "--mfa",
+        type=str.upper,
+        choices=["AUTO", "TOTP", "PUSH", "WEBAUTHN"],
+        help="MFA factor to use (default: Auto)",
+    )
     parser.add_argument("--role", help="IAM role ARN to assume without asking")
-    parser.add_argument("--profile", help="AWS profile to write credentials to "
-                        "(default: the account name)")
+    parser.add_argument(
+        "--profile", help="AWS profile to write credentials to (default: the account name)"
+    )
     parser.add_argument("--region", help="AWS region for STS and the written profile")
-    parser.add_argument("--session-duration", metavar="SECONDS",
-                        help="credentials lifetime to request, 900-43200")
-    parser.add_argument("--idp-cert", metavar="PATH",
-                        help="JumpCloud IdP certificate or metadata XML: turns on signature checks")
-    parser.add_argument("--credentials-file", metavar="PATH",
-                        help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
-                        "or ~/.aws/credentials)")
+    parser.add_argument(
+        "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
+    )
+    parser.add_argument(
+        "--idp-cert",
+        metavar="PATH",
+        help="JumpCloud IdP certificate or metadata XML: turns on signature checks",
+    )
+    parser.add_argument(
+        "--credentials-file",
+        metavar="PATH",
+        help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
+        "or ~/.aws/credentials)",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
     parser.set_defaults(run=run)
 
@@ -60,7 +81,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         "role_arn": args.role,
         "aws_profile": args.profile,
         "region": args.region,
-        "session_duration": parse_duration(args.session_duration) if args.session_duration else None,
+        "session_duration": parse_duration(args.session_duration)
+        if args.session_duration
+        else None,
         "idp_cert": _absolute(args.idp_cert, ctx.environ),
         "credentials_file": _absolute(args.credentials_file, ctx.environ),
     }
@@ -75,8 +98,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if account.idp_cert:
         _check_idp_cert(account.idp_cert)
     save_account(account, path=path)
-    print(f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}).",
-          file=ctx.stdout)
+    print(
+        f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}).", file=ctx.stdout
+    )
     return 0
 
 
@@ -88,7 +112,7 @@ def _ask_missing(account: Account, given: Mapping[str, Any], prompter: Prompter)
         ("mfa", "MFA factor (Auto, TOTP, PUSH, WEBAUTHN)", "pass --mfa"),
         ("aws_profile", "AWS profile to write", "pass --profile"),
     )
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     for key, label, how in questions:
         if given.get(key) is None:
             default = getattr(account, key) or (account.name if key == "aws_profile" else "")
@@ -121,4 +145,5 @@ def _check_idp_cert(path: str) -> None:
             load_idp_certificate(handle.read())
     except OSError as exc:
         raise InvalidSettingError(
-            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}") from None
+            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
+        ) from None

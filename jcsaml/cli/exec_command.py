@@ -36,20 +36,25 @@ CONFLICTING = (
 )
 
 
-def add_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser],
-               environ: Mapping[str, str]) -> None:
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
     parser = subparsers.add_parser(
-        "exec", parents=parents, help=HELP,
+        "exec",
+        parents=parents,
+        help=HELP,
         usage="jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]",
         description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
-        "The command's exit status is jcsaml's.")
+        "The command's exit status is jcsaml's.",
+    )
     add_login_options(parser, environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
 
 
-def child_environment(base: Mapping[str, str], credentials: AwsCredentials,
-                      account_name: str) -> dict[str, str]:
+def child_environment(
+    base: Mapping[str, str], credentials: AwsCredentials, account_name: str
+) -> dict[str, str]:
     """``base`` without conflicting AWS variables, plus the credentials and the exec marker."""
     env = {key: value for key, value in base.items() if key not in CONFLICTING}
     env.update(credentials.to_environment())
@@ -57,16 +62,21 @@ def child_environment(base: Mapping[str, str], credentials: AwsCredentials,
     return env
 
 
-def run(args: argparse.Namespace, ctx: Context,
-        execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe) -> int:
+def run(
+    args: argparse.Namespace,
+    ctx: Context,
+    execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe,
+) -> int:
     from jcsaml.errors import CommandNotFoundError, InputRequiredError, NestedExecError
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        raise InputRequiredError(what="a command to run", how="write it after --, "
-                                 "e.g. jcsaml exec -a NAME -- aws sts get-caller-identity")
+        raise InputRequiredError(
+            what="a command to run",
+            how="write it after --, e.g. jcsaml exec -a NAME -- aws sts get-caller-identity",
+        )
     if ctx.environ.get(MARKER):
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)

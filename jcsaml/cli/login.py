@@ -6,9 +6,11 @@ Also home of the options and the credential lookup that ``exec`` shares with ``l
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,31 +24,57 @@ HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
 def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     """The sign-in inputs shared by every command that may log in."""
-    parser.add_argument("--profile", help="AWS profile to use (default: the account's aws_profile, "
-                        "else the account name)")
-    parser.add_argument("--username", default=environ.get("JCSAML_USERNAME"),
-                        help="JumpCloud username [env JCSAML_USERNAME]")
-    parser.add_argument("--password", default=environ.get("JCSAML_PASSWORD"),
-                        help="JumpCloud password [env JCSAML_PASSWORD; prefer the variable or the "
-                        "keyring: a flag is visible to other local users]")
-    parser.add_argument("--mfa-token", default=environ.get("JCSAML_MFA_TOKEN"), metavar="CODE",
-                        help="one-time MFA code [env JCSAML_MFA_TOKEN]")
-    parser.add_argument("--role", default=environ.get("JCSAML_ROLE"),
-                        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]")
-    parser.add_argument("--session-duration", metavar="SECONDS",
-                        help="credentials lifetime to request, 900-43200")
-    parser.add_argument("--force", action="store_true",
-                        help="sign in again even if the profile holds valid credentials")
-    parser.add_argument("--skip-prompt", action="store_true",
-                        help="never ask; a missing answer is an error naming the flag to set")
+    parser.add_argument(
+        "--profile",
+        help="AWS profile to use (default: the account's aws_profile, else the account name)",
+    )
+    parser.add_argument(
+        "--username",
+        default=environ.get("JCSAML_USERNAME"),
+        help="JumpCloud username [env JCSAML_USERNAME]",
+    )
+    parser.add_argument(
+        "--password",
+        default=environ.get("JCSAML_PASSWORD"),
+        help="JumpCloud password [env JCSAML_PASSWORD; prefer the variable or the "
+        "keyring: a flag is visible to other local users]",
+    )
+    parser.add_argument(
+        "--mfa-token",
+        default=environ.get("JCSAML_MFA_TOKEN"),
+        metavar="CODE",
+        help="one-time MFA code [env JCSAML_MFA_TOKEN]",
+    )
+    parser.add_argument(
+        "--role",
+        default=environ.get("JCSAML_ROLE"),
+        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]",
+    )
+    parser.add_argument(
+        "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="sign in again even if the profile holds valid credentials",
+    )
+    parser.add_argument(
+        "--skip-prompt",
+        action="store_true",
+        help="never ask; a missing answer is an error naming the flag to set",
+    )
 
 
-def add_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser],
-               environ: Mapping[str, str]) -> None:
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
     parser = subparsers.add_parser(
-        "login", parents=parents, help=HELP,
+        "login",
+        parents=parents,
+        help=HELP,
         description=HELP + ". Reuses the profile's credentials while they stay valid for more "
-        "than 5 minutes, unless --force.")
+        "than 5 minutes, unless --force.",
+    )
     add_login_options(parser, environ)
     parser.set_defaults(run=run)
 
@@ -66,8 +94,9 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     from jcsaml.credentials_file import CredentialsFile
     from jcsaml.signin import cached_credentials, credentials_path
 
-    account = load_account(args.idp_account, path=config_path(ctx.environ, args.config),
-                           environ=ctx.environ)
+    account = load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
     profile = args.profile or account.profile
     path = credentials_path(account, environ=ctx.environ)
     store = CredentialsFile(path)
@@ -82,14 +111,18 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     return Obtained(credentials, account, profile, str(path), fresh=True)
 
 
-def _sign_in(args: argparse.Namespace, ctx: Context, account: Account, role: str | None,
-             duration: int | None) -> AwsCredentials:
+def _sign_in(
+    args: argparse.Namespace, ctx: Context, account: Account, role: str | None, duration: int | None
+) -> AwsCredentials:
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.secret_store import default_store
     from jcsaml.signin import login
 
-    prompter: Prompter = (NonInteractivePrompter(ctx.stderr) if args.skip_prompt
-                          else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr))
+    prompter: Prompter = (
+        NonInteractivePrompter(ctx.stderr)
+        if args.skip_prompt
+        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
+    )
     return login(
         account,
         role=role,
@@ -114,12 +147,50 @@ def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str
 def run(args: argparse.Namespace, ctx: Context) -> int:
     got = obtain_credentials(args, ctx)
     creds = got.credentials
+    if got.fresh and not got.account.idp_cert:
+        suggest_verification(got.account.name, ctx)
     if got.fresh:
         print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
-        print(f"Credentials saved to profile {got.profile!r} in {got.path}; they expire at "
-              f"{describe_expiry(creds.expiration)}.", file=ctx.stdout)
+        print(
+            f"Credentials saved to profile {got.profile!r} in {got.path}; they expire at "
+            f"{describe_expiry(creds.expiration)}.",
+            file=ctx.stdout,
+        )
     else:
-        print(f"Profile {got.profile!r} already holds credentials for {creds.role_arn}, valid "
-              f"until {describe_expiry(creds.expiration)}; use --force to sign in again.",
-              file=ctx.stdout)
+        print(
+            f"Profile {got.profile!r} already holds credentials for {creds.role_arn}, valid "
+            f"until {describe_expiry(creds.expiration)}; use --force to sign in again.",
+            file=ctx.stdout,
+        )
     return 0
+
+
+def notices_path(environ: Mapping[str, str]) -> Path:
+    """Where jcsaml remembers the one-time notices it gave (no secrets in it)."""
+    state = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(state) / "jcsaml" / "notices"
+
+
+def suggest_verification(account_name: str, ctx: Context) -> None:
+    """Once per account: say that the assertion's signature is not checked, and how to fix it."""
+    path = notices_path(ctx.environ)
+    notice = f"unverified-signature {account_name}"
+    try:
+        if notice in path.read_text(encoding="utf-8").splitlines():
+            return
+    except OSError:
+        pass  # no notices given yet
+    print(
+        f"jcsaml: note: JumpCloud's signature on the SAML assertion is not verified for account "
+        f"{account_name!r}; download the IdP certificate from the JumpCloud admin console and "
+        f"run: jcsaml configure -a {account_name} --idp-cert PATH (see docs/saml-verification.md)",
+        file=ctx.stderr,
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as notes:
+            notes.write(notice + "\n")
+    except OSError:
+        pass  # a read-only home only means the note comes again next time

@@ -109,7 +109,9 @@ def main() -> int:
                 [*jcsaml, "login", "-a", "production", "--skip-prompt"],
                 login_env,
             )
-            aws_cli = shutil.which("aws", path=env.get("PATH"))
+            # Prefer the AWS CLI installed beside this Python (the test extra's).
+            search = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+            aws_cli = shutil.which("aws", path=search)
             command = (
                 [aws_cli, "sts", "get-caller-identity", "--query", "Arn", "--output", "text"]
                 if aws_cli

@@ -482,6 +482,12 @@ class LocalAws:
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
+            def stop(self) -> None:
+                super().stop()
+                # moto's stop() shuts the loop down but leaves the listening socket open.
+                if self._server is not None:
+                    self._server.server_close()
+
         server = QuietServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         self._server = server

@@ -1,0 +1,602 @@
+"""The fake JumpCloud shipped in jcsaml.testing, spoken to over plain HTTP as a client would."""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pyotp
+import pytest
+import requests
+from lxml import etree
+from signxml.verifier import VerifyResult, XMLVerifier
+
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import (
+    SESSION_COOKIE,
+    XSRF_COOKIE,
+    FakeApp,
+    FakeFactor,
+    FakeJumpCloud,
+    FakeUser,
+)
+
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+}
+ROLE_ATTR = "https://aws.amazon.com/SAML/Attributes/Role"
+RO = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
+ADMIN = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdmin"
+PROVIDER = "arn:aws:iam::012345678987:saml-provider/JumpCloud"
+APP = "acme-prod-aws-admin"
+PASSWORD = "correct horse battery staple"
+SECRET = pyotp.random_base32()
+ALICE = "alice@acme.example"  # TOTP
+BOB = "bob@acme.example"  # no MFA
+CAROL = "carol@acme.example"  # push
+ERIN = "erin@acme.example"  # bound to no app
+TIMEOUT = 5
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeJumpCloud]:
+    users = [
+        FakeUser(ALICE, PASSWORD, totp_secret=SECRET, apps=[APP, "cn", "gov", "restricted"]),
+        FakeUser(BOB, PASSWORD, apps=[APP]),
+        FakeUser(CAROL, PASSWORD, factors=["push"], apps=[APP]),
+        FakeUser(ERIN, PASSWORD),
+    ]
+    apps = [
+        FakeApp(APP, roles=[(RO, PROVIDER), (ADMIN, PROVIDER)], session_duration=7200),
+        FakeApp(
+            "cn",
+            roles=[
+                (
+                    "arn:aws-cn:iam::012345678987:role/RO",
+                    "arn:aws-cn:iam::012345678987:saml-provider/JC",
+                )
+            ],
+        ),
+        FakeApp(
+            "gov",
+            roles=[
+                (
+                    "arn:aws-us-gov:iam::012345678987:role/RO",
+                    "arn:aws-us-gov:iam::012345678987:saml-provider/JC",
+                )
+            ],
+        ),
+        FakeApp("restricted", roles=[(RO, PROVIDER)], conditional_access_denied=True),
+    ]
+    with FakeJumpCloud(users=users, apps=apps, clock=clock, session_lifetime=600) as server:
+        yield server
+        assert server.errors == []
+
+
+class Console:
+    """A client of the console API: one cookie jar, the xsrf token on every call."""
+
+    def __init__(self, fake: FakeJumpCloud) -> None:
+        self.base = fake.url
+        self.http = requests.Session()
+        answer = self.http.get(f"{self.base}/userconsole/xsrf", timeout=TIMEOUT)
+        self.xsrf: str = answer.json()["xsrf"]
+        self.headers = {
+            "X-Xsrftoken": self.xsrf,
+            "Accept": "application/json",
+            "X-Requested-With": "XMLHttpRequest",
+        }
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        return self.http.post(
+            self.base + path,
+            json=body,
+            headers=self.headers,
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(
+            self.base + path, headers=self.headers, timeout=TIMEOUT, allow_redirects=False
+        )
+
+    def auth(self, email: str, password: str = PASSWORD, otp: str = "") -> requests.Response:
+        body = {
+            "context": "sso",
+            "redirectTo": f"saml2/{APP}",
+            "email": email,
+            "password": password,
+            "otp": otp,
+        }
+        return self.post("/userconsole/auth", body)
+
+
+def saml_response_of(page: str) -> str | None:
+    found = re.search(r'name="SAMLResponse" value="([^"]*)"', page)
+    return found.group(1) if found else None
+
+
+def form_action_of(page: str) -> str | None:
+    found = re.search(r'<form method="POST" action="([^"]*)"', page)
+    return found.group(1) if found else None
+
+
+# --- xsrf -------------------------------------------------------------------------------------
+
+
+def test_xsrf_token_comes_as_body_and_cookie(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    assert console.http.cookies.get(XSRF_COOKIE) == console.xsrf
+    assert len(console.xsrf) >= 20
+
+
+def test_console_calls_need_the_xsrf_header_matching_the_cookie(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    body = {"context": "sso", "email": BOB, "password": PASSWORD, "otp": ""}
+    missing = console.http.post(f"{fake.url}/userconsole/auth", json=body, timeout=TIMEOUT)
+    wrong = console.http.post(
+        f"{fake.url}/userconsole/auth", json=body, headers={"X-Xsrftoken": "x"}, timeout=TIMEOUT
+    )
+    no_cookie = requests.post(
+        f"{fake.url}/userconsole/auth", json=body, headers=console.headers, timeout=TIMEOUT
+    )
+    for answer in (missing, wrong, no_cookie):
+        assert answer.status_code == 403
+        assert "XSRF" in answer.json()["message"]
+    assert console.auth(BOB).status_code == 200
+
+
+# --- password and TOTP -----------------------------------------------------------------------
+
+
+def test_wrong_password_and_unknown_user_get_jumpclouds_message(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    for answer in (console.auth(BOB, password="nope"), console.auth("mallory@acme.example")):
+        assert answer.status_code == 401
+        assert answer.json() == {"message": "Authentication failed."}
+    assert SESSION_COOKIE not in console.http.cookies
+
+
+def test_password_only_user_signs_in_and_is_sent_to_the_app(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    answer = console.auth(BOB)
+    assert answer.status_code == 200
+    assert answer.json() == {"redirectTo": fake.app_url(APP)}
+    assert console.http.cookies.get(SESSION_COOKIE)
+    assert fake.live_sessions(BOB) == 1
+
+
+def test_mfa_user_is_told_which_factors_exist(fake: FakeJumpCloud) -> None:
+    answer = Console(fake).auth(ALICE)
+    assert answer.status_code == 401
+    assert answer.json() == {
+        "factors": [{"type": "totp", "status": "available"}],
+        "message": "MFA required.",
+    }
+
+
+def test_factor_list_follows_the_users_factors(clock: Clock) -> None:
+    dave = FakeUser(
+        "dave@acme.example",
+        PASSWORD,
+        totp_secret=SECRET,
+        factors=[FakeFactor("duo", "unavailable"), "totp", "push"],
+    )
+    with FakeJumpCloud(users=[dave], apps=[], clock=clock) as fake:
+        factors = Console(fake).auth(dave.email).json()["factors"]
+    assert factors == [
+        {"type": "duo", "status": "unavailable"},
+        {"type": "totp", "status": "available"},
+        {"type": "push", "status": "available"},
+    ]
+
+
+def test_a_totp_code_signs_in_once(fake: FakeJumpCloud, clock: Clock) -> None:
+    code = pyotp.TOTP(SECRET).at(clock())
+    first = Console(fake)
+    assert first.auth(ALICE, otp=code).json() == {"redirectTo": fake.app_url(APP)}
+    assert first.http.cookies.get(SESSION_COOKIE)
+    reused = Console(fake).auth(ALICE, otp=code)
+    assert reused.status_code == 401
+    assert reused.json() == {"message": "Invalid OTP"}
+
+
+def test_wrong_totp_code_is_rejected_and_a_good_one_still_works(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    good = fake.totp_code(ALICE)
+    wrong = "000000" if good != "000000" else "111111"
+    assert console.auth(ALICE, otp=wrong).json() == {"message": "Invalid OTP"}
+    assert console.auth(ALICE, otp=good).status_code == 200
+
+
+def test_totp_accepts_the_neighbouring_window_only(fake: FakeJumpCloud, clock: Clock) -> None:
+    totp = pyotp.TOTP(SECRET)
+    previous = totp.at(clock() - 30)
+    two_back = totp.at(clock() - 60)
+    if two_back not in (totp.at(clock()), previous, totp.at(clock() + 30)):
+        assert Console(fake).auth(ALICE, otp=two_back).status_code == 401
+    assert Console(fake).auth(ALICE, otp=previous).status_code == 200
+
+
+def test_totp_window_follows_the_injected_clock(fake: FakeJumpCloud, clock: Clock) -> None:
+    code = fake.totp_code(ALICE)
+    clock.advance(300)
+    if code != fake.totp_code(ALICE):
+        assert Console(fake).auth(ALICE, otp=code).status_code == 401
+    assert Console(fake).auth(ALICE, otp=fake.totp_code(ALICE)).status_code == 200
+
+
+def test_2023_totp_endpoint_after_mfa_required(fake: FakeJumpCloud) -> None:
+    console = Console(fake)
+    assert console.post("/userconsole/auth/totp", {"otp": fake.totp_code(ALICE)}).status_code == 401
+    assert console.auth(ALICE).status_code == 401
+    assert console.post("/userconsole/auth/totp", {"otp": "12"}).json() == {
+        "message": "Invalid OTP"
+    }
+    answer = console.post("/userconsole/auth/totp", {"otp": fake.totp_code(ALICE)})
+    assert answer.json() == {"redirectTo": fake.app_url(APP)}
+    assert console.get("/userconsole/api/self").status_code == 200
+
+
+# --- the SAML page ----------------------------------------------------------------------------
+
+
+def signed_in(fake: FakeJumpCloud, email: str = BOB) -> Console:
+    console = Console(fake)
+    otp = fake.totp_code(email) if email == ALICE else ""
+    assert console.auth(email, otp=otp).status_code == 200
+    return console
+
+
+def test_saml_page_posts_a_response_signed_by_the_fake_key(fake: FakeJumpCloud) -> None:
+    console = signed_in(fake, ALICE)
+    page = console.http.get(fake.app_url(APP), timeout=TIMEOUT)
+    assert page.status_code == 200
+    assert form_action_of(page.text) == "https://signin.aws.amazon.com/saml"
+    assert 'name="RelayState"' in page.text
+    encoded = saml_response_of(page.text)
+    assert encoded
+    result = XMLVerifier().verify(base64.b64decode(encoded), x509_cert=fake.keys.cert_pem.decode())
+    assert isinstance(result, VerifyResult)
+    verified = result.signed_xml
+    assert verified is not None
+    assert verified.findtext("saml:Subject/saml:NameID", namespaces=NS) == ALICE
+    values = verified.xpath(
+        f"//saml:Attribute[@Name='{ROLE_ATTR}']/saml:AttributeValue/text()", namespaces=NS
+    )
+    assert values == [f"{RO},{PROVIDER}", f"{ADMIN},{PROVIDER}"]
+    duration = verified.xpath(
+        "//saml:Attribute[contains(@Name, 'SessionDuration')]/saml:AttributeValue/text()",
+        namespaces=NS,
+    )
+    assert duration == ["7200"]
+    response = etree.fromstring(base64.b64decode(encoded))
+    assert response.get("Destination") == "https://signin.aws.amazon.com/saml"
+
+
+def test_saml_assertion_is_dated_by_the_injected_clock(fake: FakeJumpCloud, clock: Clock) -> None:
+    console = signed_in(fake)
+    clock.advance(-86400 * 10)  # the session stays alive: it expires later than this
+    page = console.http.get(fake.app_url(APP), timeout=TIMEOUT)
+    encoded = saml_response_of(page.text)
+    assert encoded
+    conditions = etree.fromstring(base64.b64decode(encoded)).find(".//saml:Conditions", NS)
+    assert conditions is not None
+    expected_day = time.strftime("%Y-%m-%d", time.gmtime(clock()))
+    assert (conditions.get("NotBefore") or "").startswith(expected_day)
+
+
+@pytest.mark.parametrize(
+    ("slug", "host"),
+    [
+        ("cn", "https://signin.amazonaws.cn/saml"),
+        ("gov", "https://signin.amazonaws-us-gov.com/saml"),
+    ],
+)
+def test_form_posts_to_the_partitions_signin_host(
+    fake: FakeJumpCloud, slug: str, host: str
+) -> None:
+    page = signed_in(fake, ALICE).http.get(fake.app_url(slug), timeout=TIMEOUT).text
+    assert form_action_of(page) == host
+    encoded = saml_response_of(page)
+    assert encoded
+    assert etree.fromstring(base64.b64decode(encoded)).get("Destination") == host
+
+
+def test_saml_page_without_session_sends_to_the_login_page(fake: FakeJumpCloud) -> None:
+    http = requests.Session()
+    answer = http.get(fake.app_url(APP), timeout=TIMEOUT, allow_redirects=False)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith(f"{fake.url}/login?")
+    followed = http.get(fake.app_url(APP), timeout=TIMEOUT)
+    assert followed.status_code == 200
+    assert "text/html" in followed.headers["Content-Type"]
+    assert saml_response_of(followed.text) is None
+
+
+def test_user_not_bound_to_the_app_gets_no_saml_response(fake: FakeJumpCloud) -> None:
+    page = signed_in(fake, ERIN).http.get(fake.app_url(APP), timeout=TIMEOUT)
+    assert page.status_code == 200
+    assert "Access Denied" in page.text
+    assert saml_response_of(page.text) is None
+
+
+def test_conditional_access_policy_refuses_the_page(fake: FakeJumpCloud) -> None:
+    page = signed_in(fake, ALICE).http.get(fake.app_url("restricted"), timeout=TIMEOUT)
+    assert page.status_code == 403
+    assert "policy" in page.text
+    assert saml_response_of(page.text) is None
+
+
+def test_unknown_app_is_not_found(fake: FakeJumpCloud) -> None:
+    page = signed_in(fake).http.get(fake.app_url("nope"), timeout=TIMEOUT)
+    assert page.status_code == 404
+
+
+def test_metadata_names_the_signing_certificate(fake: FakeJumpCloud) -> None:
+    answer = requests.get(f"{fake.app_url(APP)}/metadata", timeout=TIMEOUT)
+    assert answer.status_code == 200
+    assert answer.text == fake.metadata_xml(APP)
+    assert fake.keys.cert_base64() in answer.text
+    assert fake.app_url(APP) in answer.text
+
+
+def test_given_keys_sign_the_responses(clock: Clock) -> None:
+    keys = IdpKeyPair.generate(common_name="Acme JumpCloud")
+    user = FakeUser(BOB, PASSWORD, apps=[APP])
+    with FakeJumpCloud(
+        users=[user],
+        apps=[FakeApp(APP, roles=[(RO, PROVIDER)], sign="both")],
+        keys=keys,
+        clock=clock,
+    ) as fake:
+        assert fake.keys is keys
+        page = signed_in(fake).http.get(fake.app_url(APP), timeout=TIMEOUT).text
+    encoded = saml_response_of(page)
+    assert encoded
+    XMLVerifier().verify(base64.b64decode(encoded), x509_cert=keys.cert_pem.decode())
+
+
+# --- console API and sessions -----------------------------------------------------------------
+
+
+def test_api_self_answers_while_the_session_lives(fake: FakeJumpCloud, clock: Clock) -> None:
+    console = signed_in(fake, ALICE)
+    me = console.get("/userconsole/api/self")
+    assert me.status_code == 200
+    assert me.json()["email"] == ALICE
+    assert me.json()["totp_enabled"] is True
+    clock.advance(599)
+    assert console.get("/userconsole/api/self").status_code == 200
+    clock.advance(2)
+    expired = console.get("/userconsole/api/self")
+    assert expired.status_code == 401
+    assert (
+        console.http.get(fake.app_url(APP), timeout=TIMEOUT, allow_redirects=False).status_code
+        == 302
+    )
+
+
+def test_api_self_without_session_or_after_server_logout(fake: FakeJumpCloud) -> None:
+    assert Console(fake).get("/userconsole/api/self").status_code == 401
+    console = signed_in(fake)
+    fake.expire_sessions(BOB)
+    assert console.get("/userconsole/api/self").status_code == 401
+
+
+def test_applications_lists_the_users_apps(fake: FakeJumpCloud) -> None:
+    apps = signed_in(fake, ALICE).get("/userconsole/api/applications").json()
+    assert [app["ssoUrl"] for app in apps] == [
+        fake.app_url(APP),
+        fake.app_url("cn"),
+        fake.app_url("gov"),
+        fake.app_url("restricted"),
+    ]
+    assert {app["sso"]["type"] for app in apps} == {"saml"}
+    assert all(app["displayLabel"] for app in apps)
+    assert Console(fake).get("/userconsole/api/applications").status_code == 401
+
+
+# --- push -------------------------------------------------------------------------------------
+
+
+def start_push(fake: FakeJumpCloud) -> tuple[Console, str]:
+    console = Console(fake)
+    assert console.auth(CAROL).json()["factors"] == [{"type": "push", "status": "available"}]
+    started = console.post("/userconsole/auth/push", {})
+    assert started.status_code == 200
+    body = started.json()
+    assert body["status"] == "pending"
+    assert set(body) == {"id", "expiresAt", "initiatedAt", "status", "userId"}
+    return console, f"/userconsole/auth/push/{body['id']}"
+
+
+def test_push_approved_on_the_phone_signs_in(fake: FakeJumpCloud) -> None:
+    console, path = start_push(fake)
+    assert console.get(path).json()["status"] == "pending"
+    assert console.post(f"{path}/login", {}).status_code == 401  # not approved yet
+
+    phone = threading.Thread(target=lambda: fake.push_respond(CAROL, "accepted"))
+    assert fake.wait_for_push(CAROL, timeout=2) == path.rsplit("/", 1)[1]
+    phone.start()
+    phone.join()
+    assert console.get(path).json()["status"] == "accepted"
+    login = console.post(f"{path}/login", {})
+    assert login.json() == {"redirectTo": fake.app_url(APP)}
+    assert console.get("/userconsole/api/self").status_code == 200
+    assert console.post(f"{path}/login", {}).status_code == 401  # one sign-in per approval
+
+
+def test_push_denied_on_the_phone(fake: FakeJumpCloud) -> None:
+    console, path = start_push(fake)
+    fake.push_respond(CAROL, "denied")
+    assert console.get(path).json()["status"] == "denied"
+    assert console.post(f"{path}/login", {}).status_code == 401
+    assert SESSION_COOKIE not in console.http.cookies
+    with pytest.raises(LookupError):
+        fake.push_respond(CAROL, "accepted")
+
+
+def test_scripted_push_is_answered_after_some_polls(fake: FakeJumpCloud) -> None:
+    fake.script_push(CAROL, "accepted", after_polls=2)
+    console, path = start_push(fake)
+    statuses = [console.get(path).json()["status"] for _ in range(4)]
+    assert statuses == ["pending", "pending", "accepted", "accepted"]
+    assert console.post(f"{path}/login", {}).status_code == 200
+
+
+def test_push_expires_with_the_clock(fake: FakeJumpCloud, clock: Clock) -> None:
+    console, path = start_push(fake)
+    clock.advance(fake.push_lifetime + 1)
+    assert console.get(path).json()["status"] == "expired"
+    assert fake.push_status(path.rsplit("/", 1)[1]) == "expired"
+
+
+def test_push_needs_a_password_first_and_a_push_factor(fake: FakeJumpCloud) -> None:
+    assert Console(fake).post("/userconsole/auth/push", {}).status_code == 401
+    console = Console(fake)
+    console.auth(ALICE)
+    assert console.post("/userconsole/auth/push", {}).status_code == 400
+    assert console.get("/userconsole/auth/push/000000000000000000000000").status_code == 404
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "content_type"),
+    [
+        ("500", 500, "application/json"),
+        ("502", 502, "text/html"),
+        ("503", 503, "text/html"),
+        ("504", 504, "text/html"),
+        ("429", 429, "application/json"),
+        ("html", 200, "text/html"),
+    ],
+)
+def test_injected_fault_answers_once_then_normal(
+    fake: FakeJumpCloud, kind: Any, status: int, content_type: str
+) -> None:
+    fake.inject_fault("/userconsole/xsrf", kind)
+    bad = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert bad.status_code == status
+    assert bad.headers["Content-Type"].startswith(content_type)
+    assert "xsrf" not in bad.text
+    good = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert good.status_code == 200 and "xsrf" in good.json()
+    assert [r.fault for r in fake.requests] == [kind, None]
+
+
+def test_rate_limit_says_when_to_retry(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/", "429", times=2, retry_after=3)
+    answers = [requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT) for _ in range(3)]
+    assert [a.status_code for a in answers] == [429, 429, 200]
+    assert answers[0].headers["Retry-After"] == "3"
+
+
+def test_fault_hits_only_its_path(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/auth", "500")
+    console = Console(fake)  # the xsrf call is untouched
+    assert console.auth(BOB).status_code == 500
+    assert console.auth(BOB).status_code == 200
+
+
+def test_slow_answer_arrives_late_or_times_the_client_out(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/xsrf", "slow", delay=0.3)
+    started = time.monotonic()
+    answer = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert time.monotonic() - started >= 0.3
+    assert answer.status_code == 200
+    fake.inject_fault("/userconsole/xsrf", "slow", delay=1)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(f"{fake.url}/userconsole/xsrf", timeout=(TIMEOUT, 0.2))
+
+
+def test_dropped_connection_gives_no_answer(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/xsrf", "drop")
+    http = requests.Session()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).status_code == 200
+    assert fake.count("GET", "/userconsole/xsrf") == 2
+
+
+def test_unknown_fault_kind_is_refused(fake: FakeJumpCloud) -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        fake.inject_fault("/", "418")  # type: ignore[arg-type]
+
+
+# --- the request log --------------------------------------------------------------------------
+
+
+def test_request_log_counts_calls_and_never_holds_secrets(fake: FakeJumpCloud) -> None:
+    code = fake.totp_code(ALICE)
+    console = Console(fake)
+    console.auth(ALICE)
+    console.auth(ALICE, otp=code)
+    console.http.get(fake.app_url(APP), timeout=TIMEOUT)
+
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/userconsole/xsrf"),
+        ("POST", "/userconsole/auth"),
+        ("POST", "/userconsole/auth"),
+        ("GET", f"/saml2/{APP}"),
+    ]
+    assert fake.count("POST", "/userconsole/auth") == 2
+    assert fake.count(path_prefix="/saml2/") == 1
+    assert fake.requests[1].json["otp"] == ""
+    assert fake.requests[2].json == {
+        "context": "sso",
+        "redirectTo": f"saml2/{APP}",
+        "email": ALICE,
+        "password": "***",
+        "otp": "***",
+    }
+    assert fake.requests[2].headers["Accept"] == "application/json"
+    logged = repr(fake.requests) + repr([r.headers for r in fake.requests])
+    session_token = console.http.cookies[SESSION_COOKIE]
+    for secret in (PASSWORD, code, session_token):
+        assert secret not in logged
+    fake.clear_requests()
+    assert fake.count() == 0
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+def test_stop_closes_the_port(clock: Clock) -> None:
+    fake = FakeJumpCloud(users=[], apps=[], clock=clock).start()
+    port = int(fake.url.rsplit(":", 1)[1])
+    http = requests.Session()
+    http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)  # leaves a keep-alive connection
+    fake.stop()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+    with pytest.raises(RuntimeError):
+        _ = fake.url
+    fake.stop()  # a second stop is harmless
