@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jcsaml.errors import ConfigFileError, InvalidSettingError, UnknownAccountError
+from jcsaml.errors import (
+    ConfigFileError,
+    FileLockedError,
+    InvalidSettingError,
+    UnknownAccountError,
+)
 from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
@@ -84,8 +89,12 @@ def _read(path: Path) -> IniDocument | None:
         return read_ini(path)
     except IniSyntaxError as exc:
         raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except FileLockedError:
+        raise
     except OSError as exc:
         raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+    except ValueError as exc:  # a value the INI format cannot hold (a line break, say)
+        raise InvalidSettingError(setting="configuration value", reason=str(exc)) from None
 
 
 def account_names(path: Path) -> list[str]:

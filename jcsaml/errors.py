@@ -114,6 +114,32 @@ class MfaNotSupportedError(MfaError):
     fmt = "the MFA factor {factor} is not supported yet{hint}"
 
 
+class PushDeniedError(MfaError):
+    fmt = "the sign-in request was denied in JumpCloud Protect; run the login again to retry"
+
+
+class PushExpiredError(MfaError):
+    fmt = (
+        "the sign-in request in JumpCloud Protect expired before it was approved; "
+        "run the login again and approve it on your phone"
+    )
+
+
+class PushTimeoutError(MfaError):
+    fmt = (
+        "gave up waiting for approval in JumpCloud Protect after {seconds} s; "
+        "run the login again (the account's push_timeout sets how long to wait)"
+    )
+
+
+class ConditionalAccessError(IdpError):
+    fmt = (
+        "JumpCloud refused access ({message}); a JumpCloud conditional-access policy may require "
+        "a trusted device or network, or the user is not bound to the application: "
+        "ask the JumpCloud administrator"
+    )
+
+
 class NoSamlResponseError(IdpError):
     fmt = (
         "JumpCloud's page at {url} holds no SAML response; a JumpCloud conditional-access "

@@ -164,6 +164,8 @@ class IniDocument:
         entry: _Entry | None = None
         indent_level = 0
         free: list[str] = []  # blank/comment lines not yet given a home
+        names: set[str] = set()
+        keys: set[str] = set()  # the current section's, folded
 
         def flush_free() -> None:
             (section.body if section else doc._preamble).extend(free)
@@ -188,13 +190,15 @@ class IniDocument:
             header = _HEADER.match(stripped)
             if header:
                 name = header.group("name")
-                if any(existing.name == name for existing in doc._sections):
+                if name in names:
                     raise IniSyntaxError(number, f"section [{name}] appears a second time")
                 above, leading = _split_leading(free)
                 free[:] = above
                 flush_free()
                 section = _Section(name, leading, raw)
                 doc._sections.append(section)
+                names.add(name)
+                keys = set()
                 entry = None
                 continue
             if section is None:
@@ -211,10 +215,11 @@ class IniDocument:
             key = option.group("key")
             if not key:
                 raise IniSyntaxError(number, "a value without a key")
-            if section.find(key) is not None:
+            if key.lower() in keys:
                 raise IniSyntaxError(
                     number, f"key {key.lower()!r} appears a second time in [{section.name}]"
                 )
+            keys.add(key.lower())
             flush_free()
             entry = _Entry(key, [raw])
             section.body.append(entry)

@@ -2,19 +2,23 @@
 
 The protocol is JumpCloud's browser flow (see docs/protocol.md): xsrf token, password, MFA, then
 the application's auto-post page. Decisions are made on response bodies, not status codes, and
-JumpCloud's own messages reach the user.
+JumpCloud's own messages reach the user. requests and bs4 are imported only when used.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from jcsaml.errors import (
     AuthenticationFailedError,
+    ConditionalAccessError,
     IdpProtocolError,
     IdpServerError,
     IdpUnavailableError,
@@ -23,15 +27,27 @@ from jcsaml.errors import (
     MfaFactorUnavailableError,
     MfaNotSupportedError,
     NoSamlResponseError,
+    PushDeniedError,
+    PushExpiredError,
+    PushTimeoutError,
 )
 from jcsaml.prompter import Prompter
 
 if TYPE_CHECKING:
     import requests
 
+    from jcsaml.webauthn import WebAuthnDevice
+
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = (10.0, 30.0)  # (connect, read) seconds
+DEFAULT_HTTP_TIMEOUT = 30.0  # seconds to wait for an answer
+CONNECT_TIMEOUT = 10.0
+DEFAULT_PUSH_TIMEOUT = 120.0
+TOTP_ATTEMPTS = 3
+GET_ATTEMPTS = 3
+RETRY_AFTER_CAP = 30.0  # never sleep longer than this on a Retry-After header
+RETRYABLE_STATUSES = (429, 502, 503, 504)
+
 _JSON_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/json",
@@ -80,7 +96,11 @@ def app_slug(app_url: str) -> str:
 
 
 class JumpCloudAuthenticator:
-    """Signs in through JumpCloud's user console API with one ``requests.Session``."""
+    """Signs in through JumpCloud's user console API with one ``requests.Session``.
+
+    Side effects are keyword arguments: the HTTP session, the clock and sleep used while waiting
+    for a push approval or between retries, and the WebAuthn device.
+    """
 
     def __init__(
         self,
@@ -89,7 +109,11 @@ class JumpCloudAuthenticator:
         console_url: str = "https://console.jumpcloud.com",
         prompter: Prompter,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
+        push_timeout: float = DEFAULT_PUSH_TIMEOUT,
+        webauthn_device: WebAuthnDevice | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from jcsaml.config import validate_url
 
@@ -97,7 +121,11 @@ class JumpCloudAuthenticator:
         self.console_url = validate_url(console_url, "console_url").rstrip("/")
         self.slug = app_slug(app_url)
         self.prompter = prompter
-        self.timeout = timeout
+        self.timeout = (min(CONNECT_TIMEOUT, http_timeout), http_timeout)
+        self.push_timeout = push_timeout
+        self.webauthn_device = webauthn_device
+        self.clock = clock
+        self.sleep = sleep
         if session is None:
             import requests
 
@@ -110,8 +138,8 @@ class JumpCloudAuthenticator:
     def authenticate(self, credentials: Credentials) -> SamlPage:
         """Sign in (password, then MFA when asked) and return the application's SAML page.
 
-        Raises AuthenticationFailedError, MfaError subclasses, NoSamlResponseError and the
-        IdpError subclasses for transport and protocol trouble.
+        Raises AuthenticationFailedError, MfaError subclasses, ConditionalAccessError,
+        NoSamlResponseError and IdpError subclasses for transport and protocol trouble.
         """
         self._fetch_xsrf()
         body = {
@@ -140,9 +168,13 @@ class JumpCloudAuthenticator:
         factor = self._pick_factor(reply.body.get("factors"), credentials.mfa)
         if factor == "totp":
             return self._totp(body, credentials)
+        if factor == "push":
+            return self._push()
+        if factor == "webauthn":
+            return self._webauthn()
         raise MfaNotSupportedError(
             factor=_FACTOR_NAMES.get(factor, factor),
-            hint="; choose TOTP with jcsaml configure --mfa TOTP" if factor != "duo" else "",
+            hint="; choose another factor with jcsaml configure --mfa",
         )
 
     def _pick_factor(self, factors: object, wanted: str) -> str:
@@ -155,27 +187,86 @@ class JumpCloudAuthenticator:
             for f in factors
             if isinstance(f, Mapping) and f.get("status", "available") == "available"
         ]
-        if not available:
-            raise MfaFactorUnavailableError(factor=wanted, available="none")
+        names = ", ".join(_FACTOR_NAMES.get(f, f) for f in available) or "none"
         if wanted.lower() != "auto":
             if wanted.lower() not in available:
-                raise MfaFactorUnavailableError(
-                    factor=wanted.upper(),
-                    available=", ".join(_FACTOR_NAMES.get(f, f) for f in available),
-                )
+                raise MfaFactorUnavailableError(factor=wanted.upper(), available=names)
             return wanted.lower()
+        if not available:
+            raise MfaFactorUnavailableError(factor="any", available=names)
         if len(available) == 1:
             return available[0]
         choices = [(f, _FACTOR_NAMES.get(f, f)) for f in available]
-        return self.prompter.choose("MFA method", choices, how="set --mfa or the account's mfa key")
+        return self.prompter.choose(
+            "MFA method", choices, how="pass --mfa, or set the account's mfa key"
+        )
+
+    # -- TOTP ----------------------------------------------------------------------------------
 
     def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
-        code = credentials.mfa_token or self.prompter.secret(
-            "MFA code", how="pass --mfa-token or set JCSAML_MFA_TOKEN"
-        )
-        reply = self._call("POST", "/userconsole/auth", {**body, "otp": code.strip()})
+        """A code given up front is tried once; typed codes up to TOTP_ATTEMPTS times."""
+        if credentials.mfa_token:
+            reply = self._call("POST", "/userconsole/auth", {**body, "otp": credentials.mfa_token})
+            self._require_signed_in(reply, failure=MfaCodeRejectedError)
+            return reply
+        for attempt in range(1, TOTP_ATTEMPTS + 1):
+            code = self.prompter.secret("MFA code", how="pass --mfa-token or set JCSAML_MFA_TOKEN")
+            reply = self._call("POST", "/userconsole/auth", {**body, "otp": code.strip()})
+            if isinstance(reply.body.get("redirectTo"), str) or attempt == TOTP_ATTEMPTS:
+                break
+            self.prompter.notify(
+                f"{_message(reply) or 'That code was not accepted'}; "
+                f"try again ({TOTP_ATTEMPTS - attempt} attempts left)"
+            )
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
+
+    # -- JumpCloud Protect push ----------------------------------------------------------------
+
+    def _push(self) -> _Reply:
+        started = self._call("POST", "/userconsole/auth/push", {})
+        push_id = started.body.get("id")
+        if not isinstance(push_id, str) or not push_id:
+            raise IdpProtocolError(url=started.url, reason="no push id in the answer")
+        expires_at = _parse_time(started.body.get("expiresAt"))
+        self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
+        begin = self.clock()
+        status = str(started.body.get("status", "pending"))
+        try:
+            while True:
+                waited = self.clock() - begin
+                if status == "accepted":
+                    break
+                if status == "denied":
+                    raise PushDeniedError()
+                if status == "expired" or (
+                    expires_at is not None and datetime.now(UTC) > expires_at
+                ):
+                    raise PushExpiredError()
+                if waited > self.push_timeout:
+                    raise PushTimeoutError(seconds=int(self.push_timeout))
+                self.prompter.progress(f"Waiting for approval... {int(waited)} s (Ctrl-C to stop)")
+                self.sleep(1.0)
+                status = str(
+                    self._call("GET", f"/userconsole/auth/push/{push_id}").body.get("status", "")
+                )
+        finally:
+            self.prompter.progress(None)
+        return self._call("POST", f"/userconsole/auth/push/{push_id}/login", {})
+
+    # -- WebAuthn ------------------------------------------------------------------------------
+
+    def _webauthn(self) -> _Reply:
+        from jcsaml.webauthn import Fido2Device, credential_body, parse_challenge
+
+        challenge = self._call("GET", "/userconsole/auth/webauthn")
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.console_url))
+        request, token = parse_challenge(challenge.body, origin=origin, url=challenge.url)
+        device = self.webauthn_device or Fido2Device(prompter=self.prompter)
+        result = device.get_assertion(request)
+        return self._call("POST", "/userconsole/auth/webauthn", credential_body(result, token))
+
+    # -- results -------------------------------------------------------------------------------
 
     def _require_signed_in(
         self,
@@ -185,9 +276,9 @@ class JumpCloudAuthenticator:
     ) -> None:
         if isinstance(reply.body.get("redirectTo"), str):
             return
-        message = reply.body.get("message") or reply.body.get("error")
-        if isinstance(message, str) and message:
-            raise failure(message=message.rstrip("."))
+        message = _message(reply)
+        if message:
+            raise failure(message=message)
         raise IdpProtocolError(url=reply.url, reason=f"HTTP {reply.status} without a message")
 
     def fetch_saml_page(self) -> SamlPage:
@@ -204,6 +295,8 @@ class JumpCloudAuthenticator:
         field = soup.find("input", attrs={"name": "SAMLResponse"})
         value = field.get("value") if field is not None else None
         if not isinstance(value, str) or not value.strip():
+            if response.status_code == 403:
+                raise ConditionalAccessError(message="HTTP 403 on the application page")
             raise NoSamlResponseError(url=self.app_url)
         form = field.find_parent("form") if field is not None else None
         action = form.get("action") if form is not None else None
@@ -215,19 +308,51 @@ class JumpCloudAuthenticator:
             form_action=action if isinstance(action, str) else "",
         )
 
-    # -- HTTP -----------------------------------------------------------------------------------
+    # -- console session reuse -----------------------------------------------------------------
+
+    def export_session(self) -> str:
+        """The console session (cookies and xsrf token) as text for the OS keyring."""
+        cookies = [
+            {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+            for c in self.session.cookies
+        ]
+        return json.dumps({"xsrf": self._xsrf, "cookies": cookies})
+
+    def resume(self, exported: str) -> SamlPage | None:
+        """Reuse a saved console session: its SAML page while JumpCloud says it is alive, else
+        None (the caller signs in again). Exactly two requests when alive."""
+        try:
+            state = json.loads(exported)
+            self._xsrf = str(state["xsrf"])
+            for cookie in state["cookies"]:
+                self.session.cookies.set(
+                    cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"]
+                )
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable saved session is simply not reused
+        response = self._send("GET", self._url("/userconsole/api/self"), headers=self._headers())
+        if response.status_code != 200:
+            self.session.cookies.clear()
+            self._xsrf = ""
+            return None
+        return self.fetch_saml_page()
+
+    # -- HTTP ----------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
         return self.console_url + path
 
-    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> _Reply:
-        """One JSON API call; anything but a JSON object (or a 5xx) is an error."""
-        url = self._url(path)
+    def _headers(self) -> dict[str, str]:
         headers = dict(_JSON_HEADERS)
         if self._xsrf:
             headers["X-Xsrftoken"] = self._xsrf
-        response = self._send(method, url, json=body, headers=headers)
-        if response.status_code >= 500:
+        return headers
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> _Reply:
+        """One JSON API call; anything but a JSON object (or a 5xx) is an error."""
+        url = self._url(path)
+        response = self._send(method, url, json=body, headers=self._headers())
+        if response.status_code >= 500 or response.status_code == 429:
             raise IdpServerError(status=response.status_code, url=url)
         try:
             parsed = response.json()
@@ -238,30 +363,92 @@ class JumpCloudAuthenticator:
             ) from None
         if not isinstance(parsed, dict):
             raise IdpProtocolError(url=url, reason="expected a JSON object")
-        if response.status_code == 403 and "message" in parsed and "factors" not in parsed:
-            raise IdpProtocolError(url=url, reason=f"HTTP 403: {parsed['message']}")
-        return _Reply(status=response.status_code, url=url, body=parsed)
+        reply = _Reply(status=response.status_code, url=url, body=parsed)
+        if response.status_code == 403 and "factors" not in parsed:
+            raise ConditionalAccessError(message=_message(reply) or "HTTP 403")
+        return reply
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Send with timeouts. GETs are retried on connection errors, 429 and 502-504; a POST
+        never is, since it may have consumed a one-time code."""
         import requests
 
-        try:
-            kwargs.setdefault("allow_redirects", False)
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.exceptions.Timeout:
-            raise IdpUnavailableError(url=url, reason="timed out") from None
-        except requests.exceptions.SSLError as exc:
-            raise IdpUnavailableError(
-                url=url,
-                reason=f"TLS verification failed ({_first_line(exc)}); behind a "
-                "corporate proxy, point REQUESTS_CA_BUNDLE at its CA certificate",
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise IdpUnavailableError(url=url, reason=_first_line(exc)) from None
-        log.debug("%s %s -> HTTP %s", method, url, response.status_code)
-        return response
+        kwargs.setdefault("allow_redirects", False)
+        attempts = GET_ATTEMPTS if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.exceptions.Timeout:
+                raise IdpUnavailableError(
+                    url=url, reason=f"no answer within {self.timeout[1]:g} s"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                if last or isinstance(exc, requests.exceptions.SSLError | _proxy_error()):
+                    raise _transport_error(url, exc) from None
+                log.debug("%s %s failed (%s); retrying", method, url, type(exc).__name__)
+                self.sleep(_backoff(attempt))
+                continue
+            log.debug("%s %s -> HTTP %s", method, url, response.status_code)
+            if response.status_code in RETRYABLE_STATUSES and not last:
+                self.sleep(_retry_delay(response, attempt))
+                continue
+            return response
+        raise AssertionError("unreachable")  # the loop always returns or raises
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+def _proxy_error() -> type[Exception]:
+    import requests
+
+    return requests.exceptions.ProxyError
+
+
+def _backoff(attempt: int) -> float:
+    return 0.5 * 2 ** (attempt - 1)
+
+
+def _retry_delay(response: requests.Response, attempt: int) -> float:
+    """Retry-After (seconds) when the server gives it, capped; else exponential backoff."""
+    header = str(response.headers.get("Retry-After", ""))
+    if header.strip().isdigit():
+        return min(float(header), RETRY_AFTER_CAP)
+    return _backoff(attempt)
+
+
+def _transport_error(url: str, exc: Exception) -> IdpUnavailableError:
+    import requests
+
+    host = urlsplit(url).hostname or url
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        reason = (
+            f"TLS verification of {host} failed; behind a TLS-inspecting corporate proxy, set "
+            "REQUESTS_CA_BUNDLE to the proxy's CA certificate"
+        )
+    elif isinstance(exc, requests.exceptions.ProxyError):
+        reason = "the proxy refused or failed the connection; check HTTPS_PROXY and NO_PROXY"
+    elif "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        reason = f"cannot resolve the host name {host}; check the URL and your DNS or VPN"
+    elif "Connection refused" in text or "ConnectionRefused" in text:
+        reason = f"{host} refused the connection"
+    else:
+        reason = "the connection failed"
+    return IdpUnavailableError(url=url, reason=reason)
+
+
+def _message(reply: _Reply) -> str:
+    for key in ("message", "error"):
+        value = reply.body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip().rstrip(".")
+    return ""
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -27,6 +27,10 @@ class Prompter(Protocol):
 
     def notify(self, message: str) -> None: ...
 
+    def progress(self, message: str | None) -> None:
+        """A status line that replaces the previous one on a terminal; None ends it."""
+        ...
+
 
 class NonInteractivePrompter:
     """``--skip-prompt``: never asks; a missing answer is an error that names the way to give it."""
@@ -50,6 +54,9 @@ class NonInteractivePrompter:
     def notify(self, message: str) -> None:
         print(message, file=self._stream or sys.stderr)
 
+    def progress(self, message: str | None) -> None:
+        return None  # no terminal to redraw: the notice before the wait says it all
+
 
 def _what(message: str) -> str:
     return message.rstrip(" :?").strip() or "an answer"
@@ -61,6 +68,7 @@ class TerminalPrompter:
     def __init__(self, *, stdin: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self._stdin = stdin
         self._stderr = stderr
+        self._progressing = False
 
     @property
     def _in(self) -> TextIO:
@@ -77,6 +85,7 @@ class TerminalPrompter:
             return False
 
     def _ask(self, message: str, *, secret: bool, default: str = "") -> str:
+        self._end_progress()
         if self._interactive():
             from prompt_toolkit import prompt
 
@@ -134,4 +143,19 @@ class TerminalPrompter:
             raise PromptAbortedError(what=_what(message)) from None
 
     def notify(self, message: str) -> None:
+        self._end_progress()
         print(message, file=self._err)
+
+    def progress(self, message: str | None) -> None:
+        if message is None:
+            self._end_progress()
+        elif self._err.isatty():
+            self._err.write("\r\x1b[K" + message)
+            self._err.flush()
+            self._progressing = True
+
+    def _end_progress(self) -> None:
+        if self._progressing:
+            self._err.write("\n")
+            self._err.flush()
+            self._progressing = False

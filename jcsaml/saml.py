@@ -145,7 +145,9 @@ class AwsRole:
 
 @dataclasses.dataclass(frozen=True)
 class SamlAssertion:
-    """What jcsaml reads from a SAML Response. ``raw`` is the base64 text STS needs.
+    """What jcsaml reads from a SAML Response.
+
+    ``raw`` is the base64 text STS needs: the input, with any line breaks removed.
 
     ``signed`` is True when the values were read from an element whose signature was verified
     against the configured IdP certificate. ``not_before`` / ``not_on_or_after`` are the

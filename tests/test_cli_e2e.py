@@ -407,7 +407,15 @@ def test_login_with_another_certificate_is_refused_and_writes_nothing(world: Wor
 def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
     junk = world.home / "junk.txt"
     junk.write_text("hello")
-    result = world.run("configure", "-a", "production", "--url", world.jumpcloud.app_url(SLUG),
-                       "--idp-cert", str(junk), "--skip-prompt")
+    result = world.run(
+        "configure",
+        "-a",
+        "production",
+        "--url",
+        world.jumpcloud.app_url(SLUG),
+        "--idp-cert",
+        str(junk),
+        "--skip-prompt",
+    )
     assert_one_line_error(result)
     assert not world.config.exists()

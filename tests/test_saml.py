@@ -178,7 +178,7 @@ def test_assertion_in_the_default_namespace() -> None:
 def test_element_names_alone_are_not_enough() -> None:
     # Right prefixes, wrong namespace URIs: it is not a SAML Response at all.
     xml = response().replace(b"urn:oasis:names:tc:SAML:2.0:protocol", b"urn:example:not-saml")
-    with pytest.raises(SamlNotAResponseError, match="not a SAML 2.0 samlp:Response"):
+    with pytest.raises(SamlNotAResponseError, match=r"not a SAML 2\.0 samlp:Response"):
         parse(xml)
 
 

@@ -35,7 +35,10 @@ from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_respon
 
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 ROLES = [
-    ("arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO", "arn:aws:iam::012345678987:saml-provider/JC")
+    (
+        "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO",
+        "arn:aws:iam::012345678987:saml-provider/JC",
+    )
 ]
 RESPONSE_OPEN = (
     '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
@@ -174,8 +177,8 @@ def test_billion_laughs_is_refused_quickly() -> None:
     [
         "<!DOCTYPE samlp:Response>",
         "<!doctype samlp:Response>",
-        '<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>',
-        '<!DOCTYPE samlp:Response [<!ATTLIST saml:Issuer ID ID #IMPLIED>]>',
+        "<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>",
+        "<!DOCTYPE samlp:Response [<!ATTLIST saml:Issuer ID ID #IMPLIED>]>",
     ],
 )
 def test_any_dtd_is_refused(doctype: str) -> None:

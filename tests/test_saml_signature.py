@@ -202,11 +202,17 @@ def duplicate_id(keys: IdpKeyPair) -> bytes:
     return dump(root)
 
 
+def the_signature(element: etree._Element) -> etree._Element:
+    signature = element.find(f"{DS}Signature")
+    assert signature is not None
+    return signature
+
+
 def copied_signature_same_id(keys: IdpKeyPair) -> bytes:
     root, assertion = genuine(keys)
     evil = evil_assertion()
     evil.set("ID", str(assertion.get("ID")))
-    evil.insert(1, copy.deepcopy(assertion.find(f"{DS}Signature")))
+    evil.insert(1, copy.deepcopy(the_signature(assertion)))
     assertion.getparent().replace(assertion, evil)  # type: ignore[union-attr]
     return dump(root)
 
@@ -214,7 +220,7 @@ def copied_signature_same_id(keys: IdpKeyPair) -> bytes:
 def copied_signature_own_id(keys: IdpKeyPair) -> bytes:
     root, assertion = genuine(keys)
     evil = evil_assertion()
-    evil.insert(1, copy.deepcopy(assertion.find(f"{DS}Signature")))
+    evil.insert(1, copy.deepcopy(the_signature(assertion)))
     assertion.getparent().replace(assertion, evil)  # type: ignore[union-attr]
     return dump(root)
 
@@ -247,7 +253,7 @@ def signed_response_wrapped_in_evil_response(keys: IdpKeyPair) -> bytes:
     extensions = etree.Element(f"{P}Extensions")
     extensions.append(inner)
     outer.insert(1, extensions)
-    outer.insert(2, inner.find(f"{DS}Signature"))  # signature moved to where it is looked for
+    outer.insert(2, the_signature(inner))  # signature moved to where it is looked for
     return dump(outer)
 
 
@@ -258,9 +264,8 @@ def role_edited_after_signing(keys: IdpKeyPair) -> bytes:
 def response_signature_moved_into_extensions(keys: IdpKeyPair) -> bytes:
     root, assertion = genuine(keys, "response")
     root.replace(assertion, evil_assertion())
-    signature = root.find(f"{DS}Signature")
     extensions = etree.Element(f"{P}Extensions")
-    extensions.append(signature)  # type: ignore[arg-type]
+    extensions.append(the_signature(root))
     root.insert(1, extensions)
     return dump(root)
 
@@ -307,7 +312,7 @@ def test_signature_wrapping_is_refused(
         assert unverified.roles == [AwsRole(EVIL_ROLE, PROVIDER)]
     if fools_signxml:
         # ... and a verifier that looks for the signature anywhere calls it valid.
-        from signxml import SignatureConfiguration, XMLVerifier
+        from signxml.verifier import SignatureConfiguration, XMLVerifier
 
         XMLVerifier().verify(
             xml,

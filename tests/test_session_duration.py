@@ -26,10 +26,13 @@ class Setup:
     jumpcloud: FakeJumpCloud
 
     def login(self, slug: str, prompter: ScriptedPrompter, **kwargs: object) -> AwsCredentials:
-        account = Account(name=slug, url=self.jumpcloud.app_url(slug),
-                          console_url=self.jumpcloud.url, username="alice@acme.example")
-        return login(account, password="pw", prompter=prompter, environ={},
-                     **kwargs)  # type: ignore[arg-type]
+        account = Account(
+            name=slug,
+            url=self.jumpcloud.app_url(slug),
+            console_url=self.jumpcloud.url,
+            username="alice@acme.example",
+        )
+        return login(account, password="pw", prompter=prompter, environ={}, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +40,22 @@ def servers() -> Iterator[Setup]:
     keys = IdpKeyPair.generate()
     with LocalAws() as aws:
         principal = aws.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        short = aws.create_role("Short", trusted_principal_arn=principal,
-                                max_session_duration=3600, account_id=ACCOUNT)
-        long = aws.create_role("Long", trusted_principal_arn=principal,
-                               max_session_duration=43200, account_id=ACCOUNT)
+        short = aws.create_role(
+            "Short", trusted_principal_arn=principal, max_session_duration=3600, account_id=ACCOUNT
+        )
+        long = aws.create_role(
+            "Long", trusted_principal_arn=principal, max_session_duration=43200, account_id=ACCOUNT
+        )
         untrusted = aws.create_role_with_policy(
-            "Untrusted", {"Version": "2012-10-17", "Statement": []}, account_id=ACCOUNT)
+            "Untrusted", {"Version": "2012-10-17", "Statement": []}, account_id=ACCOUNT
+        )
         apps = [
             FakeApp(slug="short", roles=[(short, principal)], session_duration=43200),
             FakeApp(slug="long", roles=[(long, principal)], session_duration=43200),
             FakeApp(slug="capped", roles=[(long, principal)], session_duration=3600),
             FakeApp(slug="untrusted", roles=[(untrusted, principal)], session_duration=3600),
         ]
-        user = FakeUser(email="alice@acme.example", password="pw",
-                        apps=[app.slug for app in apps])
+        user = FakeUser(email="alice@acme.example", password="pw", apps=[app.slug for app in apps])
         with FakeJumpCloud(users=[user], apps=apps, keys=keys) as jumpcloud:
             yield Setup(aws, jumpcloud)
 
@@ -82,7 +87,9 @@ def test_role_maximum_below_the_request_retries_once_with_an_hour_and_says_so(
     assert 0.9 < hours_left(creds) <= 1
     calls = local.aws.calls[before:]
     assert [(c.duration_seconds, c.code) for c in calls] == [
-        (43200, "ValidationError"), (3600, "Success")]
+        (43200, "ValidationError"),
+        (3600, "Success"),
+    ]
     assert any("MaxSessionDuration" in notice for notice in prompter.notices)
 
 

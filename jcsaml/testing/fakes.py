@@ -22,6 +22,7 @@ class ScriptedPrompter:
         self.answers = list(answers)
         self.asked: list[str] = []
         self.notices: list[str] = []
+        self.progress_lines: list[str] = []
 
     def _next(self, message: str, how: str) -> str:
         self.asked.append(message)
@@ -46,6 +47,10 @@ class ScriptedPrompter:
 
     def notify(self, message: str) -> None:
         self.notices.append(message)
+
+    def progress(self, message: str | None) -> None:
+        if message is not None:
+            self.progress_lines.append(message)
 
 
 class FakeStsClient:

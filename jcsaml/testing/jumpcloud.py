@@ -1,16 +1,18 @@
 """A fake JumpCloud: a real HTTP server on loopback that speaks JumpCloud's sign-in protocol.
 
 :class:`FakeJumpCloud` plays both JumpCloud hosts at once: the console API (``/userconsole/...``:
-xsrf token, password, TOTP, JumpCloud Protect push, console session) and the SSO host
+xsrf token, password, TOTP, JumpCloud Protect push, WebAuthn, console session) and the SSO host
 (``/saml2/<slug>``: the auto-post page carrying a freshly signed ``SAMLResponse``). Point a client's
 console URL and its app URL at :attr:`FakeJumpCloud.url`, sign in as one of the :class:`FakeUser`
 accounts, and it receives SAML Responses signed with :attr:`FakeJumpCloud.keys` that STS (or moto)
 accepts.
 
 It checks what JumpCloud checks (the ``X-Xsrftoken`` header against the ``_xsrf`` cookie, the
-password, single-use TOTP codes, the ``_jumpcloud_user_console_`` session and its expiry) and can be
-told to misbehave (:meth:`FakeJumpCloud.inject_fault`). Every request is logged in
-:attr:`FakeJumpCloud.requests` with passwords and codes masked, so tests can count round trips.
+password, single-use TOTP codes, WebAuthn assertion signatures against the user's registered keys,
+the ``_jumpcloud_user_console_`` session and its expiry) and can be told to misbehave
+(:meth:`FakeJumpCloud.inject_fault`, :attr:`FakeUser.device_trust_denied`, ...). Given an
+``ssl_context`` it serves HTTPS. Every request is logged in :attr:`FakeJumpCloud.requests` with
+passwords, codes and signatures masked, so tests can count round trips.
 
 Example::
 
@@ -34,6 +36,7 @@ import html
 import json
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,10 +45,13 @@ from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 from urllib.parse import quote, urlsplit
 
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 FactorType = Literal["totp", "push", "webauthn", "duo"]
 FactorStatus = Literal["available", "unavailable"]
@@ -53,14 +59,17 @@ PushStatus = Literal["pending", "accepted", "denied", "expired"]
 PushOutcome = Literal["accepted", "denied", "expired"]
 FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429"]
 SignWhat = Literal["assertion", "response", "both"]
+FailureKey = Literal["message", "error"]
+UserVerification = Literal["discouraged", "preferred", "required"]
 
 XSRF_COOKIE = "_xsrf"
 XSRF_HEADER = "X-Xsrftoken"
 SESSION_COOKIE = "_jumpcloud_user_console_"
 MASK = "***"
 
-# Request body keys whose values are secrets: never kept in the request log.
-_SECRET_KEYS = frozenset({"password", "otp"})
+# Request body keys whose values are secrets: never kept in the request log. A WebAuthn
+# signature is not reusable, but it is the one part of an assertion that proves possession.
+_SECRET_KEYS = frozenset({"password", "otp", "signature"})
 
 # Where the auto-post form sends the browser, per AWS partition.
 SIGNIN_URLS = {
@@ -74,6 +83,13 @@ MFA_REQUIRED_MESSAGE = "MFA required."
 INVALID_OTP_MESSAGE = "Invalid OTP"
 XSRF_MESSAGE = "Forbidden: XSRF token missing or incorrect."
 UNAUTHORIZED_MESSAGE = "Unauthorized"
+WEBAUTHN_FAILED_MESSAGE = "WebAuthn verification failed."
+DEVICE_TRUST_MESSAGE = (
+    "Access denied: a conditional access policy allows sign-in only from trusted devices."
+)
+
+# How long a WebAuthn challenge is valid, as the "timeout" (milliseconds) it is sent with says.
+WEBAUTHN_TIMEOUT_MS = 60000
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,15 @@ class FakeUser:
     ``totp`` factor when a secret is given and to none (no MFA) otherwise; entries may be factor
     names or :class:`FakeFactor` objects. ``apps`` are the slugs of the SAML apps the user is
     bound to.
+
+    ``webauthn_keys`` maps the credential ids of the user's security keys to their EC P-256
+    public keys (see :meth:`FakeJumpCloud.register_webauthn`); while it holds any, an available
+    ``webauthn`` factor is listed too unless ``factors`` names ``webauthn`` itself.
+
+    ``auth_failure_key`` picks the key of a wrong password's 401 body for this user
+    (``{"message": ...}`` or ``{"error": ...}``, both seen from JumpCloud; None: the fake's
+    choice). ``device_trust_denied`` makes the right password answer 403, as a conditional
+    access policy that admits only trusted devices does at sign-in.
     """
 
     email: str
@@ -99,12 +124,19 @@ class FakeUser:
     totp_secret: str | None = field(default=None, repr=False)
     factors: Sequence[FakeFactor | FactorType] = ()
     apps: Sequence[str] = ()
+    webauthn_keys: dict[bytes, EllipticCurvePublicKey] = field(default_factory=dict, repr=False)
+    auth_failure_key: FailureKey | None = None
+    device_trust_denied: bool = False
 
     def mfa_factors(self) -> list[FakeFactor]:
         """The factors as the fake reports them, defaults applied."""
         if not self.factors:
-            return [FakeFactor("totp")] if self.totp_secret else []
-        return [f if isinstance(f, FakeFactor) else FakeFactor(f) for f in self.factors]
+            listed = [FakeFactor("totp")] if self.totp_secret else []
+        else:
+            listed = [f if isinstance(f, FakeFactor) else FakeFactor(f) for f in self.factors]
+        if self.webauthn_keys and not any(f.type == "webauthn" for f in listed):
+            listed.append(FakeFactor("webauthn"))
+        return listed
 
     def has_factor(self, factor: FactorType) -> bool:
         return any(f.type == factor and f.status == "available" for f in self.mfa_factors())
@@ -198,6 +230,17 @@ class _PushScript:
 
 
 @dataclass(frozen=True)
+class _WebAuthnChallenge:
+    """A challenge handed out by ``GET /userconsole/auth/webauthn``, redeemable once by the same
+    client (xsrf token) before ``expires_at``."""
+
+    challenge: bytes
+    email: str
+    xsrf: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class _Request:
     method: str
     target: str  # path and query, as sent
@@ -234,6 +277,11 @@ def _shared_keys() -> IdpKeyPair:
     return IdpKeyPair.generate()
 
 
+def _b64url(data: bytes) -> str:
+    """Unpadded base64url, as WebAuthn JSON carries binary values."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def _object_id(seed: str) -> str:
     """A stable 24-hex-digit id shaped like the MongoDB ObjectIds JumpCloud uses."""
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
@@ -261,8 +309,9 @@ def _html_reply(status: int, page: str, headers: list[tuple[str, str]] | None = 
 
 
 def mask_secrets(payload: Any) -> Any:
-    """``payload`` (parsed JSON) with every non-empty ``password`` or ``otp`` value replaced by
-    ``"***"``, at any depth; an empty ``otp`` stays empty so logs show that none was sent."""
+    """``payload`` (parsed JSON) with every non-empty ``password``, ``otp`` or ``signature``
+    value replaced by ``"***"``, at any depth; an empty ``otp`` stays empty so logs show that
+    none was sent."""
     if isinstance(payload, dict):
         return {
             key: (MASK if key in _SECRET_KEYS and value not in ("", None) else mask_secrets(value))
@@ -310,8 +359,21 @@ class FakeJumpCloud:
 
     ``keys`` sign the SAML Responses (default: one generated key pair shared by every fake in the
     process). ``clock`` (seconds since the epoch) drives TOTP windows, console session expiry
-    (``session_lifetime`` seconds), push expiry (``push_lifetime``) and assertion timestamps, so
-    tests can move time. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    (``session_lifetime`` seconds), push expiry (``push_lifetime``), WebAuthn challenge expiry
+    (60 s) and assertion timestamps, so tests can move time. Use as a context manager, or call
+    :meth:`start` and :meth:`stop`.
+
+    ``ssl_context`` (a server-side context holding a certificate for ``127.0.0.1``, e.g. from
+    trustme) makes it serve HTTPS; :attr:`url` then starts with ``https://``.
+
+    WebAuthn assertions must be made for ``webauthn_rp_id`` (default ``127.0.0.1``, the host a
+    client configured with :attr:`url` talks to) and carry ``webauthn_origin`` in their client
+    data (default: the origin of :attr:`url`, as a client that uses its configured console URL's
+    origin sends). ``webauthn_user_verification`` is sent with the challenge; ``required`` also
+    makes the fake refuse assertions without the user-verified flag.
+
+    ``auth_failure_key`` is the key of a wrong password's 401 body (``message`` or ``error``)
+    for users that don't choose one (and for unknown users).
     """
 
     def __init__(
@@ -323,6 +385,11 @@ class FakeJumpCloud:
         clock: Callable[[], float] = time.time,
         session_lifetime: float = 3600,
         push_lifetime: float = 60,
+        ssl_context: ssl.SSLContext | None = None,
+        webauthn_rp_id: str = "127.0.0.1",
+        webauthn_origin: str | None = None,
+        webauthn_user_verification: UserVerification = "discouraged",
+        auth_failure_key: FailureKey = "message",
     ) -> None:
         self._users = {user.email.lower(): user for user in users}
         self._apps = {app.slug: app for app in apps}
@@ -330,6 +397,11 @@ class FakeJumpCloud:
         self._clock = clock
         self.session_lifetime = session_lifetime
         self.push_lifetime = push_lifetime
+        self.ssl_context = ssl_context
+        self.webauthn_rp_id = webauthn_rp_id
+        self._webauthn_origin = webauthn_origin
+        self.webauthn_user_verification: UserVerification = webauthn_user_verification
+        self.auth_failure_key: FailureKey = auth_failure_key
         # One re-entrant lock guards all state; the condition wakes wait_for_push().
         self._state = threading.Condition()
         self._requests: list[RecordedRequest] = []
@@ -341,6 +413,8 @@ class FakeJumpCloud:
         self._used_totp_steps: set[tuple[str, int]] = set()
         self._pushes: dict[str, _Push] = {}
         self._push_scripts: dict[str, _PushScript] = {}
+        self._webauthn_challenges: dict[str, _WebAuthnChallenge] = {}  # by token
+        self._webauthn_failures: list[str] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -394,10 +468,17 @@ class FakeJumpCloud:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the console API base and the SSO host base."""
+        """``http://127.0.0.1:PORT`` (``https://`` with an ``ssl_context``): the console API base
+        and the SSO host base."""
         if self._server is None:
             raise RuntimeError("FakeJumpCloud is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def webauthn_origin(self) -> str:
+        """The origin WebAuthn client data must name: the one given, else :attr:`url`."""
+        return self._webauthn_origin if self._webauthn_origin is not None else self.url
 
     def app_url(self, slug: str) -> str:
         """The app's SSO URL, what a user configures as ``url``."""
@@ -512,6 +593,21 @@ class FakeJumpCloud:
         with self._state:
             return self._pushes[push_id].status
 
+    def register_webauthn(
+        self, email: str, credential_id: bytes, public_key: EllipticCurvePublicKey
+    ) -> None:
+        """Register a security key (its credential id and EC P-256 public key, as
+        ``SoftwareAuthenticator.register(fake.webauthn_rp_id)`` returns them) for ``email``;
+        the user is then offered the ``webauthn`` factor."""
+        with self._state:
+            self._users[email.lower()].webauthn_keys[bytes(credential_id)] = public_key
+
+    @property
+    def webauthn_failures(self) -> list[str]:
+        """Why each refused WebAuthn sign-in was refused, oldest first (for test diagnostics)."""
+        with self._state:
+            return list(self._webauthn_failures)
+
     def expire_sessions(self, email: str | None = None) -> None:
         """End the console sessions of ``email`` (everyone's when None): a server-side logout."""
         with self._state:
@@ -609,6 +705,10 @@ class FakeJumpCloud:
             return self._auth_totp(request, xsrf)
         if method == "POST" and parts == ["auth", "push"]:
             return self._push_start(xsrf)
+        if method == "GET" and parts == ["auth", "webauthn"]:
+            return self._webauthn_challenge(xsrf)
+        if method == "POST" and parts == ["auth", "webauthn"]:
+            return self._webauthn_login(request, xsrf)
         if len(parts) >= 3 and parts[:2] == ["auth", "push"]:
             push_id, rest = parts[2], parts[3:]
             if method == "GET" and not rest:
