@@ -9,8 +9,9 @@ import dataclasses
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from jcsaml.errors import (
@@ -22,9 +23,13 @@ from jcsaml.errors import (
 from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
+DEFAULT_HTTP_TIMEOUT = 30.0
+DEFAULT_PUSH_TIMEOUT = 120.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
+
+T = TypeVar("T")
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _TRUE = ("1", "true", "yes", "on")
@@ -47,6 +52,8 @@ class Account:
     idp_cert: str = ""
     console_url: str = DEFAULT_CONSOLE_URL
     allow_sha1: bool = False
+    http_timeout: float = DEFAULT_HTTP_TIMEOUT
+    push_timeout: float = DEFAULT_PUSH_TIMEOUT
 
     @property
     def profile(self) -> str:
@@ -67,6 +74,12 @@ class Account:
             "credentials_file": self.credentials_file,
             "idp_cert": self.idp_cert,
             "allow_sha1": "true" if self.allow_sha1 else None,
+            "http_timeout": None
+            if self.http_timeout == DEFAULT_HTTP_TIMEOUT
+            else f"{self.http_timeout:g}",
+            "push_timeout": None
+            if self.push_timeout == DEFAULT_PUSH_TIMEOUT
+            else f"{self.push_timeout:g}",
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -122,29 +135,59 @@ def find_account(name: str, *, path: Path) -> Account | None:
 
 
 def account_from_section(name: str, section: Mapping[str, str], *, strict: bool = True) -> Account:
+    """Build an Account from a section; ``strict=False`` skips bad values (for ``configure``,
+    so a broken value can be corrected)."""
+
     def get(key: str) -> str:
         return section.get(key, "").strip()
 
-    duration = get("aws_session_duration")
+    def parsed(key: str, parse: Callable[[str], T], default: T) -> T:
+        text = get(key)
+        if not text:
+            return default
+        try:
+            return parse(text)
+        except InvalidSettingError:
+            if strict:
+                raise
+            return default
+
     account = Account(
         name=name,
         url=get("url"),
         username=get("username"),
-        mfa=_canonical_mfa(get("mfa") or "Auto") if strict else (get("mfa") or "Auto"),
+        mfa=parsed("mfa", _canonical_mfa, "Auto"),
         role_arn=get("role_arn"),
         aws_profile=get("aws_profile"),
         region=get("region"),
-        session_duration=parse_duration(duration)
-        if duration and strict
-        else (int(duration) if duration.isdigit() else None),
+        session_duration=parsed("aws_session_duration", parse_duration, None),
         credentials_file=get("credentials_file"),
         idp_cert=get("idp_cert"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
-        allow_sha1=_parse_bool("allow_sha1", get("allow_sha1")) if strict else False,
+        allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
+        http_timeout=parsed(
+            "http_timeout", lambda v: parse_seconds("http_timeout", v), DEFAULT_HTTP_TIMEOUT
+        ),
+        push_timeout=parsed(
+            "push_timeout", lambda v: parse_seconds("push_timeout", v), DEFAULT_PUSH_TIMEOUT
+        ),
     )
     if strict:
         validate_account(account)
     return account
+
+
+def parse_seconds(setting: str, text: str) -> float:
+    """A positive number of seconds, at most an hour."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise InvalidSettingError(
+            setting=setting, reason=f"{text!r} must be a number of seconds from 1 to 3600"
+        )
+    return seconds
 
 
 def validate_account(account: Account) -> None:

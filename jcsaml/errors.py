@@ -114,6 +114,85 @@ class MfaNotSupportedError(MfaError):
     fmt = "the MFA factor {factor} is not supported yet{hint}"
 
 
+class WebAuthnError(MfaError):
+    """Signing JumpCloud's WebAuthn challenge with a security key failed."""
+
+    fmt = "security key sign-in failed: {reason}"
+
+
+class WebAuthnRpIdError(WebAuthnError):
+    fmt = (
+        "JumpCloud asked for a security-key signature for {rp_id!r}, which a page at {origin} "
+        "may not request; check the account's console_url"
+    )
+
+
+class NoRegisteredSecurityKeyError(WebAuthnError):
+    fmt = (
+        "JumpCloud lists no security key for this user; register one in the JumpCloud user "
+        "console, or choose another factor with: jcsaml configure -a ACCOUNT --mfa FACTOR"
+    )
+
+
+class NoSecurityKeyError(WebAuthnError):
+    fmt = (
+        "no security key found; plug it in and try again (on Linux your user also needs access "
+        "to /dev/hidraw*: see the udev note in docs/mfa-webauthn.md)"
+    )
+
+
+class SecurityKeyAccessError(WebAuthnError):
+    fmt = (
+        "cannot open the security key ({reason}); on Linux your user needs read and write "
+        "access to /dev/hidraw*: see the udev note in docs/mfa-webauthn.md"
+    )
+
+
+class SecurityKeyNotRegisteredError(WebAuthnError):
+    fmt = (
+        "the plugged-in security key(s) ({keys}) hold none of the {count} credential(s) "
+        "JumpCloud accepts for {rp_id}; plug in a key registered with your JumpCloud account"
+    )
+
+
+class SecurityKeyTimeoutError(WebAuthnError):
+    fmt = (
+        "the security key was not touched within {timeout:g} s; run the login again and touch "
+        "the key when it blinks"
+    )
+
+
+class SecurityKeyUserVerificationError(WebAuthnError):
+    fmt = (
+        "JumpCloud requires user verification, which the security key {key} cannot do (a "
+        "U2F-only key, or no PIN set); set a PIN with the key maker's tool (for a YubiKey: "
+        "ykman fido access change-pin) or use a FIDO2 key"
+    )
+
+
+class SecurityKeyPinError(WebAuthnError):
+    """``retries_left`` is None when the key did not say; ``retries`` is the same, in words."""
+
+    fmt = (
+        "the security key rejected the PIN ({retries}); type the key's own PIN, not the "
+        "JumpCloud password"
+    )
+
+
+class SecurityKeyPinLockedError(WebAuthnError):
+    fmt = (
+        "the security key's PIN is blocked after too many wrong tries; only a reset of the key, "
+        "which erases every credential on it, unblocks it: use another key or MFA factor"
+    )
+
+
+class SecurityKeyReplugError(WebAuthnError):
+    fmt = (
+        "the security key refuses PINs after three wrong ones in a row; unplug it, plug it "
+        "back in and try again"
+    )
+
+
 class PushDeniedError(MfaError):
     fmt = "the sign-in request was denied in JumpCloud Protect; run the login again to retry"
 

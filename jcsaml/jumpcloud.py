@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
@@ -40,9 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HTTP_TIMEOUT = 30.0  # seconds to wait for an answer
 CONNECT_TIMEOUT = 10.0
-DEFAULT_PUSH_TIMEOUT = 120.0
 TOTP_ATTEMPTS = 3
 GET_ATTEMPTS = 3
 RETRY_AFTER_CAP = 30.0  # never sleep longer than this on a Retry-After header
@@ -76,7 +75,13 @@ class SamlPage:
 
 
 class Authenticator(Protocol):
+    """Signs a person in and returns the SAML page; can save and resume its console session."""
+
     def authenticate(self, credentials: Credentials) -> SamlPage: ...
+
+    def export_session(self) -> str: ...
+
+    def resume(self, exported: str) -> SamlPage | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,9 +219,10 @@ class JumpCloudAuthenticator:
             reply = self._call("POST", "/userconsole/auth", {**body, "otp": code.strip()})
             if isinstance(reply.body.get("redirectTo"), str) or attempt == TOTP_ATTEMPTS:
                 break
+            left = TOTP_ATTEMPTS - attempt
             self.prompter.notify(
                 f"{_message(reply) or 'That code was not accepted'}; "
-                f"try again ({TOTP_ATTEMPTS - attempt} attempts left)"
+                f"try again ({left} attempt{'s' if left > 1 else ''} left)"
             )
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
@@ -404,7 +410,7 @@ def _proxy_error() -> type[Exception]:
 
 
 def _backoff(attempt: int) -> float:
-    return 0.5 * 2 ** (attempt - 1)
+    return 0.5 * 2.0 ** (attempt - 1)
 
 
 def _retry_delay(response: requests.Response, attempt: int) -> float:

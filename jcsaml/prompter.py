@@ -95,6 +95,7 @@ class TerminalPrompter:
         self._err.write(message)
         self._err.flush()
         line = self._in.readline()
+        self._err.write("\n")  # the answer is not echoed, so end the prompt's line here
         if not line:
             raise PromptAbortedError(what=_what(message))
         return line.rstrip("\r\n") or default

@@ -102,8 +102,9 @@ class UnavailableStore(NullStore):
         if not self._warned:
             self._warned = True
             self._warn(
-                f"{self._reason}, so the password was not saved; install a keyring "
-                "backend (e.g. Secret Service) to have it remembered"
+                f"{self._reason}, so jcsaml cannot remember the password or the JumpCloud "
+                "session (MFA is asked at every sign-in); install a keyring backend such as "
+                "Secret Service to have them remembered"
             )
 
 

@@ -6,8 +6,9 @@ every side effect as a keyword argument with a real default.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,41 +80,71 @@ def sign_in(
     username: str | None = None,
     password: str | None = None,
     mfa_token: str | None = None,
+    force: bool = False,
     prompter: Prompter,
     secrets: SecretStore,
     authenticator: Authenticator | None = None,
-    parse: Callable[..., SamlAssertion] | None = None,
 ) -> SamlAssertion:
-    """Sign in to JumpCloud and return the parsed assertion; saves the password on success."""
+    """Sign in to JumpCloud and return the parsed, checked assertion.
+
+    A console session saved by an earlier sign-in is reused while JumpCloud keeps it alive (no
+    password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
+    the password when the person typed it.
+    """
     from jcsaml.jumpcloud import JumpCloudAuthenticator
-    from jcsaml.saml import parse_saml_response
 
     user = (
         username
         or account.username
         or prompter.text("JumpCloud username", how="pass --username or set JCSAML_USERNAME")
     )
-    key = password_key(account, user)
-    saved = None if password else secrets.get(key)
-    secret = password or (
-        _ask_or_reuse(prompter, saved)
-        if saved
-        else prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
-    )
     auth = authenticator or JumpCloudAuthenticator(
-        app_url=account.url, console_url=account.console_url, prompter=prompter
+        app_url=account.url,
+        console_url=account.console_url,
+        prompter=prompter,
+        http_timeout=account.http_timeout,
+        push_timeout=account.push_timeout,
     )
-    page = auth.authenticate(
-        Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token)
-    )
-    # Only a password the person typed is remembered: one given by flag or variable (CI) is not.
-    if not password and secret != saved:
-        secrets.set(key, secret)
-    read = parse or parse_saml_response
+    session_entry = session_key(account, user)
+    saved_session = None if force else secrets.get(session_entry)
+    page = auth.resume(saved_session) if saved_session else None
+    if page is None:
+        if saved_session or force:
+            secrets.delete(session_entry)
+        key = password_key(account, user)
+        saved = None if password else secrets.get(key)
+        secret = password or (
+            _ask_or_reuse(prompter, saved)
+            if saved
+            else prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
+        )
+        page = auth.authenticate(
+            Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token)
+        )
+        # Only a password the person typed is remembered: one given by flag or variable is not.
+        if not password and secret != saved:
+            secrets.set(key, secret)
+        secrets.set(session_entry, auth.export_session())
+    return read_assertion(account, page.saml_response, prompter)
+
+
+def read_assertion(account: Account, saml_response: str, prompter: Prompter) -> SamlAssertion:
+    """Parse and check the SAML response, verifying it when the account has ``idp_cert``."""
+    from jcsaml.saml import parse_saml_response
+
     idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
-    return read(
-        page.saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+    return parse_saml_response(
+        saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
     )
+
+
+def session_key(account: Account, username: str) -> str:
+    """The keyring entry for a JumpCloud console session: per user and console."""
+    return f"session:{username}@{account.console_url}"
+
+
+def forget_session(account: Account, username: str, secrets: SecretStore) -> None:
+    secrets.delete(session_key(account, username))
 
 
 def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
@@ -146,6 +177,7 @@ def login(
     password: str | None = None,
     mfa_token: str | None = None,
     session_duration: int | None = None,
+    force: bool = False,
     prompter: Prompter | None = None,
     secrets: SecretStore | None = None,
     authenticator: Authenticator | None = None,
@@ -154,7 +186,9 @@ def login(
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
-    ``account`` is an :class:`Account` or the name of one in the config file. Nothing is written.
+    ``account`` is an :class:`Account` or the name of one in the config file. No file is
+    written; the password the person types and the JumpCloud console session go to ``secrets``
+    (the OS keyring in the CLI). ``force`` ignores a saved console session.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
     """
@@ -165,12 +199,13 @@ def login(
         username=username,
         password=password,
         mfa_token=mfa_token,
+        force=force,
         prompter=asker,
         secrets=secrets or NullStore(),
         authenticator=authenticator,
     )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
-    return assume_role(
+    credentials = assume_role(
         chosen,
         assertion,
         duration=session_duration or resolved.session_duration,
@@ -178,6 +213,9 @@ def login(
         prompter=asker,
         sts_client=sts_client,
     )
+    # The credentials carry only the account's own region: one from the shell's environment
+    # belongs to the shell, not in the profile jcsaml writes.
+    return dataclasses.replace(credentials, region=resolved.region or None)
 
 
 def assume_role(

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 import requests
+import trustme
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from signxml.verifier import VerifyResult, XMLVerifier
 
+from jcsaml.testing.authenticator import SoftwareAuthenticator
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import (
     SESSION_COOKIE,
@@ -25,6 +34,7 @@ from jcsaml.testing.jumpcloud import (
     FakeJumpCloud,
     FakeUser,
 )
+from jcsaml.webauthn import answer_challenge
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -41,6 +51,7 @@ ALICE = "alice@acme.example"  # TOTP
 BOB = "bob@acme.example"  # no MFA
 CAROL = "carol@acme.example"  # push
 ERIN = "erin@acme.example"  # bound to no app
+FRANK = "frank@acme.example"  # no MFA until a test registers a security key
 TIMEOUT = 5
 
 
@@ -69,6 +80,7 @@ def fake(clock: Clock) -> Iterator[FakeJumpCloud]:
         FakeUser(BOB, PASSWORD, apps=[APP]),
         FakeUser(CAROL, PASSWORD, factors=["push"], apps=[APP]),
         FakeUser(ERIN, PASSWORD),
+        FakeUser(FRANK, PASSWORD, apps=[APP]),
     ]
     apps = [
         FakeApp(APP, roles=[(RO, PROVIDER), (ADMIN, PROVIDER)], session_duration=7200),
@@ -349,6 +361,7 @@ def test_user_not_bound_to_the_app_gets_no_saml_response(fake: FakeJumpCloud) ->
 def test_conditional_access_policy_refuses_the_page(fake: FakeJumpCloud) -> None:
     page = signed_in(fake, ALICE).http.get(fake.app_url("restricted"), timeout=TIMEOUT)
     assert page.status_code == 403
+    assert page.headers["Content-Type"].startswith("text/html")
     assert "policy" in page.text
     assert saml_response_of(page.text) is None
 
@@ -600,3 +613,491 @@ def test_stop_closes_the_port(clock: Clock) -> None:
     with pytest.raises(RuntimeError):
         _ = fake.url
     fake.stop()  # a second stop is harmless
+
+
+# --- session reuse ----------------------------------------------------------------------------
+
+
+def test_a_kept_session_reaches_the_app_in_two_requests(fake: FakeJumpCloud) -> None:
+    first = signed_in(fake, ALICE)
+    fake.clear_requests()
+    # What a client restores from its keyring: the cookie jar and the xsrf token.
+    second = requests.Session()
+    second.cookies.update(first.http.cookies)
+    me = second.get(f"{fake.url}/userconsole/api/self", headers=first.headers, timeout=TIMEOUT)
+    page = second.get(fake.app_url(APP), timeout=TIMEOUT, allow_redirects=False)
+    assert me.status_code == 200
+    assert saml_response_of(page.text)
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/userconsole/api/self"),
+        ("GET", f"/saml2/{APP}"),
+    ]
+    fake.expire_sessions(ALICE)
+    gone = second.get(f"{fake.url}/userconsole/api/self", headers=first.headers, timeout=TIMEOUT)
+    assert gone.status_code == 401
+    assert gone.headers["Content-Type"].startswith("application/json")
+    assert gone.json() == {"message": "Unauthorized"}
+    assert fake.count() == 3
+
+
+# --- sign-in refusals -------------------------------------------------------------------------
+
+
+def test_wrong_password_can_be_answered_with_an_error_key(clock: Clock) -> None:
+    users = [FakeUser(BOB, PASSWORD), FakeUser(ALICE, PASSWORD, auth_failure_key="message")]
+    with FakeJumpCloud(users=users, apps=[], clock=clock, auth_failure_key="error") as fake:
+        console = Console(fake)
+        for email in (BOB, "mallory@acme.example"):
+            answer = console.auth(email, password="nope")
+            assert answer.status_code == 401
+            assert answer.json() == {"error": "Authentication failed."}
+        assert console.auth(ALICE, password="nope").json() == {"message": "Authentication failed."}
+
+
+def test_wrong_password_error_key_can_be_chosen_per_user(clock: Clock) -> None:
+    users = [FakeUser(BOB, PASSWORD, auth_failure_key="error"), FakeUser(ALICE, PASSWORD)]
+    with FakeJumpCloud(users=users, apps=[], clock=clock) as fake:
+        console = Console(fake)
+        assert console.auth(BOB, password="nope").json() == {"error": "Authentication failed."}
+        assert console.auth(ALICE, password="nope").json() == {"message": "Authentication failed."}
+        assert console.auth("mallory@acme.example").json() == {"message": "Authentication failed."}
+
+
+def test_device_trust_policy_refuses_the_sign_in(clock: Clock) -> None:
+    user = FakeUser(ALICE, PASSWORD, totp_secret=SECRET, apps=[APP], device_trust_denied=True)
+    with FakeJumpCloud(users=[user], apps=[], clock=clock) as fake:
+        console = Console(fake)
+        assert console.auth(ALICE, password="nope").status_code == 401  # password comes first
+        refused = console.auth(ALICE, otp=fake.totp_code(ALICE))
+        assert refused.status_code == 403
+        assert refused.headers["Content-Type"].startswith("application/json")
+        assert "conditional access" in refused.json()["message"]
+        assert set(refused.json()) == {"message"}
+        assert SESSION_COOKIE not in console.http.cookies
+        # No MFA step is open either.
+        assert console.post("/userconsole/auth/totp", {"otp": "123456"}).status_code == 401
+        assert fake.live_sessions() == 0
+
+
+# --- HTTPS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> tuple[trustme.CA, ssl.SSLContext]:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return ca, context
+
+
+@pytest.fixture
+def tls(
+    tls_server: tuple[trustme.CA, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> tuple[trustme.CA, ssl.SSLContext]:
+    # requests lets these override any CA a caller sets: a machine's own bundle must not decide.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    return tls_server
+
+
+def test_https_fake_is_trusted_only_with_its_ca(
+    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+) -> None:
+    ca, context = tls
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    user = FakeUser(BOB, PASSWORD, apps=[APP])
+    app = FakeApp(APP, roles=[(RO, PROVIDER)])
+    with FakeJumpCloud(users=[user], apps=[app], clock=clock, ssl_context=context) as fake:
+        assert fake.url.startswith("https://127.0.0.1:")
+        assert fake.app_url(APP).startswith("https://")
+        assert fake.webauthn_origin == fake.url
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+        http = requests.Session()
+        http.verify = str(ca_path)
+        xsrf = http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).json()["xsrf"]
+        body = {"context": "sso", "redirectTo": f"saml2/{APP}", "email": BOB, "password": PASSWORD}
+        signed = http.post(
+            f"{fake.url}/userconsole/auth",
+            json=body,
+            headers={"X-Xsrftoken": xsrf},
+            timeout=TIMEOUT,
+        )
+        assert signed.json() == {"redirectTo": f"{fake.url}/saml2/{APP}"}
+        assert saml_response_of(http.get(signed.json()["redirectTo"], timeout=TIMEOUT).text)
+        logged_out = requests.Session()
+        logged_out.verify = str(ca_path)
+        redirect = logged_out.get(fake.app_url(APP), timeout=TIMEOUT, allow_redirects=False)
+        assert redirect.headers["Location"].startswith(f"{fake.url}/login?")
+        # Only the refused handshake went unlogged: it never became a request.
+        assert fake.count() == 4
+
+
+def test_https_fake_honours_requests_ca_bundle(
+    tls: tuple[trustme.CA, ssl.SSLContext],
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca, context = tls
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
+    with FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context) as fake:
+        assert requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).status_code == 200
+
+
+def test_https_fake_survives_a_client_that_never_finishes_the_handshake(
+    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+) -> None:
+    ca, context = tls
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    with FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context) as fake:
+        port = int(fake.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
+            answer = requests.get(
+                f"{fake.url}/userconsole/xsrf", verify=str(ca_path), timeout=TIMEOUT
+            )
+        assert answer.status_code == 200
+
+
+# --- WebAuthn ---------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SecurityKey:
+    """A hand-made FIDO credential: what an authenticator signs, built step by step so a test can
+    get any one part wrong."""
+
+    def __init__(self) -> None:
+        self.private_key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = os.urandom(32)
+        self.counter = 0
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+    def assert_(
+        self,
+        challenge: str,
+        *,
+        origin: str,
+        rp_id: str,
+        flags: int = 0x01,  # user present
+        kind: str = "webauthn.get",
+        counter: int | None = None,
+    ) -> dict[str, Any]:
+        if counter is None:
+            self.counter += 1
+            counter = self.counter
+        client_data = json.dumps(
+            {"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False},
+            separators=(",", ":"),
+        ).encode()
+        authenticator_data = (
+            hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + counter.to_bytes(4, "big")
+        )
+        signature = self.private_key.sign(
+            authenticator_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
+        )
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(client_data),
+                "authenticatorData": b64url(authenticator_data),
+                "signature": b64url(signature),
+                "userHandle": None,
+            },
+        }
+
+
+def webauthn_console(fake: FakeJumpCloud, email: str = FRANK) -> tuple[Console, dict[str, Any]]:
+    """A client past the password step that has fetched a WebAuthn challenge."""
+    console = Console(fake)
+    assert console.auth(email).status_code == 401
+    answer = console.get("/userconsole/auth/webauthn")
+    assert answer.status_code == 200
+    body: dict[str, Any] = answer.json()
+    return console, body
+
+
+def assert_with(
+    fake: FakeJumpCloud, key: SecurityKey, issued: dict[str, Any], **changes: Any
+) -> dict[str, Any]:
+    options = issued["publicKey"]
+    arguments: dict[str, Any] = {"origin": fake.webauthn_origin, "rp_id": options["rpId"]}
+    arguments.update(changes)
+    challenge_b64 = arguments.pop("challenge", options["challenge"])
+    return {
+        "publicKeyCredential": key.assert_(challenge_b64, **arguments),
+        "token": issued["token"],
+    }
+
+
+def test_registered_security_key_adds_the_webauthn_factor(fake: FakeJumpCloud) -> None:
+    assert Console(fake).auth(FRANK).status_code == 200  # no MFA yet
+    fake.register_webauthn(FRANK, SecurityKey().credential_id, SecurityKey().public_key)
+    assert Console(fake).auth(FRANK).json() == {
+        "factors": [{"type": "webauthn", "status": "available"}],
+        "message": "MFA required.",
+    }
+    fake.register_webauthn(ALICE, SecurityKey().credential_id, SecurityKey().public_key)
+    assert Console(fake).auth(ALICE).json()["factors"] == [
+        {"type": "totp", "status": "available"},
+        {"type": "webauthn", "status": "available"},
+    ]
+
+
+def test_a_listed_webauthn_factor_keeps_its_status() -> None:
+    key = SecurityKey()
+    user = FakeUser(
+        FRANK,
+        PASSWORD,
+        totp_secret=SECRET,
+        factors=[FakeFactor("webauthn", "unavailable"), "totp"],
+        webauthn_keys={key.credential_id: key.public_key},
+    )
+    assert user.mfa_factors() == [FakeFactor("webauthn", "unavailable"), FakeFactor("totp")]
+    assert not user.has_factor("webauthn")
+
+
+def test_webauthn_challenge_names_every_registered_key(fake: FakeJumpCloud) -> None:
+    keys = [SecurityKey(), SecurityKey()]
+    for key in keys:
+        fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    _, challenge = webauthn_console(fake)
+    assert set(challenge) == {"publicKey", "token"}
+    options = challenge["publicKey"]
+    assert len(unb64url(options["challenge"])) == 32
+    assert "=" not in options["challenge"]
+    assert options["rpId"] == "127.0.0.1" == fake.webauthn_rp_id
+    assert options["allowCredentials"] == [
+        {"type": "public-key", "id": b64url(key.credential_id)} for key in keys
+    ]
+    assert options["timeout"] == 60000
+    assert options["userVerification"] == "discouraged"
+    assert challenge["token"]
+    _, again = webauthn_console(fake)
+    assert again["publicKey"]["challenge"] != options["challenge"]
+    assert again["token"] != challenge["token"]
+
+
+def test_webauthn_challenge_needs_the_password_step_and_a_key(fake: FakeJumpCloud) -> None:
+    assert Console(fake).get("/userconsole/auth/webauthn").status_code == 401
+    console = Console(fake)
+    console.auth(ALICE)
+    assert console.get("/userconsole/auth/webauthn").status_code == 400
+    assert console.post("/userconsole/auth/webauthn", {"token": "x"}).status_code == 401
+
+
+def test_webauthn_assertion_with_any_allowed_key_signs_in(fake: FakeJumpCloud) -> None:
+    first, second = SecurityKey(), SecurityKey()
+    fake.register_webauthn(FRANK, first.credential_id, first.public_key)
+    fake.register_webauthn(FRANK, second.credential_id, second.public_key)
+    console, challenge = webauthn_console(fake)
+    answer = console.post("/userconsole/auth/webauthn", assert_with(fake, second, challenge))
+    assert answer.status_code == 200, fake.webauthn_failures
+    assert answer.json() == {"redirectTo": fake.app_url(APP)}
+    assert console.http.cookies.get(SESSION_COOKIE)
+    assert console.get("/userconsole/api/self").status_code == 200
+    assert saml_response_of(console.http.get(fake.app_url(APP), timeout=TIMEOUT).text)
+
+
+def test_webauthn_challenge_and_token_are_single_use(fake: FakeJumpCloud) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    body = assert_with(fake, key, challenge)
+    wrong = assert_with(fake, key, challenge, origin="https://evil.example")
+    refused = console.post("/userconsole/auth/webauthn", wrong)
+    assert refused.status_code == 401
+    # The refusal spent the challenge: the good assertion for it no longer works.
+    assert console.post("/userconsole/auth/webauthn", body).status_code == 401
+    console, challenge = webauthn_console(fake)
+    body = assert_with(fake, key, challenge)
+    assert console.post("/userconsole/auth/webauthn", body).status_code == 200
+    replay = Console(fake)
+    replay.auth(FRANK)
+    assert replay.post("/userconsole/auth/webauthn", body).status_code == 401
+    assert fake.live_sessions(FRANK) == 1
+
+
+def test_webauthn_token_belongs_to_the_client_that_fetched_it(fake: FakeJumpCloud) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    _, challenge = webauthn_console(fake)
+    other = Console(fake)
+    other.auth(FRANK)
+    assert other.post("/userconsole/auth/webauthn", assert_with(fake, key, challenge)).json() == {
+        "message": "WebAuthn verification failed."
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"origin": "https://console.jumpcloud.com"},
+        {"rp_id": "jumpcloud.com"},
+        {"challenge": b64url(b"\0" * 32)},
+        {"kind": "webauthn.create"},
+        {"flags": 0x00},  # the user was not present
+    ],
+    ids=["origin", "rp-id", "challenge", "type", "user-presence"],
+)
+def test_webauthn_refuses_an_assertion_made_for_something_else(
+    fake: FakeJumpCloud, change: dict[str, Any]
+) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    answer = console.post("/userconsole/auth/webauthn", assert_with(fake, key, challenge, **change))
+    assert answer.status_code == 401
+    assert answer.json() == {"message": "WebAuthn verification failed."}
+    assert len(fake.webauthn_failures) == 1
+    assert SESSION_COOKIE not in console.http.cookies
+
+
+def test_webauthn_refuses_an_unregistered_key_and_a_forged_signature(fake: FakeJumpCloud) -> None:
+    key, stranger = SecurityKey(), SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    unknown = assert_with(fake, stranger, challenge)
+    assert console.post("/userconsole/auth/webauthn", unknown).status_code == 401
+    console, challenge = webauthn_console(fake)
+    forged = assert_with(fake, key, challenge)
+    # Same credential id, signed by another private key.
+    impostor = SecurityKey()
+    impostor.credential_id = key.credential_id
+    forged["publicKeyCredential"]["response"]["signature"] = assert_with(fake, impostor, challenge)[
+        "publicKeyCredential"
+    ]["response"]["signature"]
+    assert console.post("/userconsole/auth/webauthn", forged).status_code == 401
+    assert len(fake.webauthn_failures) == 2
+    assert fake.live_sessions(FRANK) == 0
+
+
+def test_webauthn_challenge_expires_after_its_timeout(fake: FakeJumpCloud, clock: Clock) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    clock.advance(61)
+    answer = console.post("/userconsole/auth/webauthn", assert_with(fake, key, challenge))
+    assert answer.status_code == 401
+    assert fake.webauthn_failures == ["challenge expired"]
+
+
+def test_webauthn_origin_and_rp_id_can_be_set(clock: Clock) -> None:
+    key = SecurityKey()
+    user = FakeUser(FRANK, PASSWORD, apps=[APP], webauthn_keys={key.credential_id: key.public_key})
+    with FakeJumpCloud(
+        users=[user],
+        apps=[],
+        clock=clock,
+        webauthn_origin="https://console.jumpcloud.com",
+        webauthn_rp_id="jumpcloud.com",
+    ) as fake:
+        assert fake.webauthn_origin == "https://console.jumpcloud.com"
+        console, challenge = webauthn_console(fake)
+        assert challenge["publicKey"]["rpId"] == "jumpcloud.com"
+        own_origin = assert_with(fake, key, challenge, origin=fake.url)
+        assert console.post("/userconsole/auth/webauthn", own_origin).status_code == 401
+        console, challenge = webauthn_console(fake)
+        answer = console.post("/userconsole/auth/webauthn", assert_with(fake, key, challenge))
+        assert answer.status_code == 200, fake.webauthn_failures
+
+
+def test_webauthn_user_verification_can_be_required(clock: Clock) -> None:
+    key = SecurityKey()
+    user = FakeUser(FRANK, PASSWORD, webauthn_keys={key.credential_id: key.public_key})
+    with FakeJumpCloud(
+        users=[user], apps=[], clock=clock, webauthn_user_verification="required"
+    ) as fake:
+        console, challenge = webauthn_console(fake)
+        assert challenge["publicKey"]["userVerification"] == "required"
+        present_only = assert_with(fake, key, challenge, flags=0x01)
+        assert console.post("/userconsole/auth/webauthn", present_only).status_code == 401
+        console, challenge = webauthn_console(fake)
+        verified = assert_with(fake, key, challenge, flags=0x05)  # user present and verified
+        assert console.post("/userconsole/auth/webauthn", verified).status_code == 200
+
+
+def test_webauthn_request_log_masks_the_signature(fake: FakeJumpCloud) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    body = assert_with(fake, key, challenge)
+    assert console.post("/userconsole/auth/webauthn", body).status_code == 200
+    logged = fake.requests[-1]
+    assert (logged.method, logged.path) == ("POST", "/userconsole/auth/webauthn")
+    response = logged.json["publicKeyCredential"]["response"]
+    assert response["signature"] == "***"
+    assert response["clientDataJSON"] == body["publicKeyCredential"]["response"]["clientDataJSON"]
+    assert body["publicKeyCredential"]["response"]["signature"] not in repr(fake.requests)
+
+
+def test_webauthn_refuses_a_signature_counter_that_did_not_move(fake: FakeJumpCloud) -> None:
+    key = SecurityKey()
+    fake.register_webauthn(FRANK, key.credential_id, key.public_key)
+    console, challenge = webauthn_console(fake)
+    assert console.post("/userconsole/auth/webauthn", assert_with(fake, key, challenge)).ok
+    clone, challenge = webauthn_console(fake)
+    copied = assert_with(fake, key, challenge, counter=key.counter)
+    assert clone.post("/userconsole/auth/webauthn", copied).status_code == 401
+    assert "counter" in fake.webauthn_failures[0]
+
+
+def test_software_authenticator_signs_in_through_the_client_helpers(fake: FakeJumpCloud) -> None:
+    spare, used = SoftwareAuthenticator(name="spare"), SoftwareAuthenticator(name="used")
+    for device in (spare, used):
+        fake.register_webauthn(FRANK, *device.register(fake.webauthn_rp_id))
+    for _ in range(2):  # the counter moves on, so the same key signs in again
+        console, challenge = webauthn_console(fake)
+        body = answer_challenge(challenge, device=used, console_url=fake.url)
+        answer = console.post("/userconsole/auth/webauthn", body)
+        assert answer.status_code == 200, fake.webauthn_failures
+        assert answer.json() == {"redirectTo": fake.app_url(APP)}
+    assert (spare.touched, used.touched) == (0, 2)
+    assert fake.live_sessions(FRANK) == 2
+
+
+def test_software_authenticator_over_https(
+    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+) -> None:
+    ca, context = tls
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    device = SoftwareAuthenticator(verifies_user=True)
+    user = FakeUser(FRANK, PASSWORD, apps=[APP])
+    with FakeJumpCloud(
+        users=[user],
+        apps=[],
+        clock=clock,
+        ssl_context=context,
+        webauthn_user_verification="required",
+    ) as fake:
+        fake.register_webauthn(FRANK, *device.register(fake.webauthn_rp_id))
+        http = requests.Session()
+        http.verify = str(ca_path)
+        xsrf = http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).json()["xsrf"]
+        headers = {"X-Xsrftoken": xsrf}
+        body = {"context": "sso", "email": FRANK, "password": PASSWORD, "otp": ""}
+        mfa = http.post(f"{fake.url}/userconsole/auth", json=body, headers=headers, timeout=TIMEOUT)
+        assert mfa.json()["factors"] == [{"type": "webauthn", "status": "available"}]
+        url = f"{fake.url}/userconsole/auth/webauthn"
+        challenge = http.get(url, headers=headers, timeout=TIMEOUT).json()
+        signed = answer_challenge(challenge, device=device, console_url=fake.url)
+        answer = http.post(url, json=signed, headers=headers, timeout=TIMEOUT)
+        assert answer.status_code == 200, fake.webauthn_failures
+        assert http.cookies.get(SESSION_COOKIE)

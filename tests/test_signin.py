@@ -34,12 +34,21 @@ class FakeAuthenticator:
     def __init__(self, page: SamlPage | Exception) -> None:
         self.page = page
         self.seen: list[Credentials] = []
+        self.resumed: list[str] = []
+        self.alive = False
 
     def authenticate(self, credentials: Credentials) -> SamlPage:
         self.seen.append(credentials)
         if isinstance(self.page, Exception):
             raise self.page
         return self.page
+
+    def export_session(self) -> str:
+        return "session-state"
+
+    def resume(self, exported: str) -> SamlPage | None:
+        self.resumed.append(exported)
+        return None if isinstance(self.page, Exception) or not self.alive else self.page
 
 
 def page_for(

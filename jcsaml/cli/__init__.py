@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from jcsaml.cli import configure, exec_command, login
+from jcsaml.cli import configure, exec_command, login, logout
 from jcsaml.errors import JcsamlError
 
-COMMANDS = (configure, login, exec_command)
+COMMANDS = (configure, login, exec_command, logout)
 
 
 @dataclass
@@ -30,8 +30,16 @@ class Context:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
 
+    deferred: list[str] = field(default_factory=list)
+
     def warn(self, message: str) -> None:
         print(f"jcsaml: warning: {message}", file=self.stderr)
+
+    def warn_after_success(self, message: str) -> None:
+        """A warning about something that doesn't stop the command (no keyring, say): shown once
+        the command has succeeded, so a failure still ends in one error line."""
+        if message not in self.deferred:
+            self.deferred.append(message)
 
 
 def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -82,6 +90,8 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
         _enable_debug_logging(ctx.stderr)
     try:
         status: int = args.run(args, ctx)
+        for message in ctx.deferred:
+            ctx.warn(message)
         return status
     except JcsamlError as exc:
         if debug:

@@ -84,6 +84,8 @@ def run(
     env = child_environment(ctx.environ, got.credentials, got.account.name)
     if shutil.which(command[0], path=env.get("PATH")) is None:
         raise CommandNotFoundError(command=command[0])
+    for message in ctx.deferred:  # run() never returns to main(), which would print them
+        ctx.warn(message)
     ctx.stdout.flush()
     ctx.stderr.flush()
     execvpe(command[0], command, env)

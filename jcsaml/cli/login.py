@@ -130,8 +130,9 @@ def _sign_in(
         password=args.password,
         mfa_token=args.mfa_token,
         session_duration=duration,
+        force=args.force,
         prompter=prompter,
-        secrets=default_store(warn=ctx.warn),
+        secrets=default_store(warn=ctx.warn_after_success),
         environ=ctx.environ,
     )
 

@@ -110,7 +110,8 @@ class FakeUser:
     bound to.
 
     ``webauthn_keys`` maps the credential ids of the user's security keys to their EC P-256
-    public keys (see :meth:`FakeJumpCloud.register_webauthn`); while it holds any, an available
+    public keys, as PEM bytes (what ``SoftwareAuthenticator.register`` returns) or ``cryptography``
+    key objects (see :meth:`FakeJumpCloud.register_webauthn`); while it holds any, an available
     ``webauthn`` factor is listed too unless ``factors`` names ``webauthn`` itself.
 
     ``auth_failure_key`` picks the key of a wrong password's 401 body for this user
@@ -124,7 +125,9 @@ class FakeUser:
     totp_secret: str | None = field(default=None, repr=False)
     factors: Sequence[FakeFactor | FactorType] = ()
     apps: Sequence[str] = ()
-    webauthn_keys: dict[bytes, EllipticCurvePublicKey] = field(default_factory=dict, repr=False)
+    webauthn_keys: dict[bytes, bytes | EllipticCurvePublicKey] = field(
+        default_factory=dict, repr=False
+    )
     auth_failure_key: FailureKey | None = None
     device_trust_denied: bool = False
 
@@ -415,6 +418,7 @@ class FakeJumpCloud:
         self._push_scripts: dict[str, _PushScript] = {}
         self._webauthn_challenges: dict[str, _WebAuthnChallenge] = {}  # by token
         self._webauthn_failures: list[str] = []
+        self._webauthn_sign_counts: dict[bytes, int] = {}  # by credential id
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -594,11 +598,11 @@ class FakeJumpCloud:
             return self._pushes[push_id].status
 
     def register_webauthn(
-        self, email: str, credential_id: bytes, public_key: EllipticCurvePublicKey
+        self, email: str, credential_id: bytes, public_key: bytes | EllipticCurvePublicKey
     ) -> None:
-        """Register a security key (its credential id and EC P-256 public key, as
-        ``SoftwareAuthenticator.register(fake.webauthn_rp_id)`` returns them) for ``email``;
-        the user is then offered the ``webauthn`` factor."""
+        """Register a security key for ``email``: its credential id and EC P-256 public key (PEM
+        bytes or a key object), as ``SoftwareAuthenticator().register(fake.webauthn_rp_id)``
+        returns them. The user is then offered the ``webauthn`` factor."""
         with self._state:
             self._users[email.lower()].webauthn_keys[bytes(credential_id)] = public_key
 
@@ -782,7 +786,11 @@ class FakeJumpCloud:
             or not isinstance(password, str)
             or not hmac.compare_digest(password.encode(), user.password.encode())
         ):
-            return _json_reply(401, {"message": AUTH_FAILED_MESSAGE})
+            key = user.auth_failure_key if user and user.auth_failure_key else self.auth_failure_key
+            return _json_reply(401, {key: AUTH_FAILED_MESSAGE})
+        if user.device_trust_denied:
+            # The policy is checked once the user is known, before any MFA is asked for.
+            return _json_reply(403, {"message": DEVICE_TRUST_MESSAGE})
         redirect_to = self._redirect_url(body.get("redirectTo"))
         if not user.requires_mfa:
             return self._sign_in(user, redirect_to, xsrf)
@@ -893,6 +901,81 @@ class FakeJumpCloud:
             push.logged_in = True
             user = self._users[push.email]
         return self._sign_in(user, pending.redirect_to, xsrf)
+
+    # --- WebAuthn ---
+
+    def _webauthn_challenge(self, xsrf: str) -> _Reply:
+        with self._state:
+            pending = self._pending.get(xsrf)
+            if pending is None:
+                return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+            user = self._users[pending.email]
+            if not user.has_factor("webauthn") or not user.webauthn_keys:
+                return _json_reply(400, {"message": "WebAuthn is not enabled for this user."})
+            challenge = secrets.token_bytes(32)
+            token = secrets.token_urlsafe(32)
+            self._webauthn_challenges[token] = _WebAuthnChallenge(
+                challenge=challenge,
+                email=pending.email,
+                xsrf=xsrf,
+                expires_at=self._clock() + WEBAUTHN_TIMEOUT_MS / 1000,
+            )
+            allowed = [{"type": "public-key", "id": _b64url(cid)} for cid in user.webauthn_keys]
+        options = {
+            "challenge": _b64url(challenge),
+            "rpId": self.webauthn_rp_id,
+            "allowCredentials": allowed,
+            "timeout": WEBAUTHN_TIMEOUT_MS,
+            "userVerification": self.webauthn_user_verification,
+        }
+        return _json_reply(200, {"publicKey": options, "token": token})
+
+    def _webauthn_login(self, request: _Request, xsrf: str) -> _Reply:
+        from jcsaml.testing.webauthn_verify import WebAuthnVerificationError, verify_assertion
+
+        body = request.json()
+        if not isinstance(body, dict):
+            return _json_reply(400, {"message": "Bad Request"})
+        token, credential = body.get("token"), body.get("publicKeyCredential")
+        with self._state:
+            pending = self._pending.get(xsrf)
+            if pending is None:
+                return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+            issued = None
+            if isinstance(token, str):
+                issued = self._webauthn_challenges.get(token)
+                if issued is not None and (issued.xsrf, issued.email) == (xsrf, pending.email):
+                    # Spent whatever the outcome: a refused assertion needs a fresh challenge.
+                    del self._webauthn_challenges[token]
+                else:
+                    issued = None
+            user = self._users[pending.email]
+            if issued is None:
+                return self._webauthn_refused("unknown, spent or foreign token")
+            if issued.expires_at <= self._clock():
+                return self._webauthn_refused("challenge expired")
+            if not isinstance(credential, dict):
+                return self._webauthn_refused("no publicKeyCredential object")
+            try:
+                # Under the lock: the signature counters are checked and moved in one step, so
+                # two sign-ins racing with copies of one key cannot both pass.
+                verify_assertion(
+                    credential_body=credential,
+                    expected_challenge=issued.challenge,
+                    expected_origin=self.webauthn_origin,
+                    rp_id=self.webauthn_rp_id,
+                    public_keys=user.webauthn_keys,
+                    require_user_verification=self.webauthn_user_verification == "required",
+                    sign_counts=self._webauthn_sign_counts,
+                )
+            except WebAuthnVerificationError as exc:
+                return self._webauthn_refused(exc.reason)
+        return self._sign_in(user, pending.redirect_to, xsrf)
+
+    def _webauthn_refused(self, reason: str) -> _Reply:
+        with self._state:
+            self._webauthn_failures.append(reason)
+        return _json_reply(401, {"message": WEBAUTHN_FAILED_MESSAGE})
 
     # --- console API ---
 
@@ -1023,8 +1106,20 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up (timeouts, dropped faults, stop()) are expected; stay quiet.
+        # Clients hanging up (timeouts, dropped faults, stop()) and clients refusing the
+        # certificate are expected; stay quiet.
         return None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        context = self.fake.ssl_context
+        if context is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS handshake runs here, in the connection's own thread, rather than on accept():
+        # a client that never completes it must not stall the accepting loop.
+        request.settimeout(_Handler.timeout)
+        with context.wrap_socket(request, server_side=True) as tls:
+            super().finish_request(tls, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

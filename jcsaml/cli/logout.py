@@ -1,0 +1,65 @@
+"""``jcsaml logout``: forget the JumpCloud session and remove the profile's credentials."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+
+HELP = "forget the JumpCloud session and remove the account's temporary AWS credentials"
+
+
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
+    parser = subparsers.add_parser(
+        "logout",
+        parents=parents,
+        help=HELP,
+        description=HELP + ". The next login asks for MFA again. Long-lived keys in the "
+        "profile are never touched.",
+    )
+    parser.add_argument("--profile", help="AWS profile to clear (default: the account's)")
+    parser.add_argument(
+        "--username",
+        default=environ.get("JCSAML_USERNAME"),
+        help="JumpCloud username, when the account has none [env JCSAML_USERNAME]",
+    )
+    parser.add_argument(
+        "--forget-password", action="store_true", help="also remove the saved password"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.config import config_path, load_account
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.secret_store import default_store
+    from jcsaml.signin import credentials_path, forget_session, password_key
+
+    account = load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
+    profile = args.profile or account.profile
+    username = args.username or account.username
+    if username:
+        secrets = default_store(warn=lambda message: None)  # nothing to keep, nothing to warn
+        forget_session(account, username, secrets)
+        if args.forget_password:
+            secrets.delete(password_key(account, username))
+    path = credentials_path(account, environ=ctx.environ)
+    removed = CredentialsFile(path).delete(profile)
+    done = [f"forgot the JumpCloud session of {username}" if username else None]
+    if args.forget_password and username:
+        done.append("and the saved password")
+    print(f"Logged out of {account.name!r}: " + " ".join(d for d in done if d), file=ctx.stdout)
+    print(
+        f"Removed the temporary credentials of profile {profile!r} from {path}."
+        if removed
+        else f"Profile {profile!r} held no temporary credentials from jcsaml.",
+        file=ctx.stdout,
+    )
+    return 0
