@@ -164,7 +164,7 @@ class SecurityKeyTimeoutError(WebAuthnError):
 
 class SecurityKeyUserVerificationError(WebAuthnError):
     fmt = (
-        "JumpCloud requires user verification, which the security key {key} cannot do (a "
+        "JumpCloud requires user verification, which the security key ({key}) cannot do (a "
         "U2F-only key, or no PIN set); set a PIN with the key maker's tool (for a YubiKey: "
         "ykman fido access change-pin) or use a FIDO2 key"
     )
@@ -183,6 +183,15 @@ class SecurityKeyPinLockedError(WebAuthnError):
     fmt = (
         "the security key's PIN is blocked after too many wrong tries; only a reset of the key, "
         "which erases every credential on it, unblocks it: use another key or MFA factor"
+    )
+
+
+class WebAuthnRejectedError(WebAuthnError):
+    """JumpCloud refused the signed assertion; ``message`` is JumpCloud's own."""
+
+    fmt = (
+        "JumpCloud did not accept the security key's signature: {message}; check the account's "
+        "console_url and that the key is registered to this JumpCloud user"
     )
 
 

@@ -234,7 +234,8 @@ class JumpCloudAuthenticator:
         push_id = started.body.get("id")
         if not isinstance(push_id, str) or not push_id:
             raise IdpProtocolError(url=started.url, reason="no push id in the answer")
-        expires_at = _parse_time(started.body.get("expiresAt"))
+        # JumpCloud's expiresAt is on JumpCloud's clock: count its lifetime on ours instead.
+        lifetime = _seconds_between(started.body.get("initiatedAt"), started.body.get("expiresAt"))
         self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
         begin = self.clock()
         status = str(started.body.get("status", "pending"))
@@ -245,9 +246,7 @@ class JumpCloudAuthenticator:
                     break
                 if status == "denied":
                     raise PushDeniedError()
-                if status == "expired" or (
-                    expires_at is not None and datetime.now(UTC) > expires_at
-                ):
+                if status == "expired" or (lifetime is not None and waited > lifetime):
                     raise PushExpiredError()
                 if waited > self.push_timeout:
                     raise PushTimeoutError(seconds=int(self.push_timeout))
@@ -458,3 +457,10 @@ def _parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _seconds_between(start: object, end: object) -> float | None:
+    begin, finish = _parse_time(start), _parse_time(end)
+    if begin is None or finish is None:
+        return None
+    return (finish - begin).total_seconds()

@@ -102,8 +102,8 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding; raises ValueError on anything else."""
+def b64url_decode(text: object) -> bytes:
+    """Decode a base64url string, with or without padding; raises ValueError on anything else."""
     if not isinstance(text, str):
         raise ValueError("not a string")
     # Some servers use the standard alphabet; both decode to the same bytes.
@@ -115,9 +115,10 @@ def b64url_decode(text: str) -> bytes:
 
 
 def origin_of(console_url: str) -> str:
-    """The web origin of a URL: ``https://console.jumpcloud.com/x`` → ``https://console.jumpcloud.com``.
+    """The web origin of a URL (scheme, host, port unless the default; no path).
 
-    That is what a browser puts in clientDataJSON on JumpCloud's console, and what JumpCloud checks.
+    ``https://console.jumpcloud.com/x`` → ``https://console.jumpcloud.com``: what a browser puts
+    in clientDataJSON on JumpCloud's console, and what JumpCloud checks.
     """
     parts = urlsplit(console_url)
     host = (parts.hostname or "").lower()
@@ -147,9 +148,21 @@ def rp_id_allowed(rp_id: str, origin: str) -> bool:
         return _is_loopback(host) and rp_id == host
     if parts.scheme != "https":
         return False
+    require_fido2()
     from fido2.rpid import verify_rp_id
 
     return bool(verify_rp_id(rp_id, origin))
+
+
+def require_fido2() -> None:
+    """Raise a WebAuthnError saying what to install unless python-fido2 2.x is importable."""
+    try:
+        from fido2.client import DefaultClientDataCollector  # noqa: F401  (new in fido2 2.0)
+    except ImportError:
+        raise WebAuthnError(
+            reason="security keys need the fido2 package, version 2 or later; install it with: "
+            "pip install 'fido2>=2.0'"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -187,7 +200,7 @@ def parse_challenge(
     if not isinstance(token, str) or not token:
         raise bad("no token")
     try:
-        challenge = b64url_decode(options.get("challenge"))  # type: ignore[arg-type]
+        challenge = b64url_decode(options.get("challenge"))
     except ValueError:
         raise bad("the challenge is missing or not base64url") from None
     if not challenge:
@@ -211,7 +224,7 @@ def parse_challenge(
         if entry.get("type", "public-key") != "public-key":
             continue  # a future credential type no security key can use
         try:
-            credential_id = b64url_decode(entry.get("id"))  # type: ignore[arg-type]
+            credential_id = b64url_decode(entry.get("id"))
         except ValueError:
             raise bad("an allowCredentials id is not base64url") from None
         if credential_id and credential_id not in allowed:
@@ -335,6 +348,7 @@ class Fido2Device:
         SecurityKeyReplugError, SecurityKeyPinLockedError, WebAuthnError, and the prompter's
         errors when a PIN cannot be asked.
         """
+        require_fido2()
         devices = self._open_devices()
         if not devices:
             raise NoSecurityKeyError()
@@ -480,7 +494,7 @@ def _client_error(exc: Any, cause: Any, device: Any, request: AssertionRequest) 
 
 def _pin_retries(device: Any) -> int | None:
     """PIN tries left before the key locks, or None when the key cannot say."""
-    from fido2.ctap2 import Ctap2
+    from fido2.ctap2.base import Ctap2
     from fido2.ctap2.pin import ClientPin
 
     try:

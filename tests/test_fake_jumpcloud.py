@@ -1101,3 +1101,23 @@ def test_software_authenticator_over_https(
         answer = http.post(url, json=signed, headers=headers, timeout=TIMEOUT)
         assert answer.status_code == 200, fake.webauthn_failures
         assert http.cookies.get(SESSION_COOKIE)
+
+
+def test_stop_closes_an_https_fake_with_open_connections(
+    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+) -> None:
+    ca, context = tls
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    fake = FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context).start()
+    port = int(fake.url.rsplit(":", 1)[1])
+    http = requests.Session()
+    http.verify = str(ca_path)
+    http.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)  # leaves a keep-alive connection
+    started = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - started < 2
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+    with pytest.raises(requests.exceptions.ConnectionError):
+        http.get(f"https://127.0.0.1:{port}/userconsole/xsrf", timeout=TIMEOUT)

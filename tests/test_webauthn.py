@@ -24,6 +24,7 @@ from jcsaml.errors import (
     SecurityKeyReplugError,
     SecurityKeyTimeoutError,
     SecurityKeyUserVerificationError,
+    WebAuthnError,
     WebAuthnRpIdError,
 )
 from jcsaml.prompter import NonInteractivePrompter
@@ -331,6 +332,15 @@ def test_no_security_key_plugged_in():
         device.get_assertion(request_for(b"cred"))
 
 
+def test_missing_fido2_package_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fido2.client", None)  # what Python does when it is absent
+
+    with pytest.raises(WebAuthnError, match=r"pip install 'fido2>=2.0'"):
+        Fido2Device(prompter=ScriptedPrompter(), find_devices=list).get_assertion(
+            request_for(b"cred")
+        )
+
+
 def test_security_key_without_permission_names_udev():
     def denied() -> list[Any]:
         raise PermissionError(13, "Permission denied", "/dev/hidraw0")
@@ -458,7 +468,7 @@ def test_fido2_required_verification_on_a_key_that_cannot(u2f_only):
         prompter=ScriptedPrompter(),
         find_devices=lambda: [authenticator.ctap_device(u2f_only=u2f_only)],
     )
-    with pytest.raises(SecurityKeyUserVerificationError, match="Basic Key cannot do"):
+    with pytest.raises(SecurityKeyUserVerificationError, match=r"\(Basic Key\) cannot do"):
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
 
@@ -504,3 +514,33 @@ def test_importing_webauthn_stays_cheap():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_jumpcloud_sign_in_with_a_security_key_through_fido2():
+    from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+    from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+
+    role = ("arn:aws:iam::012345678987:role/ReadOnly", "arn:aws:iam::012345678987:saml-provider/JC")
+    user = FakeUser(email="frank@acme.example", password="pw", apps=["aws"])
+    spare, daily = SoftwareAuthenticator(name="Spare"), SoftwareAuthenticator(pin=PIN, name="Daily")
+    app = FakeApp(slug="aws", roles=[role])
+    with FakeJumpCloud(users=[user], apps=[app], webauthn_user_verification="required") as fake:
+        for authenticator in (spare, daily):
+            fake.register_webauthn(user.email, *authenticator.register(fake.webauthn_rp_id))
+        prompter = ScriptedPrompter([PIN])
+        # Only the daily key is plugged in; JumpCloud lists the spare one first.
+        device = Fido2Device(prompter=prompter, find_devices=lambda: [daily.ctap_device()])
+        signin = JumpCloudAuthenticator(
+            app_url=fake.app_url("aws"),
+            console_url=fake.url,
+            prompter=prompter,
+            webauthn_device=device,
+        )
+
+        page = signin.authenticate(Credentials(user.email, "pw", mfa="WEBAUTHN"))
+
+        assert page.saml_response
+        assert fake.webauthn_failures == []
+    assert prompter.asked == ["Security key PIN"]
+    assert "Touch your security key" in prompter.notices
+    assert (spare.touched, daily.touched) == (0, 1)

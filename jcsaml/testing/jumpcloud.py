@@ -179,9 +179,9 @@ class RecordedRequest:
     """One request the fake received, as logged: secrets masked, nothing else changed.
 
     ``path`` includes the query string. ``json`` is the parsed body (``"***"`` in place of a
-    non-empty password or code), or None when the body was empty or not JSON. ``headers`` holds the
-    request headers with cookie values masked. ``fault`` names the injected fault that answered
-    the request, if any.
+    non-empty password, code or WebAuthn signature), or None when the body was empty or not JSON.
+    ``headers`` holds the request headers with cookie values masked. ``fault`` names the injected
+    fault that answered the request, if any.
     """
 
     method: str
