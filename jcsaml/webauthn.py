@@ -349,7 +349,10 @@ class Fido2Device:
         errors when a PIN cannot be asked.
         """
         require_fido2()
+        if not rp_id_allowed(request.rp_id, request.origin):
+            raise WebAuthnRpIdError(rp_id=request.rp_id, origin=request.origin)
         devices = self._open_devices()
+        log.debug("security keys found: %s", ", ".join(map(_name, devices)) or "none")
         if not devices:
             raise NoSecurityKeyError()
         try:
