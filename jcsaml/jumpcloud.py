@@ -25,12 +25,14 @@ from jcsaml.errors import (
     IdpUnavailableError,
     InvalidSettingError,
     MfaCodeRejectedError,
+    MfaError,
     MfaFactorUnavailableError,
     MfaNotSupportedError,
     NoSamlResponseError,
     PushDeniedError,
     PushExpiredError,
     PushTimeoutError,
+    WebAuthnRejectedError,
 )
 from jcsaml.prompter import Prompter
 
@@ -257,19 +259,23 @@ class JumpCloudAuthenticator:
                 )
         finally:
             self.prompter.progress(None)
-        return self._call("POST", f"/userconsole/auth/push/{push_id}/login", {})
+        reply = self._call("POST", f"/userconsole/auth/push/{push_id}/login", {})
+        self._require_signed_in(reply, failure=MfaError)
+        return reply
 
     # -- WebAuthn ------------------------------------------------------------------------------
 
     def _webauthn(self) -> _Reply:
-        from jcsaml.webauthn import Fido2Device, credential_body, parse_challenge
+        from jcsaml.webauthn import Fido2Device, answer_challenge
 
         challenge = self._call("GET", "/userconsole/auth/webauthn")
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.console_url))
-        request, token = parse_challenge(challenge.body, origin=origin, url=challenge.url)
         device = self.webauthn_device or Fido2Device(prompter=self.prompter)
-        result = device.get_assertion(request)
-        return self._call("POST", "/userconsole/auth/webauthn", credential_body(result, token))
+        body = answer_challenge(
+            challenge.body, device=device, console_url=self.console_url, url=challenge.url
+        )
+        reply = self._call("POST", "/userconsole/auth/webauthn", body)
+        self._require_signed_in(reply, failure=WebAuthnRejectedError)
+        return reply
 
     # -- results -------------------------------------------------------------------------------
 
@@ -277,7 +283,7 @@ class JumpCloudAuthenticator:
         self,
         reply: _Reply,
         *,
-        failure: type[AuthenticationFailedError] | type[MfaCodeRejectedError],
+        failure: type[AuthenticationFailedError] | type[MfaError],
     ) -> None:
         if isinstance(reply.body.get("redirectTo"), str):
             return

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jcsaml.config import Account, load_account
 from jcsaml.credentials import AwsCredentials, same_role
@@ -21,6 +22,9 @@ from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
 from jcsaml.sts import StsClient
+
+if TYPE_CHECKING:
+    from jcsaml.webauthn import WebAuthnDevice
 
 #: Cached credentials are reused only while they stay valid this much longer.
 REFRESH_MARGIN_SECONDS = 300
@@ -84,6 +88,7 @@ def sign_in(
     prompter: Prompter,
     secrets: SecretStore,
     authenticator: Authenticator | None = None,
+    webauthn_device: WebAuthnDevice | None = None,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
@@ -104,6 +109,7 @@ def sign_in(
         prompter=prompter,
         http_timeout=account.http_timeout,
         push_timeout=account.push_timeout,
+        webauthn_device=webauthn_device,
     )
     session_entry = session_key(account, user)
     saved_session = None if force else secrets.get(session_entry)
@@ -181,6 +187,7 @@ def login(
     prompter: Prompter | None = None,
     secrets: SecretStore | None = None,
     authenticator: Authenticator | None = None,
+    webauthn_device: WebAuthnDevice | None = None,
     sts_client: StsClient | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> AwsCredentials:
@@ -203,6 +210,7 @@ def login(
         prompter=asker,
         secrets=secrets or NullStore(),
         authenticator=authenticator,
+        webauthn_device=webauthn_device,
     )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
     credentials = assume_role(

@@ -343,7 +343,9 @@ class Fido2Device:
     def get_assertion(self, request: AssertionRequest) -> AssertionResult:
         """Sign ``request`` with the first plugged-in key holding one of its credentials.
 
-        Raises NoSecurityKeyError, SecurityKeyAccessError, SecurityKeyNotRegisteredError,
+        Raises WebAuthnRpIdError (before any key is asked) when ``request.rp_id`` does not
+        belong to ``request.origin``, NoSecurityKeyError, SecurityKeyAccessError,
+        SecurityKeyNotRegisteredError,
         SecurityKeyTimeoutError, SecurityKeyUserVerificationError, SecurityKeyPinError,
         SecurityKeyReplugError, SecurityKeyPinLockedError, WebAuthnError, and the prompter's
         errors when a PIN cannot be asked.

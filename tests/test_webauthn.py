@@ -378,6 +378,16 @@ def test_fido2_asks_no_pin_when_jumpcloud_only_prefers_verification(key):
     assert prompter.asked == []
 
 
+def test_fido2_refuses_to_sign_for_another_site_before_touching_a_key(key):
+    authenticator, credential_id, _ = key
+    ctap = authenticator.ctap_device()
+    request = request_for(credential_id, rp_id="evil.example")
+
+    with pytest.raises(WebAuthnRpIdError):
+        Fido2Device(prompter=ScriptedPrompter(), find_devices=lambda: [ctap]).get_assertion(request)
+    assert authenticator.counter == 0
+
+
 def test_fido2_tries_each_plugged_in_key():
     stranger, mine = SoftwareAuthenticator(name="Old Key"), SoftwareAuthenticator(name="My Key")
     stranger.register(RP_ID)

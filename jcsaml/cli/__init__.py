@@ -13,10 +13,13 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jcsaml.cli import configure, exec_command, login, logout
 from jcsaml.errors import JcsamlError
+
+if TYPE_CHECKING:
+    from jcsaml.webauthn import WebAuthnDevice
 
 COMMANDS = (configure, login, exec_command, logout)
 
@@ -29,6 +32,8 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    #: The security key for WebAuthn; None means the real USB/NFC keys (tests pass a software one).
+    webauthn_device: WebAuthnDevice | None = None
 
     deferred: list[str] = field(default_factory=list)
 

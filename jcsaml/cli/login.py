@@ -133,6 +133,7 @@ def _sign_in(
         force=args.force,
         prompter=prompter,
         secrets=default_store(warn=ctx.warn_after_success),
+        webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
     )
 
