@@ -3,6 +3,7 @@ must be made, in that order, and no other."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -135,7 +136,7 @@ def test_conditional_access_refusal(replay: ReplayServer) -> None:
 def test_resume_with_a_live_session_makes_two_requests(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("api_self", "saml_page"))
     auth = authenticator(replay)
-    saved = '{"xsrf": "%s", "cookies": []}' % xsrf_token()
+    saved = json.dumps({"xsrf": xsrf_token(), "cookies": []})
     page = auth.resume(saved)
     assert page is not None and page.saml_response
     replay.assert_done()
@@ -143,7 +144,8 @@ def test_resume_with_a_live_session_makes_two_requests(replay: ReplayServer) -> 
 
 def test_resume_with_an_expired_session_returns_none(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("api_self_expired"))
-    assert authenticator(replay).resume('{"xsrf": "%s", "cookies": []}' % xsrf_token()) is None
+    saved = json.dumps({"xsrf": xsrf_token(), "cookies": []})
+    assert authenticator(replay).resume(saved) is None
     replay.assert_done()
 
 
