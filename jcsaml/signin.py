@@ -7,6 +7,7 @@ every side effect as a keyword argument with a real default.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from jcsaml.sts import StsClient
 
 if TYPE_CHECKING:
     from jcsaml.webauthn import WebAuthnDevice
+
+log = logging.getLogger(__name__)
 
 #: Cached credentials are reused only while they stay valid this much longer.
 REFRESH_MARGIN_SECONDS = 300
@@ -114,6 +117,7 @@ def sign_in(
     session_entry = session_key(account, user)
     saved_session = None if force else secrets.get(session_entry)
     page = auth.resume(saved_session) if saved_session else None
+    log.debug("saved JumpCloud session: %s", _session_state(saved_session, page))
     if page is None:
         if saved_session or force:
             secrets.delete(session_entry)
@@ -134,14 +138,27 @@ def sign_in(
     return read_assertion(account, page.saml_response, prompter)
 
 
+def _session_state(saved: str | None, page: object) -> str:
+    if saved is None:
+        return "none"
+    return "alive, reused" if page is not None else "expired"
+
+
 def read_assertion(account: Account, saml_response: str, prompter: Prompter) -> SamlAssertion:
     """Parse and check the SAML response, verifying it when the account has ``idp_cert``."""
     from jcsaml.saml import parse_saml_response
 
     idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
-    return parse_saml_response(
+    assertion = parse_saml_response(
         saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
     )
+    log.debug(
+        "SAML assertion: %d role(s), signature %s, SessionDuration %s",
+        len(assertion.roles),
+        "verified" if idp_cert else "not checked (no idp_cert)",
+        assertion.session_duration,
+    )
+    return assertion
 
 
 def session_key(account: Account, username: str) -> str:
@@ -252,6 +269,7 @@ def assume_role(
             f"JumpCloud allows sessions of at most {limit} s for this app; asking for {limit} s"
         )
         wanted = limit
+    log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
     try:
         return assume_role_with_saml(
             role, assertion.raw, duration=wanted, region=region, client=sts_client

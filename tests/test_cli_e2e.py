@@ -419,3 +419,24 @@ def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
     )
     assert_one_line_error(result)
     assert not world.config.exists()
+
+
+# --- secrets stay secret ----------------------------------------------------------------------
+
+
+def test_debug_output_shows_the_steps_and_no_secret(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    code = world.jumpcloud.totp_code(EMAIL)
+    result = world.login("--debug", code=code)
+    assert result.status == 0, result.stderr
+    assert "jcsaml: debug:" in result.stderr and "/userconsole/auth" in result.stderr
+    written = world.credentials.read_text()
+    secret_key = written.split("aws_secret_access_key = ")[1].split()[0]
+    token = written.split("aws_session_token = ")[1].split()[0]
+    output = result.stdout + result.stderr
+    for secret in (PASSWORD, code, secret_key, token, "SAMLResponse", "PHNhbWxw"):
+        assert secret not in output
+
+    failed = world.login("--debug", "--force", JCSAML_PASSWORD="a-wrong-password")
+    assert failed.status == 1
+    assert "a-wrong-password" not in failed.stdout + failed.stderr
