@@ -30,6 +30,22 @@ def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def cli_environment(home: Path, *extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment a CLI subprocess runs in: this process's, minus any AWS or jcsaml
+    settings, with every jcsaml and AWS file under ``home`` and the null keyring."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_"))}
+    env.update(
+        HOME=str(home),
+        JCSAML_CONFIG=str(home / ".jcsaml"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    for more in extra:
+        env.update(more)
+    return env
+
+
 @dataclass
 class CliResult:
     status: int

@@ -16,7 +16,7 @@ import pytest
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, run_cli
+from tests.conftest import CliResult, cli_environment, run_cli
 
 ACCOUNT = "012345678987"
 EMAIL = "alice@acme.example"
@@ -37,15 +37,7 @@ class World:
         self.roles = roles
         self.config = home / ".jcsaml"
         self.credentials = home / ".aws" / "credentials"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_"))},
-            "HOME": str(home),
-            "JCSAML_CONFIG": str(self.config),
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
-            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-            **aws.environment(),
-        }
+        self.env = cli_environment(home, aws.environment())
 
     def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
         return run_cli(*args, env={**self.env, **extra}, stdin=stdin)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, run_cli
+from tests.conftest import CliResult, cli_environment, run_cli
 
 ACCOUNT = "012345678987"
 PASSWORD = "pw-for-tests"
@@ -45,16 +44,14 @@ class Site:
         self.config = home / ".jcsaml"
         self.credentials = home / ".aws" / "credentials"
         self.keyring = home / "test-keyring.json"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_"))},
-            "HOME": str(home),
-            "JCSAML_CONFIG": str(self.config),
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
-            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-            "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
-            "JCSAML_TEST_KEYRING": str(self.keyring),
-            **aws.environment(),
-        }
+        self.env = cli_environment(
+            home,
+            aws.environment(),
+            {
+                "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
+                "JCSAML_TEST_KEYRING": str(self.keyring),
+            },
+        )
 
     def configure(self, name: str, email: str, mfa: str, *extra: str) -> None:
         result = run_cli(

@@ -3,7 +3,6 @@ given through REQUESTS_CA_BUNDLE, as for a corporate TLS-inspecting proxy."""
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import trustme
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
-from tests.conftest import run_cli
+from tests.conftest import cli_environment, run_cli
 
 ACCOUNT = "012345678987"
 
@@ -34,16 +33,10 @@ def https_site(hermetic_home: Path) -> Iterator[tuple[dict[str, str], Path]]:
         app = FakeApp(slug="aws", roles=[(role, principal)])
         with FakeJumpCloud(users=[user], apps=[app], keys=keys, ssl_context=context) as fake:
             assert fake.url.startswith("https://127.0.0.1:")
-            env = {
-                **{
-                    k: v
-                    for k, v in os.environ.items()
-                    if not k.startswith(("AWS_", "JCSAML_"))
-                    and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-                },
-                **aws.environment(),
-                "JCSAML_PASSWORD": "pw",
-            }
+            env = cli_environment(hermetic_home, aws.environment(), {"JCSAML_PASSWORD": "pw"})
+            # The machine's own CA settings would otherwise decide what is trusted.
+            for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                env.pop(variable, None)
             configured = run_cli(
                 "configure", "-a", "tls", "--url", fake.app_url("aws"), "--console-url",
                 fake.url, "--username", "u@acme.example", "--skip-prompt", env=env,
