@@ -52,14 +52,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             secrets.delete(password_key(account, username))
     path = credentials_path(account, environ=ctx.environ)
     removed = CredentialsFile(path).delete(profile)
-    done = [f"forgot the JumpCloud session of {username}" if username else None]
-    if args.forget_password and username:
-        done.append("and the saved password")
-    print(f"Logged out of {account.name!r}: " + " ".join(d for d in done if d), file=ctx.stdout)
-    print(
-        f"Removed the temporary credentials of profile {profile!r} from {path}."
-        if removed
-        else f"Profile {profile!r} held no temporary credentials from jcsaml.",
-        file=ctx.stdout,
-    )
+    if username:
+        forgotten = "session and password" if args.forget_password else "session"
+        print(f"Forgot the JumpCloud {forgotten} of {username}.", file=ctx.stdout)
+    if removed:
+        print(f"Removed the credentials of profile {profile!r} from {path}.", file=ctx.stdout)
+    else:
+        print(f"Profile {profile!r} held no credentials from jcsaml.", file=ctx.stdout)
     return 0
