@@ -432,3 +432,18 @@ def test_debug_output_shows_the_steps_and_no_secret(world: World) -> None:
     failed = world.login("--debug", "--force", JCSAML_PASSWORD="a-wrong-password")
     assert failed.status == 1
     assert "a-wrong-password" not in failed.stdout + failed.stderr
+
+
+def test_exec_without_a_command_is_a_usage_error(world: World) -> None:
+    result = world.run("exec", "-a", "production")
+    assert result.status == 2
+    assert "no command given" in result.stderr
+
+
+def test_exec_inside_exec_is_refused(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login().status == 0
+    inner = f"{sys.executable} -m jcsaml exec -a production -- true"
+    result = world.run("exec", "-a", "production", "--", "sh", "-c", inner)
+    assert result.status == 1
+    assert "already running inside jcsaml exec for account 'production'" in result.stderr

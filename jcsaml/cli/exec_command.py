@@ -67,16 +67,18 @@ def run(
     ctx: Context,
     execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe,
 ) -> int:
-    from jcsaml.errors import CommandNotFoundError, InputRequiredError, NestedExecError
+    from jcsaml.errors import CommandNotFoundError, NestedExecError
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    if not command:
-        raise InputRequiredError(
-            what="a command to run",
-            how="write it after --, e.g. jcsaml exec -a NAME -- aws sts get-caller-identity",
+    if not command:  # a usage error, like argparse's own (exit status 2)
+        print(
+            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            "jcsaml exec: error: no command given; write it after --",
+            file=ctx.stderr,
         )
+        return 2
     if ctx.environ.get(MARKER):
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
