@@ -183,7 +183,7 @@ def parse_seconds(setting: str, text: str) -> float:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
-    if not 0 < seconds <= 3600:
+    if not 1 <= seconds <= 3600:
         raise InvalidSettingError(
             setting=setting, reason=f"{text!r} must be a number of seconds from 1 to 3600"
         )
@@ -199,7 +199,8 @@ def validate_account(account: Account) -> None:
     if not account.url:
         raise InvalidSettingError(
             setting="url",
-            reason=f"account {account.name!r} has no url; set it with jcsaml configure --url",
+            reason=f"account {account.name!r} has no url; set it with "
+            f"jcsaml configure -a {account.name} --url URL",
         )
     validate_url(account.url, "url")
     validate_url(account.console_url, "console_url")
@@ -258,7 +259,7 @@ def parse_duration(text: str) -> int:
         seconds = -1
     if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
         raise InvalidSettingError(
-            setting="session duration",
+            setting="aws_session_duration",
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
             f"{MAX_SESSION_DURATION}",
         )

@@ -84,6 +84,13 @@ class IdpServerError(IdpError):
     )
 
 
+class IdpRateLimitedError(IdpError):
+    fmt = (
+        "JumpCloud is limiting the rate of requests (HTTP 429 for {url}); "
+        "wait a minute and try again"
+    )
+
+
 class IdpProtocolError(IdpError):
     fmt = (
         "unexpected answer from JumpCloud at {url}: {reason}; "
@@ -106,7 +113,7 @@ class MfaCodeRejectedError(MfaError):
 class MfaFactorUnavailableError(MfaError):
     fmt = (
         "the MFA factor {factor} is not available for this user (available: {available}); "
-        "set another with: jcsaml configure -a ACCOUNT --mfa FACTOR"
+        "set another with: jcsaml configure -a NAME --mfa FACTOR"
     )
 
 
@@ -130,7 +137,7 @@ class WebAuthnRpIdError(WebAuthnError):
 class NoRegisteredSecurityKeyError(WebAuthnError):
     fmt = (
         "JumpCloud lists no security key for this user; register one in the JumpCloud user "
-        "console, or choose another factor with: jcsaml configure -a ACCOUNT --mfa FACTOR"
+        "console, or choose another factor with: jcsaml configure -a NAME --mfa FACTOR"
     )
 
 
@@ -393,7 +400,7 @@ class SamlWrongCertificateError(SamlSignatureError):
     fmt = (
         "the SAML response was signed by a certificate (SHA-256 {signer}) other than the "
         "configured IdP certificate (SHA-256 {configured}); if JumpCloud's certificate was "
-        "renewed, download the new one and run: jcsaml configure --idp-cert PATH"
+        "renewed, download the new one and run: jcsaml configure -a NAME --idp-cert PATH"
     )
 
 
@@ -416,7 +423,7 @@ class IdpCertificateExpiredError(IdpCertificateError):
     fmt = (
         "JumpCloud's IdP certificate expired on {expired_on}; download the new one from the "
         "JumpCloud admin console (SSO, the AWS application, IdP Certificate) and run: "
-        "jcsaml configure --idp-cert PATH"
+        "jcsaml configure -a NAME --idp-cert PATH"
     )
 
 
@@ -430,6 +437,10 @@ class IdpCertificateNotYetValidError(IdpCertificateError):
 # --- roles and STS ----------------------------------------------------------------------------
 
 
+class AmbiguousRoleError(JcsamlError, LookupError):
+    fmt = "the role name {role!r} matches several roles ({matches}); pass the full ARN with --role"
+
+
 class UnknownRoleError(JcsamlError, LookupError):
     fmt = "role {role!r} is not offered by JumpCloud; available roles: {available}"
 
@@ -439,7 +450,10 @@ class StsError(JcsamlError):
 
 
 class StsUnavailableError(StsError):
-    fmt = "cannot reach AWS STS at {endpoint}: {reason}; check the network and AWS_ENDPOINT_URL_STS"
+    fmt = (
+        "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
+        "(HTTPS_PROXY, AWS_CA_BUNDLE){override}"
+    )
 
 
 # --- credentials and commands -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
     IdpProtocolError,
+    IdpRateLimitedError,
     IdpServerError,
     IdpUnavailableError,
     InvalidSettingError,
@@ -54,6 +55,7 @@ _JSON_HEADERS = {
     "Content-Type": "application/json",
     "X-Requested-With": "XMLHttpRequest",
 }
+SUPPORTED_FACTORS = ("totp", "push", "webauthn")
 _FACTOR_NAMES = {"totp": "TOTP", "push": "PUSH", "webauthn": "WEBAUTHN", "duo": "DUO"}
 
 
@@ -172,19 +174,16 @@ class JumpCloudAuthenticator:
     def _second_factor(
         self, reply: _Reply, body: dict[str, Any], credentials: Credentials
     ) -> _Reply:
-        factor = self._pick_factor(reply.body.get("factors"), credentials.mfa)
+        factor = self._pick_factor(reply.body.get("factors"), credentials)
         if factor == "totp":
             return self._totp(body, credentials)
         if factor == "push":
             return self._push()
-        if factor == "webauthn":
-            return self._webauthn()
-        raise MfaNotSupportedError(
-            factor=_FACTOR_NAMES.get(factor, factor),
-            hint="; choose another factor with jcsaml configure --mfa",
-        )
+        return self._webauthn()
 
-    def _pick_factor(self, factors: object, wanted: str) -> str:
+    def _pick_factor(self, factors: object, credentials: Credentials) -> str:
+        """The configured factor; with Auto the only usable one, TOTP when a code was given,
+        else the person's choice."""
         if not isinstance(factors, list):
             raise IdpProtocolError(
                 url=self._url("/userconsole/auth"), reason="malformed MFA factor list"
@@ -194,18 +193,32 @@ class JumpCloudAuthenticator:
             for f in factors
             if isinstance(f, Mapping) and f.get("status", "available") == "available"
         ]
-        names = ", ".join(_FACTOR_NAMES.get(f, f) for f in available) or "none"
-        if wanted.lower() != "auto":
-            if wanted.lower() not in available:
+        usable = [f for f in available if f in SUPPORTED_FACTORS]
+        wanted = credentials.mfa.lower()
+        if wanted != "auto":
+            if wanted not in available:
+                names = ", ".join(_FACTOR_NAMES.get(f, f) for f in available) or "none"
                 raise MfaFactorUnavailableError(factor=wanted.upper(), available=names)
-            return wanted.lower()
-        if not available:
-            raise MfaFactorUnavailableError(factor="any", available=names)
-        if len(available) == 1:
-            return available[0]
-        choices = [(f, _FACTOR_NAMES.get(f, f)) for f in available]
+            return wanted
+        if not usable:
+            if available:
+                raise MfaNotSupportedError(
+                    factor=", ".join(_FACTOR_NAMES.get(f, f) for f in available),
+                    hint="; enroll TOTP, JumpCloud Protect push or a security key in JumpCloud",
+                )
+            raise MfaError(
+                message="JumpCloud offers no MFA factor this user can use; ask the JumpCloud "
+                "administrator to enroll one"
+            )
+        if credentials.mfa_token and "totp" in usable:
+            return "totp"
+        if len(usable) == 1:
+            return usable[0]
+        choices = [(f, _FACTOR_NAMES[f]) for f in usable]
         return self.prompter.choose(
-            "MFA method", choices, how="pass --mfa, or set the account's mfa key"
+            "MFA method",
+            choices,
+            how="pass --mfa-token for TOTP, or set the factor with jcsaml configure -a NAME --mfa",
         )
 
     # -- TOTP ----------------------------------------------------------------------------------
@@ -363,7 +376,9 @@ class JumpCloudAuthenticator:
         """One JSON API call; anything but a JSON object (or a 5xx) is an error."""
         url = self._url(path)
         response = self._send(method, url, json=body, headers=self._headers())
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code == 429:
+            raise IdpRateLimitedError(url=url)
+        if response.status_code >= 500:
             raise IdpServerError(status=response.status_code, url=url)
         try:
             parsed = response.json()

@@ -59,7 +59,8 @@ class NonInteractivePrompter:
 
 
 def _what(message: str) -> str:
-    return message.rstrip(" :?").strip() or "an answer"
+    """The thing asked for, from a prompt: "Role to assume [1-3]: " -> "Role to assume"."""
+    return message.split(" [", 1)[0].rstrip(" :?").strip() or "an answer"
 
 
 class TerminalPrompter:

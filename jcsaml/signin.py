@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from jcsaml.config import Account, load_account
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
-from jcsaml.errors import UnknownRoleError
+from jcsaml.errors import AmbiguousRoleError, InputRequiredError, UnknownRoleError
 from jcsaml.jumpcloud import Authenticator, Credentials
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
@@ -67,6 +67,8 @@ def choose_role(assertion: SamlAssertion, wanted: str | None, prompter: Prompter
             matches = [r for r in roles if r.role_name == wanted]
         if len(matches) == 1:
             return matches[0]
+        if matches:  # one role name in several AWS accounts
+            raise AmbiguousRoleError(role=wanted, matches=", ".join(r.role_arn for r in matches))
         raise UnknownRoleError(
             role=wanted,
             available=", ".join(r.role_arn for r in roles) or "none",
@@ -74,7 +76,7 @@ def choose_role(assertion: SamlAssertion, wanted: str | None, prompter: Prompter
     if len(roles) == 1:
         return roles[0]
     choices = [(r, f"{r.account_id}  {r.role_name}") for r in sorted(roles, key=_role_order)]
-    return prompter.choose("Choose a role", choices, how="pass --role or set JCSAML_ROLE")
+    return prompter.choose("Role to assume", choices, how="pass --role or set JCSAML_ROLE")
 
 
 def _role_order(role: AwsRole) -> tuple[str, str]:
@@ -123,11 +125,7 @@ def sign_in(
             secrets.delete(session_entry)
         key = password_key(account, user)
         saved = None if password else secrets.get(key)
-        secret = password or (
-            _ask_or_reuse(prompter, saved)
-            if saved
-            else prompter.secret("JumpCloud password", how="pass --password or set JCSAML_PASSWORD")
-        )
+        secret = password or (_ask_or_reuse(prompter, saved) if saved else _ask_password(prompter))
         page = auth.authenticate(
             Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token)
         )
@@ -168,6 +166,16 @@ def session_key(account: Account, username: str) -> str:
 
 def forget_session(account: Account, username: str, secrets: SecretStore) -> None:
     secrets.delete(session_key(account, username))
+
+
+def _ask_password(prompter: Prompter) -> str:
+    """Ask until something is typed (an empty password is never sent), three times at most."""
+    how = "pass --password or set JCSAML_PASSWORD"
+    for _ in range(3):
+        typed = prompter.secret("JumpCloud password", how=how)
+        if typed:
+            return typed
+    raise InputRequiredError(what="JumpCloud password", how=how)
 
 
 def _ask_or_reuse(prompter: Prompter, saved: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import StsError, StsUnavailableError
@@ -16,6 +17,9 @@ from jcsaml.saml import AwsRole
 
 DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
+_OVERRIDE_HINT = (
+    "; this endpoint comes from AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the AWS config file"
+)
 _HINTS = {
     "AccessDenied": (
         "; check that the role exists and its trust policy lets the SAML provider {principal} "
@@ -87,24 +91,10 @@ def assume_role_with_saml(
             message=str(error.get("Message", "no message")).rstrip("."),
             hint=_HINTS.get(code, "").format(principal=role.principal_arn),
         ) from None
-    except EndpointConnectionError as exc:
-        raise StsUnavailableError(
-            role_arn=role.role_arn,
-            code="",
-            message="",
-            hint="",
-            endpoint=exc.kwargs.get("endpoint_url", "STS"),
-            reason="connection failed",
-        ) from None
+    except EndpointConnectionError:
+        raise _unreachable(sts, role, "the connection failed") from None
     except BotoCoreError as exc:
-        raise StsUnavailableError(
-            role_arn=role.role_arn,
-            code="",
-            message="",
-            hint="",
-            endpoint="STS",
-            reason=type(exc).__name__,
-        ) from None
+        raise _unreachable(sts, role, type(exc).__name__) from None
     found = answer["Credentials"]
     expiration = found["Expiration"]
     if isinstance(expiration, str):
@@ -117,4 +107,19 @@ def assume_role_with_saml(
         role_arn=role.role_arn,
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
         region=region,
+    )
+
+
+def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsUnavailableError:
+    endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
+    host = urlsplit(endpoint).hostname or ""
+    standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    return StsUnavailableError(
+        role_arn=role.role_arn,
+        code="",
+        message="",
+        hint="",
+        endpoint=endpoint,
+        reason=reason,
+        override="" if standard else _OVERRIDE_HINT,
     )

@@ -392,7 +392,12 @@ def test_login_with_another_certificate_is_refused_and_writes_nothing(world: Wor
     other.write_bytes(IdpKeyPair.generate().cert_pem)
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"], "--idp-cert", str(other))
     result = world.login()
-    assert_one_line_error(result, "signed by a certificate", "other than the configured")
+    assert_one_line_error(
+        result,
+        "signed by a certificate",
+        "other than the configured",
+        "jcsaml configure -a production --idp-cert PATH",  # the account the user works on
+    )
     assert not world.credentials.exists()
 
 

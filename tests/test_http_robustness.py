@@ -10,6 +10,7 @@ import pytest
 from jcsaml.errors import (
     AuthenticationFailedError,
     IdpProtocolError,
+    IdpRateLimitedError,
     IdpServerError,
     IdpUnavailableError,
 )
@@ -94,7 +95,7 @@ def test_dropped_connections_on_a_get_are_retried(fake: FakeJumpCloud) -> None:
 def test_a_post_is_never_retried(fake: FakeJumpCloud, kind: str) -> None:
     fake.inject_fault("/userconsole/auth", kind, times=1)  # type: ignore[arg-type]
     sleeps = Sleeps()
-    with pytest.raises((IdpServerError, IdpUnavailableError)):
+    with pytest.raises((IdpServerError, IdpRateLimitedError, IdpUnavailableError)):
         sign_in(client(fake, sleeps))
     assert fake.count("POST", "/userconsole/auth") == 1
     assert sleeps.delays == []

@@ -270,3 +270,12 @@ def test_logout_drops_the_session_and_the_credentials(site: Site) -> None:
     assert "[totp]" not in site.credentials.read_text()
     line = one_error_line(site.run("login", "-a", "totp", "--skip-prompt"))
     assert "--password" in line
+
+
+def test_auto_with_a_code_given_uses_totp_without_asking(site: Site) -> None:
+    site.configure("both", "both@acme.example", "Auto")
+    code = site.jumpcloud.totp_code("both@acme.example")
+    result = site.run(
+        "login", "-a", "both", "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
+    )
+    assert result.status == 0, result.stderr

@@ -329,7 +329,9 @@ def test_unsigned_response_is_refused_when_a_certificate_is_configured(keys: Idp
 
 
 def test_wrong_certificate(keys: IdpKeyPair, other_keys: IdpKeyPair) -> None:
-    with pytest.raises(SamlWrongCertificateError, match="jcsaml configure --idp-cert") as caught:
+    with pytest.raises(
+        SamlWrongCertificateError, match="jcsaml configure -a NAME --idp-cert"
+    ) as caught:
         verify(signed(other_keys), keys.cert_pem)
     assert caught.value.signer != caught.value.configured
 
@@ -348,7 +350,7 @@ def test_expired_idp_certificate_says_where_to_get_a_new_one() -> None:
         verify(signed(old), old.cert_pem)
     expired_on = (NOW - timedelta(days=1200) + timedelta(days=1095)).date().isoformat()
     assert f"expired on {expired_on}" in str(caught.value)
-    assert "jcsaml configure --idp-cert" in str(caught.value)
+    assert "jcsaml configure -a NAME --idp-cert" in str(caught.value)
 
 
 def test_idp_certificate_not_yet_valid() -> None:

@@ -138,7 +138,7 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
         sts_client=sts,
         environ={},
     )
-    assert prompter.asked == ["Choose a role"]
+    assert prompter.asked == ["Role to assume"]
     assert sts.calls[0]["RoleArn"] == RO
 
 

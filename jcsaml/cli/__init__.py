@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     except JcsamlError as exc:
         if debug:
             logging.getLogger("jcsaml").debug("error", exc_info=True)
-        print(f"jcsaml: error: {exc}", file=ctx.stderr)
+        print(f"jcsaml: error: {_for_account(str(exc), args)}", file=ctx.stderr)
         return 1
     except KeyboardInterrupt:
         print("\njcsaml: interrupted", file=ctx.stderr)
@@ -116,6 +116,12 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
             file=ctx.stderr,
         )
         return 1
+
+
+def _for_account(message: str, args: argparse.Namespace) -> str:
+    """Library messages say ``-a NAME``; the CLI knows the account the user is working on."""
+    account = getattr(args, "idp_account", None)
+    return message.replace(" -a NAME ", f" -a {account} ") if account else message
 
 
 def _enable_debug_logging(stream: TextIO) -> None:
