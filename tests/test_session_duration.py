@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
+from tests.conftest import cli_environment, run_cli
 
 ACCOUNT = "012345678987"
 
@@ -111,3 +113,19 @@ def test_untrusted_role_names_the_trust_policy(local: Setup) -> None:
         local.login("untrusted", ScriptedPrompter())
     assert caught.value.code == "AccessDenied"
     assert "trust policy" in str(caught.value)
+
+
+def test_the_cli_tells_the_user_about_the_shorter_session(
+    servers: Setup, hermetic_home: Path
+) -> None:
+    env = cli_environment(hermetic_home, servers.aws.environment(), {"JCSAML_PASSWORD": "pw"})
+    configured = run_cli(
+        "configure", "-a", "short", "--url", servers.jumpcloud.app_url("short"),
+        "--console-url", servers.jumpcloud.url, "--username", "alice@acme.example",
+        "--skip-prompt", env=env,
+    )  # fmt: skip
+    assert configured.status == 0, configured.stderr
+    result = run_cli("login", "-a", "short", "--skip-prompt", env=env)
+    assert result.status == 0, result.stderr
+    assert "MaxSessionDuration" in result.stderr and "using 3600 s" in result.stderr
+    assert "(in 59 minutes)" in result.stdout or "(in 60 minutes)" in result.stdout
