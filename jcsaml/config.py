@@ -87,10 +87,11 @@ class Account:
 def config_path(environ: Mapping[str, str] = os.environ, override: str | None = None) -> Path:
     """``--config``, else ``JCSAML_CONFIG``, else ``~/.jcsaml``."""
     chosen = override or environ.get("JCSAML_CONFIG") or "~/.jcsaml"
-    return _expand(chosen, environ)
+    return expand_home(chosen, environ)
 
 
-def _expand(path: str, environ: Mapping[str, str]) -> Path:
+def expand_home(path: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """``~`` means the HOME of ``environ`` (so tests and tools can point it elsewhere)."""
     if path.startswith("~"):
         home = environ.get("HOME") or str(Path.home())
         return Path(home + path[1:])

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.config import Account, load_account
+from jcsaml.config import Account, expand_home, load_account
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import AmbiguousRoleError, InputRequiredError, UnknownRoleError
@@ -47,10 +47,7 @@ def resolve_account(account: Account | str, *, environ: Mapping[str, str] = os.e
 def credentials_path(account: Account, *, environ: Mapping[str, str] = os.environ) -> Path:
     """The account's ``credentials_file``, else the SDK default (AWS_SHARED_CREDENTIALS_FILE...)."""
     if account.credentials_file:
-        path = account.credentials_file
-        if path.startswith("~"):
-            path = (environ.get("HOME") or str(Path.home())) + path[1:]
-        return Path(path)
+        return expand_home(account.credentials_file, environ)
     return CredentialsFile.default_path(environ)
 
 
@@ -192,7 +189,7 @@ def _read_cert(path: str) -> str:
     from jcsaml.errors import InvalidSettingError
 
     try:
-        return Path(os.path.expanduser(path)).read_text(encoding="utf-8")
+        return expand_home(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidSettingError(
             setting="idp_cert",

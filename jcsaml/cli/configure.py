@@ -129,11 +129,9 @@ def _mfa_name(value: str | None) -> str | None:
 
 
 def _absolute(path: str | None, environ: Mapping[str, str]) -> str | None:
-    if not path:
-        return None
-    if path.startswith("~"):
-        path = (environ.get("HOME") or os.path.expanduser("~")) + path[1:]
-    return os.path.abspath(path)
+    from jcsaml.config import expand_home
+
+    return os.path.abspath(expand_home(path, environ)) if path else None
 
 
 def _check_idp_cert(path: str) -> None:
