@@ -18,13 +18,13 @@ from jcsaml.config import Account, expand_home, load_account
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import AmbiguousRoleError, InputRequiredError, UnknownRoleError
-from jcsaml.jumpcloud import Authenticator, Credentials
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
 from jcsaml.sts import StsClient
 
 if TYPE_CHECKING:
+    from jcsaml.jumpcloud import Authenticator
     from jcsaml.webauthn import WebAuthnDevice
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def sign_in(
     password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
     the password when the person typed it.
     """
-    from jcsaml.jumpcloud import JumpCloudAuthenticator
+    from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
     user = (
         username
