@@ -414,8 +414,8 @@ class SamlWeakAlgorithmError(SamlSignatureError):
 
 class IdpCertificateError(SamlError):
     fmt = (
-        "cannot use the IdP certificate: {reason}; give jcsaml configure --idp-cert the PEM "
-        "certificate or the metadata XML exported from the JumpCloud AWS application"
+        "cannot use the IdP certificate: {reason}; give jcsaml configure -a NAME --idp-cert "
+        "the PEM certificate or the metadata XML exported from the JumpCloud AWS application"
     )
 
 

@@ -313,6 +313,8 @@ class JumpCloudAuthenticator:
         response = self._send(
             "GET", self.app_url, headers={"Accept": "text/html"}, allow_redirects=True
         )
+        if response.status_code == 429:
+            raise IdpRateLimitedError(url=self.app_url)
         if response.status_code >= 500:
             raise IdpServerError(status=response.status_code, url=self.app_url)
         soup = BeautifulSoup(response.text, "html.parser")

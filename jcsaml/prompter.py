@@ -60,7 +60,7 @@ class NonInteractivePrompter:
 
 def _what(message: str) -> str:
     """The thing asked for, from a prompt: "Role to assume [1-3]: " -> "Role to assume"."""
-    return message.split(" [", 1)[0].rstrip(" :?").strip() or "an answer"
+    return message.split(" [", 1)[0].split(" (", 1)[0].rstrip(" :?").strip() or "an answer"
 
 
 class TerminalPrompter:

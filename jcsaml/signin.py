@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from jcsaml.config import Account, expand_home, load_account
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
-from jcsaml.errors import AmbiguousRoleError, InputRequiredError, UnknownRoleError
+from jcsaml.errors import AmbiguousRoleError, PromptAbortedError, UnknownRoleError
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
@@ -172,7 +172,7 @@ def _ask_password(prompter: Prompter) -> str:
         typed = prompter.secret("JumpCloud password", how=how)
         if typed:
             return typed
-    raise InputRequiredError(what="JumpCloud password", how=how)
+    raise PromptAbortedError(what="JumpCloud password")
 
 
 def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
@@ -185,15 +185,15 @@ def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
     return typed or saved
 
 
-def _read_cert(path: str) -> str:
+def _read_cert(path: str) -> bytes:
+    """The file's bytes: PEM, metadata XML or DER, as ``jcsaml configure --idp-cert`` accepts."""
     from jcsaml.errors import InvalidSettingError
 
     try:
-        return expand_home(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return expand_home(path).read_bytes()
+    except OSError as exc:
         raise InvalidSettingError(
-            setting="idp_cert",
-            reason=f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
         ) from None
 
 

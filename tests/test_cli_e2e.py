@@ -452,3 +452,24 @@ def test_exec_inside_exec_is_refused(world: World) -> None:
     result = world.run("exec", "-a", "production", "--", "sh", "-c", inner)
     assert result.status == 1
     assert "already running inside jcsaml exec for account 'production'" in result.stderr
+
+
+def test_login_verifies_with_a_der_certificate(world: World, keys: IdpKeyPair) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = world.home / "jumpcloud.cer"
+    der.write_bytes(x509.load_pem_x509_certificate(keys.cert_pem).public_bytes(Encoding.DER))
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"], "--idp-cert", str(der))
+    result = world.login()
+    assert result.status == 0, result.stderr
+
+
+def test_empty_passwords_are_never_sent(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    result = world.run("login", "-a", "production", stdin="\n\n\n")
+    assert result.status == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[:3] == ["JumpCloud password: "] * 3  # asked again, the answer never echoed
+    assert lines[3] == "jcsaml: error: cancelled at the JumpCloud password prompt"
+    assert world.jumpcloud.count("POST") == 0
