@@ -37,6 +37,11 @@ def site(
         with FakeJumpCloud(users=[user], apps=[app], keys=keys) as fake:
             for device in (lost_key, plugged_key):  # two registered keys, the first one lost
                 fake.register_webauthn(EMAIL, *device.register("127.0.0.1"))
+            status, _, err = run(
+                ["configure", "-a", "keys", "--url", fake.app_url("aws"), "--console-url",
+                 fake.url, "--username", EMAIL, "--mfa", "WEBAUTHN", "--skip-prompt"]
+            )  # fmt: skip
+            assert status == 0, err
             yield fake, aws, lost_key, plugged_key
 
 
@@ -57,11 +62,6 @@ def test_webauthn_login_signs_with_the_key_that_is_plugged_in(
     site: tuple[FakeJumpCloud, LocalAws, SoftwareAuthenticator, SoftwareAuthenticator],
 ) -> None:
     fake, aws, lost_key, plugged_key = site
-    status, _, err = run(
-        ["configure", "-a", "keys", "--url", fake.app_url("aws"), "--console-url", fake.url,
-         "--username", EMAIL, "--mfa", "WEBAUTHN", "--skip-prompt"]
-    )  # fmt: skip
-    assert status == 0, err
     # Only the second registered key is "plugged in": it must be used although it is listed last.
     status, out, err = run(
         ["login", "-a", "keys", "--skip-prompt", "--password", "pw"], plugged_key
@@ -76,15 +76,11 @@ def test_webauthn_login_signs_with_the_key_that_is_plugged_in(
 def test_a_key_jumpcloud_does_not_know_fails_clearly(
     site: tuple[FakeJumpCloud, LocalAws, SoftwareAuthenticator, SoftwareAuthenticator],
 ) -> None:
-    fake, _, _, _ = site
-    status, _, err = run(
-        ["configure", "-a", "keys", "--url", fake.app_url("aws"), "--console-url", fake.url,
-         "--username", EMAIL, "--mfa", "WEBAUTHN", "--skip-prompt"]
-    )  # fmt: skip
-    assert status == 0, err
+    fake = site[0]
     stranger = SoftwareAuthenticator(name="stranger")
     stranger.register("127.0.0.1")
     status, _, err = run(["login", "-a", "keys", "--skip-prompt", "--password", "pw"], stranger)
     assert status == 1
+    assert fake.count("POST", "/userconsole/auth/webauthn") == 0  # nothing to send
     assert err.strip().splitlines()[-1].startswith("jcsaml: error: ")
     assert "Traceback" not in err
