@@ -228,7 +228,10 @@ def load_idp_certificate(text: str | bytes) -> str:
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     if len(data) > MAX_RESPONSE_BYTES:
         raise IdpCertificateError(reason="the file is larger than 1 MiB")
-    data = data.removeprefix(b"\xef\xbb\xbf").strip()
+    raw = data.removeprefix(b"\xef\xbb\xbf")
+    # Whitespace is only trimmed from the text forms: a DER file may end in a byte that looks
+    # like whitespace.
+    data = raw.strip()
     if not data:
         raise IdpCertificateError(reason="the file is empty")
     if b"-----BEGIN" in data:
@@ -244,7 +247,7 @@ def load_idp_certificate(text: str | bytes) -> str:
     elif data.startswith(b"<"):
         certificate = _certificate_from_metadata(data)
     else:
-        certificate = _certificate_from_der(data)
+        certificate = _certificate_from_der(raw, data)
     return certificate.public_bytes(Encoding.PEM).decode("ascii")
 
 
@@ -621,13 +624,15 @@ def _certificate_from_metadata(data: bytes) -> x509.Certificate:
             reason=f"the metadata names {len(bodies)} signing certificates; "
             "save the one JumpCloud signs with as PEM and use that"
         )
-    return _certificate_from_der(bodies[0].encode("ascii"))
+    encoded = bodies[0].encode("ascii")
+    return _certificate_from_der(encoded, encoded)
 
 
-def _certificate_from_der(data: bytes) -> x509.Certificate:
+def _certificate_from_der(raw: bytes, data: bytes) -> x509.Certificate:
+    """DER as the file holds it (``raw``), else the bare base64 of DER (``data``, trimmed)."""
     from cryptography import x509
 
-    candidates = [data]
+    candidates = [raw]
     with contextlib.suppress(UnicodeDecodeError, ValueError, binascii.Error):
         candidates.append(base64.b64decode(_ASCII_WHITESPACE.sub("", data.decode("ascii"))))
     for candidate in candidates:

@@ -474,3 +474,35 @@ def test_metadata_with_a_dtd_is_refused(keys: IdpKeyPair) -> None:
     )
     with pytest.raises(IdpCertificateError, match="DTD"):
         load_idp_certificate(metadata)
+
+
+def test_der_certificates_ending_in_whitespace_bytes_are_read_whole() -> None:
+    # The last DER byte is part of the signature: about one certificate in forty ends in a byte
+    # that is ASCII whitespace, which must not be trimmed away. Re-sign until one does.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from jcsaml.saml import load_idp_certificate
+
+    template = x509.load_pem_x509_certificate(IdpKeyPair.generate().cert_pem)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for serial in range(1, 2000):
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(template.subject)
+            .issuer_name(template.issuer)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(template.not_valid_before_utc)
+            .not_valid_after(template.not_valid_after_utc)
+            .sign(key, hashes.SHA256())
+        )
+        der = certificate.public_bytes(Encoding.DER)
+        if der[-1:].isspace():
+            break
+    else:
+        raise AssertionError("no certificate ending in a whitespace byte was made")
+    expected = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    assert load_idp_certificate(der) == expected
