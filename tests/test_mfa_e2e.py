@@ -64,6 +64,13 @@ class Site:
     def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
         return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
 
+    def login_with_totp(self, name: str, email: str) -> CliResult:
+        """A non-interactive login with the password and the current TOTP code."""
+        code = self.jumpcloud.totp_code(email)
+        return self.run(
+            "login", "-a", name, "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
+        )
+
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "jcsaml", *args],
@@ -231,10 +238,7 @@ def test_a_configured_factor_the_user_lacks_names_the_available_ones(site: Site)
 
 def test_second_login_reuses_the_console_session(site: Site) -> None:
     site.configure("totp", "totp@acme.example", "TOTP")
-    code = site.jumpcloud.totp_code("totp@acme.example")
-    first = site.run(
-        "login", "-a", "totp", "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
-    )
+    first = site.login_with_totp("totp", "totp@acme.example")
     assert first.status == 0, first.stderr
     stored = site.keyring.read_text()
     assert "session:totp@acme.example" in stored
@@ -249,10 +253,7 @@ def test_second_login_reuses_the_console_session(site: Site) -> None:
 
 def test_expired_console_session_falls_back_to_a_full_sign_in(site: Site) -> None:
     site.configure("totp", "totp@acme.example", "TOTP")
-    code = site.jumpcloud.totp_code("totp@acme.example")
-    assert site.run(
-        "login", "-a", "totp", "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
-    ).status == 0  # fmt: skip
+    assert site.login_with_totp("totp", "totp@acme.example").status == 0
     site.jumpcloud.expire_sessions()
     line = one_error_line(site.run("login", "-a", "totp", "--profile", "other", "--skip-prompt"))
     assert "--password" in line  # the session is gone, so the password is needed again
@@ -260,10 +261,7 @@ def test_expired_console_session_falls_back_to_a_full_sign_in(site: Site) -> Non
 
 def test_logout_drops_the_session_and_the_credentials(site: Site) -> None:
     site.configure("totp", "totp@acme.example", "TOTP")
-    code = site.jumpcloud.totp_code("totp@acme.example")
-    assert site.run(
-        "login", "-a", "totp", "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
-    ).status == 0  # fmt: skip
+    assert site.login_with_totp("totp", "totp@acme.example").status == 0
     out = site.run("logout", "-a", "totp")
     assert out.status == 0, out.stderr
     assert "session:" not in site.keyring.read_text()
@@ -274,8 +272,5 @@ def test_logout_drops_the_session_and_the_credentials(site: Site) -> None:
 
 def test_auto_with_a_code_given_uses_totp_without_asking(site: Site) -> None:
     site.configure("both", "both@acme.example", "Auto")
-    code = site.jumpcloud.totp_code("both@acme.example")
-    result = site.run(
-        "login", "-a", "both", "--skip-prompt", JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code
-    )
+    result = site.login_with_totp("both", "both@acme.example")
     assert result.status == 0, result.stderr

@@ -6,7 +6,6 @@ Also home of the options and the credential lookup that ``exec`` shares with ``l
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,10 +168,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def notices_path(environ: Mapping[str, str]) -> Path:
     """Where jcsaml remembers the one-time notices it gave (no secrets in it)."""
-    state = environ.get("XDG_STATE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
-    )
-    return Path(state) / "jcsaml" / "notices"
+    from jcsaml.config import expand_home
+
+    state = environ.get("XDG_STATE_HOME") or "~/.local/state"
+    return expand_home(state, environ) / "jcsaml" / "notices"
 
 
 def suggest_verification(account_name: str, ctx: Context) -> None:
