@@ -122,6 +122,8 @@ def sign_in(
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
+    # A certificate file that can't be trusted is refused before anything is asked or sent.
+    idp_cert = _checked_idp_cert(account, trust_new_cert)
     user = (
         username
         or account.username
@@ -158,6 +160,7 @@ def sign_in(
         prompter,
         username=user,
         trust_new_cert=trust_new_cert,
+        idp_cert=idp_cert,
     )
 
 
@@ -174,8 +177,12 @@ def read_assertion(
     *,
     username: str | None = None,
     trust_new_cert: bool = False,
+    idp_cert: bytes | None = None,
 ) -> SamlAssertion:
     """Parse, verify and check the SAML response for ``account``.
+
+    ``idp_cert`` is the content of the account's ``idp_cert`` file when the caller has read and
+    checked it already.
 
     - With ``idp_cert``, the signature must verify with that file's certificate; the file must
       not be writable by other users and, when ``idp_cert_sha256`` is set, must still have that
@@ -194,11 +201,7 @@ def read_assertion(
     from jcsaml.saml import parse_saml_response, show_fingerprint
 
     if account.idp_cert:
-        if trust_new_cert:
-            from jcsaml.errors import TrustNewCertificateError
-
-            raise TrustNewCertificateError(path=account.idp_cert)
-        idp_cert, _ = read_idp_certificate_file(account.idp_cert, sha256=account.idp_cert_sha256)
+        idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
         assertion = parse_saml_response(
             saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
         )
@@ -235,6 +238,16 @@ def read_assertion(
     return assertion
 
 
+def _checked_idp_cert(account: Account, trust_new_cert: bool) -> bytes | None:
+    if not account.idp_cert:
+        return None
+    if trust_new_cert:
+        from jcsaml.errors import TrustNewCertificateError
+
+        raise TrustNewCertificateError(path=account.idp_cert)
+    return read_idp_certificate_file(account.idp_cert, sha256=account.idp_cert_sha256)[0]
+
+
 def trust_signer(
     account: Account,
     assertion: SamlAssertion,
@@ -254,10 +267,11 @@ def trust_signer(
         return
     if signer is None:
         prompter.notify(
-            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} is not "
-            "signed with a certificate, so nothing proves it comes from JumpCloud; it was used "
-            f"unverified. Set JumpCloud's IdP certificate with: jcsaml configure -a "
-            f"{account.name} --idp-cert PATH (see: jcsaml help saml-verification)"
+            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} carries no "
+            "signing certificate (it is unsigned, or its signature names none), so jcsaml could "
+            "not check that it comes from JumpCloud. Set JumpCloud's IdP certificate with: "
+            f"jcsaml configure -a {account.name} --idp-cert PATH "
+            "(see: jcsaml help saml-verification)"
         )
         return
     if pin_certificate is None:
