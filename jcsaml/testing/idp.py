@@ -284,9 +284,8 @@ def sign_saml_response(
     Enveloped signatures with exclusive canonicalization, the certificate in ``ds:KeyInfo``, as
     JumpCloud sends them; ``embed_certificate=False`` leaves ``ds:KeyInfo`` out, as some IdPs do
     (the signature stays valid: KeyInfo is not part of what is signed). Algorithms are signxml
-    fragment names (``rsa-sha256``, ``rsa-sha1``,
-    ``sha256``, ``sha1`` ...). With ``both``, the Assertion is signed first so the Response
-    signature covers it. Returns UTF-8 XML.
+    fragment names (``rsa-sha256``, ``rsa-sha1``, ``sha256``, ``sha1`` ...). With ``both``, the
+    Assertion is signed first so the Response signature covers it. Returns UTF-8 XML.
     """
     from lxml import etree
 
