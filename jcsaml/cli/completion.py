@@ -127,8 +127,8 @@ def describe(parser: argparse.ArgumentParser) -> list[Command]:
 
 def _short(text: str) -> str:
     """One line of help: no ``[env ...]`` part, no parenthesised detail at the end."""
-    text = re.sub(r"\s*\[[^\]]*\]", "", text)
-    return " ".join(text.split())[:80]
+    text = " ".join(re.sub(r"\s*\[[^\]]*\]", "", text).split())
+    return text if len(text) <= 80 else text[:77].rsplit(" ", 1)[0] + "..."
 
 
 # --- bash -------------------------------------------------------------------------------------

@@ -438,6 +438,23 @@ def _remove_handler() -> None:
         _original_handler = None
 
 
+def _request_region(response: Any, principal_arn: str) -> str:
+    """The region moto saw; for an unsigned call through an endpoint override, which names no
+    region, the principal's partition decides (AWS would be reached at that partition's STS)."""
+    region = str(response.region or DEFAULT_REGION)
+    if "Authorization" in response.headers:
+        return region
+    parts = principal_arn.split(":")
+    partition = parts[1] if len(parts) > 1 else "aws"
+    if partition in PARTITION_REGIONS and not region.startswith(
+        {"aws-us-gov": "us-gov-", "aws-cn": "cn-"}.get(partition, "")
+    ):
+        return PARTITION_REGIONS[partition]
+    if partition == "aws" and region.startswith(("us-gov-", "cn-")):
+        return DEFAULT_REGION
+    return region
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -686,7 +703,7 @@ class LocalAws:
                 principal_arn=principal_arn,
                 assertion_b64=str(response._get_param("SAMLAssertion") or ""),
                 requested=requested,
-                region=str(response.region or DEFAULT_REGION),
+                region=_request_region(response, principal_arn),
             )
         except StsRejection as rejection:
             self._record(
