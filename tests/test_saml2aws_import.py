@@ -93,7 +93,7 @@ def test_read_saml2aws(sample: Path) -> None:
     assert "not a JumpCloud SAML application URL" in reasons[("broken", None)]
     assert "REQUESTS_CA_BUNDLE" in reasons[("staging", "skip_verify")]
     assert "aws_session_duration" in reasons[("staging", "aws_session_duration")]
-    unused = sorted(key for (section, key) in reasons if section == "default")
+    unused = sorted(str(key) for (section, key) in reasons if section == "default")
     # empty values are not set at all, so they are not reported
     assert unused == [
         "aws_urn",
