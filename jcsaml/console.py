@@ -128,7 +128,8 @@ def get_signin_token(
     )
     params: dict[str, str] = {"Action": "getSigninToken", "Session": session}
     if session_duration:
-        status, body = _get(http, endpoint, {**params, "SessionDuration": str(session_duration)})
+        with_duration = {**params, "SessionDuration": str(session_duration)}
+        status, body = _get(http, endpoint, with_duration, timeout)
         if status == 200:
             return SigninToken(_token(body, endpoint), session_duration)
         if status != 400:
@@ -136,7 +137,7 @@ def get_signin_token(
         # Some credentials (and some endpoints) refuse SessionDuration: the session then lasts
         # the endpoint's default instead.
         log.debug("getSigninToken with SessionDuration: HTTP 400; asking without it")
-    status, body = _get(http, endpoint, params)
+    status, body = _get(http, endpoint, params, timeout)
     if status != 200:
         raise ConsoleSigninError(endpoint=endpoint, status=status)
     return SigninToken(_token(body, endpoint), None)
@@ -184,12 +185,14 @@ def console_signin_url(
     return login_url(token, endpoint, destination=target, issuer=issuer)
 
 
-def _get(http: HttpGetter | None, endpoint: str, params: Mapping[str, str]) -> tuple[int, str]:
+def _get(
+    http: HttpGetter | None, endpoint: str, params: Mapping[str, str], timeout: float
+) -> tuple[int, str]:
     import requests
 
     client = http or requests.Session()
     try:
-        answer = client.get(endpoint, params=dict(params), timeout=30, allow_redirects=False)
+        answer = client.get(endpoint, params=dict(params), timeout=timeout, allow_redirects=False)
     except requests.exceptions.RequestException as exc:
         raise ConsoleUnavailableError(endpoint=endpoint, reason=type(exc).__name__) from None
     log.debug("GET %s?Action=%s -> HTTP %s", endpoint, params["Action"], answer.status_code)

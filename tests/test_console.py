@@ -386,3 +386,16 @@ def test_get_signin_token_sends_the_session_as_aws_expects(world: World) -> None
     assert json.dumps(caught.value.fields).find("wrong") == -1
     assert os.environ.get("JCSAML_FEDERATION_URL") is None
     assert sys.executable
+
+
+def test_debug_shows_the_steps_and_no_secret(world: World) -> None:
+    world.configure("aws")
+    result = world.console("aws", "--link", "--debug")
+    assert result.status == 0, result.stderr
+    assert "getSigninToken -> HTTP 200" in result.stderr
+    written = (world.home / ".aws" / "credentials").read_text()
+    secret_key = written.split("aws_secret_access_key = ")[1].split()[0]
+    token = written.split("aws_session_token = ")[1].split()[0]
+    signin_token = parse_qs(urlsplit(result.stdout.strip()).query)["SigninToken"][0]
+    for secret in (PASSWORD, secret_key, token, signin_token):
+        assert secret not in result.stderr
