@@ -525,6 +525,42 @@ class StsUnavailableError(StsError):
 # --- credentials and commands -----------------------------------------------------------------
 
 
+class ConsoleSigninError(JcsamlError):
+    fmt = (
+        "the AWS federation endpoint {endpoint} refused the sign-in token request (HTTP "
+        "{status}); sign in again with --force, and check federation_url or "
+        "JCSAML_FEDERATION_URL if set"
+    )
+
+
+class ConsoleUnavailableError(JcsamlError):
+    fmt = (
+        "cannot reach the AWS federation endpoint {endpoint}: {reason}; check the network and "
+        "the proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE)"
+    )
+
+
+class BrowserNotFoundError(JcsamlError):
+    fmt = "no web browser could be opened; run again with --link to print the URL instead"
+
+
+class Saml2awsFileError(ConfigError):
+    fmt = "cannot read the saml2aws config file {path}: {reason}; check the path"
+
+
+class NothingToImportError(ConfigError):
+    fmt = (
+        "{path} holds no JumpCloud account to import (saml2aws sections with provider = JumpCloud)"
+    )
+
+
+class AccountExistsError(ConfigError):
+    fmt = (
+        "{path} already has the IdP account(s) {accounts}; nothing was imported: run again with "
+        "--force to replace them"
+    )
+
+
 class CredentialsFileError(JcsamlError, ValueError):
     fmt = "cannot use credentials file {path}: {reason}; fix the file by hand, jcsaml left it as is"
 
