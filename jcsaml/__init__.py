@@ -8,12 +8,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Account", "AwsCredentials", "JcsamlError", "__version__", "load_account", "login"]
+__all__ = [
+    "Account",
+    "AwsCredentials",
+    "JcsamlError",
+    "RoleResult",
+    "__version__",
+    "discover_applications",
+    "load_account",
+    "login",
+    "login_many",
+]
 
 if TYPE_CHECKING:
     from jcsaml.config import Account, load_account
     from jcsaml.credentials import AwsCredentials
+    from jcsaml.discovery import discover_applications
     from jcsaml.errors import JcsamlError
+    from jcsaml.multi import RoleResult, login_many
     from jcsaml.signin import login
 
 _LAZY = {
@@ -22,6 +34,9 @@ _LAZY = {
     "AwsCredentials": "jcsaml.credentials",
     "JcsamlError": "jcsaml.errors",
     "login": "jcsaml.signin",
+    "login_many": "jcsaml.multi",
+    "RoleResult": "jcsaml.multi",
+    "discover_applications": "jcsaml.discovery",
 }
 
 

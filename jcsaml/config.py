@@ -9,7 +9,7 @@ import dataclasses
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +28,11 @@ DEFAULT_PUSH_TIMEOUT = 120.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
+#: A config section named ``group NAME`` lists accounts (``accounts = a, b``) that ``jcsaml login
+#: -a NAME`` signs in to together; it is not an account itself.
+GROUP_PREFIX = "group "
+#: Profile-name fields a ``profile_template`` may use.
+TEMPLATE_FIELDS = ("account", "account_id", "role", "idp_account")
 
 T = TypeVar("T")
 
@@ -66,6 +71,9 @@ class Account:
     federation_url: str = ""
     #: ``(account id, alias)`` pairs from ``account_aliases``, for ``jcsaml list-roles``.
     account_aliases: tuple[tuple[str, str], ...] = ()
+    #: How profiles are named when several roles are taken from this account's assertion, e.g.
+    #: ``{account}-{role}`` (the default then); see :data:`TEMPLATE_FIELDS`.
+    profile_template: str = ""
 
     @property
     def profile(self) -> str:
@@ -96,6 +104,7 @@ class Account:
             else f"{self.push_timeout:g}",
             "federation_url": self.federation_url,
             "account_aliases": ", ".join(f"{a}:{n}" for a, n in self.account_aliases),
+            "profile_template": self.profile_template,
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -128,8 +137,56 @@ def _read(path: Path) -> IniDocument | None:
 
 
 def account_names(path: Path) -> list[str]:
+    """The accounts in the config file, in file order (``group`` sections are not accounts)."""
     document = _read(path)
-    return document.sections() if document else []
+    sections = document.sections() if document else []
+    return [name for name in sections if not name.startswith(GROUP_PREFIX)]
+
+
+def group_names(path: Path) -> list[str]:
+    """The names of the account groups (``[group NAME]`` sections) in the config file."""
+    document = _read(path)
+    sections = document.sections() if document else []
+    return [name[len(GROUP_PREFIX) :] for name in sections if name.startswith(GROUP_PREFIX)]
+
+
+def expand_accounts(
+    names: Sequence[str], *, path: Path, all_accounts: bool = False
+) -> list[str]:
+    """Account names for ``names``, where a name may also be a group (``[group NAME]``, its
+    ``accounts = a, b`` key); every account once, in the order given. ``all_accounts`` gives
+    every account in the file. Raises UnknownAccountError for a name that is neither, and
+    InvalidSettingError for a name that is both or a group naming an unknown account."""
+    document = _read(path)
+    sections = document.sections() if document else []
+    accounts = [name for name in sections if not name.startswith(GROUP_PREFIX)]
+    if all_accounts:
+        if not accounts:
+            raise UnknownAccountError(account="(any)", path=str(path))
+        return accounts
+    chosen: list[str] = []
+    for name in names:
+        group = document.section(GROUP_PREFIX + name) if document else None
+        if group is None:
+            if name not in accounts:
+                raise UnknownAccountError(account=name, path=str(path))
+            members = [name]
+        elif name in accounts:
+            raise InvalidSettingError(
+                setting="group",
+                reason=f"{name!r} is both an account and a group in {path}; rename one",
+            )
+        else:
+            members = [m.strip() for m in group.get("accounts", "").split(",") if m.strip()]
+            unknown = [m for m in members if m not in accounts]
+            if unknown or not members:
+                raise InvalidSettingError(
+                    setting=f"accounts of group {name!r}",
+                    reason=f"{', '.join(unknown) or 'no account'} is not an account in {path}; "
+                    "list accounts as: accounts = production, dev",
+                )
+        chosen.extend(m for m in members if m not in chosen)
+    return chosen
 
 
 def load_account(
@@ -192,6 +249,7 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         ),
         federation_url=get("federation_url"),
         account_aliases=parsed("account_aliases", parse_account_aliases, ()),
+        profile_template=parsed("profile_template", parse_profile_template, ""),
     )
     if strict:
         validate_account(account)
@@ -228,6 +286,13 @@ def validate_account(account: Account) -> None:
         raise InvalidSettingError(
             setting="account name", reason=f"{account.name!r} can't be a section name"
         )
+    if account.name.startswith(GROUP_PREFIX):
+        raise InvalidSettingError(
+            setting="account name",
+            reason=f"{account.name!r}: a section named 'group NAME' is an account group",
+        )
+    if account.profile_template:
+        parse_profile_template(account.profile_template)
     if not account.url:
         raise InvalidSettingError(
             setting="url",
@@ -303,6 +368,24 @@ def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((account_id, alias))
     return tuple(pairs)
+
+
+def parse_profile_template(text: str) -> str:
+    """A profile-name template using only :data:`TEMPLATE_FIELDS`, e.g. ``{account}-{role}``."""
+    import string
+
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise InvalidSettingError(setting="profile_template", reason=f"{text!r}: {exc}") from None
+    unknown = [name for name in fields if name not in TEMPLATE_FIELDS]
+    if unknown or not text.strip():
+        raise InvalidSettingError(
+            setting="profile_template",
+            reason=f"{text!r} may use only "
+            + ", ".join("{" + name + "}" for name in TEMPLATE_FIELDS),
+        )
+    return text
 
 
 def parse_duration(text: str) -> int:

@@ -65,6 +65,10 @@ class CredentialsStore(Protocol):
         """Forget the profile's credentials; False when there were none."""
         ...
 
+    def save_many(self, profiles: Mapping[str, AwsCredentials]) -> None:
+        """Store every profile at once: all are saved, or (on an error) none."""
+        ...
+
 
 class CredentialsFile:
     """A :class:`CredentialsStore` on the AWS shared credentials file (``~/.aws/credentials``).
@@ -115,18 +119,27 @@ class CredentialsFile:
         value that cannot be written, and :class:`~jcsaml.errors.CredentialsFileError` when the
         file cannot be parsed, read or written: in all these cases the file is left as it was.
         """
-        _check_profile(profile)
-        values = _values_for(credentials)
+        self.save_many({profile: credentials})
+
+    def save_many(self, profiles: Mapping[str, AwsCredentials]) -> None:
+        """Write several profiles as :meth:`save` writes one, in one locked, atomic rewrite of
+        the file: either every profile is written or, on any error, the file stays as it was."""
+        values = {}
+        for profile, credentials in profiles.items():
+            _check_profile(profile)
+            values[profile] = _values_for(credentials)
 
         def write(doc: IniDocument) -> None:
-            current = doc.section(profile)
-            if current is not None and _holds_static_keys(current):
-                raise StaticCredentialsProfileError(
-                    path=str(self.path), profile=profile, reason="long-lived access keys"
-                )
-            doc.update_section(profile, values)
+            for profile, profile_values in values.items():
+                current = doc.section(profile)
+                if current is not None and _holds_static_keys(current):
+                    raise StaticCredentialsProfileError(
+                        path=str(self.path), profile=profile, reason="long-lived access keys"
+                    )
+                doc.update_section(profile, profile_values)
 
-        self._edit(write)
+        if values:
+            self._edit(write)
 
     def delete(self, profile: str) -> bool:
         """Remove jcsaml's credential keys from ``profile``, and the profile when nothing else
@@ -179,6 +192,9 @@ class MemoryCredentialsStore:
 
     def save(self, profile: str, credentials: AwsCredentials) -> None:
         self.profiles[profile] = credentials
+
+    def save_many(self, profiles: Mapping[str, AwsCredentials]) -> None:
+        self.profiles.update(profiles)
 
     def delete(self, profile: str) -> bool:
         return self.profiles.pop(profile, None) is not None

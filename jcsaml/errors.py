@@ -511,6 +511,33 @@ class UnknownRoleError(JcsamlError, LookupError):
     fmt = "role {role!r} is not offered by JumpCloud; available roles: {available}"
 
 
+class NoRoleMatchedError(JcsamlError, LookupError):
+    fmt = (
+        "no role JumpCloud offers for account {account!r} matches {patterns}; available roles: "
+        "{available}"
+    )
+
+
+class ProfileCollisionError(JcsamlError, ValueError):
+    fmt = (
+        "several roles would be written to the same profile ({collisions}); nothing was "
+        "written: name profiles apart with --profile-template or profile_template, e.g. "
+        "{{idp_account}}-{{role}}"
+    )
+
+
+class SomeRolesFailedError(JcsamlError):
+    fmt = "{failed} of {total} role(s) failed, as the table says; the other profiles were written"
+
+
+class NoAwsApplicationsError(JcsamlError, LookupError):
+    fmt = (
+        "none of the {checked} application(s) JumpCloud lists for this user is an AWS SAML "
+        "application offering roles; ask the JumpCloud administrator to bind you to the AWS "
+        "applications"
+    )
+
+
 class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
 

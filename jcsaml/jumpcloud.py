@@ -89,6 +89,21 @@ class Authenticator(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class Application:
+    """One entry of the user console's application list (``GET /userconsole/api/applications``).
+
+    ``sso_type`` is ``saml`` for a SAML application (its ``sso_url`` is the page carrying the
+    assertion) and ``bookmark`` for a plain link.
+    """
+
+    id: str
+    name: str
+    display_label: str
+    sso_url: str
+    sso_type: str
+
+
+@dataclasses.dataclass(frozen=True)
 class _Reply:
     status: int
     url: str
@@ -305,25 +320,30 @@ class JumpCloudAuthenticator:
             raise failure(message=message)
         raise IdpProtocolError(url=reply.url, reason=f"HTTP {reply.status} without a message")
 
-    def fetch_saml_page(self) -> SamlPage:
-        """GET the application's page and read the auto-post form (works with a live session)."""
+    def fetch_saml_page(self, app_url: str | None = None) -> SamlPage:
+        """GET the application's page and read the auto-post form (works with a live session).
+
+        ``app_url`` is another application of the same JumpCloud tenant, fetched with this
+        console session (default: the authenticator's own ``app_url``).
+        """
         from bs4 import BeautifulSoup
 
+        from jcsaml.config import validate_url
+
+        url = validate_url(app_url, "url") if app_url else self.app_url
         # The page is HTML for a browser, not an API call: JumpCloud may redirect within its hosts.
-        response = self._send(
-            "GET", self.app_url, headers={"Accept": "text/html"}, allow_redirects=True
-        )
+        response = self._send("GET", url, headers={"Accept": "text/html"}, allow_redirects=True)
         if response.status_code == 429:
-            raise IdpRateLimitedError(url=self.app_url)
+            raise IdpRateLimitedError(url=url)
         if response.status_code >= 500:
-            raise IdpServerError(status=response.status_code, url=self.app_url)
+            raise IdpServerError(status=response.status_code, url=url)
         soup = BeautifulSoup(response.text, "html.parser")
         field = soup.find("input", attrs={"name": "SAMLResponse"})
         value = field.get("value") if field is not None else None
         if not isinstance(value, str) or not value.strip():
             if response.status_code == 403:
                 raise ConditionalAccessError(message="HTTP 403 on the application page")
-            raise NoSamlResponseError(url=self.app_url)
+            raise NoSamlResponseError(url=url)
         form = field.find_parent("form") if field is not None else None
         action = form.get("action") if form is not None else None
         relay = soup.find("input", attrs={"name": "RelayState"})
@@ -333,6 +353,36 @@ class JumpCloudAuthenticator:
             relay_state=relay_value if isinstance(relay_value, str) else "",
             form_action=action if isinstance(action, str) else "",
         )
+
+    def signed_in(self) -> bool:
+        """Whether JumpCloud still holds this authenticator's console session alive."""
+        if not self._xsrf:
+            return False
+        response = self._send("GET", self._url("/userconsole/api/self"), headers=self._headers())
+        return response.status_code == 200
+
+    def list_applications(self) -> list[Application]:
+        """The applications JumpCloud's user console lists for the signed-in user."""
+        reply = self._call_any("GET", "/userconsole/api/applications")
+        if not isinstance(reply, list):
+            raise IdpProtocolError(
+                url=self._url("/userconsole/api/applications"), reason="expected a JSON array"
+            )
+        found = []
+        for item in reply:
+            if not isinstance(item, Mapping):
+                continue
+            sso = item.get("sso")
+            found.append(
+                Application(
+                    id=str(item.get("_id") or ""),
+                    name=str(item.get("name") or ""),
+                    display_label=str(item.get("displayLabel") or item.get("name") or ""),
+                    sso_url=str(item.get("ssoUrl") or ""),
+                    sso_type=str(sso.get("type") or "") if isinstance(sso, Mapping) else "",
+                )
+            )
+        return found
 
     # -- console session reuse -----------------------------------------------------------------
 
@@ -373,6 +423,28 @@ class JumpCloudAuthenticator:
         if self._xsrf:
             headers["X-Xsrftoken"] = self._xsrf
         return headers
+
+    def _call_any(self, method: str, path: str) -> Any:
+        """One JSON API call whose answer may be any JSON value; refusals are errors."""
+        url = self._url(path)
+        response = self._send(method, url, headers=self._headers())
+        if response.status_code == 429:
+            raise IdpRateLimitedError(url=url)
+        if response.status_code >= 500:
+            raise IdpServerError(status=response.status_code, url=url)
+        try:
+            parsed = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise IdpProtocolError(
+                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status_code})"
+            ) from None
+        if response.status_code != 200:
+            reply = _Reply(response.status_code, url, parsed if isinstance(parsed, dict) else {})
+            raise IdpProtocolError(
+                url=url, reason=f"HTTP {response.status_code}: {_message(reply) or 'no message'}"
+            )
+        return parsed
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> _Reply:
         """One JSON API call; anything but a JSON object (or a 5xx) is an error."""

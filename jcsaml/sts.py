@@ -43,8 +43,11 @@ def region_for(role: AwsRole, region: str | None) -> str:
     return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
 
 
-def make_client(region: str) -> StsClient:
-    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet)."""
+def make_client(region: str, *, max_pool_connections: int = 10) -> StsClient:
+    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet).
+
+    It is thread-safe; ``max_pool_connections`` is how many calls may be in flight at once.
+    """
     import botocore.session
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -55,7 +58,11 @@ def make_client(region: str) -> StsClient:
     client: StsClient = session.create_client(
         "sts",
         region_name=region,
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 3, "mode": "standard"}),
+        config=Config(
+            signature_version=UNSIGNED,
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=max_pool_connections,
+        ),
     )
     return client
 

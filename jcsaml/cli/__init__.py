@@ -50,10 +50,13 @@ class Context:
 
 def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     """Options every command takes, after the command name."""
+    from jcsaml.cli.options import RepeatableValue
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-a",
         "--idp-account",
+        action=RepeatableValue,
         default=environ.get("JCSAML_IDP_ACCOUNT") or "default",
         metavar="NAME",
         help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",

@@ -22,6 +22,8 @@ HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
 def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     """The sign-in inputs shared by every command that may log in."""
+    from jcsaml.cli.options import RepeatableValue
+
     parser.add_argument(
         "--profile",
         help="AWS profile to use (default: the account's aws_profile, else the account name)",
@@ -45,8 +47,10 @@ def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str
     )
     parser.add_argument(
         "--role",
+        action=RepeatableValue,
         default=environ.get("JCSAML_ROLE"),
-        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]",
+        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]; login takes it "
+        "several times, and glob patterns on the name or ARN (*ReadOnly*)",
     )
     parser.add_argument(
         "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
@@ -74,6 +78,24 @@ def add_parser(
         "than 5 minutes, unless --force.",
     )
     add_login_options(parser, environ)
+    parser.add_argument(
+        "--all-accounts",
+        action="store_true",
+        help="every account in the config file (-a also repeats, and takes a group's name)",
+    )
+    parser.add_argument(
+        "--all-roles", action="store_true", help="every role JumpCloud offers for each account"
+    )
+    parser.add_argument(
+        "--profile-template",
+        metavar="TEMPLATE",
+        help="names of the profiles when an account gives several roles, from {account} "
+        "(alias or id), {account_id}, {role} and {idp_account} [default: the account's "
+        "profile_template, else {account}-{role}]",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (signs in every time)"
+    )
     parser.add_argument(
         "--trust-new-cert",
         action="store_true",
@@ -153,6 +175,10 @@ def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.cli import multi_login
+
+    if multi_login.wanted(args, ctx):
+        return multi_login.run(args, ctx)
     got = obtain_credentials(args, ctx)
     creds = got.credentials
     if got.fresh:

@@ -91,3 +91,12 @@ class CredentialsStoreContract:
         assert store.delete("dev") is True
         assert store.load("production") == first
         assert store.load("dev") is None
+
+    def test_save_many_saves_every_profile(self, store: CredentialsStore) -> None:
+        store.save("production", sample_credentials(1))
+        newer = {"production": sample_credentials(2), "dev": sample_credentials(3)}
+        store.save_many(newer)
+        assert store.load("production") == newer["production"]
+        assert store.load("dev") == newer["dev"]
+        store.save_many({})
+        assert store.load("dev") == newer["dev"]

@@ -192,10 +192,9 @@ def build_saml_response(
         f"{principal},{role}" if principal_first else f"{role},{principal}"
         for role, principal in roles
     ]
-    attributes = [
-        _attribute(ROLE_ATTRIBUTE, role_values),
-        _attribute(ROLE_SESSION_NAME_ATTRIBUTE, [role_session_name or subject]),
-    ]
+    # Without roles the Role attribute is left out, as for an application other than AWS.
+    attributes = [_attribute(ROLE_ATTRIBUTE, role_values)] if role_values else []
+    attributes.append(_attribute(ROLE_SESSION_NAME_ATTRIBUTE, [role_session_name or subject]))
     if session_duration is not None:
         attributes.append(_attribute(SESSION_DURATION_ATTRIBUTE, [str(session_duration)]))
     xml = (

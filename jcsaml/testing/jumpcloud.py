@@ -48,6 +48,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 from urllib.parse import quote, urlsplit
 
+from jcsaml.saml import AWS_AUDIENCE
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
 
 if TYPE_CHECKING:
@@ -162,6 +163,11 @@ class FakeApp:
     key signs (``none``: nothing, an unsigned response); ``embed_certificate=False`` leaves the
     certificate out of the signature's KeyInfo. ``conditional_access_denied`` makes the page
     refuse every user, as a JumpCloud conditional-access policy does.
+
+    Not every application is for AWS: ``catalog_name`` is JumpCloud's catalog name listed by
+    ``/userconsole/api/applications`` (``aws``, ``github-com`` ...); an application with no
+    ``roles`` sends no Role attribute, to ``acs_url`` and ``audience`` when given (e.g. GitHub's);
+    ``kind="bookmark"`` is a plain link to ``bookmark_url``, listed but with no SAML page.
     """
 
     slug: str
@@ -173,9 +179,16 @@ class FakeApp:
     conditional_access_denied: bool = False
     display_label: str | None = None
     relay_state: str = ""
+    catalog_name: str = "aws"
+    kind: Literal["saml", "bookmark"] = "saml"
+    acs_url: str | None = None
+    audience: str | None = None
+    bookmark_url: str = ""
 
     @property
     def signin_url(self) -> str:
+        if self.acs_url:
+            return self.acs_url
         partition = self.roles[0][0].split(":")[1] if self.roles else "aws"
         return SIGNIN_URLS.get(partition, SIGNIN_URLS["aws"])
 
@@ -1020,8 +1033,8 @@ class FakeJumpCloud:
         listing = [
             {
                 "_id": _object_id("app:" + app.slug),
-                "name": "aws",
-                "ssoUrl": self.app_url(app.slug),
+                "name": "bookmark" if app.kind == "bookmark" else app.catalog_name,
+                "ssoUrl": app.bookmark_url if app.kind == "bookmark" else self.app_url(app.slug),
                 "displayLabel": app.display_label or f"AWS {app.slug}",
                 "active": True,
                 "organization": _object_id("organization"),
@@ -1029,7 +1042,7 @@ class FakeJumpCloud:
                 "color": "",
                 "logo": {"url": "", "color": ""},
                 "description": "",
-                "sso": {"type": "saml"},
+                "sso": {"type": app.kind},
             }
             for slug in user.apps
             if (app := self._apps.get(slug)) is not None
@@ -1040,7 +1053,7 @@ class FakeJumpCloud:
 
     def _saml_page(self, request: _Request, slug: str) -> _Reply:
         app = self._apps.get(slug)
-        if app is None:
+        if app is None or app.kind != "saml":
             return _html_reply(404, _page("JumpCloud", "<h1>Application not found</h1>"))
         session = self._live_session(request)
         if session is None:
@@ -1081,6 +1094,7 @@ class FakeJumpCloud:
             destination=action,
             now=datetime.fromtimestamp(self._clock(), UTC),
             principal_first=app.principal_first,
+            audience=app.audience or AWS_AUDIENCE,
         )
         signed = (
             xml

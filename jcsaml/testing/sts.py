@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -479,10 +480,16 @@ class LocalAws:
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
     what the STS compares assertion times with and counts expirations from.
+
+    ``sts_latency`` (seconds) delays every AssumeRoleWithSAML answer, as a distant STS endpoint
+    would (for benchmarks); the server answers requests in parallel, so delays overlap.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime] | None = None, sts_latency: float = 0.0
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.sts_latency = sts_latency
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -687,6 +694,9 @@ class LocalAws:
 
     def _answer_assume_role_with_saml(self, response: Any) -> Any:
         from moto.core.responses import ActionResult
+
+        if self.sts_latency > 0:
+            time.sleep(self.sts_latency)
 
         role_arn = str(response._get_param("RoleArn") or "")
         principal_arn = str(response._get_param("PrincipalArn") or "")

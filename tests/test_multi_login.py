@@ -1,0 +1,346 @@
+"""Several accounts and roles from one JumpCloud sign-in: the runbook's team, end to end through
+the CLI (fake JumpCloud, strict local STS), and login_many as a library."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import jcsaml
+from jcsaml.config import Account
+from jcsaml.credentials import AwsCredentials
+from jcsaml.credentials_file import CredentialsFile
+from jcsaml.errors import ProfileCollisionError, StsError
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+from tests.conftest import CliResult, cli_environment, run_cli
+
+EMAIL = "alice@acme.example"
+PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+BOB = "bob@acme.example"
+BOB_PASSWORD = "another long passphrase"
+# The runbook's accounts, and the roles each offers (read-only and full for operations,
+# billing for accounts payable, EC2 for developers).
+AWS_ACCOUNTS = {"production": "012345678987", "dev": "210987654321", "staging": "333344445555"}
+ROLES = ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin", "AccountsPayableBilling", "ManageEC2")
+ALIASES = "012345678987:acme-prod, 210987654321:acme-dev, 333344445555:acme-staging"
+
+
+@dataclass
+class Team:
+    home: Path
+    aws: LocalAws
+    jumpcloud: FakeJumpCloud
+    env: dict[str, str]
+    role_arns: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.home / ".jcsaml"
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / ".aws" / "credentials"
+
+    def login(self, *args: str, **env: str) -> CliResult:
+        return run_cli(
+            "login",
+            "--skip-prompt",
+            *args,
+            env={
+                **self.env,
+                "JCSAML_PASSWORD": PASSWORD,
+                "JCSAML_MFA_TOKEN": self.jumpcloud.totp_code(EMAIL),
+                **env,
+            },
+        )
+
+    def password_checks(self) -> int:
+        return sum(
+            1
+            for r in self.jumpcloud.requests
+            if r.method == "POST" and r.path == "/userconsole/auth" and r.json.get("otp") == ""
+        )
+
+    def mfa_checks(self) -> int:
+        return sum(
+            1
+            for r in self.jumpcloud.requests
+            if r.method == "POST" and r.path == "/userconsole/auth" and r.json.get("otp") == "***"
+        )
+
+
+def _config_section(name: str, url: str, console: str, user: str, extra: str = "") -> str:
+    return (
+        f"[{name}]\nurl = {url}\nconsole_url = {console}\nusername = {user}\nmfa = Auto\n"
+        f"account_aliases = {ALIASES}\n{extra}\n"
+    )
+
+
+def _build_team(home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, keys: IdpKeyPair) -> Team:
+    team = Team(home, aws, jumpcloud, cli_environment(home, aws.environment()))
+    sections = []
+    for name, account_id in AWS_ACCOUNTS.items():
+        provider = aws.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=account_id)
+        arns = []
+        for role in ROLES:
+            if (name, role) == ("staging", "AccountsPayableBilling"):
+                # Trusts another provider only: AssumeRoleWithSAML is refused for it.
+                arns.append(
+                    aws.create_role(
+                        role,
+                        trusted_principal_arn=f"arn:aws:iam::{account_id}:saml-provider/Other",
+                        account_id=account_id,
+                    )
+                )
+            else:
+                arns.append(
+                    aws.create_role(role, trusted_principal_arn=provider, account_id=account_id)
+                )
+        team.role_arns[name] = arns
+        sections.append(
+            _config_section(name, jumpcloud.app_url(f"acme-{name}"), jumpcloud.url, EMAIL)
+        )
+    sections.append("[group everyday]\naccounts = production, dev\n")
+    team.config.write_text("".join(sections))
+    return team
+
+
+@pytest.fixture
+def team(hermetic_home: Path) -> Iterator[Team]:
+    keys = IdpKeyPair.generate()
+    apps = []
+    for name, account_id in AWS_ACCOUNTS.items():
+        provider = f"arn:aws:iam::{account_id}:saml-provider/JumpCloud"
+        apps.append(
+            FakeApp(
+                f"acme-{name}",
+                roles=[(f"arn:aws:iam::{account_id}:role/{role}", provider) for role in ROLES],
+                display_label=f"AWS {name.capitalize()}",
+            )
+        )
+    apps.append(FakeApp("acme-test", roles=[], display_label="Test"))
+    user = FakeUser(EMAIL, PASSWORD, totp_secret=SECRET, apps=[f"acme-{n}" for n in AWS_ACCOUNTS])
+    bob = FakeUser(BOB, BOB_PASSWORD, apps=["acme-staging"])
+    with LocalAws() as aws, FakeJumpCloud(users=[user, bob], apps=apps, keys=keys) as jumpcloud:
+        yield _build_team(hermetic_home, aws, jumpcloud, keys)
+
+
+def _profiles(path: Path) -> dict[str, AwsCredentials]:
+    """The profiles holding temporary credentials."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    store = CredentialsFile(path)
+    found = {}
+    for name in parser.sections():
+        credentials = store.load(name)
+        if credentials is not None:
+            found[name] = credentials
+    return found
+
+
+def test_three_apps_four_roles_from_one_sign_in_in_one_write(team: Team) -> None:
+    team.credentials.parent.mkdir(mode=0o700)
+    team.credentials.write_text("[personal]\naws_access_key_id = AKIAEXAMPLE\n")
+    inode = team.credentials.stat().st_ino
+    result = team.login(
+        "-a", "production", "-a", "dev", "-a", "staging", "--all-roles", "--force", "--debug"
+    )
+    assert result.status == 1, result.stderr  # staging's billing role does not trust JumpCloud
+    profiles = _profiles(team.credentials)
+    # The staging billing role is the one failure: 11 written, the long-lived profile kept.
+    assert len(profiles) == 11
+    assert "acme-staging-AccountsPayableBilling" not in profiles
+    assert "acme-prod-AcmeJumpCloudAdminRO" in profiles
+    assert "acme-dev-ManageEC2" in profiles
+    assert "aws_access_key_id = AKIAEXAMPLE" in team.credentials.read_text()
+    # One password check, one MFA, one SAML page per app, one STS call per role.
+    assert team.password_checks() == 1
+    assert team.mfa_checks() == 1
+    assert team.jumpcloud.count("GET", "/saml2/") == 3
+    assert len(team.aws.calls) == 12
+    assert [c.code for c in team.aws.calls].count("AccessDenied") == 1
+    # Written once: one rename over the file, one write logged.
+    assert team.credentials.stat().st_ino != inode
+    assert result.stderr.count("in one write") == 1
+    assert "wrote 11 profile(s)" in result.stderr
+    # The summary: 12 rows, the failure with its reason, then one error line.
+    rows = [line for line in result.stdout.splitlines() if line.startswith(tuple(AWS_ACCOUNTS))]
+    assert len(rows) == 12
+    failed = [row for row in rows if "failed" in row]
+    assert len(failed) == 1
+    assert "AccountsPayableBilling" in failed[0] and "AccessDenied" in failed[0]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "jcsaml: error: 1 of 12 role(s) failed, as the table says; the other profiles were written"
+    )
+    for secret in (PASSWORD, *(c.secret_access_key for c in profiles.values())):
+        assert secret not in result.stdout + result.stderr
+    # The credentials are real: STS knows each session.
+    for name, credentials in profiles.items():
+        assert team.aws.session_arn(
+            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        ), name
+
+
+def test_all_roles_succeed_in_twelve_profiles(team: Team) -> None:
+    text = team.config.read_text().replace(
+        f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}",
+        f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}\nprofile_template = "
+        "{idp_account}-{role}",
+    )
+    team.config.write_text(text)
+    result = team.login("--all-accounts", "--role", "*", "--json")
+    assert result.status == 1
+    summary = json.loads(result.stdout)
+    assert len(summary["roles"]) == 12
+    assert [r["profile"] for r in summary["roles"] if not r["ok"]] == [
+        "staging-AccountsPayableBilling"
+    ]
+    assert summary["sign_ins"] == [
+        {
+            "signed_in_as": f"{EMAIL} at {team.jumpcloud.url}",
+            "accounts": ["production", "dev", "staging"],
+        }
+    ]
+    assert {r["profile"] for r in summary["roles"] if r["ok"]} >= {
+        "acme-prod-AcmeJumpCloudAdmin",
+        "staging-ManageEC2",
+    }
+
+
+def test_a_group_and_role_patterns(team: Team) -> None:
+    result = team.login("-a", "everyday", "--role", "*RO", "--role", "*EC2")
+    assert result.status == 0, result.stderr
+    assert set(_profiles(team.credentials)) == {
+        "acme-prod-AcmeJumpCloudAdminRO",
+        "acme-prod-ManageEC2",
+        "acme-dev-AcmeJumpCloudAdminRO",
+        "acme-dev-ManageEC2",
+    }
+    assert team.jumpcloud.count("GET", "/saml2/") == 2
+    assert "Wrote 4 profile(s)" in result.stdout
+
+
+def test_one_role_per_account_goes_to_the_account_profile(team: Team) -> None:
+    result = team.login("-a", "production", "-a", "dev", "--role", "AcmeJumpCloudAdminRO")
+    assert result.status == 0, result.stderr
+    profiles = _profiles(team.credentials)
+    assert set(profiles) == {"production", "dev"}
+    assert profiles["dev"].role_arn == team.role_arns["dev"][0]
+
+
+def test_collisions_are_refused_before_anything_is_written(team: Team) -> None:
+    result = team.login(
+        "-a", "production", "-a", "dev", "--all-roles", "--profile-template", "{role}"
+    )
+    assert result.status == 1
+    assert result.stderr.startswith("jcsaml: error: several roles would be written to the same")
+    assert "'AcmeJumpCloudAdminRO': arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO, " in (
+        result.stderr
+    )
+    assert not team.credentials.exists()
+    assert team.aws.calls == []
+
+
+def test_a_role_pattern_matching_nothing_fails_that_account_only(team: Team) -> None:
+    result = team.login("-a", "production", "-a", "dev", "--role", "*ReadOnly*")
+    assert result.status == 1
+    assert "failed: no role JumpCloud offers for account 'production' matches" in result.stdout
+    assert not team.credentials.exists()
+
+
+def test_accounts_of_another_user_are_signed_in_separately(team: Team) -> None:
+    text = team.config.read_text().replace(
+        f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}\n"
+        f"console_url = {team.jumpcloud.url}\nusername = {EMAIL}",
+        f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}\n"
+        f"console_url = {team.jumpcloud.url}\nusername = {BOB}",
+    )
+    team.config.write_text(text)
+    # Bob has no MFA; both passwords come from one variable, so Bob's sign-in fails, alone.
+    result = team.login("-a", "production", "-a", "staging", "--role", "AcmeJumpCloudAdminRO")
+    assert result.status == 1
+    assert "Signed in to JumpCloud 2 times" in result.stdout
+    assert f"{BOB} at {team.jumpcloud.url}: staging" in result.stdout
+    assert "failed: JumpCloud rejected the sign-in" in result.stdout
+    assert set(_profiles(team.credentials)) == {"production"}
+
+
+def test_profile_with_several_accounts_is_a_usage_error(team: Team) -> None:
+    result = team.login("-a", "production", "-a", "dev", "--profile", "x")
+    assert result.status == 2
+    assert "--profile names one profile" in result.stderr
+
+
+def test_single_login_is_unchanged(team: Team) -> None:
+    result = team.login("-a", "production", "--role", "AcmeJumpCloudAdminRO")
+    assert result.status == 0, result.stderr
+    assert result.stdout.startswith("Logged in as arn:aws:iam::012345678987:role/")
+
+
+# --- the library ----------------------------------------------------------------------------
+
+
+class CountingStore(CredentialsFile):
+    """The real credentials file, counting writes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes = 0
+
+    def save_many(self, profiles: Mapping[str, AwsCredentials]) -> None:
+        self.writes += 1
+        super().save_many(profiles)
+
+
+def test_login_many_as_a_library(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in team.aws.environment().items():
+        monkeypatch.setenv(key, value)
+    code = team.jumpcloud.totp_code(EMAIL)
+    results = jcsaml.login_many(
+        ["production", "dev", "staging"],
+        all_roles=True,
+        password=PASSWORD,
+        mfa_token=code,
+        environ=os.environ,
+    )
+    assert len(results) == 12
+    failures = [r for r in results if not r.ok]
+    assert [r.role_arn for r in failures] == [team.role_arns["staging"][2]]
+    assert isinstance(failures[0].error, StsError) and failures[0].error.code == "AccessDenied"
+    store = CountingStore(team.credentials)
+    store.save_many({r.profile: r.credentials for r in results if r.credentials is not None})
+    assert store.writes == 1
+    assert len(_profiles(team.credentials)) == 11
+    assert team.password_checks() == 1 and team.mfa_checks() == 1
+
+
+def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
+    accounts = [
+        Account(
+            name=name,
+            url=team.jumpcloud.app_url(f"acme-{name}"),
+            console_url=team.jumpcloud.url,
+            username=EMAIL,
+        )
+        for name in ("production", "dev")
+    ]
+    with pytest.raises(ProfileCollisionError):
+        jcsaml.login_many(
+            accounts,
+            all_roles=True,
+            profile_template="{role}",
+            password=PASSWORD,
+            mfa_token=team.jumpcloud.totp_code(EMAIL),
+            environ={**os.environ, **team.aws.environment()},
+        )
+    assert team.aws.calls == []
