@@ -150,9 +150,7 @@ def group_names(path: Path) -> list[str]:
     return [name[len(GROUP_PREFIX) :] for name in sections if name.startswith(GROUP_PREFIX)]
 
 
-def expand_accounts(
-    names: Sequence[str], *, path: Path, all_accounts: bool = False
-) -> list[str]:
+def expand_accounts(names: Sequence[str], *, path: Path, all_accounts: bool = False) -> list[str]:
     """Account names for ``names``, where a name may also be a group (``[group NAME]``, its
     ``accounts = a, b`` key); every account once, in the order given. ``all_accounts`` gives
     every account in the file. Raises UnknownAccountError for a name that is neither, and
