@@ -38,6 +38,12 @@ class StsClient(Protocol):
     def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class AssumeRoleClient(Protocol):
+    """The part of botocore's STS client ``assume_role`` uses."""
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 def region_for(role: AwsRole, region: str | None) -> str:
     """The configured region, else the partition's usual STS region."""
     return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
@@ -110,7 +116,7 @@ def assume_role_with_saml(
     )
 
 
-def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsUnavailableError:
+def _unreachable(client: object, role: AwsRole, reason: str) -> StsUnavailableError:
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
     standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
@@ -123,3 +129,85 @@ def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsUnavailabl
         reason=reason,
         override="" if standard else _OVERRIDE_HINT,
     )
+
+
+def assume_role(
+    source: AwsCredentials,
+    role_arn: str,
+    *,
+    profile: str,
+    session_name: str | None = None,
+    duration: int | None = None,
+    external_id: str | None = None,
+    region: str | None = None,
+    client: AssumeRoleClient | None = None,
+) -> AwsCredentials:
+    """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
+    does with a profile's ``role_arn``). Raises AssumeRoleError or StsUnavailableError."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from jcsaml.errors import AssumeRoleError
+
+    target = AwsRole(role_arn=role_arn, principal_arn="")
+    sts = client or _signed_client(source, region_for(target, region))
+    params: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name or _session_name(source),
+    }
+    if duration:
+        params["DurationSeconds"] = duration
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        answer = sts.assume_role(**params)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AssumeRoleError(
+            role_arn=role_arn,
+            profile=profile,
+            code=str(error.get("Code", "Unknown")),
+            message=str(error.get("Message", "no message")).rstrip("."),
+            hint="",
+            source_role=source.role_arn or "the signed-in role",
+        ) from None
+    except EndpointConnectionError:
+        raise _unreachable(sts, target, "the connection failed") from None
+    except BotoCoreError as exc:
+        raise _unreachable(sts, target, type(exc).__name__) from None
+    found = answer["Credentials"]
+    expiration = found["Expiration"]
+    if isinstance(expiration, str):
+        expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    return AwsCredentials(
+        access_key_id=found["AccessKeyId"],
+        secret_access_key=found["SecretAccessKey"],
+        session_token=found["SessionToken"],
+        expiration=expiration.astimezone(UTC),
+        role_arn=role_arn,
+        assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
+        region=region,
+    )
+
+
+def _session_name(source: AwsCredentials) -> str:
+    """The signed-in session's own name (the person), so CloudTrail still shows who it was."""
+    name = source.assumed_role_arn.rsplit("/", 1)[-1] if source.assumed_role_arn else ""
+    cleaned = "".join(c for c in name if c.isalnum() or c in "+=,.@_-")[:64]
+    return cleaned if len(cleaned) >= 2 else "jcsaml"
+
+
+def _signed_client(source: AwsCredentials, region: str) -> AssumeRoleClient:
+    import botocore.session
+    from botocore.config import Config
+
+    # As in make_client: the shell's AWS_PROFILE must not be read (the credentials are given).
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    client: AssumeRoleClient = session.create_client(
+        "sts",
+        region_name=region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        aws_session_token=source.session_token,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+    )
+    return client
