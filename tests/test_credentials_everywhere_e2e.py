@@ -204,16 +204,28 @@ def test_exec_region_of_the_account_wins_and_the_shell_region_beats_the_file(
     world.configure()
     world.login()
     from_shell = world.run(
-        "exec", "-a", "production", "--", sys.executable, "-c", BOTO3_REGION,
+        "exec",
+        "-a",
+        "production",
+        "--",
+        sys.executable,
+        "-c",
+        BOTO3_REGION,
         AWS_DEFAULT_REGION="ap-south-1",
-    )  # fmt: skip
+    )
     assert from_shell.stdout.strip() == "ap-south-1", from_shell.stderr
 
     world.configure("--region", "eu-west-1")
     ran = world.run(
-        "exec", "-a", "production", "--", sys.executable, "-c", BOTO3_REGION,
+        "exec",
+        "-a",
+        "production",
+        "--",
+        sys.executable,
+        "-c",
+        BOTO3_REGION,
         AWS_DEFAULT_REGION="ap-south-1",
-    )  # fmt: skip
+    )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip() == "eu-west-1"
 
