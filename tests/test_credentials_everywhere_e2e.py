@@ -513,3 +513,14 @@ def test_status_lists_profiles_cache_and_sessions(world: World) -> None:
     ]
     assert f"JumpCloud session of {EMAIL} (production): saved" in table.stdout
     assert world.jumpcloud.count() == 0  # no network
+
+
+def test_logout_also_clears_the_credential_process_cache(world: World) -> None:
+    world.configure()
+    done = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert done.status == 0, done.stderr
+    assert len(process_cache.entries(environ=world.env)) == 1
+    out = world.run("logout", "-a", "production")
+    assert out.status == 0, out.stderr
+    assert "Removed the credential-process cache of account 'production'." in out.stdout
+    assert process_cache.entries(environ=world.env) == []

@@ -15,7 +15,7 @@ NASTY = {
     "AWS_ACCESS_KEY_ID": "ASIA EXAMPLE",
     "AWS_SECRET_ACCESS_KEY": 'it\'s "quoted" $HOME `id` \\ back\\slash ; | & *',
     "AWS_SESSION_TOKEN": "FwoG/+==' '\"",
-    "JCSAML_PROFILE": "my ‘curly’ profile $(echo no)",
+    "JCSAML_PROFILE": "my \u2018curly\u2019 profile $(echo no)",
 }
 UNSET = ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_ACCESS_KEY_ID")
 DUMP = (
