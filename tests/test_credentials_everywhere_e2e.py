@@ -524,3 +524,59 @@ def test_logout_also_clears_the_credential_process_cache(world: World) -> None:
     assert out.status == 0, out.stderr
     assert "Removed the credential-process cache of account 'production'." in out.stdout
     assert process_cache.entries(environ=world.env) == []
+
+
+def test_credential_process_asks_on_the_terminal_never_on_stdout(world: World) -> None:
+    """A pseudo-terminal as the controlling terminal; stdout and stderr are pipes, as botocore
+    runs the process."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    world.configure()
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jcsaml", "credential-process", "-a", "production"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=take_terminal,
+        pass_fds=(slave,),
+    )
+    os.close(slave)
+    seen = b""
+    answered: set[str] = set()
+    answers = {
+        b"JumpCloud password": ("password", PASSWORD),
+        b"MFA code": ("code", world.jumpcloud.totp_code(EMAIL)),
+    }
+    try:
+        while process.poll() is None:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                seen += os.read(master, 4096)
+            except OSError:  # the terminal closed: the process is ending
+                break
+            for prompt, (name, answer) in answers.items():
+                if prompt in seen and name not in answered:
+                    answered.add(name)
+                    os.write(master, answer.encode() + b"\r")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert process.returncode == 0, stderr
+    assert answered == {"password", "code"}
+    assert b"JumpCloud password" not in stdout + stderr
+    assert PASSWORD.encode() not in seen  # typed without echo
+    assert json.loads(stdout)["Version"] == 1
