@@ -113,3 +113,18 @@ def test_script_and_credential_process_with_cached_credentials_import_nothing_he
         assert status == 0, command
         assert "jcsaml" in modules
         assert sorted(modules & set(HEAVY)) == [], command
+
+
+def test_status_makes_do_with_the_standard_library_and_the_keyring(hermetic_home: Path) -> None:
+    save_account(
+        Account(
+            name="production",
+            url="https://sso.jumpcloud.com/saml2/acme",
+            username="alice@acme.example",
+        ),
+        path=hermetic_home / ".jcsaml",
+    )
+    status, modules = imported_modules(["-m", "jcsaml", "status"], dict(os.environ))
+    assert status == 0
+    # The keyring says whether a JumpCloud session is saved; nothing else heavy is needed.
+    assert sorted(modules & set(HEAVY)) == ["keyring"]

@@ -121,7 +121,6 @@ def _as_exec_profile(
     """The credentials of ``profile``'s role_arn, assumed with the account's, and its region
     (else the account profile's)."""
     from jcsaml.aws_config import config_file_path, profile_section, section_name
-    from jcsaml.config import parse_duration
     from jcsaml.errors import ExecProfileError
     from jcsaml.sts import assume_role
 
@@ -137,8 +136,20 @@ def _as_exec_profile(
         role_arn,
         profile=profile,
         session_name=section.get("role_session_name", "").strip() or None,
-        duration=parse_duration(duration) if duration else None,
+        duration=_duration(duration, profile) if duration else None,
         external_id=section.get("external_id", "").strip() or None,
         region=region,
     )
     return credentials, region
+
+
+def _duration(text: str, profile: str) -> int:
+    from jcsaml.config import parse_duration
+    from jcsaml.errors import InvalidSettingError
+
+    try:
+        return parse_duration(text)
+    except InvalidSettingError as exc:
+        raise InvalidSettingError(
+            setting=f"duration_seconds of profile {profile!r}", reason=exc.reason
+        ) from None
