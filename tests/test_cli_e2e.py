@@ -213,6 +213,29 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
     assert world.credentials.exists()
 
 
+def test_exec_hands_none_of_jcsamls_inputs_to_the_command(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    code = world.jumpcloud.totp_code(EMAIL)
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--skip-prompt",
+        "--",
+        "env",
+        JCSAML_PASSWORD=PASSWORD,
+        JCSAML_MFA_TOKEN=code,
+        JCSAML_USERNAME=EMAIL,
+        JCSAML_IDP_ACCOUNT="production",
+    )
+    assert ran.status == 0, ran.stderr
+    child = dict(line.split("=", 1) for line in ran.stdout.splitlines() if "=" in line)
+    assert [key for key in child if key.startswith("JCSAML_")] == ["JCSAML_EXEC_ACCOUNT"]
+    assert PASSWORD not in ran.stdout
+    assert code not in ran.stdout
+    assert child["AWS_ACCESS_KEY_ID"]
+
+
 def test_force_signs_in_again(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     assert world.login().status == 0
