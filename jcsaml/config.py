@@ -25,6 +25,7 @@ from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_PUSH_TIMEOUT = 120.0
+DEFAULT_STS_TIMEOUT = 30.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
@@ -54,6 +55,7 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    sts_timeout: float = DEFAULT_STS_TIMEOUT
 
     @property
     def profile(self) -> str:
@@ -80,6 +82,9 @@ class Account:
             "push_timeout": None
             if self.push_timeout == DEFAULT_PUSH_TIMEOUT
             else f"{self.push_timeout:g}",
+            "sts_timeout": None
+            if self.sts_timeout == DEFAULT_STS_TIMEOUT
+            else f"{self.sts_timeout:g}",
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -171,6 +176,9 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         ),
         push_timeout=parsed(
             "push_timeout", lambda v: parse_seconds("push_timeout", v), DEFAULT_PUSH_TIMEOUT
+        ),
+        sts_timeout=parsed(
+            "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
         ),
     )
     if strict:
