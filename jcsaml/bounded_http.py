@@ -174,7 +174,7 @@ def fetch(
                 body = _read_capped(response, limit)
             finally:
                 response.close()
-        except (requests.exceptions.RequestException, OSError):
+        except Exception:  # whatever a socket shut mid-answer raised, the deadline explains it
             if watch.expired.is_set():
                 raise DeadlinePassed(seconds) from None
             raise

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -312,3 +313,43 @@ def test_a_session_saved_without_attributes_is_taken_as_secure(fake: FakeJumpClo
             del cookie[key]
     # Over plain http the cookies are then not sent, so the session is not reused.
     assert client(fake).resume(json.dumps(state)) is None
+
+
+# --- over TLS -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJumpCloud]:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    user = FakeUser(email="u@acme.example", password="pw", apps=["aws"])
+    app = FakeApp(slug="aws", roles=[(ROLE, PRINCIPAL)])
+    with FakeJumpCloud(users=[user], apps=[app], ssl_context=context) as f:
+        yield f
+
+
+def test_a_dripping_answer_over_tls_gives_up_at_http_timeout(tls_fake: FakeJumpCloud) -> None:
+    tls_fake.inject_fault("/saml2/aws", "drip", delay=0.05)
+    started = time.monotonic()
+    with pytest.raises(IdpUnavailableError, match=r"no answer within 1 s"):
+        sign_in(client(tls_fake, http_timeout=1))
+    assert time.monotonic() - started < 1 + MARGIN
+
+
+def test_a_secure_session_cookie_stays_secure_through_resume(tls_fake: FakeJumpCloud) -> None:
+    first = client(tls_fake)
+    sign_in(first)
+    saved = first.export_session()
+    exported = {c["name"]: c for c in json.loads(saved)["cookies"]}
+    assert exported[SESSION_COOKIE]["secure"] is True
+    second = client(tls_fake)
+    assert second.resume(saved) is not None
+    assert {c.name: c.secure for c in second.session.cookies}[SESSION_COOKIE] is True
