@@ -103,6 +103,22 @@ class IdpProtocolError(IdpError):
     )
 
 
+class IdpAnswerTooLargeError(IdpError):
+    fmt = (
+        "JumpCloud's answer from {url} is larger than {limit} once decompressed; jcsaml stopped "
+        "reading it. Something other than JumpCloud (a proxy, a captive portal) may be answering: "
+        "check url and console_url, or run with --debug and report it"
+    )
+
+
+class UnsafeRedirectError(IdpError):
+    fmt = (
+        "{url} redirected to {target}, which is not an https URL on the configured JumpCloud "
+        "hosts; jcsaml did not follow it (the session cookie and the SAML response stay with "
+        "JumpCloud). Check the account's url and console_url"
+    )
+
+
 class AuthenticationFailedError(IdpError):
     fmt = "JumpCloud rejected the sign-in: {message}; check the username and password"
 
@@ -513,6 +529,20 @@ class UnknownRoleError(JcsamlError, LookupError):
 
 class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
+
+
+class StsTimeoutError(StsError):
+    fmt = (
+        "AWS STS at {endpoint} gave no complete answer within {seconds:g} s; check the network "
+        "and the proxy settings, or raise sts_timeout in the account{override}"
+    )
+
+
+class StsBadAnswerError(StsError):
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response (HTTP {status}); "
+        "a proxy, captive portal or wrong endpoint may be answering instead{override}"
+    )
 
 
 class StsUnavailableError(StsError):
