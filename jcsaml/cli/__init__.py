@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from jcsaml.cli import (
+    completion,
     configure,
+    console,
     credential_process,
     exec_command,
+    list_roles,
     login,
     logout,
     script,
@@ -30,7 +33,18 @@ from jcsaml.errors import JcsamlError
 if TYPE_CHECKING:
     from jcsaml.webauthn import WebAuthnDevice
 
-COMMANDS = (configure, login, exec_command, script, credential_process, status, logout)
+COMMANDS = (
+    configure,
+    login,
+    exec_command,
+    script,
+    credential_process,
+    console,
+    list_roles,
+    status,
+    logout,
+    completion,
+)
 
 
 @dataclass
