@@ -15,13 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from jcsaml.cli import configure, exec_command, login, logout
+from jcsaml.cli import configure, exec_command, login, logout, setup
 from jcsaml.errors import JcsamlError
 
 if TYPE_CHECKING:
     from jcsaml.webauthn import WebAuthnDevice
 
-COMMANDS = (configure, login, exec_command, logout)
+COMMANDS = (configure, login, exec_command, logout, setup)
 
 
 @dataclass
