@@ -109,7 +109,7 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         shown: Any = self.value
-        if self.action == "update-trust-policy":
+        if self.action in ("create-role", "update-trust-policy"):
             shown = json.loads(self.value)
         elif self.action in ("create-saml-provider", "update-saml-provider"):
             shown = None  # the metadata document is long and its certificate is in the summary
