@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from jcsaml.admin.certificate import write_idp_certificate
 from jcsaml.admin.openssl_config import CertificateRequest, parse_openssl_config
@@ -131,7 +131,7 @@ def test_a_bad_line_is_named(text: str, line: int, needle: str) -> None:
     ],
 )
 def test_a_config_missing_a_part_is_refused(text: str, needle: str) -> None:
-    with pytest.raises(OpensslConfigFileError, match="no|distinguished") as caught:
+    with pytest.raises(OpensslConfigFileError, match=r"no|distinguished") as caught:
         parse_openssl_config(text, path="c.cnf")
     assert needle in str(caught.value)
 
@@ -158,8 +158,10 @@ def test_written_files_load_and_match_the_config(tmp_path: Path) -> None:
     assert cert.not_valid_before_utc == start
     assert cert.not_valid_after_utc == start + timedelta(days=1095)
     assert isinstance(cert.signature_hash_algorithm, hashes.SHA256)
-    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
-    basic = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
+    public = cert.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert public.public_numbers() == key.public_key().public_numbers()
+    basic = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert basic.critical and basic.value.ca
     # The pair works as the fake IdP's signing key.
     keys = IdpKeyPair.from_files(written.key_path, written.cert_path)
