@@ -215,23 +215,51 @@ def test_existing_trust_policy_is_repaired_and_other_statements_kept(
     assert len(statements) == 2
 
 
-def test_other_partition(admin: Admin, cert_files: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize(
+    ("region", "partition", "signin"),
+    [
+        ("cn-north-1", "aws-cn", "https://signin.amazonaws.cn/saml"),
+        ("us-gov-west-1", "aws-us-gov", "https://signin.amazonaws-us-gov.com/saml"),
+    ],
+)
+def test_other_partitions(
+    admin: Admin, cert_files: tuple[Path, Path], region: str, partition: str, signin: str
+) -> None:
     _, cert = cert_files
-    result = admin.setup_aws(
-        "--role", "Ops=readonly", "--json", cert=cert, AWS_REGION="cn-north-1",
-        AWS_DEFAULT_REGION="cn-north-1",
-    )  # fmt: skip
+    result = admin.setup_aws("--role", "Ops=readonly", "--json", "--region", region, cert=cert)
     assert result.status == 0, result.stderr
     plan = json.loads(result.stdout)
-    provider = f"arn:aws-cn:iam::{ACCOUNT}:saml-provider/JumpCloud"
-    assert plan["partition"] == "aws-cn"
-    assert plan["jumpcloud"]["Role"] == [f"arn:aws-cn:iam::{ACCOUNT}:role/Ops,{provider}"]
+    provider = f"arn:{partition}:iam::{ACCOUNT}:saml-provider/JumpCloud"
+    role = f"arn:{partition}:iam::{ACCOUNT}:role/Ops"
+    assert plan["partition"] == partition
+    assert plan["jumpcloud"]["Role"] == [f"{role},{provider}"]
     trust = next(c["value"] for c in plan["changes"] if c["action"] == "create-role")
-    assert trust["Statement"][0]["Condition"] == {
-        "StringEquals": {"SAML:aud": "https://signin.amazonaws.cn/saml"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"SAML:aud": signin}}
+    attach = {
+        "action": "attach-policy",
+        "target": role,
+        "value": f"arn:{partition}:iam::aws:policy/ReadOnlyAccess",
     }
-    assert {"action": "attach-policy", "target": f"arn:aws-cn:iam::{ACCOUNT}:role/Ops",
-            "value": "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"} in plan["changes"]  # fmt: skip
+    assert attach in plan["changes"]
+    # The role exists in that partition's IAM, not in the commercial one.
+    again = admin.setup_aws("--role", "Ops=readonly", "--region", region, cert=cert)
+    assert "No changes" in again.stdout, again.stdout + again.stderr
+    assert admin.state()["roles"] == {}
+
+
+def test_a_dry_run_client_refuses_changing_calls(aws: LocalAws, hermetic_home: Path) -> None:
+    from jcsaml.admin.iam_setup import open_aws
+
+    env = {**aws.environment(), "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+           "AWS_SECRET_ACCESS_KEY": "x"}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        reader = open_aws(read_only=True)
+        assert reader.identity() == ("aws", ACCOUNT)
+        with pytest.raises(RuntimeError, match="dry run must not call iam:CreateRole"):
+            reader.call("create_role", RoleName="X", AssumeRolePolicyDocument="{}")
+        assert reader.call("list_roles")["Roles"] == []
 
 
 def test_metadata_file_and_refusals(admin: Admin, tmp_path: Path) -> None:
@@ -260,8 +288,19 @@ def test_metadata_file_and_refusals(admin: Admin, tmp_path: Path) -> None:
     assert f"cannot use {not_metadata} as the IdP metadata" in one_line_error(refused)
     assert admin.state() == before
 
-    made = admin.setup_aws("--metadata", str(metadata), "--role", "Ops=readonly")
+    key_file = tmp_path / "production.key"
+    key_file.write_bytes(keys.key_pem)
+    wrong_file = admin.setup_aws(
+        "--idp-cert", str(key_file), "--entity-id", "JumpCloud", "--role", "Ops=readonly"
+    )
+    message = one_line_error(wrong_file)
+    assert "it holds a private key, not a certificate" in message
+    assert keys.key_pem.decode().splitlines()[1] not in wrong_file.stderr + wrong_file.stdout
+    assert admin.state() == before
+
+    made = admin.setup_aws("--metadata", str(metadata), "--role", "Ops=readonly", "--debug")
     assert made.status == 0, made.stderr
+    assert "jcsaml: debug: jcsaml.admin.iam_setup: iam:CreateRole Ops" in made.stderr
     assert "entity ID acme-jumpcloud" in made.stdout
     assert (
         "No changes"
@@ -349,6 +388,19 @@ def test_check_names_each_problem_on_its_own_line(
     assert f"it trusts {stale}, not {PROVIDER}" in trust_line
     assert f"OK    provider {PROVIDER}: holds the IdP certificate" in result.stdout
     assert "OK    role arn:aws:iam::123456789012:role/Good: trusts" in result.stdout
+
+    # The metadata file works in place of the certificate; naming the provider narrows the check.
+    metadata = tmp_path / "metadata.xml"
+    metadata.write_text(IdpKeyPair.from_files(tmp_path / "production.key", cert).metadata_xml())
+    named = admin.run(
+        "setup", "check", "--profile", "admin", "--metadata", str(metadata),
+        "--provider-name", "Stale", "--role", "TrustsStale",
+    )  # fmt: skip
+    assert "1 problem(s)" in one_line_error(named)
+    rows = named.stdout.splitlines()
+    assert [row.split()[0] for row in rows] == ["OK", "FAIL", "OK"], named.stdout
+    assert rows[1].startswith(f"FAIL  provider {stale}: holds another certificate")
+    assert rows[2].startswith("OK    role arn:aws:iam::123456789012:role/TrustsStale: trusts")
 
     # Only the good role: nothing fails. A role that does not exist: its own line.
     good = admin.run(

@@ -11,6 +11,7 @@ inside :func:`open_aws`.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ _HINTS = {
     "InvalidClientTokenId": "; the access key is not valid in this partition or account",
     "ExpiredToken": "; the credentials have expired: refresh them (jcsaml login) and try again",
 }
+_log = logging.getLogger(__name__)
 _OVERRIDE_HINT = (
     "; this endpoint comes from AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or ~/.aws/config"
 )
@@ -235,6 +237,8 @@ def _call(client: Any, service: str, operation: str, params: Mapping[str, Any]) 
     )
 
     label = f"{service}:{_camel(operation)}"
+    # Names only: documents are long, and nothing else in these calls says more.
+    _log.debug("%s %s", label, params.get("RoleName") or params.get("SAMLProviderArn") or "")
     try:
         answer: dict[str, Any] = getattr(client, operation)(**params)
         return answer

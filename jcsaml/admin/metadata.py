@@ -129,6 +129,13 @@ def load_certificate_file(path: Path) -> str:
         raise IdpMetadataError(
             path=str(path), what="certificate", reason=exc.strerror or str(exc)
         ) from None
+    if b"PRIVATE KEY-----" in data:
+        # A common slip: the .key instead of the .crt. Its content is never shown.
+        raise IdpMetadataError(
+            path=str(path),
+            what="certificate",
+            reason="it holds a private key, not a certificate (use the .crt file)",
+        )
     try:
         return _normalized_pem(load_idp_certificate(data))
     except IdpCertificateError as exc:
