@@ -122,6 +122,14 @@ def test_a_bad_line_is_named(text: str, line: int, needle: str) -> None:
     assert text.splitlines()[line - 1].strip() in message
 
 
+def test_a_password_line_is_refused_without_showing_it() -> None:
+    text = RUNBOOK_CONFIG.replace("encrypt_key = no", "output_password = hunter2")
+    with pytest.raises(OpensslConfigError) as caught:
+        parse_openssl_config(text, path="production.cnf")
+    assert "unencrypted" in str(caught.value) and "output_password" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [

@@ -77,7 +77,7 @@ _REQ_KEYS = (
 # Keys old openssl configs set before the first section; they concern openssl's random seed.
 _GLOBAL_KEYS = ("HOME", "RANDFILE", "oid_section", "openssl_conf")
 _SECTION = re.compile(r"^\[\s*([^\]\s]+)\s*\]$")
-_KEY_VALUE = re.compile(r"^([A-Za-z0-9_.;]+)\s*=\s*(.*)$")
+_KEY_VALUE = re.compile(r"^([A-Za-z0-9_.]+)\s*=\s*(.*)$")
 _ORDER_PREFIX = re.compile(r"^\d+\.")
 _FALSE = ("no", "false", "0", "off")
 _TRUE = ("yes", "true", "1", "on")
@@ -135,7 +135,10 @@ def parse_openssl_config(text: str, *, path: str = "<config>") -> CertificateReq
         stripped = _strip_comment(raw).strip()
         if not stripped:
             continue
-        line = _Line(number, raw.strip(), "", "")
+        shown = raw.strip()
+        if "password" in stripped.lower():
+            shown = stripped.split("=", 1)[0].strip() + " = <hidden>"  # never show a password
+        line = _Line(number, shown, "", "")
         header = _SECTION.match(stripped)
         if header:
             current = header.group(1)
@@ -152,7 +155,7 @@ def parse_openssl_config(text: str, *, path: str = "<config>") -> CertificateReq
         value = _unquote(pair.group(2).strip())
         if "$" in value:
             raise fail(line, "variables ($name) are not supported; write the value itself")
-        entry = _Line(number, raw.strip(), pair.group(1), value)
+        entry = _Line(number, shown, pair.group(1), value)
         if current is None:
             if entry.key not in _GLOBAL_KEYS:
                 raise fail(entry, f"unknown setting {entry.key!r} before the first section")
