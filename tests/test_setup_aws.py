@@ -35,7 +35,9 @@ class Admin:
             "[admin]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY\n"
         )
-        self.env = cli_environment(home, aws.environment())
+        # Only the per-service overrides: proves AWS_ENDPOINT_URL_IAM (and _STS) are honoured.
+        endpoints = {k: v for k, v in aws.environment().items() if k != "AWS_ENDPOINT_URL"}
+        self.env = cli_environment(home, endpoints)
 
     def run(self, *args: str, **extra: str) -> CliResult:
         return run_cli(*args, env={**self.env, **extra})
