@@ -25,6 +25,7 @@ from jcsaml.cli import (
     login,
     logout,
     script,
+    setup,
     status,
 )
 from jcsaml.display import printable
@@ -43,6 +44,7 @@ COMMANDS = (
     list_roles,
     status,
     logout,
+    setup,
     completion,
 )
 
