@@ -399,7 +399,9 @@ def _assume_all(
         for target, region in zip(targets, regions, strict=True):
             name = region_for(target.role, region)
             if name not in clients:
-                clients[name] = make_client(name, max_pool_connections=workers)
+                clients[name] = make_client(
+                    name, timeout=target.account.sts_timeout, max_pool_connections=workers
+                )
 
     def assume(target: _Target, region: str | None) -> AwsCredentials:
         client = sts_client or clients[region_for(target.role, region)]
@@ -410,6 +412,7 @@ def _assume_all(
             region=region,
             prompter=prompter,
             sts_client=client,
+            sts_timeout=target.account.sts_timeout,
         )
 
     outcomes: list[AwsCredentials | JcsamlError | None] = [None] * len(targets)

@@ -7,13 +7,20 @@ STS. botocore is imported only inside the functions that call AWS.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from jcsaml.config import DEFAULT_STS_TIMEOUT
 from jcsaml.credentials import AwsCredentials
-from jcsaml.errors import StsError, StsUnavailableError
+from jcsaml.errors import StsBadAnswerError, StsError, StsTimeoutError, StsUnavailableError
 from jcsaml.saml import AwsRole
+
+CONNECT_TIMEOUT = 10.0
+# One retry: botocore's default (4 attempts of up to 60 s each) kept a login waiting for minutes.
+TOTAL_ATTEMPTS = 2
 
 DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
@@ -38,16 +45,23 @@ class StsClient(Protocol):
     def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class AssumeRoleClient(Protocol):
+    """The part of botocore's STS client ``assume_role`` uses."""
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 def region_for(role: AwsRole, region: str | None) -> str:
     """The configured region, else the partition's usual STS region."""
     return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
 
 
-def make_client(region: str, *, max_pool_connections: int = 10) -> StsClient:
-    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet).
-
-    It is thread-safe; ``max_pool_connections`` is how many calls may be in flight at once.
-    """
+def make_client(
+    region: str, *, timeout: float = DEFAULT_STS_TIMEOUT, max_pool_connections: int = 10
+) -> StsClient:
+    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet), with
+    explicit connect and read timeouts and one retry. It is thread-safe;
+    ``max_pool_connections`` is how many calls may be in flight at once."""
     import botocore.session
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -60,7 +74,9 @@ def make_client(region: str, *, max_pool_connections: int = 10) -> StsClient:
         region_name=region,
         config=Config(
             signature_version=UNSIGNED,
-            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            read_timeout=timeout,
+            retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
             max_pool_connections=max_pool_connections,
         ),
     )
@@ -74,12 +90,16 @@ def assume_role_with_saml(
     duration: int | None = None,
     region: str | None = None,
     client: StsClient | None = None,
+    timeout: float = DEFAULT_STS_TIMEOUT,
 ) -> AwsCredentials:
-    """Call AssumeRoleWithSAML. Raises StsError (with ``.code``) or StsUnavailableError."""
+    """Call AssumeRoleWithSAML; the whole call, retries included, takes at most ``timeout``
+    seconds. Raises StsError (with ``.code``), StsUnavailableError, StsTimeoutError or
+    StsBadAnswerError."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
 
     region_name = region_for(role, region)
-    sts = client or make_client(region_name)
+    sts = client or make_client(region_name, timeout=timeout)
     params: dict[str, Any] = {
         "RoleArn": role.role_arn,
         "PrincipalArn": role.principal_arn,
@@ -87,11 +107,20 @@ def assume_role_with_saml(
     }
     if duration:
         params["DurationSeconds"] = duration
+    statuses = _record_statuses(sts)
     try:
-        answer = sts.assume_role_with_saml(**params)
+        answer = _within(timeout, lambda: sts.assume_role_with_saml(**params))
+    except TimeoutError:
+        _close(sts)
+        raise _failure(StsTimeoutError, sts, role, seconds=timeout) from None
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
+        error = exc.response.get("Error")
+        code = str((error or {}).get("Code", "Unknown"))
+        if not isinstance(error, dict) or code.isdigit():
+            # No STS error document: botocore then parses whatever came (a proxy's or load
+            # balancer's HTML page), or names the error after the HTTP status.
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise _failure(StsBadAnswerError, sts, role, status=status) from None
         raise StsError(
             role_arn=role.role_arn,
             code=code,
@@ -100,16 +129,25 @@ def assume_role_with_saml(
         ) from None
     except EndpointConnectionError:
         raise _unreachable(sts, role, "the connection failed") from None
+    except (ResponseParserError, KeyError):
+        # KeyError: botocore's parser on XML that lacks the AssumeRoleWithSAMLResult element.
+        status = statuses[-1] if statuses else "?"
+        raise _failure(StsBadAnswerError, sts, role, status=status) from None
     except BotoCoreError as exc:
         raise _unreachable(sts, role, type(exc).__name__) from None
-    found = answer["Credentials"]
-    expiration = found["Expiration"]
-    if isinstance(expiration, str):
-        expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    try:
+        found = answer["Credentials"]
+        expiration = found["Expiration"]
+        if isinstance(expiration, str):
+            expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+        keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+    except (KeyError, TypeError, ValueError):
+        status = statuses[-1] if statuses else "200"
+        raise _failure(StsBadAnswerError, sts, role, status=status) from None
     return AwsCredentials(
-        access_key_id=found["AccessKeyId"],
-        secret_access_key=found["SecretAccessKey"],
-        session_token=found["SessionToken"],
+        access_key_id=keys[0],
+        secret_access_key=keys[1],
+        session_token=keys[2],
         expiration=expiration.astimezone(UTC),
         role_arn=role.role_arn,
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
@@ -117,16 +155,175 @@ def assume_role_with_saml(
     )
 
 
-def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsUnavailableError:
+def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``call()``'s result or exception, or TimeoutError once ``seconds`` have passed.
+
+    botocore's timeouts bound each socket read, not the call: an endpoint sending a byte now and
+    then keeps it going. The call runs in a daemon thread that is abandoned at the deadline.
+    """
+    outcome: list[dict[str, Any]] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the caller's thread as it is
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="jcsaml-sts-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _record_statuses(client: StsClient) -> list[str]:
+    """The HTTP status of each answer the client parses, for errors about unparsable ones."""
+    statuses: list[str] = []
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is not None:
+
+        def record(response_dict: Mapping[str, Any], **_: Any) -> None:
+            statuses.append(str(response_dict.get("status_code", "?")))
+
+        events.register("before-parse.sts.AssumeRoleWithSAML", record)
+    return statuses
+
+
+def _close(client: object) -> None:
+    """Drop the client's idle connections after giving up (botocore clients have close())."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def _endpoint(client: object) -> tuple[str, str]:
+    """The endpoint URL and the hint naming where a non-AWS endpoint comes from."""
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
     standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
-    return StsUnavailableError(
+    return endpoint, "" if standard else _OVERRIDE_HINT
+
+
+def _failure(kind: type[StsError], client: object, role: AwsRole, **fields: Any) -> StsError:
+    endpoint, override = _endpoint(client)
+    return kind(
         role_arn=role.role_arn,
         code="",
         message="",
         hint="",
         endpoint=endpoint,
-        reason=reason,
-        override="" if standard else _OVERRIDE_HINT,
+        override=override,
+        **fields,
     )
+
+
+def _unreachable(client: object, role: AwsRole, reason: str) -> StsError:
+    return _failure(StsUnavailableError, client, role, reason=reason)
+
+
+def assume_role(
+    source: AwsCredentials,
+    role_arn: str,
+    *,
+    profile: str,
+    session_name: str | None = None,
+    duration: int | None = None,
+    external_id: str | None = None,
+    region: str | None = None,
+    client: AssumeRoleClient | None = None,
+    timeout: float = DEFAULT_STS_TIMEOUT,
+) -> AwsCredentials:
+    """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
+    does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
+    Raises AssumeRoleError, StsUnavailableError, StsTimeoutError or StsBadAnswerError."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
+
+    from jcsaml.errors import AssumeRoleError
+
+    target = AwsRole(role_arn=role_arn, principal_arn="")
+    sts = client or _signed_client(source, region_for(target, region), timeout=timeout)
+    params: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name or _session_name(source),
+    }
+    if duration:
+        params["DurationSeconds"] = duration
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        answer = _within(timeout, lambda: sts.assume_role(**params))
+    except TimeoutError:
+        _close(sts)
+        raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
+    except ClientError as exc:
+        error = exc.response.get("Error")
+        code = str((error or {}).get("Code", "Unknown"))
+        if not isinstance(error, dict) or code.isdigit():
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise _failure(StsBadAnswerError, sts, target, status=status) from None
+        raise AssumeRoleError(
+            role_arn=role_arn,
+            profile=profile,
+            code=code,
+            message=str(error.get("Message", "no message")).rstrip("."),
+            hint="",
+            source_role=source.role_arn or "the signed-in role",
+        ) from None
+    except EndpointConnectionError:
+        raise _unreachable(sts, target, "the connection failed") from None
+    except (ResponseParserError, KeyError):
+        raise _failure(StsBadAnswerError, sts, target, status="?") from None
+    except BotoCoreError as exc:
+        raise _unreachable(sts, target, type(exc).__name__) from None
+    try:
+        found = answer["Credentials"]
+        expiration = found["Expiration"]
+        if isinstance(expiration, str):
+            expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+        keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+    except (KeyError, TypeError, ValueError):
+        raise _failure(StsBadAnswerError, sts, target, status="200") from None
+    return AwsCredentials(
+        access_key_id=keys[0],
+        secret_access_key=keys[1],
+        session_token=keys[2],
+        expiration=expiration.astimezone(UTC),
+        role_arn=role_arn,
+        assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
+        region=region,
+    )
+
+
+def _session_name(source: AwsCredentials) -> str:
+    """The signed-in session's own name (the person), so CloudTrail still shows who it was."""
+    name = source.assumed_role_arn.rsplit("/", 1)[-1] if source.assumed_role_arn else ""
+    cleaned = "".join(c for c in name if c.isalnum() or c in "+=,.@_-")[:64]
+    return cleaned if len(cleaned) >= 2 else "jcsaml"
+
+
+def _signed_client(
+    source: AwsCredentials, region: str, *, timeout: float = DEFAULT_STS_TIMEOUT
+) -> AssumeRoleClient:
+    import botocore.session
+    from botocore.config import Config
+
+    # As in make_client: the shell's AWS_PROFILE must not be read (the credentials are given).
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    client: AssumeRoleClient = session.create_client(
+        "sts",
+        region_name=region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        aws_session_token=source.session_token,
+        config=Config(
+            connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            read_timeout=timeout,
+            retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
+        ),
+    )
+    return client
