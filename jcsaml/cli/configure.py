@@ -29,6 +29,7 @@ _ACCOUNT_FLAGS = (
     "credentials_file",
     "federation_url",
     "account_aliases",
+    "profile_template",
 )
 
 
@@ -98,6 +99,18 @@ def add_parser(
         help="also set credential_process = jcsaml credential-process -a NAME in the "
         "profile of the AWS config file, so AWS tools get credentials on demand",
     )
+    parser.add_argument(
+        "--profile-template",
+        metavar="TEMPLATE",
+        help="profile names when login takes several roles, e.g. {account}-{role} "
+        "(fields: {account} alias or id, {account_id}, {role}, {idp_account})",
+    )
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="sign in (through -a NAME, or --url/--username/--console-url), find the AWS "
+        "applications JumpCloud offers, and create one account per application",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
     parser.add_argument(
         "--import-saml2aws",
@@ -122,6 +135,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         find_account,
         parse_account_aliases,
         parse_duration,
+        parse_profile_template,
         save_account,
     )
     from jcsaml.errors import InputRequiredError
@@ -129,6 +143,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.import_saml2aws is not None:
         return import_saml2aws(args, ctx)
+    if args.discover:
+        return discover(args, ctx)
     path = config_path(ctx.environ, args.config)
     name = args.idp_account
     existing = find_account(name, path=path)
@@ -150,6 +166,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         "federation_url": args.federation_url,
         "account_aliases": parse_account_aliases(args.account_aliases)
         if args.account_aliases is not None
+        else None,
+        "profile_template": parse_profile_template(args.profile_template)
+        if args.profile_template is not None
         else None,
     }
     account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
@@ -294,3 +313,114 @@ def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
     if not found.accounts:
         raise NothingToImportError(path=str(source))
     return 0
+
+
+def discover(args: argparse.Namespace, ctx: Context) -> int:
+    """Create one account per AWS application JumpCloud offers the user (names editable)."""
+    from jcsaml.config import (
+        Account,
+        account_names,
+        config_path,
+        find_account,
+        load_account,
+        save_account,
+        validate_account,
+    )
+    from jcsaml.discovery import discover_applications
+    from jcsaml.errors import InputRequiredError
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.secret_store import default_store
+
+    path = config_path(ctx.environ, args.config)
+    existing = {name: find_account(name, path=path) for name in account_names(path)}
+    configured = {a.url.rstrip("/").casefold(): a.name for a in existing.values() if a}
+    if args.idp_account in existing:
+        base = load_account(args.idp_account, path=path, environ=ctx.environ)
+    else:
+        base = Account(name=args.idp_account, url="")
+    changes = {
+        "url": args.url,
+        "console_url": args.console_url,
+        "username": args.username,
+        "mfa": _mfa_name(args.mfa),
+        "region": args.region,
+    }
+    base = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+    if not base.url:
+        raise InputRequiredError(
+            what="an AWS application to sign in through",
+            how=f"pass -a with a configured account, or --url (no account {args.idp_account!r} "
+            f"in {path})",
+        )
+    validate_account(base)
+    prompter: Prompter = (
+        NonInteractivePrompter(ctx.stderr)
+        if args.skip_prompt
+        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
+    )
+    found = discover_applications(
+        base,
+        username=base.username or ctx.environ.get("JCSAML_USERNAME") or None,
+        password=ctx.environ.get("JCSAML_PASSWORD") or None,
+        mfa_token=ctx.environ.get("JCSAML_MFA_TOKEN") or None,
+        prompter=prompter,
+        secrets=default_store(warn=ctx.warn_after_success),
+        webauthn_device=ctx.webauthn_device,
+        taken_names=set(existing),
+        environ=ctx.environ,
+    )
+    taken = set(existing)
+    chosen: list[Account] = []
+    print(f"JumpCloud offers {found.username} these AWS applications:", file=ctx.stdout)
+    for app, account in zip(found.applications, found.accounts(base), strict=True):
+        already = configured.get(app.url.rstrip("/").casefold())
+        roles = f"{len(app.roles)} role(s)"
+        if already:
+            print(
+                f"  {app.display_label}: {roles}, already configured as account {already!r}",
+                file=ctx.stdout,
+            )
+            continue
+        name = app.name
+        if not args.skip_prompt:
+            name = _ask_name(prompter, app.display_label, roles, app.name, taken)
+            if not name:
+                print(f"  {app.display_label}: {roles}, left out", file=ctx.stdout)
+                continue
+        taken.add(name)
+        chosen.append(dataclasses.replace(account, name=name))
+        print(f"  {app.display_label}: {roles}, new account {name!r}", file=ctx.stdout)
+    for skipped in found.skipped:
+        print(f"  ({skipped.display_label}: {skipped.reason})", file=ctx.stdout)
+    for account in chosen:
+        save_account(account, path=path)
+    if chosen:
+        names = ", ".join(a.name for a in chosen)
+        print(f"Saved {len(chosen)} account(s) in {path}: {names}.", file=ctx.stdout)
+        print("Sign in to all of them at once: jcsaml login --all-accounts", file=ctx.stdout)
+    else:
+        print("No new account to save.", file=ctx.stdout)
+    return 0
+
+
+def _ask_name(prompter: Prompter, label: str, roles: str, proposed: str, taken: set[str]) -> str:
+    """The account name for an application, as the person edits it ('-' leaves it out)."""
+    from jcsaml.config import GROUP_PREFIX
+
+    for _ in range(3):
+        name = prompter.text(
+            f"Account name for {label} ({roles}; '-' leaves it out)",
+            how="pass --skip-prompt to take the proposed names",
+            default=proposed,
+        ).strip()
+        if name == "-":
+            return ""
+        if (
+            name
+            and name not in taken
+            and not name.startswith(GROUP_PREFIX)
+            and not any(c in name for c in "[]")
+        ):
+            return name
+        prompter.notify(f"{name!r} is taken or not usable as an account name; type another")
+    return ""
