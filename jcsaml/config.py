@@ -199,7 +199,13 @@ def load_account(
     path = path or config_path(environ)
     document = _read(path)
     section = document.section(name) if document else None
-    if section is None:
+    if section is None or name.startswith(GROUP_PREFIX):
+        if document and document.section(GROUP_PREFIX + name) is not None:
+            raise InvalidSettingError(
+                setting="account",
+                reason=f"{name!r} is a group of accounts in {path}, which only jcsaml login "
+                "takes; name one of its accounts with -a",
+            )
         raise UnknownAccountError(account=name, path=str(path))
     return dataclasses.replace(account_from_section(name, section), source=path)
 

@@ -12,13 +12,28 @@ from pathlib import Path
 import pytest
 
 import jcsaml
-from jcsaml.config import Account
+from jcsaml.config import (
+    Account,
+    account_names,
+    expand_accounts,
+    group_names,
+    load_account,
+    parse_profile_template,
+)
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
-from jcsaml.errors import ProfileCollisionError, StsError
+from jcsaml.errors import (
+    InvalidSettingError,
+    ProfileCollisionError,
+    StsError,
+    UnknownAccountError,
+)
+from jcsaml.multi import profile_name
+from jcsaml.saml import AwsRole
+from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
+from jcsaml.testing.sts import LocalAws, saml_trust_policy
 from tests.conftest import CliResult, cli_environment, run_cli
 
 EMAIL = "alice@acme.example"
@@ -89,21 +104,10 @@ def _build_team(home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, keys: IdpKe
     sections = []
     for name, account_id in AWS_ACCOUNTS.items():
         provider = aws.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=account_id)
-        arns = []
-        for role in ROLES:
-            if (name, role) == ("staging", "AccountsPayableBilling"):
-                # Trusts another provider only: AssumeRoleWithSAML is refused for it.
-                arns.append(
-                    aws.create_role(
-                        role,
-                        trusted_principal_arn=f"arn:aws:iam::{account_id}:saml-provider/Other",
-                        account_id=account_id,
-                    )
-                )
-            else:
-                arns.append(
-                    aws.create_role(role, trusted_principal_arn=provider, account_id=account_id)
-                )
+        arns = [
+            aws.create_role(role, trusted_principal_arn=provider, account_id=account_id)
+            for role in ROLES
+        ]
         team.role_arns[name] = arns
         sections.append(
             _config_section(name, jumpcloud.app_url(f"acme-{name}"), jumpcloud.url, EMAIL)
@@ -148,40 +152,37 @@ def _profiles(path: Path) -> dict[str, AwsCredentials]:
     return found
 
 
+def distrust(team: Team, name: str, role: str) -> None:
+    """Make ``role`` of ``name`` trust another SAML provider only: STS refuses it."""
+    account_id = AWS_ACCOUNTS[name]
+    policy = saml_trust_policy(f"arn:aws:iam::{account_id}:saml-provider/Other")
+    team.aws.iam_client(account_id).update_assume_role_policy(
+        RoleName=role, PolicyDocument=json.dumps(policy)
+    )
+
+
 def test_three_apps_four_roles_from_one_sign_in_in_one_write(team: Team) -> None:
     team.credentials.parent.mkdir(mode=0o700)
     team.credentials.write_text("[personal]\naws_access_key_id = AKIAEXAMPLE\n")
     inode = team.credentials.stat().st_ino
-    result = team.login(
-        "-a", "production", "-a", "dev", "-a", "staging", "--all-roles", "--force", "--debug"
-    )
-    assert result.status == 1, result.stderr  # staging's billing role does not trust JumpCloud
-    profiles = _profiles(team.credentials)
-    # The staging billing role is the one failure: 11 written, the long-lived profile kept.
-    assert len(profiles) == 11
-    assert "acme-staging-AccountsPayableBilling" not in profiles
-    assert "acme-prod-AcmeJumpCloudAdminRO" in profiles
-    assert "acme-dev-ManageEC2" in profiles
-    assert "aws_access_key_id = AKIAEXAMPLE" in team.credentials.read_text()
+    result = team.login("-a", "production", "-a", "dev", "-a", "staging", "--all-roles", "--debug")
+    assert result.status == 0, result.stderr
     # One password check, one MFA, one SAML page per app, one STS call per role.
     assert team.password_checks() == 1
     assert team.mfa_checks() == 1
     assert team.jumpcloud.count("GET", "/saml2/") == 3
     assert len(team.aws.calls) == 12
-    assert [c.code for c in team.aws.calls].count("AccessDenied") == 1
-    # Written once: one rename over the file, one write logged.
+    assert all(call.ok for call in team.aws.calls)
+    # 12 profiles, written once: one rename over the file, one write logged; the long-lived
+    # profile is kept.
+    profiles = _profiles(team.credentials)
+    assert len(profiles) == 12
+    assert {"acme-prod-AcmeJumpCloudAdminRO", "acme-dev-ManageEC2"} <= set(profiles)
+    assert "aws_access_key_id = AKIAEXAMPLE" in team.credentials.read_text()
     assert team.credentials.stat().st_ino != inode
     assert result.stderr.count("in one write") == 1
-    assert "wrote 11 profile(s)" in result.stderr
-    # The summary: 12 rows, the failure with its reason, then one error line.
-    rows = [line for line in result.stdout.splitlines() if line.startswith(tuple(AWS_ACCOUNTS))]
-    assert len(rows) == 12
-    failed = [row for row in rows if "failed" in row]
-    assert len(failed) == 1
-    assert "AccountsPayableBilling" in failed[0] and "AccessDenied" in failed[0]
-    assert result.stderr.strip().splitlines()[-1] == (
-        "jcsaml: error: 1 of 12 role(s) failed, as the table says; the other profiles were written"
-    )
+    assert "wrote 12 profile(s)" in result.stderr
+    assert "Wrote 12 profile(s)" in result.stdout
     for secret in (PASSWORD, *(c.secret_access_key for c in profiles.values())):
         assert secret not in result.stdout + result.stderr
     # The credentials are real: STS knows each session.
@@ -191,7 +192,29 @@ def test_three_apps_four_roles_from_one_sign_in_in_one_write(team: Team) -> None
         ), name
 
 
-def test_all_roles_succeed_in_twelve_profiles(team: Team) -> None:
+def test_one_role_not_trusting_the_provider_fails_alone(team: Team) -> None:
+    distrust(team, "staging", "AccountsPayableBilling")
+    result = team.login("-a", "production", "-a", "dev", "-a", "staging", "--all-roles")
+    assert result.status == 1
+    profiles = _profiles(team.credentials)
+    assert len(profiles) == 11
+    assert "acme-staging-AccountsPayableBilling" not in profiles
+    assert len(team.aws.calls) == 12
+    assert [c.code for c in team.aws.calls].count("AccessDenied") == 1
+    # The summary: 12 rows, the failure with its reason, then one error line.
+    rows = [line for line in result.stdout.splitlines() if line.startswith(tuple(AWS_ACCOUNTS))]
+    assert len(rows) == 12
+    failed = [row for row in rows if "failed" in row]
+    assert len(failed) == 1
+    assert "acme-staging-AccountsPayableBilling" in failed[0]
+    assert "AccessDenied" in failed[0]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "jcsaml: error: 1 of 12 role(s) failed, as the table says; the other profiles were written"
+    )
+
+
+def test_json_summary_and_a_profile_template_per_account(team: Team) -> None:
+    distrust(team, "staging", "AccountsPayableBilling")
     text = team.config.read_text().replace(
         f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}",
         f"[staging]\nurl = {team.jumpcloud.app_url('acme-staging')}\nprofile_template = "
@@ -303,16 +326,23 @@ class CountingStore(CredentialsFile):
 
 
 def test_login_many_as_a_library(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    distrust(team, "staging", "AccountsPayableBilling")
     for key, value in team.aws.environment().items():
         monkeypatch.setenv(key, value)
     code = team.jumpcloud.totp_code(EMAIL)
+    prompter = ScriptedPrompter()
     results = jcsaml.login_many(
         ["production", "dev", "staging"],
         all_roles=True,
         password=PASSWORD,
         mfa_token=code,
+        prompter=prompter,
         environ=os.environ,
     )
+    # The live line: applications fetched, then roles assumed.
+    assert prompter.progress_lines[:3] == [f"Fetched {n}/3 JumpCloud app(s)" for n in (1, 2, 3)]
+    assert prompter.progress_lines[-1] == "Assumed 12/12 role(s)"
+    assert prompter.asked == []
     assert len(results) == 12
     failures = [r for r in results if not r.ok]
     assert [r.role_arn for r in failures] == [team.role_arns["staging"][2]]
@@ -344,3 +374,71 @@ def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
             environ={**os.environ, **team.aws.environment()},
         )
     assert team.aws.calls == []
+
+
+# --- config: groups and templates -------------------------------------------------------------
+
+
+def test_groups_expand_to_accounts_once_in_order(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[production]\nurl = https://sso.jumpcloud.com/saml2/p\n"
+        "[dev]\nurl = https://sso.jumpcloud.com/saml2/d\n"
+        "[group everyday]\naccounts = dev, production\n"
+        "[group broken]\naccounts = dev, nowhere\n"
+    )
+    assert account_names(config) == ["production", "dev"]
+    assert group_names(config) == ["everyday", "broken"]
+    assert expand_accounts(["everyday", "production"], path=config) == ["dev", "production"]
+    assert expand_accounts([], path=config, all_accounts=True) == ["production", "dev"]
+    with pytest.raises(InvalidSettingError, match="nowhere is not an account"):
+        expand_accounts(["broken"], path=config)
+    with pytest.raises(UnknownAccountError):
+        expand_accounts(["staging"], path=config)
+    config.write_text(config.read_text() + "[group dev]\naccounts = production\n")
+    with pytest.raises(InvalidSettingError, match="both an account and a group"):
+        expand_accounts(["dev"], path=config)
+    with pytest.raises(UnknownAccountError):
+        load_account("group everyday", path=config)
+    with pytest.raises(InvalidSettingError, match="'everyday' is a group of accounts"):
+        load_account("everyday", path=config)
+
+
+@pytest.mark.parametrize("template", ["{account}-{role}", "{idp_account}_{account_id}.{role}"])
+def test_profile_templates(template: str) -> None:
+    assert parse_profile_template(template) == template
+
+
+@pytest.mark.parametrize("template", ["{region}-{role}", "{role", "{0}", " "])
+def test_bad_profile_templates_are_refused(template: str) -> None:
+    with pytest.raises(InvalidSettingError, match="profile_template"):
+        parse_profile_template(template)
+
+
+def test_profile_names_use_the_alias_else_the_id() -> None:
+    account = Account(
+        name="ops", url="https://x/saml2/a", account_aliases=(("012345678987", "prod"),)
+    )
+    prod = AwsRole(
+        "arn:aws:iam::012345678987:role/ReadOnly", "arn:aws:iam::012345678987:saml-provider/J"
+    )
+    dev = AwsRole(
+        "arn:aws:iam::210987654321:role/ReadOnly", "arn:aws:iam::210987654321:saml-provider/J"
+    )
+    assert profile_name("{account}-{role}", account, prod) == "prod-ReadOnly"
+    assert profile_name("{account}-{role}", account, dev) == "210987654321-ReadOnly"
+    assert profile_name("{idp_account}-{account_id}", account, prod) == "ops-012345678987"
+
+
+def test_save_many_writes_nothing_when_one_profile_holds_long_lived_keys(tmp_path: Path) -> None:
+    from jcsaml.errors import StaticCredentialsProfileError
+    from jcsaml.testing.contracts import sample_credentials
+
+    path = tmp_path / "credentials"
+    path.write_text("[dev]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n")
+    before = path.read_text()
+    with pytest.raises(StaticCredentialsProfileError):
+        CredentialsFile(path).save_many(
+            {"production": sample_credentials(1), "dev": sample_credentials(2)}
+        )
+    assert path.read_text() == before
