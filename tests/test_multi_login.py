@@ -55,6 +55,7 @@ class Team:
     jumpcloud: FakeJumpCloud
     env: dict[str, str]
     role_arns: dict[str, list[str]] = field(default_factory=dict)
+    apps: dict[str, FakeApp] = field(default_factory=dict)
 
     @property
     def config(self) -> Path:
@@ -134,7 +135,9 @@ def team(hermetic_home: Path) -> Iterator[Team]:
     user = FakeUser(EMAIL, PASSWORD, totp_secret=SECRET, apps=[f"acme-{n}" for n in AWS_ACCOUNTS])
     bob = FakeUser(BOB, BOB_PASSWORD, apps=["acme-staging"])
     with LocalAws() as aws, FakeJumpCloud(users=[user, bob], apps=apps, keys=keys) as jumpcloud:
-        yield _build_team(hermetic_home, aws, jumpcloud, keys)
+        team = _build_team(hermetic_home, aws, jumpcloud, keys)
+        team.apps = {app.slug: app for app in apps}
+        yield team
 
 
 def _profiles(path: Path) -> dict[str, AwsCredentials]:
@@ -296,6 +299,21 @@ def test_accounts_of_another_user_are_signed_in_separately(team: Team) -> None:
     assert f"{BOB} at {team.jumpcloud.url}: staging" in result.stdout
     assert "failed: JumpCloud rejected the sign-in" in result.stdout
     assert set(_profiles(team.credentials)) == {"production"}
+
+
+@pytest.mark.parametrize("denied", ["production", "dev"])
+def test_an_app_refused_by_conditional_access_fails_alone(team: Team, denied: str) -> None:
+    # The first app (whose page comes with the sign-in) or a later one.
+    team.apps[f"acme-{denied}"].conditional_access_denied = True
+    result = team.login("-a", "production", "-a", "dev", "-a", "staging", "--role", "*RO")
+    assert result.status == 1
+    rows = [line for line in result.stdout.splitlines() if line.startswith(tuple(AWS_ACCOUNTS))]
+    assert len(rows) == 3
+    (failed,) = [row for row in rows if "failed" in row]
+    assert failed.startswith(f"{denied} ") and "JumpCloud refused access" in failed
+    assert set(_profiles(team.credentials)) == {f"{a}" for a in AWS_ACCOUNTS if a != denied}
+    assert team.password_checks() == 1 and team.mfa_checks() == 1
+    assert len(team.aws.calls) == 2
 
 
 def test_profile_with_several_accounts_is_a_usage_error(team: Team) -> None:
