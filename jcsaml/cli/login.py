@@ -9,14 +9,14 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
     from jcsaml.credentials import AwsCredentials
-    from jcsaml.prompter import Prompter
+    from jcsaml.credentials_file import CredentialsStore
+    from jcsaml.secret_store import SecretStore
 
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
@@ -57,6 +57,10 @@ def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str
         action="store_true",
         help="sign in again even if the profile holds valid credentials",
     )
+    add_skip_prompt(parser)
+
+
+def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-prompt",
         action="store_true",
@@ -89,7 +93,7 @@ class Obtained:
 
 def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     """Valid cached credentials from the profile, or a new sign-in whose result is saved there."""
-    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile
     from jcsaml.signin import cached_credentials, credentials_path
 
@@ -100,29 +104,73 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     path = credentials_path(account, environ=ctx.environ)
     store = CredentialsFile(path)
     wanted_role = args.role or account.role_arn or None
-    duration = parse_duration(args.session_duration) if args.session_duration else None
+    duration = session_duration_flag(args.session_duration)
     if not args.force:
         cached = cached_credentials(store, profile, role=wanted_role)
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
+    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+        _say_why(args, ctx, account, store, profile, wanted_role)
     credentials = _sign_in(args, ctx, account, wanted_role, duration)
     store.save(profile, credentials)
     return Obtained(credentials, account, profile, str(path), fresh=True)
 
 
+def session_duration_flag(text: str | None) -> int | None:
+    """``--session-duration``, checked under the flag's name (not the config key's)."""
+    from jcsaml.config import parse_duration
+
+    return parse_duration(text, setting="--session-duration") if text else None
+
+
+def _say_why(
+    args: argparse.Namespace,
+    ctx: Context,
+    account: Account,
+    store: CredentialsStore,
+    profile: str,
+    role: str | None,
+) -> None:
+    """One line on stderr before a sign-in: which account, user and app, and why."""
+    from urllib.parse import urlsplit
+
+    user = args.username or account.username
+    app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+    reason = "--force" if args.force else _why_not_cached(store, profile, role)
+    print(
+        f"Signing in to JumpCloud for account {account.name!r}"
+        + (f" as {user}" if user else "")
+        + f" (app {app}): {reason}",
+        file=ctx.stderr,
+    )
+
+
+def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
+    from jcsaml.credentials import same_role
+    from jcsaml.signin import REFRESH_MARGIN_SECONDS
+
+    try:
+        found = store.load(profile)
+    except Exception:  # the save after the sign-in reports a broken file properly
+        return f"profile {profile!r} holds no usable credentials"
+    if found is None:
+        return f"no credentials in profile {profile!r}"
+    at = found.expiration.astimezone().strftime("%H:%M")
+    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+        return f"profile {profile!r} holds credentials for another role"
+    if found.expires_within(0):
+        return f"the credentials in profile {profile!r} expired at {at}"
+    minutes = REFRESH_MARGIN_SECONDS // 60
+    return f"the credentials in profile {profile!r} expire at {at}, within {minutes} minutes"
+
+
 def _sign_in(
     args: argparse.Namespace, ctx: Context, account: Account, role: str | None, duration: int | None
 ) -> AwsCredentials:
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.secret_store import default_store
+    from jcsaml import notices
     from jcsaml.signin import login
 
-    prompter: Prompter = (
-        NonInteractivePrompter(ctx.stderr)
-        if args.skip_prompt
-        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
-    )
-    return login(
+    credentials = login(
         account,
         role=role,
         username=args.username,
@@ -130,11 +178,28 @@ def _sign_in(
         mfa_token=args.mfa_token,
         session_duration=duration,
         force=args.force,
-        prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        preferred_role=account.role_arn or notices.last_role(account.name, ctx.environ),
+        prompter=ctx.prompter(args.skip_prompt),
+        secrets=secret_store(ctx),
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
     )
+    if not role:  # a role picked (or the only one offered): the picker's default next time
+        notices.remember_role(account.name, credentials.role_arn, ctx.environ)
+    return credentials
+
+
+def secret_store(ctx: Context) -> SecretStore:
+    """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
+    every time)."""
+    from jcsaml import notices
+    from jcsaml.secret_store import default_store
+
+    def unavailable(message: str) -> None:
+        if notices.once("no-keyring", ctx.environ):
+            ctx.warn_after_success(message + " (said once)")
+
+    return default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
 
 
 def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:
@@ -166,32 +231,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def notices_path(environ: Mapping[str, str]) -> Path:
-    """Where jcsaml remembers the one-time notices it gave (no secrets in it)."""
-    from jcsaml.config import expand_home
-
-    state = environ.get("XDG_STATE_HOME") or "~/.local/state"
-    return expand_home(state, environ) / "jcsaml" / "notices"
-
-
 def suggest_verification(account_name: str, ctx: Context) -> None:
     """Once per account: say that the assertion's signature is not checked, and how to fix it."""
-    path = notices_path(ctx.environ)
-    notice = f"unverified-signature {account_name}"
-    try:
-        if notice in path.read_text(encoding="utf-8").splitlines():
-            return
-    except OSError:
-        pass  # no notices given yet
+    from jcsaml import notices
+
+    if not notices.once(f"unverified-signature {account_name}", ctx.environ):
+        return
     print(
         f"jcsaml: note: JumpCloud's signature on the SAML assertion is not verified for account "
         f"{account_name!r}; download the IdP certificate from the JumpCloud admin console and "
-        f"run: jcsaml configure -a {account_name} --idp-cert PATH (see docs/saml-verification.md)",
+        f"run: jcsaml configure -a {account_name} --idp-cert PATH (see: jcsaml help "
+        "saml-verification)",
         file=ctx.stderr,
     )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as notes:
-            notes.write(notice + "\n")
-    except OSError:
-        pass  # a read-only home only means the note comes again next time

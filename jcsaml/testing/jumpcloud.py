@@ -57,7 +57,7 @@ FactorType = Literal["totp", "push", "webauthn", "duo"]
 FactorStatus = Literal["available", "unavailable"]
 PushStatus = Literal["pending", "accepted", "denied", "expired"]
 PushOutcome = Literal["accepted", "denied", "expired"]
-FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429"]
+FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429", "404"]
 SignWhat = Literal["assertion", "response", "both"]
 FailureKey = Literal["message", "error"]
 UserVerification = Literal["discouraged", "preferred", "required"]
@@ -537,7 +537,8 @@ class FakeJumpCloud:
 
         ``500`` is a JSON error; ``502``/``503``/``504`` are a gateway's HTML pages; ``429`` is a
         JSON rate-limit answer with ``Retry-After: retry_after`` when given; ``html`` is the
-        portal's HTML login page with status 200 where JSON was expected; ``drop`` closes the
+        portal's HTML login page with status 200 where JSON was expected; ``404`` is the XML "no
+        such key" a host that is not JumpCloud's console answers; ``drop`` closes the
         connection without answering; ``slow`` answers normally after ``delay`` seconds. ``delay``
         also postpones every other kind. Faults are used in the order they were injected.
         """
@@ -677,6 +678,12 @@ class FakeJumpCloud:
             return _json_reply(429, {"message": "Too Many Requests"}, headers)
         if fault.kind == "html":
             return _html_reply(200, LOGIN_PAGE)
+        if fault.kind == "404":  # what another host (a storage bucket, say) answers
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+                "<Message>The specified key does not exist.</Message></Error>"
+            )
+            return _Reply(404, body.encode(), "application/xml")
         status = int(fault.kind)
         title = _GATEWAY_TITLES[status]
         return _html_reply(status, _page(title, f"<center><h1>{title}</h1></center>"))
