@@ -54,7 +54,8 @@ class Context:
     terminal_input: Input | None = None
     terminal_output: Output | None = None
 
-    deferred: list[str] = field(default_factory=list)
+    #: Warnings to show once the command has succeeded, each with its once-per-machine key.
+    deferred: list[tuple[str, str | None]] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         print(f"jcsaml: warning: {message}", file=self.stderr)
@@ -72,11 +73,20 @@ class Context:
             terminal_output=self.terminal_output,
         )
 
-    def warn_after_success(self, message: str) -> None:
+    def warn_after_success(self, message: str, *, once: str | None = None) -> None:
         """A warning about something that doesn't stop the command (no keyring, say): shown once
-        the command has succeeded, so a failure still ends in one error line."""
-        if message not in self.deferred:
-            self.deferred.append(message)
+        the command has succeeded, so a failure still ends in one error line. With ``once``,
+        shown only the first time on this machine (remembered with the notices)."""
+        if all(message != known for known, _ in self.deferred):
+            self.deferred.append((message, once))
+
+    def show_deferred(self) -> None:
+        from jcsaml import notices
+
+        for message, once in self.deferred:
+            if once is None or notices.once(once, self.environ):
+                self.warn(message)
+        self.deferred.clear()
 
 
 def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
@@ -140,8 +150,7 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
         _enable_debug_logging(ctx.stderr)
     try:
         status: int = args.run(args, ctx)
-        for message in ctx.deferred:
-            ctx.warn(message)
+        ctx.show_deferred()
         return status
     except JcsamlError as exc:
         if debug:

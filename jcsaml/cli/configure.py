@@ -123,7 +123,10 @@ def ask_missing(
     those it lacks. Each answer is checked at its prompt and asked again until it is usable.
     The console URL is asked when the application URL is in another JumpCloud region."""
     for key, label, how in QUESTIONS:
-        if given.get(key) is not None or not (new or not getattr(account, key)):
+        # An existing account lacks only what has no default (the MFA factor and the profile
+        # have one: Auto and the account name).
+        lacking = key in ("url", "username") and not getattr(account, key)
+        if given.get(key) is not None or not (new or lacking):
             continue
         default = getattr(account, key) or (account.name if key == "aws_profile" else "")
         account = _ask_valid(account, key, label, how, default, prompter)

@@ -85,8 +85,7 @@ def run(
     got = obtain_credentials(args, ctx)
     env = child_environment(ctx.environ, got.credentials, got.account.name)
     check_runnable(command[0], env.get("PATH"))
-    for message in ctx.deferred:  # run() never returns to main(), which would print them
-        ctx.warn(message)
+    ctx.show_deferred()  # run() never returns to main(), which would show them
     ctx.stdout.flush()
     ctx.stderr.flush()
     try:

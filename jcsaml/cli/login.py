@@ -192,12 +192,10 @@ def _sign_in(
 def secret_store(ctx: Context) -> SecretStore:
     """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
     every time)."""
-    from jcsaml import notices
     from jcsaml.secret_store import default_store
 
     def unavailable(message: str) -> None:
-        if notices.once("no-keyring", ctx.environ):
-            ctx.warn_after_success(message + " (said once)")
+        ctx.warn_after_success(message + " (said once)", once="no-keyring")
 
     return default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
 
