@@ -427,7 +427,7 @@ def test_configure_of_an_existing_account_asks_only_what_it_lacks(hermetic_home:
     with create_pipe_input() as pipe:
         pipe.send_text("bob@acme.example\r")
         pipe.close()  # every answer is typed ahead: one question too many fails at once
-        ctx, out, err = terminal_context(environ, pipe)
+        ctx, _, err = terminal_context(environ, pipe)
         status = main(
             ["configure", "-a", "production", "--console-url", "https://console.jumpcloud.eu"],
             context=ctx,  # type: ignore[arg-type]

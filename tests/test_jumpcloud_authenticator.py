@@ -9,7 +9,6 @@ import pytest
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConsoleUrlNotFoundError,
-    NothingTypedError,
     IdpProtocolError,
     IdpServerError,
     IdpUnavailableError,
@@ -18,6 +17,7 @@ from jcsaml.errors import (
     MfaCodeRejectedError,
     MfaFactorUnavailableError,
     NoSamlResponseError,
+    NothingTypedError,
 )
 from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 from jcsaml.saml import parse_saml_response

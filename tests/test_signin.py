@@ -398,8 +398,9 @@ def test_force_keeps_the_saved_session_until_a_new_sign_in_works(keys: IdpKeyPai
     secrets.set(session_key(account, "alice"), "live-session")
     failing = FakeAuthenticator(AuthenticationFailedError(message="Authentication failed"))
     with pytest.raises(AuthenticationFailedError):
-        login(account, password="pw", force=True, secrets=secrets, environ={},
-              authenticator=failing)
+        login(
+            account, password="pw", force=True, secrets=secrets, environ={}, authenticator=failing
+        )
     assert failing.resumed == []  # force: not used...
     assert secrets.get(session_key(account, "alice")) == "live-session"  # ...but kept
     login(
