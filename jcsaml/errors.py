@@ -488,7 +488,9 @@ class IdpCertificateNotYetValidError(IdpCertificateError):
 
 
 class AmbiguousRoleError(JcsamlError, LookupError):
-    fmt = "the role name {role!r} matches several roles ({matches}); pass the full ARN with --role"
+    fmt = (
+        "the role name {role!r} matches several roles ({matches}); pass role=... with the full ARN"
+    )
 
 
 class UnknownRoleError(JcsamlError, LookupError):
