@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -55,6 +56,14 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    #: SHA-256 of the IdP certificate this account trusts (64 lowercase hex digits): the one in
+    #: ``idp_cert`` when configured, else the one pinned on the first signed sign-in.
+    idp_cert_sha256: str = ""
+    #: A NameID JumpCloud may issue assertions to besides the username (an alternate e-mail).
+    saml_nameid: str = ""
+    #: The config file the account was read from; certificate pinning writes there. None for an
+    #: Account built in code (nothing is written).
+    source: Path | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> str:
@@ -74,6 +83,8 @@ class Account:
             "aws_session_duration": str(self.session_duration) if self.session_duration else None,
             "credentials_file": self.credentials_file,
             "idp_cert": self.idp_cert,
+            "idp_cert_sha256": self.idp_cert_sha256,
+            "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
@@ -127,7 +138,7 @@ def load_account(
     if section is None:
         known = tuple(document.sections()) if document else ()
         raise UnknownAccountError(account=name, path=str(path), known=known)
-    return account_from_section(name, section)
+    return dataclasses.replace(account_from_section(name, section), source=path)
 
 
 def find_account(name: str, *, path: Path) -> Account | None:
@@ -166,6 +177,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         session_duration=parsed("aws_session_duration", parse_duration, None),
         credentials_file=get("credentials_file"),
         idp_cert=get("idp_cert"),
+        idp_cert_sha256=parsed("idp_cert_sha256", parse_fingerprint, ""),
+        saml_nameid=get("saml_nameid"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
         http_timeout=parsed(
@@ -193,6 +206,17 @@ def parse_seconds(setting: str, text: str) -> float:
     return seconds
 
 
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits; colons (openssl's form) are allowed."""
+    digits = text.replace(":", "").strip().lower()
+    if not _SHA256.fullmatch(digits):
+        raise InvalidSettingError(
+            setting="idp_cert_sha256",
+            reason=f"{text!r} is not a SHA-256 fingerprint (64 hex digits, colons allowed)",
+        )
+    return digits
+
+
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
     if not account.name or any(c in account.name for c in "[]\n\r"):
@@ -214,6 +238,8 @@ def validate_account(account: Account) -> None:
             "(expected https://sso.jumpcloud.com/saml2/<application>)",
         )
     _canonical_mfa(account.mfa)
+    if account.idp_cert_sha256:
+        parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
         validate_role(account.role_arn)
     if account.session_duration is not None:
@@ -306,6 +332,23 @@ def save_account(account: Account, *, path: Path) -> None:
 
     def edit(document: IniDocument) -> None:
         document.update_section(account.name, account.to_config())
+
+    try:
+        edit_ini(path, edit)
+    except IniSyntaxError as exc:
+        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except OSError as exc:
+        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+
+
+def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:
+    """Set (None: remove) only the given keys of an existing account's section, under the
+    config file's lock; every other key, account and comment stays as it is."""
+
+    def edit(document: IniDocument) -> None:
+        if document.section(name) is None:
+            raise UnknownAccountError(account=name, path=str(path))
+        document.update_section(name, values)
 
     try:
         edit_ini(path, edit)

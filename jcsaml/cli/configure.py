@@ -60,6 +60,11 @@ def add_parser(
         help="JumpCloud IdP certificate or metadata XML: turns on signature checks",
     )
     parser.add_argument(
+        "--saml-nameid",
+        metavar="NAMEID",
+        help="another NameID (e-mail) JumpCloud may issue this user's assertions to",
+    )
+    parser.add_argument(
         "--credentials-file",
         metavar="PATH",
         help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.session_duration
         else None,
         "idp_cert": _absolute(args.idp_cert, ctx.environ),
+        "saml_nameid": args.saml_nameid,
         "credentials_file": _absolute(args.credentials_file, ctx.environ),
     }
     account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
@@ -96,8 +102,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         account = ask_missing(account, given, ctx.prompter(False), new=existing is None)
     if not account.url:
         raise InputRequiredError(what="the JumpCloud SAML application URL", how="pass --url")
-    if account.idp_cert:
-        _check_idp_cert(account.idp_cert)
+    if given["idp_cert"]:
+        # The fingerprint is kept, so a login notices when the file is replaced later.
+        account = dataclasses.replace(account, idp_cert_sha256=_check_idp_cert(account.idp_cert))
     save_account(account, path=path)
     print(
         f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}):", file=ctx.stdout
@@ -208,14 +215,8 @@ def _absolute(path: str | None, environ: Mapping[str, str]) -> str | None:
     return os.path.abspath(expand_home(path, environ)) if path else None
 
 
-def _check_idp_cert(path: str) -> None:
-    from jcsaml.errors import InvalidSettingError
-    from jcsaml.saml import load_idp_certificate
+def _check_idp_cert(path: str) -> str:
+    """Refuse a certificate file login would refuse; return its certificate's SHA-256."""
+    from jcsaml.signin import read_idp_certificate_file
 
-    try:
-        with open(path, "rb") as handle:
-            load_idp_certificate(handle.read())
-    except OSError as exc:
-        raise InvalidSettingError(
-            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
-        ) from None
+    return read_idp_certificate_file(path)[1]

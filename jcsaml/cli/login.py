@@ -79,6 +79,12 @@ def add_parser(
         "than 5 minutes, unless --force.",
     )
     add_login_options(parser, environ)
+    parser.add_argument(
+        "--trust-new-cert",
+        action="store_true",
+        help="accept JumpCloud's renewed IdP certificate: sign in, show its SHA-256 "
+        "fingerprint and trust it from now on instead of the pinned one",
+    )
     parser.set_defaults(run=run)
 
 
@@ -105,7 +111,8 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     store = CredentialsFile(path)
     wanted_role = args.role or account.role_arn or None
     duration = session_duration_flag(args.session_duration)
-    if not args.force:
+    # Accepting a new certificate needs a sign-in, whatever the profile holds.
+    if not (args.force or getattr(args, "trust_new_cert", False)):
         cached = cached_credentials(store, profile, role=wanted_role)
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
@@ -183,6 +190,7 @@ def _sign_in(
         secrets=secret_store(ctx),
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
+        trust_new_cert=getattr(args, "trust_new_cert", False),
     )
     if not role:  # a role picked (or the only one offered): the picker's default next time
         notices.remember_role(account.name, credentials.role_arn, ctx.environ)
@@ -211,8 +219,6 @@ def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str
 def run(args: argparse.Namespace, ctx: Context) -> int:
     got = obtain_credentials(args, ctx)
     creds = got.credentials
-    if got.fresh and not got.account.idp_cert:
-        suggest_verification(got.account.name, ctx)
     if got.fresh:
         print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
         print(
@@ -227,18 +233,3 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             file=ctx.stdout,
         )
     return 0
-
-
-def suggest_verification(account_name: str, ctx: Context) -> None:
-    """Once per account: say that the assertion's signature is not checked, and how to fix it."""
-    from jcsaml import notices
-
-    if not notices.once(f"unverified-signature {account_name}", ctx.environ):
-        return
-    print(
-        f"jcsaml: note: JumpCloud's signature on the SAML assertion is not verified for account "
-        f"{account_name!r}; download the IdP certificate from the JumpCloud admin console and "
-        f"run: jcsaml configure -a {account_name} --idp-cert PATH (see: jcsaml help "
-        "saml-verification)",
-        file=ctx.stderr,
-    )
