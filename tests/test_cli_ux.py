@@ -464,3 +464,14 @@ def test_a_terminal_login_retries_the_password_strips_the_code_and_preselects_th
     assert f"JumpCloud rejected the password for {EMAIL}" in err.getvalue()
     assert "2 attempts left" in err.getvalue()
     assert user.jumpcloud.count("POST", "/userconsole/auth") == 3  # typo, password, one code
+
+
+def test_the_docs_pages_are_package_data() -> None:
+    import tomllib
+    from importlib.resources import files
+
+    root = Path(__file__).parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "docs/*.md" in project["tool"]["setuptools"]["package-data"]["jcsaml"]
+    shipped = sorted(p.name for p in (files("jcsaml") / "docs").iterdir())
+    assert shipped == sorted(p.name for p in (root / "docs").glob("*.md"))

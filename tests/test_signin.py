@@ -434,3 +434,14 @@ def test_the_role_picker_preselects_the_preferred_role(keys: IdpKeyPair) -> None
     )
     assert sts.calls[0]["RoleArn"] == ADMIN
     assert [getattr(d, "role_arn", None) for d in prompter.defaults] == [ADMIN]
+
+
+def test_library_errors_name_the_keyword_argument_not_a_cli_flag(monkeypatch) -> None:
+    monkeypatch.setenv("JCSAML_PASSWORD", "set-for-the-cli-only")  # the library never reads it
+    auth = FakeAuthenticator(AuthenticationFailedError(message="never reached"))
+    with pytest.raises(InputRequiredError) as caught:
+        login(Account(name="p", url=URL, username="alice"), authenticator=auth, environ={})
+    assert str(caught.value) == (
+        "JumpCloud password is required and prompting is off; pass password=..."
+    )
+    assert auth.seen == []
