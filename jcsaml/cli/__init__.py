@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from jcsaml.cli import configure, exec_command, login, logout
+from jcsaml.cli import completion, configure, console, exec_command, list_roles, login, logout
 from jcsaml.cli import help as help_command
 from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
@@ -28,7 +28,16 @@ if TYPE_CHECKING:
     from jcsaml.prompter import Prompter
     from jcsaml.webauthn import WebAuthnDevice
 
-COMMANDS = (configure, login, exec_command, logout, help_command)
+COMMANDS = (
+    configure,
+    login,
+    exec_command,
+    console,
+    list_roles,
+    logout,
+    help_command,
+    completion,
+)
 
 #: Library messages name the keyword argument that gives an input; the command line gives the
 #: same inputs as these flags and variables.
