@@ -16,7 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from jcsaml.cli import completion, configure, console, exec_command, list_roles, login, logout
+from jcsaml.cli import (
+    completion,
+    configure,
+    console,
+    exec_command,
+    list_roles,
+    login,
+    logout,
+    setup,
+)
 from jcsaml.cli import help as help_command
 from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
@@ -35,6 +44,7 @@ COMMANDS = (
     console,
     list_roles,
     logout,
+    setup,
     help_command,
     completion,
 )
