@@ -173,11 +173,16 @@ class TerminalPrompter:
         """prompt_toolkit drawing on stderr; Ctrl-D becomes PromptAbortedError, Ctrl-C stays an
         interrupt (the CLI exits 130)."""
         from prompt_toolkit.application import create_app_session
+        from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
-        output = self._terminal_output or create_output(stdout=self._err)
+        # Both ends explicit: credential-process talks to /dev/tty, not to stdin and stdout.
+        session = create_app_session(
+            input=self._terminal_input or create_input(stdin=self._in),
+            output=self._terminal_output or create_output(stdout=self._err),
+        )
         try:
-            with create_app_session(input=self._terminal_input, output=output):
+            with session:
                 yield
         except EOFError:
             raise PromptAbortedError(what=_what(message)) from None

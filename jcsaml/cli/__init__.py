@@ -20,11 +20,14 @@ from jcsaml.cli import (
     completion,
     configure,
     console,
+    credential_process,
     exec_command,
     list_roles,
     login,
     logout,
+    script,
     setup,
+    status,
 )
 from jcsaml.cli import help as help_command
 from jcsaml.display import printable
@@ -41,8 +44,11 @@ COMMANDS = (
     configure,
     login,
     exec_command,
+    script,
+    credential_process,
     console,
     list_roles,
+    status,
     logout,
     setup,
     help_command,
