@@ -38,6 +38,7 @@ TEMPLATE_FIELDS = ("account", "account_id", "role", "idp_account")
 T = TypeVar("T")
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -165,14 +166,15 @@ def expand_accounts(names: Sequence[str], *, path: Path, all_accounts: bool = Fa
     accounts = [name for name in sections if not name.startswith(GROUP_PREFIX)]
     if all_accounts:
         if not accounts:
-            raise UnknownAccountError(account="(any)", path=str(path))
+            raise UnknownAccountError(account="(any)", path=str(path), known=())
         return accounts
     chosen: list[str] = []
     for name in names:
         group = document.section(GROUP_PREFIX + name) if document else None
         if group is None:
             if name not in accounts:
-                raise UnknownAccountError(account=name, path=str(path))
+                known = tuple(accounts + group_names(path))
+                raise UnknownAccountError(account=name, path=str(path), known=known)
             members = [name]
         elif name in accounts:
             raise InvalidSettingError(
@@ -206,7 +208,8 @@ def load_account(
                 reason=f"{name!r} is a group of accounts in {path}, which only jcsaml login "
                 "takes; name one of its accounts with -a",
             )
-        raise UnknownAccountError(account=name, path=str(path))
+        known = tuple(account_names(path)) if document else ()
+        raise UnknownAccountError(account=name, path=str(path), known=known)
     return dataclasses.replace(account_from_section(name, section), source=path)
 
 
@@ -325,7 +328,7 @@ def validate_account(account: Account) -> None:
     if account.idp_cert_sha256:
         parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
-        validate_role_arn(account.role_arn)
+        validate_role(account.role_arn)
     if account.session_duration is not None:
         parse_duration(str(account.session_duration))
     for key, value in (("aws_profile", account.aws_profile), ("region", account.region)):
@@ -365,6 +368,19 @@ def validate_role_arn(arn: str) -> str:
     return arn
 
 
+def validate_role(role: str) -> str:
+    """A role ARN, or a role name as ``jcsaml login --role`` takes it (matched at sign-in)."""
+    if role.startswith("arn:"):
+        return validate_role_arn(role)
+    if not _ROLE_NAME.match(role):
+        raise InvalidSettingError(
+            setting="role_arn",
+            reason=f"{role!r} is neither an IAM role ARN (arn:aws:iam::123456789012:role/NAME) "
+            "nor a role name",
+        )
+    return role
+
+
 def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     """``012345678987:acme-prod, 210987654321:acme-dev`` -> ((id, alias), ...)."""
     pairs = []
@@ -400,14 +416,15 @@ def parse_profile_template(text: str) -> str:
     return text
 
 
-def parse_duration(text: str) -> int:
+def parse_duration(text: str, *, setting: str = "aws_session_duration") -> int:
+    """Seconds from 900 to 43200; ``setting`` names where the value came from in the error."""
     try:
         seconds = int(text)
     except ValueError:
         seconds = -1
     if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
         raise InvalidSettingError(
-            setting="aws_session_duration",
+            setting=setting,
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
             f"{MAX_SESSION_DURATION}",
         )

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.multi import RoleResult
-    from jcsaml.prompter import Prompter
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,11 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.config import config_path, expand_accounts, load_account, parse_duration
+    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.config import config_path, expand_accounts, load_account
     from jcsaml.credentials_file import CredentialsFile
     from jcsaml.errors import SomeRolesFailedError
     from jcsaml.multi import login_many
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.secret_store import default_store
 
     path = config_path(ctx.environ, args.config)
@@ -77,11 +76,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         from jcsaml.config import parse_profile_template
 
         parse_profile_template(args.profile_template)
-    prompter: Prompter = (
-        NonInteractivePrompter(ctx.stderr)
-        if args.skip_prompt
-        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
-    )
+    prompter = ctx.prompter(args.skip_prompt)
     results = login_many(
         accounts,
         roles=_role_patterns(args),
@@ -90,7 +85,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         username=args.username,
         password=args.password,
         mfa_token=args.mfa_token,
-        session_duration=parse_duration(args.session_duration) if args.session_duration else None,
+        session_duration=session_duration_flag(args.session_duration),
         force=args.force,
         prompter=prompter,
         secrets=default_store(warn=ctx.warn_after_success),
