@@ -460,3 +460,23 @@ def test_save_many_writes_nothing_when_one_profile_holds_long_lived_keys(tmp_pat
             {"production": sample_credentials(1), "dev": sample_credentials(2)}
         )
     assert path.read_text() == before
+
+
+def test_one_password_prompt_and_one_mfa_prompt_for_three_accounts(team: Team) -> None:
+    result = run_cli(
+        "login",
+        "-a",
+        "production",
+        "-a",
+        "dev",
+        "-a",
+        "staging",
+        "--role",
+        "ManageEC2",
+        env=team.env,
+        stdin=f"{PASSWORD}\n{team.jumpcloud.totp_code(EMAIL)}\n",
+    )
+    assert result.status == 0, result.stderr
+    assert result.stderr.count("JumpCloud password") == 1
+    assert result.stderr.count("MFA code") == 1
+    assert set(_profiles(team.credentials)) == {"production", "dev", "staging"}
