@@ -166,7 +166,10 @@ def expand_accounts(names: Sequence[str], *, path: Path, all_accounts: bool = Fa
     accounts = [name for name in sections if not name.startswith(GROUP_PREFIX)]
     if all_accounts:
         if not accounts:
-            raise UnknownAccountError(account="(any)", path=str(path), known=())
+            raise InvalidSettingError(
+                setting="--all-accounts",
+                reason=f"{path} has no account; create them with: jcsaml configure --discover",
+            )
         return accounts
     chosen: list[str] = []
     for name in names:

@@ -409,6 +409,8 @@ def test_groups_expand_to_accounts_once_in_order(tmp_path: Path) -> None:
     assert group_names(config) == ["everyday", "broken"]
     assert expand_accounts(["everyday", "production"], path=config) == ["dev", "production"]
     assert expand_accounts([], path=config, all_accounts=True) == ["production", "dev"]
+    with pytest.raises(InvalidSettingError, match="has no account; create them with"):
+        expand_accounts([], path=tmp_path / "empty", all_accounts=True)
     with pytest.raises(InvalidSettingError, match="nowhere is not an account"):
         expand_accounts(["broken"], path=config)
     with pytest.raises(UnknownAccountError):
