@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from jcsaml.config import Account
+from jcsaml.config import Account, parse_profile_template
 from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import (
     JcsamlError,
@@ -187,9 +187,15 @@ def login_many(
     """
     from jcsaml.signin import credentials_path, resolve_account, trust_signer
 
+    if profile_template is not None:
+        parse_profile_template(profile_template)
     asker = prompter or NonInteractivePrompter()
     store = secrets or NullStore()
-    resolved = [resolve_account(a, environ=environ) for a in accounts]
+    unique: dict[str, Account] = {}
+    for given in accounts:
+        account = resolve_account(given, environ=environ)
+        unique.setdefault(account.name, account)  # an account named twice is signed in to once
+    resolved = list(unique.values())
     results: dict[str, list[RoleResult]] = {a.name: [] for a in resolved}
     assertions: dict[str, tuple[SamlAssertion, str]] = {}
     fetched = 0
