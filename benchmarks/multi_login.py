@@ -7,6 +7,8 @@ STS (moto) on 127.0.0.1 whose every answer is delayed by ``--latency`` seconds (
 STS region), it times whole ``jcsaml login`` processes, interleaved round by round:
 
 - ``1 role``: ``jcsaml login -a everything --role Role01`` (one SAML page, one STS call);
+- ``1 role, summary path``: the same with ``--json``, which goes the way of a login of several
+  roles (summary, one write per file) with one role;
 - ``12 roles``: ``jcsaml login -a everything --all-roles`` (the same page, twelve STS calls,
   assumed in parallel, twelve profiles in one write);
 - ``3 apps x 4 roles``: ``jcsaml login -a production -a dev -a staging --all-roles`` (one
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         login = [sys.executable, "-m", "jcsaml", "login", "--skip-prompt", "--force"]
         cases = {
             "1 role": [*login, "-a", "everything", "--role", "Role01"],
+            "1 role, summary path": [*login, "-a", "everything", "--role", "Role01", "--json"],
             "12 roles": [*login, "-a", "everything", "--all-roles"],
             "3 apps x 4 roles": [
                 *login,
