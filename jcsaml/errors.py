@@ -595,7 +595,10 @@ class ProfileCollisionError(JcsamlError, ValueError):
 
 
 class SomeRolesFailedError(JcsamlError):
-    fmt = "{failed} of {total} role(s) failed, as the table says; the other profiles were written"
+    fmt = (
+        "{failed} of {total} role(s) failed (the summary gives each reason); {written} "
+        "profile(s) written"
+    )
 
 
 class NoAwsApplicationsError(JcsamlError, LookupError):

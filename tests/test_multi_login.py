@@ -212,7 +212,8 @@ def test_one_role_not_trusting_the_provider_fails_alone(team: Team) -> None:
     assert "acme-staging-AccountsPayableBilling" in failed[0]
     assert "AccessDenied" in failed[0]
     assert result.stderr.strip().splitlines()[-1] == (
-        "jcsaml: error: 1 of 12 role(s) failed, as the table says; the other profiles were written"
+        "jcsaml: error: 1 of 12 role(s) failed (the summary gives each reason); "
+        "11 profile(s) written"
     )
 
 

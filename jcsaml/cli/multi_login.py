@@ -107,7 +107,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         render_summary(results, ctx)
     failed = sum(1 for r in results if not r.ok)
     if failed:
-        raise SomeRolesFailedError(failed=failed, total=len(results))
+        raise SomeRolesFailedError(failed=failed, total=len(results), written=len(results) - failed)
     return 0
 
 
