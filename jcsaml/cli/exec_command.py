@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from jcsaml.cli.login import add_login_options, obtain_credentials
+from jcsaml.environment import CONFLICTING, MARKER, child_environment, find_command
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
-    from jcsaml.credentials import AwsCredentials
+
+# The child's environment is built in jcsaml.environment, shared with the light entry.
+__all__ = ["CONFLICTING", "HELP", "MARKER", "add_parser", "child_environment", "run"]
 
 HELP = "run a command with the account's AWS credentials in its environment"
-MARKER = "JCSAML_EXEC_ACCOUNT"
-
-# Variables that would make the child use other credentials than the ones jcsaml sets.
-CONFLICTING = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-)
 
 
 def add_parser(
@@ -50,16 +37,6 @@ def add_parser(
     add_login_options(parser, environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
-
-
-def child_environment(
-    base: Mapping[str, str], credentials: AwsCredentials, account_name: str
-) -> dict[str, str]:
-    """``base`` without conflicting AWS variables, plus the credentials and the exec marker."""
-    env = {key: value for key, value in base.items() if key not in CONFLICTING}
-    env.update(credentials.to_environment())
-    env[MARKER] = account_name
-    return env
 
 
 def run(
@@ -84,7 +61,7 @@ def run(
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
     got = obtain_credentials(args, ctx)
     env = child_environment(ctx.environ, got.credentials, got.account.name)
-    if shutil.which(command[0], path=env.get("PATH")) is None:
+    if find_command(command[0], env) is None:
         raise CommandNotFoundError(command=command[0])
     for message in ctx.deferred:  # run() never returns to main(), which would print them
         ctx.warn(message)
