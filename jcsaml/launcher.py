@@ -170,8 +170,8 @@ def _terminal_columns(environ: Mapping[str, str]) -> int:
     if columns > 0:
         return columns
     try:
-        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-    except (AttributeError, ValueError, OSError):
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout at all is an AttributeError
         columns = 0
     return columns or 80
 

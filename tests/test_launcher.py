@@ -180,7 +180,7 @@ def test_light_exec_options_agree_with_argparse_or_decline(
 class EveryVariable(dict[str, str]):
     """An environment in which every variable is set, to see which defaults come from one."""
 
-    def get(self, key: str, default: object = None) -> str:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> str:
         return f"from {key}"
 
     def __getitem__(self, key: str) -> str:
