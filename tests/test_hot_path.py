@@ -56,6 +56,8 @@ CHECK_ENV = (
     "and os.environ['JCSAML_EXEC_ACCOUNT'] == 'production' else 3)"
 )
 
+RUN_CHECK = (sys.executable, "-c", CHECK_ENV)
+
 
 def imported_modules(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     """Run a Python command with -X importtime and return the modules it imported."""
@@ -100,7 +102,7 @@ def cached_profile(hermetic_home: Path) -> dict[str, str]:
 
 def test_exec_with_cached_credentials_imports_nothing_heavy(cached_profile: dict[str, str]) -> None:
     status, modules = imported_modules(
-        ["-m", "jcsaml", "exec", "-a", "production", "--", sys.executable, "-c", CHECK_ENV],
+        ["-m", "jcsaml", "exec", "-a", "production", "--", *RUN_CHECK],
         cached_profile,
     )
     assert status == 0
@@ -113,8 +115,7 @@ def test_the_console_scripts_way_in_is_as_light(cached_profile: dict[str, str]) 
     # What the installed ``jcsaml`` script runs (pip's wrapper imports re and sys, then this).
     script = "import re, sys; from jcsaml.launcher import run; sys.argv[0] = 'jcsaml'; run()"
     status, modules = imported_modules(
-        ["-c", script, "exec", "-a", "production", "--skip-prompt", "--", sys.executable]
-        + ["-c", CHECK_ENV],
+        ["-c", script, "exec", "-a", "production", "--skip-prompt", "--", *RUN_CHECK],
         cached_profile,
     )
     assert status == 0
@@ -136,8 +137,7 @@ def test_an_option_the_light_path_does_not_know_takes_the_full_cli(
     cached_profile: dict[str, str],
 ) -> None:
     status, modules = imported_modules(
-        ["-m", "jcsaml", "exec", "-a", "production", "--debug", "--"]
-        + [sys.executable, "-c", CHECK_ENV],
+        ["-m", "jcsaml", "exec", "-a", "production", "--debug", "--", *RUN_CHECK],
         cached_profile,
     )
     assert status == 0
