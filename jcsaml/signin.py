@@ -7,9 +7,11 @@ every side effect as a keyword argument with a real default.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +23,7 @@ from jcsaml.errors import AmbiguousRoleError, PromptAbortedError, UnknownRoleErr
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
-from jcsaml.sts import StsClient
+from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
@@ -91,12 +93,14 @@ def sign_in(
     secrets: SecretStore,
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
+    on_wait: Callable[[], object] | None = None,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
     A console session saved by an earlier sign-in is reused while JumpCloud keeps it alive (no
     password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
-    the password when the person typed it.
+    the password when the person typed it. ``on_wait`` is called once, just before the first
+    wait for JumpCloud or for the person (see :class:`SignInWarmup`).
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
@@ -115,6 +119,8 @@ def sign_in(
     )
     session_entry = session_key(account, user)
     saved_session = None if force else secrets.get(session_entry)
+    if on_wait is not None:
+        on_wait()
     page = auth.resume(saved_session) if saved_session else None
     log.debug("saved JumpCloud session: %s", _session_state(saved_session, page))
     if page is None:
@@ -197,6 +203,66 @@ def _read_cert(path: str) -> bytes:
         ) from None
 
 
+class SignInWarmup:
+    """What a sign-in needs once JumpCloud has answered, prepared while it waits.
+
+    A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
+    code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
+    the SAML page), lxml (the assertion), filelock (writing the credentials), botocore and an
+    STS client. :meth:`start` does these in a daemon thread, so they overlap the waits instead of
+    following them. Nothing here changes behaviour: an import that fails is left for the real
+    import to report, and an error making the STS client is raised where the client is used.
+
+    ``make_sts_client`` None means the caller brings its own client.
+    """
+
+    BASE_IMPORTS = ("bs4", "lxml.etree", "filelock")
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        imports: tuple[str, ...] = (),
+        make_sts_client: Callable[[str], StsClient] | None = make_client,
+    ) -> None:
+        self.region = region
+        self.imports = self.BASE_IMPORTS + imports
+        self._make = make_sts_client
+        self._thread: threading.Thread | None = None
+        self._client: StsClient | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start preparing (once); returns at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jcsaml-warmup", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        for name in self.imports:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: S112 - reported by the import that needs it, if it is needed
+                continue
+        if self._make is not None:
+            try:
+                self._client = self._make(self.region)
+            except Exception as exc:
+                self._error = exc
+
+    def sts_client(self, region: str) -> StsClient | None:
+        """The STS client for ``region``: the prepared one when it was made for that region,
+        else None (the caller makes one). Waits for the preparation to finish."""
+        if self._make is None or region != self.region:
+            return None
+        if self._thread is None:
+            return None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+
 def login(
     account: Account | str,
     *,
@@ -223,6 +289,12 @@ def login(
     """
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
+    warmup = SignInWarmup(
+        # The region of roles in the aws partition: the one nearly every role is in.
+        region=region_of(resolved, environ) or DEFAULT_REGIONS["aws"],
+        imports=("signxml", "cryptography.x509") if resolved.idp_cert else (),
+        make_sts_client=None if sts_client is not None else make_client,
+    )
     assertion = sign_in(
         resolved,
         username=username,
@@ -233,15 +305,17 @@ def login(
         secrets=secrets or NullStore(),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
+        on_wait=warmup.start,
     )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
+    region = region_of(resolved, environ)
     credentials = assume_role(
         chosen,
         assertion,
         duration=session_duration or resolved.session_duration,
-        region=region_of(resolved, environ),
+        region=region,
         prompter=asker,
-        sts_client=sts_client,
+        sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
     )
     # The credentials carry only the account's own region: one from the shell's environment
     # belongs to the shell, not in the profile jcsaml writes.

@@ -377,6 +377,9 @@ class FakeJumpCloud:
 
     ``auth_failure_key`` is the key of a wrong password's 401 body (``message`` or ``error``)
     for users that don't choose one (and for unknown users).
+
+    ``latency`` (seconds) delays every answer, as a round trip to the real service would: the
+    benchmark uses it to measure what a sign-in costs beyond the time spent waiting.
     """
 
     def __init__(
@@ -393,7 +396,11 @@ class FakeJumpCloud:
         webauthn_origin: str | None = None,
         webauthn_user_verification: UserVerification = "discouraged",
         auth_failure_key: FailureKey = "message",
+        latency: float = 0,
     ) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
+        self.latency = latency
         self._users = {user.email.lower(): user for user in users}
         self._apps = {app.slug: app for app in apps}
         self.keys = keys if keys is not None else _shared_keys()
@@ -633,6 +640,8 @@ class FakeJumpCloud:
 
     def _handle(self, request: _Request) -> _Reply | None:
         """Answer one request; None means: close the connection without answering."""
+        if self.latency:
+            self._stopping.wait(self.latency)
         with self._state:
             fault = self._take_fault(request.path)
             self._requests.append(

@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -443,11 +444,15 @@ class LocalAws:
     Several instances may run at once; they share moto's in-process state (roles and providers
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
-    what the STS compares assertion times with and counts expirations from.
+    what the STS compares assertion times with and counts expirations from. ``latency``
+    (seconds) delays every answer, as a round trip to AWS would (for benchmarks).
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] | None = None, latency: float = 0) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.latency = latency
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -473,9 +478,18 @@ class LocalAws:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
+        latency = self.latency
+
+        def delayed(app: Any) -> Any:
+            def answer(environ: Any, start_response: Any) -> Any:
+                time.sleep(latency)
+                return app(environ, start_response)
+
+            return answer if latency else app
+
         class QuietServer(ThreadedMotoServer):
             def _server_entry(self) -> None:
-                app = DomainDispatcherApplication(create_backend_app)
+                app = delayed(DomainDispatcherApplication(create_backend_app))
                 self._server = make_server(
                     self._ip_address, self._port, app, True, request_handler=QuietHandler
                 )
