@@ -378,8 +378,9 @@ class FakeJumpCloud:
     ``auth_failure_key`` is the key of a wrong password's 401 body (``message`` or ``error``)
     for users that don't choose one (and for unknown users).
 
-    ``latency`` (seconds) delays every answer, as a round trip to the real service would: the
-    benchmark uses it to measure what a sign-in costs beyond the time spent waiting.
+    ``latency`` (seconds): no answer leaves before this long after its request arrived (the
+    fake's own work included), as with a round trip to the real service; the benchmark uses it
+    to measure what a sign-in costs beyond the time spent waiting.
     """
 
     def __init__(
@@ -640,8 +641,13 @@ class FakeJumpCloud:
 
     def _handle(self, request: _Request) -> _Reply | None:
         """Answer one request; None means: close the connection without answering."""
+        arrived = time.monotonic()
+        reply = self._answer(request)
         if self.latency:
-            self._stopping.wait(self.latency)
+            self._stopping.wait(max(0.0, arrived + self.latency - time.monotonic()))
+        return reply
+
+    def _answer(self, request: _Request) -> _Reply | None:
         with self._state:
             fault = self._take_fault(request.path)
             self._requests.append(

@@ -445,7 +445,8 @@ class LocalAws:
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
     what the STS compares assertion times with and counts expirations from. ``latency``
-    (seconds) delays every answer, as a round trip to AWS would (for benchmarks).
+    (seconds): no answer leaves before this long after its request arrived (moto's own work
+    included), as with a round trip to AWS (for benchmarks).
     """
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, latency: float = 0) -> None:
@@ -482,8 +483,16 @@ class LocalAws:
 
         def delayed(app: Any) -> Any:
             def answer(environ: Any, start_response: Any) -> Any:
-                time.sleep(latency)
-                return app(environ, start_response)
+                arrived = time.monotonic()
+                result = app(environ, start_response)
+                try:
+                    body = list(result)  # the headers go out with the body, after the wait
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                time.sleep(max(0.0, arrived + latency - time.monotonic()))
+                return body
 
             return answer if latency else app
 
