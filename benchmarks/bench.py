@@ -122,9 +122,11 @@ def build_venv(root: Path, full_install: bool) -> Path:
             (source / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, source / os.fsdecode(name))
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # This Python's pip installs into the new environment: no copy of pip to bootstrap there.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     bin_dir = venv / "bin"
-    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "-q"]
+    pip.append("--disable-pip-version-check")
     if full_install:
         subprocess.run([*pip, str(source)], check=True)
     else:
