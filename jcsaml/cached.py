@@ -51,6 +51,11 @@ CONFIG_KEYS = frozenset(
         "allow_sha1",
         "http_timeout",
         "push_timeout",
+        "sts_timeout",
+        "idp_cert_sha256",
+        "saml_nameid",
+        "federation_url",
+        "account_aliases",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")
@@ -63,6 +68,8 @@ _HTTPS_URL = re.compile(
 )
 _ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 _DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
 _SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
 # As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
 _IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
@@ -197,7 +204,16 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     url = _HTTPS_URL.fullmatch(values.get("url", ""))
     if url is None or "/saml2/" not in (url.group("path") or ""):
         return False
-    if values.get("console_url") and not _HTTPS_URL.fullmatch(values["console_url"]):
+    for key in ("console_url", "federation_url"):
+        if values.get(key) and not _HTTPS_URL.fullmatch(values[key]):
+            return False
+    fingerprint = values.get("idp_cert_sha256", "").replace(":", "").lower()
+    if fingerprint and not _SHA256.fullmatch(fingerprint):
+        return False
+    aliases = values.get("account_aliases", "")
+    if aliases and not all(
+        _ACCOUNT_ALIAS.fullmatch(item) for item in aliases.split(",") if item.strip()
+    ):
         return False
     if values.get("mfa") and values["mfa"].lower() not in _MFA_CHOICES:
         return False
@@ -208,7 +224,7 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
         return False
     if values.get("allow_sha1") and values["allow_sha1"].lower() not in _BOOLEANS:
         return False
-    for key in ("http_timeout", "push_timeout"):
+    for key in ("http_timeout", "push_timeout", "sts_timeout"):
         seconds = values.get(key)
         if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):
             return False

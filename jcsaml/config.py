@@ -25,6 +25,7 @@ from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_PUSH_TIMEOUT = 120.0
+DEFAULT_STS_TIMEOUT = 30.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
@@ -32,6 +33,7 @@ MAX_SESSION_DURATION = 43200
 T = TypeVar("T")
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -54,6 +56,18 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    sts_timeout: float = DEFAULT_STS_TIMEOUT
+    #: SHA-256 of the IdP certificate this account trusts (64 lowercase hex digits): the one in
+    #: ``idp_cert`` when configured, else the one pinned on the first signed sign-in.
+    idp_cert_sha256: str = ""
+    #: A NameID JumpCloud may issue assertions to besides the username (an alternate e-mail).
+    saml_nameid: str = ""
+    #: The config file the account was read from; certificate pinning writes there. None for an
+    #: Account built in code (nothing is written).
+    source: Path | None = dataclasses.field(default=None, compare=False)
+    federation_url: str = ""
+    #: ``(account id, alias)`` pairs from ``account_aliases``, for ``jcsaml list-roles``.
+    account_aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def profile(self) -> str:
@@ -73,6 +87,8 @@ class Account:
             "aws_session_duration": str(self.session_duration) if self.session_duration else None,
             "credentials_file": self.credentials_file,
             "idp_cert": self.idp_cert,
+            "idp_cert_sha256": self.idp_cert_sha256,
+            "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
@@ -80,6 +96,11 @@ class Account:
             "push_timeout": None
             if self.push_timeout == DEFAULT_PUSH_TIMEOUT
             else f"{self.push_timeout:g}",
+            "federation_url": self.federation_url,
+            "account_aliases": ", ".join(f"{a}:{n}" for a, n in self.account_aliases),
+            "sts_timeout": None
+            if self.sts_timeout == DEFAULT_STS_TIMEOUT
+            else f"{self.sts_timeout:g}",
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -125,7 +146,7 @@ def load_account(
     section = document.section(name) if document else None
     if section is None:
         raise UnknownAccountError(account=name, path=str(path))
-    return account_from_section(name, section)
+    return dataclasses.replace(account_from_section(name, section), source=path)
 
 
 def find_account(name: str, *, path: Path) -> Account | None:
@@ -164,6 +185,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         session_duration=parsed("aws_session_duration", parse_duration, None),
         credentials_file=get("credentials_file"),
         idp_cert=get("idp_cert"),
+        idp_cert_sha256=parsed("idp_cert_sha256", parse_fingerprint, ""),
+        saml_nameid=get("saml_nameid"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
         http_timeout=parsed(
@@ -171,6 +194,11 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         ),
         push_timeout=parsed(
             "push_timeout", lambda v: parse_seconds("push_timeout", v), DEFAULT_PUSH_TIMEOUT
+        ),
+        federation_url=get("federation_url"),
+        account_aliases=parsed("account_aliases", parse_account_aliases, ()),
+        sts_timeout=parsed(
+            "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
         ),
     )
     if strict:
@@ -191,6 +219,17 @@ def parse_seconds(setting: str, text: str) -> float:
     return seconds
 
 
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits; colons (openssl's form) are allowed."""
+    digits = text.replace(":", "").strip().lower()
+    if not _SHA256.fullmatch(digits):
+        raise InvalidSettingError(
+            setting="idp_cert_sha256",
+            reason=f"{text!r} is not a SHA-256 fingerprint (64 hex digits, colons allowed)",
+        )
+    return digits
+
+
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
     if not account.name or any(c in account.name for c in "[]\n\r"):
@@ -205,6 +244,8 @@ def validate_account(account: Account) -> None:
         )
     validate_url(account.url, "url")
     validate_url(account.console_url, "console_url")
+    if account.federation_url:
+        validate_url(account.federation_url, "federation_url")
     if "/saml2/" not in urlsplit(account.url).path:
         raise InvalidSettingError(
             setting="url",
@@ -212,6 +253,8 @@ def validate_account(account: Account) -> None:
             "(expected https://sso.jumpcloud.com/saml2/<application>)",
         )
     _canonical_mfa(account.mfa)
+    if account.idp_cert_sha256:
+        parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
         validate_role_arn(account.role_arn)
     if account.session_duration is not None:
@@ -253,6 +296,23 @@ def validate_role_arn(arn: str) -> str:
     return arn
 
 
+def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
+    """``012345678987:acme-prod, 210987654321:acme-dev`` -> ((id, alias), ...)."""
+    pairs = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        account_id, _, alias = (part.strip() for part in item.partition(":"))
+        if not (len(account_id) == 12 and account_id.isdigit() and alias):
+            raise InvalidSettingError(
+                setting="account_aliases",
+                reason=f"{item.strip()!r} is not ACCOUNT_ID:ALIAS (a 12-digit AWS account id, "
+                "a colon, a name), e.g. 012345678987:acme-prod",
+            )
+        pairs.append((account_id, alias))
+    return tuple(pairs)
+
+
 def parse_duration(text: str) -> int:
     try:
         seconds = int(text)
@@ -290,6 +350,23 @@ def save_account(account: Account, *, path: Path) -> None:
 
     def edit(document: IniDocument) -> None:
         document.update_section(account.name, account.to_config())
+
+    try:
+        edit_ini(path, edit)
+    except IniSyntaxError as exc:
+        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except OSError as exc:
+        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+
+
+def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:
+    """Set (None: remove) only the given keys of an existing account's section, under the
+    config file's lock; every other key, account and comment stays as it is."""
+
+    def edit(document: IniDocument) -> None:
+        if document.section(name) is None:
+            raise UnknownAccountError(account=name, path=str(path))
+        document.update_section(name, values)
 
     try:
         edit_ini(path, edit)

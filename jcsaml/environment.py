@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Set in the child to the account's name: a nested ``jcsaml exec`` would switch accounts.
 MARKER = "JCSAML_EXEC_ACCOUNT"
+#: jcsaml's own inputs (some secret: the password, the MFA code) are not the command's.
+OWN_PREFIX = "JCSAML_"
 
 # Variables that would make the child use other credentials than the ones jcsaml sets.
 CONFLICTING = (
@@ -65,8 +67,17 @@ def credential_variables(
 def child_environment(
     base: Mapping[str, str], credentials: ExportableCredentials, account_name: str
 ) -> dict[str, str]:
-    """``base`` without conflicting AWS variables, plus the credentials and the exec marker."""
-    env = {key: value for key, value in base.items() if key not in CONFLICTING}
+    """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
+    credentials and the exec marker.
+
+    Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
+    MFA code), not the command's; the marker is the only one jcsaml sets for the child.
+    """
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
+    }
     env.update(credentials.to_environment())
     env[MARKER] = account_name
     return env

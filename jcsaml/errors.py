@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from jcsaml.display import printable
+
 
 class JcsamlError(Exception):
-    """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence."""
+    """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence, on one line,
+    with control and bidi characters escaped."""
 
     fmt: ClassVar[str] = "jcsaml failed"
 
@@ -19,7 +22,9 @@ class JcsamlError(Exception):
         self.fields = fields
         for name, value in fields.items():
             setattr(self, name, value)
-        super().__init__(self.fmt.format(**fields))
+        # Fields may quote JumpCloud or the assertion: never let their control or bidi
+        # characters reach a terminal. The fields themselves keep the raw values.
+        super().__init__(printable(self.fmt.format(**fields)))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only construction would otherwise break pickling (multiprocessing, pytest-xdist).
@@ -95,6 +100,22 @@ class IdpProtocolError(IdpError):
     fmt = (
         "unexpected answer from JumpCloud at {url}: {reason}; "
         "JumpCloud's sign-in flow may have changed, run with --debug and report it"
+    )
+
+
+class IdpAnswerTooLargeError(IdpError):
+    fmt = (
+        "JumpCloud's answer from {url} is larger than {limit} once decompressed; jcsaml stopped "
+        "reading it. Something other than JumpCloud (a proxy, a captive portal) may be answering: "
+        "check url and console_url, or run with --debug and report it"
+    )
+
+
+class UnsafeRedirectError(IdpError):
+    fmt = (
+        "{url} redirected to {target}, which is not an https URL on the configured JumpCloud "
+        "hosts; jcsaml did not follow it (the session cookie and the SAML response stay with "
+        "JumpCloud). Check the account's url and console_url"
     )
 
 
@@ -332,6 +353,13 @@ class SamlRoleValueError(SamlContentError):
     )
 
 
+class SamlTooManyRolesError(SamlContentError):
+    fmt = (
+        "the SAML assertion's AWS Role attribute has {count} values, more than the {limit} "
+        "jcsaml accepts; ask the JumpCloud administrator to bind fewer roles to this user"
+    )
+
+
 class SamlSessionDurationError(SamlContentError):
     fmt = (
         "the SessionDuration attribute {value!r} is not a whole number of seconds from 900 to "
@@ -371,14 +399,45 @@ class SamlDestinationError(SamlError):
     )
 
 
+class SamlNameIdError(SamlError):
+    fmt = (
+        "the SAML assertion was issued to {name_id}, not to {username} who signed in, so it "
+        "was refused; if JumpCloud names this user {name_id} on purpose, accept it with: "
+        "jcsaml configure -a NAME --saml-nameid {name_id}"
+    )
+
+
 class SamlSignatureError(SamlError):
     fmt = "the SAML response's signature cannot be trusted: {reason}"
 
 
 class SamlSignatureMissingError(SamlSignatureError):
     fmt = (
-        "the SAML response is not signed, but an IdP certificate is configured for this "
-        "account; make sure the JumpCloud AWS application signs the assertion or the response"
+        "the SAML response is not signed, but this account trusts only responses signed by "
+        "JumpCloud's IdP certificate (idp_cert or idp_cert_sha256); make sure the JumpCloud AWS "
+        "application signs the assertion or the response"
+    )
+
+
+class SamlCertificateChangedError(SamlSignatureError):
+    """Like SSH's "remote host identification has changed": the pinned certificate is not the
+    one that signed. ``pinned`` and ``signer`` are SHA-256 fingerprints."""
+
+    fmt = (
+        "JUMPCLOUD'S SIGNING CERTIFICATE HAS CHANGED: the SAML response is signed by a "
+        "certificate with SHA-256 {signer}, but this account trusts only SHA-256 {pinned}; "
+        "someone may be forging sign-ins (an attack), or JumpCloud's IdP certificate was renewed. "
+        "Compare with the IdP certificate of the AWS application in the JumpCloud admin console; "
+        "only if it is the new one, accept it with: jcsaml login -a NAME --trust-new-cert "
+        "(or: jcsaml configure -a NAME --idp-cert NEW.pem)"
+    )
+
+
+class SamlNoCertificateError(SamlSignatureError):
+    fmt = (
+        "the SAML response's signature carries no certificate, so it cannot be checked against "
+        "the trusted IdP certificate (SHA-256 {pinned}); download JumpCloud's IdP certificate "
+        "and run: jcsaml configure -a NAME --idp-cert PATH"
     )
 
 
@@ -419,6 +478,29 @@ class IdpCertificateError(SamlError):
     )
 
 
+class IdpCertificateChangedError(IdpCertificateError):
+    fmt = (
+        "the IdP certificate file {path} has changed since it was configured (SHA-256 "
+        "{configured} then, {found} now), so it is not trusted; if JumpCloud's certificate was "
+        "renewed and that file is the new one, run: jcsaml configure -a NAME --idp-cert {path}"
+    )
+
+
+class IdpCertificateWritableError(IdpCertificateError):
+    fmt = (
+        "the IdP certificate file {path} can be changed by other users ({who}-writable), so "
+        "it is not trusted; run: chmod go-w {path}"
+    )
+
+
+class TrustNewCertificateError(IdpCertificateError):
+    fmt = (
+        "--trust-new-cert only replaces a certificate pinned on first use, but this account "
+        "verifies with the file {path} (idp_cert); if JumpCloud's certificate was renewed, run: "
+        "jcsaml configure -a NAME --idp-cert NEW.pem"
+    )
+
+
 class IdpCertificateExpiredError(IdpCertificateError):
     fmt = (
         "JumpCloud's IdP certificate expired on {expired_on}; download the new one from the "
@@ -449,6 +531,20 @@ class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
 
 
+class StsTimeoutError(StsError):
+    fmt = (
+        "AWS STS at {endpoint} gave no complete answer within {seconds:g} s; check the network "
+        "and the proxy settings, or raise sts_timeout in the account{override}"
+    )
+
+
+class StsBadAnswerError(StsError):
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response (HTTP {status}); "
+        "a proxy, captive portal or wrong endpoint may be answering instead{override}"
+    )
+
+
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
@@ -457,6 +553,42 @@ class StsUnavailableError(StsError):
 
 
 # --- credentials and commands -----------------------------------------------------------------
+
+
+class ConsoleSigninError(JcsamlError):
+    fmt = (
+        "the AWS federation endpoint {endpoint} refused the sign-in token request (HTTP "
+        "{status}); sign in again with --force, and check federation_url or "
+        "JCSAML_FEDERATION_URL if set"
+    )
+
+
+class ConsoleUnavailableError(JcsamlError):
+    fmt = (
+        "cannot reach the AWS federation endpoint {endpoint}: {reason}; check the network and "
+        "the proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE)"
+    )
+
+
+class BrowserNotFoundError(JcsamlError):
+    fmt = "no web browser could be opened; run again with --link to print the URL instead"
+
+
+class Saml2awsFileError(ConfigError):
+    fmt = "cannot read the saml2aws config file {path}: {reason}; check the path"
+
+
+class NothingToImportError(ConfigError):
+    fmt = (
+        "{path} holds no JumpCloud account to import (saml2aws sections with provider = JumpCloud)"
+    )
+
+
+class AccountExistsError(ConfigError):
+    fmt = (
+        "{path} already has the IdP account(s) {accounts}; nothing was imported: run again with "
+        "--force to replace them"
+    )
 
 
 class CredentialsFileError(JcsamlError, ValueError):

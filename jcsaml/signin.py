@@ -7,19 +7,34 @@ every side effect as a keyword argument with a real default.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import logging
 import os
+import re
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.config import Account, expand_home, load_account
+from jcsaml.config import (
+    DEFAULT_STS_TIMEOUT,
+    Account,
+    expand_home,
+    load_account,
+    update_account_keys,
+)
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
-from jcsaml.errors import AmbiguousRoleError, PromptAbortedError, UnknownRoleError
+from jcsaml.errors import (
+    AmbiguousRoleError,
+    ConfigError,
+    PromptAbortedError,
+    SamlNameIdError,
+    UnknownRoleError,
+)
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
@@ -35,6 +50,18 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN_SECONDS = 300
 #: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
 ROLE_MINIMUM_MAX_SESSION = 3600
+
+#: Records the SHA-256 fingerprint (hex) of the IdP certificate an account now trusts.
+CertificatePinner = Callable[[Account, str], None]
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def save_pinned_certificate(account: Account, sha256: str) -> None:
+    """Write ``idp_cert_sha256`` into the config file the account was read from (only that key
+    changes); an Account built in code has no file, and nothing is written."""
+    if account.source is not None:
+        update_account_keys(account.name, {"idp_cert_sha256": sha256}, path=account.source)
 
 
 def password_key(account: Account, username: str) -> str:
@@ -93,17 +120,21 @@ def sign_in(
     secrets: SecretStore,
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
+    trust_new_cert: bool = False,
     on_wait: Callable[[], object] | None = None,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
     A console session saved by an earlier sign-in is reused while JumpCloud keeps it alive (no
     password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
-    the password when the person typed it. ``on_wait`` is called once, just before the first
-    wait for JumpCloud or for the person (see :class:`SignInWarmup`).
+    the password when the person typed it. The assertion is verified as
+    :func:`read_assertion` says. ``on_wait`` is called once, just before the first wait for
+    JumpCloud or for the person (see :class:`SignInWarmup`).
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
+    # A certificate file that can't be trusted is refused before anything is asked or sent.
+    idp_cert = _checked_idp_cert(account, trust_new_cert)
     user = (
         username
         or account.username
@@ -136,7 +167,14 @@ def sign_in(
         if not password and secret != saved:
             secrets.set(key, secret)
         secrets.set(session_entry, auth.export_session())
-    return read_assertion(account, page.saml_response, prompter)
+    return read_assertion(
+        account,
+        page.saml_response,
+        prompter,
+        username=user,
+        trust_new_cert=trust_new_cert,
+        idp_cert=idp_cert,
+    )
 
 
 def _session_state(saved: str | None, page: object) -> str:
@@ -145,21 +183,147 @@ def _session_state(saved: str | None, page: object) -> str:
     return "alive, reused" if page is not None else "expired"
 
 
-def read_assertion(account: Account, saml_response: str, prompter: Prompter) -> SamlAssertion:
-    """Parse and check the SAML response, verifying it when the account has ``idp_cert``."""
-    from jcsaml.saml import parse_saml_response
+def read_assertion(
+    account: Account,
+    saml_response: str,
+    prompter: Prompter,
+    *,
+    username: str | None = None,
+    trust_new_cert: bool = False,
+    idp_cert: bytes | None = None,
+) -> SamlAssertion:
+    """Parse, verify and check the SAML response for ``account``.
 
-    idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
-    assertion = parse_saml_response(
-        saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
-    )
+    ``idp_cert`` is the content of the account's ``idp_cert`` file when the caller has read and
+    checked it already.
+
+    - With ``idp_cert``, the signature must verify with that file's certificate; the file must
+      not be writable by other users and, when ``idp_cert_sha256`` is set, must still have that
+      fingerprint.
+    - Else, with ``idp_cert_sha256`` (pinned), the signature must verify with the certificate in
+      its KeyInfo, which must have that fingerprint. ``trust_new_cert`` accepts another
+      certificate (still verified, never none at all).
+    - Else (first use), a signature is verified with the certificate in its KeyInfo; an unsigned
+      response is read unverified (``signed`` False).
+
+    :func:`trust_signer` then pins, or warns, once the sign-in has succeeded.
+
+    ``username`` is who signed in: an assertion issued to another e-mail address is refused
+    unless it is the account's ``saml_nameid``.
+    """
+    from jcsaml.saml import parse_saml_response, show_fingerprint
+
+    if account.idp_cert:
+        idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
+        assertion = parse_saml_response(
+            saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+        )
+        how = "verified with idp_cert"
+    else:
+        pinned = account.idp_cert_sha256 or None
+        assertion = parse_saml_response(
+            saml_response,
+            idp_cert_sha256=None if trust_new_cert else pinned,
+            trust_embedded_cert=True,
+            allow_sha1=account.allow_sha1,
+            warn=prompter.notify,
+        )
+        signer = assertion.signer_sha256
+        if signer is None and pinned is not None:
+            # --trust-new-cert accepts another certificate, never no certificate at all.
+            from jcsaml.errors import SamlSignatureMissingError
+
+            raise SamlSignatureMissingError()
+        if signer is None:
+            how = "NOT verified (unsigned)"
+        elif signer != pinned:
+            how = "verified with the certificate it carries (not pinned yet)"
+        else:
+            how = "verified with the pinned certificate"
+    _check_name_id(assertion.name_id, username or account.username, account)
     log.debug(
-        "SAML assertion: %d role(s), signature %s, SessionDuration %s",
+        "SAML assertion: %d role(s), signature %s (signer SHA-256 %s), SessionDuration %s",
         len(assertion.roles),
-        "verified" if idp_cert else "not checked (no idp_cert)",
+        how,
+        show_fingerprint(assertion.signer_sha256) if assertion.signer_sha256 else "none",
         assertion.session_duration,
     )
     return assertion
+
+
+def _checked_idp_cert(account: Account, trust_new_cert: bool) -> bytes | None:
+    if not account.idp_cert:
+        return None
+    if trust_new_cert:
+        from jcsaml.errors import TrustNewCertificateError
+
+        raise TrustNewCertificateError(path=account.idp_cert)
+    return read_idp_certificate_file(account.idp_cert, sha256=account.idp_cert_sha256)[0]
+
+
+def trust_signer(
+    account: Account,
+    assertion: SamlAssertion,
+    *,
+    prompter: Prompter,
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
+) -> None:
+    """After a successful sign-in: pin the certificate that signed ``assertion`` when the account
+    trusts none yet (or another, after ``trust_new_cert``), and say so with its fingerprint; or,
+    for an unsigned assertion, warn (every time). Nothing to do with ``idp_cert``.
+    """
+    from jcsaml.saml import show_fingerprint
+
+    signer = assertion.signer_sha256
+    pinned = account.idp_cert_sha256 or None
+    if account.idp_cert or (signer is not None and signer == pinned):
+        return
+    if signer is None:
+        prompter.notify(
+            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} carries no "
+            "signing certificate (it is unsigned, or its signature names none), so jcsaml could "
+            "not check that it comes from JumpCloud. Set JumpCloud's IdP certificate with: "
+            f"jcsaml configure -a {account.name} --idp-cert PATH "
+            "(see: jcsaml help saml-verification)"
+        )
+        return
+    if pin_certificate is None:
+        return
+    try:
+        pin_certificate(account, signer)
+    except ConfigError as exc:
+        prompter.notify(
+            f"jcsaml: warning: could not pin JumpCloud's IdP certificate for account "
+            f"{account.name!r} ({exc}); it will be trusted on first use again next time"
+        )
+        return
+    compare = (
+        "compare it with the IdP certificate of the AWS application in the JumpCloud admin "
+        "console (see: jcsaml help saml-verification)"
+    )
+    if pinned is None:
+        prompter.notify(
+            f"jcsaml: note: trusting JumpCloud's IdP certificate for account {account.name!r} "
+            f"from now on (first use): SHA-256 {show_fingerprint(signer)}; {compare}"
+        )
+    else:
+        prompter.notify(
+            f"jcsaml: note: trusting JumpCloud's new IdP certificate for account "
+            f"{account.name!r}: SHA-256 {show_fingerprint(signer)} (was "
+            f"{show_fingerprint(pinned)}); {compare}"
+        )
+
+
+def _check_name_id(name_id: str | None, username: str, account: Account) -> None:
+    """Refuse an assertion issued to another e-mail address than the one that signed in."""
+    if (
+        name_id
+        and _EMAIL.fullmatch(name_id)
+        and _EMAIL.fullmatch(username)
+        and name_id.casefold() not in (username.casefold(), account.saml_nameid.casefold())
+    ):
+        raise SamlNameIdError(name_id=name_id, username=username)
+    log.debug("SAML NameID %r, signed in as %r", name_id, username)
 
 
 def session_key(account: Account, username: str) -> str:
@@ -191,16 +355,37 @@ def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
     return typed or saved
 
 
-def _read_cert(path: str) -> bytes:
-    """The file's bytes: PEM, metadata XML or DER, as ``jcsaml configure --idp-cert`` accepts."""
-    from jcsaml.errors import InvalidSettingError
+def read_idp_certificate_file(path: str, *, sha256: str = "") -> tuple[bytes, str]:
+    """The IdP certificate file's bytes (PEM, metadata XML or DER) and its certificate's SHA-256.
 
+    Refuses a file other users can write (IdpCertificateWritableError) and, when ``sha256`` is
+    given, one whose certificate no longer has that fingerprint (IdpCertificateChangedError).
+    """
+    from jcsaml.errors import (
+        IdpCertificateChangedError,
+        IdpCertificateWritableError,
+        InvalidSettingError,
+    )
+    from jcsaml.saml import certificate_sha256, show_fingerprint
+
+    file = expand_home(path)
     try:
-        return expand_home(path).read_bytes()
+        with file.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            data = handle.read()
     except OSError as exc:
         raise InvalidSettingError(
             setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
         ) from None
+    writers = [who for who, bit in (("group", stat.S_IWGRP), ("world", stat.S_IWOTH)) if mode & bit]
+    if writers:
+        raise IdpCertificateWritableError(path=path, who=" and ".join(writers))
+    found = certificate_sha256(data)
+    if sha256 and found != sha256.replace(":", "").lower():
+        raise IdpCertificateChangedError(
+            path=path, configured=show_fingerprint(sha256), found=show_fingerprint(found)
+        )
+    return data, found
 
 
 class SignInWarmup:
@@ -208,15 +393,15 @@ class SignInWarmup:
 
     A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
     code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
-    the SAML page), lxml (the assertion), filelock (writing the credentials), botocore and an
-    STS client. :meth:`start` does these in a daemon thread, so they overlap the waits instead of
+    the SAML page), lxml, signxml and cryptography (verifying the assertion), filelock (writing
+    the credentials), botocore and an STS client. :meth:`start` does these in a daemon thread, so they overlap the waits instead of
     following them. Nothing here changes behaviour: an import that fails is left for the real
     import to report, and an error making the STS client is raised where the client is used.
 
     ``make_sts_client`` None means the caller brings its own client.
     """
 
-    BASE_IMPORTS = ("bs4", "lxml.etree", "filelock")
+    BASE_IMPORTS = ("bs4", "lxml.etree", "signxml", "cryptography.x509", "filelock")
 
     def __init__(
         self,
@@ -278,6 +463,8 @@ def login(
     webauthn_device: WebAuthnDevice | None = None,
     sts_client: StsClient | None = None,
     environ: Mapping[str, str] = os.environ,
+    trust_new_cert: bool = False,
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
@@ -286,14 +473,21 @@ def login(
     (the OS keyring in the CLI). ``force`` ignores a saved console session.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
+
+    The assertion's signature is verified as :func:`read_assertion` says: with the account's
+    ``idp_cert``, else with the certificate pinned in ``idp_cert_sha256``, else the first signed
+    assertion's certificate is pinned by ``pin_certificate`` (default: written into the config
+    file the account was loaded from; None pins nothing). ``trust_new_cert`` accepts and pins a
+    new certificate after JumpCloud renewed it.
     """
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
     warmup = SignInWarmup(
         # The region of roles in the aws partition: the one nearly every role is in.
         region=region_of(resolved, environ) or DEFAULT_REGIONS["aws"],
-        imports=("signxml", "cryptography.x509") if resolved.idp_cert else (),
-        make_sts_client=None if sts_client is not None else make_client,
+        make_sts_client=None
+        if sts_client is not None
+        else functools.partial(make_client, timeout=resolved.sts_timeout),
     )
     assertion = sign_in(
         resolved,
@@ -305,6 +499,7 @@ def login(
         secrets=secrets or NullStore(),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
+        trust_new_cert=trust_new_cert,
         on_wait=warmup.start,
     )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
@@ -316,7 +511,10 @@ def login(
         region=region,
         prompter=asker,
         sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
+        sts_timeout=resolved.sts_timeout,
     )
+    # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
+    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     # The credentials carry only the account's own region: one from the shell's environment
     # belongs to the shell, not in the profile jcsaml writes.
     return dataclasses.replace(credentials, region=resolved.region or None)
@@ -330,8 +528,10 @@ def assume_role(
     region: str | None,
     prompter: Prompter,
     sts_client: StsClient | None = None,
+    sts_timeout: float = DEFAULT_STS_TIMEOUT,
 ) -> AwsCredentials:
-    """AssumeRoleWithSAML for the longest session that is allowed.
+    """AssumeRoleWithSAML for the longest session that is allowed; each call to STS takes at
+    most ``sts_timeout`` seconds.
 
     Without a requested duration, the assertion's SessionDuration is asked for. A request above
     the assertion's SessionDuration is lowered to it; when STS refuses the duration because of
@@ -351,7 +551,12 @@ def assume_role(
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
     try:
         return assume_role_with_saml(
-            role, assertion.raw, duration=wanted, region=region, client=sts_client
+            role,
+            assertion.raw,
+            duration=wanted,
+            region=region,
+            client=sts_client,
+            timeout=sts_timeout,
         )
     except StsError as exc:
         if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
@@ -361,7 +566,12 @@ def assume_role(
         f"{ROLE_MINIMUM_MAX_SESSION} s (an AWS admin can raise the role's MaxSessionDuration)"
     )
     return assume_role_with_saml(
-        role, assertion.raw, duration=ROLE_MINIMUM_MAX_SESSION, region=region, client=sts_client
+        role,
+        assertion.raw,
+        duration=ROLE_MINIMUM_MAX_SESSION,
+        region=region,
+        client=sts_client,
+        timeout=sts_timeout,
     )
 
 

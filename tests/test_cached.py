@@ -57,6 +57,18 @@ VALUES: dict[str, list[str]] = {
     "allow_sha1": ["true", "No", "maybe", ""],
     "http_timeout": ["30", "0.5", "3600", "3600.5", "1e2", "nan", ""],
     "push_timeout": ["120", "1.5", "-1", ""],
+    "sts_timeout": ["30", "0", "12.5", ""],
+    "idp_cert_sha256": ["ab" * 32, "AB:" * 31 + "AB", "ab" * 31, "zz" * 32, ""],
+    "saml_nameid": ["alice@other.example", ""],
+    "federation_url": ["https://signin.aws.amazon.com/federation", "http://x/federation", ""],
+    "account_aliases": [
+        "012345678987:acme-prod",
+        "012345678987:acme-prod, 210987654321:acme-dev,",
+        "12345:short",
+        "012345678987:",
+        "012345678987 : spaced",
+        "",
+    ],
     "username": ["alice@acme.example", ""],
     "provider": ["JumpCloud"],  # a saml2aws key jcsaml does not read
 }

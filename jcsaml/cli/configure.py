@@ -14,6 +14,22 @@ if TYPE_CHECKING:
     from jcsaml.prompter import Prompter
 
 HELP = "create or update an IdP account in the config file"
+SAML2AWS_DEFAULT = "~/.saml2aws"
+# Flags that describe one account: meaningless together with --import-saml2aws.
+_ACCOUNT_FLAGS = (
+    "url",
+    "console_url",
+    "username",
+    "mfa",
+    "role",
+    "profile",
+    "region",
+    "session_duration",
+    "idp_cert",
+    "credentials_file",
+    "federation_url",
+    "account_aliases",
+)
 
 
 def add_parser(
@@ -56,20 +72,57 @@ def add_parser(
         help="JumpCloud IdP certificate or metadata XML: turns on signature checks",
     )
     parser.add_argument(
+        "--saml-nameid",
+        metavar="NAMEID",
+        help="another NameID (e-mail) JumpCloud may issue this user's assertions to",
+    )
+    parser.add_argument(
         "--credentials-file",
         metavar="PATH",
         help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
         "or ~/.aws/credentials)",
     )
+    parser.add_argument(
+        "--federation-url",
+        metavar="URL",
+        help="AWS federation endpoint for jcsaml console (default: the partition's own)",
+    )
+    parser.add_argument(
+        "--account-aliases",
+        metavar="ID:ALIAS,...",
+        help="names for AWS account ids in list-roles, e.g. 012345678987:acme-prod",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
+    parser.add_argument(
+        "--import-saml2aws",
+        nargs="?",
+        const=SAML2AWS_DEFAULT,
+        metavar="PATH",
+        help="copy the JumpCloud accounts of a saml2aws config file (default ~/.saml2aws); "
+        "the file is only read",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --import-saml2aws: replace accounts that already exist",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.config import Account, config_path, find_account, parse_duration, save_account
+    from jcsaml.config import (
+        Account,
+        config_path,
+        find_account,
+        parse_account_aliases,
+        parse_duration,
+        save_account,
+    )
     from jcsaml.errors import InputRequiredError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
+    if args.import_saml2aws is not None:
+        return import_saml2aws(args, ctx)
     path = config_path(ctx.environ, args.config)
     name = args.idp_account
     current = find_account(name, path=path) or Account(name=name, url="")
@@ -85,7 +138,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.session_duration
         else None,
         "idp_cert": _absolute(args.idp_cert, ctx.environ),
+        "saml_nameid": args.saml_nameid,
         "credentials_file": _absolute(args.credentials_file, ctx.environ),
+        "federation_url": args.federation_url,
+        "account_aliases": parse_account_aliases(args.account_aliases)
+        if args.account_aliases is not None
+        else None,
     }
     account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
     if args.skip_prompt:
@@ -95,8 +153,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         account = _ask_missing(account, given, prompter)
     if not account.url:
         raise InputRequiredError(what="the JumpCloud SAML application URL", how="pass --url")
-    if account.idp_cert:
-        _check_idp_cert(account.idp_cert)
+    if given["idp_cert"]:
+        # The fingerprint is kept, so a login notices when the file is replaced later.
+        account = dataclasses.replace(account, idp_cert_sha256=_check_idp_cert(account.idp_cert))
     save_account(account, path=path)
     print(
         f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}).", file=ctx.stdout
@@ -134,14 +193,53 @@ def _absolute(path: str | None, environ: Mapping[str, str]) -> str | None:
     return os.path.abspath(expand_home(path, environ)) if path else None
 
 
-def _check_idp_cert(path: str) -> None:
-    from jcsaml.errors import InvalidSettingError
-    from jcsaml.saml import load_idp_certificate
+def _check_idp_cert(path: str) -> str:
+    """Refuse a certificate file login would refuse; return its certificate's SHA-256."""
+    from jcsaml.signin import read_idp_certificate_file
 
-    try:
-        with open(path, "rb") as handle:
-            load_idp_certificate(handle.read())
-    except OSError as exc:
-        raise InvalidSettingError(
-            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
-        ) from None
+    return read_idp_certificate_file(path)[1]
+
+
+def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
+    """Copy the JumpCloud accounts of a saml2aws file; all or nothing when accounts exist."""
+    from jcsaml.config import config_path, expand_home, find_account, save_account
+    from jcsaml.errors import AccountExistsError, NothingToImportError
+    from jcsaml.saml2aws import NOT_USED, merged, read_saml2aws
+
+    given = [f"--{flag.replace('_', '-')}" for flag in _ACCOUNT_FLAGS if getattr(args, flag)]
+    if given:  # a usage error, like argparse's own (exit status 2)
+        print(
+            f"usage: jcsaml configure --import-saml2aws [PATH] [--force]\n"
+            f"jcsaml configure: error: --import-saml2aws takes no {', '.join(given)}",
+            file=ctx.stderr,
+        )
+        return 2
+    source = expand_home(args.import_saml2aws, ctx.environ)
+    path = config_path(ctx.environ, args.config)
+    found = read_saml2aws(source)
+    existing = {a.name: find_account(a.name, path=path) for a in found.accounts}
+    clashes = [name for name, account in existing.items() if account is not None]
+    if found.accounts and clashes and not args.force:
+        raise AccountExistsError(path=str(path), accounts=", ".join(clashes))
+    for account in found.accounts:
+        save_account(merged(account, existing[account.name]), path=path)
+    if found.accounts:
+        print(f"Imported into {path} from {source}:", file=ctx.stdout)
+    for account in found.accounts:
+        replaced = " (replaced the existing account)" if account.name in clashes else ""
+        print(f"  {account.name}: AWS profile {account.profile!r}{replaced}", file=ctx.stdout)
+    if found.skipped:
+        print("Skipped:", file=ctx.stdout)
+    unused: dict[str, list[str]] = {}
+    for item in found.skipped:
+        if item.key is None:
+            print(f"  [{item.section}]: {item.reason}", file=ctx.stdout)
+        elif item.reason == NOT_USED:
+            unused.setdefault(item.section, []).append(item.key)
+        else:
+            print(f"  [{item.section}] {item.key} = {item.value}: {item.reason}", file=ctx.stdout)
+    for section, keys in unused.items():
+        print(f"  [{section}] {', '.join(keys)}: {NOT_USED}", file=ctx.stdout)
+    if not found.accounts:
+        raise NothingToImportError(path=str(source))
+    return 0

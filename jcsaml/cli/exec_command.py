@@ -12,13 +12,27 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from jcsaml.cli.login import add_login_options, obtain_credentials
-from jcsaml.environment import CONFLICTING, MARKER, child_environment, find_command
+from jcsaml.environment import (
+    CONFLICTING,
+    MARKER,
+    OWN_PREFIX,
+    child_environment,
+    find_command,
+)
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
 # The child's environment is built in jcsaml.environment, shared with the light entry.
-__all__ = ["CONFLICTING", "HELP", "MARKER", "add_parser", "child_environment", "run"]
+__all__ = [
+    "CONFLICTING",
+    "HELP",
+    "MARKER",
+    "OWN_PREFIX",
+    "add_parser",
+    "child_environment",
+    "run",
+]
 
 HELP = "run a command with the account's AWS credentials in its environment"
 
