@@ -4,6 +4,7 @@ reading is argparse's where it does not decline, and it falls back to the full C
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_help_texts_are_argparses_at_every_listed_width() -> None:
         for columns in range(low, (high or low + 300) + 1):
             assert argparse_help(columns) == text, (
                 f"jcsaml --help at {columns} columns differs from argparse's; regenerate "
-                f"launcher.HELP_TEXTS with: python -m tests.test_launcher\n{help_table()}"
+                "launcher.HELP_TEXTS with: python -m tests.test_launcher --write"
             )
 
 
@@ -203,5 +204,17 @@ def test_nothing_to_run_is_not_a_light_path() -> None:
     assert launcher.light(["login"], {}) is None
 
 
+def write_help_table() -> None:
+    """Replace HELP_TEXTS in jcsaml/launcher.py (it is the file's last statement)."""
+    path = REPO / "jcsaml" / "launcher.py"
+    text = path.read_text()
+    start = text.index("HELP_TEXTS: tuple[")
+    path.write_text(text[:start] + help_table() + "\n")
+
+
 if __name__ == "__main__":
-    print(help_table())
+    # python -m tests.test_launcher [--write]: print (or write) HELP_TEXTS for the parser now.
+    if "--write" in sys.argv[1:]:
+        write_help_table()
+    else:
+        print(help_table())
