@@ -394,9 +394,10 @@ class SignInWarmup:
     A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
     code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
     the SAML page), lxml, signxml and cryptography (verifying the assertion), filelock (writing
-    the credentials), botocore and an STS client. :meth:`start` does these in a daemon thread, so they overlap the waits instead of
-    following them. Nothing here changes behaviour: an import that fails is left for the real
-    import to report, and an error making the STS client is raised where the client is used.
+    the credentials), botocore and an STS client. :meth:`start` does these in a daemon thread,
+    so they overlap the waits instead of following them. Nothing here changes behaviour: an
+    import that fails is left for the real import to report, and an error making the STS client
+    is raised where the client is used.
 
     ``make_sts_client`` None means the caller brings its own client.
     """
