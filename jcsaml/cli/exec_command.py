@@ -1,7 +1,10 @@
 """``jcsaml exec``: run a command with the account's credentials in its environment.
 
-On the hot path: with valid cached credentials this imports nothing heavy, then replaces itself
-with the command (``execvpe``), so the exit status and signals are the command's own.
+With valid cached credentials and plain options, :mod:`jcsaml.launcher` runs the command before
+this module is even imported; this is the full path (a sign-in, ``--debug``, any other option),
+and it builds the environment with the same functions (:mod:`jcsaml.environment`). Either way
+jcsaml replaces itself with the command (``execvpe``), so the exit status and signals are the
+command's own.
 """
 
 from __future__ import annotations
