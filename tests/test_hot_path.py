@@ -60,7 +60,13 @@ RUN_CHECK = (sys.executable, "-c", CHECK_ENV)
 
 
 def imported_modules(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
-    """Run a Python command with -X importtime and return the modules it imported."""
+    """Run a Python command with -X importtime and return the modules it imported beyond what
+    the interpreter's own start imports (site, and e.g. an editable install's import hook)."""
+    status, modules = _imported(argv, env)
+    return status, modules - _imported(["-c", "pass"], env)[1]
+
+
+def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", *argv],
         env=env,
