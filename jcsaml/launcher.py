@@ -139,7 +139,10 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
         return None  # the full CLI says so, in its words
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvpe(command[0], command, env)  # noqa: S606 - the user's own command, as exec runs it
+    try:
+        os.execvpe(command[0], command, env)  # noqa: S606 - the user's command, as exec runs it
+    except OSError:
+        return None  # e.g. not a program the system can run: the full CLI reports it
 
 
 def exec_account(options: Mapping[str, str], environ: Mapping[str, str]) -> str:

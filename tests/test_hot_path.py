@@ -189,3 +189,15 @@ def test_both_ways_give_the_command_the_same_environment(cached_profile: dict[st
     assert json.loads(light.stdout) == json.loads(full.stdout)
     assert json.loads(light.stdout)["AWS_ACCESS_KEY_ID"] == "ASIACACHED"
     assert "AWS_PROFILE" not in json.loads(light.stdout)
+
+
+def test_a_command_that_cannot_be_run_is_reported_by_the_full_cli(
+    cached_profile: dict[str, str], hermetic_home: Path
+) -> None:
+    broken = hermetic_home / "not-a-program"
+    broken.write_bytes(b"\x7fELF-but-not-really")
+    broken.chmod(0o755)
+    done = run_cli("exec", "-a", "production", "--", str(broken), env=cached_profile)
+    assert done.status == 1
+    assert done.stderr.startswith("jcsaml: error: ")
+    assert "Traceback" not in done.stderr
