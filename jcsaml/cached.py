@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["REFRESH_MARGIN_SECONDS", "CachedCredentials", "lookup"]
+__all__ = ["REFRESH_MARGIN_SECONDS", "CachedCredentials", "exec_region", "lookup"]
 
 #: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
 REFRESH_MARGIN_SECONDS = 300
@@ -73,6 +73,8 @@ _ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
 _SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
 # As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
 _IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
+# The whitespace shlex splits on, as botocore splits ``[profile NAME]``.
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))",
@@ -86,6 +88,7 @@ class CachedCredentials:
     __slots__ = (
         "access_key_id",
         "account_name",
+        "account_region",
         "expiration",
         "expires_at",
         "profile",
@@ -106,6 +109,7 @@ class CachedCredentials:
         expires_at: float,
         role_arn: str,
         region: str | None,
+        account_region: str | None = None,
     ) -> None:
         self.account_name = account_name
         self.profile = profile
@@ -117,6 +121,8 @@ class CachedCredentials:
         self.expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
         self.role_arn = role_arn
         self.region = region
+        #: The account's ``region`` in the jcsaml config file.
+        self.account_region = account_region
 
     def __repr__(self) -> str:
         # Never the secret key or the token.
@@ -125,14 +131,14 @@ class CachedCredentials:
             f"expiration={self.expiration!r})"
         )
 
-    def to_environment(self) -> dict[str, str]:
+    def to_environment(self, *, region: str | None = None) -> dict[str, str]:
         """The variables ``jcsaml exec`` sets, exactly as ``AwsCredentials.to_environment``."""
         return credential_variables(
             access_key_id=self.access_key_id,
             secret_access_key=self.secret_access_key,
             session_token=self.session_token,
             expiration=self.expiration,
-            region=self.region,
+            region=region or self.region,
         )
 
 
@@ -167,7 +173,49 @@ def lookup(
     wanted = role or section.get("role_arn", "").strip()
     if wanted and not (same_role(found.role_arn, wanted) or found.role_arn.endswith("/" + wanted)):
         return None
+    found.account_region = section.get("region", "").strip() or None
     return found
+
+
+def exec_region(
+    found: CachedCredentials, environ: Mapping[str, str] = os.environ
+) -> tuple[bool, str | None]:
+    """The region ``jcsaml exec`` gives the command (as :func:`jcsaml.aws_config.child_region`
+    chooses it): ``(True, region or None)``, or ``(False, None)`` to decline.
+
+    The credentials' or the account's own region, else ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+    else the profile's ``region`` in the AWS config file (None when that file is unreadable).
+    """
+    chosen = (
+        found.region
+        or found.account_region
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+    )
+    if chosen:
+        return True, chosen
+    path = _aws_path(environ.get("AWS_CONFIG_FILE", "") or "~/.aws/config", environ)
+    if path is None:
+        return False, None
+    try:
+        document = read_ini(path)
+    except (OSError, ValueError):
+        return True, None
+    if document is None:
+        return True, None
+    names = document.sections()
+    if any(c in name for name in names for c in "'\"\\"):
+        return False, None  # quoting: botocore reads these names with shlex
+    found_name = None
+    for name in names:
+        words = _SHELL_SPACE.split(name.strip(" \t\r\n"))
+        if words == ["profile", found.profile]:
+            found_name = name
+            break
+        if found.profile == "default" and name == "default":
+            found_name = name
+    section = document.section(found_name) if found_name is not None else None
+    return True, ((section or {}).get("region", "").strip() or None)
 
 
 def _section(path: str, name: str) -> dict[str, str] | None:
@@ -190,10 +238,16 @@ def _credentials_path(configured: str, environ: Mapping[str, str]) -> str | None
     """As :func:`jcsaml.signin.credentials_path`; None for ``$VARIABLES`` and ``~user``."""
     if configured:
         return _home_path(configured, environ)
-    shared = environ.get("AWS_SHARED_CREDENTIALS_FILE", "") or "~/.aws/credentials"
-    if "$" in shared or (shared.startswith("~") and not shared.startswith("~/")):
+    return _aws_path(
+        environ.get("AWS_SHARED_CREDENTIALS_FILE", "") or "~/.aws/credentials", environ
+    )
+
+
+def _aws_path(path: str, environ: Mapping[str, str]) -> str | None:
+    """As ``jcsaml.credentials_file.expand_aws_path``; None for ``$VARIABLES`` and ``~user``."""
+    if "$" in path or (path.startswith("~") and not path.startswith("~/")):
         return None
-    return _home_path(shared, environ)
+    return _home_path(path, environ)
 
 
 def _valid_account(name: str, section: Mapping[str, str]) -> bool:

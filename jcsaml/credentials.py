@@ -40,8 +40,9 @@ class AwsCredentials:
     def expiration_rfc3339(self) -> str:
         return self.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def to_environment(self) -> dict[str, str]:
-        """The variables ``jcsaml exec`` sets for the child process."""
+    def to_environment(self, *, region: str | None = None) -> dict[str, str]:
+        """The variables ``jcsaml exec`` sets for the child process; ``region`` (when given)
+        instead of the credentials' own."""
         from jcsaml.environment import credential_variables
 
         return credential_variables(
@@ -49,7 +50,7 @@ class AwsCredentials:
             secret_access_key=self.secret_access_key,
             session_token=self.session_token,
             expiration=self.expiration_rfc3339(),
-            region=self.region,
+            region=region or self.region,
         )
 
     def to_credential_process(self) -> dict[str, Any]:

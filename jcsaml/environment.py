@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     class ExportableCredentials(Protocol):
         """What the child environment needs from credentials (``AwsCredentials`` has it)."""
 
-        def to_environment(self) -> dict[str, str]: ...
+        def to_environment(self, *, region: str | None = None) -> dict[str, str]: ...
 
 
 #: Set in the child to the account's name: a nested ``jcsaml exec`` would switch accounts.
@@ -65,10 +65,15 @@ def credential_variables(
 
 
 def child_environment(
-    base: Mapping[str, str], credentials: ExportableCredentials, account_name: str
+    base: Mapping[str, str],
+    credentials: ExportableCredentials,
+    account_name: str,
+    *,
+    region: str | None = None,
 ) -> dict[str, str]:
     """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
-    credentials and the exec marker.
+    credentials (with ``region`` as AWS_REGION and AWS_DEFAULT_REGION when given) and the exec
+    marker.
 
     Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
     MFA code), not the command's; the marker is the only one jcsaml sets for the child.
@@ -78,7 +83,7 @@ def child_environment(
         for key, value in base.items()
         if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
     }
-    env.update(credentials.to_environment())
+    env.update(credentials.to_environment(region=region))
     env[MARKER] = account_name
     return env
 

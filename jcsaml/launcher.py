@@ -123,7 +123,7 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
     if parsed is None or not parsed[1] or environ.get(MARKER):
         return None
     options, command = parsed
-    from jcsaml.cached import lookup
+    from jcsaml.cached import exec_region, lookup
 
     found = lookup(
         exec_account(options, environ),
@@ -134,7 +134,10 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
     )
     if found is None:
         return None
-    env = child_environment(environ, found, found.account_name)
+    known, region = exec_region(found, environ)
+    if not known:
+        return None
+    env = child_environment(environ, found, found.account_name, region=region)
     if find_command(command[0], env) is None:
         return None  # the full CLI says so, in its words
     sys.stdout.flush()
@@ -205,7 +208,7 @@ VERSION_MIN_COLUMNS = 30
 #: --write` regenerates them from the parser.
 HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = (
     (
-        79,
+        80,
         80,
         "usage: jcsaml [-h] [--version] COMMAND ...\n"
         "\n"
@@ -213,34 +216,40 @@ HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = (
         "\n"
         "positional arguments:\n"
         "  COMMAND\n"
-        "    configure\n"
-        "              create or update an IdP account in the config file\n"
-        "    login     sign in to JumpCloud and write AWS credentials to a profile\n"
-        "    exec      run a command with the account's AWS credentials in its\n"
-        "              environment\n"
-        "    console   open the AWS web console as the account's role (or print the\n"
-        "              sign-in URL)\n"
-        "    list-roles\n"
-        "              list the AWS roles JumpCloud offers for the account (one "
-        "sign-\n"
-        "              in, no AWS call)\n"
-        "    logout    forget the JumpCloud session and remove the account's "
-        "temporary\n"
-        "              AWS credentials\n"
-        "    setup     administrator setup: IdP key and certificate, IAM SAML "
-        "provider\n"
-        "              and roles\n"
-        "    completion\n"
-        "              print a shell completion script (bash, zsh or fish)\n"
+        "    configure         create or update an IdP account in the config file\n"
+        "    login             sign in to JumpCloud and write AWS credentials to a\n"
+        "                      profile\n"
+        "    exec              run a command with the account's AWS credentials in "
+        "its\n"
+        "                      environment\n"
+        "    script            print shell code that sets the account's AWS\n"
+        "                      credentials, for eval\n"
+        "    credential-process\n"
+        "                      print credentials as JSON for credential_process in\n"
+        "                      ~/.aws/config\n"
+        "    console           open the AWS web console as the account's role (or "
+        "print\n"
+        "                      the sign-in URL)\n"
+        "    list-roles        list the AWS roles JumpCloud offers for the account "
+        "(one\n"
+        "                      sign-in, no AWS call)\n"
+        "    status            show the credentials jcsaml holds and the JumpCloud\n"
+        "                      sessions it saved\n"
+        "    logout            forget the JumpCloud session and remove the account's\n"
+        "                      temporary AWS credentials\n"
+        "    setup             administrator setup: IdP key and certificate, IAM "
+        "SAML\n"
+        "                      provider and roles\n"
+        "    completion        print a shell completion script (bash, zsh or fish)\n"
         "\n"
         "options:\n"
-        "  -h, --help  show this help message and exit\n"
-        "  --version   show program's version number and exit\n"
+        "  -h, --help          show this help message and exit\n"
+        "  --version           show program's version number and exit\n"
         "\n"
         "Run 'jcsaml COMMAND --help' for a command's options.\n",
     ),
     (
-        95,
+        103,
         None,
         "usage: jcsaml [-h] [--version] COMMAND ...\n"
         "\n"
@@ -248,26 +257,31 @@ HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = (
         "\n"
         "positional arguments:\n"
         "  COMMAND\n"
-        "    configure\n"
-        "              create or update an IdP account in the config file\n"
-        "    login     sign in to JumpCloud and write AWS credentials to a profile\n"
-        "    exec      run a command with the account's AWS credentials in its "
-        "environment\n"
-        "    console   open the AWS web console as the account's role (or print the "
-        "sign-in URL)\n"
-        "    list-roles\n"
-        "              list the AWS roles JumpCloud offers for the account (one "
-        "sign-in, no AWS call)\n"
-        "    logout    forget the JumpCloud session and remove the account's "
+        "    configure         create or update an IdP account in the config file\n"
+        "    login             sign in to JumpCloud and write AWS credentials to a "
+        "profile\n"
+        "    exec              run a command with the account's AWS credentials in "
+        "its environment\n"
+        "    script            print shell code that sets the account's AWS "
+        "credentials, for eval\n"
+        "    credential-process\n"
+        "                      print credentials as JSON for credential_process in "
+        "~/.aws/config\n"
+        "    console           open the AWS web console as the account's role (or "
+        "print the sign-in URL)\n"
+        "    list-roles        list the AWS roles JumpCloud offers for the account "
+        "(one sign-in, no AWS call)\n"
+        "    status            show the credentials jcsaml holds and the JumpCloud "
+        "sessions it saved\n"
+        "    logout            forget the JumpCloud session and remove the account's "
         "temporary AWS credentials\n"
-        "    setup     administrator setup: IdP key and certificate, IAM SAML "
-        "provider and roles\n"
-        "    completion\n"
-        "              print a shell completion script (bash, zsh or fish)\n"
+        "    setup             administrator setup: IdP key and certificate, IAM "
+        "SAML provider and roles\n"
+        "    completion        print a shell completion script (bash, zsh or fish)\n"
         "\n"
         "options:\n"
-        "  -h, --help  show this help message and exit\n"
-        "  --version   show program's version number and exit\n"
+        "  -h, --help          show this help message and exit\n"
+        "  --version           show program's version number and exit\n"
         "\n"
         "Run 'jcsaml COMMAND --help' for a command's options.\n",
     ),

@@ -277,3 +277,77 @@ def test_expiration_is_written_back_in_utc() -> None:
     )
     assert found.expiration == "2026-06-01T13:00:00Z"
     assert "SECRETKEY" not in repr(found) and "SESSIONTOKEN" not in repr(found)
+
+
+SECTION_NAMES = [
+    "default",
+    "profile default",
+    "profile production",
+    "profile  production",
+    "profile\tproduction",
+    " profile production",
+    "profile 'production'",
+    'profile "production"',
+    "profile production extra",
+    "profileproduction",
+    "production",
+    "profile other",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    profile=st.sampled_from(["production", "default", "other"]),
+    sections=st.lists(
+        st.tuples(st.sampled_from(SECTION_NAMES), st.sampled_from(["eu-west-1", "", " ap-1 "])),
+        max_size=4,
+        unique_by=lambda pair: pair[0],
+    ),
+    own=st.sampled_from([None, "us-west-2"]),
+    account_region=st.sampled_from([None, "eu-central-1"]),
+    variables=st.sampled_from([{}, {"AWS_REGION": "sa-east-1"}, {"AWS_DEFAULT_REGION": "x-1"}]),
+    config_file=st.sampled_from(["abs", "", "~/.aws/config", "$HOME/cfg", "missing"]),
+    broken=st.booleans(),
+)
+def test_exec_region_is_the_full_clis_or_declines(
+    profile: str,
+    sections: list[tuple[str, str]],
+    own: str | None,
+    account_region: str | None,
+    variables: dict[str, str],
+    config_file: str,
+    broken: bool,
+) -> None:
+    from jcsaml.aws_config import child_region
+
+    with tempfile.TemporaryDirectory() as temp:
+        home = Path(temp)
+        (home / ".aws").mkdir()
+        text = "".join(f"[{name}]\nregion = {region}\n" for name, region in sections)
+        (home / ".aws" / "config").write_text(text + ("not an ini line\n" if broken else ""))
+        environ = {"HOME": str(home), **variables}
+        environ["AWS_CONFIG_FILE"] = {
+            "abs": str(home / ".aws" / "config"),
+            "missing": str(home / "nothing"),
+        }.get(config_file, config_file)
+        found = cached.CachedCredentials(
+            account_name="a",
+            profile=profile,
+            access_key_id="A",
+            secret_access_key="s",
+            session_token="t",
+            expires_at=NOW.timestamp() + 3600,
+            role_arn=ROLE,
+            region=own,
+            account_region=account_region,
+        )
+        known, light = cached.exec_region(found, environ)
+        full = child_region(profile, own=own or account_region, environ=environ)
+    if known:
+        assert light == full
+    if (
+        not broken
+        and config_file == "abs"
+        and all("'" not in n and '"' not in n for n, _ in sections)
+    ):
+        assert known

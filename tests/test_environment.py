@@ -12,14 +12,15 @@ from jcsaml.environment import CONFLICTING, MARKER, child_environment, find_comm
 
 
 class Exported:
-    def to_environment(self) -> dict[str, str]:
-        return {"AWS_ACCESS_KEY_ID": "ASIANEW"}
+    def to_environment(self, *, region: str | None = None) -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": "ASIANEW", **({"AWS_REGION": region} if region else {})}
 
 
 def test_child_environment_drops_conflicts_and_jcsaml_inputs() -> None:
     base = {"PATH": "/bin", "JCSAML_PASSWORD": "pw", **dict.fromkeys(CONFLICTING, "old")}
     env = child_environment(base, Exported(), "production")
     assert env == {"PATH": "/bin", "AWS_ACCESS_KEY_ID": "ASIANEW", MARKER: "production"}
+    assert child_environment(base, Exported(), "p", region="eu-west-1")["AWS_REGION"] == "eu-west-1"
 
 
 @pytest.fixture
