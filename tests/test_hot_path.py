@@ -198,9 +198,10 @@ def test_a_command_that_cannot_be_run_is_reported_by_the_full_cli(
     broken.write_bytes(b"\x7fELF-but-not-really")
     broken.chmod(0o755)
     done = run_cli("exec", "-a", "production", "--", str(broken), env=cached_profile)
-    assert done.status == 1
-    assert done.stderr.startswith("jcsaml: error: ")
-    assert "Traceback" not in done.stderr
+    # The light path declined when execvpe failed; the full CLI says it as a shell would (126).
+    assert done.status == 126
+    assert done.stderr.startswith("jcsaml: error: cannot run ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_script_and_credential_process_with_cached_credentials_import_nothing_heavy(

@@ -3,9 +3,11 @@ reading is argparse's where it does not decline, and it falls back to the full C
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 import jcsaml
 from jcsaml import launcher
-from jcsaml.cli import build_parser
+from jcsaml.cli import _parse, build_parser, common_defaults
 from tests.conftest import cli_environment, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,10 +131,19 @@ WORDS = [
 ]
 
 
+def parse_as_main_does(argv: list[str], environ: Mapping[str, str]) -> argparse.Namespace:
+    """jcsaml.cli.main's reading of the command line, defaults of the common options included."""
+    args = _parse(build_parser(environ), argv)
+    for key, value in common_defaults(environ).items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
 def full_exec_options(argv: list[str], environ: dict[str, str]) -> dict[str, object] | None:
     """What jcsaml exec's argparse parser makes of argv (None: a usage error)."""
     try:
-        args = build_parser(environ).parse_args(["exec", *argv])
+        args = parse_as_main_does(["exec", *argv], environ)
     except SystemExit:
         return None
     command = list(args.command)
@@ -191,7 +202,7 @@ class EveryVariable(dict[str, str]):
 def test_exec_options_from_variables_are_known_to_the_light_path() -> None:
     """An option of exec whose default comes from a variable changes what a cached run does
     only if the light path reads that variable too: a new one must be added there."""
-    args = build_parser(EveryVariable()).parse_args(["exec", "--", "true"])
+    args = parse_as_main_does(["exec", "--", "true"], EveryVariable())
     from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
     # idp_account and role are read by the light path; the rest only matter for a sign-in.
     assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
