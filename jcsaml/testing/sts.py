@@ -491,14 +491,13 @@ class LocalAws:
     Several instances may run at once; they share moto's in-process state (roles and providers
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
-    what the STS compares assertion times with and counts expirations from.
+    what the STS compares assertion times with and counts expirations from. ``latency``
+    (seconds): no answer leaves before this long after its request arrived (moto's own work
+    included), as with a round trip to AWS (for benchmarks).
 
     moto's IAM knows no AWS managed policies (``ReadOnlyAccess`` ...) by default: attaching one
     fails with NoSuchEntity. ``aws_managed_policies=True`` loads them (moto's
     ``MOTO_IAM_LOAD_MANAGED_POLICIES``) for accounts first used while such an instance runs.
-
-    ``sts_latency`` (seconds) delays every AssumeRoleWithSAML answer, as a distant STS endpoint
-    would (for benchmarks); the server answers requests in parallel, so delays overlap.
     """
 
     def __init__(
@@ -506,11 +505,13 @@ class LocalAws:
         *,
         clock: Callable[[], datetime] | None = None,
         aws_managed_policies: bool = False,
-        sts_latency: float = 0.0,
+        latency: float = 0,
     ) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
         self._clock = clock or (lambda: datetime.now(UTC))
         self._aws_managed_policies = aws_managed_policies
-        self.sts_latency = sts_latency
+        self.latency = latency
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -536,9 +537,26 @@ class LocalAws:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
+        latency = self.latency
+
+        def delayed(app: Any) -> Any:
+            def answer(environ: Any, start_response: Any) -> Any:
+                arrived = time.monotonic()
+                result = app(environ, start_response)
+                try:
+                    body = list(result)  # the headers go out with the body, after the wait
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                time.sleep(max(0.0, arrived + latency - time.monotonic()))
+                return body
+
+            return answer if latency else app
+
         class QuietServer(ThreadedMotoServer):
             def _server_entry(self) -> None:
-                app = DomainDispatcherApplication(create_backend_app)
+                app = delayed(DomainDispatcherApplication(create_backend_app))
                 self._server = make_server(
                     self._ip_address, self._port, app, True, request_handler=QuietHandler
                 )
@@ -717,9 +735,6 @@ class LocalAws:
 
     def _answer_assume_role_with_saml(self, response: Any) -> Any:
         from moto.core.responses import ActionResult
-
-        if self.sts_latency > 0:
-            time.sleep(self.sts_latency)
 
         role_arn = str(response._get_param("RoleArn") or "")
         principal_arn = str(response._get_param("PrincipalArn") or "")
