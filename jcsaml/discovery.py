@@ -113,15 +113,11 @@ def discover_applications(
     """
     from jcsaml.multi import jumpcloud_authenticators
     from jcsaml.saml import parse_saml_response
-    from jcsaml.signin import resolve_account, sign_in
+    from jcsaml.signin import HOW_USERNAME, resolve_account, sign_in
 
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
-    user = (
-        username
-        or resolved.username
-        or asker.text("JumpCloud username", how="pass --username or set JCSAML_USERNAME")
-    )
+    user = username or resolved.username or asker.text("JumpCloud username", how=HOW_USERNAME)
     auth = (authenticator_factory or jumpcloud_authenticators(asker, webauthn_device))(resolved)
     own = sign_in(
         resolved,

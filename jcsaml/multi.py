@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -185,7 +186,14 @@ def login_many(
     to one profile of one credentials file; config errors for unusable accounts. Every other
     failure is kept in its result.
     """
-    from jcsaml.signin import credentials_path, resolve_account, trust_signer
+    from jcsaml.signin import (
+        SignInWarmup,
+        credentials_path,
+        region_of,
+        resolve_account,
+        trust_signer,
+    )
+    from jcsaml.sts import DEFAULT_REGIONS, make_client
 
     if profile_template is not None:
         parse_profile_template(profile_template)
@@ -197,6 +205,18 @@ def login_many(
         unique.setdefault(account.name, account)  # an account named twice is signed in to once
     resolved = list(unique.values())
     results: dict[str, list[RoleResult]] = {a.name: [] for a in resolved}
+    # As a single login does: imports and an STS client are prepared while JumpCloud is waited
+    # for (the client for the first account's region, sized for the parallel calls).
+    first = resolved[0] if resolved else None
+    warmup = SignInWarmup(
+        region=(region_of(first, environ) if first else None) or DEFAULT_REGIONS["aws"],
+        imports=("concurrent.futures",),
+        make_sts_client=None
+        if sts_client is not None or first is None
+        else functools.partial(
+            make_client, timeout=first.sts_timeout, max_pool_connections=max_workers
+        ),
+    )
     assertions: dict[str, tuple[SamlAssertion, str]] = {}
     fetched = 0
     for group in _sign_in_groups(resolved, username):
@@ -211,6 +231,7 @@ def login_many(
             authenticator_factory=authenticator_factory,
             webauthn_device=webauthn_device,
             trust_new_cert=trust_new_cert,
+            on_wait=warmup.start,
         ):
             fetched += 1
             asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
@@ -240,11 +261,17 @@ def login_many(
             targets.append(_Target(account, role, assertion, profile, path, who))
     _check_collisions(targets)
 
+    def prepared(region: str, timeout: float) -> StsClient | None:
+        if first is None or timeout != first.sts_timeout:
+            return None
+        return warmup.sts_client(region)
+
     outcomes = _assume_all(
         targets,
         session_duration=session_duration,
         prompter=asker,
         sts_client=sts_client,
+        prepared=prepared,
         environ=environ,
         max_workers=max_workers,
     )
@@ -287,16 +314,13 @@ def _fetch_assertions(
     authenticator_factory: AuthenticatorFactory | None,
     webauthn_device: WebAuthnDevice | None,
     trust_new_cert: bool,
+    on_wait: Callable[[], object] | None = None,
 ) -> Iterable[tuple[Account, SamlAssertion | JcsamlError, str]]:
     """Each account's checked assertion (or the error) from one sign-in for the whole group."""
-    from jcsaml.signin import read_assertion, sign_in
+    from jcsaml.signin import HOW_USERNAME, read_assertion, sign_in
 
     first = group[0]
-    user = (
-        username
-        or first.username
-        or prompter.text("JumpCloud username", how="pass --username or set JCSAML_USERNAME")
-    )
+    user = username or first.username or prompter.text("JumpCloud username", how=HOW_USERNAME)
     who = f"{user} at {first.console_url}"
     auth = (authenticator_factory or jumpcloud_authenticators(prompter, webauthn_device))(first)
     session_open = False
@@ -326,6 +350,7 @@ def _fetch_assertions(
                     authenticator=auth,
                     webauthn_device=webauthn_device,
                     trust_new_cert=trust_new_cert,
+                    on_wait=on_wait,
                 )
                 session_open = True
         except JcsamlError as exc:
@@ -387,6 +412,7 @@ def _assume_all(
     session_duration: int | None,
     prompter: Prompter,
     sts_client: StsClient | None,
+    prepared: Callable[[str, float], StsClient | None],
     environ: Mapping[str, str],
     max_workers: int,
 ) -> list[AwsCredentials | JcsamlError]:
@@ -399,18 +425,19 @@ def _assume_all(
     workers = max(1, min(max_workers, len(targets)))
     # One client per STS region, shared by the threads (botocore clients are thread-safe);
     # making a client costs far more than a call.
-    clients: dict[str, StsClient] = {}
+    clients: dict[tuple[str, float], StsClient] = {}
     regions = [region_of(t.account, environ) for t in targets]
     if sts_client is None:
         for target, region in zip(targets, regions, strict=True):
-            name = region_for(target.role, region)
-            if name not in clients:
-                clients[name] = make_client(
-                    name, timeout=target.account.sts_timeout, max_pool_connections=workers
+            key = (region_for(target.role, region), target.account.sts_timeout)
+            if key not in clients:
+                clients[key] = prepared(*key) or make_client(
+                    key[0], timeout=key[1], max_pool_connections=workers
                 )
 
     def assume(target: _Target, region: str | None) -> AwsCredentials:
-        client = sts_client or clients[region_for(target.role, region)]
+        key = (region_for(target.role, region), target.account.sts_timeout)
+        client = sts_client or clients[key]
         return assume_role(
             target.role,
             target.assertion,
