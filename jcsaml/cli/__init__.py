@@ -135,8 +135,7 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--idp-account",
         action=RepeatableValue,
         metavar="NAME",
-        help="IdP account (config section) to use; login takes several, or a group [env "
-        "JCSAML_IDP_ACCOUNT, default: default]",
+        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",
     )
     common.add_argument(
         "--config", metavar="PATH", help="config file [env JCSAML_CONFIG, default: ~/.jcsaml]"
