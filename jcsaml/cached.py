@@ -56,6 +56,7 @@ CONFIG_KEYS = frozenset(
         "saml_nameid",
         "federation_url",
         "account_aliases",
+        "profile_template",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")
@@ -71,6 +72,8 @@ _DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
 _SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
+# Plain text and the fields jcsaml.config.parse_profile_template allows, nothing fancier.
+_PROFILE_TEMPLATE = re.compile(r"(?:[^{}]|\{(?:account|account_id|role|idp_account)\})+")
 # As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
 _IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
 # The whitespace shlex splits on, as botocore splits ``[profile NAME]``.
@@ -270,6 +273,9 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     ):
         return False
     if values.get("mfa") and values["mfa"].lower() not in _MFA_CHOICES:
+        return False
+    template = values.get("profile_template")
+    if template and not _PROFILE_TEMPLATE.fullmatch(template):
         return False
     if values.get("role_arn") and not _ROLE_ARN.fullmatch(values["role_arn"]):
         return False

@@ -69,6 +69,15 @@ VALUES: dict[str, list[str]] = {
         "012345678987 : spaced",
         "",
     ],
+    "profile_template": [
+        "{account}-{role}",
+        "{idp_account}_{account_id}",
+        "{region}-{role}",
+        "{role",
+        "{{x}}-{role}",
+        "{account!r}",
+        "",
+    ],
     "username": ["alice@acme.example", ""],
     "provider": ["JumpCloud"],  # a saml2aws key jcsaml does not read
 }
