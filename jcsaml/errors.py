@@ -594,3 +594,16 @@ class NestedExecError(JcsamlError):
         "already running inside jcsaml exec for account {account!r}; run the command directly, "
         "or unset {variable}"
     )
+
+
+# --- credentials kept valid (exec --server, the library session) ------------------------------
+
+
+class SignInRequiredError(JcsamlError):
+    """New credentials need a sign-in by the person (the saved JumpCloud session has ended, or
+    there is none) and nobody can be asked."""
+
+    fmt = (
+        "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
+        "sign in here; run: jcsaml login -a {account}"
+    )

@@ -48,6 +48,12 @@ def add_parser(
         "The command's exit status is jcsaml's.",
     )
     add_login_options(parser, environ)
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="give the command no keys but a local credentials endpoint (AWS container "
+        "credentials on 127.0.0.1) that renews them while it runs",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
 
@@ -67,6 +73,8 @@ def run(
     ctx: Context,
     execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe,
 ) -> int:
+    """Replace jcsaml with the command; with ``--server``, run it as a child (see
+    :mod:`jcsaml.cli.exec_server`) and return its exit status."""
     from jcsaml.errors import CommandNotFoundError, NestedExecError
 
     command = list(args.command)
@@ -82,6 +90,10 @@ def run(
     if ctx.environ.get(MARKER):
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
+    if args.server:
+        from jcsaml.cli.exec_server import run_with_server
+
+        return run_with_server(args, ctx, command)
     got = obtain_credentials(args, ctx)
     env = child_environment(ctx.environ, got.credentials, got.account.name)
     if shutil.which(command[0], path=env.get("PATH")) is None:
