@@ -6,6 +6,7 @@ This module is on the hot path of ``jcsaml exec`` and ``credential-process``: st
 from __future__ import annotations
 
 import dataclasses
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,3 +94,16 @@ def same_role(role_arn_a: str, role_arn_b: str) -> bool:
         return (parts[1], parts[4], parts[5].rsplit("/", 1)[-1])
 
     return key(role_arn_a) == key(role_arn_b)
+
+
+class _CallableModule(type(sys.modules[__name__])):  # type: ignore[misc]
+    """``jcsaml.credentials`` names this module and, called, :func:`jcsaml.credential_source.
+    credentials` (the package exports that function under the module's name)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AwsCredentials:
+        from jcsaml.credential_source import credentials
+
+        return credentials(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
