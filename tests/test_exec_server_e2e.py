@@ -1,0 +1,421 @@
+"""``jcsaml exec --server`` end to end: the fake JumpCloud, moto's STS made strict, boto3 and the
+AWS CLI inside the command, asking the endpoint for credentials."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jcsaml.cli import Context, build_parser
+from jcsaml.cli.exec_server import run_with_server
+from jcsaml.credentials_file import CredentialsFile
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+from tests.conftest import CliResult, cli_environment, run_cli
+
+ACCOUNT = "012345678987"
+EMAIL = "alice@acme.example"
+PASSWORD = "pw-for-tests"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+SLUG = "aws"
+# What reusing a live console session costs: JumpCloud is asked whether it is alive, then for
+# the SAML page. No xsrf, no password, no MFA.
+SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    return IdpKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
+    with LocalAws() as local:
+        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
+        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
+        yield local, role, principal
+
+
+class Site:
+    """One configured account, a keyring shared by the CLI processes, and their environment."""
+
+    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud) -> None:
+        self.home = home
+        self.aws = aws
+        self.jumpcloud = jumpcloud
+        self.credentials = home / ".aws" / "credentials"
+        self.env = cli_environment(
+            home,
+            aws.environment(),
+            {
+                "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
+                "JCSAML_TEST_KEYRING": str(home / "test-keyring.json"),
+            },
+        )
+        configured = self.run(
+            "configure", "-a", "production", "--url", jumpcloud.app_url(SLUG),
+            "--console-url", jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
+            "--profile", "production", "--skip-prompt",
+        )  # fmt: skip
+        assert configured.status == 0, configured.stderr
+
+    def run(self, *args: str, **extra: str) -> CliResult:
+        return run_cli(*args, env={**self.env, **extra})
+
+    def login(self, *extra: str) -> None:
+        done = self.run(
+            "login", "-a", "production", "--skip-prompt", *extra,
+            JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=self.jumpcloud.totp_code(EMAIL),
+        )  # fmt: skip
+        assert done.status == 0, done.stderr
+
+    def profile_keys(self) -> str:
+        found = CredentialsFile(self.credentials).load("production")
+        assert found is not None
+        return found.access_key_id
+
+    def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
+        """``jcsaml ARGS`` without a controlling terminal (a new session), as under CI."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "jcsaml", *args],
+            env={**self.env, **extra},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture
+def site(hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, str, str]) -> Iterator[Site]:
+    local, role, principal = aws
+    app = FakeApp(slug=SLUG, roles=[(role, principal)])
+    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
+    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+        yield Site(hermetic_home, local, jumpcloud)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> CliResult:
+    out, err = process.communicate(timeout=timeout)
+    return CliResult(process.returncode, out, err)
+
+
+def script(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def requests_made(jumpcloud: FakeJumpCloud) -> list[tuple[str, str]]:
+    return [(r.method, r.path.split("?", 1)[0]) for r in jumpcloud.requests]
+
+
+# --- what the command gets ----------------------------------------------------------------------
+
+BOTO3_CHILD = """
+import json, os, sys, urllib.parse
+import boto3
+
+env = os.environ
+uri = urllib.parse.urlsplit(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+session = boto3.Session()
+identity = session.client("sts").get_caller_identity()
+print(json.dumps({
+    "static_keys": sorted(k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION") if k in env),
+    "relative_uri": env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+    "token_file": env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+    "token": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
+    "host": uri.hostname, "scheme": uri.scheme, "path": uri.path,
+    "method": session.get_credentials().method,
+    "access_key": session.get_credentials().get_frozen_credentials().access_key,
+    "arn": identity["Arn"],
+    "marker": env.get("JCSAML_EXEC_ACCOUNT"),
+}))
+"""
+
+
+def test_boto3_and_the_aws_cli_get_credentials_from_the_endpoint(
+    site: Site, tmp_path: Path
+) -> None:
+    site.login()
+    site.jumpcloud.clear_requests()
+    child = script(tmp_path, "child.py", BOTO3_CHILD)
+    ran = site.run(
+        "exec", "--server", "-a", "production", "--", sys.executable, child,
+        # An ECS-style variable and keys from the shell must not win over the endpoint.
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/v2/credentials/elsewhere",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(tmp_path / "other-token"),
+        AWS_ACCESS_KEY_ID="AKIAEXAMPLESHELLKEYS",
+        AWS_SECRET_ACCESS_KEY="shell-secret",
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert seen["static_keys"] == []
+    assert seen["relative_uri"] is None and seen["token_file"] is None
+    assert (seen["scheme"], seen["host"], seen["path"]) == ("http", "127.0.0.1", "/")
+    assert len(seen["token"]) >= 32 and "\r" not in seen["token"] and "\n" not in seen["token"]
+    assert seen["method"] == "container-role"
+    assert seen["access_key"] == site.profile_keys()  # the cached credentials, no sign-in
+    assert seen["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/")
+    assert seen["marker"] == "production"
+    assert site.jumpcloud.count() == 0
+    assert ran.stderr == ""
+
+    aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
+    assert aws_cli
+    cli = site.run(
+        "exec", "--server", "-a", "production", "--",
+        aws_cli, "sts", "get-caller-identity", "--query", "Arn", "--output", "text",
+    )  # fmt: skip
+    assert cli.status == 0, cli.stderr
+    assert cli.stdout.strip().startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/")
+
+
+TOKEN_CHILD = """
+import json, os, socket, urllib.error, urllib.parse, urllib.request
+
+url = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+token = os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+
+def ask(headers):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return r.status, json.loads(r.read()), r.headers["Content-Type"]
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), e.headers["Content-Type"]
+
+port = urllib.parse.urlsplit(url).port
+other = socket.socket()
+other.settimeout(5)
+try:
+    other.connect(("127.0.0.2", port))
+    elsewhere = "connected"
+except OSError:
+    elsewhere = "refused"
+print(json.dumps({
+    "none": ask({}),
+    "wrong": ask({"Authorization": "x" + token[1:]}),
+    "longer": ask({"Authorization": token + "x"}),
+    "bearer": ask({"Authorization": "Bearer " + token}),
+    "right": ask({"Authorization": token}),
+    "elsewhere": elsewhere,
+}))
+"""
+
+
+def test_a_wrong_or_missing_token_gets_403_and_only_loopback_listens(
+    site: Site, tmp_path: Path
+) -> None:
+    site.login()
+    child = script(tmp_path, "child.py", TOKEN_CHILD)
+    ran = site.run("exec", "--server", "-a", "production", "--", sys.executable, child)
+    assert ran.status == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    for case in ("none", "wrong", "longer", "bearer"):
+        status, body, content_type = seen[case]
+        assert status == 403, case
+        assert content_type == "application/json"
+        assert "AccessKeyId" not in body and body["Code"] == "AccessDenied"
+    status, body, _ = seen["right"]
+    assert status == 200
+    assert sorted(body) == ["AccessKeyId", "Expiration", "SecretAccessKey", "Token"]
+    assert body["AccessKeyId"] == site.profile_keys()
+    assert body["Expiration"].endswith("Z")
+    # 127.0.0.2 is loopback too: only a socket bound to 127.0.0.1 alone refuses it.
+    assert seen["elsewhere"] == "refused"
+
+
+def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session(
+    site: Site, tmp_path: Path
+) -> None:
+    """The profile's credentials have 12 minutes left: the SDKs would ask again on every call.
+    jcsaml renews them before the command starts, with the saved JumpCloud session alone."""
+    site.login()
+    store = CredentialsFile(site.credentials)
+    old = store.load("production")
+    assert old is not None
+    store.save(
+        "production",
+        dataclasses.replace(old, expiration=datetime.now(UTC) + timedelta(minutes=12)),
+    )
+    site.jumpcloud.clear_requests()
+    child = script(tmp_path, "child.py", BOTO3_CHILD)
+    # No --skip-prompt and no terminal: a question would fail the run, so none is asked.
+    running = site.start("exec", "--server", "-a", "production", "--", sys.executable, child)
+    ran = finish(running)
+    assert ran.status == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert seen["access_key"] != old.access_key_id
+    assert seen["access_key"] == site.profile_keys()  # written back to the cache
+    assert requests_made(site.jumpcloud) == SESSION_REUSE
+    assert ran.stderr == ""
+
+
+# --- signals and the end of the command ---------------------------------------------------------
+
+SIGNAL_CHILD = """
+import os, signal, sys, time
+record = sys.argv[1]
+def note(signum, frame):
+    with open(record, "a") as f:
+        f.write(signal.Signals(signum).name + "\\n")
+    if signum == signal.SIGTERM:
+        sys.exit(42)
+for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+    signal.signal(s, note)
+with open(sys.argv[2], "w") as f:
+    f.write(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def wait_for(condition: object, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def recorded(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def port_is_closed(url: str) -> bool:
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_signals_reach_the_command_and_the_port_closes_with_it(
+    site: Site, tmp_path: Path
+) -> None:
+    site.login()
+    record, endpoint = tmp_path / "signals", tmp_path / "endpoint"
+    child = script(tmp_path, "child.py", SIGNAL_CHILD)
+    running = site.start(
+        "exec", "--server", "-a", "production", "--",
+        sys.executable, child, str(record), str(endpoint),
+    )  # fmt: skip
+    assert running.stdout is not None
+    assert running.stdout.readline().strip() == "ready"
+    url = endpoint.read_text()
+    assert not port_is_closed(url)
+    for number, signum in enumerate((signal.SIGHUP, signal.SIGINT, signal.SIGTERM), 1):
+        running.send_signal(signum)  # to jcsaml, which forwards it
+        wait_for(lambda n=number: len(recorded(record)) == n, f"{signum.name} in the command")
+    ran = finish(running)
+    assert recorded(record) == ["SIGHUP", "SIGINT", "SIGTERM"]
+    assert ran.status == 42, ran.stderr  # the command's own status
+    assert port_is_closed(url)
+
+
+def test_a_command_ended_by_a_signal_gives_128_plus_its_number(site: Site) -> None:
+    site.login()
+    ran = site.run(
+        "exec", "--server", "-a", "production", "--",
+        sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
+    )  # fmt: skip
+    assert ran.status == 128 + signal.SIGTERM, ran.stderr
+
+
+def test_exit_status_and_a_missing_command(site: Site) -> None:
+    site.login()
+    ran = site.run(
+        "exec", "--server", "-a", "production", "--", sys.executable, "-c", "raise SystemExit(9)"
+    )
+    assert ran.status == 9
+    missing = site.run("exec", "--server", "-a", "production", "--", "no-such-command-here")
+    assert missing.status == 1
+    assert missing.stderr.strip() == (
+        "jcsaml: error: command not found: no-such-command-here; check its name and PATH"
+    )
+
+
+# --- the JumpCloud session ends while the command runs ------------------------------------------
+
+EXPIRY_CHILD = """
+import json, os, sys, time
+import boto3
+first, go, result = sys.argv[1:4]
+key = boto3.Session().get_credentials().get_frozen_credentials().access_key
+with open(first + ".tmp", "w") as f:
+    f.write(key)
+os.rename(first + ".tmp", first)
+deadline = time.monotonic() + 60
+while not os.path.exists(go) and time.monotonic() < deadline:
+    time.sleep(0.02)
+try:
+    boto3.Session().client("sts").get_caller_identity()
+except Exception as exc:
+    with open(result, "w") as f:
+        f.write(f"{type(exc).__name__}: {exc}")
+    sys.exit(7)
+sys.exit(0)
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
+    site: Site, tmp_path: Path
+) -> None:
+    """jcsaml runs here in this process, with a clock the test moves 11 minutes on while the
+    command waits: its 25-minute credentials then need renewing, and the JumpCloud session is
+    gone."""
+    site.login("--session-duration", "1500")
+    site.jumpcloud.expire_sessions()
+    first, go, result = tmp_path / "first", tmp_path / "go", tmp_path / "result"
+    child = script(tmp_path, "child.py", EXPIRY_CHILD)
+    clock = Clock()
+
+    def move_the_clock() -> None:
+        wait_for(first.exists, "the command's first credentials", timeout=120)
+        clock.now += timedelta(minutes=11)
+        go.touch()
+
+    mover = threading.Thread(target=move_the_clock, daemon=True)
+    mover.start()
+    env = site.env
+    argv = ["exec", "--server", "-a", "production", "--", sys.executable, child]
+    argv += [str(first), str(go), str(result)]
+    args = build_parser(env).parse_args(argv)
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(environ=env, stdout=out, stderr=err, stdin=io.StringIO())
+    status = run_with_server(
+        args, ctx, argv[argv.index("--") + 1 :], clock=clock, open_terminal=lambda: None
+    )
+    mover.join(timeout=10)
+    assert status == 7  # the command's own
+    assert first.read_text() == site.profile_keys()
+    reported = result.read_text()
+    assert "jcsaml login -a production" in reported  # the SDK's error carries the message
+    assert err.getvalue().splitlines() == [
+        "jcsaml: error: the JumpCloud session for account 'production' has ended and nobody "
+        "can be asked to sign in here; run: jcsaml login -a production"
+    ]
