@@ -306,9 +306,7 @@ def port_is_closed(url: str) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_signals_reach_the_command_and_the_port_closes_with_it(
-    site: Site, tmp_path: Path
-) -> None:
+def test_signals_reach_the_command_and_the_port_closes_with_it(site: Site, tmp_path: Path) -> None:
     site.login()
     record, endpoint = tmp_path / "signals", tmp_path / "endpoint"
     child = script(tmp_path, "child.py", SIGNAL_CHILD)
