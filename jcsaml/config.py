@@ -25,6 +25,7 @@ from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_PUSH_TIMEOUT = 120.0
+DEFAULT_STS_TIMEOUT = 30.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
@@ -55,6 +56,7 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    sts_timeout: float = DEFAULT_STS_TIMEOUT
     #: SHA-256 of the IdP certificate this account trusts (64 lowercase hex digits): the one in
     #: ``idp_cert`` when configured, else the one pinned on the first signed sign-in.
     idp_cert_sha256: str = ""
@@ -96,6 +98,9 @@ class Account:
             else f"{self.push_timeout:g}",
             "federation_url": self.federation_url,
             "account_aliases": ", ".join(f"{a}:{n}" for a, n in self.account_aliases),
+            "sts_timeout": None
+            if self.sts_timeout == DEFAULT_STS_TIMEOUT
+            else f"{self.sts_timeout:g}",
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -192,6 +197,9 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         ),
         federation_url=get("federation_url"),
         account_aliases=parsed("account_aliases", parse_account_aliases, ()),
+        sts_timeout=parsed(
+            "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
+        ),
     )
     if strict:
         validate_account(account)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 DEFAULT_ACCOUNT_ID = "012345678987"
@@ -459,6 +459,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _set_managed_policies() -> None:
+    """Load AWS managed policies into new IAM backends while any running instance asks for them.
+
+    moto reads this setting each time it creates an account's IAM backend, which happens on
+    the account's first IAM call (and again after a reset).
+    """
+    from moto.core.config import default_user_config
+
+    wanted = any(local._aws_managed_policies for local in _running.values())
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = wanted
+
+
 def _error_document(rejection: StsRejection) -> str:
     return (
         f'<ErrorResponse xmlns="{_STS_XMLNS}">'
@@ -479,10 +491,17 @@ class LocalAws:
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
     what the STS compares assertion times with and counts expirations from.
+
+    moto's IAM knows no AWS managed policies (``ReadOnlyAccess`` ...) by default: attaching one
+    fails with NoSuchEntity. ``aws_managed_policies=True`` loads them (moto's
+    ``MOTO_IAM_LOAD_MANAGED_POLICIES``) for accounts first used while such an instance runs.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime] | None = None, aws_managed_policies: bool = False
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._aws_managed_policies = aws_managed_policies
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -532,6 +551,7 @@ class LocalAws:
             if first:
                 _install_handler()
             _running[self._port] = self
+            _set_managed_policies()
         if first:
             self._reset_moto()
         return self
@@ -543,6 +563,7 @@ class LocalAws:
         with _registry_lock:
             _running.pop(self._port, None)
             last = not _running
+            _set_managed_policies()
         if last:
             self._reset_moto()
             with _registry_lock:
@@ -869,3 +890,130 @@ class LocalAws:
             "NameQualifier": name_qualifier,
         }
         return result, duration
+
+
+StsFault = Literal["silent", "drip", "html", "truncated", "foreign-xml"]
+
+_TRUNCATED_ANSWER = (
+    f'<AssumeRoleWithSAMLResponse xmlns="{_STS_XMLNS}">\n  <AssumeRoleWithSAMLResult>\n'
+    "    <Credentials>\n      <AccessKeyId>ASIA"
+)
+_MAINTENANCE_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>"
+    "<body><h1>We'll be back soon</h1></body></html>\n"
+)
+_FOREIGN_XML = '<?xml version="1.0"?>\n<status><state>maintenance</state></status>\n'
+
+
+class MisbehavingSts:
+    """An STS endpoint on 127.0.0.1 (free port) that answers every request badly, for the
+    failures a real network produces: point ``AWS_ENDPOINT_URL_STS`` at :attr:`endpoint_url`.
+
+    ``silent`` reads the request and never answers (until :meth:`stop`); ``drip`` sends an
+    HTML page (``status``) one byte every ``interval`` seconds; ``html`` is an HTML maintenance
+    page with ``status``; ``truncated`` is a 200 STS answer cut off mid-element; ``foreign-xml``
+    is a 200 well-formed XML document that is not an STS answer. :attr:`requests` counts the
+    requests received.
+    """
+
+    def __init__(self, fault: StsFault, *, status: int = 200, interval: float = 0.05) -> None:
+        self.fault = fault
+        self.status = status
+        self.interval = interval
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MisbehavingSts:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                with outer._lock:
+                    outer.requests += 1
+                outer._answer(self)
+
+            do_GET = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return None  # clients giving up mid-answer are what this server is for
+
+        self._stopping.clear()
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _answer(self, handler: Any) -> None:
+        if self.fault == "silent":
+            self._stopping.wait()
+            handler.close_connection = True
+            return
+        if self.fault == "truncated":
+            body, kind = _TRUNCATED_ANSWER.encode(), "text/xml"
+        elif self.fault == "foreign-xml":
+            body, kind = _FOREIGN_XML.encode(), "text/xml"
+        else:
+            body, kind = _MAINTENANCE_PAGE.encode(), "text/html"
+        status = 200 if self.fault in ("truncated", "foreign-xml") else self.status
+        raw = (
+            f"HTTP/1.1 {status} {handler.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("latin-1") + body
+        handler.close_connection = True
+        step = 1 if self.fault == "drip" else len(raw)
+        for start in range(0, len(raw), step):
+            try:
+                handler.wfile.write(raw[start : start + step])
+                handler.wfile.flush()
+            except OSError:
+                return
+            if self.fault == "drip" and self._stopping.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # ends silent and dripping answers
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> MisbehavingSts:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("MisbehavingSts is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def environment(self) -> dict[str, str]:
+        """Variables that send the AWS SDKs' STS calls here."""
+        return {
+            "AWS_ENDPOINT_URL_STS": self.endpoint_url,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_REGION": DEFAULT_REGION,
+        }
