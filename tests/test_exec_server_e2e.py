@@ -315,12 +315,16 @@ def test_signals_reach_the_command_and_the_port_closes_with_it(site: Site, tmp_p
         sys.executable, child, str(record), str(endpoint),
     )  # fmt: skip
     assert running.stdout is not None
-    assert running.stdout.readline().strip() == "ready"
+    if running.stdout.readline().strip() != "ready":
+        raise AssertionError(f"the command did not start: {finish(running)}")
     url = endpoint.read_text()
     assert not port_is_closed(url)
     for number, signum in enumerate((signal.SIGHUP, signal.SIGINT, signal.SIGTERM), 1):
         running.send_signal(signum)  # to jcsaml, which forwards it
-        wait_for(lambda n=number: len(recorded(record)) == n, f"{signum.name} in the command")
+        wait_for(
+            lambda n=number: len(recorded(record)) >= n,
+            f"{signum.name} in the command (so far {recorded(record)})",
+        )
     ran = finish(running)
     assert recorded(record) == ["SIGHUP", "SIGINT", "SIGTERM"]
     assert ran.status == 42, ran.stderr  # the command's own status
