@@ -421,3 +421,22 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
         "jcsaml: error: the JumpCloud session for account 'production' has ended and nobody "
         "can be asked to sign in here; run: jcsaml login -a production"
     ]
+
+
+def test_keys_in_the_default_profile_are_pointed_out(site: Site) -> None:
+    """The SDKs read ``[default]`` of the credentials file before the endpoint."""
+    site.login()
+    with site.credentials.open("a", encoding="utf-8") as file:
+        file.write("\n[default]\naws_access_key_id = AKIAEXAMPLEDEFAULT\n")
+        file.write("aws_secret_access_key = default-secret\n")
+    ran = site.run(
+        "exec", "--server", "-a", "production", "--", sys.executable, "-c",
+        "import boto3; print(boto3.Session().get_credentials().method)",
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    assert ran.stdout.strip() == "shared-credentials-file"
+    assert ran.stderr.splitlines() == [
+        f"jcsaml: warning: profile 'default' in {site.credentials} holds access keys, which the "
+        "AWS SDKs use before the credentials endpoint: the command may run with those instead; "
+        "move them to a named profile (see: jcsaml help long-runs)"
+    ]

@@ -145,12 +145,34 @@ def run_with_server(
         env = server_environment(ctx.environ, first, account.name, server.environment())
         if shutil.which(command[0], path=env.get("PATH")) is None:
             raise CommandNotFoundError(command=command[0])
+        shadowing = default_profile_keys(env)
+        if shadowing:
+            ctx.warn(
+                f"profile 'default' in {shadowing} holds access keys, which the AWS SDKs use "
+                "before the credentials endpoint: the command may run with those instead; "
+                "move them to a named profile (see: jcsaml help long-runs)"
+            )
         for message in ctx.deferred:
             ctx.warn(message)
         ctx.deferred.clear()
         ctx.stdout.flush()
         ctx.stderr.flush()
         return run_child(command, env, popen=popen)
+
+
+def default_profile_keys(env: Mapping[str, str]) -> str | None:
+    """The command's shared credentials file when its ``[default]`` profile holds keys (the
+    SDKs take those before container credentials), else None."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.inifile import IniSyntaxError, read_ini
+
+    path = CredentialsFile.default_path(env)
+    try:
+        document = read_ini(path)
+    except (OSError, IniSyntaxError):
+        return None  # the SDK will not read keys from it either
+    section = document.section("default") if document is not None else None
+    return str(path) if section and section.get("aws_access_key_id") else None
 
 
 def run_child(
