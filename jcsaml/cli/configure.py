@@ -92,6 +92,12 @@ def add_parser(
         metavar="ID:ALIAS,...",
         help="names for AWS account ids in list-roles, e.g. 012345678987:acme-prod",
     )
+    parser.add_argument(
+        "--credential-process",
+        action="store_true",
+        help="also set credential_process = jcsaml credential-process -a NAME in the "
+        "profile of the AWS config file, so AWS tools get credentials on demand",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
     parser.add_argument(
         "--import-saml2aws",
@@ -125,7 +131,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return import_saml2aws(args, ctx)
     path = config_path(ctx.environ, args.config)
     name = args.idp_account
-    current = find_account(name, path=path) or Account(name=name, url="")
+    existing = find_account(name, path=path)
+    current = existing or Account(name=name, url="")
     given: dict[str, Any] = {
         "url": args.url,
         "console_url": args.console_url,
@@ -146,7 +153,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         else None,
     }
     account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
-    if args.skip_prompt:
+    # Adding credential_process to an account that exists asks nothing again.
+    if args.skip_prompt or (args.credential_process and existing is not None):
         prompter: Prompter = NonInteractivePrompter(ctx.stderr)
     else:
         prompter = TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
@@ -160,7 +168,50 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     print(
         f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}).", file=ctx.stdout
     )
+    if args.credential_process:
+        _set_credential_process(account, args, ctx)
     return 0
+
+
+def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Context) -> None:
+    """Write the profile's credential_process line; warn when the credentials file would win."""
+    import shlex
+
+    from jcsaml.aws_config import set_profile_values
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import credentials_path
+
+    words = [*_jcsaml_command(ctx.environ), "credential-process", "-a", account.name]
+    if args.config:
+        words += ["--config", str(_absolute(args.config, ctx.environ))]
+    command = " ".join(shlex.quote(word) for word in words)
+    written = set_profile_values(
+        account.profile, {"credential_process": command}, environ=ctx.environ
+    )
+    print(
+        f"Set credential_process for profile {account.profile!r} in {written}: {command}",
+        file=ctx.stdout,
+    )
+    store = CredentialsFile(credentials_path(account, environ=ctx.environ))
+    if store.holds_keys(account.profile):
+        ctx.warn(
+            f"profile {account.profile!r} in {store.path} holds access keys, which AWS tools "
+            f"use before credential_process; remove them with: jcsaml logout -a {account.name}"
+        )
+
+
+def _jcsaml_command(environ: Mapping[str, str]) -> list[str]:
+    """How to run this jcsaml from anywhere: the absolute path of its executable."""
+    import shutil
+    import sys
+
+    started_as = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started_as) in ("jcsaml", "jcsaml.exe") and os.path.isfile(started_as):
+        return [os.path.abspath(started_as)]
+    if os.path.basename(started_as) == "__main__.py":  # python -m jcsaml: the same again
+        return [sys.executable, "-m", "jcsaml"]
+    found = shutil.which("jcsaml", path=environ.get("PATH"))
+    return [os.path.abspath(found)] if found else [sys.executable, "-m", "jcsaml"]
 
 
 def _ask_missing(account: Account, given: Mapping[str, Any], prompter: Prompter) -> Account:
