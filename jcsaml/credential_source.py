@@ -5,7 +5,8 @@ the person.
 through. Each refresh looks, in order, at
 
 1. the credentials it holds, while they stay valid longer than the SDKs' refresh window;
-2. the cache (by default the account's AWS profile, as ``jcsaml login`` writes it), likewise;
+2. the cache (by default the one ``jcsaml credential-process`` keeps, :mod:`jcsaml.process_cache`),
+   likewise;
 3. a sign-in with the saved JumpCloud console session only: no password, no MFA, nobody asked;
 4. a sign-in with the prompter, when there is one (password, MFA, as ``jcsaml login``);
 
@@ -42,6 +43,7 @@ __all__ = [
     "SDK_REFRESH_WINDOW",
     "CredentialSource",
     "CredentialsCache",
+    "ProcessCache",
     "ProfileCache",
     "SignIn",
     "credentials",
@@ -69,6 +71,28 @@ class CredentialsCache(Protocol):
     def load(self) -> AwsCredentials | None: ...
 
     def save(self, credentials: AwsCredentials) -> None: ...
+
+
+class ProcessCache:
+    """The cache ``jcsaml credential-process`` keeps: one 0600 file per IdP account and requested
+    role (``""``: the account's or the only one), see :mod:`jcsaml.process_cache`."""
+
+    def __init__(
+        self, account: str, role: str = "", *, environ: Mapping[str, str] = os.environ
+    ) -> None:
+        self.account = account
+        self.role = role
+        self.environ = environ
+
+    def load(self) -> AwsCredentials | None:
+        from jcsaml import process_cache
+
+        return process_cache.load(self.account, self.role, environ=self.environ)
+
+    def save(self, credentials: AwsCredentials) -> None:
+        from jcsaml import process_cache
+
+        process_cache.save(self.account, self.role, credentials, environ=self.environ)
 
 
 class ProfileCache:
@@ -281,22 +305,20 @@ def default_source(
 ) -> CredentialSource:
     """A :class:`CredentialSource` for ``account`` (an Account or a name in the config file).
 
-    Defaults: the cache is the account's AWS profile in its credentials file; ``secrets`` is the
-    OS keyring, where ``jcsaml login`` keeps the JumpCloud session; no prompter (a person is
-    never asked: SignInRequiredError instead).
+    Defaults: the cache is the one ``jcsaml credential-process`` keeps (:class:`ProcessCache`);
+    ``secrets`` is the OS keyring, where ``jcsaml login`` keeps the JumpCloud session; no
+    prompter (a person is never asked: SignInRequiredError instead).
     """
-    from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.signin import credentials_path, resolve_account
+    from jcsaml.signin import resolve_account
 
     resolved = resolve_account(account, environ=environ)
     if secrets is None:
         from jcsaml.secret_store import default_store
 
         secrets = default_store(warn=_log_notice)
+    wanted = role or resolved.role_arn or None
     if cache is None:
-        cache = ProfileCache(
-            CredentialsFile(credentials_path(resolved, environ=environ)), resolved.profile
-        )
+        cache = ProcessCache(resolved.name, wanted or "", environ=environ)
     sign_in = login_sign_in(
         resolved,
         secrets=secrets,
@@ -309,7 +331,7 @@ def default_source(
         resolved.name,
         cache=cache,
         sign_in=sign_in,
-        role=role or resolved.role_arn or None,
+        role=wanted,
         prompter=prompter,
         clock=clock,
     )

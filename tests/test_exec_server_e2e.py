@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from jcsaml import process_cache
 from jcsaml.cli import Context, build_parser
 from jcsaml.cli.exec_server import run_with_server
-from jcsaml.credentials_file import CredentialsFile
+from jcsaml.credentials import AwsCredentials
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
@@ -84,10 +85,16 @@ class Site:
         )  # fmt: skip
         assert done.status == 0, done.stderr
 
-    def profile_keys(self) -> str:
-        found = CredentialsFile(self.credentials).load("production")
+    def cached(self) -> AwsCredentials:
+        """What the credential-process cache, which exec --server shares, holds."""
+        found = process_cache.load("production", "", environ=self.env)
         assert found is not None
-        return found.access_key_id
+        return found
+
+    def warm_cache(self, *extra: str) -> None:
+        """``jcsaml credential-process`` fills the cache (reusing the saved JumpCloud session)."""
+        done = self.run("credential-process", "-a", "production", "--skip-prompt", *extra)
+        assert done.status == 0, done.stderr
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         """``jcsaml ARGS`` without a controlling terminal (a new session), as under CI."""
@@ -155,6 +162,7 @@ def test_boto3_and_the_aws_cli_get_credentials_from_the_endpoint(
     site: Site, tmp_path: Path
 ) -> None:
     site.login()
+    site.warm_cache()
     site.jumpcloud.clear_requests()
     child = script(tmp_path, "child.py", BOTO3_CHILD)
     ran = site.run(
@@ -172,7 +180,8 @@ def test_boto3_and_the_aws_cli_get_credentials_from_the_endpoint(
     assert (seen["scheme"], seen["host"], seen["path"]) == ("http", "127.0.0.1", "/")
     assert len(seen["token"]) >= 32 and "\r" not in seen["token"] and "\n" not in seen["token"]
     assert seen["method"] == "container-role"
-    assert seen["access_key"] == site.profile_keys()  # the cached credentials, no sign-in
+    # credential-process's credentials: one cache, no sign-in
+    assert seen["access_key"] == site.cached().access_key_id
     assert seen["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/")
     assert seen["marker"] == "production"
     assert site.jumpcloud.count() == 0
@@ -236,7 +245,7 @@ def test_a_wrong_or_missing_token_gets_403_and_only_loopback_listens(
     status, body, _ = seen["right"]
     assert status == 200
     assert sorted(body) == ["AccessKeyId", "Expiration", "SecretAccessKey", "Token"]
-    assert body["AccessKeyId"] == site.profile_keys()
+    assert body["AccessKeyId"] == site.cached().access_key_id
     assert body["Expiration"].endswith("Z")
     # 127.0.0.2 is loopback too: only a socket bound to 127.0.0.1 alone refuses it.
     assert seen["elsewhere"] == "refused"
@@ -245,15 +254,14 @@ def test_a_wrong_or_missing_token_gets_403_and_only_loopback_listens(
 def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session(
     site: Site, tmp_path: Path
 ) -> None:
-    """The profile's credentials have 12 minutes left: the SDKs would ask again on every call.
+    """The cached credentials have 12 minutes left: the SDKs would ask again on every call.
     jcsaml renews them before the command starts, with the saved JumpCloud session alone."""
     site.login()
-    store = CredentialsFile(site.credentials)
-    old = store.load("production")
-    assert old is not None
-    store.save(
-        "production",
-        dataclasses.replace(old, expiration=datetime.now(UTC) + timedelta(minutes=12)),
+    site.warm_cache()
+    old = site.cached()
+    soon = datetime.now(UTC) + timedelta(minutes=12)
+    process_cache.save(
+        "production", "", dataclasses.replace(old, expiration=soon), environ=site.env
     )
     site.jumpcloud.clear_requests()
     child = script(tmp_path, "child.py", BOTO3_CHILD)
@@ -263,7 +271,7 @@ def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session
     assert ran.status == 0, ran.stderr
     seen = json.loads(ran.stdout)
     assert seen["access_key"] != old.access_key_id
-    assert seen["access_key"] == site.profile_keys()  # written back to the cache
+    assert seen["access_key"] == site.cached().access_key_id  # written back to the cache
     assert requests_made(site.jumpcloud) == SESSION_REUSE
     assert ran.stderr == ""
 
@@ -390,7 +398,8 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     """jcsaml runs here in this process, with a clock the test moves 11 minutes on while the
     command waits: its 25-minute credentials then need renewing, and the JumpCloud session is
     gone."""
-    site.login("--session-duration", "1500")
+    site.login()
+    site.warm_cache("--session-duration", "1500")
     site.jumpcloud.expire_sessions()
     first, go, result = tmp_path / "first", tmp_path / "go", tmp_path / "result"
     child = script(tmp_path, "child.py", EXPIRY_CHILD)
@@ -414,7 +423,7 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     )
     mover.join(timeout=10)
     assert status == 7  # the command's own
-    assert first.read_text() == site.profile_keys()
+    assert first.read_text() == site.cached().access_key_id
     reported = result.read_text()
     assert "jcsaml login -a production" in reported  # the SDK's error carries the message
     assert err.getvalue().splitlines() == [
@@ -440,3 +449,13 @@ def test_keys_in_the_default_profile_are_pointed_out(site: Site) -> None:
         "AWS SDKs use before the credentials endpoint: the command may run with those instead; "
         "move them to a named profile (see: jcsaml help long-runs)"
     ]
+
+
+def test_server_and_exec_profile_do_not_combine(site: Site) -> None:
+    ran = site.run(
+        "exec", "--server", "--exec-profile", "deploy", "-a", "production", "--", "true"
+    )  # fmt: skip
+    assert ran.status == 2
+    assert ran.stderr.splitlines()[-1] == (
+        "jcsaml exec: error: --server and --exec-profile cannot be combined"
+    )

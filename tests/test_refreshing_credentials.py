@@ -11,11 +11,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from botocore.utils import ContainerMetadataFetcher
 
 import jcsaml
+from jcsaml import process_cache
 from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
 from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
@@ -355,3 +357,13 @@ def test_the_endpoint_answers_an_error_once_the_session_is_gone_and_reports_it_o
             assert failed.value.code == 500
             assert body["Message"].endswith("run: jcsaml login -a production")
     assert len(reports) == 1
+
+
+def test_by_default_the_credential_process_cache_is_shared(signed: Signed) -> None:
+    environ = {"HOME": str(Path.home())}
+    first = jcsaml.credentials(signed.account, secrets=signed.secrets, environ=environ)
+    assert signed.requests() == SESSION_REUSE  # nothing cached yet: the saved session
+    assert process_cache.load("production", "", environ=environ) == first
+    assert process_cache.cache_directory(environ).stat().st_mode & 0o077 == 0
+    again = jcsaml.credentials(signed.account, secrets=signed.secrets, environ=environ)
+    assert again == first and signed.requests() == SESSION_REUSE

@@ -112,6 +112,13 @@ def run(
     if ctx.environ.get(MARKER):
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
+    if args.server and args.exec_profile:
+        print(
+            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            "jcsaml exec: error: --server and --exec-profile cannot be combined",
+            file=ctx.stderr,
+        )
+        return 2
     if args.server:
         from jcsaml.cli.exec_server import run_with_server
 

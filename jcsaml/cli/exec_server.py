@@ -55,12 +55,14 @@ def server_environment(
     credentials: AwsCredentials,
     account_name: str,
     endpoint: Mapping[str, str],
+    *,
+    region: str | None = None,
 ) -> dict[str, str]:
-    """What ``jcsaml exec`` would set (region, marker, conflicting variables removed), minus
-    the keys, plus the endpoint's variables."""
+    """What ``jcsaml exec`` would set (``region``, marker, conflicting variables removed),
+    minus the keys, plus the endpoint's variables."""
     from jcsaml.cli.exec_command import child_environment
 
-    env = child_environment(base, credentials, account_name)
+    env = child_environment(base, credentials, account_name, region=region)
     for key in STATIC_CREDENTIALS + CONTAINER_VARIABLES:
         env.pop(key, None)
     env.update(endpoint)
@@ -78,21 +80,24 @@ def run_with_server(
 ) -> int:
     """Obtain credentials (asking here, before the command starts, if needed), serve them to
     ``command`` and return its exit status (128 + N when signal N ended it)."""
+    from jcsaml.aws_config import child_region
     from jcsaml.cli.login import obtain_credentials
     from jcsaml.config import config_path, load_account, parse_duration
     from jcsaml.credential_server import CredentialServer
-    from jcsaml.credential_source import CredentialSource, ProfileCache, login_sign_in
-    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
     from jcsaml.errors import CommandNotFoundError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.secret_store import default_store
-    from jcsaml.signin import credentials_path
 
-    if args.force or getattr(args, "trust_new_cert", False):
-        obtain_credentials(args, ctx)  # a sign-in now; the profile then holds its result
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
+    wanted = args.role or account.role_arn or ""
+    # The cache credential-process keeps: exec --server renews into it, and reuses what
+    # credential-process (or another exec --server) put there.
+    cache = ProcessCache(account.name, wanted, environ=ctx.environ)
+    if args.force:
+        cache.save(obtain_credentials(args, ctx).credentials)  # a sign-in now, as exec --force
     duration = parse_duration(args.session_duration) if args.session_duration else None
 
     def notice(message: str) -> None:
@@ -107,10 +112,7 @@ def run_with_server(
     )
     source = CredentialSource(
         account.name,
-        cache=ProfileCache(
-            CredentialsFile(credentials_path(account, environ=ctx.environ)),
-            args.profile or account.profile,
-        ),
+        cache=cache,
         sign_in=login_sign_in(
             account,
             secrets=default_store(warn=ctx.warn_after_success),
@@ -121,7 +123,7 @@ def run_with_server(
             notify=notice,
             environ=ctx.environ,
         ),
-        role=args.role or account.role_arn or None,
+        role=wanted or None,
         prompter=here,
         clock=clock,
     )
@@ -142,7 +144,14 @@ def run_with_server(
                 stack.callback(writer.close)
                 source.prompter = TerminalPrompter(stdin=reader, stderr=writer)
         server = stack.enter_context(CredentialServer(source, report=report, clock=clock))
-        env = server_environment(ctx.environ, first, account.name, server.environment())
+        region = child_region(
+            args.profile or account.profile,
+            own=first.region or account.region or None,
+            environ=ctx.environ,
+        )
+        env = server_environment(
+            ctx.environ, first, account.name, server.environment(), region=region
+        )
         if shutil.which(command[0], path=env.get("PATH")) is None:
             raise CommandNotFoundError(command=command[0])
         shadowing = default_profile_keys(env)
