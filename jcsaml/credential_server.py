@@ -26,7 +26,12 @@ from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 from jcsaml.credentials import AwsCredentials
-from jcsaml.errors import JcsamlError
+from jcsaml.errors import (
+    JcsamlError,
+    PromptAbortedError,
+    SignInPendingError,
+    SignInRequiredError,
+)
 
 __all__ = ["LOOPBACK", "RENEW_AHEAD", "CredentialServer", "new_token"]
 
@@ -47,7 +52,15 @@ class Source(Protocol):
 
     margin: float
 
-    def get(self, *, margin: float | None = None, ask: bool = True) -> AwsCredentials: ...
+    @property
+    def prompter(self) -> Any: ...
+
+    @property
+    def held(self) -> AwsCredentials | None: ...
+
+    def get(
+        self, *, margin: float | None = None, ask: bool = True, wait_for_person: bool = True
+    ) -> AwsCredentials: ...
 
     def renew_at(self, margin: float | None = None) -> datetime | None: ...
 
@@ -90,11 +103,16 @@ class CredentialServer:
         self._report = report
         self._clock = clock
         self._renew_ahead = renew_ahead
-        self._failing = False
+        # The credentials held when a failure was reported: it is reported again only after
+        # new ones were obtained (one line per ended JumpCloud session, not one per request).
+        self._failed_with: str | None = None
         self._failing_lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _Httpd | None = None
         self._threads: list[threading.Thread] = []
+        self._asker: threading.Thread | None = None
+        self._asker_lock = threading.Lock()
+        self._may_ask = True  # until the person cancels a prompt
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -168,25 +186,71 @@ class CredentialServer:
         return hmac.compare_digest(given, self.token.encode("ascii"))
 
     def answer(self) -> tuple[int, dict[str, Any]]:
-        """The status and JSON body for an authorized request."""
+        """The status and JSON body for an authorized request.
+
+        Renewal never makes a request wait for a person (the SDKs give up after 2 seconds):
+        when one must sign in, jcsaml asks on its terminal in the background and meanwhile
+        hands out the credentials it holds while they last.
+        """
         try:
-            credentials = self.source.get()
+            credentials = self.source.get(ask=False, wait_for_person=False)
+        except SignInPendingError as exc:
+            return 503, _error_body(exc)
+        except SignInRequiredError as exc:
+            if self.source.prompter is None or not self._may_ask:
+                self._failed(exc)
+                return 500, _error_body(exc)
+            self._ask_in_background()
+            held = self.source.held
+            if held is not None and not held.expires_within(0, now=self._clock()):
+                credentials = held
+            else:
+                return 503, _error_body(SignInPendingError(account=exc.account))
         except JcsamlError as exc:
             self._failed(exc)
-            return 500, {"Code": "JcsamlError", "Message": f"jcsaml: {exc}"}
+            return 500, _error_body(exc)
         except Exception as exc:  # a bug must not end the endpoint: the SDK reports it
             log.debug("renewal failed", exc_info=True)
             return 500, {
                 "Code": "JcsamlError",
                 "Message": f"jcsaml: unexpected {type(exc).__name__}",
             }
-        with self._failing_lock:
-            self._failing = False
+        self._succeeded()
         return 200, container_answer(credentials)
 
-    def _failed(self, error: JcsamlError) -> None:
+    def _ask_in_background(self) -> None:
+        """Sign in with the person, once at a time, in a thread of its own."""
+        with self._asker_lock:
+            if self._asker is not None and self._asker.is_alive():
+                return
+            self._asker = threading.Thread(target=self._ask, name="jcsaml-sign-in", daemon=True)
+            self._asker.start()
+
+    def _ask(self) -> None:
+        try:
+            self.source.get(margin=self.source.margin + self._renew_ahead)
+        except PromptAbortedError as exc:
+            self._may_ask = False  # cancelled: the endpoint now says what to run instead
+            self._failed(exc)
+        except JcsamlError as exc:
+            self._failed(exc)
+        except Exception:
+            log.debug("sign-in failed", exc_info=True)
+        else:
+            self._succeeded()
+
+    def _succeeded(self) -> None:
+        held = self.source.held
         with self._failing_lock:
-            first, self._failing = not self._failing, True
+            if held is not None and held.access_key_id != self._failed_with:
+                self._failed_with = None
+
+    def _failed(self, error: JcsamlError) -> None:
+        held = self.source.held
+        with self._failing_lock:
+            first = self._failed_with is None
+            if first:
+                self._failed_with = held.access_key_id if held is not None else ""
         if first and self._report is not None:
             self._report(error)
 
@@ -197,8 +261,16 @@ class CredentialServer:
         wait = self._seconds_until_due(ahead)
         while not self._stopping.wait(wait):
             try:
-                # Nobody is asked from here: a request from an SDK does that, when it needs to.
                 self.source.get(margin=ahead, ask=False)
+            except SignInRequiredError as exc:
+                # Ahead of the SDKs' window: the person has time to answer, or to run the
+                # command the line says, before the command needs new credentials.
+                if self.source.prompter is not None and self._may_ask:
+                    self._ask_in_background()
+                else:
+                    self._failed(exc)
+                wait = RETRY_AFTER
+                continue
             except JcsamlError as exc:
                 log.debug("background renewal: %s", exc)
                 wait = RETRY_AFTER
@@ -215,6 +287,10 @@ class CredentialServer:
             return LONGEST_SLEEP
         seconds = (due - self._clock()).total_seconds()
         return min(max(seconds, 1.0), LONGEST_SLEEP)
+
+
+def _error_body(error: JcsamlError) -> dict[str, str]:
+    return {"Code": type(error).__name__, "Message": f"jcsaml: {error}"}
 
 
 class _Httpd(ThreadingHTTPServer):

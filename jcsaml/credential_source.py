@@ -19,6 +19,7 @@ Standard library only at import: the sign-in machinery is imported when a sign-i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.display import printable
-from jcsaml.errors import InputRequiredError, SignInRequiredError
+from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import NonInteractivePrompter
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class CredentialSource:
         self._lock = threading.Lock()
         self._held: AwsCredentials | None = None
         self._renew_at: datetime | None = None
+        self._asking = False
 
     @property
     def held(self) -> AwsCredentials | None:
@@ -164,14 +166,27 @@ class CredentialSource:
         # otherwise be renewed on every call: keep them for half their life.
         return max(due, self._renew_at) if self._renew_at is not None else due
 
-    def get(self, *, margin: float | None = None, ask: bool = True) -> AwsCredentials:
+    def get(
+        self, *, margin: float | None = None, ask: bool = True, wait_for_person: bool = True
+    ) -> AwsCredentials:
         """Credentials that stay valid longer than ``margin`` (default: :attr:`margin`).
 
         ``ask`` False never uses the prompter. Raises SignInRequiredError when a person is
         needed and cannot be asked, and the sign-in's own errors (IdpError, StsError ...).
+
+        While another thread waits for the person to answer the prompter, ``wait_for_person``
+        False returns the held credentials if they have not expired yet, else raises
+        SignInPendingError, instead of waiting.
         """
         wanted = self.margin if margin is None else margin
-        with self._lock:
+        while not self._lock.acquire(timeout=0.05):
+            if self._asking and not wait_for_person:
+                held = self._held
+                if held is not None and not held.expires_within(0, now=self._clock()):
+                    return held
+                raise SignInPendingError(account=self.account)
+        with contextlib.ExitStack() as locked:
+            locked.callback(self._lock.release)
             now = self._clock()
             due = self.renew_at(wanted)
             if self._held is not None and due is not None and now < due:
@@ -211,7 +226,11 @@ class CredentialSource:
             if not ask or self.prompter is None:
                 raise SignInRequiredError(account=self.account) from None
         log.debug("the saved JumpCloud session for %s has ended: asking", self.account)
-        return self._sign_in(self.prompter, self._role)
+        self._asking = True
+        try:
+            return self._sign_in(self.prompter, self._role)
+        finally:
+            self._asking = False
 
 
 class _SessionOnly:

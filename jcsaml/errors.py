@@ -742,3 +742,12 @@ class SignInRequiredError(JcsamlError):
         "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
         "sign in here; run: jcsaml login -a {account}"
     )
+
+
+class SignInPendingError(JcsamlError):
+    """New credentials wait for the person to answer jcsaml's questions on its terminal."""
+
+    fmt = (
+        "new credentials for account {account!r} need a JumpCloud sign-in: answer jcsaml's "
+        "questions on its terminal"
+    )

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ EMAIL = "alice@acme.example"
 PASSWORD = "pw-for-tests"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 SLUG = "aws"
+PLAIN = "bob@acme.example"
 # What reusing a live console session costs: JumpCloud is asked whether it is alive, then for
 # the SAML page. No xsrf, no password, no MFA.
 SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
@@ -114,7 +116,8 @@ def site(hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, str, str]) 
     local, role, principal = aws
     app = FakeApp(slug=SLUG, roles=[(role, principal)])
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+    plain = FakeUser(email=PLAIN, password=PASSWORD, apps=[SLUG])  # no MFA
+    with FakeJumpCloud(users=[user, plain], apps=[app], keys=keys) as jumpcloud:
         yield Site(hermetic_home, local, jumpcloud)
 
 
@@ -375,11 +378,14 @@ deadline = time.monotonic() + 60
 while not os.path.exists(go) and time.monotonic() < deadline:
     time.sleep(0.02)
 try:
-    boto3.Session().client("sts").get_caller_identity()
+    session = boto3.Session()
+    session.client("sts").get_caller_identity()
 except Exception as exc:
     with open(result, "w") as f:
         f.write(f"{type(exc).__name__}: {exc}")
     sys.exit(7)
+with open(result, "w") as f:
+    f.write("renewed " + session.get_credentials().get_frozen_credentials().access_key)
 sys.exit(0)
 """
 
@@ -459,3 +465,99 @@ def test_server_and_exec_profile_do_not_combine(site: Site) -> None:
     assert ran.stderr.splitlines()[-1] == (
         "jcsaml exec: error: --server and --exec-profile cannot be combined"
     )
+
+
+RENEWAL_CHILD = """
+import os, sys, time
+import boto3
+first, go, result = sys.argv[1:4]
+def key():
+    return boto3.Session().get_credentials().get_frozen_credentials().access_key
+old = key()
+with open(first + ".tmp", "w") as f:
+    f.write(old)
+os.rename(first + ".tmp", first)
+deadline = time.monotonic() + 60
+while not os.path.exists(go) and time.monotonic() < deadline:
+    time.sleep(0.02)
+calls = 0
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    calls += 1
+    now = key()  # the old ones (still valid) until the person has answered
+    if now != old:
+        with open(result, "w") as f:
+            f.write(f"renewed {now} after {calls} calls")
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(3)
+"""
+
+
+def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but jcsaml has a terminal (a pseudo-terminal here): it asks for the password
+    there while the command runs. Meanwhile the command goes on with the credentials it has,
+    which are still valid, and then gets those of that sign-in."""
+    configured = site.run(
+        "configure", "-a", "plain", "--url", site.jumpcloud.app_url(SLUG),
+        "--console-url", site.jumpcloud.url, "--username", PLAIN, "--skip-prompt",
+    )  # fmt: skip
+    assert configured.status == 0, configured.stderr
+    done = site.run(
+        "credential-process", "-a", "plain", "--skip-prompt", "--session-duration", "1500",
+        JCSAML_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    assert done.status == 0, done.stderr
+    old = json.loads(done.stdout)["AccessKeyId"]
+    site.jumpcloud.expire_sessions()
+    for key, value in site.aws.environment().items():  # jcsaml's STS call, in this process
+        monkeypatch.setenv(key, value)
+    first, go, result = tmp_path / "first", tmp_path / "go", tmp_path / "result"
+    child = script(tmp_path, "child.py", RENEWAL_CHILD)
+    clock = Clock()
+    master, slave = os.openpty()
+    terminal = os.ttyname(slave)
+    shown: list[bytes] = []
+
+    def move_the_clock_then_answer() -> None:
+        wait_for(first.exists, "the command's first credentials", timeout=120)
+        clock.now += timedelta(minutes=11)
+        go.touch()
+        deadline = time.monotonic() + 60
+        while b"JumpCloud password" not in b"".join(shown) and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                shown.append(os.read(master, 4096))
+        os.write(master, PASSWORD.encode() + b"\r")
+
+    helper = threading.Thread(target=move_the_clock_then_answer, daemon=True)
+    helper.start()
+    argv = ["exec", "--server", "-a", "plain", "--", sys.executable, child]
+    argv += [str(first), str(go), str(result)]
+    args = build_parser(site.env).parse_args(argv)
+    err = io.StringIO()
+    ctx = Context(environ=site.env, stdout=io.StringIO(), stderr=err, stdin=io.StringIO())
+    try:
+        status = run_with_server(
+            args,
+            ctx,
+            argv[argv.index("--") + 1 :],
+            clock=clock,
+            open_terminal=lambda: (
+                open(terminal, encoding="utf-8"),  # noqa: SIM115 - closed by jcsaml
+                open(terminal, "w", encoding="utf-8"),  # noqa: SIM115
+            ),
+        )
+        helper.join(timeout=10)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert first.read_text() == old
+    assert status == 0, err.getvalue()
+    renewed = result.read_text().split()
+    assert renewed[0] == "renewed" and renewed[1] != old
+    assert b"JumpCloud password" in b"".join(shown)
+    assert PASSWORD.encode() not in b"".join(shown)  # not echoed
+    assert err.getvalue() == ""
