@@ -23,7 +23,7 @@ from jcsaml.credential_server import CredentialServer
 from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import MemoryCredentialsStore
-from jcsaml.errors import InputRequiredError, SignInRequiredError
+from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import Prompter
 from jcsaml.secret_store import MemoryStore
 from jcsaml.signin import login
@@ -172,6 +172,41 @@ def test_credentials_shorter_than_the_window_are_kept_for_half_their_life() -> N
     assert source.get().access_key_id == "KEY1"
     clock.advance(minutes=1)
     assert source.get().access_key_id == "KEY2"
+
+
+class SlowPerson(ScriptedPrompter):
+    """Answers the password only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__(["typed password"])
+        self.asked_event = threading.Event()
+        self.answer = threading.Event()
+
+    def secret(self, message: str, *, how: str) -> str:
+        self.asked_event.set()
+        assert self.answer.wait(30)
+        return super().secret(message, how=how)
+
+
+def test_while_the_person_is_asked_others_get_the_held_credentials_or_pending() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, session_alive=False)
+    person = SlowPerson()
+    source, _ = source_with(
+        clock, sign_in, cached=made("CACHED", minutes=16, clock=clock), prompter=person
+    )
+    assert source.get().access_key_id == "CACHED"
+    clock.advance(minutes=2)
+    asking = threading.Thread(target=source.get)
+    asking.start()
+    assert person.asked_event.wait(30)
+    assert source.get(ask=False, wait_for_person=False).access_key_id == "CACHED"
+    clock.advance(minutes=15)  # the held ones have ended now
+    with pytest.raises(SignInPendingError):
+        source.get(ask=False, wait_for_person=False)
+    person.answer.set()
+    asking.join(30)
+    assert source.get(ask=False, wait_for_person=False).access_key_id == "KEY2"
 
 
 # --- against the fake JumpCloud and the local STS ----------------------------------------------
