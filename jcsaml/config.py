@@ -33,6 +33,7 @@ MAX_SESSION_DURATION = 43200
 T = TypeVar("T")
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -145,7 +146,8 @@ def load_account(
     document = _read(path)
     section = document.section(name) if document else None
     if section is None:
-        raise UnknownAccountError(account=name, path=str(path))
+        known = tuple(document.sections()) if document else ()
+        raise UnknownAccountError(account=name, path=str(path), known=known)
     return dataclasses.replace(account_from_section(name, section), source=path)
 
 
@@ -256,7 +258,7 @@ def validate_account(account: Account) -> None:
     if account.idp_cert_sha256:
         parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
-        validate_role_arn(account.role_arn)
+        validate_role(account.role_arn)
     if account.session_duration is not None:
         parse_duration(str(account.session_duration))
     for key, value in (("aws_profile", account.aws_profile), ("region", account.region)):
@@ -296,6 +298,19 @@ def validate_role_arn(arn: str) -> str:
     return arn
 
 
+def validate_role(role: str) -> str:
+    """A role ARN, or a role name as ``jcsaml login --role`` takes it (matched at sign-in)."""
+    if role.startswith("arn:"):
+        return validate_role_arn(role)
+    if not _ROLE_NAME.match(role):
+        raise InvalidSettingError(
+            setting="role_arn",
+            reason=f"{role!r} is neither an IAM role ARN (arn:aws:iam::123456789012:role/NAME) "
+            "nor a role name",
+        )
+    return role
+
+
 def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     """``012345678987:acme-prod, 210987654321:acme-dev`` -> ((id, alias), ...)."""
     pairs = []
@@ -313,14 +328,15 @@ def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def parse_duration(text: str) -> int:
+def parse_duration(text: str, *, setting: str = "aws_session_duration") -> int:
+    """Seconds from 900 to 43200; ``setting`` names where the value came from in the error."""
     try:
         seconds = int(text)
     except ValueError:
         seconds = -1
     if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
         raise InvalidSettingError(
-            setting="aws_session_duration",
+            setting=setting,
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
             f"{MAX_SESSION_DURATION}",
         )

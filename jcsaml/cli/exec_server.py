@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -81,11 +80,11 @@ def run_with_server(
     """Obtain credentials (asking here, before the command starts, if needed), serve them to
     ``command`` and return its exit status (128 + N when signal N ended it)."""
     from jcsaml.aws_config import child_region
+    from jcsaml.cli.exec_command import check_runnable
     from jcsaml.cli.login import obtain_credentials
     from jcsaml.config import config_path, load_account, parse_duration
     from jcsaml.credential_server import CredentialServer
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
-    from jcsaml.errors import CommandNotFoundError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.secret_store import default_store
 
@@ -152,8 +151,7 @@ def run_with_server(
         env = server_environment(
             ctx.environ, first, account.name, server.environment(), region=region
         )
-        if shutil.which(command[0], path=env.get("PATH")) is None:
-            raise CommandNotFoundError(command=command[0])
+        check_runnable(command[0], env.get("PATH"))
         shadowing = default_profile_keys(env)
         if shadowing:
             ctx.warn(
@@ -161,9 +159,7 @@ def run_with_server(
                 "before the credentials endpoint: the command may run with those instead; "
                 "move them to a named profile (see: jcsaml help long-runs)"
             )
-        for message in ctx.deferred:
-            ctx.warn(message)
-        ctx.deferred.clear()
+        ctx.show_deferred()
         ctx.stdout.flush()
         ctx.stderr.flush()
         return run_child(command, env, popen=popen)
@@ -202,7 +198,12 @@ def run_child(
                 child.send_signal(signum)
 
     with _handling(FORWARDED, forward):
-        child = popen(list(command), env=dict(env))
+        try:
+            child = popen(list(command), env=dict(env))
+        except OSError as exc:  # found and allowed, yet the system would not run it
+            from jcsaml.cli.exec_command import _cannot_run
+
+            raise _cannot_run(command[0], exc) from None
         for signum in pending:
             child.send_signal(signum)
         status = child.wait()
