@@ -3,6 +3,7 @@ AWS CLI inside the command, asking the endpoint for credentials."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import json
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from jcsaml import process_cache
-from jcsaml.cli import Context, build_parser
+from jcsaml.cli import Context, build_parser, common_defaults
 from jcsaml.cli.exec_server import run_with_server
 from jcsaml.credentials import AwsCredentials
 from jcsaml.testing.idp import IdpKeyPair
@@ -390,6 +391,15 @@ sys.exit(0)
 """
 
 
+def parsed(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
+    """The arguments as the CLI parses them, for running exec --server in this process."""
+    args = build_parser(env).parse_args(argv)
+    for key, value in common_defaults(env).items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -421,7 +431,7 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     env = site.env
     argv = ["exec", "--server", "-a", "production", "--", sys.executable, child]
     argv += [str(first), str(go), str(result)]
-    args = build_parser(env).parse_args(argv)
+    args = parsed(argv, env)
     out, err = io.StringIO(), io.StringIO()
     ctx = Context(environ=env, stdout=out, stderr=err, stdin=io.StringIO())
     status = run_with_server(
@@ -536,7 +546,7 @@ def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
     helper.start()
     argv = ["exec", "--server", "-a", "plain", "--", sys.executable, child]
     argv += [str(first), str(go), str(result)]
-    args = build_parser(site.env).parse_args(argv)
+    args = parsed(argv, site.env)
     err = io.StringIO()
     ctx = Context(environ=site.env, stdout=io.StringIO(), stderr=err, stdin=io.StringIO())
     try:
