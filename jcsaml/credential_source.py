@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 #: would ask again.
 SDK_REFRESH_WINDOW = 15 * 60
 
+#: New credentials are kept at least this long (or half their life, if shorter), even when
+#: they live no longer than the margin: at most one sign-in per this many seconds.
+SHORTEST_KEEP = 5 * 60
+
 Clock = Callable[[], datetime]
 
 
@@ -163,7 +167,7 @@ class CredentialSource:
             return None
         due = held.expiration - timedelta(seconds=self.margin if margin is None else margin)
         # Credentials that live no longer than the margin (a role capped at 15 minutes) would
-        # otherwise be renewed on every call: keep them for half their life.
+        # otherwise be renewed on every call: new ones are kept a while whatever the margin.
         return max(due, self._renew_at) if self._renew_at is not None else due
 
     def get(
@@ -201,8 +205,8 @@ class CredentialSource:
                 self.cache.save(fresh)
             except OSError as exc:  # the run goes on with them; the next refresh signs in again
                 log.warning("could not cache the new credentials: %s", exc.strerror or exc)
-            lifetime = fresh.expiration - now
-            return self._hold(fresh, now + lifetime / 2)
+            keep = min((fresh.expiration - now) / 2, timedelta(seconds=SHORTEST_KEEP))
+            return self._hold(fresh, now + keep)
 
     def _usable(self, found: AwsCredentials | None, margin: float, now: datetime) -> bool:
         if found is None or found.expires_within(margin, now=now):

@@ -163,14 +163,25 @@ def test_threads_asking_at_once_share_one_sign_in() -> None:
     assert len(sign_in.calls) == 1
 
 
-def test_credentials_shorter_than_the_window_are_kept_for_half_their_life() -> None:
+def test_credentials_shorter_than_the_window_are_kept_five_minutes() -> None:
     clock = Clock()
     sign_in = FakeSignIn(clock, minutes=15)  # a role capped at 15 minutes
     source, _ = source_with(clock, sign_in)
     assert source.get().access_key_id == "KEY1"
-    clock.advance(minutes=7)
+    clock.advance(minutes=4)
     assert source.get().access_key_id == "KEY1"
-    clock.advance(minutes=1)
+    clock.advance(minutes=2)
+    assert source.get().access_key_id == "KEY2"
+
+
+def test_credentials_longer_than_the_window_are_renewed_when_it_opens() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, minutes=25)
+    source, _ = source_with(clock, sign_in)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=9)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=2)  # 14 minutes left
     assert source.get().access_key_id == "KEY2"
 
 
