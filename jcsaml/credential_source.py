@@ -129,7 +129,8 @@ class CredentialSource:
     session and, last, ``prompter``. Thread-safe.
 
     ``margin`` (seconds): credentials closer to their end than this are renewed; the default is
-    the SDKs' refresh window. ``clock`` returns the current time (timezone-aware).
+    the SDKs' refresh window. ``clock`` returns the current time (timezone-aware). ``warn``
+    hears about a cache that could not be written (default: the log).
     """
 
     def __init__(
@@ -142,8 +143,10 @@ class CredentialSource:
         prompter: Prompter | None = None,
         clock: Clock = utc_now,
         margin: float = SDK_REFRESH_WINDOW,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.account = account
+        self._warn = warn or _log_notice
         self.cache = cache
         self.prompter = prompter
         self.margin = margin
@@ -204,7 +207,7 @@ class CredentialSource:
             try:
                 self.cache.save(fresh)
             except OSError as exc:  # the run goes on with them; the next refresh signs in again
-                log.warning("could not cache the new credentials: %s", exc.strerror or exc)
+                self._warn(f"could not cache the new credentials: {exc.strerror or exc}")
             keep = min((fresh.expiration - now) / 2, timedelta(seconds=SHORTEST_KEEP))
             return self._hold(fresh, now + keep)
 

@@ -88,6 +88,14 @@ class Site:
         )  # fmt: skip
         assert done.status == 0, done.stderr
 
+    def configure_plain(self) -> None:
+        """Account ``plain``: a user without MFA, who can sign in any number of times."""
+        configured = self.run(
+            "configure", "-a", "plain", "--url", self.jumpcloud.app_url(SLUG),
+            "--console-url", self.jumpcloud.url, "--username", PLAIN, "--skip-prompt",
+        )  # fmt: skip
+        assert configured.status == 0, configured.stderr
+
     def cached(self) -> AwsCredentials:
         """What the credential-process cache, which exec --server shares, holds."""
         found = process_cache.load("production", "", environ=self.env)
@@ -510,11 +518,7 @@ def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
     """As above, but jcsaml has a terminal (a pseudo-terminal here): it asks for the password
     there while the command runs. Meanwhile the command goes on with the credentials it has,
     which are still valid, and then gets those of that sign-in."""
-    configured = site.run(
-        "configure", "-a", "plain", "--url", site.jumpcloud.app_url(SLUG),
-        "--console-url", site.jumpcloud.url, "--username", PLAIN, "--skip-prompt",
-    )  # fmt: skip
-    assert configured.status == 0, configured.stderr
+    site.configure_plain()
     done = site.run(
         "credential-process", "-a", "plain", "--skip-prompt", "--session-duration", "1500",
         JCSAML_PASSWORD=PASSWORD,
@@ -571,3 +575,23 @@ def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
     assert b"JumpCloud password" in b"".join(shown)
     assert PASSWORD.encode() not in b"".join(shown)  # not echoed
     assert err.getvalue() == ""
+
+
+def test_force_signs_in_again_whatever_is_cached(site: Site, tmp_path: Path) -> None:
+    site.configure_plain()
+    warmed = site.run(
+        "credential-process", "-a", "plain", "--skip-prompt", JCSAML_PASSWORD=PASSWORD
+    )
+    assert warmed.status == 0, warmed.stderr
+    before = json.loads(warmed.stdout)["AccessKeyId"]
+    site.jumpcloud.clear_requests()
+    child = script(tmp_path, "child.py", BOTO3_CHILD)
+    ran = site.run(
+        "exec", "--server", "--force", "-a", "plain", "--skip-prompt", "--", sys.executable, child,
+        JCSAML_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    served = json.loads(ran.stdout)["access_key"]
+    assert served != before
+    assert served == process_cache.load("plain", "", environ=site.env).access_key_id  # type: ignore[union-attr]
+    assert site.jumpcloud.count("POST", "/userconsole/auth") == 1  # a real sign-in

@@ -96,7 +96,17 @@ def run_with_server(
     # credential-process (or another exec --server) put there.
     cache = ProcessCache(account.name, wanted, environ=ctx.environ)
     if args.force:
-        cache.save(obtain_credentials(args, ctx).credentials)  # a sign-in now, as exec --force
+        signed_in = obtain_credentials(args, ctx).credentials  # a sign-in now, as exec --force
+        try:
+            cache.save(signed_in)
+        except OSError as exc:
+            from jcsaml import process_cache
+            from jcsaml.errors import CacheFileError
+
+            raise CacheFileError(
+                path=str(process_cache.cache_directory(ctx.environ)),
+                reason=exc.strerror or str(exc),
+            ) from None
     duration = parse_duration(args.session_duration) if args.session_duration else None
 
     def notice(message: str) -> None:
@@ -125,6 +135,7 @@ def run_with_server(
         role=wanted or None,
         prompter=here,
         clock=clock,
+        warn=ctx.warn,
     )
     first = source.get()
 
