@@ -24,7 +24,7 @@ import pytest
 
 from jcsaml import process_cache
 from jcsaml.cli import Context, build_parser, common_defaults
-from jcsaml.cli.exec_server import run_with_server
+from jcsaml.cli.exec_server import run_child, run_with_server
 from jcsaml.credentials import AwsCredentials
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
@@ -308,7 +308,7 @@ while True:
 """
 
 
-def wait_for(condition: object, what: str, timeout: float = 30) -> None:
+def wait_for(condition: object, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
@@ -595,3 +595,34 @@ def test_force_signs_in_again_whatever_is_cached(site: Site, tmp_path: Path) -> 
     assert served != before
     assert served == process_cache.load("plain", "", environ=site.env).access_key_id  # type: ignore[union-attr]
     assert site.jumpcloud.count("POST", "/userconsole/auth") == 1  # a real sign-in
+
+
+TERM_CHILD = """
+import os, signal, sys, time
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # the mask came from the parent
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(42))
+open(sys.argv[1], "w").close()
+time.sleep(30)
+sys.exit(3)
+"""
+
+
+def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path) -> None:
+    """The kernel may hand a signal to any thread that does not block it, such as one of the
+    endpoint's: forwarding must not wait for the main thread to wake up by itself."""
+    ready = tmp_path / "ready"
+    child = script(tmp_path, "child.py", TERM_CHILD)
+
+    def send_when_ready() -> None:
+        wait_for(ready.exists, "the command")
+        os.kill(os.getpid(), signal.SIGTERM)  # this thread is the only one that takes it
+
+    sender = threading.Thread(target=send_when_ready, daemon=True)
+    sender.start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        status = run_child([sys.executable, child, str(ready)], dict(os.environ))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    sender.join(timeout=10)
+    assert status == 42

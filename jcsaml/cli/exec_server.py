@@ -217,7 +217,14 @@ def run_child(
             raise _cannot_run(command[0], exc) from None
         for signum in pending:
             child.send_signal(signum)
-        status = child.wait()
+        while True:
+            # Wait in short steps: the kernel may hand a signal to one of the endpoint's threads,
+            # and Python runs the handler only when the main thread runs again.
+            try:
+                status = child.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     return 128 - status if status < 0 else status
 
 
