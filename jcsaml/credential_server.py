@@ -6,6 +6,11 @@ The AWS SDKs and the AWS CLI read ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and sen
 minutes remain, so :class:`CredentialServer` renews the credentials ahead of that, in a background
 thread, through a :class:`~jcsaml.credential_source.CredentialSource`.
 
+A request never waits for a person (the SDKs give up after 2 seconds): when a sign-in needs one,
+the source's prompter is asked in a thread of its own while the held credentials are handed out
+as long as they are valid. Without a prompter the error is answered, and ``report`` hears of it
+once.
+
 The server listens on 127.0.0.1 only, answers only requests carrying the exact token (others get
 a JSON 403) and never logs a request. Standard library only.
 """
