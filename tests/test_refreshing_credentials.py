@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -413,3 +415,16 @@ def test_by_default_the_credential_process_cache_is_shared(signed: Signed) -> No
     assert process_cache.cache_directory(environ).stat().st_mode & 0o077 == 0
     again = jcsaml.credentials(signed.account, secrets=signed.secrets, environ=environ)
     assert again == first and signed.requests() == SESSION_REUSE
+
+
+def test_the_renewal_machinery_imports_nothing_heavy_until_used() -> None:
+    code = (
+        "import sys, jcsaml; jcsaml.session; jcsaml.credentials; "
+        "import jcsaml.credential_server, jcsaml.credential_source, jcsaml.cli.exec_server; "
+        "heavy = ('boto3', 'botocore', 'requests', 'lxml', 'signxml', 'cryptography', "
+        "'prompt_toolkit', 'keyring'); print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
