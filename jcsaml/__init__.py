@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing itself is not imported: ``import jcsaml`` runs on every command
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from jcsaml.boto_session import session
     from jcsaml.config import Account, load_account
     from jcsaml.credential_source import credentials
