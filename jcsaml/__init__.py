@@ -14,16 +14,20 @@ __all__ = [
     "JcsamlError",
     "RoleResult",
     "__version__",
+    "credentials",
     "discover_applications",
     "load_account",
     "login",
     "login_many",
+    "session",
 ]
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from jcsaml.boto_session import session
     from jcsaml.config import Account, load_account
+    from jcsaml.credential_source import credentials
     from jcsaml.credentials import AwsCredentials
     from jcsaml.discovery import discover_applications
     from jcsaml.errors import JcsamlError
@@ -34,11 +38,15 @@ _LAZY = {
     "Account": "jcsaml.config",
     "load_account": "jcsaml.config",
     "AwsCredentials": "jcsaml.credentials",
+    # jcsaml.credentials is also the module of AwsCredentials: importing it makes the package
+    # attribute that module, which is callable for this reason (see jcsaml/credentials.py).
+    "credentials": "jcsaml.credential_source",
     "JcsamlError": "jcsaml.errors",
     "login": "jcsaml.signin",
     "login_many": "jcsaml.multi",
     "RoleResult": "jcsaml.multi",
     "discover_applications": "jcsaml.discovery",
+    "session": "jcsaml.boto_session",
 }
 
 
