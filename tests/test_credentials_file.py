@@ -20,7 +20,7 @@ import pytest
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore, MemoryCredentialsStore
 from jcsaml.errors import CredentialsFileError, StaticCredentialsProfileError
-from jcsaml.inifile import IniDocument, edit_ini
+from jcsaml.inifile import IniDocument, edit_ini, lock_path_for
 from jcsaml.testing.contracts import CredentialsStoreContract, sample_credentials
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_saved_file_is_private_even_when_it_was_not(path):
     store.save("production", sample_credentials(1))
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700  # ~/.aws created private
-    assert mode(Path(f"{path}.lock")) == 0o600
+    assert mode(lock_path_for(path)) == 0o600
     path.chmod(0o644)
     store.save("production", sample_credentials(2))
     assert mode(path) == 0o600

@@ -65,42 +65,91 @@ def add_parser(
     parser.set_defaults(run=run)
 
 
+#: Flag destinations and the config keys they set.
+_FLAG_KEYS = (
+    ("url", "url"),
+    ("console_url", "console_url"),
+    ("username", "username"),
+    ("mfa", "mfa"),
+    ("role", "role_arn"),
+    ("profile", "aws_profile"),
+    ("region", "region"),
+    ("session_duration", "aws_session_duration"),
+    ("idp_cert", "idp_cert"),
+    ("credentials_file", "credentials_file"),
+)
+#: Config keys whose Account field has another name.
+_FIELDS = {"aws_session_duration": "session_duration"}
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.config import Account, config_path, find_account, parse_duration, save_account
+    from jcsaml.config import (
+        Account,
+        config_path,
+        find_account,
+        parse_duration,
+        update_account,
+        validate_account_name,
+        validate_setting,
+    )
     from jcsaml.errors import InputRequiredError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     path = config_path(ctx.environ, args.config)
-    name = args.idp_account
+    name = validate_account_name(args.idp_account)
+    # Every flag is checked before anything is asked or written.
+    changes: dict[str, str | None] = {}
+    for dest, key in _FLAG_KEYS:
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest == "mfa":
+            value = _mfa_name(value)
+        elif dest in ("idp_cert", "credentials_file"):
+            value = _absolute(value, ctx.environ)
+        value = value.strip() if value else value
+        changes[key] = validate_setting(key, value) if value else None
     current = find_account(name, path=path) or Account(name=name, url="")
     given: dict[str, Any] = {
-        "url": args.url,
-        "console_url": args.console_url,
-        "username": args.username,
-        "mfa": _mfa_name(args.mfa),
-        "role_arn": args.role,
-        "aws_profile": args.profile,
-        "region": args.region,
-        "session_duration": parse_duration(args.session_duration)
-        if args.session_duration
-        else None,
-        "idp_cert": _absolute(args.idp_cert, ctx.environ),
-        "credentials_file": _absolute(args.credentials_file, ctx.environ),
+        _FIELDS.get(key, key): (
+            parse_duration(value) if key == "aws_session_duration" and value else value or ""
+        )
+        for key, value in changes.items()
     }
-    account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
+    given = {
+        field: (None if field == "session_duration" and value == "" else value)
+        for field, value in given.items()
+    }
+    account = dataclasses.replace(current, **given)
     if args.skip_prompt:
         prompter: Prompter = NonInteractivePrompter(ctx.stderr)
     else:
         prompter = TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
         account = _ask_missing(account, given, prompter)
+        # Only answers that differ from what the file holds are written.
+        for key in ("url", "username", "mfa", "aws_profile"):
+            if key not in changes and getattr(account, key) != getattr(current, key):
+                changes[key] = validate_setting(key, getattr(account, key)) or None
     if not account.url:
         raise InputRequiredError(what="the JumpCloud SAML application URL", how="pass --url")
-    if account.idp_cert:
-        _check_idp_cert(account.idp_cert)
-    save_account(account, path=path)
-    print(
-        f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}).", file=ctx.stdout
-    )
+    if changes.get("idp_cert"):
+        _check_idp_cert(str(changes["idp_cert"]))
+    changed = update_account(name, changes, path=path, environ=ctx.environ)
+    saved = find_account(name, path=path) or account
+    if not changed:
+        print(
+            f"IdP account {name!r} in {path} is unchanged (AWS profile {saved.profile!r}).",
+            file=ctx.stdout,
+        )
+        return 0
+    print(f"Saved IdP account {name!r} in {path} (AWS profile {saved.profile!r}):", file=ctx.stdout)
+    for key, (old, new) in changed.items():
+        if old is None:
+            print(f"  set {key} = {new}", file=ctx.stdout)
+        elif new is None:
+            print(f"  removed {key} (was {old})", file=ctx.stdout)
+        else:
+            print(f"  changed {key}: {old} -> {new}", file=ctx.stdout)
     return 0
 
 
