@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import filelock
@@ -221,7 +222,7 @@ def test_update_changes_only_the_keys_given_and_says_which(tmp_path: Path) -> No
 
 
 #: For each key, its value in a given round.
-ROUND_VALUES = {
+ROUND_VALUES: dict[str, Callable[[int], str]] = {
     "username": lambda n: f"user{n}@acme.example",
     "region": lambda n: f"eu-west-{n}",
     "aws_profile": lambda n: f"profile{n}",
@@ -267,10 +268,11 @@ def test_a_dangling_symlink_is_refused_and_no_directory_is_created(tmp_path: Pat
     link = tmp_path / "credentials"
     link.symlink_to(tmp_path / "autostart" / "x.desktop")
     store = CredentialsFile(link)
-    for attempt in (
+    attempts: list[Callable[[], None]] = [
         lambda: store.save("p", sample_credentials(1)),
         lambda: store.check_writable("p"),
-    ):
+    ]
+    for attempt in attempts:
         with pytest.raises(DanglingLinkError) as caught:
             attempt()
         assert str(tmp_path / "autostart" / "x.desktop") in str(caught.value)
