@@ -709,14 +709,10 @@ def _probe_directory(target: Path, size: int) -> None:
     """Write (then remove) a temporary file of ``size`` bytes where the new file would go: a
     read-only or full file system shows up now rather than at the end."""
     directory = target.parent
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing != directory:  # created at the first write; it must be possible there
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise IniAccessError("write", existing, "the directory is not writable")
-        return
-    probe = _temp_name(target)
+    # A missing directory is created by the edit: probe the one it will be created in.
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    probe = directory / _temp_name(target).name
     try:
         _write_new_file(probe, bytes(size), sync=False)
     except OSError as exc:

@@ -78,8 +78,6 @@ _FLAG_KEYS = (
     ("idp_cert", "idp_cert"),
     ("credentials_file", "credentials_file"),
 )
-#: Config keys whose Account field has another name.
-_FIELDS = {"aws_session_duration": "session_duration"}
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -107,19 +105,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             value = _mfa_name(value)
         elif dest in ("idp_cert", "credentials_file"):
             value = _absolute(value, ctx.environ)
-        value = value.strip() if value else value
+        # Spaces around a value are a typing slip; a line break is refused (it would add a key).
+        value = value.strip(" \t") if value else value
         changes[key] = validate_setting(key, value) if value else None
     current = find_account(name, path=path) or Account(name=name, url="")
-    given: dict[str, Any] = {
-        _FIELDS.get(key, key): (
-            parse_duration(value) if key == "aws_session_duration" and value else value or ""
-        )
-        for key, value in changes.items()
-    }
-    given = {
-        field: (None if field == "session_duration" and value == "" else value)
-        for field, value in given.items()
-    }
+    given: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "aws_session_duration":
+            given["session_duration"] = parse_duration(value) if value else None
+        else:
+            given[key] = value or ""
     account = dataclasses.replace(current, **given)
     if args.skip_prompt:
         prompter: Prompter = NonInteractivePrompter(ctx.stderr)
