@@ -12,6 +12,8 @@ from pathlib import Path
 
 import filelock
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jcsaml.config import (
     find_account,
@@ -451,3 +453,28 @@ def test_save_account_still_writes_a_whole_account(tmp_path: Path) -> None:
     config = tmp_path / "config"
     save_account(Account(name="a", url=URL, mfa="PUSH"), path=config)
     assert load_account("a", path=config).mfa == "PUSH"
+
+
+_VALUE_TEXT = st.text(st.sampled_from("ab;# =:\t\\x"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    old=_VALUE_TEXT,
+    comment=st.sampled_from(["", "  ; note", " # note", "\t;"]),
+    new=_VALUE_TEXT,
+)
+def test_inline_comment_edits_read_back_as_written(old: str, comment: str, new: str) -> None:
+    """Whatever the line held, a value that update_section accepts reads back as given and
+    the comment after the old value survives."""
+    text = f"[a]\nk = {old}{comment}\n"
+    doc = IniDocument.parse(text, inline_comments=True)
+    try:
+        doc.update_section("a", {"k": new})
+    except ValueError:
+        assert doc.render() == text
+        return
+    reread = IniDocument.parse(doc.render(), inline_comments=True)
+    assert reread.section("a") == {"k": new}
+    if comment and doc.render() != text:
+        assert doc.render().rstrip("\n").endswith(comment.strip())
