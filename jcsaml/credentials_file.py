@@ -162,7 +162,8 @@ class CredentialsFile:
         """Check now, without writing, everything :meth:`save` into ``profile`` needs: a valid
         profile name, a readable and parseable file that is the user's alone, a profile that
         does not hold long-lived keys, a writable directory, and a lock no other process holds
-        (:class:`~jcsaml.errors.FileBusyError` at once instead of waiting). For use before a
+        (:class:`~jcsaml.errors.FileBusyError` within a second instead of the long wait of a
+        save). For use before a
         sign-in, so that nothing is spent on one whose result could not be saved."""
         validate_profile_name(profile)
         try:

@@ -62,6 +62,9 @@ _COMMENT_PREFIXES = ("#", ";")
 
 _TEMP_SUFFIX = ".jcsaml-tmp"
 DEFAULT_LOCK_TIMEOUT = 10.0
+#: How long :func:`check_editable` waits for the lock: long enough for another process's
+#: rewrite (milliseconds), short enough to count as failing at once.
+CHECK_LOCK_TIMEOUT = 1.0
 
 
 class IniSyntaxError(ValueError):
@@ -644,7 +647,9 @@ def lock_path_for(path: Path, environ: Mapping[str, str] = os.environ) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, timeout: float, environ: Mapping[str, str]) -> Iterator[None]:
+def _locked(
+    path: Path, timeout: float, environ: Mapping[str, str], *, checking: bool = False
+) -> Iterator[None]:
     import filelock  # only writers need it; readers stay on the standard library
 
     lock_path = lock_path_for(path, environ)
@@ -668,7 +673,7 @@ def _locked(path: Path, timeout: float, environ: Mapping[str, str]) -> Iterator[
     try:
         lock.acquire()
     except filelock.Timeout:
-        busy = FileBusyError if timeout <= 0 else FileLockedError
+        busy = FileBusyError if checking else FileLockedError
         raise busy(path=str(path), lock_path=str(lock_path), timeout=timeout) from None
     except OSError as exc:
         raise unusable(_os_reason(exc)) from None
@@ -693,14 +698,15 @@ def check_editable(
     Meant for before a long or costly step whose result is to be saved: it raises what
     :func:`edit_ini` would (:class:`IniSyntaxError`, :class:`IniAccessError` for reading the
     file or writing its directory, the unsafe-file errors of :func:`safe_target`,
-    :class:`~jcsaml.errors.LockFileError`) and :class:`~jcsaml.errors.FileBusyError` at once
-    when another process holds the lock, instead of waiting for it.
+    :class:`~jcsaml.errors.LockFileError`) and :class:`~jcsaml.errors.FileBusyError` when
+    another process holds the lock, after :data:`CHECK_LOCK_TIMEOUT` rather than the long wait
+    of an edit.
     """
     target = safe_target(path)
     doc = read_ini(target, inline_comments=inline_comments)
     size = len(doc.render().encode("utf-8")) if doc else 0
     _probe_directory(target, size + 4096)
-    with _locked(path, 0, environ):
+    with _locked(path, CHECK_LOCK_TIMEOUT, environ, checking=True):
         pass
     return doc
 

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -372,6 +373,19 @@ def test_a_held_lock_fails_the_check_at_once(tmp_path: Path) -> None:
     assert str(lock) in str(caught.value) and str(path) in str(caught.value)
     store.check_writable("p")  # free again
     assert not path.exists()
+
+
+def test_the_check_waits_out_a_lock_held_for_a_moment(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    lock = filelock.FileLock(lock_path_for(path), thread_local=False)  # released by a timer
+    lock_path_for(path).parent.mkdir(parents=True, exist_ok=True)
+    lock.acquire()
+    released = threading.Timer(0.1, lock.release)
+    released.start()
+    try:
+        CredentialsFile(path).check_writable("p")  # another process's quick rewrite is no error
+    finally:
+        released.join()
 
 
 def test_an_unusable_lock_directory_is_named(tmp_path: Path) -> None:

@@ -157,6 +157,9 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
     assert "unchanged" in again.stdout
     changed = world.run("configure", "-a", "production", "--mfa", "totp", "--skip-prompt")
     assert "changed mfa: Push -> TOTP" in changed.stdout
+    removed = world.run("configure", "-a", "production", "--region", "", "--skip-prompt")
+    assert "removed region (was eu-west-1)" in removed.stdout
+    assert "region" not in world.config.read_text()
 
 
 def test_concurrent_configure_runs_lose_no_change(world: World) -> None:

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             continue
         if dest == "mfa":
             value = _mfa_name(value)
-        elif dest in ("idp_cert", "credentials_file"):
+        elif dest in ("idp_cert", "credentials_file") and value:
             value = _absolute(value, ctx.environ)
         # Spaces around a value are a typing slip; a line break is refused (it would add a key).
         value = value.strip(" \t") if value else value
