@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 # \Z, not $: a trailing newline must not pass.
 _ROLE_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 #: The keys jcsaml reads; each holds a single line.
@@ -53,6 +54,8 @@ KNOWN_KEYS = (
     "aws_session_duration",
     "credentials_file",
     "idp_cert",
+    "idp_cert_sha256",
+    "saml_nameid",
     "allow_sha1",
     "http_timeout",
     "push_timeout",
@@ -79,6 +82,14 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    #: SHA-256 of the IdP certificate this account trusts (64 lowercase hex digits): the one in
+    #: ``idp_cert`` when configured, else the one pinned on the first signed sign-in.
+    idp_cert_sha256: str = ""
+    #: A NameID JumpCloud may issue assertions to besides the username (an alternate e-mail).
+    saml_nameid: str = ""
+    #: The config file the account was read from; certificate pinning writes there. None for an
+    #: Account built in code (nothing is written).
+    source: Path | None = dataclasses.field(default=None, compare=False)
 
     @property
     def profile(self) -> str:
@@ -98,6 +109,8 @@ class Account:
             "aws_session_duration": str(self.session_duration) if self.session_duration else None,
             "credentials_file": self.credentials_file,
             "idp_cert": self.idp_cert,
+            "idp_cert_sha256": self.idp_cert_sha256,
+            "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
@@ -172,7 +185,7 @@ def load_account(
     if document is None or section is None:
         raise UnknownAccountError(account=name, path=str(path))
     check_single_lines(document, name, path)
-    return account_from_section(name, section)
+    return dataclasses.replace(account_from_section(name, section), source=path)
 
 
 def find_account(name: str, *, path: Path) -> Account | None:
@@ -211,6 +224,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         session_duration=parsed("aws_session_duration", parse_duration, None),
         credentials_file=get("credentials_file"),
         idp_cert=get("idp_cert"),
+        idp_cert_sha256=parsed("idp_cert_sha256", parse_fingerprint, ""),
+        saml_nameid=get("saml_nameid"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
         http_timeout=parsed(
@@ -255,6 +270,17 @@ def validate_account_name(name: str) -> str:
     return name
 
 
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits; colons (openssl's form) are allowed."""
+    digits = text.replace(":", "").strip().lower()
+    if not _SHA256.fullmatch(digits):
+        raise InvalidSettingError(
+            setting="idp_cert_sha256",
+            reason=f"{text!r} is not a SHA-256 fingerprint (64 hex digits, colons allowed)",
+        )
+    return digits
+
+
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
     validate_account_name(account.name)
@@ -276,6 +302,8 @@ def validate_account(account: Account) -> None:
             "(expected https://sso.jumpcloud.com/saml2/<application>)",
         )
     _canonical_mfa(account.mfa)
+    if account.idp_cert_sha256:
+        parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
         validate_role_arn(account.role_arn)
     if account.session_duration is not None:
@@ -330,6 +358,8 @@ def validate_setting(key: str, value: str) -> str:
             raise InvalidSettingError(setting=key, reason=f"{value!r} contains spaces or brackets")
     elif key == "aws_session_duration":
         parse_duration(value)
+    elif key == "idp_cert_sha256":
+        return parse_fingerprint(value)
     elif key == "allow_sha1":
         _parse_bool(key, value)
     elif key in ("http_timeout", "push_timeout"):
@@ -456,3 +486,22 @@ def update_account(
     except (IniSyntaxError, IniAccessError) as exc:
         raise _file_error(path, exc) from None
     return changes
+
+
+def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:
+    """Set (None: remove) only the given keys of an existing account's section, under the
+    config file's lock; every other key, account and comment stays as it is. Unlike
+    :func:`update_account`, the values are not checked beyond what the file can hold."""
+    for key, value in values.items():
+        if value is not None:
+            check_value_text(key, value)
+
+    def edit(document: IniDocument) -> None:
+        if document.section(name) is None:
+            raise UnknownAccountError(account=name, path=str(path))
+        document.update_section(name, values)
+
+    try:
+        edit_ini(path, edit, inline_comments=True)
+    except (IniSyntaxError, IniAccessError) as exc:
+        raise _file_error(path, exc) from None

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from jcsaml.display import printable
+
 
 class JcsamlError(Exception):
-    """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence."""
+    """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence, on one line,
+    with control and bidi characters escaped."""
 
     fmt: ClassVar[str] = "jcsaml failed"
 
@@ -19,7 +22,9 @@ class JcsamlError(Exception):
         self.fields = fields
         for name, value in fields.items():
             setattr(self, name, value)
-        super().__init__(self.fmt.format(**fields))
+        # Fields may quote JumpCloud or the assertion: never let their control or bidi
+        # characters reach a terminal. The fields themselves keep the raw values.
+        super().__init__(printable(self.fmt.format(**fields)))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only construction would otherwise break pickling (multiprocessing, pytest-xdist).
@@ -348,6 +353,13 @@ class SamlRoleValueError(SamlContentError):
     )
 
 
+class SamlTooManyRolesError(SamlContentError):
+    fmt = (
+        "the SAML assertion's AWS Role attribute has {count} values, more than the {limit} "
+        "jcsaml accepts; ask the JumpCloud administrator to bind fewer roles to this user"
+    )
+
+
 class SamlSessionDurationError(SamlContentError):
     fmt = (
         "the SessionDuration attribute {value!r} is not a whole number of seconds from 900 to "
@@ -387,14 +399,45 @@ class SamlDestinationError(SamlError):
     )
 
 
+class SamlNameIdError(SamlError):
+    fmt = (
+        "the SAML assertion was issued to {name_id}, not to {username} who signed in, so it "
+        "was refused; if JumpCloud names this user {name_id} on purpose, accept it with: "
+        "jcsaml configure -a NAME --saml-nameid {name_id}"
+    )
+
+
 class SamlSignatureError(SamlError):
     fmt = "the SAML response's signature cannot be trusted: {reason}"
 
 
 class SamlSignatureMissingError(SamlSignatureError):
     fmt = (
-        "the SAML response is not signed, but an IdP certificate is configured for this "
-        "account; make sure the JumpCloud AWS application signs the assertion or the response"
+        "the SAML response is not signed, but this account trusts only responses signed by "
+        "JumpCloud's IdP certificate (idp_cert or idp_cert_sha256); make sure the JumpCloud AWS "
+        "application signs the assertion or the response"
+    )
+
+
+class SamlCertificateChangedError(SamlSignatureError):
+    """Like SSH's "remote host identification has changed": the pinned certificate is not the
+    one that signed. ``pinned`` and ``signer`` are SHA-256 fingerprints."""
+
+    fmt = (
+        "JUMPCLOUD'S SIGNING CERTIFICATE HAS CHANGED: the SAML response is signed by a "
+        "certificate with SHA-256 {signer}, but this account trusts only SHA-256 {pinned}; "
+        "someone may be forging sign-ins (an attack), or JumpCloud's IdP certificate was renewed. "
+        "Compare with the IdP certificate of the AWS application in the JumpCloud admin console; "
+        "only if it is the new one, accept it with: jcsaml login -a NAME --trust-new-cert "
+        "(or: jcsaml configure -a NAME --idp-cert NEW.pem)"
+    )
+
+
+class SamlNoCertificateError(SamlSignatureError):
+    fmt = (
+        "the SAML response's signature carries no certificate, so it cannot be checked against "
+        "the trusted IdP certificate (SHA-256 {pinned}); download JumpCloud's IdP certificate "
+        "and run: jcsaml configure -a NAME --idp-cert PATH"
     )
 
 
@@ -432,6 +475,29 @@ class IdpCertificateError(SamlError):
     fmt = (
         "cannot use the IdP certificate: {reason}; give jcsaml configure -a NAME --idp-cert "
         "the PEM certificate or the metadata XML exported from the JumpCloud AWS application"
+    )
+
+
+class IdpCertificateChangedError(IdpCertificateError):
+    fmt = (
+        "the IdP certificate file {path} has changed since it was configured (SHA-256 "
+        "{configured} then, {found} now), so it is not trusted; if JumpCloud's certificate was "
+        "renewed and that file is the new one, run: jcsaml configure -a NAME --idp-cert {path}"
+    )
+
+
+class IdpCertificateWritableError(IdpCertificateError):
+    fmt = (
+        "the IdP certificate file {path} can be changed by other users ({who}-writable), so "
+        "it is not trusted; run: chmod go-w {path}"
+    )
+
+
+class TrustNewCertificateError(IdpCertificateError):
+    fmt = (
+        "--trust-new-cert only replaces a certificate pinned on first use, but this account "
+        "verifies with the file {path} (idp_cert); if JumpCloud's certificate was renewed, run: "
+        "jcsaml configure -a NAME --idp-cert NEW.pem"
     )
 
 

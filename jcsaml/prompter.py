@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TextIO, TypeVar
 
+from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, PromptAbortedError
 
 T = TypeVar("T")
@@ -25,7 +26,9 @@ class Prompter(Protocol):
 
     def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T: ...
 
-    def notify(self, message: str) -> None: ...
+    def notify(self, message: str) -> None:
+        """Tell the person something; implementations escape control and bidi characters."""
+        ...
 
     def progress(self, message: str | None) -> None:
         """A status line that replaces the previous one on a terminal; None ends it."""
@@ -52,7 +55,8 @@ class NonInteractivePrompter:
         raise InputRequiredError(what=_what(message), how=how)
 
     def notify(self, message: str) -> None:
-        print(message, file=self._stream or sys.stderr)
+        # Notices can quote JumpCloud's answers: escape what a terminal would act on.
+        print(printable(message), file=self._stream or sys.stderr)
 
     def progress(self, message: str | None) -> None:
         return None  # no terminal to redraw: the notice before the wait says it all
@@ -146,13 +150,13 @@ class TerminalPrompter:
 
     def notify(self, message: str) -> None:
         self._end_progress()
-        print(message, file=self._err)
+        print(printable(message), file=self._err)
 
     def progress(self, message: str | None) -> None:
         if message is None:
             self._end_progress()
         elif self._err.isatty():
-            self._err.write("\r\x1b[K" + message)
+            self._err.write("\r\x1b[K" + printable(message))
             self._err.flush()
             self._progressing = True
 

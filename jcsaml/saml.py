@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from jcsaml.errors import (
     IdpCertificateNotYetValidError,
     SamlAudienceError,
     SamlBase64Error,
+    SamlCertificateChangedError,
     SamlContentError,
     SamlDecodeError,
     SamlDestinationError,
@@ -37,6 +38,7 @@ from jcsaml.errors import (
     SamlForbiddenXmlError,
     SamlMultipleAssertionsError,
     SamlNoAssertionError,
+    SamlNoCertificateError,
     SamlNoRolesError,
     SamlNotAResponseError,
     SamlNotXmlError,
@@ -49,6 +51,7 @@ from jcsaml.errors import (
     SamlStatusError,
     SamlTimestampError,
     SamlTooLargeError,
+    SamlTooManyRolesError,
     SamlWeakAlgorithmError,
     SamlWrongCertificateError,
 )
@@ -88,6 +91,10 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
 
+#: More values of the AWS Role attribute than this are refused: no person picks from more, and
+#: it bounds the work an assertion can make jcsaml do.
+MAX_ROLES = 1000
+
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -104,6 +111,10 @@ _CONDITIONS = f"{{{SAML_NS}}}Conditions"
 _AUDIENCE_RESTRICTION = f"{{{SAML_NS}}}AudienceRestriction"
 _AUDIENCE = f"{{{SAML_NS}}}Audience"
 _ISSUER = f"{{{SAML_NS}}}Issuer"
+_NAME_ID = f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}NameID"
+_RECIPIENT = (
+    f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}SubjectConfirmation/{{{SAML_NS}}}SubjectConfirmationData"
+)
 _SIGNATURE = f"{{{DS_NS}}}Signature"
 
 _PARTITION = r"aws(?:-[a-z]+)*"
@@ -149,10 +160,13 @@ class SamlAssertion:
 
     ``raw`` is the base64 text STS needs: the input, with any line breaks removed.
 
-    ``signed`` is True when the values were read from an element whose signature was verified
-    against the configured IdP certificate. ``not_before`` / ``not_on_or_after`` are the
-    assertion's Conditions (UTC); ``destination`` is the Response's Destination, ``audience`` the
-    AWS audience it names and ``issuer`` the assertion's Issuer.
+    ``signed`` is True when every value was read from an element whose signature was verified;
+    ``signer_sha256`` is then the SHA-256 fingerprint (64 lowercase hex digits) of the
+    certificate that verified it. ``not_before`` / ``not_on_or_after`` are the assertion's
+    Conditions (UTC); ``destination`` is the Response's Destination (when only the Assertion is
+    signed: the Recipient inside it, the unsigned Response's being worth nothing), ``audience``
+    the AWS audience it names, ``issuer`` the assertion's Issuer and ``name_id`` its Subject's
+    NameID (the user it was issued to).
     """
 
     roles: list[AwsRole]
@@ -165,25 +179,40 @@ class SamlAssertion:
     audience: str | None = None
     issuer: str | None = None
     signed: bool = False
+    signer_sha256: str | None = None
+    name_id: str | None = None
 
 
 def parse_saml_response(
     saml_response_b64: str,
     *,
     idp_cert: str | bytes | None = None,
+    idp_cert_sha256: str | None = None,
+    trust_embedded_cert: bool = False,
     allow_sha1: bool = False,
     now: datetime | None = None,
     clock_skew: timedelta = timedelta(minutes=2),
     warn: Callable[[str], None] | None = None,
 ) -> SamlAssertion:
-    """Decode a base64 SAML Response, verify it when ``idp_cert`` is given, and read it.
+    """Decode a base64 SAML Response, verify its signature as asked, and read it.
 
-    ``idp_cert`` is the IdP signing certificate as PEM or as JumpCloud's IdP metadata XML (see
-    :func:`load_idp_certificate`). With it, the Response or its Assertion must carry a valid
-    RSA-SHA256-or-stronger signature by that certificate (SHA-1 only with ``allow_sha1``, which
-    calls ``warn`` each time it is used; without ``warn`` the module logger warns), and every value
-    is read from the element the signature covers. Without it, nothing is verified and
-    ``signed`` is False.
+    Which certificate the signature must verify with, the first that applies:
+
+    - ``idp_cert``, the IdP signing certificate as PEM or as JumpCloud's IdP metadata XML (see
+      :func:`load_idp_certificate`);
+    - ``idp_cert_sha256`` (a pinned SHA-256 fingerprint, hex, colons allowed): the certificate
+      in the signature's KeyInfo, which must have that fingerprint
+      (:class:`~jcsaml.errors.SamlCertificateChangedError` otherwise,
+      :class:`~jcsaml.errors.SamlNoCertificateError` when there is none);
+    - ``trust_embedded_cert``: the certificate in the signature's KeyInfo, whatever it is (trust
+      on first use: the caller pins ``signer_sha256``). A response with no signature, or none
+      naming a certificate, is then read unverified, with ``signed`` False;
+    - none of these: nothing is verified and ``signed`` is False.
+
+    When verifying, the Response or its Assertion must carry a valid RSA-SHA256-or-stronger
+    signature by that certificate (SHA-1 only with ``allow_sha1``, which calls ``warn`` each time
+    it is used; without ``warn`` the module logger warns), every value is read from the element
+    the signature covers, and nothing outside it is quoted in an error.
 
     Either way the document must hold exactly one Assertion directly inside a ``samlp:Response``,
     name an AWS audience, be valid at ``now`` (default: the current time) give or take
@@ -193,14 +222,20 @@ def parse_saml_response(
     trustworthy response; messages never quote the assertion's content.
     """
     moment = _as_utc(now) if now is not None else datetime.now(UTC)
+    pinned = _normalized_fingerprint(idp_cert_sha256) if idp_cert_sha256 else None
+    strict = idp_cert is not None or pinned is not None
     compact = _compact_base64(saml_response_b64)
     root = _parse_xml(_decode_base64(compact))
-    assertion = _the_assertion(root)
-    response = root
-    signed = False
+    assertion = _the_assertion(root, quote=not strict)
+    certificate: x509.Certificate | None = None
     if idp_cert is not None:
         certificate = _load_certificate(load_idp_certificate(idp_cert))
-        response, assertion = _verify(
+    elif pinned is not None or trust_embedded_cert:
+        certificate = _embedded_signer(root, assertion, pinned)
+    if certificate is None:
+        result = _read(root.get("Destination"), assertion, raw=compact)
+    else:
+        signed_response, signed_assertion = _verify(
             root,
             assertion,
             certificate,
@@ -209,10 +244,38 @@ def parse_saml_response(
             clock_skew=clock_skew,
             warn=warn or _log.warning,
         )
-        signed = True
-    result = _read(response, assertion, raw=compact, signed=signed)
+        assertion = signed_assertion
+        # Only a signed Response's Destination means anything; else the signed Recipient.
+        destination = (
+            signed_response.get("Destination")
+            if signed_response is not None
+            else _recipient(signed_assertion)
+        )
+        result = _read(
+            destination, assertion, raw=compact, signer_sha256=certificate_sha256(certificate)
+        )
     _check_conditions(result, assertion, now=moment, clock_skew=clock_skew)
     return result
+
+
+def certificate_sha256(certificate: x509.Certificate | str | bytes) -> str:
+    """The SHA-256 fingerprint of a certificate (object, or anything :func:`load_idp_certificate`
+    reads), as 64 lowercase hex digits."""
+    from cryptography.hazmat.primitives import hashes
+
+    if isinstance(certificate, (str, bytes)):
+        certificate = _load_certificate(load_idp_certificate(certificate))
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def show_fingerprint(sha256_hex: str) -> str:
+    """``AB:CD:...``, the form ``openssl x509 -fingerprint -sha256`` prints, to compare by eye."""
+    digits = _normalized_fingerprint(sha256_hex).upper()
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
+def _normalized_fingerprint(text: str) -> str:
+    return text.replace(":", "").strip().lower()
 
 
 def load_idp_certificate(text: str | bytes) -> str:
@@ -330,13 +393,19 @@ def _describe_tag(tag: object) -> str:
     return text[:160]
 
 
-def _the_assertion(root: etree._Element) -> etree._Element:
-    """Check the document's shape and return its one Assertion (a direct child of the root)."""
+def _the_assertion(root: etree._Element, *, quote: bool) -> etree._Element:
+    """Check the document's shape and return its one Assertion (a direct child of the root).
+
+    Unless ``quote``, nothing from the document is quoted: when a signature is to be checked,
+    everything here is still unverified.
+    """
     if root.tag != _RESPONSE:
-        raise SamlNotAResponseError(element=_describe_tag(root.tag))
+        shown = _describe_tag(root.tag) if quote else "document of another kind"
+        raise SamlNotAResponseError(element=shown)
     status = root.find(_STATUS_CODE)
     if status is not None and status.get("Value") != _SUCCESS:
-        raise SamlStatusError(status=str(status.get("Value") or "(none)")[:160])
+        value = str(status.get("Value") or "(none)")[:160]
+        raise SamlStatusError(status=value if quote else "(not shown: it is not signed)")
     if next(root.iter(_ENCRYPTED_ASSERTION), None) is not None:
         raise SamlEncryptedAssertionError()
     assertions = list(root.iter(_ASSERTION))
@@ -392,9 +461,32 @@ def _load_certificate(pem: str) -> x509.Certificate:
 
 
 def _fingerprint(certificate: x509.Certificate) -> str:
-    from cryptography.hazmat.primitives import hashes
+    return show_fingerprint(certificate_sha256(certificate))
 
-    return certificate.fingerprint(hashes.SHA256()).hex()[:16]
+
+def _embedded_signer(
+    root: etree._Element, assertion: etree._Element, pinned: str | None
+) -> x509.Certificate | None:
+    """The certificate in the KeyInfo of the Response's (else the Assertion's) signature.
+
+    With ``pinned``, it must exist and have that fingerprint. Without, None when the response is
+    not signed or names no certificate (the caller reads it unverified).
+    """
+    signatures = [s for s in (root.find(_SIGNATURE), assertion.find(_SIGNATURE)) if s is not None]
+    if not signatures:
+        if pinned is not None:
+            raise SamlSignatureMissingError()
+        return None
+    certificate = _embedded_certificate(signatures[0])
+    if certificate is None:
+        if pinned is not None:
+            raise SamlNoCertificateError(pinned=show_fingerprint(pinned))
+        return None
+    if pinned is not None and certificate_sha256(certificate) != pinned:
+        raise SamlCertificateChangedError(
+            signer=_fingerprint(certificate), pinned=show_fingerprint(pinned)
+        )
+    return certificate
 
 
 def _verify(
@@ -406,8 +498,9 @@ def _verify(
     now: datetime,
     clock_skew: timedelta,
     warn: Callable[[str], None],
-) -> tuple[etree._Element, etree._Element]:
-    """Verify the signatures on ``root`` and return (Response, Assertion) as they were signed."""
+) -> tuple[etree._Element | None, etree._Element]:
+    """Verify the signatures on ``root`` and return (Response, Assertion) as they were signed;
+    the Response is None when only the Assertion is signed."""
     from signxml.algorithms import DigestAlgorithm, SignatureMethod
     from signxml.verifier import SignatureConfiguration
 
@@ -477,7 +570,7 @@ def _verify(
         # When the Response is signed too, its copy covers the same assertion; either will do.
         signed_assertion = signed_assertion if signed_assertion is not None else own
     assert signed_assertion is not None
-    return (signed_response if signed_response is not None else root), signed_assertion
+    return signed_response, signed_assertion
 
 
 def _check_signature_placement(root: etree._Element, assertion: etree._Element) -> None:
@@ -674,20 +767,22 @@ def _parse_role(value: str) -> AwsRole | None:
     return None
 
 
-def _read_roles(values: Iterable[str]) -> list[AwsRole]:
-    roles: list[AwsRole] = []
+def _read_roles(values: Sequence[str]) -> list[AwsRole]:
+    if len(values) > MAX_ROLES:
+        raise SamlTooManyRolesError(count=len(values), limit=MAX_ROLES)
+    roles: dict[AwsRole, None] = {}  # insertion-ordered set: linear-time de-duplication
     bad: list[str] = []
     for value in values:
         role = _parse_role(value)
         if role is None:
             bad.append(value)
-        elif role not in roles:
-            roles.append(role)
+        else:
+            roles.setdefault(role)
     if bad:
         raise SamlRoleValueError(count=len(bad), value=bad[0][:160])
     if not roles:
         raise SamlNoRolesError()
-    return roles
+    return list(roles)
 
 
 def _read_session_duration(values: list[str] | None) -> int | None:
@@ -720,26 +815,39 @@ def _read_time(element: etree._Element | None, attribute: str) -> datetime | Non
     return _as_utc(moment)
 
 
+def _recipient(assertion: etree._Element) -> str | None:
+    data = assertion.find(_RECIPIENT)
+    return data.get("Recipient") if data is not None else None
+
+
 def _read(
-    response: etree._Element, assertion: etree._Element, *, raw: str, signed: bool
+    destination: str | None,
+    assertion: etree._Element,
+    *,
+    raw: str,
+    signer_sha256: str | None = None,
 ) -> SamlAssertion:
+    """Every value from ``assertion`` (the signed copy when ``signer_sha256`` is given)."""
     values = _attribute_values(assertion)
     roles = _read_roles(values.get(ROLE_ATTRIBUTE, []))
     names = [name for name in values.get(ROLE_SESSION_NAME_ATTRIBUTE, []) if name]
     conditions = assertion.find(_CONDITIONS)
     audiences = [_text(a) for a in assertion.iterfind(f"{_CONDITIONS}/*/{_AUDIENCE}")]
     issuer = (assertion.findtext(_ISSUER) or "").strip()
+    name_id = (assertion.findtext(_NAME_ID) or "").strip()
     return SamlAssertion(
         roles=roles,
         session_duration=_read_session_duration(values.get(SESSION_DURATION_ATTRIBUTE)),
         not_on_or_after=_read_time(conditions, "NotOnOrAfter"),
         role_session_name=names[0] if names else None,
-        destination=(response.get("Destination") or "").strip() or None,
+        destination=(destination or "").strip() or None,
         raw=raw,
         not_before=_read_time(conditions, "NotBefore"),
         audience=next((a for a in audiences if a in AWS_AUDIENCES), None),
         issuer=issuer or None,
-        signed=signed,
+        signed=signer_sha256 is not None,
+        signer_sha256=signer_sha256,
+        name_id=name_id or None,
     )
 
 

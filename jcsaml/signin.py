@@ -9,15 +9,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
+import re
+import stat
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.config import Account, expand_home, load_account
+from jcsaml.config import Account, expand_home, load_account, update_account_keys
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
-from jcsaml.errors import AmbiguousRoleError, PromptAbortedError, UnknownRoleError
+from jcsaml.errors import (
+    AmbiguousRoleError,
+    ConfigError,
+    PromptAbortedError,
+    SamlNameIdError,
+    UnknownRoleError,
+)
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
@@ -33,6 +41,18 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN_SECONDS = 300
 #: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
 ROLE_MINIMUM_MAX_SESSION = 3600
+
+#: Records the SHA-256 fingerprint (hex) of the IdP certificate an account now trusts.
+CertificatePinner = Callable[[Account, str], None]
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def save_pinned_certificate(account: Account, sha256: str) -> None:
+    """Write ``idp_cert_sha256`` into the config file the account was read from (only that key
+    changes); an Account built in code has no file, and nothing is written."""
+    if account.source is not None:
+        update_account_keys(account.name, {"idp_cert_sha256": sha256}, path=account.source)
 
 
 def password_key(account: Account, username: str) -> str:
@@ -91,15 +111,19 @@ def sign_in(
     secrets: SecretStore,
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
+    trust_new_cert: bool = False,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
     A console session saved by an earlier sign-in is reused while JumpCloud keeps it alive (no
     password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
-    the password when the person typed it.
+    the password when the person typed it. The assertion is verified as
+    :func:`read_assertion` says.
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
+    # A certificate file that can't be trusted is refused before anything is asked or sent.
+    idp_cert = _checked_idp_cert(account, trust_new_cert)
     user = (
         username
         or account.username
@@ -130,7 +154,14 @@ def sign_in(
         if not password and secret != saved:
             secrets.set(key, secret)
         secrets.set(session_entry, auth.export_session())
-    return read_assertion(account, page.saml_response, prompter)
+    return read_assertion(
+        account,
+        page.saml_response,
+        prompter,
+        username=user,
+        trust_new_cert=trust_new_cert,
+        idp_cert=idp_cert,
+    )
 
 
 def _session_state(saved: str | None, page: object) -> str:
@@ -139,21 +170,147 @@ def _session_state(saved: str | None, page: object) -> str:
     return "alive, reused" if page is not None else "expired"
 
 
-def read_assertion(account: Account, saml_response: str, prompter: Prompter) -> SamlAssertion:
-    """Parse and check the SAML response, verifying it when the account has ``idp_cert``."""
-    from jcsaml.saml import parse_saml_response
+def read_assertion(
+    account: Account,
+    saml_response: str,
+    prompter: Prompter,
+    *,
+    username: str | None = None,
+    trust_new_cert: bool = False,
+    idp_cert: bytes | None = None,
+) -> SamlAssertion:
+    """Parse, verify and check the SAML response for ``account``.
 
-    idp_cert = _read_cert(account.idp_cert) if account.idp_cert else None
-    assertion = parse_saml_response(
-        saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
-    )
+    ``idp_cert`` is the content of the account's ``idp_cert`` file when the caller has read and
+    checked it already.
+
+    - With ``idp_cert``, the signature must verify with that file's certificate; the file must
+      not be writable by other users and, when ``idp_cert_sha256`` is set, must still have that
+      fingerprint.
+    - Else, with ``idp_cert_sha256`` (pinned), the signature must verify with the certificate in
+      its KeyInfo, which must have that fingerprint. ``trust_new_cert`` accepts another
+      certificate (still verified, never none at all).
+    - Else (first use), a signature is verified with the certificate in its KeyInfo; an unsigned
+      response is read unverified (``signed`` False).
+
+    :func:`trust_signer` then pins, or warns, once the sign-in has succeeded.
+
+    ``username`` is who signed in: an assertion issued to another e-mail address is refused
+    unless it is the account's ``saml_nameid``.
+    """
+    from jcsaml.saml import parse_saml_response, show_fingerprint
+
+    if account.idp_cert:
+        idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
+        assertion = parse_saml_response(
+            saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+        )
+        how = "verified with idp_cert"
+    else:
+        pinned = account.idp_cert_sha256 or None
+        assertion = parse_saml_response(
+            saml_response,
+            idp_cert_sha256=None if trust_new_cert else pinned,
+            trust_embedded_cert=True,
+            allow_sha1=account.allow_sha1,
+            warn=prompter.notify,
+        )
+        signer = assertion.signer_sha256
+        if signer is None and pinned is not None:
+            # --trust-new-cert accepts another certificate, never no certificate at all.
+            from jcsaml.errors import SamlSignatureMissingError
+
+            raise SamlSignatureMissingError()
+        if signer is None:
+            how = "NOT verified (unsigned)"
+        elif signer != pinned:
+            how = "verified with the certificate it carries (not pinned yet)"
+        else:
+            how = "verified with the pinned certificate"
+    _check_name_id(assertion.name_id, username or account.username, account)
     log.debug(
-        "SAML assertion: %d role(s), signature %s, SessionDuration %s",
+        "SAML assertion: %d role(s), signature %s (signer SHA-256 %s), SessionDuration %s",
         len(assertion.roles),
-        "verified" if idp_cert else "not checked (no idp_cert)",
+        how,
+        show_fingerprint(assertion.signer_sha256) if assertion.signer_sha256 else "none",
         assertion.session_duration,
     )
     return assertion
+
+
+def _checked_idp_cert(account: Account, trust_new_cert: bool) -> bytes | None:
+    if not account.idp_cert:
+        return None
+    if trust_new_cert:
+        from jcsaml.errors import TrustNewCertificateError
+
+        raise TrustNewCertificateError(path=account.idp_cert)
+    return read_idp_certificate_file(account.idp_cert, sha256=account.idp_cert_sha256)[0]
+
+
+def trust_signer(
+    account: Account,
+    assertion: SamlAssertion,
+    *,
+    prompter: Prompter,
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
+) -> None:
+    """After a successful sign-in: pin the certificate that signed ``assertion`` when the account
+    trusts none yet (or another, after ``trust_new_cert``), and say so with its fingerprint; or,
+    for an unsigned assertion, warn (every time). Nothing to do with ``idp_cert``.
+    """
+    from jcsaml.saml import show_fingerprint
+
+    signer = assertion.signer_sha256
+    pinned = account.idp_cert_sha256 or None
+    if account.idp_cert or (signer is not None and signer == pinned):
+        return
+    if signer is None:
+        prompter.notify(
+            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} carries no "
+            "signing certificate (it is unsigned, or its signature names none), so jcsaml could "
+            "not check that it comes from JumpCloud. Set JumpCloud's IdP certificate with: "
+            f"jcsaml configure -a {account.name} --idp-cert PATH "
+            "(see: jcsaml help saml-verification)"
+        )
+        return
+    if pin_certificate is None:
+        return
+    try:
+        pin_certificate(account, signer)
+    except ConfigError as exc:
+        prompter.notify(
+            f"jcsaml: warning: could not pin JumpCloud's IdP certificate for account "
+            f"{account.name!r} ({exc}); it will be trusted on first use again next time"
+        )
+        return
+    compare = (
+        "compare it with the IdP certificate of the AWS application in the JumpCloud admin "
+        "console (see: jcsaml help saml-verification)"
+    )
+    if pinned is None:
+        prompter.notify(
+            f"jcsaml: note: trusting JumpCloud's IdP certificate for account {account.name!r} "
+            f"from now on (first use): SHA-256 {show_fingerprint(signer)}; {compare}"
+        )
+    else:
+        prompter.notify(
+            f"jcsaml: note: trusting JumpCloud's new IdP certificate for account "
+            f"{account.name!r}: SHA-256 {show_fingerprint(signer)} (was "
+            f"{show_fingerprint(pinned)}); {compare}"
+        )
+
+
+def _check_name_id(name_id: str | None, username: str, account: Account) -> None:
+    """Refuse an assertion issued to another e-mail address than the one that signed in."""
+    if (
+        name_id
+        and _EMAIL.fullmatch(name_id)
+        and _EMAIL.fullmatch(username)
+        and name_id.casefold() not in (username.casefold(), account.saml_nameid.casefold())
+    ):
+        raise SamlNameIdError(name_id=name_id, username=username)
+    log.debug("SAML NameID %r, signed in as %r", name_id, username)
 
 
 def session_key(account: Account, username: str) -> str:
@@ -185,16 +342,37 @@ def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
     return typed or saved
 
 
-def _read_cert(path: str) -> bytes:
-    """The file's bytes: PEM, metadata XML or DER, as ``jcsaml configure --idp-cert`` accepts."""
-    from jcsaml.errors import InvalidSettingError
+def read_idp_certificate_file(path: str, *, sha256: str = "") -> tuple[bytes, str]:
+    """The IdP certificate file's bytes (PEM, metadata XML or DER) and its certificate's SHA-256.
 
+    Refuses a file other users can write (IdpCertificateWritableError) and, when ``sha256`` is
+    given, one whose certificate no longer has that fingerprint (IdpCertificateChangedError).
+    """
+    from jcsaml.errors import (
+        IdpCertificateChangedError,
+        IdpCertificateWritableError,
+        InvalidSettingError,
+    )
+    from jcsaml.saml import certificate_sha256, show_fingerprint
+
+    file = expand_home(path)
     try:
-        return expand_home(path).read_bytes()
+        with file.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            data = handle.read()
     except OSError as exc:
         raise InvalidSettingError(
             setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
         ) from None
+    writers = [who for who, bit in (("group", stat.S_IWGRP), ("world", stat.S_IWOTH)) if mode & bit]
+    if writers:
+        raise IdpCertificateWritableError(path=path, who=" and ".join(writers))
+    found = certificate_sha256(data)
+    if sha256 and found != sha256.replace(":", "").lower():
+        raise IdpCertificateChangedError(
+            path=path, configured=show_fingerprint(sha256), found=show_fingerprint(found)
+        )
+    return data, found
 
 
 def login(
@@ -212,6 +390,8 @@ def login(
     webauthn_device: WebAuthnDevice | None = None,
     sts_client: StsClient | None = None,
     environ: Mapping[str, str] = os.environ,
+    trust_new_cert: bool = False,
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
@@ -220,6 +400,12 @@ def login(
     (the OS keyring in the CLI). ``force`` ignores a saved console session.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
+
+    The assertion's signature is verified as :func:`read_assertion` says: with the account's
+    ``idp_cert``, else with the certificate pinned in ``idp_cert_sha256``, else the first signed
+    assertion's certificate is pinned by ``pin_certificate`` (default: written into the config
+    file the account was loaded from; None pins nothing). ``trust_new_cert`` accepts and pins a
+    new certificate after JumpCloud renewed it.
     """
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
@@ -233,6 +419,7 @@ def login(
         secrets=secrets or NullStore(),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
+        trust_new_cert=trust_new_cert,
     )
     chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
     credentials = assume_role(
@@ -243,6 +430,8 @@ def login(
         prompter=asker,
         sts_client=sts_client,
     )
+    # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
+    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     # The credentials carry only the account's own region: one from the shell's environment
     # belongs to the shell, not in the profile jcsaml writes.
     return dataclasses.replace(credentials, region=resolved.region or None)

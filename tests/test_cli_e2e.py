@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,9 +31,15 @@ class World:
     """One user's setup: config, credentials paths and the environment the CLI runs in."""
 
     def __init__(
-        self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, roles: dict[str, str]
+        self,
+        home: Path,
+        aws: LocalAws,
+        jumpcloud: FakeJumpCloud,
+        roles: dict[str, str],
+        keys: IdpKeyPair,
     ) -> None:
         self.home = home
+        self.keys = keys
         self.aws = aws
         self.jumpcloud = jumpcloud
         self.roles = roles
@@ -71,7 +79,8 @@ class World:
             "--skip-prompt",
             *extra,
             JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
-            JCSAML_MFA_TOKEN=code or self.jumpcloud.totp_code(EMAIL),
+            # "" for a user without MFA
+            JCSAML_MFA_TOKEN=code if code is not None else self.jumpcloud.totp_code(EMAIL),
             **env,
         )
 
@@ -107,7 +116,43 @@ def world(
     )
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
     with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        yield World(hermetic_home, local, jumpcloud, roles)
+        yield World(hermetic_home, local, jumpcloud, roles, keys)
+
+
+WorldFactory = Callable[..., World]
+
+
+@pytest.fixture
+def world_with(
+    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
+) -> Iterator[WorldFactory]:
+    """Like ``world``, with FakeApp / FakeUser fields overridden (``app={...}``, ``user={...}``)."""
+    local, roles = aws
+    with contextlib.ExitStack() as stack:
+
+        def make(*, app: dict[str, Any] | None = None, user: dict[str, Any] | None = None) -> World:
+            fake_app = FakeApp(
+                **{
+                    "slug": SLUG,
+                    "roles": [(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
+                    **(app or {}),
+                }
+            )
+            fake_user = FakeUser(
+                **{
+                    "email": EMAIL,
+                    "password": PASSWORD,
+                    "totp_secret": SECRET,
+                    "apps": [SLUG],
+                    **(user or {}),
+                }
+            )
+            jumpcloud = stack.enter_context(
+                FakeJumpCloud(users=[fake_user], apps=[fake_app], keys=keys)
+            )
+            return World(hermetic_home, local, jumpcloud, roles, keys)
+
+        yield make
 
 
 def assert_one_line_error(result: CliResult, *needles: str) -> None:
@@ -281,7 +326,7 @@ def test_no_saml_response_mentions_conditional_access(
     )
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
     with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        world = World(hermetic_home, local, jumpcloud, roles)
+        world = World(hermetic_home, local, jumpcloud, roles, keys)
         world.configure()
         assert_one_line_error(world.login(), "conditional-access")
 
@@ -364,14 +409,217 @@ def test_configure_refuses_plain_http_to_a_remote_host(world: World) -> None:
 # --- signature verification ---------------------------------------------------------------
 
 
-def test_login_without_idp_cert_says_once_how_to_verify(world: World) -> None:
+def fingerprint_of(keys: IdpKeyPair) -> str:
+    from jcsaml.saml import certificate_sha256
+
+    return certificate_sha256(keys.cert_pem)
+
+
+def shown(keys: IdpKeyPair) -> str:
+    from jcsaml.saml import show_fingerprint
+
+    return show_fingerprint(fingerprint_of(keys))
+
+
+@contextlib.contextmanager
+def trusting_also(world: World, new_keys: IdpKeyPair) -> Iterator[None]:
+    """While inside: IAM's SAML provider lists the renewed certificate next to the old one (as
+    an administrator's rotation does), so AWS accepts assertions signed with either."""
+    old = world.keys.metadata_xml()
+    descriptor = (
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+        f"<ds:X509Data><ds:X509Certificate>{new_keys.cert_base64()}</ds:X509Certificate>"
+        "</ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n    "
+    )
+    both = old.replace("<md:NameIDFormat>", descriptor + "<md:NameIDFormat>", 1)
+    iam = world.aws.iam_client(ACCOUNT)
+    principal = world.roles["principal"]
+    iam.update_saml_provider(SAMLMetadataDocument=both, SAMLProviderArn=principal)
+    try:
+        yield
+    finally:
+        iam.update_saml_provider(SAMLMetadataDocument=old, SAMLProviderArn=principal)
+
+
+NO_MFA = {"totp_secret": None}  # users who sign in more often than TOTP windows allow
+
+
+def test_first_login_pins_the_certificate_and_a_forged_one_is_refused(
+    world_with: WorldFactory, keys: IdpKeyPair
+) -> None:
+    world = world_with(user=NO_MFA)
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    first = world.login()
+    world.config.write_text("# team accounts\n" + world.config.read_text())
+    first = world.login(code="")
     assert first.status == 0, first.stderr
-    assert "--idp-cert" in first.stderr and "not verified" in first.stderr
-    again = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    notes = [line for line in first.stderr.splitlines() if "IdP certificate" in line]
+    assert len(notes) == 1 and shown(keys) in notes[0] and "JumpCloud admin console" in notes[0]
+    config = world.config.read_text()
+    assert f"idp_cert_sha256 = {fingerprint_of(keys)}" in config
+    assert config.startswith("# team accounts\n")
+
+    again = world.login("--force", code="")
     assert again.status == 0, again.stderr
-    assert "--idp-cert" not in again.stderr
+    assert "IdP certificate" not in again.stderr
+
+    saved = world.credentials.read_text()
+    forger = IdpKeyPair.generate()
+    world.jumpcloud.keys = forger  # a forged JumpCloud, signing with its own certificate
+    for _ in range(2):  # refused every time: nothing re-pins by itself
+        forged = world.login("--force", code="")
+        assert_one_line_error(
+            forged,
+            "HAS CHANGED",
+            shown(keys),
+            shown(forger),
+            "jcsaml login -a production --trust-new-cert",
+            "jcsaml configure -a production --idp-cert NEW.pem",
+        )
+    assert world.credentials.read_text() == saved
+    assert f"idp_cert_sha256 = {fingerprint_of(keys)}" in world.config.read_text()
+
+
+def test_a_renewed_certificate_is_accepted_with_trust_new_cert(
+    world_with: WorldFactory, keys: IdpKeyPair
+) -> None:
+    world = world_with(user=NO_MFA)
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login(code="").status == 0
+    renewed = IdpKeyPair.generate()
+    world.jumpcloud.keys = renewed
+    with trusting_also(world, renewed):
+        refused = world.login("--force", code="")
+        assert_one_line_error(refused, "HAS CHANGED")
+        accepted = world.login("--trust-new-cert", code="")
+        assert accepted.status == 0, accepted.stderr
+        assert shown(renewed) in accepted.stderr and shown(keys) in accepted.stderr
+        assert f"idp_cert_sha256 = {fingerprint_of(renewed)}" in world.config.read_text()
+        later = world.login("--force", code="")
+        assert later.status == 0, later.stderr
+        assert "IdP certificate" not in later.stderr
+
+
+def test_a_renewed_certificate_is_accepted_with_configure_idp_cert(
+    world: World, keys: IdpKeyPair
+) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    assert world.login().status == 0
+    renewed = IdpKeyPair.generate()
+    world.jumpcloud.keys = renewed
+    cert = world.home / "new.pem"
+    cert.write_bytes(renewed.cert_pem)
+    cert.chmod(0o644)
+    with trusting_also(world, renewed):
+        world.configure("--idp-cert", str(cert))
+        config = world.config.read_text()
+        assert f"idp_cert = {cert}" in config
+        assert f"idp_cert_sha256 = {fingerprint_of(renewed)}" in config
+        result = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+        assert result.status == 0, result.stderr
+
+
+def test_trust_new_cert_does_not_apply_to_an_idp_cert_file(world: World, keys: IdpKeyPair) -> None:
+    cert = world.home / "jumpcloud.pem"
+    cert.write_bytes(keys.cert_pem)
+    cert.chmod(0o644)
+    world.configure("--idp-cert", str(cert))
+    result = world.login("--trust-new-cert")
+    assert_one_line_error(result, "--trust-new-cert", "jcsaml configure -a production --idp-cert")
+
+
+def test_an_idp_cert_file_others_can_write_or_that_changed_is_refused(
+    world: World, keys: IdpKeyPair
+) -> None:
+    cert = world.home / "jumpcloud.pem"
+    cert.write_bytes(keys.cert_pem)
+    cert.chmod(0o666)
+    refused = world.run(
+        "configure", "-a", "production", "--url", world.jumpcloud.app_url(SLUG),
+        "--idp-cert", str(cert), "--skip-prompt",
+    )  # fmt: skip
+    assert_one_line_error(refused, "group and world-writable", f"chmod go-w {cert}")
+    cert.chmod(0o644)
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"], "--idp-cert", str(cert))
+    assert f"idp_cert_sha256 = {fingerprint_of(keys)}" in world.config.read_text()
+
+    cert.chmod(0o664)
+    assert_one_line_error(world.login(), "group-writable")
+    cert.chmod(0o644)
+    cert.write_bytes(IdpKeyPair.generate().cert_pem)
+    assert_one_line_error(
+        world.login(), "has changed since it was configured", shown(keys), "--idp-cert"
+    )
+    assert not world.credentials.exists()
+    assert world.jumpcloud.count("POST", "/userconsole/auth") == 0  # refused before signing in
+
+
+@pytest.mark.parametrize("sign", ["none", "assertion"])
+def test_unverifiable_responses_warn_at_every_login_and_in_exec(
+    world_with: WorldFactory, sign: str
+) -> None:
+    # "none": unsigned (STS refuses it, as AWS does); "assertion": signed, certificate left out
+    # of KeyInfo (AWS verifies it with the provider's metadata, jcsaml has nothing to check with).
+    world = world_with(app={"sign": sign, "embed_certificate": False}, user=NO_MFA)
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    if sign == "none":
+        result = world.login(code="")
+        assert_one_line_error(result, "InvalidIdentityToken")
+        return
+    for _ in range(2):
+        result = world.login("--force", code="")
+        assert result.status == 0, result.stderr
+        assert "warning: JumpCloud's SAML response for account 'production'" in result.stderr
+        assert "jcsaml configure -a production --idp-cert PATH" in result.stderr
+    assert "idp_cert_sha256" not in world.config.read_text()
+    done = world.run(
+        "exec", "-a", "production", "--force", "--skip-prompt", "--", sys.executable, "-c", "pass",
+        JCSAML_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    assert done.status == 0, done.stderr
+    assert "warning: JumpCloud's SAML response" in done.stderr
+
+
+def test_an_assertion_issued_to_another_user_is_refused(world_with: WorldFactory) -> None:
+    world = world_with(user={"name_id": "mallory@evil.example"})
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    result = world.login()
+    assert_one_line_error(
+        result,
+        "issued to mallory@evil.example, not to alice@acme.example",
+        "jcsaml configure -a production --saml-nameid mallory@evil.example",
+    )
+    assert not world.credentials.exists()
+    world.configure("--saml-nameid", "mallory@evil.example")
+    accepted = world.login(code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    assert accepted.status == 0, accepted.stderr
+
+
+def test_too_many_roles_is_one_clear_error(world_with: WorldFactory) -> None:
+    provider = f"arn:aws:iam::{ACCOUNT}:saml-provider/J"
+    roles = [(f"arn:aws:iam::{ACCOUNT}:role/R{i}", provider) for i in range(1001)]
+    world = world_with(app={"roles": roles})
+    world.configure()
+    assert_one_line_error(world.login(), "1001 values", "more than the 1000")
+
+
+RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
+
+
+def test_escape_sequences_from_jumpcloud_or_the_assertion_never_reach_the_terminal(
+    world_with: WorldFactory,
+) -> None:
+    hostile = "Authentication failed.\x1b]0;owned\x07\x1b[2K\r\u202eevil"
+    world = world_with(
+        user={"auth_failure_message": hostile, "name_id": "mallory\u202e\x9b2K@evil.example"}
+    )
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    wrong = world.login(JCSAML_PASSWORD="wrong password")
+    assert_one_line_error(wrong, "JumpCloud rejected the sign-in", "\\x1b]0;owned\\x07")
+    assert not any(raw in wrong.stderr for raw in RAW)
+    other = world.login("--debug", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    assert other.status == 1
+    assert "jcsaml: error: the SAML assertion was issued to mallory\\u202e\\x9b2K" in other.stderr
+    assert not any(raw in other.stderr for raw in RAW)
 
 
 @pytest.mark.parametrize("form", ["pem", "metadata"])

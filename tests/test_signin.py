@@ -52,10 +52,15 @@ class FakeAuthenticator:
 
 
 def page_for(
-    keys: IdpKeyPair, roles: list[tuple[str, str]], duration: int | None = 3600
+    keys: IdpKeyPair,
+    roles: list[tuple[str, str]],
+    duration: int | None = 3600,
+    subject: str = "alice@acme.example",
 ) -> SamlPage:
     return SamlPage(
-        saml_response=make_saml_response_b64(keys, roles=roles, session_duration=duration),
+        saml_response=make_saml_response_b64(
+            keys, roles=roles, session_duration=duration, subject=subject
+        ),
         relay_state="",
         form_action="https://signin.aws.amazon.com/saml",
     )
@@ -227,7 +232,7 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
 
 
 def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
-    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)], subject="bob@acme.example"))
     prompter = ScriptedPrompter(["bob@acme.example", "pw"])
     login(
         Account(name="p", url=URL, mfa="TOTP"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from jcsaml.cli import configure, exec_command, login, logout
+from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class Context:
     deferred: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
-        print(f"jcsaml: warning: {message}", file=self.stderr)
+        print(f"jcsaml: warning: {printable(message)}", file=self.stderr)
 
     def warn_after_success(self, message: str) -> None:
         """A warning about something that doesn't stop the command (no keyring, say): shown once
@@ -124,10 +125,18 @@ def _for_account(message: str, args: argparse.Namespace) -> str:
     return message.replace(" -a NAME ", f" -a {account} ") if account else message
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Debug lines can quote server text: escape control and bidi characters, keeping the line
+    breaks of a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
+
+
 def _enable_debug_logging(stream: TextIO) -> None:
     # Only jcsaml's own logger: botocore's debug output would include the SAML assertion.
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("jcsaml: debug: %(name)s: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger = logging.getLogger("jcsaml")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

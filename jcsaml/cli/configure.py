@@ -56,6 +56,11 @@ def add_parser(
         help="JumpCloud IdP certificate or metadata XML: turns on signature checks",
     )
     parser.add_argument(
+        "--saml-nameid",
+        metavar="NAMEID",
+        help="another NameID (e-mail) JumpCloud may issue this user's assertions to",
+    )
+    parser.add_argument(
         "--credentials-file",
         metavar="PATH",
         help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
@@ -76,6 +81,7 @@ _FLAG_KEYS = (
     ("region", "region"),
     ("session_duration", "aws_session_duration"),
     ("idp_cert", "idp_cert"),
+    ("saml_nameid", "saml_nameid"),
     ("credentials_file", "credentials_file"),
 )
 
@@ -128,7 +134,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not account.url:
         raise InputRequiredError(what="the JumpCloud SAML application URL", how="pass --url")
     if changes.get("idp_cert"):
-        _check_idp_cert(str(changes["idp_cert"]))
+        # The fingerprint is kept, so a login notices when the file is replaced later.
+        changes["idp_cert_sha256"] = _check_idp_cert(str(changes["idp_cert"]))
     changed = update_account(name, changes, path=path, environ=ctx.environ)
     saved = find_account(name, path=path) or account
     if not changed:
@@ -178,14 +185,8 @@ def _absolute(path: str | None, environ: Mapping[str, str]) -> str | None:
     return os.path.abspath(expand_home(path, environ)) if path else None
 
 
-def _check_idp_cert(path: str) -> None:
-    from jcsaml.errors import InvalidSettingError
-    from jcsaml.saml import load_idp_certificate
+def _check_idp_cert(path: str) -> str:
+    """Refuse a certificate file login would refuse; return its certificate's SHA-256."""
+    from jcsaml.signin import read_idp_certificate_file
 
-    try:
-        with open(path, "rb") as handle:
-            load_idp_certificate(handle.read())
-    except OSError as exc:
-        raise InvalidSettingError(
-            setting="idp_cert", reason=f"cannot read {path}: {exc.strerror or exc}"
-        ) from None
+    return read_idp_certificate_file(path)[1]

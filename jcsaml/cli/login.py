@@ -9,7 +9,6 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,6 +74,12 @@ def add_parser(
         "than 5 minutes, unless --force.",
     )
     add_login_options(parser, environ)
+    parser.add_argument(
+        "--trust-new-cert",
+        action="store_true",
+        help="accept JumpCloud's renewed IdP certificate: sign in, show its SHA-256 "
+        "fingerprint and trust it from now on instead of the pinned one",
+    )
     parser.set_defaults(run=run)
 
 
@@ -109,7 +114,8 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     store = CredentialsFile(path, environ=ctx.environ)
     wanted_role = args.role or account.role_arn or None
     duration = parse_duration(args.session_duration) if args.session_duration else None
-    if not args.force:
+    # Accepting a new certificate needs a sign-in, whatever the profile holds.
+    if not (args.force or getattr(args, "trust_new_cert", False)):
         cached = cached_credentials(store, profile, role=wanted_role)
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
@@ -143,6 +149,7 @@ def _sign_in(
         secrets=default_store(warn=ctx.warn_after_success),
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
+        trust_new_cert=getattr(args, "trust_new_cert", False),
     )
 
 
@@ -157,8 +164,6 @@ def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str
 def run(args: argparse.Namespace, ctx: Context) -> int:
     got = obtain_credentials(args, ctx)
     creds = got.credentials
-    if got.fresh and not got.account.idp_cert:
-        suggest_verification(got.account.name, ctx)
     if got.fresh:
         print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
         print(
@@ -173,34 +178,3 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             file=ctx.stdout,
         )
     return 0
-
-
-def notices_path(environ: Mapping[str, str]) -> Path:
-    """Where jcsaml remembers the one-time notices it gave (no secrets in it)."""
-    from jcsaml.config import expand_home
-
-    state = environ.get("XDG_STATE_HOME") or "~/.local/state"
-    return expand_home(state, environ) / "jcsaml" / "notices"
-
-
-def suggest_verification(account_name: str, ctx: Context) -> None:
-    """Once per account: say that the assertion's signature is not checked, and how to fix it."""
-    path = notices_path(ctx.environ)
-    notice = f"unverified-signature {account_name}"
-    try:
-        if notice in path.read_text(encoding="utf-8").splitlines():
-            return
-    except OSError:
-        pass  # no notices given yet
-    print(
-        f"jcsaml: note: JumpCloud's signature on the SAML assertion is not verified for account "
-        f"{account_name!r}; download the IdP certificate from the JumpCloud admin console and "
-        f"run: jcsaml configure -a {account_name} --idp-cert PATH (see docs/saml-verification.md)",
-        file=ctx.stderr,
-    )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as notes:
-            notes.write(notice + "\n")
-    except OSError:
-        pass  # a read-only home only means the note comes again next time

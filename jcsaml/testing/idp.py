@@ -277,13 +277,15 @@ def sign_saml_response(
     sign: Literal["assertion", "response", "both"] = "assertion",
     signature_algorithm: str = "rsa-sha256",
     digest_algorithm: str = "sha256",
+    embed_certificate: bool = True,
 ) -> bytes:
     """Sign a SAML Response with ``keys``: its Assertion, the Response itself, or both.
 
     Enveloped signatures with exclusive canonicalization, the certificate in ``ds:KeyInfo``, as
-    JumpCloud sends them. Algorithms are signxml fragment names (``rsa-sha256``, ``rsa-sha1``,
-    ``sha256``, ``sha1`` ...). With ``both``, the Assertion is signed first so the Response
-    signature covers it. Returns UTF-8 XML.
+    JumpCloud sends them; ``embed_certificate=False`` leaves ``ds:KeyInfo`` out, as some IdPs do
+    (the signature stays valid: KeyInfo is not part of what is signed). Algorithms are signxml
+    fragment names (``rsa-sha256``, ``rsa-sha1``, ``sha256``, ``sha1`` ...). With ``both``, the
+    Assertion is signed first so the Response signature covers it. Returns UTF-8 XML.
     """
     from lxml import etree
 
@@ -297,6 +299,9 @@ def sign_saml_response(
         root = _sign_element(root, assertion, keys, signature_algorithm, digest_algorithm)
     if sign in ("response", "both"):
         root = _sign_element(root, root, keys, signature_algorithm, digest_algorithm)
+    if not embed_certificate:
+        for key_info in list(root.iter(f"{{{DS_NS}}}KeyInfo")):
+            key_info.getparent().remove(key_info)
     signed: bytes = etree.tostring(root, encoding="utf-8")
     return signed
 

@@ -58,7 +58,7 @@ FactorStatus = Literal["available", "unavailable"]
 PushStatus = Literal["pending", "accepted", "denied", "expired"]
 PushOutcome = Literal["accepted", "denied", "expired"]
 FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429"]
-SignWhat = Literal["assertion", "response", "both"]
+SignWhat = Literal["assertion", "response", "both", "none"]
 FailureKey = Literal["message", "error"]
 UserVerification = Literal["discouraged", "preferred", "required"]
 
@@ -116,8 +116,10 @@ class FakeUser:
 
     ``auth_failure_key`` picks the key of a wrong password's 401 body for this user
     (``{"message": ...}`` or ``{"error": ...}``, both seen from JumpCloud; None: the fake's
-    choice). ``device_trust_denied`` makes the right password answer 403, as a conditional
-    access policy that admits only trusted devices does at sign-in.
+    choice) and ``auth_failure_message`` its text (default: JumpCloud's "Authentication
+    failed."). ``device_trust_denied`` makes the right password answer 403, as a conditional
+    access policy that admits only trusted devices does at sign-in. ``name_id`` is the Subject
+    NameID of the user's assertions (default: ``email``), for tenants that map it elsewhere.
     """
 
     email: str
@@ -129,7 +131,9 @@ class FakeUser:
         default_factory=dict, repr=False
     )
     auth_failure_key: FailureKey | None = None
+    auth_failure_message: str | None = None
     device_trust_denied: bool = False
+    name_id: str | None = None
 
     def mfa_factors(self) -> list[FakeFactor]:
         """The factors as the fake reports them, defaults applied."""
@@ -155,14 +159,16 @@ class FakeApp:
 
     ``roles`` are ``(role_arn, principal_arn)`` pairs; the first role's partition picks the AWS
     sign-in URL the page posts to (and the assertion's Destination). ``sign`` says what the IdP
-    key signs. ``conditional_access_denied`` makes the page refuse every user, as a JumpCloud
-    conditional-access policy does.
+    key signs (``none``: nothing, an unsigned response); ``embed_certificate=False`` leaves the
+    certificate out of the signature's KeyInfo. ``conditional_access_denied`` makes the page
+    refuse every user, as a JumpCloud conditional-access policy does.
     """
 
     slug: str
     roles: Sequence[tuple[str, str]]
     session_duration: int | None = 3600
     sign: SignWhat = "assertion"
+    embed_certificate: bool = True
     principal_first: bool = False
     conditional_access_denied: bool = False
     display_label: str | None = None
@@ -787,7 +793,8 @@ class FakeJumpCloud:
             or not hmac.compare_digest(password.encode(), user.password.encode())
         ):
             key = user.auth_failure_key if user and user.auth_failure_key else self.auth_failure_key
-            return _json_reply(401, {key: AUTH_FAILED_MESSAGE})
+            message = (user.auth_failure_message if user else None) or AUTH_FAILED_MESSAGE
+            return _json_reply(401, {key: message})
         if user.device_trust_denied:
             # The policy is checked once the user is known, before any MFA is asked for.
             return _json_reply(403, {"message": DEVICE_TRUST_MESSAGE})
@@ -1069,13 +1076,19 @@ class FakeJumpCloud:
         action = app.signin_url
         xml = build_saml_response(
             roles=app.roles,
-            subject=user.email,
+            subject=user.name_id or user.email,
             session_duration=app.session_duration,
             destination=action,
             now=datetime.fromtimestamp(self._clock(), UTC),
             principal_first=app.principal_first,
         )
-        signed = sign_saml_response(xml, self.keys, sign=app.sign)
+        signed = (
+            xml
+            if app.sign == "none"
+            else sign_saml_response(
+                xml, self.keys, sign=app.sign, embed_certificate=app.embed_certificate
+            )
+        )
         saml_response = base64.b64encode(signed).decode("ascii")
         form = (
             "<noscript><p><strong>Note:</strong> Since your browser does not support JavaScript, "
