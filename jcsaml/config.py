@@ -31,6 +31,7 @@ from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, edit_ini
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_PUSH_TIMEOUT = 120.0
+DEFAULT_STS_TIMEOUT = 30.0
 MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
@@ -59,6 +60,9 @@ KNOWN_KEYS = (
     "allow_sha1",
     "http_timeout",
     "push_timeout",
+    "sts_timeout",
+    "federation_url",
+    "account_aliases",
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
@@ -82,6 +86,7 @@ class Account:
     allow_sha1: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
+    sts_timeout: float = DEFAULT_STS_TIMEOUT
     #: SHA-256 of the IdP certificate this account trusts (64 lowercase hex digits): the one in
     #: ``idp_cert`` when configured, else the one pinned on the first signed sign-in.
     idp_cert_sha256: str = ""
@@ -90,6 +95,9 @@ class Account:
     #: The config file the account was read from; certificate pinning writes there. None for an
     #: Account built in code (nothing is written).
     source: Path | None = dataclasses.field(default=None, compare=False)
+    federation_url: str = ""
+    #: ``(account id, alias)`` pairs from ``account_aliases``, for ``jcsaml list-roles``.
+    account_aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def profile(self) -> str:
@@ -118,6 +126,11 @@ class Account:
             "push_timeout": None
             if self.push_timeout == DEFAULT_PUSH_TIMEOUT
             else f"{self.push_timeout:g}",
+            "federation_url": self.federation_url,
+            "account_aliases": ", ".join(f"{a}:{n}" for a, n in self.account_aliases),
+            "sts_timeout": None
+            if self.sts_timeout == DEFAULT_STS_TIMEOUT
+            else f"{self.sts_timeout:g}",
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -234,6 +247,11 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         push_timeout=parsed(
             "push_timeout", lambda v: parse_seconds("push_timeout", v), DEFAULT_PUSH_TIMEOUT
         ),
+        federation_url=get("federation_url"),
+        account_aliases=parsed("account_aliases", parse_account_aliases, ()),
+        sts_timeout=parsed(
+            "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
+        ),
     )
     if strict:
         validate_account(account)
@@ -295,6 +313,8 @@ def validate_account(account: Account) -> None:
         )
     validate_url(account.url, "url")
     validate_url(account.console_url, "console_url")
+    if account.federation_url:
+        validate_url(account.federation_url, "federation_url")
     if "/saml2/" not in urlsplit(account.url).path:
         raise InvalidSettingError(
             setting="url",
@@ -345,8 +365,8 @@ def validate_setting(key: str, value: str) -> str:
                 reason=f"{value} is not a JumpCloud SAML application URL "
                 "(expected https://sso.jumpcloud.com/saml2/<application>)",
             )
-    elif key == "console_url":
-        validate_url(value, "console_url")
+    elif key in ("console_url", "federation_url"):
+        validate_url(value, key)
     elif key == "mfa":
         return _canonical_mfa(value)
     elif key == "role_arn":
@@ -362,8 +382,10 @@ def validate_setting(key: str, value: str) -> str:
         return parse_fingerprint(value)
     elif key == "allow_sha1":
         _parse_bool(key, value)
-    elif key in ("http_timeout", "push_timeout"):
+    elif key in ("http_timeout", "push_timeout", "sts_timeout"):
         parse_seconds(key, value)
+    elif key == "account_aliases":
+        return ", ".join(f"{a}:{n}" for a, n in parse_account_aliases(value))
     return value
 
 
@@ -397,6 +419,23 @@ def validate_role_arn(arn: str) -> str:
             reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
         )
     return arn
+
+
+def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
+    """``012345678987:acme-prod, 210987654321:acme-dev`` -> ((id, alias), ...)."""
+    pairs = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        account_id, _, alias = (part.strip() for part in item.partition(":"))
+        if not (len(account_id) == 12 and account_id.isdigit() and alias):
+            raise InvalidSettingError(
+                setting="account_aliases",
+                reason=f"{item.strip()!r} is not ACCOUNT_ID:ALIAS (a 12-digit AWS account id, "
+                "a colon, a name), e.g. 012345678987:acme-prod",
+            )
+        pairs.append((account_id, alias))
+    return tuple(pairs)
 
 
 def parse_duration(text: str) -> int:

@@ -119,6 +119,22 @@ class IdpProtocolError(IdpError):
     )
 
 
+class IdpAnswerTooLargeError(IdpError):
+    fmt = (
+        "JumpCloud's answer from {url} is larger than {limit} once decompressed; jcsaml stopped "
+        "reading it. Something other than JumpCloud (a proxy, a captive portal) may be answering: "
+        "check url and console_url, or run with --debug and report it"
+    )
+
+
+class UnsafeRedirectError(IdpError):
+    fmt = (
+        "{url} redirected to {target}, which is not an https URL on the configured JumpCloud "
+        "hosts; jcsaml did not follow it (the session cookie and the SAML response stay with "
+        "JumpCloud). Check the account's url and console_url"
+    )
+
+
 class AuthenticationFailedError(IdpError):
     fmt = "JumpCloud rejected the sign-in: {message}; check the username and password"
 
@@ -531,6 +547,20 @@ class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
 
 
+class StsTimeoutError(StsError):
+    fmt = (
+        "AWS STS at {endpoint} gave no complete answer within {seconds:g} s; check the network "
+        "and the proxy settings, or raise sts_timeout in the account{override}"
+    )
+
+
+class StsBadAnswerError(StsError):
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response (HTTP {status}); "
+        "a proxy, captive portal or wrong endpoint may be answering instead{override}"
+    )
+
+
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
@@ -539,6 +569,42 @@ class StsUnavailableError(StsError):
 
 
 # --- credentials and commands -----------------------------------------------------------------
+
+
+class ConsoleSigninError(JcsamlError):
+    fmt = (
+        "the AWS federation endpoint {endpoint} refused the sign-in token request (HTTP "
+        "{status}); sign in again with --force, and check federation_url or "
+        "JCSAML_FEDERATION_URL if set"
+    )
+
+
+class ConsoleUnavailableError(JcsamlError):
+    fmt = (
+        "cannot reach the AWS federation endpoint {endpoint}: {reason}; check the network and "
+        "the proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE)"
+    )
+
+
+class BrowserNotFoundError(JcsamlError):
+    fmt = "no web browser could be opened; run again with --link to print the URL instead"
+
+
+class Saml2awsFileError(ConfigError):
+    fmt = "cannot read the saml2aws config file {path}: {reason}; check the path"
+
+
+class NothingToImportError(ConfigError):
+    fmt = (
+        "{path} holds no JumpCloud account to import (saml2aws sections with provider = JumpCloud)"
+    )
+
+
+class AccountExistsError(ConfigError):
+    fmt = (
+        "{path} already has the IdP account(s) {accounts}; nothing was imported: run again with "
+        "--force to replace them"
+    )
 
 
 class CredentialsFileError(JcsamlError, ValueError):

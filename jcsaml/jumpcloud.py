@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
+    IdpAnswerTooLargeError,
     IdpProtocolError,
     IdpRateLimitedError,
     IdpServerError,
@@ -33,6 +34,7 @@ from jcsaml.errors import (
     PushDeniedError,
     PushExpiredError,
     PushTimeoutError,
+    UnsafeRedirectError,
     WebAuthnRejectedError,
 )
 from jcsaml.prompter import Prompter
@@ -40,6 +42,7 @@ from jcsaml.prompter import Prompter
 if TYPE_CHECKING:
     import requests
 
+    from jcsaml.bounded_http import Answer
     from jcsaml.webauthn import WebAuthnDevice
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ TOTP_ATTEMPTS = 3
 GET_ATTEMPTS = 3
 RETRY_AFTER_CAP = 30.0  # never sleep longer than this on a Retry-After header
 RETRYABLE_STATUSES = (429, 502, 503, 504)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
 
 _JSON_HEADERS = {
     "Accept": "application/json",
@@ -130,16 +135,14 @@ class JumpCloudAuthenticator:
         self.console_url = validate_url(console_url, "console_url").rstrip("/")
         self.slug = app_slug(app_url)
         self.prompter = prompter
-        self.timeout = (min(CONNECT_TIMEOUT, http_timeout), http_timeout)
+        self.http_timeout = http_timeout
         self.push_timeout = push_timeout
         self.webauthn_device = webauthn_device
         self.clock = clock
         self.sleep = sleep
-        if session is None:
-            import requests
+        from jcsaml.bounded_http import bounded_session
 
-            session = requests.Session()
-        self.session = session
+        self.session = bounded_session(session)
         self._xsrf = ""
 
     # -- the flow -------------------------------------------------------------------------------
@@ -309,19 +312,16 @@ class JumpCloudAuthenticator:
         """GET the application's page and read the auto-post form (works with a live session)."""
         from bs4 import BeautifulSoup
 
-        # The page is HTML for a browser, not an API call: JumpCloud may redirect within its hosts.
-        response = self._send(
-            "GET", self.app_url, headers={"Accept": "text/html"}, allow_redirects=True
-        )
-        if response.status_code == 429:
+        response = self._follow(self.app_url)
+        if response.status == 429:
             raise IdpRateLimitedError(url=self.app_url)
-        if response.status_code >= 500:
-            raise IdpServerError(status=response.status_code, url=self.app_url)
+        if response.status >= 500:
+            raise IdpServerError(status=response.status, url=self.app_url)
         soup = BeautifulSoup(response.text, "html.parser")
         field = soup.find("input", attrs={"name": "SAMLResponse"})
         value = field.get("value") if field is not None else None
         if not isinstance(value, str) or not value.strip():
-            if response.status_code == 403:
+            if response.status == 403:
                 raise ConditionalAccessError(message="HTTP 403 on the application page")
             raise NoSamlResponseError(url=self.app_url)
         form = field.find_parent("form") if field is not None else None
@@ -334,12 +334,40 @@ class JumpCloudAuthenticator:
             form_action=action if isinstance(action, str) else "",
         )
 
+    def _follow(self, url: str) -> Answer:
+        """GET an HTML page, following redirects by hand: only to https (or loopback http) URLs
+        on the configured app or console host, so the session cookies and the SAML response never
+        come from or go to anywhere else."""
+        allowed = {_origin(self.app_url), _origin(self.console_url)}
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self._send("GET", url, headers={"Accept": "text/html"})
+            location = answer.headers.get("Location")
+            if answer.status not in REDIRECT_STATUSES or not location:
+                return answer
+            target = urljoin(url, location)
+            if _origin(target) not in allowed:
+                raise UnsafeRedirectError(url=url, target=target)
+            log.debug("%s redirects to %s", url, target)
+            url = target
+        raise IdpProtocolError(url=self.app_url, reason=f"more than {MAX_REDIRECTS} redirects")
+
     # -- console session reuse -----------------------------------------------------------------
 
     def export_session(self) -> str:
-        """The console session (cookies and xsrf token) as text for the OS keyring."""
+        """The console session (cookies with their attributes, and the xsrf token) as text for
+        the OS keyring."""
         cookies = [
-            {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+            {
+                "name": c.name,
+                "value": c.value,
+                "domain": c.domain,
+                "path": c.path,
+                "secure": c.secure,
+                "expires": c.expires,
+                "http_only": c.has_nonstandard_attr("HttpOnly"),
+                "domain_specified": c.domain_specified,
+                "domain_initial_dot": c.domain_initial_dot,
+            }
             for c in self.session.cookies
         ]
         return json.dumps({"xsrf": self._xsrf, "cookies": cookies})
@@ -351,13 +379,11 @@ class JumpCloudAuthenticator:
             state = json.loads(exported)
             self._xsrf = str(state["xsrf"])
             for cookie in state["cookies"]:
-                self.session.cookies.set(
-                    cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"]
-                )
+                _restore_cookie(self.session, cookie)
         except (ValueError, KeyError, TypeError):
             return None  # an unreadable saved session is simply not reused
         response = self._send("GET", self._url("/userconsole/api/self"), headers=self._headers())
-        if response.status_code != 200:
+        if response.status != 200:
             self.session.cookies.clear()
             self._xsrf = ""
             return None
@@ -378,47 +404,67 @@ class JumpCloudAuthenticator:
         """One JSON API call; anything but a JSON object (or a 5xx) is an error."""
         url = self._url(path)
         response = self._send(method, url, json=body, headers=self._headers())
-        if response.status_code == 429:
+        if response.status == 429:
             raise IdpRateLimitedError(url=url)
-        if response.status_code >= 500:
-            raise IdpServerError(status=response.status_code, url=url)
+        if response.status >= 500:
+            raise IdpServerError(status=response.status, url=url)
         try:
             parsed = response.json()
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise IdpProtocolError(
-                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status_code})"
+                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status})"
             ) from None
         if not isinstance(parsed, dict):
             raise IdpProtocolError(url=url, reason="expected a JSON object")
-        reply = _Reply(status=response.status_code, url=url, body=parsed)
-        if response.status_code == 403 and "factors" not in parsed:
+        reply = _Reply(status=response.status, url=url, body=parsed)
+        if response.status == 403 and "factors" not in parsed:
             raise ConditionalAccessError(message=_message(reply) or "HTTP 403")
         return reply
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send with timeouts. GETs are retried on connection errors, 429 and 502-504; a POST
-        never is, since it may have consumed a one-time code."""
+    def _send(self, method: str, url: str, **kwargs: Any) -> Answer:
+        """Send; the whole answer must come within ``http_timeout`` and decode to at most
+        MAX_ANSWER_BYTES. Redirects are not followed. GETs are retried on connection errors
+        (a body cut short too), 429 and 502-504; a POST never is, since it may have consumed a
+        one-time code."""
         import requests
 
-        kwargs.setdefault("allow_redirects", False)
+        from jcsaml.bounded_http import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlinePassed, fetch
+
         attempts = GET_ATTEMPTS if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.exceptions.Timeout:
+                response = fetch(
+                    self.session,
+                    method,
+                    url,
+                    seconds=self.http_timeout,
+                    connect_seconds=min(CONNECT_TIMEOUT, self.http_timeout),
+                    limit=MAX_ANSWER_BYTES,
+                    **kwargs,
+                )
+            except (DeadlinePassed, requests.exceptions.Timeout):
                 raise IdpUnavailableError(
-                    url=url, reason=f"no answer within {self.timeout[1]:g} s"
+                    url=url, reason=f"no answer within {self.http_timeout:g} s"
                 ) from None
-            except requests.exceptions.ConnectionError as exc:
+            except AnswerTooLarge as exc:
+                raise IdpAnswerTooLargeError(url=url, limit=_mib(exc.limit)) from None
+            except requests.exceptions.ContentDecodingError:
+                raise IdpProtocolError(
+                    url=url, reason="its compressed body could not be decoded"
+                ) from None
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 if last or isinstance(exc, requests.exceptions.SSLError | _proxy_error()):
                     raise _transport_error(url, exc) from None
                 log.debug("%s %s failed (%s); retrying", method, url, type(exc).__name__)
                 self.sleep(_backoff(attempt))
                 continue
-            log.debug("%s %s -> HTTP %s", method, url, response.status_code)
-            if response.status_code in RETRYABLE_STATUSES and not last:
+            log.debug("%s %s -> HTTP %s", method, url, response.status)
+            if response.status in RETRYABLE_STATUSES and not last:
                 self.sleep(_retry_delay(response, attempt))
                 continue
             return response
@@ -435,7 +481,7 @@ def _backoff(attempt: int) -> float:
     return 0.5 * 2.0 ** (attempt - 1)
 
 
-def _retry_delay(response: requests.Response, attempt: int) -> float:
+def _retry_delay(response: Answer, attempt: int) -> float:
     """Retry-After (seconds) when the server gives it, capped; else exponential backoff."""
     header = str(response.headers.get("Retry-After", ""))
     if header.strip().isdigit():
@@ -448,7 +494,9 @@ def _transport_error(url: str, exc: Exception) -> IdpUnavailableError:
 
     host = urlsplit(url).hostname or url
     text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        reason = "the connection closed before the whole answer arrived"
+    elif isinstance(exc, requests.exceptions.SSLError):
         reason = (
             f"TLS verification of {host} failed; behind a TLS-inspecting corporate proxy, set "
             "REQUESTS_CA_BUNDLE to the proxy's CA certificate"
@@ -462,6 +510,52 @@ def _transport_error(url: str, exc: Exception) -> IdpUnavailableError:
     else:
         reason = "the connection failed"
     return IdpUnavailableError(url=url, reason=reason)
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:  # a port that is not a number
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _restore_cookie(session: requests.Session, saved: Mapping[str, Any]) -> None:
+    """Put a cookie saved by export_session back, attributes and all; an expired one is left
+    out. A cookie saved without its attributes is taken as Secure, the safe reading."""
+    from http.cookiejar import Cookie
+
+    expires = saved.get("expires")
+    if expires is not None and float(expires) <= time.time():
+        return
+    domain = str(saved["domain"])
+    session.cookies.set_cookie(
+        Cookie(
+            version=0,
+            name=str(saved["name"]),
+            value=str(saved["value"]),
+            port=None,
+            port_specified=False,
+            domain=domain,
+            domain_specified=bool(saved.get("domain_specified", False)),
+            domain_initial_dot=bool(saved.get("domain_initial_dot", domain.startswith("."))),
+            path=str(saved["path"]),
+            path_specified=True,
+            secure=bool(saved.get("secure", True)),
+            expires=int(expires) if expires is not None else None,
+            discard=expires is None,
+            comment=None,
+            comment_url=None,
+            rest={"HttpOnly": None} if saved.get("http_only") else {},  # type: ignore[dict-item]
+        )
+    )
 
 
 def _message(reply: _Reply) -> str:

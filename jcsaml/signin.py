@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.config import Account, expand_home, load_account, update_account_keys
+from jcsaml.config import (
+    DEFAULT_STS_TIMEOUT,
+    Account,
+    expand_home,
+    load_account,
+    update_account_keys,
+)
 from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import (
@@ -429,6 +435,7 @@ def login(
         region=region_of(resolved, environ),
         prompter=asker,
         sts_client=sts_client,
+        sts_timeout=resolved.sts_timeout,
     )
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
     trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
@@ -445,8 +452,10 @@ def assume_role(
     region: str | None,
     prompter: Prompter,
     sts_client: StsClient | None = None,
+    sts_timeout: float = DEFAULT_STS_TIMEOUT,
 ) -> AwsCredentials:
-    """AssumeRoleWithSAML for the longest session that is allowed.
+    """AssumeRoleWithSAML for the longest session that is allowed; each call to STS takes at
+    most ``sts_timeout`` seconds.
 
     Without a requested duration, the assertion's SessionDuration is asked for. A request above
     the assertion's SessionDuration is lowered to it; when STS refuses the duration because of
@@ -466,7 +475,12 @@ def assume_role(
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
     try:
         return assume_role_with_saml(
-            role, assertion.raw, duration=wanted, region=region, client=sts_client
+            role,
+            assertion.raw,
+            duration=wanted,
+            region=region,
+            client=sts_client,
+            timeout=sts_timeout,
         )
     except StsError as exc:
         if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
@@ -476,7 +490,12 @@ def assume_role(
         f"{ROLE_MINIMUM_MAX_SESSION} s (an AWS admin can raise the role's MaxSessionDuration)"
     )
     return assume_role_with_saml(
-        role, assertion.raw, duration=ROLE_MINIMUM_MAX_SESSION, region=region, client=sts_client
+        role,
+        assertion.raw,
+        duration=ROLE_MINIMUM_MAX_SESSION,
+        region=region,
+        client=sts_client,
+        timeout=sts_timeout,
     )
 
 

@@ -7,13 +7,20 @@ STS. botocore is imported only inside the functions that call AWS.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from jcsaml.config import DEFAULT_STS_TIMEOUT
 from jcsaml.credentials import AwsCredentials
-from jcsaml.errors import StsError, StsUnavailableError
+from jcsaml.errors import StsBadAnswerError, StsError, StsTimeoutError, StsUnavailableError
 from jcsaml.saml import AwsRole
+
+CONNECT_TIMEOUT = 10.0
+# One retry: botocore's default (4 attempts of up to 60 s each) kept a login waiting for minutes.
+TOTAL_ATTEMPTS = 2
 
 DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
@@ -43,8 +50,9 @@ def region_for(role: AwsRole, region: str | None) -> str:
     return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
 
 
-def make_client(region: str) -> StsClient:
-    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet)."""
+def make_client(region: str, *, timeout: float = DEFAULT_STS_TIMEOUT) -> StsClient:
+    """An unsigned STS client that ignores AWS_PROFILE (the profile may not exist yet), with
+    explicit connect and read timeouts and one retry."""
     import botocore.session
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -55,7 +63,12 @@ def make_client(region: str) -> StsClient:
     client: StsClient = session.create_client(
         "sts",
         region_name=region,
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 3, "mode": "standard"}),
+        config=Config(
+            signature_version=UNSIGNED,
+            connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            read_timeout=timeout,
+            retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
+        ),
     )
     return client
 
@@ -67,12 +80,16 @@ def assume_role_with_saml(
     duration: int | None = None,
     region: str | None = None,
     client: StsClient | None = None,
+    timeout: float = DEFAULT_STS_TIMEOUT,
 ) -> AwsCredentials:
-    """Call AssumeRoleWithSAML. Raises StsError (with ``.code``) or StsUnavailableError."""
+    """Call AssumeRoleWithSAML; the whole call, retries included, takes at most ``timeout``
+    seconds. Raises StsError (with ``.code``), StsUnavailableError, StsTimeoutError or
+    StsBadAnswerError."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
 
     region_name = region_for(role, region)
-    sts = client or make_client(region_name)
+    sts = client or make_client(region_name, timeout=timeout)
     params: dict[str, Any] = {
         "RoleArn": role.role_arn,
         "PrincipalArn": role.principal_arn,
@@ -80,11 +97,20 @@ def assume_role_with_saml(
     }
     if duration:
         params["DurationSeconds"] = duration
+    statuses = _record_statuses(sts)
     try:
-        answer = sts.assume_role_with_saml(**params)
+        answer = _within(timeout, lambda: sts.assume_role_with_saml(**params))
+    except TimeoutError:
+        _close(sts)
+        raise _failure(StsTimeoutError, sts, role, seconds=timeout) from None
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
+        error = exc.response.get("Error")
+        code = str((error or {}).get("Code", "Unknown"))
+        if not isinstance(error, dict) or code.isdigit():
+            # No STS error document: botocore then parses whatever came (a proxy's or load
+            # balancer's HTML page), or names the error after the HTTP status.
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise _failure(StsBadAnswerError, sts, role, status=status) from None
         raise StsError(
             role_arn=role.role_arn,
             code=code,
@@ -93,16 +119,25 @@ def assume_role_with_saml(
         ) from None
     except EndpointConnectionError:
         raise _unreachable(sts, role, "the connection failed") from None
+    except (ResponseParserError, KeyError):
+        # KeyError: botocore's parser on XML that lacks the AssumeRoleWithSAMLResult element.
+        status = statuses[-1] if statuses else "?"
+        raise _failure(StsBadAnswerError, sts, role, status=status) from None
     except BotoCoreError as exc:
         raise _unreachable(sts, role, type(exc).__name__) from None
-    found = answer["Credentials"]
-    expiration = found["Expiration"]
-    if isinstance(expiration, str):
-        expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    try:
+        found = answer["Credentials"]
+        expiration = found["Expiration"]
+        if isinstance(expiration, str):
+            expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+        keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+    except (KeyError, TypeError, ValueError):
+        status = statuses[-1] if statuses else "200"
+        raise _failure(StsBadAnswerError, sts, role, status=status) from None
     return AwsCredentials(
-        access_key_id=found["AccessKeyId"],
-        secret_access_key=found["SecretAccessKey"],
-        session_token=found["SessionToken"],
+        access_key_id=keys[0],
+        secret_access_key=keys[1],
+        session_token=keys[2],
         expiration=expiration.astimezone(UTC),
         role_arn=role.role_arn,
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
@@ -110,16 +145,71 @@ def assume_role_with_saml(
     )
 
 
-def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsUnavailableError:
+def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``call()``'s result or exception, or TimeoutError once ``seconds`` have passed.
+
+    botocore's timeouts bound each socket read, not the call: an endpoint sending a byte now and
+    then keeps it going. The call runs in a daemon thread that is abandoned at the deadline.
+    """
+    outcome: list[dict[str, Any]] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the caller's thread as it is
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="jcsaml-sts-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _record_statuses(client: StsClient) -> list[str]:
+    """The HTTP status of each answer the client parses, for errors about unparsable ones."""
+    statuses: list[str] = []
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is not None:
+
+        def record(response_dict: Mapping[str, Any], **_: Any) -> None:
+            statuses.append(str(response_dict.get("status_code", "?")))
+
+        events.register("before-parse.sts.AssumeRoleWithSAML", record)
+    return statuses
+
+
+def _close(client: StsClient) -> None:
+    """Drop the client's idle connections after giving up (botocore clients have close())."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def _endpoint(client: StsClient) -> tuple[str, str]:
+    """The endpoint URL and the hint naming where a non-AWS endpoint comes from."""
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
     standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
-    return StsUnavailableError(
+    return endpoint, "" if standard else _OVERRIDE_HINT
+
+
+def _failure(kind: type[StsError], client: StsClient, role: AwsRole, **fields: Any) -> StsError:
+    endpoint, override = _endpoint(client)
+    return kind(
         role_arn=role.role_arn,
         code="",
         message="",
         hint="",
         endpoint=endpoint,
-        reason=reason,
-        override="" if standard else _OVERRIDE_HINT,
+        override=override,
+        **fields,
     )
+
+
+def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsError:
+    return _failure(StsUnavailableError, client, role, reason=reason)

@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
+from jcsaml.testing.sts import LocalAws, MisbehavingSts
 from tests.conftest import CliResult, cli_environment, run_cli
 
 ACCOUNT = "012345678987"
@@ -256,6 +257,29 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().endswith("Z")
     assert world.credentials.exists()
+
+
+def test_exec_hands_none_of_jcsamls_inputs_to_the_command(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    code = world.jumpcloud.totp_code(EMAIL)
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--skip-prompt",
+        "--",
+        "env",
+        JCSAML_PASSWORD=PASSWORD,
+        JCSAML_MFA_TOKEN=code,
+        JCSAML_USERNAME=EMAIL,
+        JCSAML_IDP_ACCOUNT="production",
+    )
+    assert ran.status == 0, ran.stderr
+    child = dict(line.split("=", 1) for line in ran.stdout.splitlines() if "=" in line)
+    assert [key for key in child if key.startswith("JCSAML_")] == ["JCSAML_EXEC_ACCOUNT"]
+    assert PASSWORD not in ran.stdout
+    assert code not in ran.stdout
+    assert child["AWS_ACCESS_KEY_ID"]
 
 
 def test_force_signs_in_again(world: World) -> None:
@@ -721,3 +745,59 @@ def test_empty_passwords_are_never_sent(world: World) -> None:
     assert lines[:3] == ["JumpCloud password: "] * 3  # asked again, the answer never echoed
     assert lines[3] == "jcsaml: error: cancelled at the JumpCloud password prompt"
     assert world.jumpcloud.count("POST") == 0
+
+
+# --- servers that misbehave -----------------------------------------------------------------
+
+MARGIN = 4.0  # only an upper bound on giving up is asserted, never a speed
+
+
+def add_setting(world: World, line: str) -> None:
+    # configure wrote the one section: the line lands in it.
+    world.config.write_text(world.config.read_text().rstrip("\n") + f"\n{line}\n")
+
+
+def test_a_redirect_off_jumpcloud_never_gets_the_session_cookie(world: World) -> None:
+    from tests.test_answer_limits import OtherHost
+
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    with OtherHost() as elsewhere:
+        world.jumpcloud.inject_fault(f"/saml2/{SLUG}", "redirect", location=elsewhere.url)
+        result = world.login()
+    assert_one_line_error(result, f"redirected to {elsewhere.url}", "did not follow it")
+    assert elsewhere.hits == 0
+    assert not world.credentials.exists()
+
+
+def test_a_dripping_jumpcloud_gives_up_at_http_timeout(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    add_setting(world, "http_timeout = 1")
+    world.jumpcloud.inject_fault("/userconsole/xsrf", "drip", delay=0.05)
+    started = time.monotonic()
+    result = world.login()
+    elapsed = time.monotonic() - started
+    assert_one_line_error(result, "no answer within 1 s")
+    assert elapsed < 1 + MARGIN + 3  # plus the CLI's own start-up
+
+
+def test_a_silent_sts_gives_up_at_sts_timeout(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    add_setting(world, "sts_timeout = 1")
+    with MisbehavingSts("silent") as sts:
+        started = time.monotonic()
+        result = world.login(AWS_ENDPOINT_URL_STS=sts.endpoint_url)
+        elapsed = time.monotonic() - started
+    assert_one_line_error(result, "no complete answer within 1 s", "sts_timeout")
+    assert elapsed < 1 + MARGIN + 3  # plus the CLI's own start-up and the sign-in
+    assert not world.credentials.exists()
+
+
+def test_a_maintenance_page_instead_of_sts_is_named(world: World) -> None:
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    with MisbehavingSts("html", status=200) as sts:
+        endpoint = sts.endpoint_url
+        result = world.login(AWS_ENDPOINT_URL_STS=endpoint)
+    assert_one_line_error(
+        result,
+        f"STS at {endpoint} answered something that is not an STS response (HTTP 200)",
+    )

@@ -559,6 +559,42 @@ def test_dropped_connection_gives_no_answer(fake: FakeJumpCloud) -> None:
     assert fake.count("GET", "/userconsole/xsrf") == 2
 
 
+def test_dripped_answer_is_the_normal_answer_slowly(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/xsrf", "drip", delay=0.001)
+    answer = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert answer.status_code == 200
+    assert answer.json()["xsrf"]
+    assert fake.requests[-1].fault == "drip"
+
+
+def test_bomb_is_small_on_the_wire_and_huge_decoded(fake: FakeJumpCloud) -> None:
+    import zlib
+
+    fake.inject_fault("/userconsole/xsrf", "bomb")
+    answer = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT, stream=True)
+    assert answer.headers["Content-Encoding"] == "gzip"
+    wire = answer.raw.read(decode_content=False)
+    assert len(wire) < 1024 * 1024
+    # 4 KiB on the wire already unpack to more than 1 MiB.
+    assert len(zlib.decompressobj(31).decompress(wire[:4096], 1 << 20)) == 1 << 20
+
+
+def test_short_answer_closes_before_its_announced_end(fake: FakeJumpCloud) -> None:
+    fake.inject_fault("/userconsole/xsrf", "short")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+    assert requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).status_code == 200
+
+
+def test_redirect_fault_points_at_its_location(fake: FakeJumpCloud) -> None:
+    with pytest.raises(ValueError, match="needs a location"):
+        fake.inject_fault("/saml2/", "redirect")
+    fake.inject_fault("/saml2/", "redirect", location="https://elsewhere.example/x")
+    answer = requests.get(fake.app_url(APP), timeout=TIMEOUT, allow_redirects=False)
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "https://elsewhere.example/x"
+
+
 def test_unknown_fault_kind_is_refused(fake: FakeJumpCloud) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         fake.inject_fault("/", "418")  # type: ignore[arg-type]

@@ -14,6 +14,22 @@ if TYPE_CHECKING:
     from jcsaml.prompter import Prompter
 
 HELP = "create or update an IdP account in the config file"
+SAML2AWS_DEFAULT = "~/.saml2aws"
+# Flags that describe one account: meaningless together with --import-saml2aws.
+_ACCOUNT_FLAGS = (
+    "url",
+    "console_url",
+    "username",
+    "mfa",
+    "role",
+    "profile",
+    "region",
+    "session_duration",
+    "idp_cert",
+    "credentials_file",
+    "federation_url",
+    "account_aliases",
+)
 
 
 def add_parser(
@@ -66,7 +82,30 @@ def add_parser(
         help="AWS credentials file to write (default: AWS_SHARED_CREDENTIALS_FILE "
         "or ~/.aws/credentials)",
     )
+    parser.add_argument(
+        "--federation-url",
+        metavar="URL",
+        help="AWS federation endpoint for jcsaml console (default: the partition's own)",
+    )
+    parser.add_argument(
+        "--account-aliases",
+        metavar="ID:ALIAS,...",
+        help="names for AWS account ids in list-roles, e.g. 012345678987:acme-prod",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
+    parser.add_argument(
+        "--import-saml2aws",
+        nargs="?",
+        const=SAML2AWS_DEFAULT,
+        metavar="PATH",
+        help="copy the JumpCloud accounts of a saml2aws config file (default ~/.saml2aws); "
+        "the file is only read",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --import-saml2aws: replace accounts that already exist",
+    )
     parser.set_defaults(run=run)
 
 
@@ -83,6 +122,8 @@ _FLAG_KEYS = (
     ("idp_cert", "idp_cert"),
     ("saml_nameid", "saml_nameid"),
     ("credentials_file", "credentials_file"),
+    ("federation_url", "federation_url"),
+    ("account_aliases", "account_aliases"),
 )
 
 
@@ -91,6 +132,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         Account,
         config_path,
         find_account,
+        parse_account_aliases,
         parse_duration,
         update_account,
         validate_account_name,
@@ -99,6 +141,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from jcsaml.errors import InputRequiredError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
+    if args.import_saml2aws is not None:
+        return import_saml2aws(args, ctx)
     path = config_path(ctx.environ, args.config)
     name = validate_account_name(args.idp_account)
     # Every flag is checked before anything is asked or written.
@@ -119,6 +163,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for key, value in changes.items():
         if key == "aws_session_duration":
             given["session_duration"] = parse_duration(value) if value else None
+        elif key == "account_aliases":
+            given[key] = parse_account_aliases(value) if value else ()
         else:
             given[key] = value or ""
     account = dataclasses.replace(current, **given)
@@ -190,3 +236,48 @@ def _check_idp_cert(path: str) -> str:
     from jcsaml.signin import read_idp_certificate_file
 
     return read_idp_certificate_file(path)[1]
+
+
+def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
+    """Copy the JumpCloud accounts of a saml2aws file; all or nothing when accounts exist."""
+    from jcsaml.config import config_path, expand_home, find_account, save_account
+    from jcsaml.errors import AccountExistsError, NothingToImportError
+    from jcsaml.saml2aws import NOT_USED, merged, read_saml2aws
+
+    given = [f"--{flag.replace('_', '-')}" for flag in _ACCOUNT_FLAGS if getattr(args, flag)]
+    if given:  # a usage error, like argparse's own (exit status 2)
+        print(
+            f"usage: jcsaml configure --import-saml2aws [PATH] [--force]\n"
+            f"jcsaml configure: error: --import-saml2aws takes no {', '.join(given)}",
+            file=ctx.stderr,
+        )
+        return 2
+    source = expand_home(args.import_saml2aws, ctx.environ)
+    path = config_path(ctx.environ, args.config)
+    found = read_saml2aws(source)
+    existing = {a.name: find_account(a.name, path=path) for a in found.accounts}
+    clashes = [name for name, account in existing.items() if account is not None]
+    if found.accounts and clashes and not args.force:
+        raise AccountExistsError(path=str(path), accounts=", ".join(clashes))
+    for account in found.accounts:
+        save_account(merged(account, existing[account.name]), path=path)
+    if found.accounts:
+        print(f"Imported into {path} from {source}:", file=ctx.stdout)
+    for account in found.accounts:
+        replaced = " (replaced the existing account)" if account.name in clashes else ""
+        print(f"  {account.name}: AWS profile {account.profile!r}{replaced}", file=ctx.stdout)
+    if found.skipped:
+        print("Skipped:", file=ctx.stdout)
+    unused: dict[str, list[str]] = {}
+    for item in found.skipped:
+        if item.key is None:
+            print(f"  [{item.section}]: {item.reason}", file=ctx.stdout)
+        elif item.reason == NOT_USED:
+            unused.setdefault(item.section, []).append(item.key)
+        else:
+            print(f"  [{item.section}] {item.key} = {item.value}: {item.reason}", file=ctx.stdout)
+    for section, keys in unused.items():
+        print(f"  [{section}] {', '.join(keys)}: {NOT_USED}", file=ctx.stdout)
+    if not found.accounts:
+        raise NothingToImportError(path=str(source))
+    return 0

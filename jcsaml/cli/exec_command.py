@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 HELP = "run a command with the account's AWS credentials in its environment"
 MARKER = "JCSAML_EXEC_ACCOUNT"
+OWN_PREFIX = "JCSAML_"
 
 # Variables that would make the child use other credentials than the ones jcsaml sets.
 CONFLICTING = (
@@ -55,8 +56,17 @@ def add_parser(
 def child_environment(
     base: Mapping[str, str], credentials: AwsCredentials, account_name: str
 ) -> dict[str, str]:
-    """``base`` without conflicting AWS variables, plus the credentials and the exec marker."""
-    env = {key: value for key, value in base.items() if key not in CONFLICTING}
+    """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
+    credentials and the exec marker.
+
+    Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
+    MFA code), not the command's; the marker is the only one jcsaml sets for the child.
+    """
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
+    }
     env.update(credentials.to_environment())
     env[MARKER] = account_name
     return env

@@ -39,6 +39,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +58,9 @@ FactorType = Literal["totp", "push", "webauthn", "duo"]
 FactorStatus = Literal["available", "unavailable"]
 PushStatus = Literal["pending", "accepted", "denied", "expired"]
 PushOutcome = Literal["accepted", "denied", "expired"]
-FaultKind = Literal["500", "502", "503", "504", "html", "slow", "drop", "429"]
+FaultKind = Literal[
+    "500", "502", "503", "504", "html", "slow", "drop", "429", "drip", "bomb", "short", "redirect"
+]
 SignWhat = Literal["assertion", "response", "both", "none"]
 FailureKey = Literal["message", "error"]
 UserVerification = Literal["discouraged", "preferred", "required"]
@@ -87,6 +90,9 @@ WEBAUTHN_FAILED_MESSAGE = "WebAuthn verification failed."
 DEVICE_TRUST_MESSAGE = (
     "Access denied: a conditional access policy allows sign-in only from trusted devices."
 )
+
+# The "bomb" fault: a gzip body this large once decoded (about 400 KiB on the wire).
+BOMB_DECODED_BYTES = 400 * 1024 * 1024
 
 # How long a WebAuthn challenge is valid, as the "timeout" (milliseconds) it is sent with says.
 WEBAUTHN_TIMEOUT_MS = 60000
@@ -204,6 +210,7 @@ class _Fault:
     remaining: int
     delay: float
     retry_after: int | None
+    location: str | None = None
 
 
 @dataclass
@@ -278,6 +285,19 @@ class _Reply:
     body: bytes
     content_type: str
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # Faults: send one byte every ``drip`` seconds; announce more bytes than are sent, then hang up.
+    drip: float = 0
+    short: bool = False
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    """BOMB_DECODED_BYTES of zeros, gzip-compressed, built a MiB at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    zeros = bytes(1024 * 1024)
+    parts = [compressor.compress(zeros) for _ in range(BOMB_DECODED_BYTES // len(zeros))]
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 @functools.cache
@@ -538,21 +558,29 @@ class FakeJumpCloud:
         times: int = 1,
         delay: float = 0,
         retry_after: int | None = None,
+        location: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests whose path starts with ``path_prefix`` badly.
 
         ``500`` is a JSON error; ``502``/``503``/``504`` are a gateway's HTML pages; ``429`` is a
         JSON rate-limit answer with ``Retry-After: retry_after`` when given; ``html`` is the
         portal's HTML login page with status 200 where JSON was expected; ``drop`` closes the
-        connection without answering; ``slow`` answers normally after ``delay`` seconds. ``delay``
-        also postpones every other kind. Faults are used in the order they were injected.
+        connection without answering; ``slow`` answers normally after ``delay`` seconds.
+        ``drip`` sends the normal answer (status line, headers, body) one byte every ``delay``
+        seconds (1 s when ``delay`` is 0); ``bomb`` is a 200 JSON answer of about 400 KiB of
+        gzip that decodes to 400 MiB (``BOMB_DECODED_BYTES``); ``short`` announces the normal
+        answer's length but sends only half the body, then closes the connection; ``redirect``
+        answers 302 to ``location`` (required). ``delay`` also postpones every kind but ``drip``.
+        Faults are used in the order they were injected.
         """
         if kind not in get_args(FaultKind):
             raise ValueError(f"unknown fault kind {kind!r}; use one of {get_args(FaultKind)}")
         if times < 1:
             raise ValueError("times must be at least 1")
+        if kind == "redirect" and not location:
+            raise ValueError("a redirect fault needs a location")
         with self._state:
-            self._faults.append(_Fault(path_prefix, kind, times, delay, retry_after))
+            self._faults.append(_Fault(path_prefix, kind, times, delay, retry_after, location))
 
     def clear_faults(self) -> None:
         with self._state:
@@ -651,18 +679,23 @@ class FakeJumpCloud:
                 )
             )
         if fault is not None:
-            if fault.delay:
+            if fault.delay and fault.kind != "drip":
                 self._stopping.wait(fault.delay)
             if fault.kind == "drop":
                 return None
-            if fault.kind != "slow":
+            if fault.kind not in ("slow", "drip", "short"):
                 return self._fault_reply(fault)
         try:
-            return self._route(request)
+            reply = self._route(request)
         except Exception as exc:  # a bug in the fake: keep it visible to the test
             with self._state:
                 self._errors.append(f"{request.method} {request.path}: {exc!r}")
             return _json_reply(500, {"message": "fake JumpCloud failed; see FakeJumpCloud.errors"})
+        if fault is not None and fault.kind == "drip":
+            reply.drip = fault.delay or 1.0
+        if fault is not None and fault.kind == "short":
+            reply.short = True
+        return reply
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -683,6 +716,12 @@ class FakeJumpCloud:
             return _json_reply(429, {"message": "Too Many Requests"}, headers)
         if fault.kind == "html":
             return _html_reply(200, LOGIN_PAGE)
+        if fault.kind == "bomb":
+            return _Reply(200, _gzip_bomb(), "application/json", [("Content-Encoding", "gzip")])
+        if fault.kind == "redirect":
+            location = fault.location or "/"
+            page = _page("Redirecting", f'<a href="{html.escape(location)}">here</a>')
+            return _html_reply(302, page, [("Location", location)])
         status = int(fault.kind)
         title = _GATEWAY_TITLES[status]
         return _html_reply(status, _page(title, f"<center><h1>{title}</h1></center>"))
@@ -767,7 +806,8 @@ class FakeJumpCloud:
                 user.email.lower(), self._clock() + self.session_lifetime
             )
             self._pending.pop(xsrf, None)
-        cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly"
+        secure = "; Secure" if self.ssl_context is not None else ""
+        cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly{secure}"
         return _json_reply(200, {"redirectTo": redirect_to}, [("Set-Cookie", cookie)])
 
     def _redirect_url(self, redirect_to: Any) -> str:
@@ -1177,6 +1217,11 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             self.close_connection = True
             return
+        if reply.drip:
+            self._drip(reply)
+            return
+        if reply.short:
+            self.close_connection = True
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -1184,6 +1229,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(reply.body)
+            self.wfile.write(reply.body[: len(reply.body) // 2] if reply.short else reply.body)
+
+    def _drip(self, reply: _Reply) -> None:
+        """Send the whole answer a byte at a time, until it is sent, the client hangs up or the
+        fake stops."""
+        self.close_connection = True
+        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+        head += [f"{name}: {value}" for name, value in reply.headers]
+        head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+        stopping = self.server.fake._stopping
+        for index in range(len(raw)):
+            try:
+                self.wfile.write(raw[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            if stopping.wait(reply.drip):
+                return
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve

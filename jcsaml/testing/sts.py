@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import fnmatch
 import hashlib
+import hmac
 import json
 import re
 import threading
@@ -34,14 +35,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 DEFAULT_ACCOUNT_ID = "012345678987"
 DEFAULT_REGION = "us-east-1"
 SAML_SIGNIN_URL = "https://signin.aws.amazon.com/saml"
+# The SAML sign-in URL (the SAML:aud a trust policy names) and a region, per partition.
+PARTITION_SIGNIN_URLS = {
+    "aws": SAML_SIGNIN_URL,
+    "aws-us-gov": "https://signin.amazonaws-us-gov.com/saml",
+    "aws-cn": "https://signin.amazonaws.cn/saml",
+}
+PARTITION_REGIONS = {"aws": DEFAULT_REGION, "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
 # AWS accepts its URN and, for historical reasons, the sign-in URL as the Audience.
-AWS_AUDIENCES = frozenset({"urn:amazon:webservices", SAML_SIGNIN_URL})
+AWS_AUDIENCES = frozenset({"urn:amazon:webservices", *PARTITION_SIGNIN_URLS.values()})
 MIN_DURATION = 900
 MAX_DURATION = 43200
 DEFAULT_DURATION = 3600
@@ -370,7 +378,9 @@ def trust_policy_allows(document: str, principal_arn: str, context: Mapping[str,
 
 
 def saml_trust_policy(principal_arn: str) -> dict[str, Any]:
-    """The trust policy the IAM console writes for a role federated through a SAML provider."""
+    """The trust policy the IAM console writes for a role federated through a SAML provider
+    (its ``SAML:aud`` is the sign-in URL of the provider's partition)."""
+    partition = principal_arn.split(":")[1] if principal_arn.count(":") >= 5 else "aws"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -378,7 +388,11 @@ def saml_trust_policy(principal_arn: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Federated": principal_arn},
                 "Action": "sts:AssumeRoleWithSAML",
-                "Condition": {"StringEquals": {"SAML:aud": SAML_SIGNIN_URL}},
+                "Condition": {
+                    "StringEquals": {
+                        "SAML:aud": PARTITION_SIGNIN_URLS.get(partition, SAML_SIGNIN_URL)
+                    }
+                },
             }
         ],
     }
@@ -422,6 +436,27 @@ def _remove_handler() -> None:
     if _original_handler is not None:
         TokenResponse.assume_role_with_saml = _original_handler  # type: ignore[method-assign]
         _original_handler = None
+
+
+def _request_region(response: Any, principal_arn: str) -> str:
+    """The region moto saw; for an unsigned call through an endpoint override, which names no
+    region, the principal's partition decides (AWS would be reached at that partition's STS)."""
+    region = str(response.region or DEFAULT_REGION)
+    if "Authorization" in response.headers:
+        return region
+    parts = principal_arn.split(":")
+    partition = parts[1] if len(parts) > 1 else "aws"
+    if partition in PARTITION_REGIONS and not region.startswith(
+        {"aws-us-gov": "us-gov-", "aws-cn": "cn-"}.get(partition, "")
+    ):
+        return PARTITION_REGIONS[partition]
+    if partition == "aws" and region.startswith(("us-gov-", "cn-")):
+        return DEFAULT_REGION
+    return region
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _error_document(rejection: StsRejection) -> str:
@@ -552,14 +587,15 @@ class LocalAws:
             "AWS_REGION": DEFAULT_REGION,
         }
 
-    def iam_client(self, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
-        """A boto3 IAM client acting in ``account_id`` (moto's ``x-moto-account-id`` header)."""
+    def iam_client(self, account_id: str = DEFAULT_ACCOUNT_ID, *, partition: str = "aws") -> Any:
+        """A boto3 IAM client acting in ``account_id`` (moto's ``x-moto-account-id`` header) and
+        ``partition`` (``aws``, ``aws-us-gov``, ``aws-cn``)."""
         import boto3
 
         client = boto3.client(
             "iam",
             endpoint_url=self.endpoint_url,
-            region_name=DEFAULT_REGION,
+            region_name=PARTITION_REGIONS[partition],
             # moto accepts any key; static dummies keep the harness away from real credentials.
             aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
             aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
@@ -572,10 +608,15 @@ class LocalAws:
         return client
 
     def create_saml_provider(
-        self, name: str, metadata_xml: str, *, account_id: str = DEFAULT_ACCOUNT_ID
+        self,
+        name: str,
+        metadata_xml: str,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        partition: str = "aws",
     ) -> str:
         """Register an IAM SAML identity provider from IdP metadata; returns its ARN."""
-        answer = self.iam_client(account_id).create_saml_provider(
+        answer = self.iam_client(account_id, partition=partition).create_saml_provider(
             Name=name, SAMLMetadataDocument=metadata_xml
         )
         return str(answer["SAMLProviderArn"])
@@ -591,13 +632,15 @@ class LocalAws:
         """Create a role that SAML provider ``trusted_principal_arn`` may assume; returns its ARN.
 
         The trust policy is the one the IAM console writes: Federated principal,
-        ``sts:AssumeRoleWithSAML``, ``SAML:aud`` = ``https://signin.aws.amazon.com/saml``.
+        ``sts:AssumeRoleWithSAML``, ``SAML:aud`` = ``https://signin.aws.amazon.com/saml`` (the
+        partition's sign-in URL). The role is made in the provider's partition.
         """
         return self.create_role_with_policy(
             name,
             saml_trust_policy(trusted_principal_arn),
             max_session_duration=max_session_duration,
             account_id=account_id,
+            partition=trusted_principal_arn.split(":")[1],
         )
 
     def create_role_with_policy(
@@ -608,16 +651,37 @@ class LocalAws:
         max_session_duration: int = 3600,
         path: str = "/",
         account_id: str = DEFAULT_ACCOUNT_ID,
+        partition: str = "aws",
     ) -> str:
         """Create a role with any trust policy (e.g. for negative tests); returns its ARN."""
         document = trust_policy if isinstance(trust_policy, str) else json.dumps(trust_policy)
-        answer = self.iam_client(account_id).create_role(
+        answer = self.iam_client(account_id, partition=partition).create_role(
             RoleName=name,
             Path=path,
             AssumeRolePolicyDocument=document,
             MaxSessionDuration=max_session_duration,
         )
         return str(answer["Role"]["Arn"])
+
+    def session_arn(
+        self, access_key_id: str, secret_access_key: str, session_token: str
+    ) -> str | None:
+        """The assumed-role ARN of a live session this STS issued with exactly these three
+        values, else None (moto itself never checks a secret key or a session token)."""
+        from moto.sts.models import sts_backends
+
+        now = self._clock()
+        for account_id in list(sts_backends):
+            for partition in PARTITION_SIGNIN_URLS:
+                for session in list(sts_backends[account_id][partition].assumed_roles):
+                    if (
+                        session.access_key_id == access_key_id
+                        and hmac.compare_digest(session.secret_access_key, secret_access_key)
+                        and hmac.compare_digest(session.session_token, session_token)
+                        and _aware(session.expiration) > now
+                    ):
+                        return str(session.arn)
+        return None
 
     # the strict AssumeRoleWithSAML
 
@@ -639,7 +703,7 @@ class LocalAws:
                 principal_arn=principal_arn,
                 assertion_b64=str(response._get_param("SAMLAssertion") or ""),
                 requested=requested,
-                region=str(response.region or DEFAULT_REGION),
+                region=_request_region(response, principal_arn),
             )
         except StsRejection as rejection:
             self._record(
@@ -805,3 +869,130 @@ class LocalAws:
             "NameQualifier": name_qualifier,
         }
         return result, duration
+
+
+StsFault = Literal["silent", "drip", "html", "truncated", "foreign-xml"]
+
+_TRUNCATED_ANSWER = (
+    f'<AssumeRoleWithSAMLResponse xmlns="{_STS_XMLNS}">\n  <AssumeRoleWithSAMLResult>\n'
+    "    <Credentials>\n      <AccessKeyId>ASIA"
+)
+_MAINTENANCE_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>"
+    "<body><h1>We'll be back soon</h1></body></html>\n"
+)
+_FOREIGN_XML = '<?xml version="1.0"?>\n<status><state>maintenance</state></status>\n'
+
+
+class MisbehavingSts:
+    """An STS endpoint on 127.0.0.1 (free port) that answers every request badly, for the
+    failures a real network produces: point ``AWS_ENDPOINT_URL_STS`` at :attr:`endpoint_url`.
+
+    ``silent`` reads the request and never answers (until :meth:`stop`); ``drip`` sends an
+    HTML page (``status``) one byte every ``interval`` seconds; ``html`` is an HTML maintenance
+    page with ``status``; ``truncated`` is a 200 STS answer cut off mid-element; ``foreign-xml``
+    is a 200 well-formed XML document that is not an STS answer. :attr:`requests` counts the
+    requests received.
+    """
+
+    def __init__(self, fault: StsFault, *, status: int = 200, interval: float = 0.05) -> None:
+        self.fault = fault
+        self.status = status
+        self.interval = interval
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MisbehavingSts:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                with outer._lock:
+                    outer.requests += 1
+                outer._answer(self)
+
+            do_GET = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return None  # clients giving up mid-answer are what this server is for
+
+        self._stopping.clear()
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _answer(self, handler: Any) -> None:
+        if self.fault == "silent":
+            self._stopping.wait()
+            handler.close_connection = True
+            return
+        if self.fault == "truncated":
+            body, kind = _TRUNCATED_ANSWER.encode(), "text/xml"
+        elif self.fault == "foreign-xml":
+            body, kind = _FOREIGN_XML.encode(), "text/xml"
+        else:
+            body, kind = _MAINTENANCE_PAGE.encode(), "text/html"
+        status = 200 if self.fault in ("truncated", "foreign-xml") else self.status
+        raw = (
+            f"HTTP/1.1 {status} {handler.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("latin-1") + body
+        handler.close_connection = True
+        step = 1 if self.fault == "drip" else len(raw)
+        for start in range(0, len(raw), step):
+            try:
+                handler.wfile.write(raw[start : start + step])
+                handler.wfile.flush()
+            except OSError:
+                return
+            if self.fault == "drip" and self._stopping.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # ends silent and dripping answers
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> MisbehavingSts:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("MisbehavingSts is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def environment(self) -> dict[str, str]:
+        """Variables that send the AWS SDKs' STS calls here."""
+        return {
+            "AWS_ENDPOINT_URL_STS": self.endpoint_url,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_REGION": DEFAULT_REGION,
+        }

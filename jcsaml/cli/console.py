@@ -1,0 +1,86 @@
+"""``jcsaml console``: open the AWS web console as the account's role."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jcsaml.cli.login import add_login_options, obtain_credentials
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+
+HELP = "open the AWS web console as the account's role (or print the sign-in URL)"
+
+
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
+    parser = subparsers.add_parser(
+        "console",
+        parents=parents,
+        help=HELP,
+        description=HELP + ". Uses the profile's credentials while valid, else signs in first, "
+        "then asks AWS's federation endpoint for a sign-in token.",
+    )
+    add_login_options(parser, environ)
+    parser.add_argument(
+        "--link", action="store_true", help="print the sign-in URL on stdout instead of opening it"
+    )
+    parser.add_argument(
+        "--destination",
+        metavar="URL",
+        help="console page to open: an https:// URL or a path such as /s3/home "
+        "(default: the console home)",
+    )
+    parser.add_argument(
+        "--region", help="region of the console and sign-in host (default: the account's)"
+    )
+    parser.add_argument(
+        "--firefox-container",
+        action="store_true",
+        help="open in a Firefox container named after the profile (Granted Containers extension)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.config import validate_url
+    from jcsaml.console import console_signin_url, firefox_container_url
+
+    got = obtain_credentials(args, ctx)
+    federation_url = ctx.environ.get("JCSAML_FEDERATION_URL") or got.account.federation_url
+    if federation_url:
+        validate_url(federation_url, "federation_url")
+    url = console_signin_url(
+        got.credentials,
+        region=args.region or got.account.region or got.credentials.region,
+        destination=args.destination,
+        federation_url=federation_url or None,
+        issuer=got.account.url,
+    )
+    if args.firefox_container:
+        url = firefox_container_url(url, got.profile)
+    if args.link:
+        print(url, file=ctx.stdout)
+        return 0
+    open_in_browser(url)
+    print(
+        f"Opened the AWS console as {got.credentials.role_arn} in the web browser.",
+        file=ctx.stderr,
+    )
+    return 0
+
+
+def open_in_browser(url: str) -> None:
+    import webbrowser
+
+    from jcsaml.errors import BrowserNotFoundError
+
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        raise BrowserNotFoundError()

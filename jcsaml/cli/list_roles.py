@@ -1,0 +1,91 @@
+"""``jcsaml list-roles``: the AWS roles JumpCloud offers, from one sign-in."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+    from jcsaml.prompter import Prompter
+
+HELP = "list the AWS roles JumpCloud offers for the account (one sign-in, no AWS call)"
+COLUMNS = ("ACCOUNT ID", "ALIAS", "ROLE NAME", "ROLE ARN", "PRINCIPAL ARN")
+
+
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
+    parser = subparsers.add_parser(
+        "list-roles",
+        parents=parents,
+        help=HELP,
+        description=HELP + ". Account aliases come from the account's account_aliases setting.",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    parser.add_argument(
+        "--username",
+        default=environ.get("JCSAML_USERNAME"),
+        help="JumpCloud username [env JCSAML_USERNAME]",
+    )
+    parser.add_argument(
+        "--password",
+        default=environ.get("JCSAML_PASSWORD"),
+        help="JumpCloud password [env JCSAML_PASSWORD]",
+    )
+    parser.add_argument(
+        "--mfa-token",
+        default=environ.get("JCSAML_MFA_TOKEN"),
+        metavar="CODE",
+        help="one-time MFA code [env JCSAML_MFA_TOKEN]",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="sign in again even if a JumpCloud session is saved"
+    )
+    parser.add_argument(
+        "--skip-prompt",
+        action="store_true",
+        help="never ask; a missing answer is an error naming the flag to set",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    import json
+
+    from jcsaml.config import config_path, load_account
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.roles import list_roles
+    from jcsaml.secret_store import default_store
+
+    account = load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
+    prompter: Prompter = (
+        NonInteractivePrompter(ctx.stderr)
+        if args.skip_prompt
+        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
+    )
+    roles = list_roles(
+        account,
+        username=args.username,
+        password=args.password,
+        mfa_token=args.mfa_token,
+        force=args.force,
+        prompter=prompter,
+        secrets=default_store(warn=ctx.warn_after_success),
+        webauthn_device=ctx.webauthn_device,
+        environ=ctx.environ,
+    )
+    if args.json:
+        print(json.dumps([role.to_json() for role in roles], indent=2), file=ctx.stdout)
+        return 0
+    rows = [COLUMNS] + [
+        (r.account_id, r.alias or "-", r.role_name, r.role_arn, r.principal_arn) for r in roles
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]), file=ctx.stdout)
+    return 0
