@@ -698,3 +698,73 @@ class NestedExecError(JcsamlError):
         "already running inside jcsaml exec for account {account!r}; run the command directly, "
         "or unset {variable}"
     )
+
+
+# --- administrator setup (jcsaml setup) -------------------------------------------------------
+
+
+class OpensslConfigFileError(ConfigError):
+    fmt = (
+        "cannot use {path} as a certificate config: {reason}; see jcsaml help admin for a "
+        "complete example"
+    )
+
+
+class OpensslConfigError(ConfigError):
+    """One line of the openssl-style config; ``line`` is its number, ``text`` the line itself."""
+
+    fmt = "{path} line {line}: {reason} (the line reads {text!r}); fix or remove that line"
+
+
+class OutputExistsError(JcsamlError, FileExistsError):
+    fmt = (
+        "{path} already exists, so nothing was written; pass --force to replace it (IAM then "
+        "needs the new certificate: run jcsaml setup aws again)"
+    )
+
+
+class OutputWriteError(JcsamlError, OSError):
+    fmt = "cannot write {path}: {reason}; nothing was replaced, check the directory"
+
+
+class IdpMetadataError(JcsamlError, ValueError):
+    fmt = (
+        "cannot use {path} as the IdP {what}: {reason}; give the PEM certificate jcsaml setup "
+        "cert wrote (--idp-cert) or the IdP metadata XML exported from the JumpCloud AWS "
+        "application (--metadata)"
+    )
+
+
+class AwsSessionError(JcsamlError):
+    fmt = (
+        "cannot use AWS credentials: {reason}; run with --profile NAME naming an IAM "
+        "administrator's profile (or set AWS_PROFILE)"
+    )
+
+
+class IamError(JcsamlError):
+    """AWS refused an administrative call; ``operation`` is e.g. ``iam:CreateRole``."""
+
+    fmt = "AWS refused {operation}: {code}: {message}{hint}"
+
+
+class IamUnavailableError(IamError):
+    fmt = (
+        "cannot reach AWS for {operation} at {endpoint}: {reason}; check the network and the "
+        "proxy settings (HTTPS_PROXY, AWS_CA_BUNDLE){override}"
+    )
+
+
+class ManagedPolicyNotFoundError(IamError):
+    fmt = (
+        "the managed policy {policy_arn} does not exist; check its name or ARN (shortcuts: "
+        "readonly, admin, billing, ec2; AWS managed policy names such as PowerUserAccess; or a "
+        "full policy ARN in partition {partition})"
+    )
+
+
+class SetupCheckFailedError(JcsamlError):
+    fmt = (
+        "{count} problem(s) would make AssumeRoleWithSAML fail: see the FAIL lines above; "
+        "jcsaml setup aws fixes the provider and the roles it manages"
+    )

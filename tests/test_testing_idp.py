@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -243,3 +244,23 @@ def test_make_saml_response_b64_is_a_signed_form_value(keys: IdpKeyPair) -> None
     signed = _verified(xml, keys)
     assert signed.findtext(".//saml:NameID", namespaces=NS) == "bob@acme.example"
     assert _attr(signed, ROLE_ATTR) == [f"{ROLE_A},{PROVIDER}"]
+
+
+def test_key_pair_from_files(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    keys = IdpKeyPair.generate()
+    key = serialization.load_pem_private_key(keys.key_pem, password=None)
+    # A PKCS#1 key, as older openssl genrsa writes it, is kept as PKCS#8.
+    (tmp_path / "old.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "idp.crt").write_bytes(keys.cert_pem)
+    assert IdpKeyPair.from_files(tmp_path / "old.key", tmp_path / "idp.crt") == keys
+    (tmp_path / "other.crt").write_bytes(IdpKeyPair.generate().cert_pem)
+    with pytest.raises(ValueError, match="is not the certificate of the key"):
+        IdpKeyPair.from_files(tmp_path / "old.key", tmp_path / "other.crt")

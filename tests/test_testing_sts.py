@@ -78,6 +78,22 @@ def test_handler_is_installed_only_while_running() -> None:
         _ = aws.endpoint_url
 
 
+def test_aws_managed_policies_are_loaded_on_request() -> None:
+    # Each account's IAM is created on its first call, with the setting of that moment.
+    def attach(aws: LocalAws, account: str) -> None:
+        aws.create_role_with_policy("Reader", {"Statement": []}, account_id=account)
+        aws.iam_client(account).attach_role_policy(
+            RoleName="Reader", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+        )
+
+    with LocalAws() as plain, pytest.raises(ClientError, match=r"NoSuchEntity|does not exist"):
+        attach(plain, "111111111111")
+    with LocalAws(aws_managed_policies=True) as loaded:
+        attach(loaded, "222222222222")
+        policies = loaded.iam_client("222222222222").list_attached_role_policies(RoleName="Reader")
+        assert [p["PolicyName"] for p in policies["AttachedPolicies"]] == ["ReadOnlyAccess"]
+
+
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
     keys = IdpKeyPair.generate()

@@ -15,14 +15,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from jcsaml.cli import completion, configure, console, exec_command, list_roles, login, logout
+from jcsaml.cli import (
+    completion,
+    configure,
+    console,
+    exec_command,
+    list_roles,
+    login,
+    logout,
+    setup,
+)
 from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
 
 if TYPE_CHECKING:
     from jcsaml.webauthn import WebAuthnDevice
 
-COMMANDS = (configure, login, exec_command, console, list_roles, logout, completion)
+COMMANDS = (configure, login, exec_command, console, list_roles, logout, setup, completion)
 
 
 @dataclass

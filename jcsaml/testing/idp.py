@@ -11,10 +11,12 @@ cryptography, lxml and signxml are imported inside the functions that need them.
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -89,6 +91,34 @@ class IdpKeyPair:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
+        return cls(
+            key_pem=key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        )
+
+    @classmethod
+    def from_files(
+        cls, key_path: str | os.PathLike[str], cert_path: str | os.PathLike[str]
+    ) -> IdpKeyPair:
+        """The key and certificate an administrator made (``jcsaml setup cert``, openssl).
+
+        The key may be PKCS#1 or PKCS#8 PEM, unencrypted; it is kept as PKCS#8. Raises
+        ValueError when the files do not hold a key and a certificate that belong together.
+        """
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+        public = serialization.PublicFormat.SubjectPublicKeyInfo
+        if key.public_key().public_bytes(
+            serialization.Encoding.PEM, public
+        ) != cert.public_key().public_bytes(serialization.Encoding.PEM, public):
+            raise ValueError(f"{cert_path} is not the certificate of the key in {key_path}")
         return cls(
             key_pem=key.private_bytes(
                 serialization.Encoding.PEM,

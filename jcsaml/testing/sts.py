@@ -459,6 +459,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _set_managed_policies() -> None:
+    """Load AWS managed policies into new IAM backends while any running instance asks for them.
+
+    moto reads this setting each time it creates an account's IAM backend, which happens on
+    the account's first IAM call (and again after a reset).
+    """
+    from moto.core.config import default_user_config
+
+    wanted = any(local._aws_managed_policies for local in _running.values())
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = wanted
+
+
 def _error_document(rejection: StsRejection) -> str:
     return (
         f'<ErrorResponse xmlns="{_STS_XMLNS}">'
@@ -479,10 +491,17 @@ class LocalAws:
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
     what the STS compares assertion times with and counts expirations from.
+
+    moto's IAM knows no AWS managed policies (``ReadOnlyAccess`` ...) by default: attaching one
+    fails with NoSuchEntity. ``aws_managed_policies=True`` loads them (moto's
+    ``MOTO_IAM_LOAD_MANAGED_POLICIES``) for accounts first used while such an instance runs.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime] | None = None, aws_managed_policies: bool = False
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._aws_managed_policies = aws_managed_policies
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -532,6 +551,7 @@ class LocalAws:
             if first:
                 _install_handler()
             _running[self._port] = self
+            _set_managed_policies()
         if first:
             self._reset_moto()
         return self
@@ -543,6 +563,7 @@ class LocalAws:
         with _registry_lock:
             _running.pop(self._port, None)
             last = not _running
+            _set_managed_policies()
         if last:
             self._reset_moto()
             with _registry_lock:

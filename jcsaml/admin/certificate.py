@@ -1,0 +1,166 @@
+"""The IdP signing key and its self-signed certificate, as ``jcsaml setup cert`` writes them.
+
+The result matches ``openssl genrsa -out NAME.key 2048`` followed by ``openssl req -new -x509
+-key NAME.key -out NAME.crt -config NAME.cnf``: an RSA key (PKCS#8 PEM, unencrypted, what
+JumpCloud takes) and an X.509 v3 certificate whose subject and issuer are the config's
+distinguished name, signed with the config's digest, carrying the extensions openssl's default
+``v3_ca`` section adds. cryptography is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from jcsaml.admin.openssl_config import DIGESTS, KEY_SIZES, MAX_DAYS, CertificateRequest
+from jcsaml.errors import InvalidSettingError, OutputExistsError, OutputWriteError
+
+_NAME_OIDS = {
+    "countryName": "COUNTRY_NAME",
+    "stateOrProvinceName": "STATE_OR_PROVINCE_NAME",
+    "localityName": "LOCALITY_NAME",
+    "organizationName": "ORGANIZATION_NAME",
+    "organizationalUnitName": "ORGANIZATIONAL_UNIT_NAME",
+    "commonName": "COMMON_NAME",
+    "emailAddress": "EMAIL_ADDRESS",
+}
+
+
+@dataclass(frozen=True)
+class IdpCertificateFiles:
+    """What :func:`write_idp_certificate` wrote."""
+
+    key_path: Path
+    cert_path: Path
+    subject: str
+    not_before: datetime
+    not_after: datetime
+    bits: int
+    sha256_fingerprint: str
+
+
+def build_key_and_certificate(
+    request: CertificateRequest, *, now: datetime | None = None
+) -> tuple[bytes, bytes]:
+    """A new RSA key (PKCS#8 PEM) and the self-signed certificate (PEM) ``request`` describes.
+
+    The certificate is valid from ``now`` (default: the current time) for ``request.days``.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    if request.bits not in KEY_SIZES:
+        raise InvalidSettingError(setting="key size", reason=f"{request.bits} is not supported")
+    if request.digest not in DIGESTS:
+        raise InvalidSettingError(setting="digest", reason=f"{request.digest} is not supported")
+    if not 1 <= request.days <= MAX_DAYS:
+        raise InvalidSettingError(setting="days", reason=f"{request.days} is out of range")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=request.bits)
+    name = x509.Name(
+        [
+            x509.NameAttribute(getattr(NameOID, _NAME_OIDS[field]), value)
+            for field, value in request.subject
+        ]
+    )
+    start = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    public_key = key.public_key()
+    subject_key_id = x509.SubjectKeyIdentifier.from_public_key(public_key)
+    digests: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
+        "sha256": hashes.SHA256(),
+        "sha384": hashes.SHA384(),
+        "sha512": hashes.SHA512(),
+    }
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=request.days))
+        .add_extension(subject_key_id, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(subject_key_id),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, digests[request.digest])
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def write_idp_certificate(
+    request: CertificateRequest,
+    *,
+    out_dir: Path,
+    name: str,
+    force: bool = False,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IdpCertificateFiles:
+    """Write ``NAME.key`` (mode 0600) and ``NAME.crt`` into ``out_dir``.
+
+    Raises OutputExistsError when either file exists and ``force`` is false (then nothing is
+    written), OutputWriteError when the directory cannot be written. Each file is written to a
+    temporary file first and renamed into place, so neither is ever left half-written.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    key_path = out_dir / f"{name}.key"
+    cert_path = out_dir / f"{name}.crt"
+    if not force:
+        for path in (key_path, cert_path):
+            if path.exists() or path.is_symlink():
+                raise OutputExistsError(path=str(path))
+    key_pem, cert_pem = build_key_and_certificate(request, now=now())
+    staged: list[tuple[Path, Path]] = []
+    try:
+        staged.append((_stage(key_path, key_pem, 0o600), key_path))
+        staged.append((_stage(cert_path, cert_pem, 0o644), cert_path))
+        for temporary, final in staged:
+            os.replace(temporary, final)
+    except OSError as exc:
+        for temporary, _ in staged:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        raise OutputWriteError(
+            path=str(exc.filename or out_dir), reason=exc.strerror or str(exc)
+        ) from None
+    certificate = x509.load_pem_x509_certificate(cert_pem)
+    return IdpCertificateFiles(
+        key_path=key_path,
+        cert_path=cert_path,
+        subject=request.subject_text(),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        bits=request.bits,
+        sha256_fingerprint=certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
+    )
+
+
+def _stage(final: Path, data: bytes, mode: int) -> Path:
+    """``data`` in a new file next to ``final``, created with ``mode`` and flushed to disk."""
+    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(descriptor, mode)  # the umask may have taken bits away from a 0644 file
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    except OSError:
+        os.close(descriptor)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    os.close(descriptor)
+    return temporary
