@@ -34,8 +34,9 @@ class AwsCredentials:
     def expiration_rfc3339(self) -> str:
         return self.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def to_environment(self) -> dict[str, str]:
-        """The variables ``jcsaml exec`` sets for the child process."""
+    def to_environment(self, *, region: str | None = None) -> dict[str, str]:
+        """The variables ``jcsaml exec`` sets for the child process; ``region`` (when given)
+        instead of the credentials' own."""
         env = {
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
@@ -43,9 +44,10 @@ class AwsCredentials:
             "AWS_SECURITY_TOKEN": self.session_token,
             "AWS_CREDENTIAL_EXPIRATION": self.expiration_rfc3339(),
         }
-        if self.region:
-            env["AWS_REGION"] = self.region
-            env["AWS_DEFAULT_REGION"] = self.region
+        chosen = region or self.region
+        if chosen:
+            env["AWS_REGION"] = chosen
+            env["AWS_DEFAULT_REGION"] = chosen
         return env
 
     def to_credential_process(self) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class CredentialsFile:
         does) when set and not empty, else ``~/.aws/credentials``; ``~`` is ``HOME`` from
         ``environ``."""
         configured = environ.get("AWS_SHARED_CREDENTIALS_FILE", "")
-        return Path(_expand_path(configured or "~/.aws/credentials", environ))
+        return Path(expand_aws_path(configured or "~/.aws/credentials", environ))
 
     def load(self, profile: str) -> AwsCredentials | None:
         """The profile's credentials, expired or not.
@@ -134,6 +134,25 @@ class CredentialsFile:
             return None
         values = doc.section(profile)
         return None if values is None else _credentials_from(values)
+
+    def load_all(self) -> dict[str, AwsCredentials]:
+        """Every profile holding temporary credentials in jcsaml's (and saml2aws's) format, by
+        name in file order; long-lived keys are left out."""
+        doc = self._read()
+        found: dict[str, AwsCredentials] = {}
+        for profile in doc.sections() if doc is not None else []:
+            values = doc.section(profile) if doc is not None else None
+            credentials = _credentials_from(values) if values and EXPIRES in values else None
+            if credentials is not None:
+                found[profile] = credentials
+        return found
+
+    def holds_keys(self, profile: str) -> bool:
+        """Whether ``profile`` holds an access key (temporary or not) that the AWS SDKs would use
+        before the profile's ``credential_process``."""
+        doc = self._read()
+        values = doc.section(profile) if doc is not None else None
+        return bool(values and values.get(ACCESS_KEY_ID))
 
     def save(self, profile: str, credentials: AwsCredentials) -> None:
         """Write the credentials into ``profile``, creating the file or the profile if needed.
@@ -242,7 +261,7 @@ class MemoryCredentialsStore:
         validate_profile_name(profile)
 
 
-def _expand_path(path: str, environ: Mapping[str, str]) -> str:
+def expand_aws_path(path: str, environ: Mapping[str, str]) -> str:
     def variable(match: re.Match[str]) -> str:
         return environ.get(match.group(1).strip("{}"), match.group(0))
 

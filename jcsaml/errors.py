@@ -700,6 +700,41 @@ class NestedExecError(JcsamlError):
     )
 
 
+# --- the AWS config file and the credential_process cache ---------------------------------------
+
+
+class AwsConfigFileError(JcsamlError, ValueError):
+    fmt = "cannot use AWS config file {path}: {reason}; fix the file by hand, jcsaml left it as is"
+
+
+class ExecProfileError(ConfigError):
+    fmt = (
+        "profile {profile!r} in {path} has no role_arn, so --exec-profile cannot use it; "
+        "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to [{section}] or choose another profile"
+    )
+
+
+class AssumeRoleError(StsError):
+    fmt = (
+        "AWS STS refused AssumeRole for {role_arn} (profile {profile!r}): {code}: {message}; "
+        "check that the role's trust policy lets {source_role} assume it"
+    )
+
+
+class CredentialProcessInputError(JcsamlError):
+    """credential-process must sign in, has no terminal, and lacks an answer."""
+
+    fmt = (
+        "credential-process must sign in to JumpCloud for account {account!r} but has no terminal "
+        "to ask for the {what}; run jcsaml credential-process -a {account} once in a terminal "
+        "(the JumpCloud session it saves is then reused), or {how}"
+    )
+
+
+class CacheFileError(JcsamlError):
+    fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
+
+
 # --- administrator setup (jcsaml setup) -------------------------------------------------------
 
 

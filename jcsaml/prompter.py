@@ -140,10 +140,15 @@ class TerminalPrompter:
         """prompt_toolkit drawing on stderr; Ctrl-D becomes PromptAbortedError, Ctrl-C stays an
         interrupt (the CLI exits 130)."""
         from prompt_toolkit.application import create_app_session
+        from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
+        # Both ends explicit: credential-process talks to /dev/tty, not to stdin and stdout.
+        session = create_app_session(
+            input=create_input(stdin=self._in), output=create_output(stdout=self._err)
+        )
         try:
-            with create_app_session(output=create_output(stdout=self._err)):
+            with session:
                 yield
         except EOFError:
             raise PromptAbortedError(what=_what(message)) from None

@@ -45,6 +45,12 @@ class StsClient(Protocol):
     def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class AssumeRoleClient(Protocol):
+    """The part of botocore's STS client ``assume_role`` uses."""
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 def region_for(role: AwsRole, region: str | None) -> str:
     """The configured region, else the partition's usual STS region."""
     return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
@@ -183,14 +189,14 @@ def _record_statuses(client: StsClient) -> list[str]:
     return statuses
 
 
-def _close(client: StsClient) -> None:
+def _close(client: object) -> None:
     """Drop the client's idle connections after giving up (botocore clients have close())."""
     close = getattr(client, "close", None)
     if callable(close):
         close()
 
 
-def _endpoint(client: StsClient) -> tuple[str, str]:
+def _endpoint(client: object) -> tuple[str, str]:
     """The endpoint URL and the hint naming where a non-AWS endpoint comes from."""
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
@@ -198,7 +204,7 @@ def _endpoint(client: StsClient) -> tuple[str, str]:
     return endpoint, "" if standard else _OVERRIDE_HINT
 
 
-def _failure(kind: type[StsError], client: StsClient, role: AwsRole, **fields: Any) -> StsError:
+def _failure(kind: type[StsError], client: object, role: AwsRole, **fields: Any) -> StsError:
     endpoint, override = _endpoint(client)
     return kind(
         role_arn=role.role_arn,
@@ -211,5 +217,109 @@ def _failure(kind: type[StsError], client: StsClient, role: AwsRole, **fields: A
     )
 
 
-def _unreachable(client: StsClient, role: AwsRole, reason: str) -> StsError:
+def _unreachable(client: object, role: AwsRole, reason: str) -> StsError:
     return _failure(StsUnavailableError, client, role, reason=reason)
+
+
+def assume_role(
+    source: AwsCredentials,
+    role_arn: str,
+    *,
+    profile: str,
+    session_name: str | None = None,
+    duration: int | None = None,
+    external_id: str | None = None,
+    region: str | None = None,
+    client: AssumeRoleClient | None = None,
+    timeout: float = DEFAULT_STS_TIMEOUT,
+) -> AwsCredentials:
+    """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
+    does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
+    Raises AssumeRoleError, StsUnavailableError, StsTimeoutError or StsBadAnswerError."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
+
+    from jcsaml.errors import AssumeRoleError
+
+    target = AwsRole(role_arn=role_arn, principal_arn="")
+    sts = client or _signed_client(source, region_for(target, region), timeout=timeout)
+    params: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name or _session_name(source),
+    }
+    if duration:
+        params["DurationSeconds"] = duration
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        answer = _within(timeout, lambda: sts.assume_role(**params))
+    except TimeoutError:
+        _close(sts)
+        raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
+    except ClientError as exc:
+        error = exc.response.get("Error")
+        code = str((error or {}).get("Code", "Unknown"))
+        if not isinstance(error, dict) or code.isdigit():
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise _failure(StsBadAnswerError, sts, target, status=status) from None
+        raise AssumeRoleError(
+            role_arn=role_arn,
+            profile=profile,
+            code=code,
+            message=str(error.get("Message", "no message")).rstrip("."),
+            hint="",
+            source_role=source.role_arn or "the signed-in role",
+        ) from None
+    except EndpointConnectionError:
+        raise _unreachable(sts, target, "the connection failed") from None
+    except (ResponseParserError, KeyError):
+        raise _failure(StsBadAnswerError, sts, target, status="?") from None
+    except BotoCoreError as exc:
+        raise _unreachable(sts, target, type(exc).__name__) from None
+    try:
+        found = answer["Credentials"]
+        expiration = found["Expiration"]
+        if isinstance(expiration, str):
+            expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+        keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+    except (KeyError, TypeError, ValueError):
+        raise _failure(StsBadAnswerError, sts, target, status="200") from None
+    return AwsCredentials(
+        access_key_id=keys[0],
+        secret_access_key=keys[1],
+        session_token=keys[2],
+        expiration=expiration.astimezone(UTC),
+        role_arn=role_arn,
+        assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
+        region=region,
+    )
+
+
+def _session_name(source: AwsCredentials) -> str:
+    """The signed-in session's own name (the person), so CloudTrail still shows who it was."""
+    name = source.assumed_role_arn.rsplit("/", 1)[-1] if source.assumed_role_arn else ""
+    cleaned = "".join(c for c in name if c.isalnum() or c in "+=,.@_-")[:64]
+    return cleaned if len(cleaned) >= 2 else "jcsaml"
+
+
+def _signed_client(
+    source: AwsCredentials, region: str, *, timeout: float = DEFAULT_STS_TIMEOUT
+) -> AssumeRoleClient:
+    import botocore.session
+    from botocore.config import Config
+
+    # As in make_client: the shell's AWS_PROFILE must not be read (the credentials are given).
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    client: AssumeRoleClient = session.create_client(
+        "sts",
+        region_name=region,
+        aws_access_key_id=source.access_key_id,
+        aws_secret_access_key=source.secret_access_key,
+        aws_session_token=source.session_token,
+        config=Config(
+            connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            read_timeout=timeout,
+            retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
+        ),
+    )
+    return client

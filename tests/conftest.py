@@ -26,6 +26,7 @@ def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
     monkeypatch.setenv("JCSAML_CONFIG", str(home / ".jcsaml"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return home
 
@@ -39,6 +40,7 @@ def cli_environment(home: Path, *extra: Mapping[str, str]) -> dict[str, str]:
         JCSAML_CONFIG=str(home / ".jcsaml"),
         AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
         AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
         PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
     )
     for more in extra:

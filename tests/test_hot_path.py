@@ -84,3 +84,47 @@ def test_import_jcsaml_is_cheap() -> None:
     )
     assert status == 0
     assert sorted(modules & set(HEAVY)) == []
+
+
+def test_script_and_credential_process_with_cached_credentials_import_nothing_heavy(
+    hermetic_home: Path,
+) -> None:
+    from jcsaml import process_cache
+
+    role = "arn:aws:iam::012345678987:role/Admin"
+    save_account(
+        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=role),
+        path=hermetic_home / ".jcsaml",
+    )
+    credentials = AwsCredentials(
+        access_key_id="ASIACACHED",
+        secret_access_key="s",
+        session_token="t",
+        expiration=datetime.now(UTC) + timedelta(hours=1),
+        role_arn=role,
+        assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
+    )
+    CredentialsFile(hermetic_home / ".aws" / "credentials").save("production", credentials)
+    process_cache.save("production", role, credentials, environ=os.environ)
+    for command in ("script", "credential-process"):
+        status, modules = imported_modules(
+            ["-m", "jcsaml", command, "-a", "production"], dict(os.environ)
+        )
+        assert status == 0, command
+        assert "jcsaml" in modules
+        assert sorted(modules & set(HEAVY)) == [], command
+
+
+def test_status_makes_do_with_the_standard_library_and_the_keyring(hermetic_home: Path) -> None:
+    save_account(
+        Account(
+            name="production",
+            url="https://sso.jumpcloud.com/saml2/acme",
+            username="alice@acme.example",
+        ),
+        path=hermetic_home / ".jcsaml",
+    )
+    status, modules = imported_modules(["-m", "jcsaml", "status"], dict(os.environ))
+    assert status == 0
+    # The keyring says whether a JumpCloud session is saved; nothing else heavy is needed.
+    assert sorted(modules & set(HEAVY)) == ["keyring"]

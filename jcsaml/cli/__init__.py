@@ -19,11 +19,14 @@ from jcsaml.cli import (
     completion,
     configure,
     console,
+    credential_process,
     exec_command,
     list_roles,
     login,
     logout,
+    script,
     setup,
+    status,
 )
 from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
@@ -31,7 +34,19 @@ from jcsaml.errors import JcsamlError
 if TYPE_CHECKING:
     from jcsaml.webauthn import WebAuthnDevice
 
-COMMANDS = (configure, login, exec_command, console, list_roles, logout, setup, completion)
+COMMANDS = (
+    configure,
+    login,
+    exec_command,
+    script,
+    credential_process,
+    console,
+    list_roles,
+    status,
+    logout,
+    setup,
+    completion,
+)
 
 
 @dataclass

@@ -92,6 +92,12 @@ def add_parser(
         metavar="ID:ALIAS,...",
         help="names for AWS account ids in list-roles, e.g. 012345678987:acme-prod",
     )
+    parser.add_argument(
+        "--credential-process",
+        action="store_true",
+        help="also set credential_process = jcsaml credential-process -a NAME in the "
+        "profile of the AWS config file, so AWS tools get credentials on demand",
+    )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
     parser.add_argument(
         "--import-saml2aws",
@@ -158,7 +164,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         # Spaces around a value are a typing slip; a line break is refused (it would add a key).
         value = value.strip(" \t") if value else value
         changes[key] = validate_setting(key, value) if value else None
-    current = find_account(name, path=path) or Account(name=name, url="")
+    existing = find_account(name, path=path)
+    current = existing or Account(name=name, url="")
     given: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "aws_session_duration":
@@ -168,7 +175,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         else:
             given[key] = value or ""
     account = dataclasses.replace(current, **given)
-    if args.skip_prompt:
+    # Adding credential_process to an account that exists asks nothing again.
+    if args.skip_prompt or (args.credential_process and existing is not None):
         prompter: Prompter = NonInteractivePrompter(ctx.stderr)
     else:
         prompter = TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
@@ -189,8 +197,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"IdP account {name!r} in {path} is unchanged (AWS profile {saved.profile!r}).",
             file=ctx.stdout,
         )
-        return 0
-    print(f"Saved IdP account {name!r} in {path} (AWS profile {saved.profile!r}):", file=ctx.stdout)
+    else:
+        print(
+            f"Saved IdP account {name!r} in {path} (AWS profile {saved.profile!r}):",
+            file=ctx.stdout,
+        )
     for key, (old, new) in changed.items():
         if old is None:
             print(f"  set {key} = {new}", file=ctx.stdout)
@@ -198,7 +209,50 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             print(f"  removed {key} (was {old})", file=ctx.stdout)
         else:
             print(f"  changed {key}: {old} -> {new}", file=ctx.stdout)
+    if args.credential_process:
+        _set_credential_process(saved, args, ctx)
     return 0
+
+
+def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Context) -> None:
+    """Write the profile's credential_process line; warn when the credentials file would win."""
+    import shlex
+
+    from jcsaml.aws_config import set_profile_values
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import credentials_path
+
+    words = [*_jcsaml_command(ctx.environ), "credential-process", "-a", account.name]
+    if args.config:
+        words += ["--config", str(_absolute(args.config, ctx.environ))]
+    command = " ".join(shlex.quote(word) for word in words)
+    written = set_profile_values(
+        account.profile, {"credential_process": command}, environ=ctx.environ
+    )
+    print(
+        f"Set credential_process for profile {account.profile!r} in {written}: {command}",
+        file=ctx.stdout,
+    )
+    store = CredentialsFile(credentials_path(account, environ=ctx.environ))
+    if store.holds_keys(account.profile):
+        ctx.warn(
+            f"profile {account.profile!r} in {store.path} holds access keys, which AWS tools "
+            f"use before credential_process; remove them with: jcsaml logout -a {account.name}"
+        )
+
+
+def _jcsaml_command(environ: Mapping[str, str]) -> list[str]:
+    """How to run this jcsaml from anywhere: the absolute path of its executable."""
+    import shutil
+    import sys
+
+    started_as = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started_as) in ("jcsaml", "jcsaml.exe") and os.path.isfile(started_as):
+        return [os.path.abspath(started_as)]
+    if os.path.basename(started_as) == "__main__.py":  # python -m jcsaml: the same again
+        return [sys.executable, "-m", "jcsaml"]
+    found = shutil.which("jcsaml", path=environ.get("PATH"))
+    return [os.path.abspath(found)] if found else [sys.executable, "-m", "jcsaml"]
 
 
 def _ask_missing(account: Account, given: Mapping[str, Any], prompter: Prompter) -> Account:

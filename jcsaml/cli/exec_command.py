@@ -16,6 +16,7 @@ from jcsaml.cli.login import add_login_options, obtain_credentials
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
+    from jcsaml.cli.login import Obtained
     from jcsaml.credentials import AwsCredentials
 
 HELP = "run a command with the account's AWS credentials in its environment"
@@ -49,15 +50,26 @@ def add_parser(
         "The command's exit status is jcsaml's.",
     )
     add_login_options(parser, environ)
+    parser.add_argument(
+        "--exec-profile",
+        metavar="PROFILE",
+        help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
+        "assumed with the account's credentials",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
 
 
 def child_environment(
-    base: Mapping[str, str], credentials: AwsCredentials, account_name: str
+    base: Mapping[str, str],
+    credentials: AwsCredentials,
+    account_name: str,
+    *,
+    region: str | None = None,
 ) -> dict[str, str]:
     """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
-    credentials and the exec marker.
+    credentials (with ``region`` as AWS_REGION and AWS_DEFAULT_REGION when given) and the exec
+    marker.
 
     Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
     MFA code), not the command's; the marker is the only one jcsaml sets for the child.
@@ -67,7 +79,7 @@ def child_environment(
         for key, value in base.items()
         if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
     }
-    env.update(credentials.to_environment())
+    env.update(credentials.to_environment(region=region))
     env[MARKER] = account_name
     return env
 
@@ -93,7 +105,10 @@ def run(
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
     got = obtain_credentials(args, ctx)
-    env = child_environment(ctx.environ, got.credentials, got.account.name)
+    credentials, region = got.credentials, _region(got.profile, got, ctx)
+    if args.exec_profile:
+        credentials, region = _as_exec_profile(args.exec_profile, got, ctx)
+    env = child_environment(ctx.environ, credentials, got.account.name, region=region)
     if shutil.which(command[0], path=env.get("PATH")) is None:
         raise CommandNotFoundError(command=command[0])
     for message in ctx.deferred:  # run() never returns to main(), which would print them
@@ -101,3 +116,50 @@ def run(
     ctx.stdout.flush()
     ctx.stderr.flush()
     execvpe(command[0], command, env)
+
+
+def _region(profile: str, got: Obtained, ctx: Context) -> str | None:
+    from jcsaml.aws_config import child_region
+
+    own = got.credentials.region or got.account.region or None
+    return child_region(profile, own=own, environ=ctx.environ)
+
+
+def _as_exec_profile(
+    profile: str, got: Obtained, ctx: Context
+) -> tuple[AwsCredentials, str | None]:
+    """The credentials of ``profile``'s role_arn, assumed with the account's, and its region
+    (else the account profile's)."""
+    from jcsaml.aws_config import config_file_path, profile_section, section_name
+    from jcsaml.errors import ExecProfileError
+    from jcsaml.sts import assume_role
+
+    path = config_file_path(ctx.environ)
+    section = profile_section(profile, environ=ctx.environ, path=path) or {}
+    role_arn = section.get("role_arn", "").strip()
+    if not role_arn:
+        raise ExecProfileError(profile=profile, path=str(path), section=section_name(profile))
+    region = _region(profile, got, ctx) or _region(got.profile, got, ctx)
+    duration = section.get("duration_seconds", "").strip()
+    credentials = assume_role(
+        got.credentials,
+        role_arn,
+        profile=profile,
+        session_name=section.get("role_session_name", "").strip() or None,
+        duration=_duration(duration, profile) if duration else None,
+        external_id=section.get("external_id", "").strip() or None,
+        region=region,
+    )
+    return credentials, region
+
+
+def _duration(text: str, profile: str) -> int:
+    from jcsaml.config import parse_duration
+    from jcsaml.errors import InvalidSettingError
+
+    try:
+        return parse_duration(text)
+    except InvalidSettingError as exc:
+        raise InvalidSettingError(
+            setting=f"duration_seconds of profile {profile!r}", reason=exc.reason
+        ) from None

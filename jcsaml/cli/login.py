@@ -20,12 +20,16 @@ if TYPE_CHECKING:
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
 
-def add_login_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-    """The sign-in inputs shared by every command that may log in."""
-    parser.add_argument(
-        "--profile",
-        help="AWS profile to use (default: the account's aws_profile, else the account name)",
-    )
+def add_login_options(
+    parser: argparse.ArgumentParser, environ: Mapping[str, str], *, profile: bool = True
+) -> None:
+    """The sign-in inputs shared by every command that may log in (``profile``: whether the
+    command uses an AWS profile of the credentials file)."""
+    if profile:
+        parser.add_argument(
+            "--profile",
+            help="AWS profile to use (default: the account's aws_profile, else the account name)",
+        )
     parser.add_argument(
         "--username",
         default=environ.get("JCSAML_USERNAME"),

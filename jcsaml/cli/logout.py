@@ -19,8 +19,8 @@ def add_parser(
         "logout",
         parents=parents,
         help=HELP,
-        description=HELP + ". The next login asks for MFA again. Long-lived keys in the "
-        "profile are never touched.",
+        description=HELP + " (the profile's, and the account's credential-process cache). The "
+        "next login asks for MFA again. Long-lived keys in the profile are never touched.",
     )
     parser.add_argument("--profile", help="AWS profile to clear (default: the account's)")
     parser.add_argument(
@@ -35,6 +35,7 @@ def add_parser(
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml import process_cache
     from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile
     from jcsaml.secret_store import default_store
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             secrets.delete(password_key(account, username))
     path = credentials_path(account, environ=ctx.environ)
     removed = CredentialsFile(path).delete(profile)
+    cached = process_cache.delete_account(account.name, environ=ctx.environ)
     if username:
         forgotten = "session and password" if args.forget_password else "session"
         print(f"Forgot the JumpCloud {forgotten} of {username}.", file=ctx.stdout)
@@ -59,4 +61,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"Removed the credentials of profile {profile!r} from {path}.", file=ctx.stdout)
     else:
         print(f"Profile {profile!r} held no credentials from jcsaml.", file=ctx.stdout)
+    if cached:
+        print(f"Removed the credential-process cache of account {account.name!r}.", file=ctx.stdout)
     return 0

@@ -1,0 +1,142 @@
+"""``jcsaml credential-process``: credentials for the ``credential_process`` line of an AWS profile.
+
+The AWS SDKs run it whenever they need credentials and read JSON from its stdout, so stdout
+carries that JSON and nothing else. Cached credentials are handed out while they stay valid for
+more than 15 minutes (see :mod:`jcsaml.process_cache`); after that it signs in again: with the
+saved JumpCloud session when there is one, else asking on the terminal (``/dev/tty``: the SDKs
+capture stdout and stderr), else failing with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from jcsaml.cli.login import add_login_options
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+    from jcsaml.config import Account
+    from jcsaml.credentials import AwsCredentials
+    from jcsaml.prompter import Prompter
+
+HELP = "print credentials as JSON for credential_process in ~/.aws/config"
+
+
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
+    parser = subparsers.add_parser(
+        "credential-process",
+        parents=parents,
+        help=HELP,
+        description=HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. "
+        "Reuses its cached credentials while they stay valid for more than 15 minutes; "
+        "otherwise signs in, asking on the terminal only when the saved JumpCloud session "
+        "has ended.",
+    )
+    add_login_options(parser, environ, profile=False)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.process_cache import cached_process_output, process_output
+
+    text = None
+    if not args.force:
+        text = cached_process_output(
+            args.idp_account, role=args.role, config=args.config, environ=ctx.environ
+        )
+    if text is None:
+        text = process_output(refresh(args, ctx))
+    print(text, file=ctx.stdout)
+    return 0
+
+
+def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
+    """Sign in, cache the new credentials and return them."""
+    from jcsaml import process_cache
+    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.errors import CacheFileError
+
+    account = load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
+    wanted = args.role or account.role_arn or ""
+    duration = parse_duration(args.session_duration) if args.session_duration else None
+    with _prompter(args, ctx, account) as prompter:
+        credentials = _sign_in(args, ctx, account, wanted, duration, prompter)
+    try:
+        process_cache.save(account.name, wanted, credentials, environ=ctx.environ)
+    except OSError as exc:
+        raise CacheFileError(
+            path=str(process_cache.cache_directory(ctx.environ)), reason=exc.strerror or str(exc)
+        ) from None
+    return credentials
+
+
+def _sign_in(
+    args: argparse.Namespace,
+    ctx: Context,
+    account: Account,
+    role: str,
+    duration: int | None,
+    prompter: Prompter,
+) -> AwsCredentials:
+    from jcsaml.errors import InputRequiredError
+    from jcsaml.secret_store import default_store
+    from jcsaml.signin import login
+
+    try:
+        return login(
+            account,
+            role=role or None,
+            username=args.username,
+            password=args.password,
+            mfa_token=args.mfa_token,
+            session_duration=duration,
+            prompter=prompter,
+            secrets=default_store(warn=ctx.warn_after_success),
+            webauthn_device=ctx.webauthn_device,
+            environ=ctx.environ,
+        )
+    except InputRequiredError as exc:
+        if args.skip_prompt:
+            raise
+        from jcsaml.errors import CredentialProcessInputError
+
+        raise CredentialProcessInputError(
+            account=account.name, what=exc.what, how=exc.how
+        ) from None
+
+
+@contextlib.contextmanager
+def _prompter(args: argparse.Namespace, ctx: Context, account: Account) -> Iterator[Prompter]:
+    """Questions go to the controlling terminal; without one, nothing can be asked."""
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+
+    if args.skip_prompt:
+        yield NonInteractivePrompter(ctx.stderr)
+        return
+    terminal = _open_terminal()
+    if terminal is None:
+        yield NonInteractivePrompter(ctx.stderr)
+        return
+    reader, writer = terminal
+    with reader, writer:
+        yield TerminalPrompter(stdin=reader, stderr=writer)
+
+
+def _open_terminal() -> tuple[TextIO, TextIO] | None:
+    try:
+        reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError:  # no controlling terminal: run by an IDE, a daemon, CI
+        return None
+    try:
+        writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        reader.close()
+        return None
+    return reader, writer

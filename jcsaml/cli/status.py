@@ -1,0 +1,112 @@
+"""``jcsaml status``: the credentials jcsaml holds, how long they last, and saved sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jcsaml.cli import Context
+    from jcsaml.status import CredentialStatus, SessionStatus
+
+HELP = "show the credentials jcsaml holds and the JumpCloud sessions it saved"
+
+
+def add_parser(
+    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
+) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        parents=parents,
+        help=HELP,
+        description=HELP + ": every profile with credentials from jcsaml (credentials files "
+        "and the credential-process cache), its account, role and remaining validity, and "
+        "for each JumpCloud user whether a session is saved. Makes no network request.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.config import config_path
+    from jcsaml.secret_store import default_store
+    from jcsaml.status import credential_status, session_status
+
+    config = config_path(ctx.environ, args.config)
+    now = datetime.now(UTC)
+    credentials = credential_status(config=config, environ=ctx.environ)
+    sessions = session_status(
+        secrets=lambda: default_store(warn=lambda message: None), config=config, environ=ctx.environ
+    )
+    if args.json:
+        document = {
+            "credentials": [_credential_json(entry, now) for entry in credentials],
+            "sessions": [_session_json(entry) for entry in sessions],
+        }
+        print(json.dumps(document, indent=2), file=ctx.stdout)
+    else:
+        _print_table(credentials, sessions, now, ctx)
+    return 0
+
+
+def _credential_json(entry: CredentialStatus, now: datetime) -> dict[str, Any]:
+    return {
+        "profile": entry.profile,
+        "account": entry.account,
+        "role_arn": entry.role_arn,
+        "expiration": entry.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds_left": entry.seconds_left(now),
+        "source": entry.source,
+        "path": entry.path,
+    }
+
+
+def _session_json(entry: SessionStatus) -> dict[str, Any]:
+    return {
+        "username": entry.username,
+        "console_url": entry.console_url,
+        "accounts": list(entry.accounts),
+        "saved": entry.saved,
+    }
+
+
+def _validity(seconds: int) -> str:
+    if seconds <= 0:
+        return "expired"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _print_table(
+    credentials: Sequence[CredentialStatus],
+    sessions: Sequence[SessionStatus],
+    now: datetime,
+    ctx: Context,
+) -> None:
+    if credentials:
+        rows = [("PROFILE", "ACCOUNT", "ROLE", "VALID FOR", "WHERE")]
+        rows += [
+            (
+                entry.profile or "-",
+                entry.account or "-",
+                entry.role_arn or "-",
+                _validity(entry.seconds_left(now)),
+                entry.source,
+            )
+            for entry in credentials
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            print("  ".join([*cells, row[-1]]), file=ctx.stdout)
+    else:
+        print("No credentials from jcsaml.", file=ctx.stdout)
+    for session in sessions:
+        state = "saved" if session.saved else "none saved"
+        print(
+            f"JumpCloud session of {session.username} ({', '.join(session.accounts)}): {state}",
+            file=ctx.stdout,
+        )

@@ -1,0 +1,582 @@
+"""End to end through the real CLI: the region exec gives its command, --exec-profile, script,
+credential-process (run by the real AWS CLI) and status, against the fake JumpCloud and moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jcsaml import process_cache
+from jcsaml.credentials_file import CredentialsFile
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+from tests.conftest import CliResult, cli_environment, run_cli
+
+ACCOUNT = "012345678987"
+EMAIL = "alice@acme.example"
+PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+SLUG = "acme-prod-aws-admin"
+# The runbook's ~/.aws/config, as it is.
+RUNBOOK_AWS_CONFIG = "[default]\nregion = us-east-1\n\n[profile production]\nregion = us-east-2\n"
+AWS_CLI = shutil.which("aws", path=os.path.dirname(sys.executable)) or "aws"
+SIGN_IN = "/userconsole/auth"
+
+
+class World:
+    def __init__(
+        self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, roles: dict[str, str]
+    ) -> None:
+        self.home = home
+        self.aws = aws
+        self.jumpcloud = jumpcloud
+        self.roles = roles
+        self.aws_config = home / ".aws" / "config"
+        self.credentials = home / ".aws" / "credentials"
+        self.keyring = home / "keyring.json"
+        # The runbook's setting has no region in the environment: only the config file has one.
+        local = {k: v for k, v in aws.environment().items() if "REGION" not in k}
+        self.env = cli_environment(
+            home,
+            local,
+            {
+                "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
+                "JCSAML_TEST_KEYRING": str(self.keyring),
+                "XDG_CACHE_HOME": str(home / "cache"),
+            },
+        )
+
+    def run(self, *args: str, **extra: str) -> CliResult:
+        return run_cli(*args, env={**self.env, **extra})
+
+    def configure(self, *extra: str) -> None:
+        result = self.run(
+            "configure",
+            "-a",
+            "production",
+            "--url",
+            self.jumpcloud.app_url(SLUG),
+            "--console-url",
+            self.jumpcloud.url,
+            "--username",
+            EMAIL,
+            "--mfa",
+            "TOTP",
+            "--profile",
+            "production",
+            "--role",
+            self.roles["AcmeJumpCloudAdminRO"],
+            "--skip-prompt",
+            *extra,
+        )
+        assert result.status == 0, result.stderr
+
+    def sign_in_env(self, steps: int = 0) -> dict[str, str]:
+        return {
+            "JCSAML_PASSWORD": PASSWORD,
+            "JCSAML_MFA_TOKEN": self.jumpcloud.totp_code(EMAIL, steps=steps),
+        }
+
+    def login(self) -> None:
+        result = self.run("login", "-a", "production", "--skip-prompt", **self.sign_in_env())
+        assert result.status == 0, result.stderr
+
+    def aws_cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """The AWS CLI in a session of its own: no controlling terminal, as under an IDE."""
+        return subprocess.run(
+            [AWS_CLI, *args],
+            env={**self.env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    return IdpKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
+    with LocalAws() as local:
+        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
+        roles = {
+            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
+            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
+        }
+        roles["Deploy"] = local.create_role_with_policy(
+            "Deploy",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            account_id=ACCOUNT,
+        )
+        roles["principal"] = principal
+        yield local, roles
+
+
+@pytest.fixture
+def world(
+    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
+) -> Iterator[World]:
+    local, roles = aws
+    app = FakeApp(
+        slug=SLUG,
+        roles=[
+            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
+            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
+        ],
+    )
+    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
+    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+        yield World(hermetic_home, local, jumpcloud, roles)
+
+
+def assert_one_line_error(result: CliResult, *needles: str) -> None:
+    assert result.status == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("jcsaml: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def configured_region_line(output: str) -> list[str]:
+    """``aws configure list``'s region row: ``region  <value>  <type>  <location>``."""
+    for line in output.splitlines():
+        words = line.split()
+        if words and words[0] == "region":
+            return words
+    raise AssertionError(output)
+
+
+# --- the region exec gives its command ---------------------------------------------------------
+
+
+BOTO3_REGION = "import boto3; print(boto3.Session().region_name)"
+
+
+def test_exec_uses_the_profile_region_of_the_runbook_aws_config(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.configure()
+    world.login()
+    # What the runbook's own command uses: the profile's region.
+    direct = world.aws_cli("--profile", "production", "configure", "list")
+    assert configured_region_line(direct.stdout)[1] == "us-east-2", direct.stderr
+
+    ran = world.run("exec", "-a", "production", "--", sys.executable, "-c", BOTO3_REGION)
+    assert ran.status == 0, ran.stderr
+    assert ran.stdout.strip() == "us-east-2"
+    listed = world.run("exec", "-a", "production", "--", AWS_CLI, "configure", "list")
+    assert listed.status == 0, listed.stderr
+    region = configured_region_line(listed.stdout)
+    assert region[1] == "us-east-2" and region[2] == "env"
+    # The config file is read, not written.
+    assert world.aws_config.read_text() == RUNBOOK_AWS_CONFIG
+
+
+def test_exec_region_of_the_account_wins_and_the_shell_region_beats_the_file(
+    world: World,
+) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.configure()
+    world.login()
+    from_shell = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--",
+        sys.executable,
+        "-c",
+        BOTO3_REGION,
+        AWS_DEFAULT_REGION="ap-south-1",
+    )
+    assert from_shell.stdout.strip() == "ap-south-1", from_shell.stderr
+
+    world.configure("--region", "eu-west-1")
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--",
+        sys.executable,
+        "-c",
+        BOTO3_REGION,
+        AWS_DEFAULT_REGION="ap-south-1",
+    )
+    assert ran.status == 0, ran.stderr
+    assert ran.stdout.strip() == "eu-west-1"
+
+
+def test_exec_for_the_default_profile_uses_the_default_section(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.configure("--profile", "default")
+    world.login()
+    listed = world.run("exec", "-a", "production", "--", AWS_CLI, "configure", "list")
+    assert configured_region_line(listed.stdout)[1] == "us-east-1", listed.stderr
+
+
+# --- exec --exec-profile -----------------------------------------------------------------------
+
+
+def test_exec_profile_runs_as_the_role_of_that_profile(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(
+        RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
+        "region = eu-central-1\n"
+    )
+    world.configure()
+    ran = world.run(
+        "exec",
+        "-a",
+        "production",
+        "--exec-profile",
+        "deploy",
+        "--",
+        sys.executable,
+        "-c",
+        "import boto3; s = boto3.Session(); "
+        "print(s.client('sts').get_caller_identity()['Arn'], s.region_name)",
+        **world.sign_in_env(),
+    )
+    assert ran.status == 0, ran.stderr
+    arn, region = ran.stdout.split()
+    assert arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Deploy/")
+    assert region == "eu-central-1"
+    # The profile written by the sign-in still holds the SAML role's credentials.
+    saved = CredentialsFile(world.credentials).load("production")
+    assert saved is not None and saved.role_arn == world.roles["AcmeJumpCloudAdminRO"]
+
+
+def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.configure()
+    world.login()
+    ran = world.run("exec", "-a", "production", "--exec-profile", "production", "--", "true")
+    assert_one_line_error(ran, "'production'", "no role_arn", "[profile production]")
+
+
+# --- script -----------------------------------------------------------------------------------
+
+
+SHOW_AWS = (
+    "import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
+    "if k.startswith(('AWS_', 'JCSAML_'))}))"
+)
+
+
+def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.configure("--region", "sa-east-1")
+    profile = ("--profile", "it's mine")  # a quote and a space, in a value of the script
+    first = world.run("script", "-a", "production", *profile, **world.sign_in_env())
+    assert first.status == 0, first.stderr
+    assert "export AWS_ACCESS_KEY_ID=" in first.stdout
+    saved = CredentialsFile(world.credentials).load("it's mine")
+    assert saved is not None
+    # eval in a shell that had other AWS settings: exactly the right ones remain.
+    env = {k: v for k, v in world.env.items() if not k.startswith(("AWS_", "JCSAML_"))}
+    env.update(AWS_PROFILE="elsewhere", AWS_ROLE_ARN="arn:aws:iam::1:role/x")
+    done = subprocess.run(
+        ["bash", "-c", f'eval "$1" && "{sys.executable}" -c "$2"', "-", first.stdout, SHOW_AWS],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {
+        "AWS_ACCESS_KEY_ID": saved.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": saved.secret_access_key,
+        "AWS_SESSION_TOKEN": saved.session_token,
+        "AWS_SECURITY_TOKEN": saved.session_token,
+        "AWS_CREDENTIAL_EXPIRATION": saved.expiration_rfc3339(),
+        "AWS_REGION": "sa-east-1",
+        "AWS_DEFAULT_REGION": "sa-east-1",
+        "JCSAML_PROFILE": "it's mine",
+    }
+    # The same variables as exec gives its command (apart from exec's own marker).
+    ran = world.run("exec", "-a", "production", *profile, "--", sys.executable, "-c", SHOW_AWS)
+    from_exec = json.loads(ran.stdout)
+    from_exec.pop("JCSAML_EXEC_ACCOUNT")
+    aws_only = {k: v for k, v in json.loads(done.stdout).items() if k.startswith("AWS_")}
+    assert {name: from_exec.get(name) for name in aws_only} == aws_only
+
+    world.jumpcloud.clear_requests()
+    again = world.run("script", "-a", "production", *profile, "--shell", "json")
+    assert again.status == 0, again.stderr
+    assert json.loads(again.stdout)["AWS_ACCESS_KEY_ID"] == saved.access_key_id
+    assert world.jumpcloud.count() == 0
+
+
+def test_script_prompts_on_stderr_never_on_stdout(world: World) -> None:
+    world.configure()
+    result = run_cli(
+        "script",
+        "-a",
+        "production",
+        "--shell",
+        "env",
+        env=world.env,
+        stdin=f"{PASSWORD}\n{world.jumpcloud.totp_code(EMAIL)}\n",
+    )
+    assert result.status == 0, result.stderr
+    assert "JumpCloud password" in result.stderr
+    names = [line.split("=", 1)[0] for line in result.stdout.splitlines()]
+    assert names == [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CREDENTIAL_EXPIRATION",
+        "JCSAML_PROFILE",
+    ]
+
+
+# --- credential-process -------------------------------------------------------------------------
+
+
+def test_aws_cli_with_credential_process_signs_in_once_and_refreshes_near_the_end(
+    world: World,
+) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text("# team settings\n" + RUNBOOK_AWS_CONFIG + "output = json\n")
+    world.configure()
+    done = world.run("configure", "-a", "production", "--credential-process")
+    assert done.status == 0, done.stderr
+    written = world.aws_config.read_text()
+    assert written.startswith("# team settings\n[default]\nregion = us-east-1\n")
+    assert "region = us-east-2\noutput = json\ncredential_process = " in written
+    assert "credential-process -a production" in written
+
+    identity = ("--profile", "production", "sts", "get-caller-identity", "--output", "json")
+    first = world.aws_cli(*identity, **world.sign_in_env())
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["Arn"].startswith(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/"
+    )
+    assert world.jumpcloud.count("POST", SIGN_IN) >= 1
+    assert not world.credentials.exists()  # never the credentials file
+
+    [entry] = process_cache.entries(environ=world.env)
+    assert stat.S_IMODE(entry.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(entry.path.parent.stat().st_mode) == 0o700
+    world.jumpcloud.clear_requests()
+    for _ in range(2):
+        again = world.aws_cli(*identity)
+        assert again.returncode == 0, again.stderr
+    assert world.jumpcloud.count() == 0
+
+    # 16 minutes left: still handed out. 14 minutes left: signs in again, with the saved
+    # JumpCloud session (no password, no code).
+    def left(minutes: int) -> None:
+        now = datetime.now(UTC).replace(microsecond=0)
+        ending = entry.credentials.__class__(
+            **{**entry.credentials.__dict__, "expiration": now + timedelta(minutes=minutes)}
+        )
+        process_cache.save("production", entry.role, ending, environ=world.env)
+
+    left(16)
+    kept = world.aws_cli(*identity)
+    assert kept.returncode == 0, kept.stderr
+    assert world.jumpcloud.count() == 0
+    left(14)
+    refreshed = world.aws_cli(*identity)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert world.jumpcloud.count() > 0
+    assert world.jumpcloud.count("POST", SIGN_IN) == 0
+    renewed = process_cache.load("production", entry.role, environ=world.env)
+    assert renewed is not None
+    assert renewed.expiration - datetime.now(UTC) > timedelta(minutes=30)
+
+
+def test_credential_process_prints_version_1_json(world: World) -> None:
+    world.configure()
+    result = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert result.status == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert sorted(document) == [
+        "AccessKeyId",
+        "Expiration",
+        "SecretAccessKey",
+        "SessionToken",
+        "Version",
+    ]
+    assert document["Version"] == 1
+    assert datetime.fromisoformat(document["Expiration"]) > datetime.now(UTC)
+    assert document["Expiration"].endswith("Z")
+    # The secret never reaches stderr.
+    assert document["SecretAccessKey"] not in result.stderr
+
+
+def test_credential_process_without_a_terminal_or_answers_fails_in_one_line(
+    world: World,
+) -> None:
+    world.configure()
+    done = subprocess.run(
+        [sys.executable, "-m", "jcsaml", "credential-process", "-a", "production"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        start_new_session=True,  # no controlling terminal: /dev/tty cannot be opened
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("jcsaml: error: credential-process must sign in")
+    assert "JCSAML_PASSWORD" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_configure_credential_process_warns_when_the_credentials_file_wins(
+    world: World,
+) -> None:
+    world.configure()
+    world.login()
+    done = world.run("configure", "-a", "production", "--credential-process")
+    assert done.status == 0, done.stderr
+    assert "credential_process" in done.stdout
+    assert "jcsaml: warning: profile 'production'" in done.stderr
+    assert "jcsaml logout -a production" in done.stderr
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def test_status_lists_profiles_cache_and_sessions(world: World) -> None:
+    world.configure()
+    empty = world.run("status")
+    assert empty.status == 0, empty.stderr
+    assert "No credentials from jcsaml." in empty.stdout
+    assert f"JumpCloud session of {EMAIL} (production): none saved" in empty.stdout
+
+    world.login()
+    process = world.run("credential-process", "-a", "production", "--role", "AcmeJumpCloudAdmin")
+    assert process.status == 0, process.stderr  # the saved session: no password, no code
+    world.jumpcloud.clear_requests()
+
+    result = world.run("status", "--json")
+    assert result.status == 0, result.stderr
+    document = json.loads(result.stdout)
+    by_source = {entry["source"]: entry for entry in document["credentials"]}
+    in_file = by_source["credentials file"]
+    assert in_file["profile"] == "production" and in_file["account"] == "production"
+    assert in_file["role_arn"] == world.roles["AcmeJumpCloudAdminRO"]
+    assert 3000 < in_file["seconds_left"] <= 3600
+    cached = by_source["credential-process cache"]
+    assert cached["account"] == "production"
+    assert cached["role_arn"] == world.roles["AcmeJumpCloudAdmin"]
+    assert document["sessions"] == [
+        {
+            "username": EMAIL,
+            "console_url": world.jumpcloud.url,
+            "accounts": ["production"],
+            "saved": True,
+        }
+    ]
+    table = world.run("status")
+    assert table.stdout.splitlines()[0].split() == [
+        "PROFILE",
+        "ACCOUNT",
+        "ROLE",
+        "VALID",
+        "FOR",
+        "WHERE",
+    ]
+    assert f"JumpCloud session of {EMAIL} (production): saved" in table.stdout
+    assert world.jumpcloud.count() == 0  # no network
+
+
+def test_logout_also_clears_the_credential_process_cache(world: World) -> None:
+    world.configure()
+    done = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert done.status == 0, done.stderr
+    assert len(process_cache.entries(environ=world.env)) == 1
+    out = world.run("logout", "-a", "production")
+    assert out.status == 0, out.stderr
+    assert "Removed the credential-process cache of account 'production'." in out.stdout
+    assert process_cache.entries(environ=world.env) == []
+
+
+def test_credential_process_asks_on_the_terminal_never_on_stdout(world: World) -> None:
+    """A pseudo-terminal as the controlling terminal; stdout and stderr are pipes, as botocore
+    runs the process."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    world.configure()
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jcsaml", "credential-process", "-a", "production"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=take_terminal,
+        pass_fds=(slave,),
+    )
+    os.close(slave)
+    seen = b""
+    answered: set[str] = set()
+    answers = {
+        b"JumpCloud password": ("password", PASSWORD),
+        b"MFA code": ("code", world.jumpcloud.totp_code(EMAIL)),
+    }
+    try:
+        while process.poll() is None:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                seen += os.read(master, 4096)
+            except OSError:  # the terminal closed: the process is ending
+                break
+            for prompt, (name, answer) in answers.items():
+                if prompt in seen and name not in answered:
+                    answered.add(name)
+                    os.write(master, answer.encode() + b"\r")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert process.returncode == 0, stderr
+    assert answered == {"password", "code"}
+    assert b"JumpCloud password" not in stdout + stderr
+    assert PASSWORD.encode() not in seen  # typed without echo
+    assert json.loads(stdout)["Version"] == 1
