@@ -285,14 +285,15 @@ def validate_profile_name(profile: str, *, setting: str = "profile") -> str:
         )
     if (
         not profile
-        or any(c.isspace() or c in "[]" for c in profile)
+        or profile != profile.strip()
+        or any(c in "[]" for c in profile)
         or not profile.isprintable()
         or profile.startswith(("#", ";"))
     ):
         raise InvalidSettingError(
             setting=setting,
-            reason=f"{profile!r} is not a usable AWS profile name (no spaces, brackets or "
-            "control characters)",
+            reason=f"{profile!r} is not a usable AWS profile name (no brackets, control "
+            "characters, surrounding spaces or leading '#' or ';')",
         )
     return profile
 

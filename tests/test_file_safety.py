@@ -170,9 +170,10 @@ def test_unusable_account_names_are_refused(name: str) -> None:
 def test_default_in_lower_case_stays_the_default_account() -> None:
     assert validate_account_name("default") == "default"
     assert validate_profile_name("default") == "default"
+    assert validate_profile_name("it's mine") == "it's mine"  # botocore reads such names
 
 
-@pytest.mark.parametrize("name", ["DEFAULT", "", "[x]", "my profile", "a\nb", "#x", "x\x1b[2K"])
+@pytest.mark.parametrize("name", ["DEFAULT", "", "[x]", " x", "a\nb", "#x", "x\x1b[2K", "a\tb"])
 def test_unusable_profile_names_are_refused(name: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidSettingError):
         validate_profile_name(name)
