@@ -40,6 +40,7 @@ T = TypeVar("T")
 
 # \Z, not $: a trailing newline must not pass.
 _ROLE_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
+_ROLE_NAME = re.compile(r"\A[\w+=,.@-]{1,64}\Z", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -195,8 +196,10 @@ def load_account(
     validate_account_name(name)
     document = _read(path)
     section = document.section(name) if document else None
-    if document is None or section is None:
-        raise UnknownAccountError(account=name, path=str(path))
+    if section is None:
+        known = tuple(document.sections()) if document else ()
+        raise UnknownAccountError(account=name, path=str(path), known=known)
+    assert document is not None  # a section came from it
     check_single_lines(document, name, path)
     return dataclasses.replace(account_from_section(name, section), source=path)
 
@@ -325,7 +328,7 @@ def validate_account(account: Account) -> None:
     if account.idp_cert_sha256:
         parse_fingerprint(account.idp_cert_sha256)
     if account.role_arn:
-        validate_role_arn(account.role_arn)
+        validate_role(account.role_arn)
     if account.session_duration is not None:
         parse_duration(str(account.session_duration))
     if account.aws_profile:
@@ -370,7 +373,7 @@ def validate_setting(key: str, value: str) -> str:
     elif key == "mfa":
         return _canonical_mfa(value)
     elif key == "role_arn":
-        validate_role_arn(value)
+        validate_role(value)
     elif key == "aws_profile":
         validate_profile_name(value, setting="aws_profile")
     elif key == "region":
@@ -421,6 +424,19 @@ def validate_role_arn(arn: str) -> str:
     return arn
 
 
+def validate_role(role: str) -> str:
+    """A role ARN, or a role name as ``jcsaml login --role`` takes it (matched at sign-in)."""
+    if role.startswith("arn:"):
+        return validate_role_arn(role)
+    if not _ROLE_NAME.match(role):
+        raise InvalidSettingError(
+            setting="role_arn",
+            reason=f"{role!r} is neither an IAM role ARN (arn:aws:iam::123456789012:role/NAME) "
+            "nor a role name",
+        )
+    return role
+
+
 def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     """``012345678987:acme-prod, 210987654321:acme-dev`` -> ((id, alias), ...)."""
     pairs = []
@@ -438,14 +454,15 @@ def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def parse_duration(text: str) -> int:
+def parse_duration(text: str, *, setting: str = "aws_session_duration") -> int:
+    """Seconds from 900 to 43200; ``setting`` names where the value came from in the error."""
     try:
         seconds = int(text)
     except ValueError:
         seconds = -1
     if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
         raise InvalidSettingError(
-            setting="aws_session_duration",
+            setting=setting,
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
             f"{MAX_SESSION_DURATION}",
         )

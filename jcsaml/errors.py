@@ -17,6 +17,8 @@ class JcsamlError(Exception):
     with control and bidi characters escaped."""
 
     fmt: ClassVar[str] = "jcsaml failed"
+    #: The exit status the ``jcsaml`` command ends with.
+    exit_status: ClassVar[int] = 1
 
     def __init__(self, **fields: Any) -> None:
         self.fields = fields
@@ -67,10 +69,27 @@ class ConfigFileWriteError(ConfigFileError):
 
 
 class UnknownAccountError(ConfigError):
+    """``known`` lists the file's accounts; ``closest`` is the likeliest typo fix, or ""."""
+
     fmt = (
-        "no IdP account named {account!r} in {path}; "
-        "create it with: jcsaml configure -a {account} --url URL"
+        "no IdP account named {account!r} in {path}{listing}; "
+        "{suggestion}create it with: jcsaml configure -a {account} --url URL"
     )
+
+    def __init__(
+        self, *, account: str, path: str, known: tuple[str, ...] = (), **_derived: str
+    ) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(account, known, n=1, cutoff=0.6)
+        super().__init__(
+            account=account,
+            path=path,
+            known=known,
+            closest=close[0] if close else "",
+            listing=f" (it has: {', '.join(known)})" if known else "",
+            suggestion=f"did you mean {close[0]!r}? Otherwise " if close else "",
+        )
 
 
 class InvalidSettingError(ConfigError):
@@ -87,6 +106,13 @@ class PromptAbortedError(JcsamlError):
     fmt = "cancelled at the {what} prompt"
 
 
+class NothingTypedError(PromptAbortedError):
+    fmt = (
+        "no {what} was typed (three empty answers), so nothing was sent to JumpCloud; "
+        "run the command again and type it"
+    )
+
+
 # --- JumpCloud sign-in ------------------------------------------------------------------------
 
 
@@ -96,6 +122,23 @@ class IdpError(JcsamlError):
 
 class IdpUnavailableError(IdpError):
     fmt = "cannot reach JumpCloud at {url}: {reason}; check the network and try again"
+
+
+class IdpHostNotFoundError(IdpUnavailableError):
+    """``setting`` is the account setting that holds the host: ``url`` or ``console_url``."""
+
+    fmt = (
+        "cannot resolve the host name {host} (from the account's {setting} setting); "
+        "check {setting} and your DNS or VPN"
+    )
+
+
+class ConsoleUrlNotFoundError(IdpError):
+    fmt = (
+        "the JumpCloud console URL {console_url} answered HTTP 404 for {url}; "
+        "check the account's console_url setting (https://console.jumpcloud.com unless your "
+        "JumpCloud organization is hosted in another region)"
+    )
 
 
 class IdpServerError(IdpError):
@@ -137,6 +180,13 @@ class UnsafeRedirectError(IdpError):
 
 class AuthenticationFailedError(IdpError):
     fmt = "JumpCloud rejected the sign-in: {message}; check the username and password"
+
+
+class SavedPasswordRejectedError(AuthenticationFailedError):
+    fmt = (
+        "JumpCloud rejected the password saved in the OS keyring for {username}: {message}; "
+        "forget it with: jcsaml logout -a NAME --forget-password, then sign in again"
+    )
 
 
 class MfaError(IdpError):
@@ -181,14 +231,14 @@ class NoRegisteredSecurityKeyError(WebAuthnError):
 class NoSecurityKeyError(WebAuthnError):
     fmt = (
         "no security key found; plug it in and try again (on Linux your user also needs access "
-        "to /dev/hidraw*: see the udev note in docs/mfa-webauthn.md)"
+        "to /dev/hidraw*: see the udev note in jcsaml help mfa-webauthn)"
     )
 
 
 class SecurityKeyAccessError(WebAuthnError):
     fmt = (
         "cannot open the security key ({reason}); on Linux your user needs read and write "
-        "access to /dev/hidraw*: see the udev note in docs/mfa-webauthn.md"
+        "access to /dev/hidraw*: see the udev note in jcsaml help mfa-webauthn"
     )
 
 
@@ -536,7 +586,9 @@ class IdpCertificateNotYetValidError(IdpCertificateError):
 
 
 class AmbiguousRoleError(JcsamlError, LookupError):
-    fmt = "the role name {role!r} matches several roles ({matches}); pass the full ARN with --role"
+    fmt = (
+        "the role name {role!r} matches several roles ({matches}); pass role=... with the full ARN"
+    )
 
 
 class UnknownRoleError(JcsamlError, LookupError):
@@ -691,6 +743,12 @@ class NoCredentialsError(JcsamlError, LookupError):
 
 class CommandNotFoundError(JcsamlError, FileNotFoundError):
     fmt = "command not found: {command}; check its name and PATH"
+    exit_status = 127  # as a shell says it
+
+
+class CommandNotExecutableError(JcsamlError, PermissionError):
+    fmt = "cannot run {command}: {reason}"
+    exit_status = 126
 
 
 class NestedExecError(JcsamlError):

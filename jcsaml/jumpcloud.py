@@ -20,7 +20,9 @@ from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
+    ConsoleUrlNotFoundError,
     IdpAnswerTooLargeError,
+    IdpHostNotFoundError,
     IdpProtocolError,
     IdpRateLimitedError,
     IdpServerError,
@@ -31,6 +33,7 @@ from jcsaml.errors import (
     MfaFactorUnavailableError,
     MfaNotSupportedError,
     NoSamlResponseError,
+    NothingTypedError,
     PushDeniedError,
     PushExpiredError,
     PushTimeoutError,
@@ -61,6 +64,7 @@ _JSON_HEADERS = {
     "X-Requested-With": "XMLHttpRequest",
 }
 SUPPORTED_FACTORS = ("totp", "push", "webauthn")
+HOW_MFA_TOKEN = "pass mfa_token=..."
 _FACTOR_NAMES = {"totp": "TOTP", "push": "PUSH", "webauthn": "WEBAUTHN", "duo": "DUO"}
 
 
@@ -168,7 +172,13 @@ class JumpCloudAuthenticator:
         return self.fetch_saml_page()
 
     def _fetch_xsrf(self) -> None:
-        reply = self._call("GET", "/userconsole/xsrf")
+        url = self._url("/userconsole/xsrf")
+        # The first request to the console: a 404 here means console_url points elsewhere.
+        reply = self._call(
+            "GET",
+            "/userconsole/xsrf",
+            not_found=ConsoleUrlNotFoundError(console_url=self.console_url, url=url),
+        )
         token = reply.body.get("xsrf")
         if not isinstance(token, str) or not token:
             raise IdpProtocolError(url=reply.url, reason="no xsrf token in the answer")
@@ -219,22 +229,21 @@ class JumpCloudAuthenticator:
             return usable[0]
         choices = [(f, _FACTOR_NAMES[f]) for f in usable]
         return self.prompter.choose(
-            "MFA method",
-            choices,
-            how="pass --mfa-token for TOTP, or set the factor with jcsaml configure -a NAME --mfa",
+            "MFA method", choices, how="pass mfa_token=... for TOTP, or set the account's mfa"
         )
 
     # -- TOTP ----------------------------------------------------------------------------------
 
     def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
         """A code given up front is tried once; typed codes up to TOTP_ATTEMPTS times."""
-        if credentials.mfa_token:
-            reply = self._call("POST", "/userconsole/auth", {**body, "otp": credentials.mfa_token})
+        given = _code(credentials.mfa_token or "")
+        if given:
+            reply = self._call("POST", "/userconsole/auth", {**body, "otp": given})
             self._require_signed_in(reply, failure=MfaCodeRejectedError)
             return reply
         for attempt in range(1, TOTP_ATTEMPTS + 1):
-            code = self.prompter.secret("MFA code", how="pass --mfa-token or set JCSAML_MFA_TOKEN")
-            reply = self._call("POST", "/userconsole/auth", {**body, "otp": code.strip()})
+            code = self._ask_code()
+            reply = self._call("POST", "/userconsole/auth", {**body, "otp": code})
             if isinstance(reply.body.get("redirectTo"), str) or attempt == TOTP_ATTEMPTS:
                 break
             left = TOTP_ATTEMPTS - attempt
@@ -244,6 +253,15 @@ class JumpCloudAuthenticator:
             )
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
+
+    def _ask_code(self) -> str:
+        """A code as authenticator apps show it (``513 378``) is typed without its spaces; an
+        empty answer is asked again and never sent, since it would spend an attempt."""
+        for _ in range(TOTP_ATTEMPTS):
+            code = _code(self.prompter.secret("MFA code", how=HOW_MFA_TOKEN))
+            if code:
+                return code
+        raise NothingTypedError(what="MFA code")
 
     # -- JumpCloud Protect push ----------------------------------------------------------------
 
@@ -400,10 +418,20 @@ class JumpCloudAuthenticator:
             headers["X-Xsrftoken"] = self._xsrf
         return headers
 
-    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> _Reply:
-        """One JSON API call; anything but a JSON object (or a 5xx) is an error."""
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        not_found: Exception | None = None,
+    ) -> _Reply:
+        """One JSON API call; anything but a JSON object (or a 5xx) is an error, and so is an
+        HTTP 404 when ``not_found`` says what it means."""
         url = self._url(path)
         response = self._send(method, url, json=body, headers=self._headers())
+        if response.status == 404 and not_found is not None:
+            raise not_found
         if response.status == 429:
             raise IdpRateLimitedError(url=url)
         if response.status >= 500:
@@ -459,7 +487,7 @@ class JumpCloudAuthenticator:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 if last or isinstance(exc, requests.exceptions.SSLError | _proxy_error()):
-                    raise _transport_error(url, exc) from None
+                    raise self._transport_error(url, exc) from None
                 log.debug("%s %s failed (%s); retrying", method, url, type(exc).__name__)
                 self.sleep(_backoff(attempt))
                 continue
@@ -469,6 +497,13 @@ class JumpCloudAuthenticator:
                 continue
             return response
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _transport_error(self, url: str, exc: Exception) -> IdpUnavailableError:
+        host = urlsplit(url).hostname or url
+        if _unresolvable(exc):
+            setting = "console_url" if host == urlsplit(self.console_url).hostname else "url"
+            return IdpHostNotFoundError(url=url, host=host, setting=setting, reason="")
+        return _transport_error(url, exc)
 
 
 def _proxy_error() -> type[Exception]:
@@ -503,13 +538,23 @@ def _transport_error(url: str, exc: Exception) -> IdpUnavailableError:
         )
     elif isinstance(exc, requests.exceptions.ProxyError):
         reason = "the proxy refused or failed the connection; check HTTPS_PROXY and NO_PROXY"
-    elif "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        reason = f"cannot resolve the host name {host}; check the URL and your DNS or VPN"
     elif "Connection refused" in text or "ConnectionRefused" in text:
         reason = f"{host} refused the connection"
     else:
         reason = "the connection failed"
     return IdpUnavailableError(url=url, reason=reason)
+
+
+def _unresolvable(exc: Exception) -> bool:
+    text = str(exc)
+    return any(
+        sign in text
+        for sign in ("NameResolution", "Name or service not known", "getaddrinfo", "nodename")
+    )
+
+
+def _code(typed: str) -> str:
+    return "".join(typed.split())
 
 
 def _mib(size: int) -> str:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Protocol, TextIO, TypeVar
 
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, PromptAbortedError
+
+if TYPE_CHECKING:
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
 
 T = TypeVar("T")
 
@@ -24,7 +28,11 @@ class Prompter(Protocol):
 
     def secret(self, message: str, *, how: str) -> str: ...
 
-    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T: ...
+    def choose(
+        self, message: str, choices: Sequence[tuple[T, str]], *, how: str, default: T | None = None
+    ) -> T:
+        """One of ``choices`` (value, label); ``default`` is preselected when it is among them."""
+        ...
 
     def notify(self, message: str) -> None:
         """Tell the person something; implementations escape control and bidi characters."""
@@ -49,7 +57,10 @@ class NonInteractivePrompter:
     def secret(self, message: str, *, how: str) -> str:
         raise InputRequiredError(what=_what(message), how=how)
 
-    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+    def choose(
+        self, message: str, choices: Sequence[tuple[T, str]], *, how: str, default: T | None = None
+    ) -> T:
+        # A remembered default is not an answer: unattended runs must say what they want.
         if len(choices) == 1:
             return choices[0][0]
         raise InputRequiredError(what=_what(message), how=how)
@@ -68,11 +79,24 @@ def _what(message: str) -> str:
 
 
 class TerminalPrompter:
-    """Asks on the terminal: prompt_toolkit on a TTY, plain lines when stdin is a pipe."""
+    """Asks on the terminal: prompt_toolkit on a TTY, plain lines when stdin is a pipe.
 
-    def __init__(self, *, stdin: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    ``terminal_input`` and ``terminal_output`` replace the TTY prompt_toolkit talks to (tests pass
+    ``create_pipe_input()`` and a ``DummyOutput``); given, every question goes through them.
+    """
+
+    def __init__(
+        self,
+        *,
+        stdin: TextIO | None = None,
+        stderr: TextIO | None = None,
+        terminal_input: Input | None = None,
+        terminal_output: Output | None = None,
+    ) -> None:
         self._stdin = stdin
         self._stderr = stderr
+        self._terminal_input = terminal_input
+        self._terminal_output = terminal_output
         self._progressing = False
 
     @property
@@ -84,6 +108,8 @@ class TerminalPrompter:
         return self._stderr or sys.stderr
 
     def _interactive(self) -> bool:
+        if self._terminal_input is not None:
+            return True
         try:
             return self._in.isatty() and self._err.isatty()
         except (AttributeError, ValueError):
@@ -115,24 +141,31 @@ class TerminalPrompter:
     def secret(self, message: str, *, how: str) -> str:
         return self._ask(f"{message}: ", secret=True)
 
-    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+    def choose(
+        self, message: str, choices: Sequence[tuple[T, str]], *, how: str, default: T | None = None
+    ) -> T:
         if len(choices) == 1:
             return choices[0][0]
+        values = [value for value, _ in choices]
+        preset = values.index(default) + 1 if default is not None and default in values else 0
         if self._interactive():
-            return self._choose_list(message, choices)
+            return self._choose_list(message, choices, values[preset - 1] if preset else None)
         for number, (_, label) in enumerate(choices, 1):
             self._err.write(f"  {number}) {label}\n")
+        shown = f"[1-{len(choices)}, Enter for {preset}]" if preset else f"[1-{len(choices)}]"
         while True:
-            answer = self._ask(f"{message} [1-{len(choices)}]: ", secret=False).strip()
+            answer = self._ask(f"{message} {shown}: ", secret=False).strip()
+            if not answer and preset:
+                return values[preset - 1]
             if answer.isdigit() and 1 <= int(answer) <= len(choices):
-                return choices[int(answer) - 1][0]
+                return values[int(answer) - 1]
             self._err.write(f"Please answer a number from 1 to {len(choices)}.\n")
 
-    def _choose_list(self, message: str, choices: Sequence[tuple[T, str]]) -> T:
+    def _choose_list(self, message: str, choices: Sequence[tuple[T, str]], default: T | None) -> T:
         from prompt_toolkit.shortcuts import choice
 
         with self._terminal(message):
-            result: T = choice(message=message, options=list(choices))
+            result: T = choice(message=message, options=list(choices), default=default)
         return result
 
     @contextlib.contextmanager
@@ -145,7 +178,8 @@ class TerminalPrompter:
 
         # Both ends explicit: credential-process talks to /dev/tty, not to stdin and stdout.
         session = create_app_session(
-            input=create_input(stdin=self._in), output=create_output(stdout=self._err)
+            input=self._terminal_input or create_input(stdin=self._in),
+            output=self._terminal_output or create_output(stdout=self._err),
         )
         try:
             with session:

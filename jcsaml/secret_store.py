@@ -6,10 +6,13 @@ Nothing here ever writes a secret to a plain file. ``keyring`` is imported only 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 SERVICE = "jcsaml"
+
+log = logging.getLogger(__name__)
 
 
 class SecretStore(Protocol):
@@ -76,17 +79,24 @@ class KeyringStore:
             keyring.delete_password(self.service, key)
 
 
-def default_store(*, warn: Callable[[str], None]) -> SecretStore:
+def default_store(
+    *, warn: Callable[[str], None], warn_unavailable: Callable[[str], None] | None = None
+) -> SecretStore:
     """The OS keyring when one is usable; else a store that keeps nothing and, the first time
-    something should be saved, says once why it wasn't."""
+    something should be saved, says why it wasn't through ``warn_unavailable`` (default
+    ``warn``; the CLI gives that warning once per machine). ``warn`` also reports a keyring
+    that fails when used."""
+    warn_unavailable = warn_unavailable or warn
     try:
         import keyring
 
         backend = keyring.get_keyring()
     except Exception as exc:  # a broken keyring configuration must not stop a login
-        return UnavailableStore(warn, f"the OS keyring is unusable ({type(exc).__name__})")
+        return UnavailableStore(
+            warn_unavailable, f"the OS keyring is unusable ({type(exc).__name__})"
+        )
     if _only_null(backend):
-        return UnavailableStore(warn, "no OS keyring is available")
+        return UnavailableStore(warn_unavailable, "no OS keyring is available")
     return _GuardedStore(KeyringStore(), warn)
 
 
@@ -101,11 +111,13 @@ class UnavailableStore(NullStore):
     def set(self, key: str, value: str) -> None:
         if not self._warned:
             self._warned = True
-            self._warn(
+            message = (
                 f"{self._reason}, so jcsaml cannot remember the password or the JumpCloud "
                 "session (MFA is asked at every sign-in); install a keyring backend such as "
                 "Secret Service to have them remembered"
             )
+            log.debug("%s", message)  # every time, even when the warning was given before
+            self._warn(message)
 
 
 def _only_null(backend: object) -> bool:

@@ -27,9 +27,11 @@ from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import (
     AmbiguousRoleError,
+    AuthenticationFailedError,
     ConfigError,
-    PromptAbortedError,
+    NothingTypedError,
     SamlNameIdError,
+    SavedPasswordRejectedError,
     UnknownRoleError,
 )
 from jcsaml.prompter import NonInteractivePrompter, Prompter
@@ -47,6 +49,14 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN_SECONDS = 300
 #: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
 ROLE_MINIMUM_MAX_SESSION = 3600
+#: Passwords tried per sign-in when a person can be asked again, as for TOTP codes.
+PASSWORD_ATTEMPTS = 3
+
+# What a person would pass instead of answering a question: library keyword arguments. The
+# ``jcsaml`` command renders these as its own flags and variables.
+HOW_USERNAME = "pass username=..."
+HOW_PASSWORD = "pass password=..."
+HOW_ROLE = "pass role=..."
 
 #: Records the SHA-256 fingerprint (hex) of the IdP certificate an account now trusts.
 CertificatePinner = Callable[[Account, str], None]
@@ -81,8 +91,15 @@ def region_of(account: Account, environ: Mapping[str, str]) -> str | None:
     return account.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
 
 
-def choose_role(assertion: SamlAssertion, wanted: str | None, prompter: Prompter) -> AwsRole:
-    """``wanted`` as a role ARN or a role name; else the only role; else ask."""
+def choose_role(
+    assertion: SamlAssertion,
+    wanted: str | None,
+    prompter: Prompter,
+    *,
+    preferred: str | None = None,
+) -> AwsRole:
+    """``wanted`` as a role ARN or a role name; else the only role; else ask, offering
+    ``preferred`` (an ARN or name, e.g. the role chosen last time) as the default."""
     roles = assertion.roles
     if wanted:
         matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
@@ -98,8 +115,20 @@ def choose_role(assertion: SamlAssertion, wanted: str | None, prompter: Prompter
         )
     if len(roles) == 1:
         return roles[0]
-    choices = [(r, f"{r.account_id}  {r.role_name}") for r in sorted(roles, key=_role_order)]
-    return prompter.choose("Role to assume", choices, how="pass --role or set JCSAML_ROLE")
+    ordered = sorted(roles, key=_role_order)
+    choices = [(r, f"{r.account_id}  {r.role_name}") for r in ordered]
+    default = next((r for r in ordered if preferred and _is_role(r, preferred)), None)
+    available = ", ".join(r.role_arn for r in ordered)
+    return prompter.choose(
+        "Role to assume",
+        choices,
+        how=f"{HOW_ROLE} (one of: {available})",
+        default=default,
+    )
+
+
+def _is_role(role: AwsRole, wanted: str) -> bool:
+    return same_role(role.role_arn, wanted) or role.role_arn == wanted or role.role_name == wanted
 
 
 def _role_order(role: AwsRole) -> tuple[str, str]:
@@ -122,19 +151,16 @@ def sign_in(
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
     A console session saved by an earlier sign-in is reused while JumpCloud keeps it alive (no
-    password, no MFA) unless ``force``. After a fresh sign-in the session is saved, and so is
-    the password when the person typed it. The assertion is verified as
-    :func:`read_assertion` says.
+    password, no MFA) unless ``force``. After a fresh sign-in the session is saved (replacing
+    the old one only then), and so is the password when the person typed it. A rejected
+    password is asked for again when a person can answer, PASSWORD_ATTEMPTS tries in all. The
+    assertion is verified as :func:`read_assertion` says.
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
     # A certificate file that can't be trusted is refused before anything is asked or sent.
     idp_cert = _checked_idp_cert(account, trust_new_cert)
-    user = (
-        username
-        or account.username
-        or prompter.text("JumpCloud username", how="pass --username or set JCSAML_USERNAME")
-    )
+    user = username or account.username or prompter.text("JumpCloud username", how=HOW_USERNAME)
     auth = authenticator or JumpCloudAuthenticator(
         app_url=account.url,
         console_url=account.console_url,
@@ -148,18 +174,40 @@ def sign_in(
     page = auth.resume(saved_session) if saved_session else None
     log.debug("saved JumpCloud session: %s", _session_state(saved_session, page))
     if page is None:
-        if saved_session or force:
+        if saved_session:  # a dead session; with force a live one stays until a new one works
             secrets.delete(session_entry)
         key = password_key(account, user)
         saved = None if password else secrets.get(key)
+        can_ask = not password and not isinstance(prompter, NonInteractivePrompter)
         secret = password or (_ask_or_reuse(prompter, saved) if saved else _ask_password(prompter))
-        page = auth.authenticate(
-            Credentials(username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token)
-        )
+        for attempt in range(1, PASSWORD_ATTEMPTS + 1):
+            try:
+                page = auth.authenticate(
+                    Credentials(
+                        username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token
+                    )
+                )
+                break
+            except AuthenticationFailedError as exc:
+                from_keyring = saved is not None and secret == saved
+                if not can_ask or attempt == PASSWORD_ATTEMPTS:
+                    if from_keyring:
+                        raise SavedPasswordRejectedError(
+                            username=user, message=exc.message
+                        ) from None
+                    raise
+                left = PASSWORD_ATTEMPTS - attempt
+                origin = "the password saved in the OS keyring" if from_keyring else "the password"
+                prompter.notify(
+                    f"JumpCloud rejected {origin} for {user}: {exc.message}; try again "
+                    f"({left} attempt{'s' if left > 1 else ''} left)"
+                )
+                secret = _ask_password(prompter, f"JumpCloud password for {user}")
         # Only a password the person typed is remembered: one given by flag or variable is not.
         if not password and secret != saved:
             secrets.set(key, secret)
         secrets.set(session_entry, auth.export_session())
+    assert page is not None  # the loop either signed in or raised
     return read_assertion(
         account,
         page.saml_response,
@@ -328,23 +376,19 @@ def forget_session(account: Account, username: str, secrets: SecretStore) -> Non
     secrets.delete(session_key(account, username))
 
 
-def _ask_password(prompter: Prompter) -> str:
+def _ask_password(prompter: Prompter, message: str = "JumpCloud password") -> str:
     """Ask until something is typed (an empty password is never sent), three times at most."""
-    how = "pass --password or set JCSAML_PASSWORD"
     for _ in range(3):
-        typed = prompter.secret("JumpCloud password", how=how)
+        typed = prompter.secret(message, how=HOW_PASSWORD)
         if typed:
             return typed
-    raise PromptAbortedError(what="JumpCloud password")
+    raise NothingTypedError(what="JumpCloud password")
 
 
 def _ask_or_reuse(prompter: Prompter, saved: str) -> str:
     if isinstance(prompter, NonInteractivePrompter):
         return saved
-    typed = prompter.secret(
-        "JumpCloud password (Enter reuses the saved one)",
-        how="pass --password or set JCSAML_PASSWORD",
-    )
+    typed = prompter.secret("JumpCloud password (Enter reuses the saved one)", how=HOW_PASSWORD)
     return typed or saved
 
 
@@ -390,6 +434,7 @@ def login(
     mfa_token: str | None = None,
     session_duration: int | None = None,
     force: bool = False,
+    preferred_role: str | None = None,
     prompter: Prompter | None = None,
     secrets: SecretStore | None = None,
     authenticator: Authenticator | None = None,
@@ -403,7 +448,8 @@ def login(
 
     ``account`` is an :class:`Account` or the name of one in the config file. No file is
     written; the password the person types and the JumpCloud console session go to ``secrets``
-    (the OS keyring in the CLI). ``force`` ignores a saved console session.
+    (the OS keyring in the CLI). ``force`` ignores a saved console session. When several roles
+    are offered and none is wanted, the prompter's role picker preselects ``preferred_role``.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
 
@@ -427,7 +473,9 @@ def login(
         webauthn_device=webauthn_device,
         trust_new_cert=trust_new_cert,
     )
-    chosen = choose_role(assertion, role or resolved.role_arn or None, asker)
+    chosen = choose_role(
+        assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
+    )
     credentials = assume_role(
         chosen,
         assertion,

@@ -156,8 +156,8 @@ def world_with(
         yield make
 
 
-def assert_one_line_error(result: CliResult, *needles: str) -> None:
-    assert result.status == 1, (result.stdout, result.stderr)
+def assert_one_line_error(result: CliResult, *needles: str, status: int = 1) -> None:
+    assert result.status == status, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("jcsaml: error: ")
@@ -403,6 +403,7 @@ def test_exec_of_a_missing_command(world: World) -> None:
     assert_one_line_error(
         world.run("exec", "-a", "production", "--", "no-such-command-xyz"),
         "command not found: no-such-command-xyz",
+        status=127,  # as a shell
     )
 
 
@@ -414,10 +415,10 @@ def test_configure_asks_for_what_is_missing_and_offers_current_values(world: Wor
     assert first.status == 0, first.stderr
     text = world.config.read_text()
     assert "mfa = TOTP" in text and "aws_profile = prod" in text and f"username = {EMAIL}" in text
-    # Enter keeps every current value; only the flag changes something.
-    second = world.run("configure", "-a", "production", "--region", "eu-west-1", stdin="\n\n\n\n")
+    # The account exists and lacks nothing: no question, only the flag changes something.
+    second = world.run("configure", "-a", "production", "--region", "eu-west-1", stdin="")
     assert second.status == 0, second.stderr
-    assert f"[{EMAIL}]" in second.stderr  # the current username was offered
+    assert second.stderr == ""
     text = world.config.read_text()
     assert "aws_profile = prod" in text and "region = eu-west-1" in text
 
@@ -742,8 +743,12 @@ def test_empty_passwords_are_never_sent(world: World) -> None:
     result = world.run("login", "-a", "production", stdin="\n\n\n")
     assert result.status == 1
     lines = result.stderr.strip().splitlines()
-    assert lines[:3] == ["JumpCloud password: "] * 3  # asked again, the answer never echoed
-    assert lines[3] == "jcsaml: error: cancelled at the JumpCloud password prompt"
+    assert lines[0].startswith("Signing in to JumpCloud for account 'production' as " + EMAIL)
+    assert lines[1:4] == ["JumpCloud password: "] * 3  # asked again, the answer never echoed
+    assert lines[4] == (
+        "jcsaml: error: no JumpCloud password was typed (three empty answers), so nothing was "
+        "sent to JumpCloud; run the command again and type it"
+    )
     assert world.jumpcloud.count("POST") == 0
 
 

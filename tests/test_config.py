@@ -137,7 +137,7 @@ def test_https_and_loopback_http_are_accepted(url: str) -> None:
         ("session_duration", 899, "900"),
         ("session_duration", 43201, "43200"),
         ("role_arn", "arn:aws:iam::123:role/x", "IAM role ARN"),
-        ("role_arn", "AcmeAdmin", "IAM role ARN"),
+        ("role_arn", "Acme Admin", "nor a role name"),
         ("mfa", "SMS", "Auto, TOTP, PUSH, WEBAUTHN"),
         ("url", "https://example.com/not-saml", "SAML application URL"),
     ],
@@ -199,3 +199,28 @@ def test_config_path_precedence(tmp_path: Path) -> None:
     assert config_path(env, "/x/flag.ini") == Path("/x/flag.ini")
     assert config_path(env) == Path("/etc/jc.ini")
     assert config_path({"HOME": str(tmp_path)}) == tmp_path / ".jcsaml"
+
+
+@pytest.mark.parametrize(
+    "role", ["AcmeJumpCloudAdminRO", "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"]
+)
+def test_role_arn_takes_a_role_name_or_an_arn_as_login_does(tmp_path: Path, role: str) -> None:
+    path = tmp_path / "jcsaml.ini"
+    save_account(Account(name="production", url=URL, role_arn=role), path=path)
+    assert load_account("production", path=path).role_arn == role
+
+
+def test_an_account_name_typo_lists_the_accounts_and_offers_the_closest(tmp_path: Path) -> None:
+    path = tmp_path / "jcsaml.ini"
+    path.write_text(f"[production]\nurl = {URL}\n[dev]\nurl = {URL}\n")
+    with pytest.raises(UnknownAccountError) as caught:
+        load_account("prodution", path=path)
+    assert caught.value.closest == "production"
+    assert caught.value.known == ("production", "dev")
+    assert str(caught.value) == (
+        f"no IdP account named 'prodution' in {path} (it has: production, dev); did you mean "
+        "'production'? Otherwise create it with: jcsaml configure -a prodution --url URL"
+    )
+    with pytest.raises(UnknownAccountError) as far:
+        load_account("zzz", path=path)
+    assert "did you mean" not in str(far.value) and far.value.closest == ""

@@ -125,14 +125,28 @@ def test_transport_failures_get_their_own_messages() -> None:
     # Built from the exceptions requests raises, so no lookup ever leaves this machine.
     import requests
 
-    from jcsaml.jumpcloud import _transport_error
+    from jcsaml.jumpcloud import JumpCloudAuthenticator, _transport_error
 
     url = "https://sso.acme.example/saml2/aws"
-    dns = requests.exceptions.ConnectionError(
-        "HTTPSConnectionPool(host='sso.acme.example', port=443): Max retries exceeded "
-        "(Caused by NameResolutionError: Failed to resolve 'sso.acme.example')"
+    auth = JumpCloudAuthenticator(
+        app_url=url, console_url="https://console.acme.example", prompter=ScriptedPrompter()
     )
-    assert "cannot resolve the host name sso.acme.example" in str(_transport_error(url, dns))
+
+    def unresolvable(host: str) -> Exception:
+        return requests.exceptions.ConnectionError(
+            f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded "
+            f"(Caused by NameResolutionError: Failed to resolve '{host}')"
+        )
+
+    app = str(auth._transport_error(url, unresolvable("sso.acme.example")))
+    assert app == (
+        "cannot resolve the host name sso.acme.example (from the account's url setting); "
+        "check url and your DNS or VPN"
+    )
+    console_url = "https://console.acme.example/userconsole/xsrf"
+    console = str(auth._transport_error(console_url, unresolvable("console.acme.example")))
+    assert "console.acme.example (from the account's console_url setting)" in console
+    assert console.count("check") == 1  # one hint
     tls = requests.exceptions.SSLError("certificate verify failed")
     assert "REQUESTS_CA_BUNDLE" in str(_transport_error(url, tls))
     proxy = requests.exceptions.ProxyError("Unable to connect to proxy")

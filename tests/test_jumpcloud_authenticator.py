@@ -8,6 +8,7 @@ import pytest
 
 from jcsaml.errors import (
     AuthenticationFailedError,
+    ConsoleUrlNotFoundError,
     IdpProtocolError,
     IdpServerError,
     IdpUnavailableError,
@@ -16,6 +17,7 @@ from jcsaml.errors import (
     MfaCodeRejectedError,
     MfaFactorUnavailableError,
     NoSamlResponseError,
+    NothingTypedError,
 )
 from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 from jcsaml.saml import parse_saml_response
@@ -86,7 +88,7 @@ def test_wrong_and_reused_totp_codes_are_rejected(jumpcloud: FakeJumpCloud) -> N
 
 
 def test_missing_code_without_prompting_names_the_flag(jumpcloud: FakeJumpCloud) -> None:
-    with pytest.raises(InputRequiredError, match="JCSAML_MFA_TOKEN"):
+    with pytest.raises(InputRequiredError, match="pass mfa_token="):
         authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw"))
 
 
@@ -149,3 +151,34 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
         JumpCloudAuthenticator(
             app_url="http://sso.jumpcloud.com/saml2/aws", prompter=ScriptedPrompter()
         )
+
+
+def test_a_code_typed_with_spaces_is_sent_without_them(jumpcloud: FakeJumpCloud) -> None:
+    code = jumpcloud.totp_code("mfa@acme.example")
+    auth = authenticator(jumpcloud, [f" {code[:3]} {code[3:]} "])
+    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    assert jumpcloud.errors == []
+
+
+def test_an_empty_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpCloud) -> None:
+    code = jumpcloud.totp_code("mfa@acme.example")
+    auth = authenticator(jumpcloud, ["", "  ", code])
+    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    assert auth.prompter.asked == ["MFA code"] * 3  # type: ignore[attr-defined]
+    assert jumpcloud.count("POST", "/userconsole/auth") == 2  # the password, then the one code
+
+
+def test_three_empty_codes_stop_without_sending_one(jumpcloud: FakeJumpCloud) -> None:
+    auth = authenticator(jumpcloud, ["", "", ""])
+    with pytest.raises(NothingTypedError, match="no MFA code was typed"):
+        auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    assert jumpcloud.count("POST", "/userconsole/auth") == 1
+
+
+def test_a_console_url_answering_404_is_named(jumpcloud: FakeJumpCloud) -> None:
+    jumpcloud.inject_fault("/userconsole/xsrf", "404")
+    with pytest.raises(ConsoleUrlNotFoundError) as caught:
+        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+    message = str(caught.value)
+    assert f"console URL {jumpcloud.url} answered HTTP 404" in message
+    assert "console_url setting" in message and "flow may have changed" not in message

@@ -73,3 +73,28 @@ def test_non_interactive_prompter_names_the_flag() -> None:
     with pytest.raises(InputRequiredError, match="--role"):
         prompter.choose("Choose a role", [(1, "a"), (2, "b")], how="pass --role")
     assert prompter.text("Profile", how="--profile", default="prod") == "prod"
+
+
+def test_terminal_choice_on_a_pipe_offers_the_default_and_enter_takes_it() -> None:
+    err = io.StringIO()
+    prompter = TerminalPrompter(stdin=io.StringIO("\n"), stderr=err)
+    assert prompter.choose("Role", [("a", "A"), ("b", "B")], how="--role", default="b") == "b"
+    assert "Role [1-2, Enter for 2]: " in err.getvalue()
+
+
+def test_terminal_choice_through_prompt_toolkit_preselects_the_default() -> None:
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as pipe:
+        pipe.send_text("\r")
+        prompter = TerminalPrompter(terminal_input=pipe, terminal_output=DummyOutput())
+        chosen = prompter.choose("Role", [("a", "A"), ("b", "B"), ("c", "C")], how="", default="c")
+    assert chosen == "c"
+
+
+def test_non_interactive_choice_ignores_a_remembered_default() -> None:
+    with pytest.raises(InputRequiredError):
+        NonInteractivePrompter(io.StringIO()).choose(
+            "Role", [("a", "A"), ("b", "B")], how="--role", default="a"
+        )

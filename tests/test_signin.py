@@ -9,11 +9,17 @@ import pytest
 from jcsaml.config import Account
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import MemoryCredentialsStore
-from jcsaml.errors import AuthenticationFailedError, InputRequiredError, UnknownRoleError
+from jcsaml.errors import (
+    AuthenticationFailedError,
+    InputRequiredError,
+    NothingTypedError,
+    SavedPasswordRejectedError,
+    UnknownRoleError,
+)
 from jcsaml.jumpcloud import Credentials, SamlPage
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import MemoryStore
-from jcsaml.signin import cached_credentials, login, password_key
+from jcsaml.signin import cached_credentials, login, password_key, session_key
 from jcsaml.testing.fakes import FakeStsClient, ScriptedPrompter
 from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
 
@@ -147,9 +153,11 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
     assert sts.calls[0]["RoleArn"] == RO
 
 
-def test_several_roles_without_prompting_name_the_flag(keys: IdpKeyPair) -> None:
+def test_several_roles_without_prompting_name_the_argument_and_list_the_roles(
+    keys: IdpKeyPair,
+) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
-    with pytest.raises(InputRequiredError, match="--role"):
+    with pytest.raises(InputRequiredError) as caught:
         login(
             Account(name="p", url=URL, username="u"),
             password="pw",
@@ -158,6 +166,10 @@ def test_several_roles_without_prompting_name_the_flag(keys: IdpKeyPair) -> None
             sts_client=FakeStsClient([]),
             environ={},
         )
+    message = str(caught.value)
+    # The library names its own keyword argument, never a CLI flag or variable.
+    assert "pass role=" in message and "--role" not in message and "JCSAML" not in message
+    assert RO in message and ADMIN in message
 
 
 def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) -> None:
@@ -166,7 +178,7 @@ def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) 
     with pytest.raises(AuthenticationFailedError):
         login(
             account,
-            prompter=ScriptedPrompter(["wrong"]),
+            prompter=ScriptedPrompter(["wrong", "wrong2", "wrong3"]),
             secrets=secrets,
             environ={},
             authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")),
@@ -290,3 +302,146 @@ def test_cached_credentials_near_expiry_or_for_another_role_are_not_used() -> No
     assert cached_credentials(cached(timedelta(minutes=4)), "p", role=RO) is None
     assert cached_credentials(cached(timedelta(minutes=30)), "p", role=ADMIN) is None
     assert cached_credentials(MemoryCredentialsStore(), "p", role=RO) is None
+
+
+class FailsThenSignsIn(FakeAuthenticator):
+    """Rejects the first ``failures`` passwords, then signs in."""
+
+    def __init__(self, page: SamlPage, failures: int) -> None:
+        super().__init__(page)
+        self.failures = failures
+
+    def authenticate(self, credentials: Credentials) -> SamlPage:
+        self.seen.append(credentials)
+        if len(self.seen) <= self.failures:
+            raise AuthenticationFailedError(message="Authentication failed")
+        return self.page  # type: ignore[return-value]
+
+
+def test_rejected_password_is_asked_again_naming_the_user(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    prompter = ScriptedPrompter(["typo", "right"])
+    auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
+    login(
+        account,
+        prompter=prompter,
+        secrets=secrets,
+        environ={},
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+    )
+    assert prompter.asked == ["JumpCloud password", "JumpCloud password for alice"]
+    assert "rejected the password for alice" in prompter.notices[0]
+    assert "2 attempts left" in prompter.notices[0]
+    assert [c.password for c in auth.seen] == ["typo", "right"]
+    assert secrets.get(password_key(account, "alice")) == "right"
+
+
+def test_three_rejected_passwords_end_the_sign_in(keys: IdpKeyPair) -> None:
+    prompter = ScriptedPrompter(["a", "b", "c", "d"])
+    auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=3)
+    with pytest.raises(AuthenticationFailedError):
+        login(
+            Account(name="p", url=URL, username="alice"),
+            prompter=prompter,
+            secrets=MemoryStore(),
+            environ={},
+            authenticator=auth,
+        )
+    assert len(auth.seen) == 3 and prompter.answers == ["d"]
+
+
+def test_a_saved_password_jumpcloud_rejects_says_where_it_came_from(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    secrets.set(password_key(account, "alice"), "old-password")
+    auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=5)
+    with pytest.raises(SavedPasswordRejectedError) as caught:
+        login(account, prompter=None, secrets=secrets, environ={}, authenticator=auth)
+    message = str(caught.value)
+    assert "saved in the OS keyring for alice" in message
+    assert "jcsaml logout -a NAME --forget-password" in message
+    assert "old-password" not in message
+    assert len(auth.seen) == 1  # without a person, never retried
+
+
+def test_interactively_a_rejected_saved_password_is_asked_again(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    secrets.set(password_key(account, "alice"), "old-password")
+    prompter = ScriptedPrompter(["", "new-password"])  # Enter reuses the saved one first
+    auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
+    login(
+        account,
+        prompter=prompter,
+        secrets=secrets,
+        environ={},
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+    )
+    assert "the password saved in the OS keyring for alice" in prompter.notices[0]
+    assert secrets.get(password_key(account, "alice")) == "new-password"
+
+
+def test_three_empty_passwords_say_what_happened() -> None:
+    auth = FakeAuthenticator(AuthenticationFailedError(message="never reached"))
+    with pytest.raises(NothingTypedError, match="no JumpCloud password was typed"):
+        login(
+            Account(name="p", url=URL, username="alice"),
+            prompter=ScriptedPrompter(["", "", ""]),
+            secrets=MemoryStore(),
+            environ={},
+            authenticator=auth,
+        )
+    assert auth.seen == []
+
+
+def test_force_keeps_the_saved_session_until_a_new_sign_in_works(keys: IdpKeyPair) -> None:
+    account = Account(name="p", url=URL, username="alice")
+    secrets = MemoryStore()
+    secrets.set(session_key(account, "alice"), "live-session")
+    failing = FakeAuthenticator(AuthenticationFailedError(message="Authentication failed"))
+    with pytest.raises(AuthenticationFailedError):
+        login(
+            account, password="pw", force=True, secrets=secrets, environ={}, authenticator=failing
+        )
+    assert failing.resumed == []  # force: not used...
+    assert secrets.get(session_key(account, "alice")) == "live-session"  # ...but kept
+    login(
+        account,
+        password="pw",
+        force=True,
+        secrets=secrets,
+        environ={},
+        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
+        sts_client=FakeStsClient([sts_answer(RO)]),
+    )
+    assert secrets.get(session_key(account, "alice")) == "session-state"
+
+
+def test_the_role_picker_preselects_the_preferred_role(keys: IdpKeyPair) -> None:
+    prompter = ScriptedPrompter([""])  # Enter takes the default
+    sts = FakeStsClient([sts_answer(ADMIN)])
+    login(
+        Account(name="p", url=URL, username="u"),
+        password="pw",
+        preferred_role=ADMIN,
+        prompter=prompter,
+        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)])),
+        sts_client=sts,
+        environ={},
+    )
+    assert sts.calls[0]["RoleArn"] == ADMIN
+    assert [getattr(d, "role_arn", None) for d in prompter.defaults] == [ADMIN]
+
+
+def test_library_errors_name_the_keyword_argument_not_a_cli_flag(monkeypatch) -> None:
+    monkeypatch.setenv("JCSAML_PASSWORD", "set-for-the-cli-only")  # the library never reads it
+    auth = FakeAuthenticator(AuthenticationFailedError(message="never reached"))
+    with pytest.raises(InputRequiredError) as caught:
+        login(Account(name="p", url=URL, username="alice"), authenticator=auth, environ={})
+    assert str(caught.value) == (
+        "JumpCloud password is required and prompting is off; pass password=..."
+    )
+    assert auth.seen == []

@@ -2,7 +2,8 @@
 
 This is the only place that prints or exits. Each command lives in its own module with
 ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``; heavy imports happen inside
-``run`` so that ``exec`` and ``credential-process`` start fast.
+``run`` so that ``exec`` and ``credential-process`` start fast. ``main(argv, context=)`` is the
+full entry point.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ from jcsaml.cli import (
     setup,
     status,
 )
+from jcsaml.cli import help as help_command
 from jcsaml.display import printable
 from jcsaml.errors import JcsamlError
 
 if TYPE_CHECKING:
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
+
+    from jcsaml.prompter import Prompter
     from jcsaml.webauthn import WebAuthnDevice
 
 COMMANDS = (
@@ -45,8 +51,19 @@ COMMANDS = (
     status,
     logout,
     setup,
+    help_command,
     completion,
 )
+
+#: Library messages name the keyword argument that gives an input; the command line gives the
+#: same inputs as these flags and variables.
+CLI_INPUTS = {
+    "pass username=...": "pass --username or set JCSAML_USERNAME",
+    "pass password=...": "pass --password or set JCSAML_PASSWORD",
+    "pass mfa_token=...": "pass --mfa-token or set JCSAML_MFA_TOKEN",
+    "pass role=...": "pass --role or set JCSAML_ROLE",
+    "set the account's mfa": "set the factor with jcsaml configure -a NAME --mfa",
+}
 
 
 @dataclass
@@ -59,26 +76,61 @@ class Context:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     #: The security key for WebAuthn; None means the real USB/NFC keys (tests pass a software one).
     webauthn_device: WebAuthnDevice | None = None
+    #: The terminal prompt_toolkit asks on; None means the real one (tests pass a pipe input).
+    terminal_input: Input | None = None
+    terminal_output: Output | None = None
 
-    deferred: list[str] = field(default_factory=list)
+    #: Warnings to show once the command has succeeded, each with its once-per-machine key.
+    deferred: list[tuple[str, str | None]] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         print(f"jcsaml: warning: {printable(message)}", file=self.stderr)
 
-    def warn_after_success(self, message: str) -> None:
+    def prompter(self, skip_prompt: bool) -> Prompter:
+        """``--skip-prompt``: one that never asks; else the terminal."""
+        from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+
+        if skip_prompt:
+            return NonInteractivePrompter(self.stderr)
+        return TerminalPrompter(
+            stdin=self.stdin,
+            stderr=self.stderr,
+            terminal_input=self.terminal_input,
+            terminal_output=self.terminal_output,
+        )
+
+    def warn_after_success(self, message: str, *, once: str | None = None) -> None:
         """A warning about something that doesn't stop the command (no keyring, say): shown once
-        the command has succeeded, so a failure still ends in one error line."""
-        if message not in self.deferred:
-            self.deferred.append(message)
+        the command has succeeded, so a failure still ends in one error line. With ``once``,
+        shown only the first time on this machine (remembered with the notices)."""
+        if all(message != known for known, _ in self.deferred):
+            self.deferred.append((message, once))
+
+    def show_deferred(self) -> None:
+        from jcsaml import notices
+
+        for message, once in self.deferred:
+            if once is None or notices.once(once, self.environ):
+                self.warn(message)
+        self.deferred.clear()
+
+
+def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "idp_account": environ.get("JCSAML_IDP_ACCOUNT") or "default",
+        "config": None,
+        "debug": False,
+    }
 
 
 def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
-    """Options every command takes, after the command name."""
-    common = argparse.ArgumentParser(add_help=False)
+    """Options every command takes, before or after the command name. Their defaults are
+    filled in after parsing (``common_defaults``): a default set by the command's parser would
+    overwrite a value given before the command."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument(
         "-a",
         "--idp-account",
-        default=environ.get("JCSAML_IDP_ACCOUNT") or "default",
         metavar="NAME",
         help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",
     )
@@ -92,16 +144,17 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parents = [common_options(environ)]
     parser = argparse.ArgumentParser(
         prog="jcsaml",
         description="Sign in to JumpCloud and get temporary AWS credentials through SAML.",
-        epilog="Run 'jcsaml COMMAND --help' for a command's options.",
+        epilog="Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the guides.",
+        parents=parents,
     )
     from jcsaml import __version__
 
     parser.add_argument("--version", action="version", version=f"jcsaml {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parents = [common_options(environ)]
     for command in COMMANDS:
         command.add_parser(subparsers, parents, environ)
     return parser
@@ -112,22 +165,24 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     ctx = context or Context()
     parser = build_parser(ctx.environ)
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
         return int(exc.code) if isinstance(exc.code, int) else 2
-    debug = bool(getattr(args, "debug", False))
+    for key, value in common_defaults(ctx.environ).items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    debug = bool(args.debug)
     if debug:
         _enable_debug_logging(ctx.stderr)
     try:
         status: int = args.run(args, ctx)
-        for message in ctx.deferred:
-            ctx.warn(message)
+        ctx.show_deferred()
         return status
     except JcsamlError as exc:
         if debug:
             logging.getLogger("jcsaml").debug("error", exc_info=True)
-        print(f"jcsaml: error: {_for_account(str(exc), args)}", file=ctx.stderr)
-        return 1
+        print(f"jcsaml: error: {render_message(str(exc), args)}", file=ctx.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("\njcsaml: interrupted", file=ctx.stderr)
         return 130
@@ -143,8 +198,27 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
         return 1
 
 
-def _for_account(message: str, args: argparse.Namespace) -> str:
-    """Library messages say ``-a NAME``; the CLI knows the account the user is working on."""
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse; an unknown option is reported with the usage of the command it was given to."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command_parser = _command_parsers(parser).get(getattr(args, "command", None) or "")
+        (command_parser or parser).error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def render_message(message: str, args: argparse.Namespace | None = None) -> str:
+    """A library message in the command line's words: flags and variables for keyword
+    arguments, and the account the user is working on for ``-a NAME``."""
+    for library, cli in CLI_INPUTS.items():
+        message = message.replace(library, cli)
     account = getattr(args, "idp_account", None)
     return message.replace(" -a NAME ", f" -a {account} ") if account else message
 

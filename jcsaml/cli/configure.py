@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from jcsaml.config import DEFAULT_CONSOLE_URL
+
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
@@ -39,9 +41,9 @@ def add_parser(
         "configure",
         parents=parents,
         help=HELP,
-        description=HELP + ". Without --skip-prompt, "
-        "asks for what is missing and offers the current values; other accounts and comments in "
-        "the file are kept.",
+        description=HELP + ". Without --skip-prompt, asks for what is missing (for a new "
+        "account: URL, username, MFA factor, AWS profile), checking each answer as it is given; "
+        "other accounts and comments in the file are kept.",
     )
     parser.add_argument(
         "--url",
@@ -58,7 +60,9 @@ def add_parser(
         choices=["AUTO", "TOTP", "PUSH", "WEBAUTHN"],
         help="MFA factor to use (default: Auto)",
     )
-    parser.add_argument("--role", help="IAM role ARN to assume without asking")
+    parser.add_argument(
+        "--role", help="role to assume without asking, as an IAM role ARN or a role name"
+    )
     parser.add_argument(
         "--profile", help="AWS profile to write credentials to (default: the account name)"
     )
@@ -145,7 +149,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         validate_setting,
     )
     from jcsaml.errors import InputRequiredError
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     if args.import_saml2aws is not None:
         return import_saml2aws(args, ctx)
@@ -176,13 +179,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             given[key] = value or ""
     account = dataclasses.replace(current, **given)
     # Adding credential_process to an account that exists asks nothing again.
-    if args.skip_prompt or (args.credential_process and existing is not None):
-        prompter: Prompter = NonInteractivePrompter(ctx.stderr)
-    else:
-        prompter = TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
-        account = _ask_missing(account, given, prompter)
+    if not (args.skip_prompt or (args.credential_process and existing is not None)):
+        account = ask_missing(account, given, ctx.prompter(False), new=existing is None)
         # Only answers that differ from what the file holds are written.
-        for key in ("url", "username", "mfa", "aws_profile"):
+        for key in ("url", "username", "mfa", "aws_profile", "console_url"):
             if key not in changes and getattr(account, key) != getattr(current, key):
                 changes[key] = validate_setting(key, getattr(account, key)) or None
     if not account.url:
@@ -192,16 +192,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         changes["idp_cert_sha256"] = _check_idp_cert(str(changes["idp_cert"]))
     changed = update_account(name, changes, path=path, environ=ctx.environ)
     saved = find_account(name, path=path) or account
-    if not changed:
-        print(
-            f"IdP account {name!r} in {path} is unchanged (AWS profile {saved.profile!r}).",
-            file=ctx.stdout,
-        )
-    else:
-        print(
-            f"Saved IdP account {name!r} in {path} (AWS profile {saved.profile!r}):",
-            file=ctx.stdout,
-        )
+    done = "Saved" if changed else "Nothing to change in"
+    print(
+        f"{done} IdP account {name!r} in {path} (AWS profile {saved.profile!r}):", file=ctx.stdout
+    )
     for key, (old, new) in changed.items():
         if old is None:
             print(f"  set {key} = {new}", file=ctx.stdout)
@@ -209,9 +203,100 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             print(f"  removed {key} (was {old})", file=ctx.stdout)
         else:
             print(f"  changed {key}: {old} -> {new}", file=ctx.stdout)
+    print("Its settings now:", file=ctx.stdout)
+    for key, value in summary(saved):
+        print(f"  {key:<21} {value}", file=ctx.stdout)
     if args.credential_process:
         _set_credential_process(saved, args, ctx)
     return 0
+
+
+#: The questions for a new account: key, prompt, flag.
+QUESTIONS = (
+    ("url", "JumpCloud SAML application URL", "pass --url"),
+    ("username", "JumpCloud username", "pass --username"),
+    ("mfa", "MFA factor (Auto, TOTP, PUSH, WEBAUTHN)", "pass --mfa"),
+    ("aws_profile", "AWS profile to write", "pass --profile"),
+)
+
+
+def ask_missing(
+    account: Account, given: Mapping[str, Any], prompter: Prompter, *, new: bool
+) -> Account:
+    """Ask for what no flag gave: for a new account each basic setting, for an existing one only
+    those it lacks. Each answer is checked at its prompt and asked again until it is usable.
+    The console URL is asked when the application URL is in another JumpCloud region."""
+    for key, label, how in QUESTIONS:
+        # An existing account lacks only what has no default (the MFA factor and the profile
+        # have one: Auto and the account name).
+        lacking = key in ("url", "username") and not getattr(account, key)
+        if given.get(key) is not None or not (new or lacking):
+            continue
+        default = getattr(account, key) or (account.name if key == "aws_profile" else "")
+        account = _ask_valid(account, key, label, how, default, prompter)
+        if key == "url" and given.get("console_url") is None:
+            regional = regional_console_url(account.url)
+            if regional and account.console_url == DEFAULT_CONSOLE_URL:
+                account = _ask_valid(
+                    account,
+                    "console_url",
+                    "JumpCloud console URL",
+                    "pass --console-url",
+                    regional,
+                    prompter,
+                )
+    return account
+
+
+def _ask_valid(
+    account: Account, key: str, label: str, how: str, default: str, prompter: Prompter
+) -> Account:
+    from jcsaml.errors import InvalidSettingError
+
+    while True:
+        answer = prompter.text(label, how=how, default=default).strip()
+        value = (_mfa_name(answer) or "Auto") if key == "mfa" else answer
+        try:
+            check_setting(key, value)
+        except InvalidSettingError as exc:
+            prompter.notify(f"{exc}; try again")
+            continue
+        changes: dict[str, Any] = {key: value}
+        return dataclasses.replace(account, **changes)
+
+
+def check_setting(key: str, value: str) -> None:
+    """The config file's own checks, for one setting: raises InvalidSettingError."""
+    from jcsaml.config import Account, validate_account
+
+    if key == "url" and not value:
+        from jcsaml.errors import InvalidSettingError
+
+        raise InvalidSettingError(setting="url", reason="the account needs one")
+    # Every other setting of this account is valid, so only ``key`` can be the problem.
+    template = Account(name="check", url="https://sso.jumpcloud.com/saml2/check")
+    changes: dict[str, Any] = {key: value}
+    validate_account(dataclasses.replace(template, **changes))
+
+
+def regional_console_url(app_url: str) -> str | None:
+    """``https://console.eu.jumpcloud.com`` for ``https://sso.eu.jumpcloud.com/...``: the console
+    of the application's JumpCloud region, when that is not the default one."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(app_url).hostname or ""
+    if host.startswith("sso.") and host.endswith(".jumpcloud.com") and host != "sso.jumpcloud.com":
+        return "https://console." + host.removeprefix("sso.")
+    return None
+
+
+def summary(account: Account) -> list[tuple[str, str]]:
+    """The account's settings as saved; console_url always, since other regions need it."""
+    values = account.to_config()
+    rows = [(key, value) for key, value in values.items() if value]
+    if not values.get("console_url"):
+        rows.insert(1, ("console_url", f"{DEFAULT_CONSOLE_URL} (default; --console-url to change)"))
+    return rows
 
 
 def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Context) -> None:
@@ -253,23 +338,6 @@ def _jcsaml_command(environ: Mapping[str, str]) -> list[str]:
         return [sys.executable, "-m", "jcsaml"]
     found = shutil.which("jcsaml", path=environ.get("PATH"))
     return [os.path.abspath(found)] if found else [sys.executable, "-m", "jcsaml"]
-
-
-def _ask_missing(account: Account, given: Mapping[str, Any], prompter: Prompter) -> Account:
-    """Ask for each basic setting not given as a flag, offering the current value."""
-    questions = (
-        ("url", "JumpCloud SAML application URL", "pass --url"),
-        ("username", "JumpCloud username", "pass --username"),
-        ("mfa", "MFA factor (Auto, TOTP, PUSH, WEBAUTHN)", "pass --mfa"),
-        ("aws_profile", "AWS profile to write", "pass --profile"),
-    )
-    changes: dict[str, Any] = {}
-    for key, label, how in questions:
-        if given.get(key) is None:
-            default = getattr(account, key) or (account.name if key == "aws_profile" else "")
-            answer = prompter.text(label, how=how, default=default).strip()
-            changes[key] = (_mfa_name(answer) or "Auto") if key == "mfa" else answer
-    return dataclasses.replace(account, **changes)
 
 
 def _mfa_name(value: str | None) -> str | None:

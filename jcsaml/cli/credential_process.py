@@ -85,8 +85,8 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
+    from jcsaml.cli.login import secret_store
     from jcsaml.errors import InputRequiredError
-    from jcsaml.secret_store import default_store
     from jcsaml.signin import login
 
     try:
@@ -98,7 +98,7 @@ def _sign_in(
             mfa_token=args.mfa_token,
             session_duration=duration,
             prompter=prompter,
-            secrets=default_store(warn=ctx.warn_after_success),
+            secrets=secret_store(ctx),
             webauthn_device=ctx.webauthn_device,
             environ=ctx.environ,
         )

@@ -89,7 +89,7 @@ def run(
     ctx: Context,
     execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe,
 ) -> int:
-    from jcsaml.errors import CommandNotFoundError, NestedExecError
+    from jcsaml.errors import NestedExecError
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -109,13 +109,51 @@ def run(
     if args.exec_profile:
         credentials, region = _as_exec_profile(args.exec_profile, got, ctx)
     env = child_environment(ctx.environ, credentials, got.account.name, region=region)
-    if shutil.which(command[0], path=env.get("PATH")) is None:
-        raise CommandNotFoundError(command=command[0])
-    for message in ctx.deferred:  # run() never returns to main(), which would print them
-        ctx.warn(message)
+    check_runnable(command[0], env.get("PATH"))
+    ctx.show_deferred()  # run() never returns to main(), which would show them
     ctx.stdout.flush()
     ctx.stderr.flush()
-    execvpe(command[0], command, env)
+    try:
+        execvpe(command[0], command, env)
+    except OSError as exc:  # found and allowed, yet the system would not run it
+        raise _cannot_run(command[0], exc) from None
+
+
+def check_runnable(name: str, search_path: str | None) -> None:
+    """Raise what a shell would say (status 127 not found, 126 found but not runnable) before
+    the command replaces jcsaml, so the message is jcsaml's one line."""
+    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
+
+    if shutil.which(name, path=search_path) is not None:
+        return
+    if os.sep in name:
+        candidates = [name]
+    else:
+        folders = (search_path if search_path is not None else os.defpath).split(os.pathsep)
+        candidates = [os.path.join(folder or ".", name) for folder in folders]
+    for candidate in candidates:
+        if os.path.isdir(candidate) and os.sep in name:
+            raise CommandNotExecutableError(command=name, reason="it is a directory")
+        if os.path.isfile(candidate):
+            raise CommandNotExecutableError(
+                command=name,
+                reason=f"{candidate} is not executable; make it so with chmod +x, or run it "
+                "through its interpreter",
+            )
+    raise CommandNotFoundError(command=name)
+
+
+def _cannot_run(name: str, exc: OSError) -> Exception:
+    import errno
+
+    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
+
+    if exc.errno == errno.ENOENT:
+        return CommandNotFoundError(command=name)
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOEXEC:
+        reason = "it is not a program the system can run (a script needs a #! line)"
+    return CommandNotExecutableError(command=name, reason=reason)
 
 
 def _region(profile: str, got: Obtained, ctx: Context) -> str | None:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
-    from jcsaml.prompter import Prompter
 
 HELP = "list the AWS roles JumpCloud offers for the account (one sign-in, no AWS call)"
 COLUMNS = ("ACCOUNT ID", "ALIAS", "ROLE NAME", "ROLE ARN", "PRINCIPAL ARN")
@@ -54,18 +53,12 @@ def add_parser(
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
+    from jcsaml.cli.login import secret_store
     from jcsaml.config import config_path, load_account
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.roles import list_roles
-    from jcsaml.secret_store import default_store
 
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
-    prompter: Prompter = (
-        NonInteractivePrompter(ctx.stderr)
-        if args.skip_prompt
-        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
     )
     roles = list_roles(
         account,
@@ -73,8 +66,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         password=args.password,
         mfa_token=args.mfa_token,
         force=args.force,
-        prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        prompter=ctx.prompter(args.skip_prompt),
+        secrets=secret_store(ctx),
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
     )

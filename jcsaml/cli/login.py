@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
     from jcsaml.credentials import AwsCredentials
-    from jcsaml.prompter import Prompter
+    from jcsaml.credentials_file import CredentialsStore
+    from jcsaml.secret_store import SecretStore
 
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
@@ -60,6 +61,10 @@ def add_login_options(
         action="store_true",
         help="sign in again even if the profile holds valid credentials",
     )
+    add_skip_prompt(parser)
+
+
+def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-prompt",
         action="store_true",
@@ -103,7 +108,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     the profile name, the config, the credentials file (readable, parseable, the user's alone),
     its directory (writable) and its lock (not held by another process).
     """
-    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile, validate_profile_name
     from jcsaml.signin import cached_credentials, credentials_path
 
@@ -117,31 +122,75 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     path = credentials_path(account, environ=ctx.environ)
     store = CredentialsFile(path, environ=ctx.environ)
     wanted_role = args.role or account.role_arn or None
-    duration = parse_duration(args.session_duration) if args.session_duration else None
+    duration = session_duration_flag(args.session_duration)
     # Accepting a new certificate needs a sign-in, whatever the profile holds.
     if not (args.force or getattr(args, "trust_new_cert", False)):
         cached = cached_credentials(store, profile, role=wanted_role)
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
+    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+        _say_why(args, ctx, account, store, profile, wanted_role)
     credentials = _sign_in(args, ctx, account, wanted_role, duration)
     store.save(profile, credentials)
     return Obtained(credentials, account, profile, str(path), fresh=True)
 
 
+def session_duration_flag(text: str | None) -> int | None:
+    """``--session-duration``, checked under the flag's name (not the config key's)."""
+    from jcsaml.config import parse_duration
+
+    return parse_duration(text, setting="--session-duration") if text else None
+
+
+def _say_why(
+    args: argparse.Namespace,
+    ctx: Context,
+    account: Account,
+    store: CredentialsStore,
+    profile: str,
+    role: str | None,
+) -> None:
+    """One line on stderr before a sign-in: which account, user and app, and why."""
+    from urllib.parse import urlsplit
+
+    user = args.username or account.username
+    app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+    reason = "--force" if args.force else _why_not_cached(store, profile, role)
+    print(
+        f"Signing in to JumpCloud for account {account.name!r}"
+        + (f" as {user}" if user else "")
+        + f" (app {app}): {reason}",
+        file=ctx.stderr,
+    )
+
+
+def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
+    from jcsaml.credentials import same_role
+    from jcsaml.signin import REFRESH_MARGIN_SECONDS
+
+    try:
+        found = store.load(profile)
+    except Exception:  # the save after the sign-in reports a broken file properly
+        return f"profile {profile!r} holds no usable credentials"
+    if found is None:
+        return f"no credentials in profile {profile!r}"
+    at = found.expiration.astimezone().strftime("%H:%M")
+    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+        return f"profile {profile!r} holds credentials for another role"
+    if found.expires_within(0):
+        return f"the credentials in profile {profile!r} expired at {at}"
+    minutes = REFRESH_MARGIN_SECONDS // 60
+    return f"the credentials in profile {profile!r} expire at {at}, within {minutes} minutes"
+
+
 def _sign_in(
     args: argparse.Namespace, ctx: Context, account: Account, role: str | None, duration: int | None
 ) -> AwsCredentials:
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.secret_store import default_store
+    from jcsaml import notices
     from jcsaml.signin import login
 
-    prompter: Prompter = (
-        NonInteractivePrompter(ctx.stderr)
-        if args.skip_prompt
-        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
-    )
-    return login(
+    credentials = login(
         account,
         role=role,
         username=args.username,
@@ -149,12 +198,27 @@ def _sign_in(
         mfa_token=args.mfa_token,
         session_duration=duration,
         force=args.force,
-        prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        preferred_role=account.role_arn or notices.last_role(account.name, ctx.environ),
+        prompter=ctx.prompter(args.skip_prompt),
+        secrets=secret_store(ctx),
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
         trust_new_cert=getattr(args, "trust_new_cert", False),
     )
+    if not role:  # a role picked (or the only one offered): the picker's default next time
+        notices.remember_role(account.name, credentials.role_arn, ctx.environ)
+    return credentials
+
+
+def secret_store(ctx: Context) -> SecretStore:
+    """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
+    every time)."""
+    from jcsaml.secret_store import default_store
+
+    def unavailable(message: str) -> None:
+        ctx.warn_after_success(message + " (said once)", once="no-keyring")
+
+    return default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
 
 
 def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:

@@ -28,7 +28,8 @@ def add_parser(
         description=HELP + ". See jcsaml help admin for the whole runbook.",
     )
     # Setup works on files and AWS, not on a jcsaml account: only --debug is shared.
-    debug = argparse.ArgumentParser(add_help=False)
+    # No default here: one would overwrite a --debug given before the command (main fills it in).
+    debug = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     debug.add_argument(
         "--debug", action="store_true", help="log each step and show tracebacks (never secrets)"
     )

@@ -23,6 +23,7 @@ class ScriptedPrompter:
         self.asked: list[str] = []
         self.notices: list[str] = []
         self.progress_lines: list[str] = []
+        self.defaults: list[object] = []
 
     def _next(self, message: str, how: str) -> str:
         self.asked.append(message)
@@ -39,10 +40,16 @@ class ScriptedPrompter:
     def secret(self, message: str, *, how: str) -> str:
         return self._next(message, how)
 
-    def choose(self, message: str, choices: Sequence[tuple[T, str]], *, how: str) -> T:
+    def choose(
+        self, message: str, choices: Sequence[tuple[T, str]], *, how: str, default: T | None = None
+    ) -> T:
+        """An empty answer takes ``default`` (recorded in ``defaults``), as Enter does."""
         if len(choices) == 1:
             return choices[0][0]
+        self.defaults.append(default)
         answer = self._next(message, how)
+        if not answer and default is not None:
+            return default
         return choices[int(answer) - 1][0]
 
     def notify(self, message: str) -> None:

@@ -59,7 +59,19 @@ FactorStatus = Literal["available", "unavailable"]
 PushStatus = Literal["pending", "accepted", "denied", "expired"]
 PushOutcome = Literal["accepted", "denied", "expired"]
 FaultKind = Literal[
-    "500", "502", "503", "504", "html", "slow", "drop", "429", "drip", "bomb", "short", "redirect"
+    "500",
+    "502",
+    "503",
+    "504",
+    "html",
+    "slow",
+    "drop",
+    "429",
+    "drip",
+    "bomb",
+    "short",
+    "redirect",
+    "404",
 ]
 SignWhat = Literal["assertion", "response", "both", "none"]
 FailureKey = Literal["message", "error"]
@@ -564,7 +576,8 @@ class FakeJumpCloud:
 
         ``500`` is a JSON error; ``502``/``503``/``504`` are a gateway's HTML pages; ``429`` is a
         JSON rate-limit answer with ``Retry-After: retry_after`` when given; ``html`` is the
-        portal's HTML login page with status 200 where JSON was expected; ``drop`` closes the
+        portal's HTML login page with status 200 where JSON was expected; ``404`` is the XML "no
+        such key" a host that is not JumpCloud's console answers; ``drop`` closes the
         connection without answering; ``slow`` answers normally after ``delay`` seconds.
         ``drip`` sends the normal answer (status line, headers, body) one byte every ``delay``
         seconds (1 s when ``delay`` is 0); ``bomb`` is a 200 JSON answer of about 400 KiB of
@@ -716,6 +729,12 @@ class FakeJumpCloud:
             return _json_reply(429, {"message": "Too Many Requests"}, headers)
         if fault.kind == "html":
             return _html_reply(200, LOGIN_PAGE)
+        if fault.kind == "404":  # what another host (a storage bucket, say) answers
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+                "<Message>The specified key does not exist.</Message></Error>"
+            )
+            return _Reply(404, body.encode(), "application/xml")
         if fault.kind == "bomb":
             return _Reply(200, _gzip_bomb(), "application/json", [("Content-Encoding", "gzip")])
         if fault.kind == "redirect":
