@@ -381,7 +381,7 @@ def test_configure_checks_each_answer_at_its_prompt_and_offers_the_regional_cons
             "alice@acme.example\r",
             f"{CLEAR}sms\r",  # refused: asked again
             f"{CLEAR}totp\r",
-            f"{CLEAR}my profile\r",  # refused: asked again
+            f"{CLEAR}DEFAULT\r",  # refused: asked again
             f"{CLEAR}prod\r",
         ):
             pipe.send_text(keys)
@@ -393,7 +393,7 @@ def test_configure_checks_each_answer_at_its_prompt_and_offers_the_regional_cons
     assert len(notices) == 3, notices
     assert notices[0].startswith("invalid url: 'ftp://nope' must be an https:// URL")
     assert notices[1].startswith("invalid mfa: 'SMS'")
-    assert notices[2].startswith("invalid aws_profile: 'my profile'")
+    assert notices[2].startswith("invalid aws_profile: 'DEFAULT'")
     assert all(line.endswith("; try again") for line in notices)
     text = (hermetic_home / ".jcsaml").read_text()
     for line in (

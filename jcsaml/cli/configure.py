@@ -166,6 +166,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             value = _absolute(value, ctx.environ)
         # Spaces around a value are a typing slip; a line break is refused (it would add a key).
         value = value.strip(" \t") if value else value
+        if dest == "session_duration" and value:
+            parse_duration(value, setting="--session-duration")  # the error names the flag
         changes[key] = validate_setting(key, value) if value else None
     existing = find_account(name, path=path)
     current = existing or Account(name=name, url="")
