@@ -15,27 +15,21 @@ The jcsaml config file also allows what saml2aws allows in ``~/.saml2aws``: an i
 a ``;`` or ``#`` preceded by whitespace, which ends the value (``inline_comments=True``). A
 rewritten value keeps the comment that followed it.
 
-Standard library only at module level: reading credentials is on the hot path of ``jcsaml exec``.
+Reading imports only ``os``, ``re`` and ``stat`` (which ``os`` loads anyway): it is on the hot
+path of ``jcsaml exec`` (:mod:`jcsaml.cached`); writers import what they need when they write.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
-from jcsaml.errors import (
-    DanglingLinkError,
-    FileBusyError,
-    FileLockedError,
-    LinkTargetError,
-    LockFileError,
-    WritableByOthersError,
-)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from pathlib import Path
+    from types import TracebackType
 
 __all__ = [
     "IniAccessError",
@@ -524,18 +518,21 @@ def _decode(data: bytes) -> str:
         raise IniSyntaxError(line, "not valid UTF-8 text") from None
 
 
-def read_ini(path: Path, *, inline_comments: bool = False) -> IniDocument | None:
+def read_ini(path: str | os.PathLike[str], *, inline_comments: bool = False) -> IniDocument | None:
     """The parsed file, or None when it does not exist.
 
     Raises :class:`IniSyntaxError` when it cannot be parsed (or is not UTF-8), and
     :class:`IniAccessError` (an OSError) when it cannot be read.
     """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise IniAccessError("read", path, _os_reason(exc)) from None
+        from pathlib import Path
+
+        raise IniAccessError("read", Path(path), _os_reason(exc)) from None
     return IniDocument.parse(_decode(data), inline_comments=inline_comments)
 
 
@@ -547,6 +544,10 @@ def safe_target(path: Path) -> Path:
     the file and its directory must not be writable by other users
     (:class:`~jcsaml.errors.WritableByOthersError`). A missing file is fine.
     """
+    from pathlib import Path
+
+    from jcsaml.errors import DanglingLinkError, LinkTargetError, WritableByOthersError
+
     real = Path(os.path.realpath(path))
     if os.path.islink(path):
         try:
@@ -576,6 +577,29 @@ def safe_target(path: Path) -> Path:
     return real
 
 
+def is_private_file(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`safe_target` would accept ``path``, asked without raising or importing
+    anything (for the hot path, which declines instead of explaining)."""
+    real = os.path.realpath(path)
+    if os.path.islink(path):
+        try:
+            info = os.stat(real)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            return False
+    for culprit, directory in ((real, False), (os.path.dirname(real), True)):
+        try:
+            info = os.stat(culprit)
+        except OSError:
+            continue
+        if _writable_by_others(info, directory=directory):
+            return False
+    return True
+
+
 def _writable_by_others(info: os.stat_result, *, directory: bool) -> bool:
     if os.name != "posix":
         return False  # Windows ACLs are not expressed in st_mode
@@ -601,6 +625,8 @@ def _is_private_group(gid: int) -> bool:
 
 def _make_parent(path: Path) -> None:
     """Create the missing directories above ``path`` (mode 0700), never through a dangling link."""
+    from jcsaml.errors import DanglingLinkError
+
     parent = path.parent
     if parent.is_dir():
         return
@@ -619,6 +645,8 @@ def lock_directory(environ: Mapping[str, str] = os.environ) -> Path:
     """Where lock files live, out of sight: ``$XDG_RUNTIME_DIR/jcsaml`` when that is a private
     directory of this user, else ``jcsaml/locks`` in the user cache directory
     (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    from pathlib import Path
+
     runtime = environ.get("XDG_RUNTIME_DIR", "")
     if runtime and os.path.isabs(runtime) and _is_own_private_directory(Path(runtime)):
         return Path(runtime) / "jcsaml"
@@ -640,50 +668,74 @@ def _is_own_private_directory(path: Path) -> bool:
 def lock_path_for(path: Path, environ: Mapping[str, str] = os.environ) -> Path:
     """The lock file that serialises edits of ``path``: in :func:`lock_directory`, named after
     the file and keyed by a hash of its real path (so every link to one file shares a lock)."""
+    import hashlib
+
     real = os.path.realpath(path)
     digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:24]
     name = re.sub(r"[^\w.-]", "_", os.path.basename(real))[:40]
     return lock_directory(environ) / f"{name}-{digest}.lock"
 
 
-@contextlib.contextmanager
-def _locked(
-    path: Path, timeout: float, environ: Mapping[str, str], *, checking: bool = False
-) -> Iterator[None]:
-    import filelock  # only writers need it; readers stay on the standard library
+class _Locked:
+    """Holds the lock file of ``path`` while the ``with`` block runs (see :func:`edit_ini`);
+    ``checking`` raises FileBusyError instead of FileLockedError when it is held."""
 
-    lock_path = lock_path_for(path, environ)
-    directory = lock_path.parent
+    def __init__(
+        self, path: Path, timeout: float, environ: Mapping[str, str], *, checking: bool = False
+    ) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.lock_path = lock_path_for(path, environ)
+        self.checking = checking
 
-    def unusable(reason: str) -> LockFileError:
+    def _unusable(self, reason: str) -> Exception:
+        from jcsaml.errors import LockFileError
+
         return LockFileError(
-            path=str(path), lock_path=str(lock_path), lock_dir=str(directory), reason=reason
+            path=str(self.path),
+            lock_path=str(self.lock_path),
+            lock_dir=str(self.lock_path.parent),
+            reason=reason,
         )
 
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(directory)
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise unusable("the directory belongs to another user")
-        if stat.S_IMODE(info.st_mode) != 0o700 and os.name == "posix":
-            os.chmod(directory, 0o700)
-    except OSError as exc:
-        raise unusable(_os_reason(exc)) from None
-    lock = filelock.FileLock(str(lock_path), timeout=timeout, mode=0o600)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        busy = FileBusyError if checking else FileLockedError
-        raise busy(path=str(path), lock_path=str(lock_path), timeout=timeout) from None
-    except OSError as exc:
-        raise unusable(_os_reason(exc)) from None
-    try:
+    def __enter__(self) -> None:
+        import filelock  # only writers need it; readers stay on the standard library
+
+        from jcsaml.errors import FileBusyError, FileLockedError
+
+        directory = self.lock_path.parent
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(directory)
+            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+                raise self._unusable("the directory belongs to another user")
+            if stat.S_IMODE(info.st_mode) != 0o700 and os.name == "posix":
+                os.chmod(directory, 0o700)
+        except OSError as exc:
+            raise self._unusable(_os_reason(exc)) from None
+        self.lock = filelock.FileLock(str(self.lock_path), timeout=self.timeout, mode=0o600)
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            busy = FileBusyError if self.checking else FileLockedError
+            raise busy(
+                path=str(self.path), lock_path=str(self.lock_path), timeout=self.timeout
+            ) from None
+        except OSError as exc:
+            raise self._unusable(_os_reason(exc)) from None
+        import contextlib
+
         # filelock sets the mode only on a lock file it creates.
         with contextlib.suppress(OSError):
-            os.chmod(lock_path, 0o600)
-        yield
-    finally:
-        lock.release()
+            os.chmod(self.lock_path, 0o600)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.lock.release()
 
 
 def check_editable(
@@ -706,7 +758,7 @@ def check_editable(
     doc = read_ini(target, inline_comments=inline_comments)
     size = len(doc.render().encode("utf-8")) if doc else 0
     _probe_directory(target, size + 4096)
-    with _locked(path, CHECK_LOCK_TIMEOUT, environ, checking=True):
+    with _Locked(path, CHECK_LOCK_TIMEOUT, environ, checking=True):
         pass
     return doc
 
@@ -724,6 +776,8 @@ def _probe_directory(target: Path, size: int) -> None:
     except OSError as exc:
         raise IniAccessError("write", directory, _os_reason(exc)) from None
     finally:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(probe)
 
@@ -764,7 +818,7 @@ def edit_ini(
     if not os.path.islink(path):
         _make_parent(path)
     target = safe_target(path)
-    with _locked(path, lock_timeout, environ):
+    with _Locked(path, lock_timeout, environ):
         try:
             # Holding the lock, no other editor is writing: any temporary file is a leftover.
             _remove_temp_files(target)
@@ -803,6 +857,8 @@ def _remove_temp_files(target: Path) -> None:
     with os.scandir(target.parent) as entries:
         for entry in entries:
             if pattern.fullmatch(entry.name):
+                import contextlib
+
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 
@@ -834,6 +890,8 @@ def _replace_atomically(target: Path, data: bytes) -> None:
         _write_new_file(temp, data)
         os.replace(temp, target)
     except BaseException:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
