@@ -493,3 +493,36 @@ def test_inline_comment_edits_read_back_as_written(old: str, comment: str, new: 
     assert reread.section("a") == {"k": new}
     if comment and doc.render() != text:
         assert doc.render().rstrip("\n").endswith(comment.strip())
+
+
+def test_the_light_exec_path_declines_what_the_full_cli_refuses(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from jcsaml import cached
+    from jcsaml.credentials import AwsCredentials
+
+    config = tmp_path / "config"
+    credentials = tmp_path / "aws" / "credentials"
+    environ = {"HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+    config.write_text(f"[prod]\nurl = {URL}   ; the AWS app\n")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    fresh = AwsCredentials(
+        access_key_id="ASIAX",
+        secret_access_key="s",
+        session_token="t",
+        expiration=later,
+        role_arn="arn:aws:iam::012345678987:role/Admin",
+    )
+    CredentialsFile(credentials).save("prod", fresh)
+    CredentialsFile(credentials).save("other", fresh)
+
+    def lookup(profile: str | None = None) -> object:
+        return cached.lookup("prod", profile=profile, config=str(config), environ=environ)
+
+    assert lookup() is not None  # the inline comment is read as the CLI reads it
+    assert lookup(profile="DEFAULT") is None
+    credentials.chmod(0o666)
+    assert lookup() is None
+    credentials.chmod(0o600)
+    config.write_text(f"[prod]\nurl = {URL}\nusername = a\n  b\n")
+    assert lookup() is None
