@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,7 +99,15 @@ def user(
         ],
     )
     person = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[person], apps=[app], keys=keys) as jumpcloud:
+    # The fake's time starts at the beginning of a TOTP window, so the codes a test picks a
+    # window or two apart (steps=) never cross a window boundary under it.
+    started = time.time()
+    window_start = started - started % 30
+
+    def clock() -> float:
+        return window_start + (time.time() - started)
+
+    with FakeJumpCloud(users=[person], apps=[app], keys=keys, clock=clock) as jumpcloud:
         found = User(hermetic_home, local, jumpcloud, roles)
         found.person = person
         yield found
