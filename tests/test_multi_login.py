@@ -419,7 +419,7 @@ def test_groups_expand_to_accounts_once_in_order(tmp_path: Path) -> None:
     config.write_text(config.read_text() + "[group dev]\naccounts = production\n")
     with pytest.raises(InvalidSettingError, match="both an account and a group"):
         expand_accounts(["dev"], path=config)
-    with pytest.raises(UnknownAccountError):
+    with pytest.raises(InvalidSettingError, match="is an account group"):
         load_account("group everyday", path=config)
     with pytest.raises(InvalidSettingError, match="'everyday' is a group of accounts"):
         load_account("everyday", path=config)
