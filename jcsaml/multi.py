@@ -171,6 +171,7 @@ def login_many(
     trust_new_cert: bool = False,
     pin_certificate: CertificatePinner | None = save_pinned_certificate,
     max_workers: int = MAX_PARALLEL_ROLES,
+    check_profiles: Callable[[Sequence[tuple[Path, str]]], None] | None = None,
 ) -> list[RoleResult]:
     """Sign in once per JumpCloud user and console, and assume the selected roles of every
     account; one :class:`RoleResult` per role (or per account that failed before its roles were
@@ -183,8 +184,10 @@ def login_many(
     ``profile_template``, else ``{account}-{role}``; see :func:`profile_name`).
 
     Raises ProfileCollisionError, before any role is assumed, when two roles would be written
-    to one profile of one credentials file; config errors for unusable accounts. Every other
-    failure is kept in its result.
+    to one profile of one credentials file; config errors for unusable accounts; and what
+    ``check_profiles`` raises, called with every (credentials file, profile) before any role is
+    assumed (the CLI checks there that the profiles can be written). Every other failure is
+    kept in its result.
     """
     from jcsaml.signin import (
         SignInWarmup,
@@ -260,6 +263,8 @@ def login_many(
             )
             targets.append(_Target(account, role, assertion, profile, path, who))
     _check_collisions(targets)
+    if check_profiles is not None and targets:
+        check_profiles(sorted({(t.path, t.profile) for t in targets}))
 
     def prepared(region: str, timeout: float) -> StsClient | None:
         if first is None or timeout != first.sts_timeout:

@@ -483,3 +483,17 @@ def test_one_password_prompt_and_one_mfa_prompt_for_three_accounts(team: Team) -
     assert result.stderr.count("JumpCloud password") == 1
     assert result.stderr.count("MFA code") == 1
     assert set(_profiles(team.credentials)) == {"production", "dev", "staging"}
+
+
+def test_a_profile_that_cannot_be_written_stops_before_sts(team: Team) -> None:
+    team.credentials.parent.mkdir(mode=0o700)
+    team.credentials.write_text(
+        "[dev]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n"
+    )
+    before = team.credentials.read_text()
+    result = team.login("-a", "production", "-a", "dev", "--role", "AcmeJumpCloudAdminRO")
+    assert result.status == 1
+    assert result.stderr.startswith("jcsaml: error: profile 'dev' in ")
+    assert "long-lived access keys" in result.stderr
+    assert team.aws.calls == []
+    assert team.credentials.read_text() == before

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
         trust_new_cert=args.trust_new_cert,
+        check_profiles=lambda found: _check_writable(found, ctx),
     )
     # One atomic write per credentials file, holding every new profile.
     by_file: dict[str, dict[str, Any]] = {}
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if result.credentials is not None:
             by_file.setdefault(result.credentials_file, {})[result.profile] = result.credentials
     for file, profiles in by_file.items():
-        CredentialsFile(Path(file)).save_many(profiles)
+        CredentialsFile(Path(file), environ=ctx.environ).save_many(profiles)
         log.debug("wrote %d profile(s) to %s in one write", len(profiles), file)
     if args.json:
         print(json.dumps(summary_json(results), indent=2), file=ctx.stdout)
@@ -109,6 +110,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if failed:
         raise SomeRolesFailedError(failed=failed, total=len(results), written=len(results) - failed)
     return 0
+
+
+def _check_writable(profiles: Sequence[tuple[Path, str]], ctx: Context) -> None:
+    """Before any role is assumed: each profile can be written (as a single login checks)."""
+    from jcsaml.credentials_file import CredentialsFile
+
+    for path, profile in profiles:
+        CredentialsFile(path, environ=ctx.environ).check_writable(profile)
 
 
 def sign_ins(results: Sequence[RoleResult]) -> dict[str, list[str]]:
