@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -412,6 +413,45 @@ def test_aws_cli_with_credential_process_signs_in_once_and_refreshes_near_the_en
     renewed = process_cache.load("production", entry.role, environ=world.env)
     assert renewed is not None
     assert renewed.expiration - datetime.now(UTC) > timedelta(minutes=30)
+
+
+def test_configure_credential_process_writes_the_absolute_path_of_the_jcsaml_command(
+    world: World, tmp_path: Path
+) -> None:
+    """Run as an installed ``jcsaml`` script (given relative to the current directory), the
+    line it writes runs the same script from anywhere."""
+    world.configure()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "jcsaml"
+    script.write_text(f"#!{sys.executable}\nfrom jcsaml.cli import run\n\nrun()\n")
+    script.chmod(0o755)
+    done = subprocess.run(
+        ["./jcsaml", "configure", "-a", "production", "--credential-process"],
+        cwd=bin_dir,
+        env=world.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(
+        text for text in world.aws_config.read_text().splitlines() if "credential_process" in text
+    )
+    command = line.split("=", 1)[1].strip()
+    assert shlex.split(command) == [str(script), "credential-process", "-a", "production"]
+    ran = subprocess.run(
+        shlex.split(command),
+        cwd=world.home,
+        env={**world.env, **world.sign_in_env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["Version"] == 1
 
 
 def test_credential_process_prints_version_1_json(world: World) -> None:
