@@ -555,6 +555,27 @@ def test_status_lists_profiles_cache_and_sessions(world: World) -> None:
     assert world.jumpcloud.count() == 0  # no network
 
 
+def test_status_with_unreadable_files_warns_and_lists_the_rest(world: World) -> None:
+    world.configure()
+    done = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert done.status == 0, done.stderr
+    config = world.home / ".jcsaml"
+    config.write_text("text before any section\n" + config.read_text())
+    world.credentials.parent.mkdir(exist_ok=True)
+    world.credentials.write_text("not a profile\n")
+    result = world.run("status", "--json")
+    assert result.status == 0, result.stderr
+    [cached] = json.loads(result.stdout)["credentials"]
+    assert cached["source"] == "credential-process cache"
+    assert cached["role_arn"] == world.roles["AcmeJumpCloudAdminRO"]
+    assert result.stderr.splitlines() == [
+        f"jcsaml: warning: cannot read config file {config}: line 1: text before the first "
+        "[section] header; fix or remove that file",
+        f"jcsaml: warning: cannot use credentials file {world.credentials}: line 1: text before "
+        "the first [section] header; fix the file by hand, jcsaml left it as is",
+    ]
+
+
 def test_logout_also_clears_the_credential_process_cache(world: World) -> None:
     world.configure()
     done = world.run("credential-process", "-a", "production", **world.sign_in_env())
