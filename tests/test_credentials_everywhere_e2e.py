@@ -281,6 +281,21 @@ def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
     assert_one_line_error(ran, "'production'", "no role_arn", "[profile production]")
 
 
+def test_exec_profile_it_cannot_use_fails_before_signing_in(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(
+        RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
+        "duration_seconds = soon\n"
+    )
+    world.configure()
+    missing = world.run("exec", "-a", "production", "--exec-profile", "nosuch", "--", "true")
+    assert_one_line_error(missing, "'nosuch'", "no role_arn", "[profile nosuch]")
+    bad = world.run("exec", "-a", "production", "--exec-profile", "deploy", "--", "true")
+    assert_one_line_error(bad, "duration_seconds of profile 'deploy'")
+    assert world.jumpcloud.count() == 0  # nothing was asked, nobody signed in
+    assert not world.credentials.exists()
+
+
 # --- script -----------------------------------------------------------------------------------
 
 
