@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing itself is not imported: ``import jcsaml`` runs on every command
 
 __version__ = "0.1.0"
 __all__ = ["Account", "AwsCredentials", "JcsamlError", "__version__", "load_account", "login"]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from jcsaml.config import Account, load_account
     from jcsaml.credentials import AwsCredentials
     from jcsaml.errors import JcsamlError

@@ -1,5 +1,5 @@
-"""``python -m jcsaml``."""
+"""``python -m jcsaml``: the same entry as the console script."""
 
-from jcsaml.cli import run
+from jcsaml.launcher import run
 
 run()

@@ -1,6 +1,7 @@
 """Temporary AWS credentials, as handed to the tools that use them.
 
-This module is on the hot path of ``jcsaml exec`` and ``credential-process``: standard library only.
+Standard library only. The instant paths (:mod:`jcsaml.launcher`) read cached credentials through
+:mod:`jcsaml.cached` instead, which avoids even ``dataclasses`` and ``datetime``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+# Re-exported: these were defined here first.
+from jcsaml.arn import role_arn_from_assumed_role, same_role
+
+__all__ = ["AwsCredentials", "role_arn_from_assumed_role", "same_role"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,18 +43,15 @@ class AwsCredentials:
     def to_environment(self, *, region: str | None = None) -> dict[str, str]:
         """The variables ``jcsaml exec`` sets for the child process; ``region`` (when given)
         instead of the credentials' own."""
-        env = {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-            "AWS_SESSION_TOKEN": self.session_token,
-            "AWS_SECURITY_TOKEN": self.session_token,
-            "AWS_CREDENTIAL_EXPIRATION": self.expiration_rfc3339(),
-        }
-        chosen = region or self.region
-        if chosen:
-            env["AWS_REGION"] = chosen
-            env["AWS_DEFAULT_REGION"] = chosen
-        return env
+        from jcsaml.environment import credential_variables
+
+        return credential_variables(
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            session_token=self.session_token,
+            expiration=self.expiration_rfc3339(),
+            region=region or self.region,
+        )
 
     def to_credential_process(self) -> dict[str, Any]:
         """The JSON document the AWS SDKs expect from a ``credential_process``."""
@@ -71,27 +74,3 @@ class AwsCredentials:
             aws_session_token=self.session_token,
             **kwargs,
         )
-
-
-def role_arn_from_assumed_role(assumed_role_arn: str) -> str:
-    """``arn:P:sts::A:assumed-role/NAME/SESSION`` -> ``arn:P:iam::A:role/NAME``.
-
-    The role's path is not in the assumed-role ARN, so it is lost.
-    """
-    parts = assumed_role_arn.split(":", 5)
-    if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
-        return ""
-    name = parts[5].split("/")[1]
-    return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
-
-
-def same_role(role_arn_a: str, role_arn_b: str) -> bool:
-    """Whether two IAM role ARNs name the same role, ignoring the role path."""
-
-    def key(arn: str) -> tuple[str, str, str]:
-        parts = arn.split(":", 5)
-        if len(parts) != 6:
-            return (arn, "", "")
-        return (parts[1], parts[4], parts[5].rsplit("/", 1)[-1])
-
-    return key(role_arn_a) == key(role_arn_b)

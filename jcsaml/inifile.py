@@ -11,18 +11,19 @@ the files it accepts and the values it sees are the ones the AWS tools see: ``ke
 after a value is part of the value), values continued on more-indented lines. One difference:
 a repeated ``[DEFAULT]`` section is an error here, like any repeated section.
 
-Standard library only at module level: reading credentials is on the hot path of ``jcsaml exec``.
+Reading imports only ``os`` and ``re``: it is on the hot path of ``jcsaml exec``
+(:mod:`jcsaml.cached`); writers import what they need when they write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
-from jcsaml.errors import FileLockedError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from pathlib import Path
 
 __all__ = ["IniDocument", "IniSyntaxError", "edit_ini", "read_ini"]
 
@@ -432,14 +433,15 @@ def _decode(data: bytes) -> str:
         raise IniSyntaxError(line, "not valid UTF-8 text") from None
 
 
-def read_ini(path: Path) -> IniDocument | None:
+def read_ini(path: str | os.PathLike[str]) -> IniDocument | None:
     """The parsed file, or None when it does not exist.
 
     Raises :class:`IniSyntaxError` when it cannot be parsed (or is not UTF-8), and OSError when
     it cannot be read.
     """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
     except FileNotFoundError:
         return None
     return IniDocument.parse(_decode(data))
@@ -471,7 +473,12 @@ def edit_ini(
 
     Raises OSError when the directory or the file cannot be read or written.
     """
+    import contextlib
+    from pathlib import Path
+
     import filelock  # only writers need it; readers stay on the standard library
+
+    from jcsaml.errors import FileLockedError
 
     target = Path(os.path.realpath(path))
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -515,6 +522,8 @@ def _temp_file_pattern(target: Path) -> re.Pattern[str]:
 
 
 def _remove_temp_files(target: Path) -> None:
+    import contextlib
+
     pattern = _temp_file_pattern(target)
     with os.scandir(target.parent) as entries:
         for entry in entries:
@@ -524,6 +533,8 @@ def _remove_temp_files(target: Path) -> None:
 
 
 def _replace_atomically(target: Path, data: bytes) -> None:
+    import contextlib
+
     temp = target.with_name(f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NOFOLLOW", 0)

@@ -7,10 +7,13 @@ every side effect as a keyword argument with a real default.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import logging
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +40,7 @@ from jcsaml.errors import (
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import NullStore, SecretStore
-from jcsaml.sts import StsClient
+from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
@@ -147,6 +150,7 @@ def sign_in(
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
     trust_new_cert: bool = False,
+    on_wait: Callable[[], object] | None = None,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
@@ -154,7 +158,8 @@ def sign_in(
     password, no MFA) unless ``force``. After a fresh sign-in the session is saved (replacing
     the old one only then), and so is the password when the person typed it. A rejected
     password is asked for again when a person can answer, PASSWORD_ATTEMPTS tries in all. The
-    assertion is verified as :func:`read_assertion` says.
+    assertion is verified as :func:`read_assertion` says. ``on_wait`` is called once, just
+    before the first wait for JumpCloud or for the person (see :class:`SignInWarmup`).
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 
@@ -171,6 +176,8 @@ def sign_in(
     )
     session_entry = session_key(account, user)
     saved_session = None if force else secrets.get(session_entry)
+    if on_wait is not None:
+        on_wait()
     page = auth.resume(saved_session) if saved_session else None
     log.debug("saved JumpCloud session: %s", _session_state(saved_session, page))
     if page is None:
@@ -425,6 +432,67 @@ def read_idp_certificate_file(path: str, *, sha256: str = "") -> tuple[bytes, st
     return data, found
 
 
+class SignInWarmup:
+    """What a sign-in needs once JumpCloud has answered, prepared while it waits.
+
+    A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
+    code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
+    the SAML page), lxml, signxml and cryptography (verifying the assertion), filelock (writing
+    the credentials), botocore and an STS client. :meth:`start` does these in a daemon thread,
+    so they overlap the waits instead of following them. Nothing here changes behaviour: an
+    import that fails is left for the real import to report, and an error making the STS client
+    is raised where the client is used.
+
+    ``make_sts_client`` None means the caller brings its own client.
+    """
+
+    BASE_IMPORTS = ("bs4", "lxml.etree", "signxml", "cryptography.x509", "filelock")
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        imports: tuple[str, ...] = (),
+        make_sts_client: Callable[[str], StsClient] | None = make_client,
+    ) -> None:
+        self.region = region
+        self.imports = self.BASE_IMPORTS + imports
+        self._make = make_sts_client
+        self._thread: threading.Thread | None = None
+        self._client: StsClient | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start preparing (once); returns at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jcsaml-warmup", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        for name in self.imports:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: S112 - reported by the import that needs it, if it is needed
+                continue
+        if self._make is not None:
+            try:
+                self._client = self._make(self.region)
+            except Exception as exc:
+                self._error = exc
+
+    def sts_client(self, region: str) -> StsClient | None:
+        """The STS client for ``region``: the prepared one when it was made for that region,
+        else None (the caller makes one). Waits for the preparation to finish."""
+        if self._make is None or region != self.region:
+            return None
+        if self._thread is None:
+            return None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+
 def login(
     account: Account | str,
     *,
@@ -461,6 +529,13 @@ def login(
     """
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
+    warmup = SignInWarmup(
+        # The region of roles in the aws partition: the one nearly every role is in.
+        region=region_of(resolved, environ) or DEFAULT_REGIONS["aws"],
+        make_sts_client=None
+        if sts_client is not None
+        else functools.partial(make_client, timeout=resolved.sts_timeout),
+    )
     assertion = sign_in(
         resolved,
         username=username,
@@ -472,17 +547,19 @@ def login(
         authenticator=authenticator,
         webauthn_device=webauthn_device,
         trust_new_cert=trust_new_cert,
+        on_wait=warmup.start,
     )
     chosen = choose_role(
         assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
     )
+    region = region_of(resolved, environ)
     credentials = assume_role(
         chosen,
         assertion,
         duration=session_duration or resolved.session_duration,
-        region=region_of(resolved, environ),
+        region=region,
         prompter=asker,
-        sts_client=sts_client,
+        sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
         sts_timeout=resolved.sts_timeout,
     )
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.

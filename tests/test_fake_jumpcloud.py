@@ -1157,3 +1157,15 @@ def test_stop_closes_an_https_fake_with_open_connections(
         pass
     with pytest.raises(requests.exceptions.ConnectionError):
         http.get(f"https://127.0.0.1:{port}/userconsole/xsrf", timeout=TIMEOUT)
+
+
+def test_latency_holds_every_answer_at_least_that_long(clock: Clock) -> None:
+    # A lower bound only: the wait is a sleep, so the answer can never come sooner.
+    with FakeJumpCloud(users=[], apps=[], clock=clock, latency=0.2) as fake:
+        started = time.monotonic()
+        answer = requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT)
+        assert time.monotonic() - started >= 0.2
+        assert answer.status_code == 200
+        assert fake.count("GET", "/userconsole/xsrf") == 1
+    with pytest.raises(ValueError, match="latency"):
+        FakeJumpCloud(users=[], apps=[], latency=-1)

@@ -1,16 +1,25 @@
-"""``jcsaml exec`` with valid cached credentials stays light: no heavy library is imported."""
+"""The instant paths stay light: which modules they import, checked in a real subprocess.
+
+A regression gate, not a timing: ``jcsaml exec`` with valid cached credentials, ``--help`` and
+``--version`` are answered by jcsaml.launcher without the full CLI, and nothing heavy is imported
+by them or by ``import jcsaml``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from jcsaml.config import Account, save_account
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
+from tests.conftest import cli_environment, run_cli
 
 HEAVY = (
     "boto3",
@@ -23,11 +32,41 @@ HEAVY = (
     "lxml",
     "cryptography",
     "urllib3",
+    "filelock",
 )
+# What the light entry promises not to need on top of that: the full CLI and what it imports.
+LIGHT_PROMISE = (
+    "argparse",
+    "logging",
+    "dataclasses",
+    "typing",
+    "datetime",
+    "pathlib",
+    "shutil",
+    "inspect",
+    "jcsaml.cli",
+    "jcsaml.config",
+    "jcsaml.credentials",
+    "jcsaml.credentials_file",
+    "jcsaml.errors",
+    "jcsaml.signin",
+)
+CHECK_ENV = (
+    "import os, sys; sys.exit(0 if os.environ['AWS_ACCESS_KEY_ID'] == 'ASIACACHED' "
+    "and os.environ['JCSAML_EXEC_ACCOUNT'] == 'production' else 3)"
+)
+
+RUN_CHECK = (sys.executable, "-c", CHECK_ENV)
 
 
 def imported_modules(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
-    """Run a Python command with -X importtime and return the top-level modules it imported."""
+    """Run a Python command with -X importtime and return the modules it imported beyond what
+    the interpreter's own start imports (site, and e.g. an editable install's import hook)."""
+    status, modules = _imported(argv, env)
+    return status, modules - _imported(["-c", "pass"], env)[1]
+
+
+def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", *argv],
         env=env,
@@ -39,14 +78,19 @@ def imported_modules(argv: list[str], env: dict[str, str]) -> tuple[int, set[str
     names = set()
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+            names.add(line.rsplit("|", 1)[1].strip())
     return done.returncode, names
 
 
-def test_exec_with_cached_credentials_imports_nothing_heavy(hermetic_home: Path) -> None:
-    config = hermetic_home / ".jcsaml"
+def top_level(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.fixture
+def cached_profile(hermetic_home: Path) -> dict[str, str]:
     save_account(
-        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme"), path=config
+        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme"),
+        path=hermetic_home / ".jcsaml",
     )
     CredentialsFile(hermetic_home / ".aws" / "credentials").save(
         "production",
@@ -59,23 +103,73 @@ def test_exec_with_cached_credentials_imports_nothing_heavy(hermetic_home: Path)
             assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
         ),
     )
+    return cli_environment(hermetic_home)
+
+
+def test_exec_with_cached_credentials_imports_nothing_heavy(cached_profile: dict[str, str]) -> None:
     status, modules = imported_modules(
-        [
-            "-m",
-            "jcsaml",
-            "exec",
-            "-a",
-            "production",
-            "--",
-            sys.executable,
-            "-c",
-            "import os, sys; sys.exit(0 if os.environ['AWS_ACCESS_KEY_ID'] == 'ASIACACHED' else 3)",
-        ],
-        dict(os.environ),
+        ["-m", "jcsaml", "exec", "-a", "production", "--", *RUN_CHECK],
+        cached_profile,
     )
     assert status == 0
-    assert "jcsaml" in modules
-    assert sorted(modules & set(HEAVY)) == []
+    assert {"jcsaml.launcher", "jcsaml.cached"} <= modules
+    assert sorted(top_level(modules) & set(HEAVY)) == []
+    assert sorted(modules & set(LIGHT_PROMISE)) == []
+
+
+def test_the_console_scripts_way_in_is_as_light(cached_profile: dict[str, str]) -> None:
+    # What the installed ``jcsaml`` script runs (pip's wrapper imports re and sys, then this).
+    script = "import re, sys; from jcsaml.launcher import run; sys.argv[0] = 'jcsaml'; run()"
+    status, modules = imported_modules(
+        ["-c", script, "exec", "-a", "production", "--skip-prompt", "--", *RUN_CHECK],
+        cached_profile,
+    )
+    assert status == 0
+    assert "jcsaml.cached" in modules
+    assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_are_light(hermetic_home: Path, option: str) -> None:
+    status, modules = imported_modules(
+        ["-m", "jcsaml", option], cli_environment(hermetic_home, {"COLUMNS": "80"})
+    )
+    assert status == 0
+    assert "jcsaml.launcher" in modules
+    assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
+
+
+def test_an_option_the_light_path_does_not_know_takes_the_full_cli(
+    cached_profile: dict[str, str],
+) -> None:
+    status, modules = imported_modules(
+        ["-m", "jcsaml", "exec", "-a", "production", "--debug", "--", *RUN_CHECK],
+        cached_profile,
+    )
+    assert status == 0
+    assert "jcsaml.cli" in modules  # declined, then answered by the full CLI
+    assert sorted(top_level(modules) & set(HEAVY)) == []
+
+
+def test_expired_credentials_take_the_full_cli(
+    cached_profile: dict[str, str], hermetic_home: Path
+) -> None:
+    path = hermetic_home / ".aws" / "credentials"
+    text = path.read_text()
+    expires = next(line for line in text.splitlines() if line.startswith("x_security"))
+    path.write_text(text.replace(expires, "x_security_token_expires = 2020-01-01T00:00:00Z"))
+    done = subprocess.run(
+        [sys.executable, "-m", "jcsaml", "exec", "-a", "production", "--skip-prompt", "--", "true"],
+        env=cached_profile,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    # The full CLI tries to sign in and, told never to ask, names what is missing.
+    assert done.returncode == 1
+    assert done.stderr.startswith("jcsaml: error: ")
+    assert "JCSAML_USERNAME" in done.stderr or "--username" in done.stderr
 
 
 def test_import_jcsaml_is_cheap() -> None:
@@ -83,7 +177,31 @@ def test_import_jcsaml_is_cheap() -> None:
         ["-c", "import jcsaml, jcsaml.saml, jcsaml.errors, jcsaml.credentials"], dict(os.environ)
     )
     assert status == 0
-    assert sorted(modules & set(HEAVY)) == []
+    assert sorted(top_level(modules) & set(HEAVY)) == []
+
+
+def test_both_ways_give_the_command_the_same_environment(cached_profile: dict[str, str]) -> None:
+    show = [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"]
+    env = dict(cached_profile, AWS_PROFILE="elsewhere", AWS_ACCESS_KEY_ID="AKIASTATIC")
+    light = run_cli("exec", "-a", "production", "--", *show, env=env)
+    full = run_cli("exec", "-a", "production", "--debug", "--", *show, env=env)
+    assert light.status == full.status == 0
+    assert json.loads(light.stdout) == json.loads(full.stdout)
+    assert json.loads(light.stdout)["AWS_ACCESS_KEY_ID"] == "ASIACACHED"
+    assert "AWS_PROFILE" not in json.loads(light.stdout)
+
+
+def test_a_command_that_cannot_be_run_is_reported_by_the_full_cli(
+    cached_profile: dict[str, str], hermetic_home: Path
+) -> None:
+    broken = hermetic_home / "not-a-program"
+    broken.write_bytes(b"\x7fELF-but-not-really")
+    broken.chmod(0o755)
+    done = run_cli("exec", "-a", "production", "--", str(broken), env=cached_profile)
+    # The light path declined when execvpe failed; the full CLI says it as a shell would (126).
+    assert done.status == 126
+    assert done.stderr.startswith("jcsaml: error: cannot run ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_script_and_credential_process_with_cached_credentials_import_nothing_heavy(

@@ -407,3 +407,20 @@ def test_aws_cli_reports_the_assumed_role(setup: Setup, tmp_path: Path) -> None:
     assert (
         result.stdout.strip() == f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/alice"
     )
+
+
+def test_latency_holds_every_answer_at_least_that_long(setup: Setup) -> None:
+    with LocalAws(latency=0.2) as slow:
+        client = boto3.client(
+            "sts",
+            endpoint_url=slow.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+        )
+        started = datetime.now(UTC)
+        assert client.get_caller_identity()["Account"]
+        # A lower bound only: the wait is a sleep, so the answer can never come sooner.
+        assert datetime.now(UTC) - started >= timedelta(seconds=0.2)
+    with pytest.raises(ValueError, match="latency"):
+        LocalAws(latency=-1)

@@ -1,42 +1,46 @@
 """``jcsaml exec``: run a command with the account's credentials in its environment.
 
-On the hot path: with valid cached credentials this imports nothing heavy, then replaces itself
-with the command (``execvpe``), so the exit status and signals are the command's own.
+With valid cached credentials and plain options, :mod:`jcsaml.launcher` runs the command before
+this module is even imported; this is the full path (a sign-in, ``--debug``, any other option),
+and it builds the environment with the same functions (:mod:`jcsaml.environment`). Either way
+jcsaml replaces itself with the command (``execvpe``), so the exit status and signals are the
+command's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from jcsaml.cli.login import add_login_options, obtain_credentials
+from jcsaml.environment import (
+    CONFLICTING,
+    MARKER,
+    OWN_PREFIX,
+    child_environment,
+    find_command,
+)
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.cli.login import Obtained
     from jcsaml.credentials import AwsCredentials
 
-HELP = "run a command with the account's AWS credentials in its environment"
-MARKER = "JCSAML_EXEC_ACCOUNT"
-OWN_PREFIX = "JCSAML_"
+# The child's environment is built in jcsaml.environment, shared with the light entry.
+__all__ = [
+    "CONFLICTING",
+    "HELP",
+    "MARKER",
+    "OWN_PREFIX",
+    "add_parser",
+    "child_environment",
+    "run",
+]
 
-# Variables that would make the child use other credentials than the ones jcsaml sets.
-CONFLICTING = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-)
+HELP = "run a command with the account's AWS credentials in its environment"
 
 
 def add_parser(
@@ -59,30 +63,6 @@ def add_parser(
     )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
-
-
-def child_environment(
-    base: Mapping[str, str],
-    credentials: AwsCredentials,
-    account_name: str,
-    *,
-    region: str | None = None,
-) -> dict[str, str]:
-    """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
-    credentials (with ``region`` as AWS_REGION and AWS_DEFAULT_REGION when given) and the exec
-    marker.
-
-    Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
-    MFA code), not the command's; the marker is the only one jcsaml sets for the child.
-    """
-    env = {
-        key: value
-        for key, value in base.items()
-        if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
-    }
-    env.update(credentials.to_environment(region=region))
-    env[MARKER] = account_name
-    return env
 
 
 def run(
@@ -127,7 +107,7 @@ def check_runnable(name: str, search_path: str | None) -> None:
     the command replaces jcsaml, so the message is jcsaml's one line."""
     from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
 
-    if shutil.which(name, path=search_path) is not None:
+    if find_command(name, {} if search_path is None else {"PATH": search_path}) is not None:
         return
     if os.sep in name:
         candidates = [name]

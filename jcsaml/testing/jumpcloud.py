@@ -415,6 +415,10 @@ class FakeJumpCloud:
 
     ``auth_failure_key`` is the key of a wrong password's 401 body (``message`` or ``error``)
     for users that don't choose one (and for unknown users).
+
+    ``latency`` (seconds): no answer leaves before this long after its request arrived (the
+    fake's own work included), as with a round trip to the real service; the benchmark uses it
+    to measure what a sign-in costs beyond the time spent waiting.
     """
 
     def __init__(
@@ -431,7 +435,11 @@ class FakeJumpCloud:
         webauthn_origin: str | None = None,
         webauthn_user_verification: UserVerification = "discouraged",
         auth_failure_key: FailureKey = "message",
+        latency: float = 0,
     ) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
+        self.latency = latency
         self._users = {user.email.lower(): user for user in users}
         self._apps = {app.slug: app for app in apps}
         self.keys = keys if keys is not None else _shared_keys()
@@ -680,6 +688,13 @@ class FakeJumpCloud:
 
     def _handle(self, request: _Request) -> _Reply | None:
         """Answer one request; None means: close the connection without answering."""
+        arrived = time.monotonic()
+        reply = self._answer(request)
+        if self.latency:
+            self._stopping.wait(max(0.0, arrived + self.latency - time.monotonic()))
+        return reply
+
+    def _answer(self, request: _Request) -> _Reply | None:
         with self._state:
             fault = self._take_fault(request.path)
             self._requests.append(

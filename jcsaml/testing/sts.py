@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -490,7 +491,9 @@ class LocalAws:
     Several instances may run at once; they share moto's in-process state (roles and providers
     made through one are visible through the others). moto's state is reset when the first
     instance starts and when the last one stops. ``clock`` (default: the current UTC time) is
-    what the STS compares assertion times with and counts expirations from.
+    what the STS compares assertion times with and counts expirations from. ``latency``
+    (seconds): no answer leaves before this long after its request arrived (moto's own work
+    included), as with a round trip to AWS (for benchmarks).
 
     moto's IAM knows no AWS managed policies (``ReadOnlyAccess`` ...) by default: attaching one
     fails with NoSuchEntity. ``aws_managed_policies=True`` loads them (moto's
@@ -498,10 +501,17 @@ class LocalAws:
     """
 
     def __init__(
-        self, *, clock: Callable[[], datetime] | None = None, aws_managed_policies: bool = False
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        aws_managed_policies: bool = False,
+        latency: float = 0,
     ) -> None:
+        if latency < 0:
+            raise ValueError("latency must not be negative")
         self._clock = clock or (lambda: datetime.now(UTC))
         self._aws_managed_policies = aws_managed_policies
+        self.latency = latency
         self._server: Any = None
         self._port = 0
         self._lock = threading.Lock()
@@ -527,9 +537,26 @@ class LocalAws:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
+        latency = self.latency
+
+        def delayed(app: Any) -> Any:
+            def answer(environ: Any, start_response: Any) -> Any:
+                arrived = time.monotonic()
+                result = app(environ, start_response)
+                try:
+                    body = list(result)  # the headers go out with the body, after the wait
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+                time.sleep(max(0.0, arrived + latency - time.monotonic()))
+                return body
+
+            return answer if latency else app
+
         class QuietServer(ThreadedMotoServer):
             def _server_entry(self) -> None:
-                app = DomainDispatcherApplication(create_backend_app)
+                app = delayed(DomainDispatcherApplication(create_backend_app))
                 self._server = make_server(
                     self._ip_address, self._port, app, True, request_handler=QuietHandler
                 )

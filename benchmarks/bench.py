@@ -1,0 +1,415 @@
+"""How fast jcsaml starts and signs in, measured on a normal (non-editable) install.
+
+    python benchmarks/bench.py [--runs 30] [--full-install] [--keep DIR]
+
+Run from a checkout with the test dependencies installed (``pip install '.[test]'``). The script:
+
+1. builds jcsaml from this checkout into a new virtual environment in a temporary directory with
+   ``pip install --no-deps`` (a normal install, not an editable one: an editable install's import
+   hook makes every start slower and hides what jcsaml itself costs). The dependencies are the
+   ones of the Python running this script, reached through a ``.pth`` file, so nothing is
+   downloaded but the build backend; ``--full-install`` installs them from the package index
+   instead;
+2. measures whole processes, interleaved round by round so that the machine's background load
+   hits every row alike: ``python -c pass`` (the floor), pip's console-script wrapper alone,
+   ``jcsaml exec`` and ``jcsaml login`` with valid cached credentials, ``jcsaml --help``, and
+   peer tools found on PATH (gimme-aws-creds, aws-adfs, the AWS CLI);
+3. signs in for real, password and TOTP, against the fake JumpCloud and a local STS (moto) on
+   127.0.0.1, each answer delayed as over a network (100 ms per JumpCloud answer, 50 ms per STS
+   answer), and reports the overhead: wall time minus the injected latency;
+4. prints one Markdown table, with the machine it ran on.
+
+Nothing outside the temporary directory is read or written (HOME points into it, the keyring is
+keyring's null backend); both servers are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+JUMPCLOUD_LATENCY = 0.100
+STS_LATENCY = 0.050
+USER = "bench{}@acme.example"
+PASSWORD = "benchmark password"  # the fake's user, not a real secret
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+ACCOUNT_ID = "012345678987"
+
+# (row, bar, goal) as ratios to the floor
+BARS = {"cached exec": (2.0, 1.3), "--help": (2.5, 1.5)}
+LOGIN_BAR_MS, LOGIN_GOAL_MS = 800, 400
+
+
+# Peak RSS is read by a minimal forking helper: a process forked from this one would start with
+# this process's size as its high-water mark. The helper's own ~5 MiB is the least it can show.
+RSS_HELPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execve(sys.argv[1], sys.argv[1:], os.environ)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def peak_rss_kib(argv: Sequence[str], env: dict[str, str]) -> int:
+    done = subprocess.run(
+        [sys.executable, "-S", "-E", "-c", RSS_HELPER, *argv],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status, rss = done.stdout.split()[-2:]
+    if status != "0":
+        raise SystemExit(f"{' '.join(argv)} failed ({status}):\n{done.stderr}")
+    return int(rss)
+
+
+@dataclass
+class Sample:
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+
+
+def run_once(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of one process, start to exit, and the CPU seconds (user + system) it used."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        list(argv),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    errors = process.stderr.read()  # small: nothing fills the pipe before the process ends
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stderr.close()
+    if process.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(argv)} failed ({process.returncode}):\n{errors.decode(errors='replace')}"
+        )
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def build_venv(root: Path, full_install: bool) -> Path:
+    """A venv with jcsaml installed from a copy of this checkout; returns its bin directory."""
+    source = root / "src"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, tracked):
+        path = REPO / os.fsdecode(name)
+        if path.is_file():
+            (source / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, source / os.fsdecode(name))
+    venv = root / "venv"
+    # This Python's pip installs into the new environment: no copy of pip to bootstrap there.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    bin_dir = venv / "bin"
+    pip = [sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "-q"]
+    pip.append("--disable-pip-version-check")
+    if full_install:
+        subprocess.run([*pip, str(source)], check=True)
+    else:
+        subprocess.run([*pip, "--no-deps", str(source)], check=True)
+        purelib = subprocess.run(
+            [
+                str(bin_dir / "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+        Path(purelib, "zz-benchmark-dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    return bin_dir
+
+
+def hermetic_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "JCSAML_", "PYTHON")) and key != "COLUMNS"
+    }
+    env.update(
+        HOME=str(home),
+        JCSAML_CONFIG=str(home / ".jcsaml"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    env.update(extra or {})
+    return env
+
+
+def prepare_cached_profile(home: Path) -> None:
+    from jcsaml.config import Account, save_account
+    from jcsaml.credentials import AwsCredentials
+    from jcsaml.credentials_file import CredentialsFile
+
+    save_account(
+        Account(name="bench", url="https://sso.jumpcloud.com/saml2/bench"), path=home / ".jcsaml"
+    )
+    CredentialsFile(home / ".aws" / "credentials").save(
+        "bench",
+        AwsCredentials(
+            access_key_id="ASIABENCHMARK",
+            secret_access_key="benchmark-secret",
+            session_token="benchmark-token",
+            expiration=datetime.now(UTC) + timedelta(hours=8),
+            role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/Bench",
+        ),
+    )
+
+
+def peers(env: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    found: dict[str, list[str]] = {}
+    notes = []
+    for name, argv in (
+        ("gimme-aws-creds --help", ["gimme-aws-creds", "--help"]),
+        ("aws-adfs --help", ["aws-adfs", "--help"]),
+        ("aws --version (AWS CLI)", ["aws", "--version"]),
+    ):
+        path = shutil.which(argv[0], path=env.get("PATH"))
+        if path:
+            found[name] = [path, *argv[1:]]
+        else:
+            notes.append(f"{argv[0]} is not installed here: not compared.")
+    return found, notes
+
+
+def measure_startup(
+    rows: dict[str, list[str]], env: dict[str, str], runs: int
+) -> dict[str, Sample]:
+    samples = {name: Sample() for name in rows}
+    for argv in rows.values():  # one unmeasured round: page cache and .pyc files warm
+        run_once(argv, env)
+    for _ in range(runs):
+        for name, argv in rows.items():
+            seconds, cpu = run_once(argv, env)
+            samples[name].seconds.append(seconds)
+            samples[name].cpu.append(cpu)
+    for _ in range(5):
+        for name, argv in rows.items():
+            samples[name].rss_kib.append(peak_rss_kib(argv, env))
+    return samples
+
+
+@dataclass
+class LoginResult:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    injected: list[float] = field(default_factory=list)
+    jumpcloud_requests: int = 0
+    sts_requests: int = 0
+    rss_kib: list[int] = field(default_factory=list)
+
+
+def measure_login(bin_dir: Path, home: Path, runs: int) -> LoginResult:
+    from jcsaml.config import Account, save_account
+    from jcsaml.testing.idp import IdpKeyPair
+    from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+    from jcsaml.testing.sts import LocalAws
+
+    keys = IdpKeyPair.generate()
+    result = LoginResult()
+    with LocalAws(latency=STS_LATENCY) as aws:
+        principal = aws.create_saml_provider(
+            "JumpCloud", keys.metadata_xml(), account_id=ACCOUNT_ID
+        )
+        role = aws.create_role("Bench", trusted_principal_arn=principal, account_id=ACCOUNT_ID)
+        # A TOTP code signs a user in once per 30-second window: one user per run.
+        users = [
+            FakeUser(
+                email=USER.format(n), password=PASSWORD, totp_secret=TOTP_SECRET, apps=["bench"]
+            )
+            for n in range(runs + 1)
+        ]
+        app = FakeApp(slug="bench", roles=[(role, principal)])
+        with FakeJumpCloud(
+            users=users, apps=[app], keys=keys, latency=JUMPCLOUD_LATENCY
+        ) as jumpcloud:
+            save_account(
+                Account(
+                    name="bench-login",
+                    url=jumpcloud.app_url("bench"),
+                    console_url=jumpcloud.url,
+                    mfa="TOTP",
+                    role_arn=role,
+                ),
+                path=home / ".jcsaml",
+            )
+            argv = [
+                str(bin_dir / "jcsaml"),
+                "login",
+                "-a",
+                "bench-login",
+                "--force",
+                "--skip-prompt",
+            ]
+            for index in range(runs + 1):  # the first run is a warm-up, not counted
+                env = hermetic_env(
+                    home,
+                    {
+                        **aws.environment(),
+                        "JCSAML_USERNAME": USER.format(index),
+                        "JCSAML_PASSWORD": PASSWORD,
+                        "JCSAML_MFA_TOKEN": jumpcloud.totp_code(USER.format(index)),
+                    },
+                )
+                jumpcloud.clear_requests()
+                calls_before = len(aws.calls)
+                if index == 0:  # the warm-up run measures the peak RSS instead
+                    result.rss_kib.append(peak_rss_kib(argv, env))
+                    continue
+                seconds, cpu = run_once(argv, env)
+                result.cpu.append(cpu)
+                jumpcloud_requests = len(jumpcloud.requests)
+                sts_requests = len(aws.calls) - calls_before
+                result.wall.append(seconds)
+                result.injected.append(
+                    jumpcloud_requests * JUMPCLOUD_LATENCY + sts_requests * STS_LATENCY
+                )
+                result.jumpcloud_requests = jumpcloud_requests
+                result.sts_requests = sts_requests
+    return result
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {load}"
+    )
+
+
+def report(
+    samples: dict[str, Sample], login: LoginResult | None, notes: list[str], runs: int
+) -> str:
+    floor = statistics.median(samples["python -c pass (floor)"].seconds)
+    lines = [
+        f"Whole processes, median of {runs} interleaved runs; spread = interquartile range; "
+        "CPU = user + system time of the process (less sensitive to the machine's load).",
+        "",
+        "| path | median | spread | x floor | CPU | peak RSS | bar | goal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, sample in samples.items():
+        median = statistics.median(sample.seconds)
+        low, high = quartiles(sample.seconds)
+        bar, goal = BARS.get(name, (None, None))
+        lines.append(
+            f"| {name} | {median * 1000:.1f} ms | {low * 1000:.1f}-{high * 1000:.1f} ms | "
+            f"{median / floor:.2f}x | {statistics.median(sample.cpu) * 1000:.1f} ms | "
+            f"{statistics.median(sample.rss_kib) / 1024:.1f} MiB | "
+            f"{f'<= {bar}x' if bar else ''} | {f'<= {goal}x' if goal else ''} |"
+        )
+    if login is not None:
+        overhead = [
+            wall - injected for wall, injected in zip(login.wall, login.injected, strict=True)
+        ]
+        low, high = quartiles(overhead)
+        injected = statistics.median(login.injected)
+        lines += [
+            "",
+            f"Full TOTP login (`jcsaml login --force --skip-prompt`, password and code given by "
+            f"variables), median of {len(login.wall)} runs: {login.jumpcloud_requests} JumpCloud "
+            f"requests x {JUMPCLOUD_LATENCY * 1000:.0f} ms + {login.sts_requests} STS request(s) "
+            f"x {STS_LATENCY * 1000:.0f} ms = {injected * 1000:.0f} ms injected latency.",
+            "",
+            "| login | median | spread | peak RSS | bar | goal |",
+            "|---|---|---|---|---|---|",
+            f"| wall time | {statistics.median(login.wall) * 1000:.0f} ms | "
+            f"{quartiles(login.wall)[0] * 1000:.0f}-{quartiles(login.wall)[1] * 1000:.0f} ms | "
+            f"{statistics.median(login.rss_kib) / 1024:.1f} MiB | | |",
+            f"| CPU time (user + system) | {statistics.median(login.cpu) * 1000:.0f} ms | "
+            f"{quartiles(login.cpu)[0] * 1000:.0f}-{quartiles(login.cpu)[1] * 1000:.0f} ms | | | |",
+            f"| overhead (wall - injected latency) | {statistics.median(overhead) * 1000:.0f} ms | "
+            f"{low * 1000:.0f}-{high * 1000:.0f} ms | | <= {LOGIN_BAR_MS} ms | "
+            f"<= {LOGIN_GOAL_MS} ms |",
+        ]
+    lines += ["", f"Machine: {machine()}."]
+    lines += [f"- {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="runs per row (default 30)")
+    parser.add_argument(
+        "--full-install", action="store_true", help="install the dependencies from the index too"
+    )
+    parser.add_argument("--no-login", action="store_true", help="skip the sign-in benchmark")
+    parser.add_argument("--keep", metavar="DIR", help="build in DIR and leave it there")
+    options = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="jcsaml-bench-") as temp:
+        root = Path(options.keep) if options.keep else Path(temp)
+        root.mkdir(parents=True, exist_ok=True)
+        print(f"building a normal install in {root} ...", file=sys.stderr, flush=True)
+        bin_dir = build_venv(root, options.full_install)
+        home = root / "home"
+        (home / ".aws").mkdir(parents=True, exist_ok=True)
+        prepare_cached_profile(home)
+        env = hermetic_env(home)
+        python, jcsaml = str(bin_dir / "python"), str(bin_dir / "jcsaml")
+        rows: dict[str, list[str]] = {
+            "python -c pass (floor)": [python, "-c", "pass"],
+            "pip's console-script wrapper alone": [python, "-c", "import re, sys"],
+            "cached exec": [jcsaml, "exec", "-a", "bench", "--", "true"],
+            "--help": [jcsaml, "--help"],
+            "cached login": [jcsaml, "login", "-a", "bench"],
+        }
+        found, notes = peers(env)
+        rows.update(found)
+        print(f"measuring {len(rows)} commands x {options.runs} ...", file=sys.stderr, flush=True)
+        samples = measure_startup(rows, env, options.runs)
+        login = None
+        if not options.no_login:
+            print("signing in against the fake JumpCloud ...", file=sys.stderr, flush=True)
+            login = measure_login(bin_dir, home, options.runs)
+        print(report(samples, login, notes, options.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""IAM role and STS assumed-role ARNs: small pure functions.
+
+Standard library only (nothing, in fact): the light entry (:mod:`jcsaml.cached`) uses them too.
+"""
+
+from __future__ import annotations
+
+
+def role_arn_from_assumed_role(assumed_role_arn: str) -> str:
+    """``arn:P:sts::A:assumed-role/NAME/SESSION`` -> ``arn:P:iam::A:role/NAME``.
+
+    The role's path is not in the assumed-role ARN, so it is lost.
+    """
+    parts = assumed_role_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
+        return ""
+    name = parts[5].split("/")[1]
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
+
+
+def same_role(role_arn_a: str, role_arn_b: str) -> bool:
+    """Whether two IAM role ARNs name the same role, ignoring the role path."""
+
+    def key(arn: str) -> tuple[str, str, str]:
+        parts = arn.split(":", 5)
+        if len(parts) != 6:
+            return (arn, "", "")
+        return (parts[1], parts[4], parts[5].rsplit("/", 1)[-1])
+
+    return key(role_arn_a) == key(role_arn_b)

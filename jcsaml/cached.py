@@ -1,0 +1,352 @@
+"""Valid cached credentials, found with nothing heavier than ``os``, ``re`` and ``time``.
+
+The instant paths (:mod:`jcsaml.launcher`) ask one question: does the account's profile hold
+credentials that the full CLI would reuse as they are? The full CLI answers it with
+:func:`jcsaml.config.load_account`, :func:`jcsaml.signin.credentials_path`,
+:class:`jcsaml.credentials_file.CredentialsFile` and :func:`jcsaml.signin.cached_credentials`,
+which bring in ``dataclasses``, ``datetime``, ``pathlib`` and ``typing``: more than the whole
+rest of a cached ``jcsaml exec`` costs.
+
+:func:`lookup` gives the same answer from the same files, parsed by the same INI reader
+(:mod:`jcsaml.inifile`), or declines (None) whenever it cannot be sure of that: a config value
+the full reader might reject, a timestamp not in the plain ``YYYY-MM-DDTHH:MM:SS(Z|+HH:MM)``
+form, credentials within the refresh margin, any file that is missing or unreadable. A caller
+that gets None takes the full path, which signs in or reports the error as always. The
+agreement is a tested property (``tests/test_cached.py`` generates config and credentials files
+and compares the two readers).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from jcsaml.arn import role_arn_from_assumed_role, same_role
+from jcsaml.environment import credential_variables
+from jcsaml.inifile import read_ini
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["REFRESH_MARGIN_SECONDS", "CachedCredentials", "exec_region", "lookup"]
+
+#: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
+REFRESH_MARGIN_SECONDS = 300
+
+# The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
+CONFIG_KEYS = frozenset(
+    {
+        "url",
+        "console_url",
+        "username",
+        "mfa",
+        "role_arn",
+        "aws_profile",
+        "region",
+        "aws_session_duration",
+        "credentials_file",
+        "idp_cert",
+        "allow_sha1",
+        "http_timeout",
+        "push_timeout",
+        "sts_timeout",
+        "idp_cert_sha256",
+        "saml_nameid",
+        "federation_url",
+        "account_aliases",
+    }
+)
+_MFA_CHOICES = ("auto", "totp", "push", "webauthn")
+_BOOLEANS = ("1", "true", "yes", "on", "0", "false", "no", "off")
+# Subsets of what jcsaml.config accepts: a value outside them is not wrong, only not vouched for.
+_HTTPS_URL = re.compile(
+    r"(?:https://[A-Za-z0-9][A-Za-z0-9.-]*|http://(?:127\.0\.0\.1|localhost))(?::[0-9]{1,5})?"
+    r"(?P<path>/[^\s?#]*)?(?:[?#]\S*)?",
+    re.ASCII,
+)
+_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+_DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
+_SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
+# As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
+_IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
+# The whitespace shlex splits on, as botocore splits ``[profile NAME]``.
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))",
+    re.ASCII,
+)
+
+
+class CachedCredentials:
+    """Credentials found in a profile, valid past the refresh margin."""
+
+    __slots__ = (
+        "access_key_id",
+        "account_name",
+        "account_region",
+        "expiration",
+        "expires_at",
+        "profile",
+        "region",
+        "role_arn",
+        "secret_access_key",
+        "session_token",
+    )
+
+    def __init__(
+        self,
+        *,
+        account_name: str,
+        profile: str,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        expires_at: float,
+        role_arn: str,
+        region: str | None,
+        account_region: str | None = None,
+    ) -> None:
+        self.account_name = account_name
+        self.profile = profile
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        #: Seconds since the epoch, and the same instant as RFC 3339 in UTC.
+        self.expires_at = expires_at
+        self.expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
+        self.role_arn = role_arn
+        self.region = region
+        #: The account's ``region`` in the jcsaml config file.
+        self.account_region = account_region
+
+    def __repr__(self) -> str:
+        # Never the secret key or the token.
+        return (
+            f"CachedCredentials(profile={self.profile!r}, access_key_id={self.access_key_id!r}, "
+            f"expiration={self.expiration!r})"
+        )
+
+    def to_environment(self, *, region: str | None = None) -> dict[str, str]:
+        """The variables ``jcsaml exec`` sets, exactly as ``AwsCredentials.to_environment``."""
+        return credential_variables(
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            session_token=self.session_token,
+            expiration=self.expiration,
+            region=region or self.region,
+        )
+
+
+def lookup(
+    account_name: str,
+    *,
+    profile: str | None = None,
+    role: str | None = None,
+    config: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    now: float | None = None,
+) -> CachedCredentials | None:
+    """The credentials the full CLI would reuse for this account, or None to decline.
+
+    ``profile``, ``role`` and ``config`` are the command's ``--profile``, ``--role`` and
+    ``--config``; ``now`` is seconds since the epoch. Never raises for anything in the files:
+    every doubt is a None.
+    """
+    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
+    section = _section(config_path, account_name) if config_path else None
+    if section is None or not _valid_account(account_name, section):
+        return None
+    chosen_profile = profile or section.get("aws_profile", "").strip() or account_name
+    path = _credentials_path(section.get("credentials_file", "").strip(), environ)
+    values = _section(path, chosen_profile) if path else None
+    if values is None:
+        return None
+    found = _credentials(account_name, chosen_profile, values)
+    current = time.time() if now is None else now
+    if found is None or found.expires_at - current < REFRESH_MARGIN_SECONDS:
+        return None
+    wanted = role or section.get("role_arn", "").strip()
+    if wanted and not (same_role(found.role_arn, wanted) or found.role_arn.endswith("/" + wanted)):
+        return None
+    found.account_region = section.get("region", "").strip() or None
+    return found
+
+
+def exec_region(
+    found: CachedCredentials, environ: Mapping[str, str] = os.environ
+) -> tuple[bool, str | None]:
+    """The region ``jcsaml exec`` gives the command (as :func:`jcsaml.aws_config.child_region`
+    chooses it): ``(True, region or None)``, or ``(False, None)`` to decline.
+
+    The credentials' or the account's own region, else ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+    else the profile's ``region`` in the AWS config file (None when that file is unreadable).
+    """
+    chosen = (
+        found.region
+        or found.account_region
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+    )
+    if chosen:
+        return True, chosen
+    path = _aws_path(environ.get("AWS_CONFIG_FILE", "") or "~/.aws/config", environ)
+    if path is None:
+        return False, None
+    try:
+        document = read_ini(path)
+    except (OSError, ValueError):
+        return True, None
+    if document is None:
+        return True, None
+    names = document.sections()
+    if any(c in name for name in names for c in "'\"\\"):
+        return False, None  # quoting: botocore reads these names with shlex
+    found_name = None
+    for name in names:
+        words = _SHELL_SPACE.split(name.strip(" \t\r\n"))
+        if words == ["profile", found.profile]:
+            found_name = name
+            break
+        if found.profile == "default" and name == "default":
+            found_name = name
+    section = document.section(found_name) if found_name is not None else None
+    return True, ((section or {}).get("region", "").strip() or None)
+
+
+def _section(path: str, name: str) -> dict[str, str] | None:
+    try:
+        document = read_ini(path)
+    except (OSError, ValueError):
+        return None
+    return None if document is None else document.section(name)
+
+
+def _home_path(path: str, environ: Mapping[str, str]) -> str | None:
+    """As :func:`jcsaml.config.expand_home`; None where that would ask the password database."""
+    if not path.startswith("~"):
+        return path
+    home = environ.get("HOME")
+    return home + path[1:] if home else None
+
+
+def _credentials_path(configured: str, environ: Mapping[str, str]) -> str | None:
+    """As :func:`jcsaml.signin.credentials_path`; None for ``$VARIABLES`` and ``~user``."""
+    if configured:
+        return _home_path(configured, environ)
+    return _aws_path(
+        environ.get("AWS_SHARED_CREDENTIALS_FILE", "") or "~/.aws/credentials", environ
+    )
+
+
+def _aws_path(path: str, environ: Mapping[str, str]) -> str | None:
+    """As ``jcsaml.credentials_file.expand_aws_path``; None for ``$VARIABLES`` and ``~user``."""
+    if "$" in path or (path.startswith("~") and not path.startswith("~/")):
+        return None
+    return _home_path(path, environ)
+
+
+def _valid_account(name: str, section: Mapping[str, str]) -> bool:
+    """True only when :func:`jcsaml.config.load_account` surely accepts the section."""
+    if not name or any(c in name for c in "[]\n\r"):
+        return False
+    values = {key: value.strip() for key, value in section.items() if key in CONFIG_KEYS}
+    url = _HTTPS_URL.fullmatch(values.get("url", ""))
+    if url is None or "/saml2/" not in (url.group("path") or ""):
+        return False
+    for key in ("console_url", "federation_url"):
+        if values.get(key) and not _HTTPS_URL.fullmatch(values[key]):
+            return False
+    fingerprint = values.get("idp_cert_sha256", "").replace(":", "").lower()
+    if fingerprint and not _SHA256.fullmatch(fingerprint):
+        return False
+    aliases = values.get("account_aliases", "")
+    if aliases and not all(
+        _ACCOUNT_ALIAS.fullmatch(item) for item in aliases.split(",") if item.strip()
+    ):
+        return False
+    if values.get("mfa") and values["mfa"].lower() not in _MFA_CHOICES:
+        return False
+    if values.get("role_arn") and not _ROLE_ARN.fullmatch(values["role_arn"]):
+        return False
+    duration = values.get("aws_session_duration")
+    if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
+        return False
+    if values.get("allow_sha1") and values["allow_sha1"].lower() not in _BOOLEANS:
+        return False
+    for key in ("http_timeout", "push_timeout", "sts_timeout"):
+        seconds = values.get(key)
+        if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):
+            return False
+    # The same test as jcsaml.config.validate_account makes.
+    return not any(
+        c.isspace() or c in "[]" for key in ("aws_profile", "region") for c in values.get(key, "")
+    )
+
+
+def _credentials(
+    account_name: str, profile: str, values: Mapping[str, str]
+) -> CachedCredentials | None:
+    """As ``jcsaml.credentials_file._credentials_from``, for the timestamps it vouches for."""
+    access_key_id = values.get("aws_access_key_id")
+    secret_access_key = values.get("aws_secret_access_key")
+    session_token = values.get("aws_session_token") or values.get("aws_security_token")
+    expires_at = _epoch_seconds(values.get("x_security_token_expires", ""))
+    if not (access_key_id and secret_access_key and session_token and expires_at is not None):
+        return None
+    principal = values.get("x_principal_arn", "")
+    if _IAM_ROLE_ARN.fullmatch(principal):
+        role_arn = principal
+    else:
+        role_arn = role_arn_from_assumed_role(principal)
+    return CachedCredentials(
+        account_name=account_name,
+        profile=profile,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        session_token=session_token,
+        expires_at=expires_at,
+        role_arn=role_arn,
+        region=values.get("region") or None,
+    )
+
+
+def _epoch_seconds(text: str) -> float | None:
+    """``YYYY-MM-DDTHH:MM:SS`` with ``Z`` or ``±HH:MM``, as seconds since the epoch; None for
+    anything else (which ``datetime.fromisoformat`` may still read: the full path decides)."""
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    month_days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (
+        1970 <= year <= 9998
+        and 1 <= month <= 12
+        and 1 <= day <= month_days[month - 1]
+        and hour <= 23
+        and minute <= 59
+        and second <= 59
+    ):
+        return None
+    offset = 0
+    if match.group(7):
+        offset_hours, offset_minutes = int(match.group(8)), int(match.group(9))
+        if offset_hours > 23 or offset_minutes > 59:
+            return None
+        offset = (offset_hours * 3600 + offset_minutes * 60) * (1 if match.group(7) == "+" else -1)
+    return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468

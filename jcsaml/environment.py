@@ -1,0 +1,119 @@
+"""The environment ``jcsaml exec`` gives the command it runs, and how it finds that command.
+
+One implementation for both ways in: the full CLI (:mod:`jcsaml.cli.exec_command`) and the
+light entry (:mod:`jcsaml.launcher`) build the child's environment and look the command up with
+these functions, so the two can never hand a command different variables.
+
+Imports nothing at module level: it runs before every command ``jcsaml exec`` starts.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Protocol
+
+    class ExportableCredentials(Protocol):
+        """What the child environment needs from credentials (``AwsCredentials`` has it)."""
+
+        def to_environment(self, *, region: str | None = None) -> dict[str, str]: ...
+
+
+#: Set in the child to the account's name: a nested ``jcsaml exec`` would switch accounts.
+MARKER = "JCSAML_EXEC_ACCOUNT"
+#: jcsaml's own inputs (some secret: the password, the MFA code) are not the command's.
+OWN_PREFIX = "JCSAML_"
+
+# Variables that would make the child use other credentials than the ones jcsaml sets.
+CONFLICTING = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+def credential_variables(
+    *,
+    access_key_id: str,
+    secret_access_key: str,
+    session_token: str,
+    expiration: str,
+    region: str | None,
+) -> dict[str, str]:
+    """The AWS variables for a set of credentials; ``expiration`` is RFC 3339 in UTC."""
+    env = {
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_access_key,
+        "AWS_SESSION_TOKEN": session_token,
+        "AWS_SECURITY_TOKEN": session_token,
+        "AWS_CREDENTIAL_EXPIRATION": expiration,
+    }
+    if region:
+        env["AWS_REGION"] = region
+        env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def child_environment(
+    base: Mapping[str, str],
+    credentials: ExportableCredentials,
+    account_name: str,
+    *,
+    region: str | None = None,
+) -> dict[str, str]:
+    """``base`` without conflicting AWS variables and without jcsaml's own inputs, plus the
+    credentials (with ``region`` as AWS_REGION and AWS_DEFAULT_REGION when given) and the exec
+    marker.
+
+    Every ``JCSAML_*`` variable goes: they are jcsaml's inputs (some secret: the password, the
+    MFA code), not the command's; the marker is the only one jcsaml sets for the child.
+    """
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in CONFLICTING and not key.startswith(OWN_PREFIX)
+    }
+    env.update(credentials.to_environment(region=region))
+    env[MARKER] = account_name
+    return env
+
+
+def find_command(command: str, env: Mapping[str, str]) -> str | None:
+    """Where ``execvpe(command, ..., env)`` will find the command, or None when it won't.
+
+    As :func:`shutil.which` with ``path=env.get("PATH")`` answers, without importing shutil.
+    """
+    if os.path.dirname(command):
+        return command if _is_executable(command) else None
+    path = env.get("PATH")
+    if path is None:
+        path = os.environ.get("PATH")
+        if path is None:
+            try:
+                path = os.confstr("CS_PATH") or os.defpath
+            except (AttributeError, ValueError):
+                path = os.defpath
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep) if path else ():
+        folded = os.path.normcase(directory)
+        if folded in seen:
+            continue
+        seen.add(folded)
+        candidate = os.path.join(directory, command)
+        if _is_executable(candidate):
+            return candidate
+    return None
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)

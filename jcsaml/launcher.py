@@ -1,0 +1,302 @@
+"""The ``jcsaml`` command's entry point: the instant paths here, everything else in jcsaml.cli.
+
+``jcsaml exec`` runs in front of every AWS command a person types, so with valid cached
+credentials it should cost little more than starting Python. The full CLI (:mod:`jcsaml.cli`)
+imports argparse, logging, dataclasses, datetime, pathlib and typing before it does anything;
+this module decides from the command line alone whether a light path applies, and answers it
+with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
+:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`). Both the console script and
+``python -m jcsaml`` start here.
+
+A light path never reports an error and never asks anything: it *declines* — prints nothing,
+changes nothing, returns None — on anything it does not recognise exactly (an option it does
+not know, ``--debug``, a missing or expiring credential, an unusual config value), and
+:func:`jcsaml.cli.main` then runs with the same arguments, giving the answer or the error as
+always. So the light paths can only ever be a faster way to the same result.
+
+The seam for more instant commands: a handler is a function ``(args, environ) -> int | None``
+where ``args`` are the words after the command name; it returns None to decline, else the exit
+status, or replaces the process. Register it in :data:`LIGHT_COMMANDS` under the command name.
+:func:`parse_options` reads the options it understands (each an exact spelling; anything else
+declines) and :func:`jcsaml.cached.lookup` finds the credentials the full CLI would reuse.
+
+``--help`` and ``--version`` print texts that tests check against argparse's own output for the
+terminal widths listed in :data:`HELP_TEXTS`; at other widths they decline too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    LightHandler = Callable[[list[str], Mapping[str, str]], "int | None"]
+
+__all__ = ["HELP_TEXTS", "LIGHT_COMMANDS", "main", "parse_options", "run"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The light path when one applies, else the full CLI; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    status = light(args, os.environ)
+    if status is not None:
+        return status
+    from jcsaml.cli import main as full_main
+
+    return full_main(args)
+
+
+def run() -> None:
+    """The console script and ``python -m jcsaml``."""
+    sys.exit(main())
+
+
+def light(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """Answer ``args`` on a light path, or None when the full CLI must."""
+    if not args:
+        return None
+    if len(args) == 1 and args[0] in ("-h", "--help", "--version"):
+        return _print_help(args[0], environ)
+    handler = LIGHT_COMMANDS.get(args[0])
+    return handler(args[1:], environ) if handler is not None else None
+
+
+# --- options ----------------------------------------------------------------------------------
+
+#: ``exec``'s options that a cached run can honour: the spellings and what they set.
+EXEC_OPTIONS: dict[str, str] = {
+    "-a": "idp_account",
+    "--idp-account": "idp_account",
+    "--config": "config",
+    "--profile": "profile",
+    "--role": "role",
+}
+#: Flags that change nothing when cached credentials are used.
+EXEC_FLAGS = frozenset({"--skip-prompt"})
+
+
+def parse_options(
+    args: Sequence[str], options: Mapping[str, str], flags: frozenset[str] = frozenset()
+) -> tuple[dict[str, str], list[str]] | None:
+    """Options up to the first word that is not one, as argparse reads them, and the rest.
+
+    Understands ``--name value``, ``--name=value`` (long names only), ``-a value`` and the
+    ``flags``; a ``--`` ends the options and is dropped. Returns None (decline) for any other
+    word starting with ``-``, a value that is empty or starts with ``-``, or a missing value.
+    """
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            return values, list(args[index + 1 :])
+        if not word.startswith("-"):
+            break
+        if word in flags:
+            index += 1
+            continue
+        name, equals, value = word.partition("=")
+        if equals and name.startswith("--") and name in options:
+            index += 1
+        elif not equals and word in options and index + 1 < len(args):
+            name, value = word, args[index + 1]
+            index += 2
+        else:
+            return None
+        if not value or value.startswith("-"):
+            return None
+        values[options[name]] = value
+    return values, list(args[index:])
+
+
+# --- exec -------------------------------------------------------------------------------------
+
+
+def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml exec`` with valid cached credentials: replaces this process with the command."""
+    from jcsaml.environment import MARKER, child_environment, find_command
+
+    parsed = parse_options(args, EXEC_OPTIONS, EXEC_FLAGS)
+    if parsed is None or not parsed[1] or environ.get(MARKER):
+        return None
+    options, command = parsed
+    from jcsaml.cached import exec_region, lookup
+
+    found = lookup(
+        exec_account(options, environ),
+        profile=options.get("profile"),
+        role=exec_role(options, environ),
+        config=options.get("config"),
+        environ=environ,
+    )
+    if found is None:
+        return None
+    known, region = exec_region(found, environ)
+    if not known:
+        return None
+    env = child_environment(environ, found, found.account_name, region=region)
+    if find_command(command[0], env) is None:
+        return None  # the full CLI says so, in its words
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)  # noqa: S606 - the user's command, as exec runs it
+    except OSError:
+        return None  # e.g. not a program the system can run: the full CLI reports it
+
+
+def exec_account(options: Mapping[str, str], environ: Mapping[str, str]) -> str:
+    """The account, as ``-a``'s default in :func:`jcsaml.cli.common_options` gives it."""
+    return options.get("idp_account") or environ.get("JCSAML_IDP_ACCOUNT") or "default"
+
+
+def exec_role(options: Mapping[str, str], environ: Mapping[str, str]) -> str | None:
+    """The role asked for, as ``--role`` and its variable give it (None: the account's)."""
+    return options.get("role") or environ.get("JCSAML_ROLE") or None
+
+
+#: The seam: command name -> light handler (see the module docstring).
+LIGHT_COMMANDS: dict[str, LightHandler] = {
+    "exec": light_exec,
+}
+
+
+# --- --help and --version ---------------------------------------------------------------------
+
+
+def _terminal_columns(environ: Mapping[str, str]) -> int:
+    """The width argparse formats for: ``shutil.get_terminal_size().columns``."""
+    try:
+        columns = int(environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout at all is an AttributeError
+        columns = 0
+    return columns or 80
+
+
+def _print_help(option: str, environ: Mapping[str, str]) -> int | None:
+    columns = _terminal_columns(environ)
+    if option == "--version":
+        if columns < VERSION_MIN_COLUMNS:
+            return None
+        from jcsaml import __version__
+
+        text = f"jcsaml {__version__}\n"
+    else:
+        found = [text for low, high, text in HELP_TEXTS if low <= columns <= (high or columns)]
+        if not found:
+            return None
+        text = found[0]
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
+#: ``jcsaml --version`` is one short line from this width up.
+VERSION_MIN_COLUMNS = 30
+
+#: ``jcsaml --help`` as argparse prints it: (fewest columns, most columns or None, text).
+#: tests/test_launcher.py checks every width in these ranges; `python -m tests.test_launcher
+#: --write` regenerates them from the parser.
+HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = (
+    (
+        80,
+        80,
+        "usage: jcsaml [-h] [-a NAME] [--config PATH] [--debug] [--version] COMMAND "
+        "...\n"
+        "\n"
+        "Sign in to JumpCloud and get temporary AWS credentials through SAML.\n"
+        "\n"
+        "positional arguments:\n"
+        "  COMMAND\n"
+        "    configure           create or update an IdP account in the config file\n"
+        "    login               sign in to JumpCloud and write AWS credentials to a\n"
+        "                        profile\n"
+        "    exec                run a command with the account's AWS credentials in\n"
+        "                        its environment\n"
+        "    script              print shell code that sets the account's AWS\n"
+        "                        credentials, for eval\n"
+        "    credential-process  print credentials as JSON for credential_process in\n"
+        "                        ~/.aws/config\n"
+        "    console             open the AWS web console as the account's role (or\n"
+        "                        print the sign-in URL)\n"
+        "    list-roles          list the AWS roles JumpCloud offers for the account\n"
+        "                        (one sign-in, no AWS call)\n"
+        "    status              show the credentials jcsaml holds and the JumpCloud\n"
+        "                        sessions it saved\n"
+        "    logout              forget the JumpCloud session and remove the "
+        "account's\n"
+        "                        temporary AWS credentials\n"
+        "    setup               administrator setup: IdP key and certificate, IAM "
+        "SAML\n"
+        "                        provider and roles\n"
+        "    help                show a guide (configuration, troubleshooting, MFA\n"
+        "                        ...); without TOPIC, list them\n"
+        "    completion          print a shell completion script (bash, zsh or fish)\n"
+        "\n"
+        "options:\n"
+        "  -h, --help            show this help message and exit\n"
+        "  -a NAME, --idp-account NAME\n"
+        "                        IdP account (config section) to use [env\n"
+        "                        JCSAML_IDP_ACCOUNT, default: default]\n"
+        "  --config PATH         config file [env JCSAML_CONFIG, default: ~/.jcsaml]\n"
+        "  --debug               log each step and show tracebacks (never secrets)\n"
+        "  --version             show program's version number and exit\n"
+        "\n"
+        "Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the\n"
+        "guides.\n",
+    ),
+    (
+        106,
+        None,
+        "usage: jcsaml [-h] [-a NAME] [--config PATH] [--debug] [--version] COMMAND "
+        "...\n"
+        "\n"
+        "Sign in to JumpCloud and get temporary AWS credentials through SAML.\n"
+        "\n"
+        "positional arguments:\n"
+        "  COMMAND\n"
+        "    configure           create or update an IdP account in the config file\n"
+        "    login               sign in to JumpCloud and write AWS credentials to a "
+        "profile\n"
+        "    exec                run a command with the account's AWS credentials in "
+        "its environment\n"
+        "    script              print shell code that sets the account's AWS "
+        "credentials, for eval\n"
+        "    credential-process  print credentials as JSON for credential_process in "
+        "~/.aws/config\n"
+        "    console             open the AWS web console as the account's role (or "
+        "print the sign-in URL)\n"
+        "    list-roles          list the AWS roles JumpCloud offers for the account "
+        "(one sign-in, no AWS call)\n"
+        "    status              show the credentials jcsaml holds and the JumpCloud "
+        "sessions it saved\n"
+        "    logout              forget the JumpCloud session and remove the "
+        "account's temporary AWS credentials\n"
+        "    setup               administrator setup: IdP key and certificate, IAM "
+        "SAML provider and roles\n"
+        "    help                show a guide (configuration, troubleshooting, MFA "
+        "...); without TOPIC, list them\n"
+        "    completion          print a shell completion script (bash, zsh or fish)\n"
+        "\n"
+        "options:\n"
+        "  -h, --help            show this help message and exit\n"
+        "  -a NAME, --idp-account NAME\n"
+        "                        IdP account (config section) to use [env "
+        "JCSAML_IDP_ACCOUNT, default: default]\n"
+        "  --config PATH         config file [env JCSAML_CONFIG, default: ~/.jcsaml]\n"
+        "  --debug               log each step and show tracebacks (never secrets)\n"
+        "  --version             show program's version number and exit\n"
+        "\n"
+        "Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the "
+        "guides.\n",
+    ),
+)

@@ -1,0 +1,231 @@
+"""The light entry (jcsaml.launcher): its --help and --version are argparse's, its option
+reading is argparse's where it does not decline, and it falls back to the full CLI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jcsaml
+from jcsaml import launcher
+from jcsaml.cli import _parse, build_parser, common_defaults
+from tests.conftest import cli_environment, run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def argparse_help(columns: int) -> str:
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)
+    try:
+        return build_parser({}).format_help()
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def help_table() -> str:
+    """HELP_TEXTS as Python source, from the full parser: the 80-column text and the widest."""
+    ranges: list[tuple[int, int | None, str]] = []
+    start, previous = 40, argparse_help(40)
+    for columns in range(41, 401):
+        text = argparse_help(columns)
+        if text != previous:
+            ranges.append((start, columns - 1, previous))
+            start, previous = columns, text
+    ranges.append((start, None, previous))
+    kept = [r for r in ranges if r[1] is None or r[0] <= 80 <= r[1]]
+    out = ["HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = ("]
+    for low, high, text in kept:
+        out += ["    (", f"        {low},", f"        {high},"]
+        for line in text.splitlines(keepends=True):
+            while len(line) > 76:  # split long lines at a space, for the line-length limit
+                cut = line.rfind(" ", 0, 76) + 1 or 76
+                out.append(f"        {line[:cut]!r}")
+                line = line[cut:]
+            out.append(f"        {line!r}")
+        out.append("    ),")
+    out.append(")")
+    return "\n".join(out)
+
+
+def test_help_texts_are_argparses_at_every_listed_width() -> None:
+    assert launcher.HELP_TEXTS, "no help texts"
+    for low, high, text in launcher.HELP_TEXTS:
+        for columns in range(low, (high or low + 300) + 1):
+            assert argparse_help(columns) == text, (
+                f"jcsaml --help at {columns} columns differs from argparse's; regenerate "
+                "launcher.HELP_TEXTS with: python -m tests.test_launcher --write"
+            )
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_help_through_the_command_is_the_full_parsers(hermetic_home: Path, columns: str) -> None:
+    env = cli_environment(hermetic_home, {"COLUMNS": columns})
+    light = run_cli("--help", env=env)
+    short = run_cli("-h", env=env)
+    # --help followed by anything is not a light path: the full parser answers.
+    full = run_cli("--help", "--version", env=env)
+    assert light.status == short.status == full.status == 0
+    assert light.stdout == short.stdout == full.stdout == argparse_help(int(columns))
+    assert light.stderr == ""
+
+
+def test_help_at_a_width_without_a_stored_text_comes_from_argparse(hermetic_home: Path) -> None:
+    env = cli_environment(hermetic_home, {"COLUMNS": "60"})
+    assert launcher.light(["--help"], {"COLUMNS": "60"}) is None
+    assert run_cli("--help", env=env).stdout == argparse_help(60)
+
+
+def test_version_is_argparses(hermetic_home: Path) -> None:
+    env = cli_environment(hermetic_home, {"COLUMNS": "80"})
+    light = run_cli("--version", env=env)
+    full = run_cli("--version", "--help", env=env)  # argparse stops at --version
+    assert light.status == full.status == 0
+    assert light.stdout == full.stdout == f"jcsaml {jcsaml.__version__}\n"
+
+
+def test_console_script_and_python_m_take_the_light_entry() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["jcsaml"] == "jcsaml.launcher:run"
+    assert "from jcsaml.launcher import run" in (REPO / "jcsaml" / "__main__.py").read_text()
+
+
+# --- exec's options: the light reading is argparse's, or it declines ---------------------------
+
+WORDS = [
+    "-a",
+    "--idp-account",
+    "--config",
+    "--profile",
+    "--role",
+    "--skip-prompt",
+    "--",
+    "--debug",
+    "--force",
+    "--username",
+    "-h",
+    "--prof",
+    "-a=x",
+    "-ax",
+    "--idp-account=x",
+    "--role=",
+    "--config=c=d",
+    "-1",
+    "",
+    "prod",
+    "dev",
+    "cmd",
+    "arg",
+    "x=y",
+]
+
+
+def parse_as_main_does(argv: list[str], environ: Mapping[str, str]) -> argparse.Namespace:
+    """jcsaml.cli.main's reading of the command line, defaults of the common options included."""
+    args = _parse(build_parser(environ), argv)
+    for key, value in common_defaults(environ).items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def full_exec_options(argv: list[str], environ: dict[str, str]) -> dict[str, object] | None:
+    """What jcsaml exec's argparse parser makes of argv (None: a usage error)."""
+    try:
+        args = parse_as_main_does(["exec", *argv], environ)
+    except SystemExit:
+        return None
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    return {
+        "account": args.idp_account,
+        "config": args.config,
+        "profile": args.profile,
+        "role": args.role or None,
+        "command": command,
+        "other": (args.debug, args.force, args.session_duration),
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    argv=st.lists(st.sampled_from(WORDS), max_size=8),
+    account_variable=st.sampled_from([None, "", "stage"]),
+    role_variable=st.sampled_from([None, "", "Admin"]),
+)
+def test_light_exec_options_agree_with_argparse_or_decline(
+    argv: list[str], account_variable: str | None, role_variable: str | None
+) -> None:
+    environ = {}
+    if account_variable is not None:
+        environ["JCSAML_IDP_ACCOUNT"] = account_variable
+    if role_variable is not None:
+        environ["JCSAML_ROLE"] = role_variable
+    light = launcher.parse_options(argv, launcher.EXEC_OPTIONS, launcher.EXEC_FLAGS)
+    if light is None or not light[1]:
+        return  # declined (the handler also declines on an empty command)
+    options, command = light
+    full = full_exec_options(argv, environ)
+    assert full is not None, argv
+    assert full == {
+        "account": launcher.exec_account(options, environ),
+        "config": options.get("config"),
+        "profile": options.get("profile"),
+        "role": launcher.exec_role(options, environ),
+        "command": command,
+        "other": (False, False, None),
+    }, argv
+
+
+class EveryVariable(dict[str, str]):
+    """An environment in which every variable is set, to see which defaults come from one."""
+
+    def get(self, key: str, default: object = None) -> str:
+        return f"from {key}"
+
+    def __getitem__(self, key: str) -> str:
+        return f"from {key}"
+
+
+def test_exec_options_from_variables_are_known_to_the_light_path() -> None:
+    """An option of exec whose default comes from a variable changes what a cached run does
+    only if the light path reads that variable too: a new one must be added there."""
+    args = parse_as_main_does(["exec", "--", "true"], EveryVariable())
+    from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
+    # idp_account and role are read by the light path; the rest only matter for a sign-in.
+    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+
+
+def test_nothing_to_run_is_not_a_light_path() -> None:
+    assert launcher.light(["exec", "-a", "prod", "--"], {}) is None
+    assert launcher.light(["exec", "-a", "prod"], {}) is None
+    assert launcher.light([], {}) is None
+    assert launcher.light(["login"], {}) is None
+
+
+def write_help_table() -> None:
+    """Replace HELP_TEXTS in jcsaml/launcher.py (it is the file's last statement)."""
+    path = REPO / "jcsaml" / "launcher.py"
+    text = path.read_text()
+    start = text.index("HELP_TEXTS: tuple[")
+    path.write_text(text[:start] + help_table() + "\n")
+
+
+if __name__ == "__main__":
+    # python -m tests.test_launcher [--write]: print (or write) HELP_TEXTS for the parser now.
+    if "--write" in sys.argv[1:]:
+        write_help_table()
+    else:
+        print(help_table())
