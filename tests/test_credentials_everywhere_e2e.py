@@ -439,7 +439,7 @@ def test_configure_credential_process_writes_the_absolute_path_of_the_jcsaml_com
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "jcsaml"
-    script.write_text(f"#!{sys.executable}\nfrom jcsaml.cli import run\n\nrun()\n")
+    script.write_text(f"#!{sys.executable}\nfrom jcsaml.launcher import run\n\nrun()\n")
     script.chmod(0o755)
     done = subprocess.run(
         ["./jcsaml", "configure", "-a", "production", "--credential-process"],
