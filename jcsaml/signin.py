@@ -480,6 +480,13 @@ class SignInWarmup:
             except Exception as exc:
                 self._error = exc
 
+    def wait(self) -> None:
+        """Let the preparation finish, if it started. A daemon thread still importing when the
+        interpreter exits can make it abort (SIGABRT, "exception not rethrown") instead of
+        ending with jcsaml's own status."""
+        if self._thread is not None:
+            self._thread.join()
+
     def sts_client(self, region: str) -> StsClient | None:
         """The STS client for ``region``: the prepared one when it was made for that region,
         else None (the caller makes one). Waits for the preparation to finish."""
@@ -536,32 +543,36 @@ def login(
         if sts_client is not None
         else functools.partial(make_client, timeout=resolved.sts_timeout),
     )
-    assertion = sign_in(
-        resolved,
-        username=username,
-        password=password,
-        mfa_token=mfa_token,
-        force=force,
-        prompter=asker,
-        secrets=secrets or NullStore(),
-        authenticator=authenticator,
-        webauthn_device=webauthn_device,
-        trust_new_cert=trust_new_cert,
-        on_wait=warmup.start,
-    )
-    chosen = choose_role(
-        assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
-    )
-    region = region_of(resolved, environ)
-    credentials = assume_role(
-        chosen,
-        assertion,
-        duration=session_duration or resolved.session_duration,
-        region=region,
-        prompter=asker,
-        sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
-        sts_timeout=resolved.sts_timeout,
-    )
+    try:
+        assertion = sign_in(
+            resolved,
+            username=username,
+            password=password,
+            mfa_token=mfa_token,
+            force=force,
+            prompter=asker,
+            secrets=secrets or NullStore(),
+            authenticator=authenticator,
+            webauthn_device=webauthn_device,
+            trust_new_cert=trust_new_cert,
+            on_wait=warmup.start,
+        )
+        chosen = choose_role(
+            assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
+        )
+        region = region_of(resolved, environ)
+        credentials = assume_role(
+            chosen,
+            assertion,
+            duration=session_duration or resolved.session_duration,
+            region=region,
+            prompter=asker,
+            sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
+            sts_timeout=resolved.sts_timeout,
+        )
+    finally:
+        # Errors included: the command ends right after, and must end with its own status.
+        warmup.wait()
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
     trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     # The credentials carry only the account's own region: one from the shell's environment
