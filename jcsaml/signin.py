@@ -480,10 +480,10 @@ class SignInWarmup:
             except Exception as exc:
                 self._error = exc
 
-    def wait(self) -> None:
-        """Let the preparation finish, if it started. A daemon thread still importing when the
-        interpreter exits can make it abort (SIGABRT, "exception not rethrown") instead of
-        ending with jcsaml's own status."""
+    def finish(self) -> None:
+        """Wait for the preparation to end. Called on every way out of a sign-in: a daemon
+        thread still inside an extension module's import when the interpreter exits can abort
+        the process ("FATAL: exception not rethrown") instead of letting it report the error."""
         if self._thread is not None:
             self._thread.join()
 
@@ -571,8 +571,7 @@ def login(
             sts_timeout=resolved.sts_timeout,
         )
     finally:
-        # Errors included: the command ends right after, and must end with its own status.
-        warmup.wait()
+        warmup.finish()
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
     trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     # The credentials carry only the account's own region: one from the shell's environment

@@ -19,6 +19,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"
 GENERIC_BASES = {
     "JcsamlError",
     "ConfigError",
+    "ConfigFileError",
+    "UnsafeFileError",
+    "FileLockedError",
     "IdpError",
     "IdpUnavailableError",
     "AuthenticationFailedError",
