@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -428,3 +429,60 @@ def test_the_renewal_machinery_imports_nothing_heavy_until_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+class HeldSource:
+    """A source that always has the same credentials (the endpoint's answers, not renewal)."""
+
+    margin = 900.0
+    prompter = None
+
+    def __init__(self) -> None:
+        self.held = made("HELD", minutes=60, clock=Clock())
+
+    def get(self, **_: object) -> AwsCredentials:
+        return self.held
+
+    def renew_at(self, margin: float | None = None) -> datetime | None:
+        return self.held.expiration
+
+
+def raw_exchange(server: CredentialServer, request: bytes) -> tuple[int, str, bytes]:
+    """Sends ``request`` as is; the status, Content-Type and body of the answer."""
+    with socket.create_connection(server.address, timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), body
+
+
+def test_every_request_without_the_token_gets_a_json_403_whatever_its_method() -> None:
+    with CredentialServer(HeldSource()) as server:
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"):
+            status, kind, body = raw_exchange(server, f"{method} / HTTP/1.1\r\n\r\n".encode())
+            assert (status, kind) == (403, "application/json"), method
+            assert json.loads(body)["Code"] == "AccessDenied", method
+        status, kind, body = raw_exchange(server, b"HEAD / HTTP/1.1\r\n\r\n")
+        assert (status, kind, body) == (403, "application/json", b"")  # HEAD: no body
+        too_long = b"GET / HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n"  # headers not read
+        status, kind, body = raw_exchange(server, too_long)
+        assert (status, kind) == (403, "application/json")
+        assert json.loads(body)["Code"] == "AccessDenied"
+
+
+def test_with_the_token_other_methods_than_get_are_refused_in_json() -> None:
+    with CredentialServer(HeldSource()) as server:
+        token = server.token.encode()
+        for method in (b"POST", b"PUT", b"BREW"):
+            request = method + b" / HTTP/1.1\r\nAuthorization: " + token + b"\r\n\r\n"
+            status, kind, body = raw_exchange(server, request)
+            assert (status, kind) == (405, "application/json"), method
+            assert "AccessKeyId" not in json.loads(body)
+        request = b"GET / HTTP/1.1\r\nAuthorization: " + token + b"\r\n\r\n"
+        status, kind, body = raw_exchange(server, request)
+        assert (status, kind) == (200, "application/json")
+        assert json.loads(body)["AccessKeyId"] == "HELD"
