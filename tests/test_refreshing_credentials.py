@@ -327,9 +327,12 @@ def test_library_session_without_a_jumpcloud_session_raises_sign_in_required(
         signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
     )
     signed.jumpcloud.expire_sessions()
-    clock.advance(minutes=16)  # 9 minutes left: botocore must renew
+    credentials = session.get_credentials()
+    clock.advance(minutes=11)  # 14 minutes left: botocore tries, fails and goes on (advisory)
+    assert credentials.get_frozen_credentials().access_key == signed.first.access_key_id
+    clock.advance(minutes=5)  # 9 minutes left: botocore must renew (mandatory)
     with pytest.raises(SignInRequiredError):
-        session.get_credentials().get_frozen_credentials()
+        credentials.get_frozen_credentials()
 
 
 def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
