@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.utils import ContainerMetadataFetcher
@@ -30,6 +31,7 @@ from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequired
 from jcsaml.prompter import Prompter
 from jcsaml.secret_store import MemoryStore
 from jcsaml.signin import login
+from jcsaml.sts import make_client
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
@@ -317,6 +319,42 @@ def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) 
     assert sts.get_caller_identity()["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
     cached = signed.cache.load()
     assert cached is not None and cached.access_key_id == renewed
+
+
+class ClockedSts:
+    """The local STS, with credentials that end 25 minutes after the test's clock (moto's end
+    by the real one): so the clock can move past several expiries."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.client = make_client("us-east-1")
+
+    def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self.client.assume_role_with_saml(**kwargs)
+        answer["Credentials"]["Expiration"] = self.clock.now + timedelta(minutes=25)
+        return answer
+
+
+def test_library_session_goes_on_past_several_expiries(signed: Signed) -> None:
+    clock = Clock()
+    session = jcsaml.session(
+        signed.account,
+        secrets=signed.secrets,
+        cache=signed.cache,
+        clock=clock,
+        environ={},
+        sts_client=ClockedSts(clock),
+    )
+    sts = session.client("sts")
+    credentials = session.get_credentials()
+    seen = [credentials.get_frozen_credentials().access_key]
+    for renewals in range(1, 4):
+        clock.advance(minutes=30)  # the credentials held have ended 5 minutes ago
+        seen.append(credentials.get_frozen_credentials().access_key)
+        assert sts.get_caller_identity()["Account"] == ACCOUNT
+        assert signed.requests() == SESSION_REUSE * renewals  # nobody asked, no password
+    assert seen[0] == signed.first.access_key_id
+    assert len(set(seen)) == 4
 
 
 def test_library_session_without_a_jumpcloud_session_raises_sign_in_required(
