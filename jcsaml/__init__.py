@@ -22,19 +22,17 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.boto_session import session
     from jcsaml.config import Account, load_account
     from jcsaml.credential_source import credentials
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.errors import JcsamlError
     from jcsaml.signin import login
 
 _LAZY = {
     "Account": "jcsaml.config",
     "load_account": "jcsaml.config",
-    "AwsCredentials": "jcsaml.credentials",
-    # jcsaml.credentials is also the module of AwsCredentials: importing it makes the package
-    # attribute that module, which is callable for this reason (see jcsaml/credentials.py).
+    "AwsCredentials": "jcsaml.aws_credentials",
     "credentials": "jcsaml.credential_source",
     "JcsamlError": "jcsaml.errors",
     "login": "jcsaml.signin",

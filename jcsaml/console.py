@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import ConsoleSigninError, ConsoleUnavailableError, InvalidSettingError
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jcsaml.credentials import AwsCredentials, same_role
+from jcsaml.aws_credentials import AwsCredentials, same_role
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.console import (
     console_home,
     destination_url,
@@ -24,7 +25,6 @@ from jcsaml.console import (
     partition_of,
     session_duration_for,
 )
-from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import ConsoleSigninError, InvalidSettingError
 from jcsaml.testing.federation import FakeFederation
 from jcsaml.testing.idp import IdpKeyPair

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cli import Context, build_parser, common_defaults
 from jcsaml.cli.exec_server import run_child, run_with_server
-from jcsaml.credentials import AwsCredentials
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
-from jcsaml.credentials import AwsCredentials
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"

@@ -22,10 +22,10 @@ from botocore.utils import ContainerMetadataFetcher
 
 import jcsaml
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
 from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import Prompter
@@ -527,3 +527,17 @@ def test_with_the_token_other_methods_than_get_are_refused_in_json() -> None:
         status, kind, body = raw_exchange(server, request)
         assert (status, kind) == (200, "application/json")
         assert json.loads(body)["AccessKeyId"] == "HELD"
+
+
+def test_jcsaml_credentials_is_the_function_whatever_was_imported_before() -> None:
+    """The package's ``credentials`` is the function, also once the module that defines
+    AwsCredentials has been imported (by the package itself or by anything of jcsaml's)."""
+    code = (
+        "import jcsaml, jcsaml.signin, jcsaml.credential_source as source; "
+        "from jcsaml.signin import AwsCredentials; "
+        "print(jcsaml.credentials is source.credentials, jcsaml.AwsCredentials is AwsCredentials)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True", "True"]

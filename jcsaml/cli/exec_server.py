@@ -22,8 +22,8 @@ from jcsaml.credential_source import utc_now
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.errors import JcsamlError
     from jcsaml.prompter import Prompter
 
