@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jcsaml.config import Account
 from jcsaml.prompter import NonInteractivePrompter, Prompter
@@ -17,6 +17,7 @@ from jcsaml.secret_store import NullStore, SecretStore
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
+    from jcsaml.signin import CertificatePinner
     from jcsaml.webauthn import WebAuthnDevice
 
 
@@ -62,21 +63,30 @@ def list_roles(
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
     environ: Mapping[str, str] = os.environ,
+    pin_certificate: CertificatePinner | None | Literal["default"] = "default",
 ) -> list[RoleListing]:
     """Sign in to JumpCloud once (reusing a saved console session unless ``force``) and list the
-    roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises."""
-    from jcsaml.signin import resolve_account, sign_in
+    roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises.
+
+    The signature is checked, and on first use pinned by ``pin_certificate`` (default: into the
+    config file; None pins nothing), as :func:`jcsaml.signin.login` does; an unsigned assertion
+    is warned about through the prompter.
+    """
+    from jcsaml.signin import resolve_account, save_pinned_certificate, sign_in, trust_signer
 
     resolved = resolve_account(account, environ=environ)
+    asker = prompter or NonInteractivePrompter()
     assertion = sign_in(
         resolved,
         username=username,
         password=password,
         mfa_token=mfa_token,
         force=force,
-        prompter=prompter or NonInteractivePrompter(),
+        prompter=asker,
         secrets=secrets or NullStore(),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
     )
+    pinner = save_pinned_certificate if pin_certificate == "default" else pin_certificate
+    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pinner)
     return role_listings(assertion.roles, dict(resolved.account_aliases))
