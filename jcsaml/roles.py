@@ -8,16 +8,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from jcsaml.config import Account
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole
 from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.signin import CertificatePinner, save_pinned_certificate
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
-    from jcsaml.signin import CertificatePinner
     from jcsaml.webauthn import WebAuthnDevice
 
 
@@ -63,7 +63,7 @@ def list_roles(
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
     environ: Mapping[str, str] = os.environ,
-    pin_certificate: CertificatePinner | None | Literal["default"] = "default",
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
 ) -> list[RoleListing]:
     """Sign in to JumpCloud once (reusing a saved console session unless ``force``) and list the
     roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises.
@@ -72,7 +72,7 @@ def list_roles(
     config file; None pins nothing), as :func:`jcsaml.signin.login` does; an unsigned assertion
     is warned about through the prompter.
     """
-    from jcsaml.signin import resolve_account, save_pinned_certificate, sign_in, trust_signer
+    from jcsaml.signin import resolve_account, sign_in, trust_signer
 
     resolved = resolve_account(account, environ=environ)
     asker = prompter or NonInteractivePrompter()
@@ -87,6 +87,5 @@ def list_roles(
         authenticator=authenticator,
         webauthn_device=webauthn_device,
     )
-    pinner = save_pinned_certificate if pin_certificate == "default" else pin_certificate
-    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pinner)
+    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     return role_listings(assertion.roles, dict(resolved.account_aliases))
