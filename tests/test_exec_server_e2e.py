@@ -626,3 +626,18 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     sender.join(timeout=10)
     assert status == 42
+
+
+def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
+    site.configure_plain()
+    code = "123456"
+    ran = site.run(
+        "exec", "--server", "-a", "plain", "--skip-prompt", "--",
+        sys.executable, "-c",
+        "import json, os; print(json.dumps({k: v for k, v in os.environ.items()"
+        " if k.startswith('JCSAML_')}))",
+        JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code, JCSAML_USERNAME=PLAIN,
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"JCSAML_EXEC_ACCOUNT": "plain"}
+    assert PASSWORD not in ran.stdout + ran.stderr
