@@ -409,3 +409,23 @@ def test_debug_shows_the_steps_and_no_secret(world: World) -> None:
     signin_token = parse_qs(urlsplit(result.stdout.strip()).query)["SigninToken"][0]
     for secret in (PASSWORD, secret_key, token, signin_token):
         assert secret not in result.stderr
+
+
+def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
+    import time
+
+    from jcsaml.errors import ConsoleUnavailableError
+
+    stranger = AwsCredentials(
+        access_key_id="ASIAEXAMPLE",
+        secret_access_key="secret",
+        session_token="token",
+        expiration=datetime.now(UTC) + timedelta(hours=1),
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/R",
+    )
+    # Headers at once, then a byte every 0.3 s: each read is in time, the answer never is.
+    with LocalAws() as aws, FakeFederation(aws, drip=0.3) as federation:
+        started = time.monotonic()
+        with pytest.raises(ConsoleUnavailableError, match=r"no complete answer within 1 s"):
+            get_signin_token(stranger, federation.url, timeout=1)
+        assert time.monotonic() - started < 1 + 4.0  # an upper bound on giving up, never a speed

@@ -682,3 +682,18 @@ def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded
         os.close(terminal)
     assert recorded(record) == ["SIGINT", "SIGINT", "SIGTERM"]
     assert os.waitstatus_to_exitcode(status) == 42
+
+
+def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
+    site.configure_plain()
+    code = "123456"
+    ran = site.run(
+        "exec", "--server", "-a", "plain", "--skip-prompt", "--",
+        sys.executable, "-c",
+        "import json, os; print(json.dumps({k: v for k, v in os.environ.items()"
+        " if k.startswith('JCSAML_')}))",
+        JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code, JCSAML_USERNAME=PLAIN,
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"JCSAML_EXEC_ACCOUNT": "plain"}
+    assert PASSWORD not in ran.stdout + ran.stderr
