@@ -177,8 +177,8 @@ def hermetic_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, s
 
 
 def prepare_cached_profile(home: Path) -> None:
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.config import Account, save_account
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.credentials_file import CredentialsFile
 
     save_account(

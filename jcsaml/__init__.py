@@ -25,10 +25,10 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.boto_session import session
     from jcsaml.config import Account, load_account
     from jcsaml.credential_source import credentials
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.discovery import discover_applications
     from jcsaml.errors import JcsamlError
     from jcsaml.multi import RoleResult, login_many
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Account": "jcsaml.config",
     "load_account": "jcsaml.config",
-    "AwsCredentials": "jcsaml.credentials",
-    # jcsaml.credentials is also the module of AwsCredentials: importing it makes the package
-    # attribute that module, which is callable for this reason (see jcsaml/credentials.py).
+    "AwsCredentials": "jcsaml.aws_credentials",
     "credentials": "jcsaml.credential_source",
     "JcsamlError": "jcsaml.errors",
     "login": "jcsaml.signin",

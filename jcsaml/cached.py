@@ -217,7 +217,7 @@ def process_output(
         return None
     wanted = role or section.get("role_arn", "").strip()
     directory = _process_cache_directory(environ)
-    if directory is None:
+    if directory is None or not _private_directory(directory):
         return None
     # The file name jcsaml.process_cache gives the entry of this account and role.
     digest = hashlib.sha256(f"{account_name}\0{wanted}".encode()).hexdigest()[:32]
@@ -249,6 +249,18 @@ def process_output(
             "Expiration": expiration,
         }
     )
+
+
+def _private_directory(directory: str) -> bool:
+    """Whether the full reader would read the cache in ``directory``: it is the user's and
+    nobody else can write it (see :mod:`jcsaml.process_cache`)."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def _process_cache_directory(environ: Mapping[str, str]) -> str | None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import ConsoleSigninError, ConsoleUnavailableError, InvalidSettingError
 
 if TYPE_CHECKING:
@@ -34,6 +34,10 @@ HOSTS = {
     "aws-us-gov": ("signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com"),
     "aws-cn": ("signin.amazonaws.cn", "console.amazonaws.cn"),
 }
+
+
+#: A sign-in token answer is a few KiB of JSON.
+MAX_FEDERATION_ANSWER_BYTES = 256 * 1024
 
 
 class HttpGetter(Protocol):
@@ -198,13 +202,32 @@ def _get(
 ) -> tuple[int, str]:
     import requests
 
-    client = http or requests.Session()
+    if http is not None:
+        try:
+            given = http.get(endpoint, params=dict(params), timeout=timeout, allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            raise ConsoleUnavailableError(endpoint=endpoint, reason=type(exc).__name__) from None
+        return given.status_code, given.text
+    from jcsaml.bounded_http import AnswerTooLarge, DeadlinePassed, bounded_session, fetch
+
+    # Bounded as a whole and in size, as JumpCloud's answers are: a stalling endpoint or proxy
+    # that drips bytes never holds the command past ``timeout``.
     try:
-        answer = client.get(endpoint, params=dict(params), timeout=timeout, allow_redirects=False)
+        answer = fetch(
+            bounded_session(),
+            "GET",
+            endpoint,
+            seconds=timeout,
+            connect_seconds=timeout,
+            limit=MAX_FEDERATION_ANSWER_BYTES,
+            params=dict(params),
+        )
+    except (DeadlinePassed, AnswerTooLarge) as exc:
+        raise ConsoleUnavailableError(endpoint=endpoint, reason=str(exc)) from None
     except requests.exceptions.RequestException as exc:
         raise ConsoleUnavailableError(endpoint=endpoint, reason=type(exc).__name__) from None
-    log.debug("GET %s?Action=%s -> HTTP %s", endpoint, params["Action"], answer.status_code)
-    return answer.status_code, answer.text
+    log.debug("GET %s?Action=%s -> HTTP %s", endpoint, params["Action"], answer.status)
+    return answer.status, answer.text
 
 
 def _token(body: str, endpoint: str) -> str:

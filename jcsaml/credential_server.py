@@ -25,12 +25,13 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
     JcsamlError,
     PromptAbortedError,
@@ -294,6 +295,9 @@ class CredentialServer:
         return min(max(seconds, 1.0), LONGEST_SLEEP)
 
 
+DENIED = {"Code": "AccessDenied", "Message": "missing or wrong token"}
+
+
 def _error_body(error: JcsamlError) -> dict[str, str]:
     return {"Code": type(error).__name__, "Message": f"jcsaml: {error}"}
 
@@ -309,14 +313,27 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def do_GET(self) -> None:
-        owner = self.server.owner
-        if not owner.authorized(self.headers.get("Authorization")):
-            self._send(403, {"Code": "AccessDenied", "Message": "missing or wrong token"})
+        if not self._has_token():
+            self._send(403, DENIED)
             return
         if urlsplit(self.path).path != "/":
             self._send(404, {"Code": "NotFound", "Message": "credentials are served at /"})
             return
-        self._send(*owner.answer())
+        self._send(*self.server.owner.answer())
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers what it does not handle (any method but GET, a malformed request)
+        # with an HTML page: here every answer is JSON, and one without the token is a 403.
+        if not self._has_token():
+            self._send(403, DENIED)
+        elif code == HTTPStatus.NOT_IMPLEMENTED:
+            self._send(405, {"Code": "MethodNotAllowed", "Message": "only GET is served"})
+        else:
+            self._send(code, {"Code": "BadRequest", "Message": message or HTTPStatus(code).phrase})
+
+    def _has_token(self) -> bool:
+        headers = getattr(self, "headers", None)  # absent when the request line was malformed
+        return headers is not None and self.server.owner.authorized(headers.get("Authorization"))
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -324,7 +341,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET")
         self.end_headers()
+        if self.command == "HEAD":
+            return
         with contextlib.suppress(OSError):  # the SDK may have given up waiting
             self.wfile.write(data)
 

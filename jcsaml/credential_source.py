@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from jcsaml.credentials import AwsCredentials, same_role
+from jcsaml.aws_credentials import AwsCredentials, same_role
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import NonInteractivePrompter

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from jcsaml.credentials import AwsCredentials, role_arn_from_assumed_role
+from jcsaml.aws_credentials import AwsCredentials, role_arn_from_assumed_role
 from jcsaml.errors import (
     CredentialsFileError,
     CredentialsFileReadError,

@@ -22,8 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, parse_profile_template
-from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import (
     JcsamlError,
     NoRoleMatchedError,

@@ -32,10 +32,18 @@ def _lines(environ: Mapping[str, str]) -> list[str]:
 def _write(lines: list[str], environ: Mapping[str, str]) -> None:
     path = notices_path(environ)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        os.replace(temporary, path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A fresh name, created here and never through a link: whatever waits at a fixed
+        # temporary name (a symlink to another file) is never written to.
+        temporary = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as stream:
+            stream.write("".join(line + "\n" for line in lines))
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            os.unlink(temporary)
+            raise
     except OSError:
         pass  # a read-only home only means the notice comes again next time
 

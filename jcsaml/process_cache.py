@@ -12,6 +12,7 @@ every AWS call of a profile with ``credential_process``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jcsaml.credentials import AwsCredentials, same_role
+from jcsaml.aws_credentials import AwsCredentials, same_role
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",
@@ -58,6 +59,22 @@ def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
     else:
         base = Path(environ.get("HOME") or str(Path.home())) / ".cache"
     return base / "jcsaml" / "credential-process"
+
+
+def _unsafe_directory(directory: Path) -> str | None:
+    """Why ``directory`` may not hold credentials, or None: another user could replace its
+    entries (and so hand out their credentials) when it is theirs or writable by others."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        found = os.stat(directory)
+    except FileNotFoundError:
+        return None
+    if found.st_uid != os.geteuid():
+        return f"{directory} belongs to another user; remove it"
+    if found.st_mode & 0o022:
+        return f"{directory} is writable by other users; run: chmod go-w {directory}"
+    return None
 
 
 def _entry_path(directory: Path, account: str, role: str) -> Path:
@@ -102,8 +119,12 @@ def _from_file(path: Path) -> CacheEntry | None:
 def load(
     account: str, role: str, *, environ: Mapping[str, str] = os.environ
 ) -> AwsCredentials | None:
-    """The cached credentials for ``account`` and ``role`` (expired ones too), or None."""
-    entry = _from_file(_entry_path(cache_directory(environ), account, role))
+    """The cached credentials for ``account`` and ``role`` (expired ones too), or None (also
+    when the cache directory is not safe: :func:`save` then says why)."""
+    directory = cache_directory(environ)
+    if _unsafe_directory(directory):
+        return None
+    entry = _from_file(_entry_path(directory, account, role))
     if entry is None or entry.account != account or entry.role != role:
         return None
     return entry.credentials
@@ -117,9 +138,13 @@ def save(
     environ: Mapping[str, str] = os.environ,
 ) -> Path:
     """Cache ``credentials`` for ``account`` and ``role``, atomically and readable only by the
-    user. Raises OSError when the cache directory cannot be written."""
+    user. Raises OSError when the cache directory cannot be written, or is another user's or
+    writable by others."""
     directory = cache_directory(environ)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    unsafe = _unsafe_directory(directory)
+    if unsafe:
+        raise PermissionError(errno.EPERM, unsafe)
     target = _entry_path(directory, account, role)
     # mkstemp creates the file 0600: the secret is never readable by others, even for a moment.
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")

@@ -14,6 +14,7 @@ from jcsaml.config import Account
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole
 from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.signin import CertificatePinner, save_pinned_certificate
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
@@ -62,21 +63,29 @@ def list_roles(
     authenticator: Authenticator | None = None,
     webauthn_device: WebAuthnDevice | None = None,
     environ: Mapping[str, str] = os.environ,
+    pin_certificate: CertificatePinner | None = save_pinned_certificate,
 ) -> list[RoleListing]:
     """Sign in to JumpCloud once (reusing a saved console session unless ``force``) and list the
-    roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises."""
-    from jcsaml.signin import resolve_account, sign_in
+    roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises.
+
+    The signature is checked, and on first use pinned by ``pin_certificate`` (default: into the
+    config file; None pins nothing), as :func:`jcsaml.signin.login` does; an unsigned assertion
+    is warned about through the prompter.
+    """
+    from jcsaml.signin import resolve_account, sign_in, trust_signer
 
     resolved = resolve_account(account, environ=environ)
+    asker = prompter or NonInteractivePrompter()
     assertion = sign_in(
         resolved,
         username=username,
         password=password,
         mfa_token=mfa_token,
         force=force,
-        prompter=prompter or NonInteractivePrompter(),
+        prompter=asker,
         secrets=secrets or NullStore(),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
     )
+    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     return role_listings(assertion.roles, dict(resolved.account_aliases))

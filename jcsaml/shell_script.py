@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 
 __all__ = ["PROFILE_VARIABLE", "SHELLS", "cached_script", "render", "script_variables"]
 

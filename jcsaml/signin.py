@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jcsaml.aws_credentials import AwsCredentials, same_role
 from jcsaml.config import (
     DEFAULT_STS_TIMEOUT,
     Account,
@@ -26,7 +27,6 @@ from jcsaml.config import (
     load_account,
     update_account_keys,
 )
-from jcsaml.credentials import AwsCredentials, same_role
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import (
     AmbiguousRoleError,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, account_names, config_path, find_account
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
 from jcsaml.errors import JcsamlError
 from jcsaml.secret_store import SecretStore

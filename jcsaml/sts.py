@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import DEFAULT_STS_TIMEOUT
-from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import StsBadAnswerError, StsError, StsTimeoutError, StsUnavailableError
 from jcsaml.saml import AwsRole
 

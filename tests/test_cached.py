@@ -521,3 +521,25 @@ def test_light_credential_process_agrees_with_the_full_one_or_declines(
         and not damaged
     ):
         assert light is not None
+
+
+def test_light_credential_process_declines_a_cache_others_can_write(tmp_path: Path) -> None:
+    from jcsaml import process_cache
+    from jcsaml.aws_credentials import AwsCredentials
+
+    config = tmp_path / ".jcsaml"
+    config.write_text(section_text("production", {"url": URLS[0]}))
+    environ = {"HOME": str(tmp_path), "JCSAML_CONFIG": str(config)}
+    fresh = AwsCredentials(
+        access_key_id="ASIACACHED",
+        secret_access_key="secret",
+        session_token="token",
+        expiration=NOW + timedelta(hours=1),
+        role_arn=ROLE,
+        assumed_role_arn=ASSUMED,
+    )
+    path = process_cache.save("production", "", fresh, environ=environ)
+    assert cached.process_output("production", environ=environ, now=NOW.timestamp())
+    path.parent.chmod(0o777)  # another user could have swapped in their own entry
+    assert cached.process_output("production", environ=environ, now=NOW.timestamp()) is None
+    assert full_process_answer("production", None, None, environ) is None

@@ -774,6 +774,20 @@ def test_a_redirect_off_jumpcloud_never_gets_the_session_cookie(world: World) ->
     assert not world.credentials.exists()
 
 
+def test_a_gzip_bomb_from_jumpcloud_is_refused_under_a_memory_bound(world: World) -> None:
+    import resource
+
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    world.jumpcloud.inject_fault("/userconsole/xsrf", "bomb")
+    result = world.login()
+    assert_one_line_error(result, "/userconsole/xsrf is larger than 4 MiB")
+    assert not world.credentials.exists()
+    # The largest peak RSS of any CLI run of this test process so far, this one included: the
+    # answer decodes to 400 MiB, a sign-in alone needs well under 200.
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert peak_kib < 200 * 1024
+
+
 def test_a_dripping_jumpcloud_gives_up_at_http_timeout(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     add_setting(world, "http_timeout = 1")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.console import (
     console_home,
     destination_url,
@@ -24,7 +25,6 @@ from jcsaml.console import (
     partition_of,
     session_duration_for,
 )
-from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import ConsoleSigninError, InvalidSettingError
 from jcsaml.testing.federation import FakeFederation
 from jcsaml.testing.idp import IdpKeyPair
@@ -409,3 +409,23 @@ def test_debug_shows_the_steps_and_no_secret(world: World) -> None:
     signin_token = parse_qs(urlsplit(result.stdout.strip()).query)["SigninToken"][0]
     for secret in (PASSWORD, secret_key, token, signin_token):
         assert secret not in result.stderr
+
+
+def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
+    import time
+
+    from jcsaml.errors import ConsoleUnavailableError
+
+    stranger = AwsCredentials(
+        access_key_id="ASIAEXAMPLE",
+        secret_access_key="secret",
+        session_token="token",
+        expiration=datetime.now(UTC) + timedelta(hours=1),
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/R",
+    )
+    # Headers at once, then a byte every 0.3 s: each read is in time, the answer never is.
+    with LocalAws() as aws, FakeFederation(aws, drip=0.3) as federation:
+        started = time.monotonic()
+        with pytest.raises(ConsoleUnavailableError, match=r"no complete answer within 1 s"):
+            get_signin_token(stranger, federation.url, timeout=1)
+        assert time.monotonic() - started < 1 + 4.0  # an upper bound on giving up, never a speed

@@ -488,6 +488,21 @@ def test_credential_process_prints_version_1_json(world: World) -> None:
     assert document["SecretAccessKey"] not in result.stderr
 
 
+def test_credential_process_refuses_a_cache_directory_others_can_write(world: World) -> None:
+    world.configure()
+    directory = process_cache.cache_directory(world.env)
+    directory.mkdir(parents=True)
+    directory.chmod(0o777)
+    result = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert result.status == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] + "\n" == (
+        f"jcsaml: error: cannot write the credential cache {directory}: {directory} is writable "
+        f"by other users; run: chmod go-w {directory}; check that directory's permissions\n"
+    )
+    assert list(directory.iterdir()) == []
+
+
 def test_credential_process_without_a_terminal_or_answers_fails_in_one_line(
     world: World,
 ) -> None:

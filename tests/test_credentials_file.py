@@ -17,7 +17,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore, MemoryCredentialsStore
 from jcsaml.errors import CredentialsFileError, StaticCredentialsProfileError
 from jcsaml.inifile import IniDocument, edit_ini, lock_path_for
@@ -327,7 +327,7 @@ CONCURRENT_WRITER = r"""
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
 
 path, profile, saves = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -395,7 +395,7 @@ KILLED_WRITER = r"""
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
 import filelock  # imported by the first save: load it before saying ready
 

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import json
 import os
+import pty
 import select
 import shutil
 import signal
@@ -23,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cli import Context, build_parser, common_defaults
 from jcsaml.cli.exec_server import run_child, run_with_server
-from jcsaml.credentials import AwsCredentials
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
@@ -626,3 +627,73 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     sender.join(timeout=10)
     assert status == 42
+
+
+COUNTING_CHILD = """
+import signal, sys, time
+record = sys.argv[1]
+def note(signum, frame):
+    with open(record, "a") as f:
+        f.write(signal.Signals(signum).name + "\\n")
+    if signum == signal.SIGTERM:
+        sys.exit(42)
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, note)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded(
+    site: Site, tmp_path: Path
+) -> None:
+    """jcsaml in the foreground of a terminal (a pseudo-terminal here): Ctrl-C there signals
+    jcsaml and the command alike, so jcsaml does not send it again; a SIGINT sent to jcsaml
+    alone (``kill -INT``, a supervisor) must still reach the command."""
+    site.login()
+    record = tmp_path / "signals"
+    child = script(tmp_path, "child.py", COUNTING_CHILD)
+    argv = [sys.executable, "-m", "jcsaml", "exec", "--server", "-a", "production", "--"]
+    argv += [sys.executable, child, str(record)]
+    pid, terminal = pty.fork()
+    if pid == 0:  # pragma: no cover - the forked child becomes jcsaml at once
+        os.execve(argv[0], argv, site.env)
+    shown = bytearray()
+
+    def read_until(what: bytes) -> None:
+        deadline = time.monotonic() + 60
+        while what not in shown:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what!r}; shown: {bytes(shown)!r}")
+            ready, _, _ = select.select([terminal], [], [], 0.1)
+            if ready:
+                shown.extend(os.read(terminal, 4096))
+
+    try:
+        read_until(b"ready")
+        os.write(terminal, b"\x03")  # Ctrl-C on the terminal
+        wait_for(lambda: len(recorded(record)) >= 1, "the terminal's SIGINT in the command")
+        os.kill(pid, signal.SIGINT)  # to jcsaml alone
+        wait_for(lambda: len(recorded(record)) >= 2, "the forwarded SIGINT in the command")
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert recorded(record) == ["SIGINT", "SIGINT", "SIGTERM"]
+    assert os.waitstatus_to_exitcode(status) == 42
+
+
+def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
+    site.configure_plain()
+    code = "123456"
+    ran = site.run(
+        "exec", "--server", "-a", "plain", "--skip-prompt", "--",
+        sys.executable, "-c",
+        "import json, os; print(json.dumps({k: v for k, v in os.environ.items()"
+        " if k.startswith('JCSAML_')}))",
+        JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=code, JCSAML_USERNAME=PLAIN,
+    )  # fmt: skip
+    assert ran.status == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"JCSAML_EXEC_ACCOUNT": "plain"}
+    assert PASSWORD not in ran.stdout + ran.stderr

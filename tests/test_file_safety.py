@@ -499,7 +499,7 @@ def test_the_light_exec_path_declines_what_the_full_cli_refuses(tmp_path: Path) 
     from datetime import UTC, datetime, timedelta
 
     from jcsaml import cached
-    from jcsaml.credentials import AwsCredentials
+    from jcsaml.aws_credentials import AwsCredentials
 
     config = tmp_path / "config"
     credentials = tmp_path / "aws" / "credentials"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
 from tests.conftest import cli_environment, run_cli
 
@@ -46,7 +46,7 @@ LIGHT_PROMISE = (
     "inspect",
     "jcsaml.cli",
     "jcsaml.config",
-    "jcsaml.credentials",
+    "jcsaml.aws_credentials",
     "jcsaml.credentials_file",
     "jcsaml.errors",
     "jcsaml.signin",
@@ -174,7 +174,8 @@ def test_expired_credentials_take_the_full_cli(
 
 def test_import_jcsaml_is_cheap() -> None:
     status, modules = imported_modules(
-        ["-c", "import jcsaml, jcsaml.saml, jcsaml.errors, jcsaml.credentials"], dict(os.environ)
+        ["-c", "import jcsaml, jcsaml.saml, jcsaml.errors, jcsaml.aws_credentials"],
+        dict(os.environ),
     )
     assert status == 0
     assert sorted(top_level(modules) & set(HEAVY)) == []

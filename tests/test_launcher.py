@@ -288,8 +288,8 @@ def test_credential_process_declines_what_argparse_refuses(
     from datetime import UTC, datetime, timedelta
 
     from jcsaml import process_cache
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.config import Account, save_account
-    from jcsaml.credentials import AwsCredentials
 
     save_account(
         Account(name="prod", url="https://sso.jumpcloud.com/saml2/acme"),

@@ -166,3 +166,55 @@ def test_bad_account_aliases_are_refused(
         "jcsaml: error: invalid account_aliases: '12345:short' is not ACCOUNT_ID:ALIAS (a "
         "12-digit AWS account id, a colon, a name), e.g. 012345678987:acme-prod"
     )
+
+
+def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(
+    env: tuple[dict[str, str], FakeJumpCloud, LocalAws],
+) -> None:
+    from jcsaml.saml import certificate_sha256, show_fingerprint
+
+    environment, jumpcloud, _ = env
+    result = list_roles(env, "--json")
+    assert result.status == 0, result.stderr
+    pinned = certificate_sha256(jumpcloud.keys.cert_pem)
+    assert f"idp_cert_sha256 = {pinned}" in Path(environment["JCSAML_CONFIG"]).read_text()
+    assert "trusting JumpCloud's IdP certificate" in result.stderr
+    jumpcloud.keys = IdpKeyPair.generate()  # a forger's key, certificate in KeyInfo
+    forged = list_roles(env, "--json", JCSAML_MFA_TOKEN=jumpcloud.totp_code(EMAIL, steps=1))
+    assert forged.status == 1
+    assert forged.stderr.startswith("jcsaml: error:")
+    assert show_fingerprint(pinned) in forged.stderr
+    assert show_fingerprint(certificate_sha256(jumpcloud.keys.cert_pem)) in forged.stderr
+    assert forged.stdout == ""
+
+
+def test_list_roles_warns_on_every_unsigned_sign_in(hermetic_home: Path) -> None:
+    app = FakeApp(slug="acme-aws", roles=[(P_ROLE, P_PRINCIPAL)], sign="none")
+    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["acme-aws"])
+    with FakeJumpCloud(users=[user], apps=[app]) as jumpcloud:
+        environment = cli_environment(hermetic_home, {})
+        done = run_cli(
+            "configure",
+            "-a",
+            "acme",
+            "--url",
+            jumpcloud.app_url("acme-aws"),
+            "--console-url",
+            jumpcloud.url,
+            "--username",
+            EMAIL,
+            "--mfa",
+            "TOTP",
+            "--skip-prompt",
+            env=environment,
+        )
+        assert done.status == 0, done.stderr
+        for step in range(2):
+            result = list_roles(
+                (environment, jumpcloud, None),  # type: ignore[arg-type]
+                "--force",
+                JCSAML_MFA_TOKEN=jumpcloud.totp_code(EMAIL, steps=step),
+            )
+            assert result.status == 0, result.stderr
+            assert "warning: JumpCloud's SAML response for account 'acme'" in result.stderr
+        assert "idp_cert_sha256" not in Path(environment["JCSAML_CONFIG"]).read_text()

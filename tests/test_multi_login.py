@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import jcsaml
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import (
     Account,
     account_names,
@@ -20,7 +21,6 @@ from jcsaml.config import (
     load_account,
     parse_profile_template,
 )
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
 from jcsaml.errors import (
     InvalidSettingError,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
-from jcsaml.credentials import AwsCredentials
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
@@ -124,3 +124,15 @@ def test_entries_and_delete_account(env: dict[str, str]) -> None:
 def test_the_cache_never_touches_the_credentials_file(env: dict[str, str]) -> None:
     process_cache.save("production", ROLE, credentials(60), environ=env)
     assert not os.path.exists(Path(env["HOME"]) / ".aws")
+
+
+def test_a_cache_directory_others_can_write_is_neither_read_nor_written(
+    env: dict[str, str],
+) -> None:
+    path = process_cache.save("production", ROLE, credentials(60), environ=env)
+    path.parent.chmod(0o777)  # another user could swap in their own credentials
+    assert process_cache.load("production", ROLE, environ=env) is None
+    with pytest.raises(PermissionError, match=r"writable by other users; run: chmod go-w "):
+        process_cache.save("production", ROLE, credentials(60), environ=env)
+    path.parent.chmod(0o700)
+    assert process_cache.load("production", ROLE, environ=env) == credentials(60)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -14,21 +15,23 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.utils import ContainerMetadataFetcher
 
 import jcsaml
 from jcsaml import process_cache
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
 from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import Prompter
 from jcsaml.secret_store import MemoryStore
 from jcsaml.signin import login
+from jcsaml.sts import make_client
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
@@ -318,6 +321,42 @@ def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) 
     assert cached is not None and cached.access_key_id == renewed
 
 
+class ClockedSts:
+    """The local STS, with credentials that end 25 minutes after the test's clock (moto's end
+    by the real one): so the clock can move past several expiries."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.client = make_client("us-east-1")
+
+    def assume_role_with_saml(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self.client.assume_role_with_saml(**kwargs)
+        answer["Credentials"]["Expiration"] = self.clock.now + timedelta(minutes=25)
+        return answer
+
+
+def test_library_session_goes_on_past_several_expiries(signed: Signed) -> None:
+    clock = Clock()
+    session = jcsaml.session(
+        signed.account,
+        secrets=signed.secrets,
+        cache=signed.cache,
+        clock=clock,
+        environ={},
+        sts_client=ClockedSts(clock),
+    )
+    sts = session.client("sts")
+    credentials = session.get_credentials()
+    seen = [credentials.get_frozen_credentials().access_key]
+    for renewals in range(1, 4):
+        clock.advance(minutes=30)  # the credentials held have ended 5 minutes ago
+        seen.append(credentials.get_frozen_credentials().access_key)
+        assert sts.get_caller_identity()["Account"] == ACCOUNT
+        assert signed.requests() == SESSION_REUSE * renewals  # nobody asked, no password
+    assert seen[0] == signed.first.access_key_id
+    assert len(set(seen)) == 4
+
+
 def test_library_session_without_a_jumpcloud_session_raises_sign_in_required(
     signed: Signed,
 ) -> None:
@@ -326,9 +365,12 @@ def test_library_session_without_a_jumpcloud_session_raises_sign_in_required(
         signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
     )
     signed.jumpcloud.expire_sessions()
-    clock.advance(minutes=16)  # 9 minutes left: botocore must renew
+    credentials = session.get_credentials()
+    clock.advance(minutes=11)  # 14 minutes left: botocore tries, fails and goes on (advisory)
+    assert credentials.get_frozen_credentials().access_key == signed.first.access_key_id
+    clock.advance(minutes=5)  # 9 minutes left: botocore must renew (mandatory)
     with pytest.raises(SignInRequiredError):
-        session.get_credentials().get_frozen_credentials()
+        credentials.get_frozen_credentials()
 
 
 def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
@@ -428,3 +470,74 @@ def test_the_renewal_machinery_imports_nothing_heavy_until_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+class HeldSource:
+    """A source that always has the same credentials (the endpoint's answers, not renewal)."""
+
+    margin = 900.0
+    prompter = None
+
+    def __init__(self) -> None:
+        self.held = made("HELD", minutes=60, clock=Clock())
+
+    def get(self, **_: object) -> AwsCredentials:
+        return self.held
+
+    def renew_at(self, margin: float | None = None) -> datetime | None:
+        return self.held.expiration
+
+
+def raw_exchange(server: CredentialServer, request: bytes) -> tuple[int, str, bytes]:
+    """Sends ``request`` as is; the status, Content-Type and body of the answer."""
+    with socket.create_connection(server.address, timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), body
+
+
+def test_every_request_without_the_token_gets_a_json_403_whatever_its_method() -> None:
+    with CredentialServer(HeldSource()) as server:
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"):
+            status, kind, body = raw_exchange(server, f"{method} / HTTP/1.1\r\n\r\n".encode())
+            assert (status, kind) == (403, "application/json"), method
+            assert json.loads(body)["Code"] == "AccessDenied", method
+        status, kind, body = raw_exchange(server, b"HEAD / HTTP/1.1\r\n\r\n")
+        assert (status, kind, body) == (403, "application/json", b"")  # HEAD: no body
+        too_long = b"GET / HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n"  # headers not read
+        status, kind, body = raw_exchange(server, too_long)
+        assert (status, kind) == (403, "application/json")
+        assert json.loads(body)["Code"] == "AccessDenied"
+
+
+def test_with_the_token_other_methods_than_get_are_refused_in_json() -> None:
+    with CredentialServer(HeldSource()) as server:
+        token = server.token.encode()
+        for method in (b"POST", b"PUT", b"BREW"):
+            request = method + b" / HTTP/1.1\r\nAuthorization: " + token + b"\r\n\r\n"
+            status, kind, body = raw_exchange(server, request)
+            assert (status, kind) == (405, "application/json"), method
+            assert "AccessKeyId" not in json.loads(body)
+        request = b"GET / HTTP/1.1\r\nAuthorization: " + token + b"\r\n\r\n"
+        status, kind, body = raw_exchange(server, request)
+        assert (status, kind) == (200, "application/json")
+        assert json.loads(body)["AccessKeyId"] == "HELD"
+
+
+def test_jcsaml_credentials_is_the_function_whatever_was_imported_before() -> None:
+    """The package's ``credentials`` is the function, also once the module that defines
+    AwsCredentials has been imported (by the package itself or by anything of jcsaml's)."""
+    code = (
+        "import jcsaml, jcsaml.signin, jcsaml.credential_source as source; "
+        "from jcsaml.signin import AwsCredentials; "
+        "print(jcsaml.credentials is source.credentials, jcsaml.AwsCredentials is AwsCredentials)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True", "True"]

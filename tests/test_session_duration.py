@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account
-from jcsaml.credentials import AwsCredentials
 from jcsaml.errors import StsError
 from jcsaml.signin import login
 from jcsaml.testing.fakes import ScriptedPrompter

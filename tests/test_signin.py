@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account
-from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import (
     AuthenticationFailedError,

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jcsaml.cli.login import add_login_options
 
 if TYPE_CHECKING:
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.config import Account
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.prompter import Prompter
 
 HELP = "print credentials as JSON for credential_process in ~/.aws/config"

@@ -25,9 +25,9 @@ from jcsaml.environment import (
 )
 
 if TYPE_CHECKING:
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.cli.login import Obtained
-    from jcsaml.credentials import AwsCredentials
 
 # The child's environment is built in jcsaml.environment, shared with the light entry.
 __all__ = [

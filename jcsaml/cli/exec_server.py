@@ -22,8 +22,8 @@ from jcsaml.credential_source import utc_now
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.errors import JcsamlError
     from jcsaml.prompter import Prompter
 
@@ -153,6 +153,9 @@ def run_with_server(
                 stack.callback(reader.close)
                 stack.callback(writer.close)
                 source.prompter = TerminalPrompter(stdin=reader, stderr=writer)
+        # Before the endpoint's threads start: they inherit the mask, and leave the signals
+        # to run_child.
+        stack.enter_context(_held_back(FORWARDED))
         server = stack.enter_context(CredentialServer(source, report=report, clock=clock))
         region = child_region(
             args.profile or account.profile,
@@ -195,29 +198,52 @@ def run_child(
     command: Sequence[str], env: Mapping[str, str], *, popen: Popen = subprocess.Popen
 ) -> int:
     """Run ``command`` and wait for it, forwarding SIGINT, SIGTERM and SIGHUP; its exit status,
-    128 + N when signal N ended it (as shells report it)."""
+    128 + N when signal N ended it (as shells report it).
+
+    A SIGINT from the terminal is not forwarded: it has reached the command already (they share
+    the terminal's foreground process group), and twice means "stop now" to many tools. When the
+    caller holds these signals back in every thread (:func:`_held_back`), jcsaml takes them here
+    and knows who sent each: the terminal, or a process (``kill``), whose SIGINT is forwarded.
+    """
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
 
-    def forward(signum: int, frame: Any) -> None:
-        if signum == signal.SIGINT and _terminal_delivers_to_child():
-            return  # Ctrl-C reached the command already; twice means "stop now" to many tools
+    def send(signum: int, *, from_terminal: bool) -> None:
+        if signum == signal.SIGINT and from_terminal:
+            return
         if child is None:
             pending.append(signum)
         else:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
+    def forward(signum: int, frame: Any) -> None:
+        # A Python handler is not told who sent the signal: guess from the terminal.
+        send(signum, from_terminal=signum == signal.SIGINT and _terminal_delivers_to_child())
+
     with _handling(FORWARDED, forward):
         try:
-            child = popen(list(command), env=dict(env))
+            with _mask(signal.SIG_UNBLOCK, FORWARDED):  # the command's own handlers must run
+                child = popen(list(command), env=dict(env))
         except OSError as exc:  # found and allowed, yet the system would not run it
             from jcsaml.cli.exec_command import _cannot_run
 
             raise _cannot_run(command[0], exc) from None
         for signum in pending:
             child.send_signal(signum)
+        held = hasattr(signal, "sigtimedwait") and set(FORWARDED) <= signal.pthread_sigmask(
+            signal.SIG_BLOCK, []
+        )
         while True:
+            if held:
+                info = signal.sigtimedwait(FORWARDED, 0.1)
+                if info is not None:
+                    # si_code > 0: raised by the kernel (the terminal), <= 0: sent by a process
+                    send(info.si_signo, from_terminal=info.si_code > 0 and _with_us(child))
+                status = child.poll()
+                if status is not None:
+                    break
+                continue
             # Wait in short steps: the kernel may hand a signal to one of the endpoint's threads,
             # and Python runs the handler only when the main thread runs again.
             try:
@@ -226,6 +252,31 @@ def run_child(
             except subprocess.TimeoutExpired:
                 continue
     return 128 - status if status < 0 else status
+
+
+def _with_us(child: subprocess.Popen[bytes]) -> bool:
+    """Whether the command is still in jcsaml's process group (what the terminal signals)."""
+    try:
+        return os.getpgid(child.pid) == os.getpgrp()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _mask(how: int, signals: Sequence[int]) -> Iterator[None]:
+    previous = signal.pthread_sigmask(how, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _held_back(signals: Sequence[int]) -> contextlib.AbstractContextManager[None]:
+    """Blocks ``signals`` in this thread, and so in the threads it starts meanwhile, so that
+    :func:`run_child` takes them with who sent them (where the system can say: not macOS)."""
+    if not hasattr(signal, "sigtimedwait"):
+        return contextlib.nullcontext()
+    return _mask(signal.SIG_BLOCK, signals)
 
 
 @contextlib.contextmanager

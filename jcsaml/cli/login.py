@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.config import Account
-    from jcsaml.credentials import AwsCredentials
     from jcsaml.credentials_file import CredentialsStore
     from jcsaml.secret_store import SecretStore
 
@@ -190,7 +190,7 @@ def _say_why(
 
 
 def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
-    from jcsaml.credentials import same_role
+    from jcsaml.aws_credentials import same_role
     from jcsaml.signin import REFRESH_MARGIN_SECONDS
 
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from jcsaml.credentials import AwsCredentials
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsStore
 
 

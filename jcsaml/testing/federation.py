@@ -8,7 +8,8 @@ console sign-in uses:
   values are compared), and ``sts:GetCallerIdentity`` called with them at that local STS must
   name the same assumed role. Then it answers ``{"SigninToken": ...}``; otherwise HTTP 400, as
   AWS does. ``refuse_session_duration`` makes it answer 400 to any request carrying
-  ``SessionDuration`` (what some credentials meet at AWS).
+  ``SessionDuration`` (what some credentials meet at AWS). ``drip`` (seconds) sends every
+  answer one byte at a time with that pause between bytes, as a stalling endpoint or proxy does.
 - ``Action=login&SigninToken=...&Destination=...[&Issuer=...]``: the token must be one it issued
   less than 15 minutes ago and the destination an https URL on the console host of the
   credentials' partition (``console.aws.amazon.com`` or ``<region>.console.aws.amazon.com``,
@@ -83,10 +84,12 @@ class FakeFederation:
         aws: LocalAws,
         *,
         refuse_session_duration: bool = False,
+        drip: float = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.aws = aws
         self.refuse_session_duration = refuse_session_duration
+        self.drip = drip
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[str, _Token] = {}
@@ -106,7 +109,18 @@ class FakeFederation:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not fake.drip:
+                    self.wfile.write(body)
+                    return
+                for index in range(len(body)):
+                    try:
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up
+                    if fake._server is None:
+                        return  # stopping
+                    time.sleep(fake.drip)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None  # the query string holds credentials: never logged
