@@ -202,16 +202,23 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     """Parse; an unknown option is reported with the usage of the command it was given to."""
     args, extras = parser.parse_known_args(argv)
     if extras:
-        command_parser = _command_parsers(parser).get(getattr(args, "command", None) or "")
+        command_parser = _parser_running(parser, getattr(args, "run", None))
         (command_parser or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     return args
 
 
-def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def _parser_running(parser: argparse.ArgumentParser, run: object) -> argparse.ArgumentParser | None:
+    """The (sub)command parser whose ``run`` was chosen, however deep (``setup aws``). Found by
+    its ``run`` rather than by name: ``exec`` keeps its COMMAND words under ``command`` too."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+            for child in action.choices.values():
+                found = _parser_running(child, run)
+                if found is not None:
+                    return found
+    if run is not None and parser.get_default("run") is run:
+        return parser
+    return None
 
 
 def render_message(message: str, args: argparse.Namespace | None = None) -> str:
