@@ -4,12 +4,13 @@ asked or sent to JumpCloud."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from jcsaml.config import Account, save_account
-from tests.conftest import CliResult, cli_environment, run_cli
+from tests.conftest import REPO, CliResult, cli_environment, run_cli
 
 COMMANDS = [
     ("configure",),
@@ -117,3 +118,43 @@ def test_a_context_line_comes_before_every_sign_in(
         f"(app acme-prod-aws-admin): no {held} 'production'"
     ), result.stderr
     assert rest[-1].startswith("jcsaml: error: cannot reach JumpCloud"), result.stderr
+
+
+def _command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """``login`` -> its parser, ``setup aws`` -> its parser: every command a user can run."""
+    from jcsaml.cli import build_parser
+
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    found[f"{prefix}{name}"] = child
+                    walk(child, f"{prefix}{name} ")
+
+    walk(build_parser({}), "")
+    return found
+
+
+def test_the_readme_command_table_names_every_option_of_every_command() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    common = {"-h", "--help", "-a", "--idp-account", "--config", "--debug"}
+    parsers = _command_parsers()
+    for name, parser in parsers.items():
+        if any(other.startswith(name + " ") for other in parsers):
+            continue  # ``setup``: its subcommands have the rows
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `jcsaml {name}")]
+        assert rows, f"no row for jcsaml {name} in the README's command table"
+        options = {
+            option
+            for action in parser._actions
+            if action.help != argparse.SUPPRESS
+            for option in action.option_strings
+            if option.startswith("--")
+        }
+        if any("[login options]" in row for row in rows):  # login's row lists them
+            login = next(line for line in readme.splitlines() if line.startswith("| `jcsaml login"))
+            rows.append(login)
+        missing = sorted(o for o in options - common if not any(o in row for row in rows))
+        assert missing == [], f"jcsaml {name}: {missing} not in the README's command table"
