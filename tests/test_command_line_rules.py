@@ -158,3 +158,16 @@ def test_the_readme_command_table_names_every_option_of_every_command() -> None:
             rows.append(login)
         missing = sorted(o for o in options - common if not any(o in row for row in rows))
         assert missing == [], f"jcsaml {name}: {missing} not in the README's command table"
+
+
+@pytest.mark.parametrize("command", SIGNING_IN[:-1], ids=" ".join)
+def test_input_that_ends_at_a_prompt_says_what_to_do(
+    configured: dict[str, str], command: tuple[str, ...]
+) -> None:
+    trailing = ["--", "true"] if command[0] == "exec" else []
+    result = run_cli(*command, "-a", "production", *trailing, env=configured, stdin="")
+    assert result.status == 1, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "jcsaml: error: cancelled at the JumpCloud password prompt; answer it in a terminal, "
+        "or give every input as a flag or variable and add --skip-prompt"
+    ), result.stderr

@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     except JcsamlError as exc:
         if debug:
             logging.getLogger("jcsaml").debug("error", exc_info=True)
-        print(f"jcsaml: error: {render_message(str(exc), args)}", file=ctx.stderr)
+        print(f"jcsaml: error: {render_message(str(exc), args)}{_hint(exc)}", file=ctx.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("\njcsaml: interrupted", file=ctx.stderr)
@@ -219,6 +219,18 @@ def _parser_running(parser: argparse.ArgumentParser, run: object) -> argparse.Ar
     if run is not None and parser.get_default("run") is run:
         return parser
     return None
+
+
+def _hint(exc: JcsamlError) -> str:
+    """What to do, for the few library errors that cannot know the command line's way out."""
+    from jcsaml.errors import PromptAbortedError
+
+    if type(exc) is PromptAbortedError:  # Ctrl-D, or stdin ended (a pipe, cron, CI)
+        return (
+            "; answer it in a terminal, or give every input as a flag or variable and add "
+            "--skip-prompt"
+        )
+    return ""
 
 
 def render_message(message: str, args: argparse.Namespace | None = None) -> str:
