@@ -171,3 +171,17 @@ def test_input_that_ends_at_a_prompt_says_what_to_do(
         "jcsaml: error: cancelled at the JumpCloud password prompt; answer it in a terminal, "
         "or give every input as a flag or variable and add --skip-prompt"
     ), result.stderr
+
+
+@pytest.mark.parametrize("server", [False, True], ids=["exec", "exec --server"])
+def test_exec_of_a_missing_command_says_so_before_signing_in(
+    configured: dict[str, str], server: bool
+) -> None:
+    extra = ["--server"] if server else []
+    result = run_cli(
+        "exec", *extra, "-a", "production", "--", "no-such-command-here", env=configured
+    )
+    assert result.status == 127, result.stderr
+    assert result.stderr == (
+        "jcsaml: error: command not found: no-such-command-here; check its name and PATH\n"
+    )
