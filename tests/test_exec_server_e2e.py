@@ -626,3 +626,18 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     sender.join(timeout=10)
     assert status == 42
+
+
+def test_the_no_keyring_warning_comes_once_per_machine(site: Site) -> None:
+    site.configure_plain()
+    no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    warnings = []
+    for _ in range(2):
+        shutil.rmtree(process_cache.cache_directory(site.env), ignore_errors=True)
+        ran = site.run(
+            "exec", "--server", "-a", "plain", "--skip-prompt", "--", "true",
+            JCSAML_PASSWORD=PASSWORD, **no_keyring,
+        )  # fmt: skip
+        assert ran.status == 0, ran.stderr
+        warnings.append(ran.stderr.count("no OS keyring is available"))
+    assert warnings == [1, 0]
