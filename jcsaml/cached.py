@@ -30,10 +30,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["REFRESH_MARGIN_SECONDS", "CachedCredentials", "exec_region", "lookup"]
+__all__ = [
+    "PROCESS_REFRESH_MARGIN_SECONDS",
+    "REFRESH_MARGIN_SECONDS",
+    "CachedCredentials",
+    "exec_region",
+    "lookup",
+    "process_output",
+]
 
 #: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
 REFRESH_MARGIN_SECONDS = 300
+#: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS` (botocore asks again below it).
+PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
 
 # The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
 CONFIG_KEYS = frozenset(
@@ -178,6 +187,79 @@ def lookup(
         return None
     found.account_region = section.get("region", "").strip() or None
     return found
+
+
+def process_output(
+    account_name: str,
+    *,
+    role: str | None = None,
+    config: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    now: float | None = None,
+) -> str | None:
+    """What ``jcsaml credential-process`` prints from its cache, exactly as
+    :func:`jcsaml.process_cache.cached_process_output` gives it, or None to decline.
+
+    ``role`` and ``config`` are the command's ``--role`` and ``--config``; ``now`` is seconds
+    since the epoch. Declines for any doubt: an account the full reader might refuse, a cache
+    entry that is missing, damaged, for another account or role, not in the canonical
+    ``YYYY-MM-DDTHH:MM:SSZ`` form, or valid for 15 minutes or less.
+    """
+    import hashlib
+    import json
+
+    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
+    section = _section(config_path, account_name) if config_path else None
+    if section is None or not _valid_account(account_name, section):
+        return None
+    wanted = role or section.get("role_arn", "").strip()
+    directory = _process_cache_directory(environ)
+    if directory is None:
+        return None
+    # The file name jcsaml.process_cache gives the entry of this account and role.
+    digest = hashlib.sha256(f"{account_name}\0{wanted}".encode()).hexdigest()[:32]
+    try:
+        with open(os.path.join(directory, digest + ".json"), encoding="utf-8") as stream:
+            data = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    fields = ("account", "role", "access_key_id", "secret_access_key", "session_token")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields):
+        return None
+    expiration, role_arn = data.get("expiration"), data.get("role_arn", "")
+    if not (isinstance(expiration, str) and isinstance(role_arn, str)):
+        return None
+    if data["account"] != account_name or data["role"] != wanted or not expiration.endswith("Z"):
+        return None
+    expires_at = _epoch_seconds(expiration)
+    current = time.time() if now is None else now
+    if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
+        return None
+    if wanted and not (same_role(role_arn, wanted) or role_arn.endswith("/" + wanted)):
+        return None
+    return json.dumps(
+        {
+            "Version": 1,
+            "AccessKeyId": data["access_key_id"],
+            "SecretAccessKey": data["secret_access_key"],
+            "SessionToken": data["session_token"],
+            "Expiration": expiration,
+        }
+    )
+
+
+def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
+    """As :func:`jcsaml.process_cache.cache_directory`; None where that would ask the password
+    database for the home directory."""
+    configured = environ.get("XDG_CACHE_HOME", "")
+    if configured and os.path.isabs(configured):
+        base = configured
+    else:
+        home = environ.get("HOME")
+        if not home:
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "jcsaml", "credential-process")
 
 
 def exec_region(

@@ -158,9 +158,48 @@ def exec_role(options: Mapping[str, str], environ: Mapping[str, str]) -> str | N
     return options.get("role") or environ.get("JCSAML_ROLE") or None
 
 
+# --- credential-process -----------------------------------------------------------------------
+
+#: ``credential-process``'s options that a cached run can honour.
+PROCESS_OPTIONS: dict[str, str] = {
+    "-a": "idp_account",
+    "--idp-account": "idp_account",
+    "--config": "config",
+    "--role": "role",
+}
+
+
+def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml credential-process`` with cached credentials valid for more than 15 minutes:
+    the AWS SDKs run it before every AWS call that needs credentials."""
+    if "--" in args:  # credential-process takes no command: argparse refuses it
+        return None
+    parsed = parse_options(args, PROCESS_OPTIONS, EXEC_FLAGS)
+    if parsed is None or parsed[1]:
+        return None
+    options = parsed[0]
+    from jcsaml.cached import process_output
+
+    text = process_output(
+        exec_account(options, environ),
+        role=exec_role(options, environ),
+        config=options.get("config"),
+        environ=environ,
+    )
+    if text is None:
+        return None
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # as the full CLI: the reader went away
+        return 1
+    return 0
+
+
 #: The seam: command name -> light handler (see the module docstring).
 LIGHT_COMMANDS: dict[str, LightHandler] = {
     "exec": light_exec,
+    "credential-process": light_credential_process,
 }
 
 
