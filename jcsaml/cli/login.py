@@ -154,11 +154,16 @@ def _say_why(
     role: str | None,
 ) -> None:
     """One line on stderr before a sign-in: which account, user and app, and why."""
+    reason = "--force" if args.force else _why_not_cached(store, profile, role)
+    say_signing_in(ctx, account, args.username, reason)
+
+
+def say_signing_in(ctx: Context, account: Account, username: str | None, reason: str) -> None:
+    """``Signing in to JumpCloud for account 'production' as alice@... (app ...): <reason>``."""
     from urllib.parse import urlsplit
 
-    user = args.username or account.username
+    user = username or account.username
     app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
-    reason = "--force" if args.force else _why_not_cached(store, profile, role)
     print(
         f"Signing in to JumpCloud for account {account.name!r}"
         + (f" as {user}" if user else "")
