@@ -5,7 +5,8 @@ credentials it should cost little more than starting Python. The full CLI (:mod:
 imports argparse, logging, dataclasses, datetime, pathlib and typing before it does anything;
 this module decides from the command line alone whether a light path applies, and answers it
 with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
-:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`). Both the console script and
+:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, and :mod:`jcsaml.shell_script` for
+``script``; ``json`` for ``credential-process``). Both the console script and
 ``python -m jcsaml`` start here.
 
 A light path never reports an error and never asks anything: it *declines* — prints nothing,
@@ -158,9 +159,101 @@ def exec_role(options: Mapping[str, str], environ: Mapping[str, str]) -> str | N
     return options.get("role") or environ.get("JCSAML_ROLE") or None
 
 
+# --- script -----------------------------------------------------------------------------------
+
+#: ``script``'s options that a cached run can honour.
+SCRIPT_OPTIONS: dict[str, str] = {**EXEC_OPTIONS, "--shell": "shell"}
+
+
+def script_options(args: Sequence[str]) -> dict[str, str] | None:
+    """``script``'s options, with ``shell`` always set; None to decline."""
+    parsed = parse_options(args, SCRIPT_OPTIONS, EXEC_FLAGS)
+    if parsed is None or parsed[1] or "--" in args:
+        return None  # script takes no other words
+    from jcsaml.shell_script import SHELLS
+
+    options = parsed[0]
+    options.setdefault("shell", "bash")
+    return options if options["shell"] in SHELLS else None
+
+
+def light_script(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml script`` with valid cached credentials: prints the shell code."""
+    options = script_options(args)
+    if options is None:
+        return None
+    from jcsaml.cached import exec_region, lookup
+    from jcsaml.environment import CONFLICTING
+
+    found = lookup(
+        exec_account(options, environ),
+        profile=options.get("profile"),
+        role=exec_role(options, environ),
+        config=options.get("config"),
+        environ=environ,
+    )
+    if found is None:
+        return None
+    known, region = exec_region(found, environ)
+    if not known:
+        return None
+    from jcsaml.shell_script import render, script_variables
+
+    variables = script_variables(found, profile=found.profile, region=region)
+    try:
+        text = render(variables, CONFLICTING, options["shell"])
+    except ValueError:
+        return None  # a value the format cannot carry: the full CLI reports it
+    return _write(text)
+
+
+# --- credential-process -----------------------------------------------------------------------
+
+#: ``credential-process``'s options that a cached run can honour (it has no ``--profile``).
+PROCESS_OPTIONS: dict[str, str] = {
+    key: value for key, value in EXEC_OPTIONS.items() if value != "profile"
+}
+
+
+def process_options(args: Sequence[str]) -> dict[str, str] | None:
+    """``credential-process``'s options; None to decline."""
+    parsed = parse_options(args, PROCESS_OPTIONS, EXEC_FLAGS)
+    if parsed is None or parsed[1] or "--" in args:
+        return None  # it takes no other words
+    return parsed[0]
+
+
+def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml credential-process`` with valid cached credentials: prints the JSON."""
+    options = process_options(args)
+    if options is None:
+        return None
+    from jcsaml.cached import process_credentials
+
+    found = process_credentials(
+        exec_account(options, environ),
+        role=exec_role(options, environ),
+        config=options.get("config"),
+        environ=environ,
+    )
+    if found is None:
+        return None
+    import json
+
+    return _write(json.dumps(found.to_credential_process()) + "\n")
+
+
+def _write(text: str) -> int:
+    """Print ``text`` as the full CLI does: one write to the buffered stdout, flushed at exit."""
+    sys.stdout.write(text)
+    return 0
+
+
 #: The seam: command name -> light handler (see the module docstring).
 LIGHT_COMMANDS: dict[str, LightHandler] = {
     "exec": light_exec,
+    "script": light_script,
+    "credential-process": light_credential_process,
 }
 
 

@@ -12,7 +12,6 @@ every AWS call of a profile with ``credential_process``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS, process_cache_name
 from jcsaml.credentials import AwsCredentials, same_role
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 
 #: botocore runs the process again when fewer than 15 minutes remain; handing out credentials
 #: closer to their end than that would run the process (and a sign-in) on every AWS call.
-REFRESH_MARGIN_SECONDS = 15 * 60
+REFRESH_MARGIN_SECONDS = PROCESS_REFRESH_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def _entry_path(directory: Path, account: str, role: str) -> Path:
-    digest = hashlib.sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
-    return directory / f"{digest}.json"
+    # One naming for this module and the light entry's reader.
+    return directory / process_cache_name(account, role)
 
 
 def _to_json(account: str, role: str, credentials: AwsCredentials) -> str:
