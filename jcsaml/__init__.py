@@ -8,12 +8,23 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing itself is not imported: ``import jcsaml`` runs on every command
 
 __version__ = "0.1.0"
-__all__ = ["Account", "AwsCredentials", "JcsamlError", "__version__", "load_account", "login"]
+__all__ = [
+    "Account",
+    "AwsCredentials",
+    "JcsamlError",
+    "__version__",
+    "credentials",
+    "load_account",
+    "login",
+    "session",
+]
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from jcsaml.boto_session import session
     from jcsaml.config import Account, load_account
+    from jcsaml.credential_source import credentials
     from jcsaml.credentials import AwsCredentials
     from jcsaml.errors import JcsamlError
     from jcsaml.signin import login
@@ -22,8 +33,12 @@ _LAZY = {
     "Account": "jcsaml.config",
     "load_account": "jcsaml.config",
     "AwsCredentials": "jcsaml.credentials",
+    # jcsaml.credentials is also the module of AwsCredentials: importing it makes the package
+    # attribute that module, which is callable for this reason (see jcsaml/credentials.py).
+    "credentials": "jcsaml.credential_source",
     "JcsamlError": "jcsaml.errors",
     "login": "jcsaml.signin",
+    "session": "jcsaml.boto_session",
 }
 
 

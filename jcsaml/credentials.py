@@ -7,6 +7,7 @@ Standard library only. The instant paths (:mod:`jcsaml.launcher`) read cached cr
 from __future__ import annotations
 
 import dataclasses
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,3 +76,16 @@ class AwsCredentials:
             aws_session_token=self.session_token,
             **kwargs,
         )
+
+
+class _CallableModule(type(sys.modules[__name__])):  # type: ignore[misc]
+    """``jcsaml.credentials`` names this module and, called, :func:`jcsaml.credential_source.
+    credentials` (the package exports that function under the module's name)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AwsCredentials:
+        from jcsaml.credential_source import credentials
+
+        return credentials(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

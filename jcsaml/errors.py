@@ -787,3 +787,25 @@ class SetupCheckFailedError(JcsamlError):
         "{count} problem(s) would make AssumeRoleWithSAML fail: see the FAIL lines above; "
         "jcsaml setup aws fixes the provider and the roles it manages"
     )
+
+
+# --- credentials kept valid (exec --server, the library session) ------------------------------
+
+
+class SignInRequiredError(JcsamlError):
+    """New credentials need a sign-in by the person (the saved JumpCloud session has ended, or
+    there is none) and nobody can be asked."""
+
+    fmt = (
+        "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
+        "sign in here; run: jcsaml login -a {account}"
+    )
+
+
+class SignInPendingError(JcsamlError):
+    """New credentials wait for the person to answer jcsaml's questions on its terminal."""
+
+    fmt = (
+        "new credentials for account {account!r} need a JumpCloud sign-in: answer jcsaml's "
+        "questions on its terminal"
+    )

@@ -60,6 +60,12 @@ def add_parser(
         help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
         "assumed with the account's credentials",
     )
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="give the command no keys but a local credentials endpoint (AWS container "
+        "credentials on 127.0.0.1) that renews them while it runs",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
 
@@ -69,6 +75,8 @@ def run(
     ctx: Context,
     execvpe: Callable[[str, list[str], dict[str, str]], NoReturn] = os.execvpe,
 ) -> int:
+    """Replace jcsaml with the command; with ``--server``, run it as a child (see
+    :mod:`jcsaml.cli.exec_server`) and return its exit status."""
     from jcsaml.errors import NestedExecError
 
     command = list(args.command)
@@ -84,6 +92,17 @@ def run(
     if ctx.environ.get(MARKER):
         # A command that calls jcsaml exec again would silently switch accounts under the user.
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
+    if args.server and args.exec_profile:
+        print(
+            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            "jcsaml exec: error: --server and --exec-profile cannot be combined",
+            file=ctx.stderr,
+        )
+        return 2
+    if args.server:
+        from jcsaml.cli.exec_server import run_with_server
+
+        return run_with_server(args, ctx, command)
     got = obtain_credentials(args, ctx)
     credentials, region = got.credentials, _region(got.profile, got, ctx)
     if args.exec_profile:

@@ -1,0 +1,267 @@
+"""``jcsaml exec --server``: run a command that gets its credentials from a local endpoint.
+
+Instead of keys in the command's environment, jcsaml serves the AWS container credentials
+protocol on 127.0.0.1 (:mod:`jcsaml.credential_server`) and renews the credentials while the
+command runs: from the cache, then the saved JumpCloud session, then by asking on the terminal.
+jcsaml stays the command's parent: it forwards SIGINT, SIGTERM and SIGHUP, stops the endpoint
+when the command ends and exits with the command's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from jcsaml.credential_source import utc_now
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from jcsaml.cli import Context
+    from jcsaml.credentials import AwsCredentials
+    from jcsaml.errors import JcsamlError
+    from jcsaml.prompter import Prompter
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: Keys the command must not get: it asks the endpoint, which renews them.
+STATIC_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+)
+#: The SDKs prefer a RELATIVE_URI (ECS) and a token file over what jcsaml sets: clear them.
+CONTAINER_VARIABLES = (
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+
+Popen = Callable[..., "subprocess.Popen[bytes]"]
+TerminalOpener = Callable[[], "tuple[TextIO, TextIO] | None"]
+
+
+def server_environment(
+    base: Mapping[str, str],
+    credentials: AwsCredentials,
+    account_name: str,
+    endpoint: Mapping[str, str],
+    *,
+    region: str | None = None,
+) -> dict[str, str]:
+    """What ``jcsaml exec`` would set (``region``, marker, conflicting variables removed),
+    minus the keys, plus the endpoint's variables."""
+    from jcsaml.cli.exec_command import child_environment
+
+    env = child_environment(base, credentials, account_name, region=region)
+    for key in STATIC_CREDENTIALS + CONTAINER_VARIABLES:
+        env.pop(key, None)
+    env.update(endpoint)
+    return env
+
+
+def run_with_server(
+    args: argparse.Namespace,
+    ctx: Context,
+    command: Sequence[str],
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    open_terminal: TerminalOpener | None = None,
+    popen: Popen = subprocess.Popen,
+) -> int:
+    """Obtain credentials (asking here, before the command starts, if needed), serve them to
+    ``command`` and return its exit status (128 + N when signal N ended it)."""
+    from jcsaml.aws_config import child_region
+    from jcsaml.cli.exec_command import check_runnable
+    from jcsaml.cli.login import obtain_credentials
+    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.credential_server import CredentialServer
+    from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.secret_store import default_store
+
+    account = load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
+    wanted = args.role or account.role_arn or ""
+    # The cache credential-process keeps: exec --server renews into it, and reuses what
+    # credential-process (or another exec --server) put there.
+    cache = ProcessCache(account.name, wanted, environ=ctx.environ)
+    if args.force:
+        signed_in = obtain_credentials(args, ctx).credentials  # a sign-in now, as exec --force
+        try:
+            cache.save(signed_in)
+        except OSError as exc:
+            from jcsaml import process_cache
+            from jcsaml.errors import CacheFileError
+
+            raise CacheFileError(
+                path=str(process_cache.cache_directory(ctx.environ)),
+                reason=exc.strerror or str(exc),
+            ) from None
+    duration = parse_duration(args.session_duration) if args.session_duration else None
+
+    def notice(message: str) -> None:
+        from jcsaml.display import printable
+
+        print(printable(message), file=ctx.stderr, flush=True)
+
+    here: Prompter = (
+        NonInteractivePrompter(ctx.stderr)
+        if args.skip_prompt
+        else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
+    )
+    source = CredentialSource(
+        account.name,
+        cache=cache,
+        sign_in=login_sign_in(
+            account,
+            secrets=default_store(warn=ctx.warn_after_success),
+            username=args.username,
+            password=args.password,
+            mfa_token=args.mfa_token,
+            session_duration=duration,
+            notify=notice,
+            environ=ctx.environ,
+        ),
+        role=wanted or None,
+        prompter=here,
+        clock=clock,
+        warn=ctx.warn,
+    )
+    first = source.get()
+
+    def report(error: JcsamlError) -> None:
+        print(f"jcsaml: error: {error}", file=ctx.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        # From now on the command owns the terminal; a sign-in the endpoint needs asks on
+        # /dev/tty, and only when there is one.
+        source.prompter = None
+        if not args.skip_prompt:
+            terminal = (open_terminal or _open_terminal)()
+            if terminal is not None:
+                reader, writer = terminal
+                stack.callback(reader.close)
+                stack.callback(writer.close)
+                source.prompter = TerminalPrompter(stdin=reader, stderr=writer)
+        server = stack.enter_context(CredentialServer(source, report=report, clock=clock))
+        region = child_region(
+            args.profile or account.profile,
+            own=first.region or account.region or None,
+            environ=ctx.environ,
+        )
+        env = server_environment(
+            ctx.environ, first, account.name, server.environment(), region=region
+        )
+        check_runnable(command[0], env.get("PATH"))
+        shadowing = default_profile_keys(env)
+        if shadowing:
+            ctx.warn(
+                f"profile 'default' in {shadowing} holds access keys, which the AWS SDKs use "
+                "before the credentials endpoint: the command may run with those instead; "
+                "move them to a named profile (see: jcsaml help long-runs)"
+            )
+        ctx.show_deferred()
+        ctx.stdout.flush()
+        ctx.stderr.flush()
+        return run_child(command, env, popen=popen)
+
+
+def default_profile_keys(env: Mapping[str, str]) -> str | None:
+    """The command's shared credentials file when its ``[default]`` profile holds keys (the
+    SDKs take those before container credentials), else None."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.inifile import IniSyntaxError, read_ini
+
+    path = CredentialsFile.default_path(env)
+    try:
+        document = read_ini(path)
+    except (OSError, IniSyntaxError):
+        return None  # the SDK will not read keys from it either
+    section = document.section("default") if document is not None else None
+    return str(path) if section and section.get("aws_access_key_id") else None
+
+
+def run_child(
+    command: Sequence[str], env: Mapping[str, str], *, popen: Popen = subprocess.Popen
+) -> int:
+    """Run ``command`` and wait for it, forwarding SIGINT, SIGTERM and SIGHUP; its exit status,
+    128 + N when signal N ended it (as shells report it)."""
+    child: subprocess.Popen[bytes] | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        if signum == signal.SIGINT and _terminal_delivers_to_child():
+            return  # Ctrl-C reached the command already; twice means "stop now" to many tools
+        if child is None:
+            pending.append(signum)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+    with _handling(FORWARDED, forward):
+        try:
+            child = popen(list(command), env=dict(env))
+        except OSError as exc:  # found and allowed, yet the system would not run it
+            from jcsaml.cli.exec_command import _cannot_run
+
+            raise _cannot_run(command[0], exc) from None
+        for signum in pending:
+            child.send_signal(signum)
+        while True:
+            # Wait in short steps: the kernel may hand a signal to one of the endpoint's threads,
+            # and Python runs the handler only when the main thread runs again.
+            try:
+                status = child.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    return 128 - status if status < 0 else status
+
+
+@contextlib.contextmanager
+def _handling(signals: Sequence[int], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _terminal_delivers_to_child() -> bool:
+    """Whether jcsaml (and so the command, which shares its process group) is in the foreground
+    of its controlling terminal: a Ctrl-C there signals both."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _open_terminal() -> tuple[TextIO, TextIO] | None:
+    """The controlling terminal, to ask on while the command runs; None without one."""
+    try:
+        reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return None
+    try:
+        writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        reader.close()
+        return None
+    return reader, writer

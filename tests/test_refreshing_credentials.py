@@ -1,0 +1,430 @@
+"""Credentials that renew themselves: the credential source (cache, saved JumpCloud session,
+person), the library's ``jcsaml.session()`` and ``jcsaml.credentials()``, and the credentials
+endpoint, with a clock the tests move."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore.utils import ContainerMetadataFetcher
+
+import jcsaml
+from jcsaml import process_cache
+from jcsaml.config import Account
+from jcsaml.credential_server import CredentialServer
+from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
+from jcsaml.credentials import AwsCredentials
+from jcsaml.credentials_file import MemoryCredentialsStore
+from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
+from jcsaml.prompter import Prompter
+from jcsaml.secret_store import MemoryStore
+from jcsaml.signin import login
+from jcsaml.testing.fakes import ScriptedPrompter
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+
+ACCOUNT = "012345678987"
+EMAIL = "alice@acme.example"
+PASSWORD = "pw-for-tests"
+SLUG = "aws"
+SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def made(key: str, *, minutes: float, clock: Clock, role: str = ROLE) -> AwsCredentials:
+    return AwsCredentials(
+        access_key_id=key,
+        secret_access_key="secret-" + key,
+        session_token="token-" + key,
+        expiration=clock.now + timedelta(minutes=minutes),
+        role_arn=role,
+    )
+
+
+class FakeSignIn:
+    """A SignIn that records how it was called: ``session_alive`` decides whether the
+    unattended call succeeds; a call with a prompter asks it for the password."""
+
+    def __init__(self, clock: Clock, *, minutes: float = 60, session_alive: bool = True) -> None:
+        self.clock = clock
+        self.minutes = minutes
+        self.session_alive = session_alive
+        self.calls: list[tuple[str, str | None]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, prompter: Prompter | None, role: str | None) -> AwsCredentials:
+        with self._lock:
+            self.calls.append(("person" if prompter else "session", role))
+            number = len(self.calls)
+        if prompter is None and not self.session_alive:
+            raise InputRequiredError(what="JumpCloud password", how="pass --password")
+        if prompter is not None:
+            prompter.secret("JumpCloud password", how="pass --password")
+        return made(f"KEY{number}", minutes=self.minutes, clock=self.clock, role=role or ROLE)
+
+
+def source_with(
+    clock: Clock, sign_in: FakeSignIn, *, cached: AwsCredentials | None = None, **kwargs: object
+) -> tuple[CredentialSource, MemoryCredentialsStore]:
+    store = MemoryCredentialsStore({"production": cached} if cached else None)
+    source = CredentialSource(
+        "production",
+        cache=ProfileCache(store, "production"),
+        sign_in=sign_in,
+        clock=clock,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return source, store
+
+
+# --- the credential source, with fakes of jcsaml's own interfaces -------------------------------
+
+
+def test_cached_credentials_are_used_while_they_outlast_the_sdk_window() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock)
+    source, _ = source_with(clock, sign_in, cached=made("CACHED", minutes=16, clock=clock))
+    assert source.get().access_key_id == "CACHED"
+    clock.advance(seconds=50)
+    assert source.get().access_key_id == "CACHED"
+    assert sign_in.calls == []
+
+
+def test_inside_the_window_the_saved_session_renews_them_and_the_cache_gets_them() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock)
+    source, store = source_with(clock, sign_in, cached=made("CACHED", minutes=16, clock=clock))
+    source.get()
+    clock.advance(minutes=2)  # 14 minutes left: inside the SDKs' 15
+    renewed = source.get()
+    assert renewed.access_key_id == "KEY1"
+    assert sign_in.calls == [("session", ROLE)]  # the role it had: never switched
+    assert store.load("production") == renewed
+
+
+def test_without_the_session_the_prompter_is_asked_and_without_one_sign_in_is_required() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, session_alive=False)
+    prompter = ScriptedPrompter(["typed password"])
+    source, _ = source_with(clock, sign_in, prompter=prompter)
+    assert source.get().access_key_id == "KEY2"
+    assert sign_in.calls == [("session", None), ("person", None)]
+    assert prompter.asked == ["JumpCloud password"]
+
+    clock.advance(minutes=50)
+    with pytest.raises(SignInRequiredError) as raised:
+        source.get(ask=False)
+    assert raised.value.account == "production"
+    assert str(raised.value).endswith("run: jcsaml login -a production")
+    source.prompter = None
+    with pytest.raises(SignInRequiredError):
+        source.get()
+    # Once a role was obtained, every later sign-in asks for that one.
+    assert sign_in.calls[2:] == [("session", ROLE), ("session", ROLE)]
+
+
+def test_threads_asking_at_once_share_one_sign_in() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock)
+    source, _ = source_with(clock, sign_in)
+    start = threading.Barrier(8)
+    got: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(source.get().access_key_id)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == ["KEY1"] * 8
+    assert len(sign_in.calls) == 1
+
+
+def test_credentials_shorter_than_the_window_are_kept_five_minutes() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, minutes=15)  # a role capped at 15 minutes
+    source, _ = source_with(clock, sign_in)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=4)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=2)
+    assert source.get().access_key_id == "KEY2"
+
+
+def test_credentials_longer_than_the_window_are_renewed_when_it_opens() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, minutes=25)
+    source, _ = source_with(clock, sign_in)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=9)
+    assert source.get().access_key_id == "KEY1"
+    clock.advance(minutes=2)  # 14 minutes left
+    assert source.get().access_key_id == "KEY2"
+
+
+class SlowPerson(ScriptedPrompter):
+    """Answers the password only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__(["typed password"])
+        self.asked_event = threading.Event()
+        self.answer = threading.Event()
+
+    def secret(self, message: str, *, how: str) -> str:
+        self.asked_event.set()
+        assert self.answer.wait(30)
+        return super().secret(message, how=how)
+
+
+def test_while_the_person_is_asked_others_get_the_held_credentials_or_pending() -> None:
+    clock = Clock()
+    sign_in = FakeSignIn(clock, session_alive=False)
+    person = SlowPerson()
+    source, _ = source_with(
+        clock, sign_in, cached=made("CACHED", minutes=16, clock=clock), prompter=person
+    )
+    assert source.get().access_key_id == "CACHED"
+    clock.advance(minutes=2)
+    asking = threading.Thread(target=source.get)
+    asking.start()
+    assert person.asked_event.wait(30)
+    assert source.get(ask=False, wait_for_person=False).access_key_id == "CACHED"
+    clock.advance(minutes=15)  # the held ones have ended now
+    with pytest.raises(SignInPendingError):
+        source.get(ask=False, wait_for_person=False)
+    person.answer.set()
+    asking.join(30)
+    assert source.get(ask=False, wait_for_person=False).access_key_id == "KEY2"
+
+
+# --- against the fake JumpCloud and the local STS ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    return IdpKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
+    with LocalAws() as local:
+        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
+        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
+        yield local, role, principal
+
+
+@dataclasses.dataclass
+class Signed:
+    """After one sign-in with the password: the account, the saved JumpCloud session in
+    ``secrets``, and 25-minute credentials in ``cache``."""
+
+    account: Account
+    jumpcloud: FakeJumpCloud
+    secrets: MemoryStore
+    cache: ProfileCache
+    first: AwsCredentials
+
+    def requests(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path.split("?", 1)[0]) for r in self.jumpcloud.requests]
+
+
+@pytest.fixture
+def signed(
+    keys: IdpKeyPair, aws: tuple[LocalAws, str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Signed]:
+    local, role, principal = aws
+    for key, value in local.environment().items():  # botocore reads the endpoint from here
+        monkeypatch.setenv(key, value)
+    app = FakeApp(slug=SLUG, roles=[(role, principal)])
+    user = FakeUser(email=EMAIL, password=PASSWORD, apps=[SLUG])  # no MFA: sign in at will
+    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+        account = Account(
+            name="production",
+            url=jumpcloud.app_url(SLUG),
+            console_url=jumpcloud.url,
+            username=EMAIL,
+        )
+        secrets = MemoryStore()
+        first = login(
+            account,
+            password=PASSWORD,
+            session_duration=1500,
+            secrets=secrets,
+            environ={},
+        )
+        cache = ProfileCache(MemoryCredentialsStore({"production": first}), "production")
+        jumpcloud.clear_requests()
+        yield Signed(account, jumpcloud, secrets, cache, first)
+
+
+def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) -> None:
+    clock = Clock()
+    session = jcsaml.session(
+        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
+    )
+    sts = session.client("sts")
+    assert sts.get_caller_identity()["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
+    credentials = session.get_credentials()
+    assert credentials.get_frozen_credentials().access_key == signed.first.access_key_id
+    assert signed.requests() == []
+
+    clock.advance(minutes=11)  # 14 minutes left: botocore renews, the saved session serves
+    start = threading.Barrier(4)
+    keys: list[str] = []
+
+    def use() -> None:
+        start.wait()
+        keys.append(credentials.get_frozen_credentials().access_key)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # In botocore's advisory window, threads that find the refresh under way go on with the old
+    # (still valid) credentials; one refresh happened, through the saved session.
+    new = set(keys) - {signed.first.access_key_id}
+    assert len(new) == 1
+    assert signed.requests() == SESSION_REUSE
+    renewed = credentials.get_frozen_credentials().access_key
+    assert {renewed} == new
+    assert sts.get_caller_identity()["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
+    cached = signed.cache.load()
+    assert cached is not None and cached.access_key_id == renewed
+
+
+def test_library_session_without_a_jumpcloud_session_raises_sign_in_required(
+    signed: Signed,
+) -> None:
+    clock = Clock()
+    session = jcsaml.session(
+        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
+    )
+    signed.jumpcloud.expire_sessions()
+    clock.advance(minutes=16)  # 9 minutes left: botocore must renew
+    with pytest.raises(SignInRequiredError):
+        session.get_credentials().get_frozen_credentials()
+
+
+def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
+    signed: Signed,
+) -> None:
+    clock = Clock()
+    kwargs = {"secrets": signed.secrets, "cache": signed.cache, "clock": clock, "environ": {}}
+    assert jcsaml.credentials(signed.account, **kwargs) == signed.first  # type: ignore[arg-type]
+    assert signed.requests() == []
+
+    clock.advance(minutes=11)
+    renewed = jcsaml.credentials(signed.account, **kwargs)  # type: ignore[arg-type]
+    assert renewed.access_key_id != signed.first.access_key_id
+    assert signed.requests() == SESSION_REUSE
+
+    signed.jumpcloud.expire_sessions()
+    clock.advance(minutes=60)
+    with pytest.raises(SignInRequiredError):
+        jcsaml.credentials(signed.account, **kwargs)  # type: ignore[arg-type]
+    prompter = ScriptedPrompter([PASSWORD])
+    asked = jcsaml.credentials(signed.account, prompter=prompter, **kwargs)  # type: ignore[arg-type]
+    assert asked.expiration > clock.now - timedelta(minutes=60)
+    assert prompter.asked == ["JumpCloud password"]
+
+
+def fetch(server: CredentialServer) -> dict[str, str]:
+    """What botocore's container provider gets from the endpoint."""
+    fetched: dict[str, str] = ContainerMetadataFetcher().retrieve_full_uri(
+        server.url, headers={"Authorization": server.token}
+    )
+    return fetched
+
+
+def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
+    signed: Signed,
+) -> None:
+    clock = Clock()
+    source = default_source(
+        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
+    )
+    reports: list[str] = []
+    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+        assert server.address[0] == "127.0.0.1"
+        first = fetch(server)
+        assert first["AccessKeyId"] == signed.first.access_key_id
+        clock.advance(minutes=11)  # the old ones have 14 minutes left: inside the SDKs' window
+        second = fetch(server)
+        old_expiry = datetime.fromisoformat(first["Expiration"].replace("Z", "+00:00"))
+        assert second["AccessKeyId"] != first["AccessKeyId"]
+        assert clock.now < old_expiry  # handed out before the old ones ended
+        assert signed.requests() == SESSION_REUSE
+        assert fetch(server) == second
+        assert signed.requests() == SESSION_REUSE
+    assert reports == []
+
+
+def test_the_endpoint_answers_an_error_once_the_session_is_gone_and_reports_it_once(
+    signed: Signed,
+) -> None:
+    clock = Clock()
+    source = default_source(
+        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
+    )
+    reports: list[str] = []
+    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+        fetch(server)
+        signed.jumpcloud.expire_sessions()
+        clock.advance(minutes=11)
+        for _ in range(2):
+            request = urllib.request.Request(server.url, headers={"Authorization": server.token})
+            with pytest.raises(urllib.error.HTTPError) as failed:
+                urllib.request.urlopen(request, timeout=10)
+            body = json.loads(failed.value.read())
+            assert failed.value.code == 500
+            assert body["Message"].endswith("run: jcsaml login -a production")
+    assert len(reports) == 1
+
+
+def test_by_default_the_credential_process_cache_is_shared(signed: Signed) -> None:
+    environ = {"HOME": str(Path.home())}
+    first = jcsaml.credentials(signed.account, secrets=signed.secrets, environ=environ)
+    assert signed.requests() == SESSION_REUSE  # nothing cached yet: the saved session
+    assert process_cache.load("production", "", environ=environ) == first
+    assert process_cache.cache_directory(environ).stat().st_mode & 0o077 == 0
+    again = jcsaml.credentials(signed.account, secrets=signed.secrets, environ=environ)
+    assert again == first and signed.requests() == SESSION_REUSE
+
+
+def test_the_renewal_machinery_imports_nothing_heavy_until_used() -> None:
+    code = (
+        "import sys, jcsaml; jcsaml.session; jcsaml.credentials; "
+        "import jcsaml.credential_server, jcsaml.credential_source, jcsaml.cli.exec_server; "
+        "heavy = ('boto3', 'botocore', 'requests', 'lxml', 'signxml', 'cryptography', "
+        "'prompt_toolkit', 'keyring'); print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
