@@ -47,15 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     from jcsaml.cli import main as full_main
 
-    status = full_main(args)
-    if argv is None:
-        _end_now(status)
-    return status
+    return full_main(args)
 
 
 def run() -> None:
     """The console script and ``python -m jcsaml``."""
-    sys.exit(main())
+    status = main()
+    if "jcsaml.cli" in sys.modules:  # the full CLI ran: its teardown is worth skipping
+        _end_now(status)
+    sys.exit(status)
 
 
 def _end_now(status: int) -> None:

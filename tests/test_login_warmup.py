@@ -137,9 +137,13 @@ def test_an_unflushable_stdout_keeps_the_normal_exit(hermetic_home: Path) -> Non
     assert process.returncode != 0
 
 
-def test_in_process_calls_never_end_the_process(hermetic_home: Path) -> None:
+def test_in_process_calls_never_end_the_process(
+    hermetic_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jcsaml import launcher
 
-    # main() with arguments is the library-style call: it returns.
+    # main() is the library-style call: it returns, with or without arguments.
     assert launcher.main(["status", "--json"]) == 0
+    monkeypatch.setattr(sys, "argv", ["jcsaml", "status"])
+    assert launcher.main() == 0
     assert threading.main_thread().is_alive()
