@@ -24,7 +24,7 @@ import time
 
 from jcsaml.arn import role_arn_from_assumed_role, same_role
 from jcsaml.environment import credential_process_document, credential_variables
-from jcsaml.inifile import read_ini
+from jcsaml.inifile import is_private_file, read_ini
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,8 +186,11 @@ def lookup(
     if section is None:
         return None
     chosen_profile = profile or section.get("aws_profile", "").strip() or account_name
+    if not _valid_profile(chosen_profile):
+        return None
     path = _credentials_path(section.get("credentials_file", "").strip(), environ)
-    values = _section(path, chosen_profile) if path else None
+    # As jcsaml.credentials_file refuses a file that others can write or a doubtful link.
+    values = _section(path, chosen_profile) if path and is_private_file(path) else None
     if values is None:
         return None
     found = _credentials(account_name, chosen_profile, values)
@@ -207,7 +210,7 @@ def account_section(
     """The account's config section when :func:`jcsaml.config.load_account` surely accepts it
     (``config``: the command's ``--config``), else None."""
     config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
-    section = _section(config_path, account_name) if config_path else None
+    section = _section(config_path, account_name, config=True) if config_path else None
     if section is None or not _valid_account(account_name, section):
         return None
     return section
@@ -346,9 +349,22 @@ def exec_region(
     return True, ((section or {}).get("region", "").strip() or None)
 
 
-def _section(path: str, name: str) -> dict[str, str] | None:
+def _valid_profile(profile: str) -> bool:
+    """True only when :func:`jcsaml.credentials_file.validate_profile_name` surely accepts it."""
+    return (
+        profile != "DEFAULT"
+        and profile == profile.strip()
+        and profile.isprintable()
+        and not any(c in profile for c in "[]")
+        and not profile.startswith(("#", ";"))
+    )
+
+
+def _section(path: str, name: str, *, config: bool = False) -> dict[str, str] | None:
+    """The section, read as the full CLI reads that file (the config file with inline
+    comments), or None."""
     try:
-        document = read_ini(path)
+        document = read_ini(path, inline_comments=config)
     except (OSError, ValueError):
         return None
     return None if document is None else document.section(name)
@@ -380,9 +396,13 @@ def _aws_path(path: str, environ: Mapping[str, str]) -> str | None:
 
 def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     """True only when :func:`jcsaml.config.load_account` surely accepts the section."""
-    if not name or any(c in name for c in "[]\n\r"):
+    if not name or name == "DEFAULT" or any(c in name for c in "[]\n\r"):
+        return False
+    if not (name == name.strip() and name.isprintable()):
         return False
     values = {key: value.strip() for key, value in section.items() if key in CONFIG_KEYS}
+    if any("\n" in value for value in values.values()):
+        return False  # a continued value: the full CLI refuses it
     url = _HTTPS_URL.fullmatch(values.get("url", ""))
     if url is None or "/saml2/" not in (url.group("path") or ""):
         return False

@@ -1,5 +1,9 @@
 """The jcsaml config file: one INI section per IdP account, saml2aws-compatible keys.
 
+Like saml2aws's ``~/.saml2aws``, the file may carry inline comments (``mfa = Auto  ; or PUSH``):
+a ``;`` or ``#`` preceded by whitespace ends the value. Every key holds one line: a value
+continued on an indented line is refused, naming the key and the line.
+
 On the hot path of ``jcsaml exec``: standard library only at module level.
 """
 
@@ -14,13 +18,15 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from jcsaml.credentials_file import validate_profile_name
 from jcsaml.errors import (
     ConfigFileError,
-    FileLockedError,
+    ConfigFileReadError,
+    ConfigFileWriteError,
     InvalidSettingError,
     UnknownAccountError,
 )
-from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, edit_ini, read_ini
 
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
@@ -32,11 +38,35 @@ MAX_SESSION_DURATION = 43200
 
 T = TypeVar("T")
 
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+# \Z, not $: a trailing newline must not pass.
+_ROLE_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
+_ROLE_NAME = re.compile(r"\A[\w+=,.@-]{1,64}\Z", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
+#: The keys jcsaml reads; each holds a single line.
+KNOWN_KEYS = (
+    "url",
+    "console_url",
+    "username",
+    "mfa",
+    "role_arn",
+    "aws_profile",
+    "region",
+    "aws_session_duration",
+    "credentials_file",
+    "idp_cert",
+    "idp_cert_sha256",
+    "saml_nameid",
+    "allow_sha1",
+    "http_timeout",
+    "push_timeout",
+    "sts_timeout",
+    "federation_url",
+    "account_aliases",
+)
+#: configparser's (hence botocore's) defaults section: its keys apply to every other section.
+DEFAULT_SECTION = "DEFAULT"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,15 +152,35 @@ def expand_home(path: str, environ: Mapping[str, str] = os.environ) -> Path:
 
 def _read(path: Path) -> IniDocument | None:
     try:
-        return read_ini(path)
+        return read_ini(path, inline_comments=True)
     except IniSyntaxError as exc:
         raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
-    except FileLockedError:
-        raise
-    except OSError as exc:
-        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
-    except ValueError as exc:  # a value the INI format cannot hold (a line break, say)
-        raise InvalidSettingError(setting="configuration value", reason=str(exc)) from None
+    except IniAccessError as exc:
+        raise ConfigFileReadError(path=str(path), reason=exc.reason) from None
+
+
+def _file_error(path: Path, exc: IniSyntaxError | IniAccessError) -> ConfigFileError:
+    """The error for a failed edit of the config file, saying which operation failed."""
+    if isinstance(exc, IniSyntaxError):
+        return ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}")
+    if exc.operation == "read":
+        return ConfigFileReadError(path=str(path), reason=exc.reason)
+    directory = exc.path if exc.path != path and exc.path.is_dir() else exc.path.parent
+    return ConfigFileWriteError(path=str(path), reason=exc.reason, directory=str(directory))
+
+
+def check_single_lines(document: IniDocument, name: str, path: Path) -> None:
+    """Refuse a known key whose value goes on over several lines (an indented line after it
+    continues the value, which no key can use)."""
+    for key in KNOWN_KEYS:
+        line = document.continuation_line(name, key)
+        if line is not None:
+            raise InvalidSettingError(
+                setting=key,
+                reason=f"line {line} of {path} continues the value of {key} on another line; "
+                "put the whole value on the key's line (an indented line continues the key "
+                "above it)",
+            )
 
 
 def account_names(path: Path) -> list[str]:
@@ -143,11 +193,14 @@ def load_account(
 ) -> Account:
     """Read and validate account ``name``; raises ConfigError subclasses."""
     path = path or config_path(environ)
+    validate_account_name(name)
     document = _read(path)
     section = document.section(name) if document else None
     if section is None:
         known = tuple(document.sections()) if document else ()
         raise UnknownAccountError(account=name, path=str(path), known=known)
+    assert document is not None  # a section came from it
+    check_single_lines(document, name, path)
     return dataclasses.replace(account_from_section(name, section), source=path)
 
 
@@ -221,6 +274,23 @@ def parse_seconds(setting: str, text: str) -> float:
     return seconds
 
 
+def validate_account_name(name: str) -> str:
+    """An IdP account name must be usable as a section name of the config file."""
+    if name == DEFAULT_SECTION:
+        raise InvalidSettingError(
+            setting="account name",
+            reason=f"{name!r} is the INI defaults section, whose keys would apply to every "
+            "account; choose another name",
+        )
+    if not name or name != name.strip() or any(c in name for c in "[]") or not name.isprintable():
+        raise InvalidSettingError(
+            setting="account name",
+            reason=f"{name!r} can't be a section name (no brackets, control characters or "
+            "surrounding spaces)",
+        )
+    return name
+
+
 def parse_fingerprint(text: str) -> str:
     """A SHA-256 fingerprint as 64 lowercase hex digits; colons (openssl's form) are allowed."""
     digits = text.replace(":", "").strip().lower()
@@ -234,10 +304,10 @@ def parse_fingerprint(text: str) -> str:
 
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
-    if not account.name or any(c in account.name for c in "[]\n\r"):
-        raise InvalidSettingError(
-            setting="account name", reason=f"{account.name!r} can't be a section name"
-        )
+    validate_account_name(account.name)
+    for key, value in account.to_config().items():
+        if value is not None:
+            check_value_text(key, value)
     if not account.url:
         raise InvalidSettingError(
             setting="url",
@@ -261,9 +331,65 @@ def validate_account(account: Account) -> None:
         validate_role(account.role_arn)
     if account.session_duration is not None:
         parse_duration(str(account.session_duration))
-    for key, value in (("aws_profile", account.aws_profile), ("region", account.region)):
+    if account.aws_profile:
+        validate_profile_name(account.aws_profile, setting="aws_profile")
+    if any(c.isspace() or c in "[]" for c in account.region):
+        raise InvalidSettingError(
+            setting="region", reason=f"{account.region!r} contains spaces or brackets"
+        )
+
+
+def check_value_text(key: str, value: str) -> None:
+    """A value must read back as written: one line, no surrounding spaces, and no ``;`` or
+    ``#`` that would start an inline comment."""
+    if "\n" in value or "\r" in value:
+        raise InvalidSettingError(
+            setting=key, reason="the value contains a line break; give it on one line"
+        )
+    if value != value.strip():
+        raise InvalidSettingError(setting=key, reason="the value has surrounding spaces")
+    if value.startswith(("#", ";")) or re.search(r"\s[;#]", value):
+        raise InvalidSettingError(
+            setting=key,
+            reason="a ';' or '#' after a space (or at the start) would make the rest of the "
+            "value a comment in the config file",
+        )
+
+
+def validate_setting(key: str, value: str) -> str:
+    """Check one value given for ``key`` (say by ``configure``); returns it as it is stored
+    (``mfa`` in its canonical spelling)."""
+    check_value_text(key, value)
+    if key == "url":
+        validate_url(value, "url")
+        if "/saml2/" not in urlsplit(value).path:
+            raise InvalidSettingError(
+                setting="url",
+                reason=f"{value} is not a JumpCloud SAML application URL "
+                "(expected https://sso.jumpcloud.com/saml2/<application>)",
+            )
+    elif key in ("console_url", "federation_url"):
+        validate_url(value, key)
+    elif key == "mfa":
+        return _canonical_mfa(value)
+    elif key == "role_arn":
+        validate_role(value)
+    elif key == "aws_profile":
+        validate_profile_name(value, setting="aws_profile")
+    elif key == "region":
         if any(c.isspace() or c in "[]" for c in value):
             raise InvalidSettingError(setting=key, reason=f"{value!r} contains spaces or brackets")
+    elif key == "aws_session_duration":
+        parse_duration(value)
+    elif key == "idp_cert_sha256":
+        return parse_fingerprint(value)
+    elif key == "allow_sha1":
+        _parse_bool(key, value)
+    elif key in ("http_timeout", "push_timeout", "sts_timeout"):
+        parse_seconds(key, value)
+    elif key == "account_aliases":
+        return ", ".join(f"{a}:{n}" for a, n in parse_account_aliases(value))
+    return value
 
 
 def validate_url(url: str, setting: str) -> str:
@@ -290,7 +416,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def validate_role_arn(arn: str) -> str:
-    if not _ROLE_ARN.match(arn):
+    if not _ROLE_ARN.match(arn):  # anchored with \A and \Z
         raise InvalidSettingError(
             setting="role_arn",
             reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
@@ -361,23 +487,70 @@ def _parse_bool(setting: str, value: str) -> bool:
 
 
 def save_account(account: Account, *, path: Path) -> None:
-    """Validate, then create or update the account's section; the rest of the file survives."""
+    """Validate, then create or update the account's section with every key of
+    :meth:`Account.to_config`; the rest of the file survives. To change only some keys (and
+    keep what others changed meanwhile), use :func:`update_account`."""
     validate_account(account)
+    update_account(account.name, account.to_config(), path=path)
+
+
+#: What :func:`update_account` did to one key: (old value, new value); None means absent.
+Change = tuple[str | None, str | None]
+
+
+def update_account(
+    name: str,
+    values: Mapping[str, str | None],
+    *,
+    path: Path,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Change]:
+    """Set (or, for None or "", remove) the given keys of account ``name``, creating the section
+    if needed; returns the keys whose value changed, in the order given.
+
+    The section is read, merged and written while the config file is locked, so a concurrent
+    update of other keys is never lost; keys not given, comments and layout stay as they were.
+    Each given value is checked with :func:`validate_setting`, and the merged section must have
+    a ``url``. Raises InvalidSettingError (nothing written), ConfigFileError (unparseable file),
+    ConfigFileReadError / ConfigFileWriteError, FileLockedError or LockFileError.
+    """
+    validate_account_name(name)
+    wanted: dict[str, str | None] = {}
+    for key, value in values.items():
+        wanted[key] = validate_setting(key, value) if value else None
+    changes: dict[str, Change] = {}
 
     def edit(document: IniDocument) -> None:
-        document.update_section(account.name, account.to_config())
+        current = document.section(name) or {}
+        for key, value in wanted.items():
+            old = current.get(key) or None
+            if old != value:
+                changes[key] = (old, value)
+        merged = {**current, **{k: v for k, v in wanted.items() if v}}
+        for key in (k for k, v in wanted.items() if not v):
+            merged.pop(key, None)
+        if not merged.get("url"):
+            raise InvalidSettingError(
+                setting="url",
+                reason=f"account {name!r} has no url; set it with "
+                f"jcsaml configure -a {name} --url URL",
+            )
+        document.update_section(name, {key: wanted[key] for key in changes})
 
     try:
-        edit_ini(path, edit)
-    except IniSyntaxError as exc:
-        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
-    except OSError as exc:
-        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+        edit_ini(path, edit, inline_comments=True, environ=environ)
+    except (IniSyntaxError, IniAccessError) as exc:
+        raise _file_error(path, exc) from None
+    return changes
 
 
 def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:
     """Set (None: remove) only the given keys of an existing account's section, under the
-    config file's lock; every other key, account and comment stays as it is."""
+    config file's lock; every other key, account and comment stays as it is. Unlike
+    :func:`update_account`, the values are not checked beyond what the file can hold."""
+    for key, value in values.items():
+        if value is not None:
+            check_value_text(key, value)
 
     def edit(document: IniDocument) -> None:
         if document.section(name) is None:
@@ -385,8 +558,6 @@ def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Pa
         document.update_section(name, values)
 
     try:
-        edit_ini(path, edit)
-    except IniSyntaxError as exc:
-        raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
-    except OSError as exc:
-        raise ConfigFileError(path=str(path), reason=exc.strerror or str(exc)) from None
+        edit_ini(path, edit, inline_comments=True)
+    except (IniSyntaxError, IniAccessError) as exc:
+        raise _file_error(path, exc) from None

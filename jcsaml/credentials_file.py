@@ -21,13 +21,31 @@ from typing import Protocol
 from jcsaml.credentials import AwsCredentials, role_arn_from_assumed_role
 from jcsaml.errors import (
     CredentialsFileError,
+    CredentialsFileReadError,
+    CredentialsFileWriteError,
     InvalidSettingError,
-    JcsamlError,
     StaticCredentialsProfileError,
 )
-from jcsaml.inifile import DEFAULT_LOCK_TIMEOUT, IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.inifile import (
+    DEFAULT_LOCK_TIMEOUT,
+    IniAccessError,
+    IniDocument,
+    IniSyntaxError,
+    check_editable,
+    edit_ini,
+    read_ini,
+    safe_target,
+)
 
-__all__ = ["CredentialsFile", "CredentialsStore", "MemoryCredentialsStore"]
+__all__ = [
+    "CredentialsFile",
+    "CredentialsStore",
+    "MemoryCredentialsStore",
+    "validate_profile_name",
+]
+
+#: configparser's (hence botocore's) defaults section: its keys apply to every profile.
+DEFAULT_SECTION = "DEFAULT"
 
 ACCESS_KEY_ID = "aws_access_key_id"
 SECRET_ACCESS_KEY = "aws_secret_access_key"
@@ -70,15 +88,27 @@ class CredentialsFile:
     """A :class:`CredentialsStore` on the AWS shared credentials file (``~/.aws/credentials``).
 
     Writes are locked against other jcsaml processes and atomic (see
-    :func:`jcsaml.inifile.edit_ini`); the file is mode 0600. Errors are
-    :class:`~jcsaml.errors.CredentialsFileError` (a file that cannot be parsed or read is
-    reported with the line number, never quoted, and never overwritten) or
-    :class:`~jcsaml.errors.FileLockedError`.
+    :func:`jcsaml.inifile.edit_ini`); the file is mode 0600. A symlink is followed only to an
+    existing regular file of this user, and a file or directory other users can write is
+    refused (:class:`~jcsaml.errors.UnsafeFileError`). Other errors are
+    :class:`~jcsaml.errors.CredentialsFileError` (a file that cannot be parsed is reported with
+    the line number, never quoted, and never overwritten; its subclasses
+    :class:`~jcsaml.errors.CredentialsFileReadError` and
+    :class:`~jcsaml.errors.CredentialsFileWriteError` say which operation failed),
+    :class:`~jcsaml.errors.FileLockedError` and :class:`~jcsaml.errors.LockFileError`.
+    ``environ`` locates the lock files (see :func:`jcsaml.inifile.lock_directory`).
     """
 
-    def __init__(self, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
+        self.environ = environ
 
     def __repr__(self) -> str:
         return f"CredentialsFile({str(self.path)!r})"
@@ -134,7 +164,7 @@ class CredentialsFile:
         value that cannot be written, and :class:`~jcsaml.errors.CredentialsFileError` when the
         file cannot be parsed, read or written: in all these cases the file is left as it was.
         """
-        _check_profile(profile)
+        validate_profile_name(profile)
         values = _values_for(credentials)
 
         def write(doc: IniDocument) -> None:
@@ -147,10 +177,29 @@ class CredentialsFile:
 
         self._edit(write)
 
+    def check_writable(self, profile: str) -> None:
+        """Check now, without writing, everything :meth:`save` into ``profile`` needs: a valid
+        profile name, a readable and parseable file that is the user's alone, a profile that
+        does not hold long-lived keys, a writable directory, and a lock no other process holds
+        (:class:`~jcsaml.errors.FileBusyError` within a second instead of the long wait of a
+        save). For use before a
+        sign-in, so that nothing is spent on one whose result could not be saved."""
+        validate_profile_name(profile)
+        try:
+            doc = check_editable(self.path, environ=self.environ)
+        except (IniSyntaxError, IniAccessError) as exc:
+            raise self._error(exc) from None
+        current = doc.section(profile) if doc else None
+        if current is not None and _holds_static_keys(current):
+            raise StaticCredentialsProfileError(
+                path=str(self.path), profile=profile, reason="long-lived access keys"
+            )
+
     def delete(self, profile: str) -> bool:
         """Remove jcsaml's credential keys from ``profile``, and the profile when nothing else
         is left in it. Profiles jcsaml did not write (long-lived keys ...) are never touched:
         the answer is then False, as when the profile does not exist."""
+        validate_profile_name(profile)
         doc = self._read()
         if doc is None or not _is_temporary(doc.section(profile)):
             return False
@@ -170,21 +219,27 @@ class CredentialsFile:
 
     def _read(self) -> IniDocument | None:
         try:
+            # Credentials from a file others can write could be anyone's: refuse it.
+            safe_target(self.path)
             return read_ini(self.path)
-        except IniSyntaxError as exc:
-            raise CredentialsFileError(path=str(self.path), reason=str(exc)) from None
-        except OSError as exc:
-            raise CredentialsFileError(path=str(self.path), reason=_os_reason(exc)) from exc
+        except (IniSyntaxError, IniAccessError) as exc:
+            raise self._error(exc) from None
 
     def _edit(self, edit: Callable[[IniDocument], None]) -> None:
         try:
-            edit_ini(self.path, edit, lock_timeout=self.lock_timeout)
-        except JcsamlError:
-            raise  # FileLockedError is an OSError too: keep it as it is
-        except IniSyntaxError as exc:
-            raise CredentialsFileError(path=str(self.path), reason=str(exc)) from None
-        except OSError as exc:
-            raise CredentialsFileError(path=str(self.path), reason=_os_reason(exc)) from exc
+            edit_ini(self.path, edit, lock_timeout=self.lock_timeout, environ=self.environ)
+        except (IniSyntaxError, IniAccessError) as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: IniSyntaxError | IniAccessError) -> CredentialsFileError:
+        """The error for a failure on the file, saying which operation failed."""
+        path = str(self.path)
+        if isinstance(exc, IniSyntaxError):
+            return CredentialsFileError(path=path, reason=str(exc))
+        if exc.operation == "read":
+            return CredentialsFileReadError(path=path, reason=exc.reason)
+        directory = exc.path if exc.path.is_dir() else exc.path.parent
+        return CredentialsFileWriteError(path=path, reason=exc.reason, directory=str(directory))
 
 
 class MemoryCredentialsStore:
@@ -202,6 +257,9 @@ class MemoryCredentialsStore:
     def delete(self, profile: str) -> bool:
         return self.profiles.pop(profile, None) is not None
 
+    def check_writable(self, profile: str) -> None:
+        validate_profile_name(profile)
+
 
 def expand_aws_path(path: str, environ: Mapping[str, str]) -> str:
     def variable(match: re.Match[str]) -> str:
@@ -214,11 +272,30 @@ def expand_aws_path(path: str, environ: Mapping[str, str]) -> str:
     return os.path.expanduser(path)
 
 
-def _check_profile(profile: str) -> None:
-    if not profile or profile != profile.strip() or "\n" in profile or "\r" in profile:
+def validate_profile_name(profile: str, *, setting: str = "profile") -> str:
+    """The one check of an AWS profile name, wherever one is given (``--profile``,
+    ``aws_profile``): it must be usable as a section of the credentials file, and not be
+    ``DEFAULT``, whose keys botocore would apply to every profile. ``setting`` names where the
+    value came from in the error."""
+    if profile == DEFAULT_SECTION:
         raise InvalidSettingError(
-            setting="profile", reason=f"{profile!r} is not a usable AWS profile name"
+            setting=setting,
+            reason=f"{profile!r} is the INI defaults section, whose keys the AWS tools apply "
+            "to every profile; choose another name",
         )
+    if (
+        not profile
+        or profile != profile.strip()
+        or any(c in "[]" for c in profile)
+        or not profile.isprintable()
+        or profile.startswith(("#", ";"))
+    ):
+        raise InvalidSettingError(
+            setting=setting,
+            reason=f"{profile!r} is not a usable AWS profile name (no brackets, control "
+            "characters, surrounding spaces or leading '#' or ';')",
+        )
+    return profile
 
 
 def _values_for(credentials: AwsCredentials) -> dict[str, str | None]:
@@ -281,7 +358,3 @@ def _credentials_from(values: Mapping[str, str]) -> AwsCredentials | None:
         assumed_role_arn=assumed_role_arn,
         region=values.get(REGION) or None,
     )
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__

@@ -49,7 +49,23 @@ class ConfigError(JcsamlError, ValueError):
 
 
 class ConfigFileError(ConfigError):
+    """The config file cannot be parsed (``reason`` names the line, never quotes it)."""
+
     fmt = "cannot read config file {path}: {reason}; fix or remove that file"
+
+
+class ConfigFileReadError(ConfigFileError):
+    fmt = (
+        "cannot read config file {path}: {reason}; check that it is a file you can read "
+        "(ls -l {path})"
+    )
+
+
+class ConfigFileWriteError(ConfigFileError):
+    fmt = (
+        "cannot write config file {path}: {reason}; make sure you can write to {directory} and "
+        "that the disk has free space (the file was left as it was)"
+    )
 
 
 class UnknownAccountError(ConfigError):
@@ -656,10 +672,68 @@ class StaticCredentialsProfileError(CredentialsFileError):
     )
 
 
+class CredentialsFileReadError(CredentialsFileError):
+    fmt = (
+        "cannot read credentials file {path}: {reason}; check that it is a file you can read "
+        "(ls -l {path})"
+    )
+
+
+class CredentialsFileWriteError(CredentialsFileError):
+    fmt = (
+        "cannot write credentials file {path}: {reason}; make sure you can write to "
+        "{directory} and that the disk has free space (the file was left as it was)"
+    )
+
+
 class FileLockedError(JcsamlError, TimeoutError):
     fmt = (
         "timed out after {timeout:g} s waiting for the lock {lock_path}: another process "
         "(probably another jcsaml) is updating {path}; try again when it has finished"
+    )
+
+
+class FileBusyError(FileLockedError):
+    """Raised at once, before signing in, instead of waiting: nothing was sent yet."""
+
+    fmt = (
+        "another process (probably another jcsaml) is updating {path} right now (it holds the "
+        "lock {lock_path}); try again when it has finished"
+    )
+
+
+class LockFileError(JcsamlError, OSError):
+    fmt = (
+        "cannot use the lock file {lock_path} that guards {path}: {reason}; make sure "
+        "{lock_dir} is a directory you own and can write"
+    )
+
+
+class UnsafeFileError(JcsamlError, PermissionError):
+    """A file jcsaml would read secrets from or write them to is not the user's alone."""
+
+    fmt = "refusing to use {path}: {reason}"
+
+
+class WritableByOthersError(UnsafeFileError):
+    fmt = (
+        "refusing to use {path}: the {kind} {culprit} can be written by other users "
+        "(mode {mode}); make it yours alone with: chmod go-w {culprit}"
+    )
+
+
+class DanglingLinkError(UnsafeFileError):
+    fmt = (
+        "{path} is a symbolic link to {target}, which does not exist; jcsaml never creates a "
+        "link's target or its directories: create {target} yourself, or replace the link with "
+        "a regular file"
+    )
+
+
+class LinkTargetError(UnsafeFileError):
+    fmt = (
+        "{path} is a symbolic link to {target}, which {reason}; point the link at a regular "
+        "file of your own, or replace the link with a regular file"
     )
 
 

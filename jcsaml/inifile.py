@@ -11,21 +11,35 @@ the files it accepts and the values it sees are the ones the AWS tools see: ``ke
 after a value is part of the value), values continued on more-indented lines. One difference:
 a repeated ``[DEFAULT]`` section is an error here, like any repeated section.
 
-Reading imports only ``os`` and ``re``: it is on the hot path of ``jcsaml exec``
-(:mod:`jcsaml.cached`); writers import what they need when they write.
+The jcsaml config file also allows what saml2aws allows in ``~/.saml2aws``: an inline comment,
+a ``;`` or ``#`` preceded by whitespace, which ends the value (``inline_comments=True``). A
+rewritten value keeps the comment that followed it.
+
+Reading imports only ``os``, ``re`` and ``stat`` (which ``os`` loads anyway): it is on the hot
+path of ``jcsaml exec`` (:mod:`jcsaml.cached`); writers import what they need when they write.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
+    from types import TracebackType
 
-__all__ = ["IniDocument", "IniSyntaxError", "edit_ini", "read_ini"]
+__all__ = [
+    "IniAccessError",
+    "IniDocument",
+    "IniSyntaxError",
+    "check_editable",
+    "edit_ini",
+    "lock_path_for",
+    "read_ini",
+]
 
 # Line breaks as Python's universal-newline reading (hence configparser) sees them.
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
@@ -36,10 +50,15 @@ _OPTION = re.compile(r"(?P<key>.*?)\s*[=:]\s*(?P<value>.*)$")
 # The same, on the unstripped line, to find where the value starts (to rewrite it in place).
 _OPTION_LINE = re.compile(r"(?P<prefix>\s*(?P<key>.*?)(?P<space>\s*)[=:]\s*)(?P<value>.*)$")
 _NON_SPACE = re.compile(r"\S")
+# An inline comment: ``;`` or ``#`` after whitespace (saml2aws's rule for its config file).
+_INLINE_COMMENT = re.compile(r"\s[;#]")
 _COMMENT_PREFIXES = ("#", ";")
 
 _TEMP_SUFFIX = ".jcsaml-tmp"
 DEFAULT_LOCK_TIMEOUT = 10.0
+#: How long :func:`check_editable` waits for the lock: long enough for another process's
+#: rewrite (milliseconds), short enough to count as failing at once.
+CHECK_LOCK_TIMEOUT = 1.0
 
 
 class IniSyntaxError(ValueError):
@@ -52,6 +71,35 @@ class IniSyntaxError(ValueError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class IniAccessError(OSError):
+    """Reading or writing the file itself failed; ``operation`` is ``"read"`` or ``"write"``,
+    ``path`` the file (or directory) concerned and ``reason`` the system's words."""
+
+    def __init__(self, operation: str, path: Path, reason: str) -> None:
+        super().__init__(f"cannot {operation} {path}: {reason}")
+        self.operation = operation
+        self.path = path
+        self.reason = reason
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _split_comment(value: str, spaced: bool) -> tuple[str, str]:
+    """(value, ``gap + comment``) for a value that may end in an inline comment; ``spaced``
+    says whether whitespace came right before the value (so a leading ``;`` starts one)."""
+    if spaced and value.startswith(_COMMENT_PREFIXES):
+        return "", value
+    found = _INLINE_COMMENT.search(value)
+    if found is None:
+        return value, ""
+    start = found.start()
+    while start and value[start - 1].isspace():
+        start -= 1
+    return value[:start], value[start:]
 
 
 def _content(raw: str) -> str:
@@ -80,24 +128,36 @@ class _Entry:
     """One key: its ``key = value`` line, then its continuation lines (and any blank or comment
     lines found between them)."""
 
-    __slots__ = ("key", "lines")
+    __slots__ = ("key", "line", "lines")
 
-    def __init__(self, key: str, lines: list[str]) -> None:
+    def __init__(self, key: str, lines: list[str], line: int = 0) -> None:
         self.key = key
         self.lines = lines
+        self.line = line  # where the key line was when parsed; 0 for one added since
 
-    def value(self) -> str:
+    def value(self, inline_comments: bool = False) -> str:
         # Mirrors RawConfigParser: stripped parts joined by newlines, comment lines skipped,
         # blank lines kept as empty parts, trailing whitespace dropped.
-        match = _OPTION.match(self.lines[0].strip())
+        match = _OPTION_LINE.match(_content(self.lines[0]))
         assert match is not None  # the parser only builds entries from lines that match
-        parts = [match.group("value").strip()]
+        first = match.group("value")
+        if inline_comments:
+            first = _split_comment(first, match.group("prefix")[-1:].isspace())[0]
+        parts = [first.strip()]
         for raw in self.lines[1:]:
             if _is_blank(raw):
                 parts.append("")
             elif not _is_comment(raw):
-                parts.append(raw.strip())
+                text = raw.strip()
+                parts.append(_split_comment(text, True)[0].strip() if inline_comments else text)
         return "\n".join(parts).rstrip()
+
+    def continuation_line(self) -> int | None:
+        """The line number of the first line continuing the value, if any."""
+        for offset, raw in enumerate(self.lines[1:], start=1):
+            if not _is_free(raw):
+                return self.line + offset if self.line else None
+        return None
 
 
 class _Section:
@@ -146,18 +206,22 @@ class IniDocument:
     ``IniDocument.parse(text).render() == text`` for every text ``parse`` accepts.
     """
 
-    def __init__(self) -> None:
-        """An empty document."""
+    def __init__(self, *, inline_comments: bool = False) -> None:
+        """An empty document; ``inline_comments`` as for :meth:`parse`."""
         self._preamble: list[str] = []  # blank and comment lines before the first section
         self._sections: list[_Section] = []
         self._newline = "\n"  # used for new lines: the file's own convention
+        self.inline_comments = inline_comments
 
     @classmethod
-    def parse(cls, text: str) -> IniDocument:
+    def parse(cls, text: str, *, inline_comments: bool = False) -> IniDocument:
         """Parse ``text``; raises :class:`IniSyntaxError` for text botocore would reject
         (a line outside any section, a line that is neither ``key = value``, a ``[section]``
-        header nor a comment, an empty key, a repeated section, a repeated key in a section)."""
-        doc = cls()
+        header nor a comment, an empty key, a repeated section, a repeated key in a section).
+
+        With ``inline_comments``, a ``;`` or ``#`` preceded by whitespace ends a value (the
+        jcsaml config file's rule, as in saml2aws's); without, it is part of it (botocore's)."""
+        doc = cls(inline_comments=inline_comments)
         first_break = _LINE_BREAK.search(text)
         if first_break:
             doc._newline = first_break.group()
@@ -222,7 +286,7 @@ class IniDocument:
                 )
             keys.add(key.lower())
             flush_free()
-            entry = _Entry(key, [raw])
+            entry = _Entry(key, [raw], number)
             section.body.append(entry)
         flush_free()
         return doc
@@ -240,7 +304,14 @@ class IniDocument:
         section = self._find(name)
         if section is None:
             return None
-        return {entry.key.lower(): entry.value() for entry in section.entries()}
+        return {entry.key.lower(): entry.value(self.inline_comments) for entry in section.entries()}
+
+    def continuation_line(self, name: str, key: str) -> int | None:
+        """The line number at which the value of ``key`` in section ``name`` continues onto a
+        further line, as parsed; None when it is on one line (or absent)."""
+        section = self._find(name)
+        entry = section.find(key) if section else None
+        return entry.continuation_line() if entry else None
 
     def update_section(self, name: str, values: Mapping[str, str | None]) -> None:
         """Set (or, for None, remove) keys of section ``name``.
@@ -257,7 +328,7 @@ class IniDocument:
         for key, value in values.items():
             _check_key(key)
             if value is not None:
-                _check_value(key, value)
+                _check_value(key, value, self.inline_comments)
         section = self._find(name)
         if section is None:
             if all(value is None for value in values.values()):
@@ -273,8 +344,8 @@ class IniDocument:
                     additions[key.lower()] = _Entry(key, [self._option_line(key, value)])
             elif value is None:
                 section.body.remove(entry)
-            elif entry.value() != value:
-                entry.lines = [_rewrite_option_line(entry, value)]
+            elif entry.value(self.inline_comments) != value:
+                entry.lines = [_rewrite_option_line(entry, value, self.inline_comments)]
         if additions:
             position = self._insertion_point(section)
             indent = self._indent_for_insertion(section, position)
@@ -384,17 +455,26 @@ def _terminated(raw: str, newline: str) -> str:
     return raw if _ending(raw) else raw + newline
 
 
-def _rewrite_option_line(entry: _Entry, value: str) -> str:
-    """The entry's key line with a new value, keeping indentation, key spelling and the
-    spacing around the delimiter; the continuation lines are dropped."""
+def _rewrite_option_line(entry: _Entry, value: str, inline_comments: bool = False) -> str:
+    """The entry's key line with a new value, keeping indentation, key spelling, the spacing
+    around the delimiter and (with ``inline_comments``) the comment after the value, in its
+    column when the new value leaves room; the continuation lines are dropped."""
     ending = _ending(entry.lines[-1])
     match = _OPTION_LINE.match(_content(entry.lines[0]))
     assert match is not None  # entries are only built from lines that match
     prefix = match.group("prefix")
-    if not match.group("value"):
+    old_value, comment = match.group("value"), ""
+    if inline_comments:
+        old_value, comment = _split_comment(old_value, prefix[-1:].isspace())
+    if not old_value:
         # ``key =`` had nothing to space the value from: mirror the space before the delimiter.
         prefix = prefix.rstrip() + (" " if match.group("space") else "")
-    return (prefix + value).rstrip() + ending
+    line = (prefix + value).rstrip()
+    if comment:
+        text = comment.lstrip()
+        column = len(_content(entry.lines[0])) - len(text)
+        line += " " * max(1, column - len(line)) + text
+    return line + ending
 
 
 def _check_section_name(name: str) -> None:
@@ -414,12 +494,17 @@ def _check_key(key: str) -> None:
         raise ValueError(f"invalid INI key {key!r}")
 
 
-def _check_value(key: str, value: str) -> None:
+def _check_value(key: str, value: str, inline_comments: bool = False) -> None:
     # The value is not quoted: it may be a secret.
     if _LINE_BREAK.search(value) or value != value.strip():
         raise ValueError(
             f"the value for INI key {key!r} has line breaks or surrounding whitespace, "
             "which would not read back"
+        )
+    if inline_comments and (value.startswith(_COMMENT_PREFIXES) or _INLINE_COMMENT.search(value)):
+        raise ValueError(
+            f"the value for INI key {key!r} holds a ';' or '#' after a space or at its start, "
+            "which would read back as a comment"
         )
 
 
@@ -433,18 +518,268 @@ def _decode(data: bytes) -> str:
         raise IniSyntaxError(line, "not valid UTF-8 text") from None
 
 
-def read_ini(path: str | os.PathLike[str]) -> IniDocument | None:
+def read_ini(path: str | os.PathLike[str], *, inline_comments: bool = False) -> IniDocument | None:
     """The parsed file, or None when it does not exist.
 
-    Raises :class:`IniSyntaxError` when it cannot be parsed (or is not UTF-8), and OSError when
-    it cannot be read.
+    Raises :class:`IniSyntaxError` when it cannot be parsed (or is not UTF-8), and
+    :class:`IniAccessError` (an OSError) when it cannot be read.
     """
     try:
         with open(path, "rb") as file:
             data = file.read()
     except FileNotFoundError:
         return None
-    return IniDocument.parse(_decode(data))
+    except OSError as exc:
+        from pathlib import Path
+
+        raise IniAccessError("read", Path(path), _os_reason(exc)) from None
+    return IniDocument.parse(_decode(data), inline_comments=inline_comments)
+
+
+def safe_target(path: Path) -> Path:
+    """The file that an edit of ``path`` rewrites, after checking that it is the user's alone.
+
+    A symlink at ``path`` is followed only to an existing regular file of this user
+    (:class:`~jcsaml.errors.DanglingLinkError`, :class:`~jcsaml.errors.LinkTargetError`);
+    the file and its directory must not be writable by other users
+    (:class:`~jcsaml.errors.WritableByOthersError`). A missing file is fine.
+    """
+    from pathlib import Path
+
+    from jcsaml.errors import DanglingLinkError, LinkTargetError, WritableByOthersError
+
+    real = Path(os.path.realpath(path))
+    if os.path.islink(path):
+        try:
+            info = os.stat(real)
+        except FileNotFoundError:
+            raise DanglingLinkError(path=str(path), target=str(real)) from None
+        except OSError as exc:
+            raise IniAccessError("read", real, _os_reason(exc)) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise LinkTargetError(path=str(path), target=str(real), reason="is not a regular file")
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise LinkTargetError(
+                path=str(path), target=str(real), reason=f"belongs to another user ({info.st_uid})"
+            )
+    for kind, culprit in (("file", real), ("directory", real.parent)):
+        try:
+            info = os.stat(culprit)
+        except OSError:
+            continue  # missing, or reported by the operation that needs it
+        if _writable_by_others(info, directory=kind == "directory"):
+            raise WritableByOthersError(
+                path=str(path),
+                kind=kind,
+                culprit=str(culprit),
+                mode=f"{stat.S_IMODE(info.st_mode):04o}",
+            )
+    return real
+
+
+def is_private_file(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`safe_target` would accept ``path``, asked without raising or importing
+    anything (for the hot path, which declines instead of explaining)."""
+    real = os.path.realpath(path)
+    if os.path.islink(path):
+        try:
+            info = os.stat(real)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            return False
+    for culprit, directory in ((real, False), (os.path.dirname(real), True)):
+        try:
+            info = os.stat(culprit)
+        except OSError:
+            continue
+        if _writable_by_others(info, directory=directory):
+            return False
+    return True
+
+
+def _writable_by_others(info: os.stat_result, *, directory: bool) -> bool:
+    if os.name != "posix":
+        return False  # Windows ACLs are not expressed in st_mode
+    if directory and info.st_mode & stat.S_ISVTX:
+        return False  # like /tmp: others may add files but not replace or remove this user's
+    if info.st_mode & stat.S_IWOTH:
+        return True
+    return bool(info.st_mode & stat.S_IWGRP) and not _is_private_group(info.st_gid)
+
+
+def _is_private_group(gid: int) -> bool:
+    """A user-private group (named after the user, no other members) lets no one else write."""
+    import grp
+    import pwd
+
+    try:
+        group = grp.getgrgid(gid)
+        user = pwd.getpwuid(os.getuid())
+    except KeyError:
+        return False
+    return group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+
+
+def _make_parent(path: Path) -> None:
+    """Create the missing directories above ``path`` (mode 0700), never through a dangling link."""
+    from jcsaml.errors import DanglingLinkError
+
+    parent = path.parent
+    if parent.is_dir():
+        return
+    for ancestor in (parent, *parent.parents):
+        if os.path.islink(ancestor) and not ancestor.exists():
+            raise DanglingLinkError(path=str(ancestor), target=os.path.realpath(ancestor))
+        if ancestor.exists():
+            break
+    try:
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IniAccessError("write", parent, _os_reason(exc)) from None
+
+
+def lock_directory(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where lock files live, out of sight: ``$XDG_RUNTIME_DIR/jcsaml`` when that is a private
+    directory of this user, else ``jcsaml/locks`` in the user cache directory
+    (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    from pathlib import Path
+
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime) and _is_own_private_directory(Path(runtime)):
+        return Path(runtime) / "jcsaml"
+    cache = environ.get("XDG_CACHE_HOME", "")
+    if not (cache and os.path.isabs(cache)):
+        cache = os.path.join(environ.get("HOME") or str(Path.home()), ".cache")
+    return Path(cache) / "jcsaml" / "locks"
+
+
+def _is_own_private_directory(path: Path) -> bool:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and owner_ok and not info.st_mode & 0o077
+
+
+def lock_path_for(path: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """The lock file that serialises edits of ``path``: in :func:`lock_directory`, named after
+    the file and keyed by a hash of its real path (so every link to one file shares a lock)."""
+    import hashlib
+
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:24]
+    name = re.sub(r"[^\w.-]", "_", os.path.basename(real))[:40]
+    return lock_directory(environ) / f"{name}-{digest}.lock"
+
+
+class _Locked:
+    """Holds the lock file of ``path`` while the ``with`` block runs (see :func:`edit_ini`);
+    ``checking`` raises FileBusyError instead of FileLockedError when it is held."""
+
+    def __init__(
+        self, path: Path, timeout: float, environ: Mapping[str, str], *, checking: bool = False
+    ) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.lock_path = lock_path_for(path, environ)
+        self.checking = checking
+
+    def _unusable(self, reason: str) -> Exception:
+        from jcsaml.errors import LockFileError
+
+        return LockFileError(
+            path=str(self.path),
+            lock_path=str(self.lock_path),
+            lock_dir=str(self.lock_path.parent),
+            reason=reason,
+        )
+
+    def __enter__(self) -> None:
+        import filelock  # only writers need it; readers stay on the standard library
+
+        from jcsaml.errors import FileBusyError, FileLockedError
+
+        directory = self.lock_path.parent
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(directory)
+            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+                raise self._unusable("the directory belongs to another user")
+            if stat.S_IMODE(info.st_mode) != 0o700 and os.name == "posix":
+                os.chmod(directory, 0o700)
+        except OSError as exc:
+            raise self._unusable(_os_reason(exc)) from None
+        self.lock = filelock.FileLock(str(self.lock_path), timeout=self.timeout, mode=0o600)
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            busy = FileBusyError if self.checking else FileLockedError
+            raise busy(
+                path=str(self.path), lock_path=str(self.lock_path), timeout=self.timeout
+            ) from None
+        except OSError as exc:
+            raise self._unusable(_os_reason(exc)) from None
+        import contextlib
+
+        # filelock sets the mode only on a lock file it creates.
+        with contextlib.suppress(OSError):
+            os.chmod(self.lock_path, 0o600)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.lock.release()
+
+
+def check_editable(
+    path: Path,
+    *,
+    inline_comments: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> IniDocument | None:
+    """Check, without changing it, that :func:`edit_ini` could rewrite ``path`` now; returns the
+    parsed file (None when missing) for further checks of its content.
+
+    Meant for before a long or costly step whose result is to be saved: it raises what
+    :func:`edit_ini` would (:class:`IniSyntaxError`, :class:`IniAccessError` for reading the
+    file or writing its directory, the unsafe-file errors of :func:`safe_target`,
+    :class:`~jcsaml.errors.LockFileError`) and :class:`~jcsaml.errors.FileBusyError` when
+    another process holds the lock, after :data:`CHECK_LOCK_TIMEOUT` rather than the long wait
+    of an edit.
+    """
+    target = safe_target(path)
+    doc = read_ini(target, inline_comments=inline_comments)
+    size = len(doc.render().encode("utf-8")) if doc else 0
+    _probe_directory(target, size + 4096)
+    with _Locked(path, CHECK_LOCK_TIMEOUT, environ, checking=True):
+        pass
+    return doc
+
+
+def _probe_directory(target: Path, size: int) -> None:
+    """Write (then remove) a temporary file of ``size`` bytes where the new file would go: a
+    read-only or full file system shows up now rather than at the end."""
+    directory = target.parent
+    # A missing directory is created by the edit: probe the one it will be created in.
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    probe = directory / _temp_name(target).name
+    try:
+        _write_new_file(probe, bytes(size), sync=False)
+    except OSError as exc:
+        raise IniAccessError("write", directory, _os_reason(exc)) from None
+    finally:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
 
 
 def edit_ini(
@@ -452,12 +787,16 @@ def edit_ini(
     edit: Callable[[IniDocument], None],
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    inline_comments: bool = False,
+    environ: Mapping[str, str] = os.environ,
 ) -> None:
     """Apply ``edit`` to the file at ``path`` safely.
 
-    - Concurrent editors are serialised by a lock on ``<path>.lock`` (mode 0600, left in place
-      as lock files are); waiting longer than ``lock_timeout`` seconds raises
-      :class:`~jcsaml.errors.FileLockedError`.
+    - Concurrent editors are serialised by a lock file (mode 0600, left in place as lock files
+      are) in :func:`lock_directory` (``environ`` says where that is), keyed by the file's real
+      path; waiting longer than ``lock_timeout`` seconds raises
+      :class:`~jcsaml.errors.FileLockedError`, a lock file that cannot be used
+      :class:`~jcsaml.errors.LockFileError`.
     - The file is re-read under the lock, so no other editor's change is lost. A file that
       cannot be parsed raises :class:`IniSyntaxError`; an exception from ``edit`` propagates.
       Either way the file is not touched.
@@ -469,48 +808,40 @@ def edit_ini(
     - A missing parent directory is created with mode 0700; a missing file is created unless
       the edit leaves it empty. When the text does not change and the mode is already 0600,
       nothing is written.
-    - A symlink at ``path`` is followed: its target is replaced, the link stays.
+    - A symlink at ``path`` is followed to an existing regular file of this user (its target is
+      replaced, the link stays); no directory is ever created for a link's target. A file or
+      directory that other users can write is refused (see :func:`safe_target`).
 
-    Raises OSError when the directory or the file cannot be read or written.
+    Raises :class:`IniAccessError` (an OSError whose ``operation`` is ``"read"`` or
+    ``"write"``) when the file cannot be read or written.
     """
-    import contextlib
-    from pathlib import Path
-
-    import filelock  # only writers need it; readers stay on the standard library
-
-    from jcsaml.errors import FileLockedError
-
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock_path = target.with_name(target.name + ".lock")
-    lock = filelock.FileLock(lock_path, timeout=lock_timeout, mode=0o600)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise FileLockedError(
-            path=str(path), lock_path=str(lock_path), timeout=lock_timeout
-        ) from None
-    try:
-        # filelock sets the mode only on a lock file it creates.
-        with contextlib.suppress(OSError):
-            os.chmod(lock_path, 0o600)
-        # Holding the lock, no other editor is writing: any temporary file is a leftover.
-        _remove_temp_files(target)
+    if not os.path.islink(path):
+        _make_parent(path)
+    target = safe_target(path)
+    with _Locked(path, lock_timeout, environ):
+        try:
+            # Holding the lock, no other editor is writing: any temporary file is a leftover.
+            _remove_temp_files(target)
+        except OSError as exc:
+            raise IniAccessError("write", target.parent, _os_reason(exc)) from None
         try:
             data: bytes | None = target.read_bytes()
         except FileNotFoundError:
             data = None
+        except OSError as exc:
+            raise IniAccessError("read", target, _os_reason(exc)) from None
         old_text = "" if data is None else _decode(data)
-        doc = IniDocument.parse(old_text)
+        doc = IniDocument.parse(old_text, inline_comments=inline_comments)
         edit(doc)
         new_text = doc.render()
         if data is None and not new_text:
             return
         if data is not None and new_text == old_text and _mode(target) == 0o600:
             return
-        _replace_atomically(target, new_text.encode("utf-8"))
-    finally:
-        lock.release()
+        try:
+            _replace_atomically(target, new_text.encode("utf-8"))
+        except OSError as exc:
+            raise IniAccessError("write", target, _os_reason(exc)) from None
 
 
 def _mode(path: Path) -> int:
@@ -522,36 +853,45 @@ def _temp_file_pattern(target: Path) -> re.Pattern[str]:
 
 
 def _remove_temp_files(target: Path) -> None:
-    import contextlib
-
     pattern = _temp_file_pattern(target)
     with os.scandir(target.parent) as entries:
         for entry in entries:
             if pattern.fullmatch(entry.name):
+                import contextlib
+
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 
 
-def _replace_atomically(target: Path, data: bytes) -> None:
-    import contextlib
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}")
 
-    temp = target.with_name(f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}")
+
+def _write_new_file(path: Path, data: bytes, *, sync: bool = True) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NOFOLLOW", 0)
     # Created 0600 (the umask can only narrow it), never opened up afterwards.
-    fd = os.open(temp, flags, 0o600)
+    fd = os.open(path, flags, 0o600)
     try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask removed
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask removed
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
             os.fsync(fd)
-        finally:
-            os.close(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    temp = _temp_name(target)
+    try:
+        _write_new_file(temp, data)
         os.replace(temp, target)
     except BaseException:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise

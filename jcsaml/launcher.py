@@ -209,9 +209,17 @@ def script_options(args: Sequence[str]) -> dict[str, str] | None:
         return None  # script takes no other words
     from jcsaml.shell_script import SHELLS
 
+    # argparse checks every --shell given, not only the last one.
+    given = [
+        args[index + 1] if word == "--shell" else word.partition("=")[2]
+        for index, word in enumerate(args)
+        if word == "--shell" or word.startswith("--shell=")
+    ]
+    if any(shell not in SHELLS for shell in given):
+        return None
     options = parsed[0]
     options.setdefault("shell", "bash")
-    return options if options["shell"] in SHELLS else None
+    return options
 
 
 def light_script(args: list[str], environ: Mapping[str, str]) -> int | None:

@@ -500,6 +500,13 @@ class SignInWarmup:
             except Exception as exc:
                 self._error = exc
 
+    def finish(self) -> None:
+        """Wait for the preparation to end. Called on every way out of a sign-in: a daemon
+        thread still inside an extension module's import when the interpreter exits can abort
+        the process ("FATAL: exception not rethrown") instead of letting it report the error."""
+        if self._thread is not None:
+            self._thread.join()
+
     def sts_client(self, region: str) -> StsClient | None:
         """The STS client for ``region``: the prepared one when it was made for that region,
         else None (the caller makes one). Waits for the preparation to finish."""
@@ -557,32 +564,35 @@ def login(
         else functools.partial(make_client, timeout=resolved.sts_timeout),
         secrets=secrets,
     )
-    assertion = sign_in(
-        resolved,
-        username=username,
-        password=password,
-        mfa_token=mfa_token,
-        force=force,
-        prompter=asker,
-        secrets=secrets or NullStore(),
-        authenticator=authenticator,
-        webauthn_device=webauthn_device,
-        trust_new_cert=trust_new_cert,
-        on_wait=warmup.start,
-    )
-    chosen = choose_role(
-        assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
-    )
-    region = region_of(resolved, environ)
-    credentials = assume_role(
-        chosen,
-        assertion,
-        duration=session_duration or resolved.session_duration,
-        region=region,
-        prompter=asker,
-        sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
-        sts_timeout=resolved.sts_timeout,
-    )
+    try:
+        assertion = sign_in(
+            resolved,
+            username=username,
+            password=password,
+            mfa_token=mfa_token,
+            force=force,
+            prompter=asker,
+            secrets=secrets or NullStore(),
+            authenticator=authenticator,
+            webauthn_device=webauthn_device,
+            trust_new_cert=trust_new_cert,
+            on_wait=warmup.start,
+        )
+        chosen = choose_role(
+            assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
+        )
+        region = region_of(resolved, environ)
+        credentials = assume_role(
+            chosen,
+            assertion,
+            duration=session_duration or resolved.session_duration,
+            region=region,
+            prompter=asker,
+            sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
+            sts_timeout=resolved.sts_timeout,
+        )
+    finally:
+        warmup.finish()
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
     trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
     # The credentials carry only the account's own region: one from the shell's environment

@@ -20,7 +20,7 @@ def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     for key in list(os.environ):
-        if key.startswith(("AWS_", "JCSAML_")):
+        if key.startswith(("AWS_", "JCSAML_", "XDG_")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
@@ -34,7 +34,7 @@ def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cli_environment(home: Path, *extra: Mapping[str, str]) -> dict[str, str]:
     """The environment a CLI subprocess runs in: this process's, minus any AWS or jcsaml
     settings, with every jcsaml and AWS file under ``home`` and the null keyring."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_", "XDG_"))}
     env.update(
         HOME=str(home),
         JCSAML_CONFIG=str(home / ".jcsaml"),

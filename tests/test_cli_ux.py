@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,7 +99,15 @@ def user(
         ],
     )
     person = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[person], apps=[app], keys=keys) as jumpcloud:
+    # The fake's time starts at the beginning of a TOTP window, so the codes a test picks a
+    # window or two apart (steps=) never cross a window boundary under it.
+    started = time.time()
+    window_start = started - started % 30
+
+    def clock() -> float:
+        return window_start + (time.time() - started)
+
+    with FakeJumpCloud(users=[person], apps=[app], keys=keys, clock=clock) as jumpcloud:
         found = User(hermetic_home, local, jumpcloud, roles)
         found.person = person
         yield found
@@ -381,7 +390,7 @@ def test_configure_checks_each_answer_at_its_prompt_and_offers_the_regional_cons
             "alice@acme.example\r",
             f"{CLEAR}sms\r",  # refused: asked again
             f"{CLEAR}totp\r",
-            f"{CLEAR}my profile\r",  # refused: asked again
+            f"{CLEAR}DEFAULT\r",  # refused: asked again
             f"{CLEAR}prod\r",
         ):
             pipe.send_text(keys)
@@ -393,7 +402,7 @@ def test_configure_checks_each_answer_at_its_prompt_and_offers_the_regional_cons
     assert len(notices) == 3, notices
     assert notices[0].startswith("invalid url: 'ftp://nope' must be an https:// URL")
     assert notices[1].startswith("invalid mfa: 'SMS'")
-    assert notices[2].startswith("invalid aws_profile: 'my profile'")
+    assert notices[2].startswith("invalid aws_profile: 'DEFAULT'")
     assert all(line.endswith("; try again") for line in notices)
     text = (hermetic_home / ".jcsaml").read_text()
     for line in (

@@ -20,7 +20,7 @@ import pytest
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore, MemoryCredentialsStore
 from jcsaml.errors import CredentialsFileError, StaticCredentialsProfileError
-from jcsaml.inifile import IniDocument, edit_ini
+from jcsaml.inifile import IniDocument, edit_ini, lock_path_for
 from jcsaml.testing.contracts import CredentialsStoreContract, sample_credentials
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_saved_file_is_private_even_when_it_was_not(path):
     store.save("production", sample_credentials(1))
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700  # ~/.aws created private
-    assert mode(Path(f"{path}.lock")) == 0o600
+    assert mode(lock_path_for(path)) == 0o600
     path.chmod(0o644)
     store.save("production", sample_credentials(2))
     assert mode(path) == 0o600
@@ -317,7 +317,11 @@ def test_default_path_reads_the_process_environment(hermetic_home):
 
 # --- concurrency and crashes ------------------------------------------------------------------
 
-CHILD_ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+def child_env() -> dict[str, str]:
+    """This test's environment (its temporary HOME, hence its lock directory) for a child."""
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
 
 CONCURRENT_WRITER = r"""
 import sys
@@ -352,7 +356,7 @@ def test_sixteen_concurrent_writers_all_land(path):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=CHILD_ENV,
+            env=child_env(),
         )
         for index in range(16)
     ]
@@ -393,6 +397,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
+import filelock  # imported by the first save: load it before saying ready
 
 store = CredentialsFile(Path(sys.argv[1]))
 generation, profiles = int(sys.argv[2]), int(sys.argv[3])
@@ -465,7 +470,7 @@ def test_writer_killed_mid_write_leaves_the_old_or_the_new_file(path):
             [sys.executable, "-c", KILLED_WRITER, str(path), str(kills * 10**6), str(PROFILES)],
             stdout=subprocess.PIPE,
             text=True,
-            env=CHILD_ENV,
+            env=child_env(),
         )
         assert writer.stdout is not None
         assert writer.stdout.readline() == "ready\n"
@@ -504,7 +509,7 @@ def test_loading_imports_only_the_standard_library(path):
         "print(' '.join(sorted(sys.modules)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=CHILD_ENV, check=True
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=child_env(), check=True
     )
     loaded = {name.split(".")[0] for name in done.stdout.split()}
     third_party = {"filelock", "boto3", "botocore", "requests", "lxml", "prompt_toolkit"}

@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from jcsaml.errors import FileLockedError
-from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, lock_path_for, read_ini
 
 HAND_WRITTEN = (
     "# my AWS credentials\r\n"
@@ -385,15 +385,17 @@ def test_edit_creates_a_private_directory_and_file(files):
     assert path.read_text() == "[a]\nk = v\n"
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
-    assert mode(path.with_name("config.lock")) == 0o600
-    assert sorted(p.name for p in path.parent.iterdir()) == ["config", "config.lock"]
+    assert mode(lock_path_for(path)) == 0o600
+    assert mode(lock_path_for(path).parent) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config"]
 
 
 def test_edit_makes_an_open_file_private_and_keeps_other_content(files):
     path = files / "config"
     path.write_bytes(HAND_WRITTEN.encode())
     path.chmod(0o644)
-    lock = files / "config.lock"
+    lock = lock_path_for(path)
+    lock.parent.mkdir(parents=True)
     lock.write_bytes(b"")
     lock.chmod(0o666)
     edit_ini(path, lambda doc: doc.update_section("production", {"region": "us-east-1"}))
@@ -428,7 +430,7 @@ def test_edit_refuses_a_file_it_cannot_parse_and_leaves_it_alone(files):
         before.st_mtime_ns,
         0o644,
     )
-    assert sorted(p.name for p in files.iterdir()) == ["credentials", "credentials.lock"]
+    assert sorted(p.name for p in files.iterdir()) == ["credentials"]
 
 
 def test_edit_that_fails_leaves_the_file_and_no_temporary_file(files):
@@ -442,7 +444,7 @@ def test_edit_that_fails_leaves_the_file_and_no_temporary_file(files):
     with pytest.raises(RuntimeError, match="edit failed"):
         edit_ini(path, failing)
     assert path.read_text() == "[a]\nk = 1\n"
-    assert sorted(p.name for p in files.iterdir()) == ["config", "config.lock"]
+    assert sorted(p.name for p in files.iterdir()) == ["config"]
 
 
 def test_edit_removes_temporary_files_left_by_a_killed_editor(files):
@@ -471,11 +473,11 @@ def test_edit_through_a_symlink_replaces_the_target_and_keeps_the_link(files):
 def test_edit_waits_for_the_lock_then_says_who_holds_it(files):
     path = files / "config"
     path.write_text("[a]\nk = 1\n")
-    holder = filelock.FileLock(str(path) + ".lock")
+    holder = filelock.FileLock(lock_path_for(path))
     with holder, pytest.raises(FileLockedError) as caught:
         edit_ini(path, lambda doc: doc.update_section("a", {"k": "2"}), lock_timeout=0.2)
     assert isinstance(caught.value, TimeoutError)
-    assert str(path) + ".lock" in str(caught.value)
+    assert str(lock_path_for(path)) in str(caught.value)
     assert "try again" in str(caught.value)
     assert path.read_text() == "[a]\nk = 1\n"
     edit_ini(path, lambda doc: doc.update_section("a", {"k": "2"}), lock_timeout=0.2)

@@ -274,6 +274,9 @@ def test_the_ordinary_command_lines_are_not_declined() -> None:
         "shell": "fish",
     }
     assert launcher.script_options([]) == {"shell": "bash"}
+    # argparse refuses an unknown shell even when a later --shell names a known one.
+    assert launcher.script_options(["--shell=tcsh", "--shell=fish"]) is None
+    assert launcher.script_options(["--shell", "zsh", "--shell=fish"]) == {"shell": "fish"}
     assert launcher.process_options(["-a", "prod", "--role=Admin"]) == {
         "idp_account": "prod",
         "role": "Admin",

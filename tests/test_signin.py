@@ -445,3 +445,21 @@ def test_library_errors_name_the_keyword_argument_not_a_cli_flag(monkeypatch) ->
         "JumpCloud password is required and prompting is off; pass password=..."
     )
     assert auth.seen == []
+
+
+def test_a_failed_sign_in_leaves_no_warm_up_thread_running(keys: IdpKeyPair) -> None:
+    # A daemon thread still importing an extension module when the interpreter exits can abort
+    # the process instead of letting jcsaml print its one error line.
+    import threading
+
+    auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=3)
+    with pytest.raises(AuthenticationFailedError):
+        login(
+            Account(name="p", url=URL, username="alice"),
+            password="wrong",
+            secrets=MemoryStore(),
+            environ={},
+            authenticator=auth,
+        )
+    assert auth.seen, "the sign-in reached JumpCloud"
+    assert not [t for t in threading.enumerate() if t.name == "jcsaml-warmup" and t.is_alive()]

@@ -119,6 +119,24 @@ def add_parser(
     parser.set_defaults(run=run)
 
 
+#: Flag destinations and the config keys they set.
+_FLAG_KEYS = (
+    ("url", "url"),
+    ("console_url", "console_url"),
+    ("username", "username"),
+    ("mfa", "mfa"),
+    ("role", "role_arn"),
+    ("profile", "aws_profile"),
+    ("region", "region"),
+    ("session_duration", "aws_session_duration"),
+    ("idp_cert", "idp_cert"),
+    ("saml_nameid", "saml_nameid"),
+    ("credentials_file", "credentials_file"),
+    ("federation_url", "federation_url"),
+    ("account_aliases", "account_aliases"),
+)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from jcsaml.config import (
         Account,
@@ -126,52 +144,72 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         find_account,
         parse_account_aliases,
         parse_duration,
-        save_account,
+        update_account,
+        validate_account_name,
+        validate_setting,
     )
     from jcsaml.errors import InputRequiredError
 
     if args.import_saml2aws is not None:
         return import_saml2aws(args, ctx)
     path = config_path(ctx.environ, args.config)
-    name = args.idp_account
+    name = validate_account_name(args.idp_account)
+    # Every flag is checked before anything is asked or written.
+    changes: dict[str, str | None] = {}
+    for dest, key in _FLAG_KEYS:
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest == "mfa":
+            value = _mfa_name(value)
+        elif dest in ("idp_cert", "credentials_file") and value:
+            value = _absolute(value, ctx.environ)
+        # Spaces around a value are a typing slip; a line break is refused (it would add a key).
+        value = value.strip(" \t") if value else value
+        if dest == "session_duration" and value:
+            parse_duration(value, setting="--session-duration")  # the error names the flag
+        changes[key] = validate_setting(key, value) if value else None
     existing = find_account(name, path=path)
     current = existing or Account(name=name, url="")
-    given: dict[str, Any] = {
-        "url": args.url,
-        "console_url": args.console_url,
-        "username": args.username,
-        "mfa": _mfa_name(args.mfa),
-        "role_arn": args.role,
-        "aws_profile": args.profile,
-        "region": args.region,
-        "session_duration": parse_duration(args.session_duration, setting="--session-duration")
-        if args.session_duration
-        else None,
-        "idp_cert": _absolute(args.idp_cert, ctx.environ),
-        "saml_nameid": args.saml_nameid,
-        "credentials_file": _absolute(args.credentials_file, ctx.environ),
-        "federation_url": args.federation_url,
-        "account_aliases": parse_account_aliases(args.account_aliases)
-        if args.account_aliases is not None
-        else None,
-    }
-    account = dataclasses.replace(current, **{k: v for k, v in given.items() if v is not None})
+    given: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "aws_session_duration":
+            given["session_duration"] = parse_duration(value) if value else None
+        elif key == "account_aliases":
+            given[key] = parse_account_aliases(value) if value else ()
+        else:
+            given[key] = value or ""
+    account = dataclasses.replace(current, **given)
     # Adding credential_process to an account that exists asks nothing again.
     if not (args.skip_prompt or (args.credential_process and existing is not None)):
         account = ask_missing(account, given, ctx.prompter(False), new=existing is None)
+        # Only answers that differ from what the file holds are written.
+        for key in ("url", "username", "mfa", "aws_profile", "console_url"):
+            if key not in changes and getattr(account, key) != getattr(current, key):
+                changes[key] = validate_setting(key, getattr(account, key)) or None
     if not account.url:
         raise InputRequiredError(what="the JumpCloud SAML application URL", how="pass --url")
-    if given["idp_cert"]:
+    if changes.get("idp_cert"):
         # The fingerprint is kept, so a login notices when the file is replaced later.
-        account = dataclasses.replace(account, idp_cert_sha256=_check_idp_cert(account.idp_cert))
-    save_account(account, path=path)
+        changes["idp_cert_sha256"] = _check_idp_cert(str(changes["idp_cert"]))
+    changed = update_account(name, changes, path=path, environ=ctx.environ)
+    saved = find_account(name, path=path) or account
+    done = "Saved" if changed else "Nothing to change in"
     print(
-        f"Saved IdP account {name!r} in {path} (AWS profile {account.profile!r}):", file=ctx.stdout
+        f"{done} IdP account {name!r} in {path} (AWS profile {saved.profile!r}):", file=ctx.stdout
     )
-    for key, value in summary(account):
+    for key, (old, new) in changed.items():
+        if old is None:
+            print(f"  set {key} = {new}", file=ctx.stdout)
+        elif new is None:
+            print(f"  removed {key} (was {old})", file=ctx.stdout)
+        else:
+            print(f"  changed {key}: {old} -> {new}", file=ctx.stdout)
+    print("Its settings now:", file=ctx.stdout)
+    for key, value in summary(saved):
         print(f"  {key:<21} {value}", file=ctx.stdout)
     if args.credential_process:
-        _set_credential_process(account, args, ctx)
+        _set_credential_process(saved, args, ctx)
     return 0
 
 

@@ -102,17 +102,25 @@ class Obtained:
 
 
 def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
-    """Valid cached credentials from the profile, or a new sign-in whose result is saved there."""
+    """Valid cached credentials from the profile, or a new sign-in whose result is saved there.
+
+    Everything that can fail locally is checked before anything is asked or sent to JumpCloud:
+    the profile name, the config, the credentials file (readable, parseable, the user's alone),
+    its directory (writable) and its lock (not held by another process).
+    """
     from jcsaml.config import config_path, load_account
-    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.credentials_file import CredentialsFile, validate_profile_name
     from jcsaml.signin import cached_credentials, credentials_path
 
+    if args.profile is not None:
+        validate_profile_name(args.profile, setting="--profile")
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
     profile = args.profile or account.profile
+    validate_profile_name(profile)
     path = credentials_path(account, environ=ctx.environ)
-    store = CredentialsFile(path)
+    store = CredentialsFile(path, environ=ctx.environ)
     wanted_role = args.role or account.role_arn or None
     duration = session_duration_flag(args.session_duration)
     # Accepting a new certificate needs a sign-in, whatever the profile holds.
@@ -120,6 +128,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         cached = cached_credentials(store, profile, role=wanted_role)
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
+    store.check_writable(profile)
     if not args.skip_prompt:  # unattended runs keep stderr for the one error line
         _say_why(args, ctx, account, store, profile, wanted_role)
     credentials = _sign_in(args, ctx, account, wanted_role, duration)

@@ -23,7 +23,10 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 def hermetic_environment(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
     """The demo's environment: nothing of the real home, keyring or AWS setup leaks in."""
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "JCSAML_"))
+        key: value
+        for key, value in os.environ.items()
+        # XDG_* would put lock files and caches outside the demo's home.
+        if not key.startswith(("AWS_", "JCSAML_", "XDG_"))
     }
     env.update(
         {
