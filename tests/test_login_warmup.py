@@ -87,16 +87,25 @@ def test_the_warmup_leaves_other_stores_alone() -> None:
 # --- the end of the process ---------------------------------------------------------------------
 
 RUN_STATUS = (
-    "import atexit, sys, threading, time\n"
+    "import atexit, sys, threading\n"
     "from jcsaml.launcher import run\n"
     "atexit.register(lambda: print('atexit ran', flush=True))\n"
     "{thread}"
     "sys.argv = ['jcsaml', 'status']\n"
     "run()\n"
 )
+# A non-daemon thread that ends only once the launcher has decided how to end: if it ended
+# the process there, the thread would never print.
 LATE_THREAD = (
+    "import jcsaml.launcher\n"
+    "released = threading.Event()\n"
+    "end_now = jcsaml.launcher._end_now\n"
+    "def deciding(status):\n"
+    "    end_now(status)\n"
+    "    released.set()\n"
+    "jcsaml.launcher._end_now = deciding\n"
     "def late():\n"
-    "    time.sleep(0.3)\n"
+    "    released.wait()\n"
     "    print('thread finished', flush=True)\n"
     "threading.Thread(target=late).start()\n"
 )
