@@ -44,6 +44,7 @@ __all__ = [
     "lookup",
     "process_cache_name",
     "process_credentials",
+    "process_output",
 ]
 
 #: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
@@ -271,6 +272,25 @@ def process_credentials(
         role_arn=role_arn,
         region=None,
     )
+
+
+def process_output(
+    account_name: str,
+    *,
+    role: str | None = None,
+    config: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    now: float | None = None,
+) -> str | None:
+    """What ``jcsaml credential-process`` prints from its cache (without the line break),
+    exactly as :func:`jcsaml.process_cache.cached_process_output` gives it, or None to decline
+    (see :func:`process_credentials`)."""
+    found = process_credentials(account_name, role=role, config=config, environ=environ, now=now)
+    if found is None:
+        return None
+    import json
+
+    return json.dumps(found.to_credential_process())
 
 
 def process_cache_name(account: str, role: str) -> str:

@@ -67,9 +67,23 @@ def console_home(partition: str, region: str | None = None) -> str:
     return f"https://{console}/console/home?region={quote(region)}"
 
 
+def check_destination(destination: str | None) -> None:
+    """Raise InvalidSettingError unless ``destination`` is empty, a path or an https URL (worth
+    knowing before anyone signs in)."""
+    if not destination or destination.startswith("/"):
+        return
+    parts = urlsplit(destination)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidSettingError(
+            setting="--destination",
+            reason=f"{destination!r} must be an https:// console URL or a path such as /s3/home",
+        )
+
+
 def destination_url(destination: str | None, partition: str, region: str | None) -> str:
     """``destination`` as a console URL: a full https URL as it is, a path (``/s3/home``) on
     the partition's console host, nothing for the console's home page."""
+    check_destination(destination)
     if not destination:
         return console_home(partition, region)
     if destination.startswith("/"):
@@ -77,12 +91,6 @@ def destination_url(destination: str | None, partition: str, region: str | None)
         if partition == "aws" and region:
             console = f"{region}.{console}"
         return f"https://{console}{destination}"
-    parts = urlsplit(destination)
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidSettingError(
-            setting="--destination",
-            reason=f"{destination!r} must be an https:// console URL or a path such as /s3/home",
-        )
     return destination
 
 

@@ -273,19 +273,15 @@ def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int
     options = process_options(args)
     if options is None:
         return None
-    from jcsaml.cached import process_credentials
+    from jcsaml.cached import process_output
 
-    found = process_credentials(
+    text = process_output(
         exec_account(options, environ),
         role=exec_role(options, environ),
         config=options.get("config"),
         environ=environ,
     )
-    if found is None:
-        return None
-    import json
-
-    return _write(json.dumps(found.to_credential_process()) + "\n")
+    return None if text is None else _write(text + "\n")
 
 
 def _write(text: str) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from jcsaml.config import Account, account_names, config_path, find_account
 from jcsaml.credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile
+from jcsaml.errors import JcsamlError
 from jcsaml.secret_store import SecretStore
 
 __all__ = ["CredentialStatus", "SessionStatus", "credential_status", "session_status"]
@@ -48,26 +49,47 @@ class SessionStatus:
     saved: bool
 
 
-def _accounts(path: Path) -> list[Account]:
-    accounts = (find_account(name, path=path) for name in account_names(path))
+def _raise(error: JcsamlError) -> None:
+    raise error
+
+
+def _accounts(path: Path, on_error: Callable[[JcsamlError], None]) -> list[Account]:
+    try:
+        accounts = [find_account(name, path=path) for name in account_names(path)]
+    except JcsamlError as exc:
+        on_error(exc)
+        return []
     return [account for account in accounts if account is not None]
 
 
 def credential_status(
-    *, config: Path | None = None, environ: Mapping[str, str] = os.environ
+    *,
+    config: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+    on_error: Callable[[JcsamlError], None] = _raise,
 ) -> list[CredentialStatus]:
     """Temporary credentials in the credentials files of the configured accounts (and the
-    default one), then the credential-process cache entries, each with its account."""
+    default one), then the credential-process cache entries, each with its account.
+
+    A config or credentials file that cannot be read raises its error (ConfigError,
+    CredentialsFileError) unless ``on_error`` takes it; then whatever else can be read is
+    still listed.
+    """
     from jcsaml import process_cache
     from jcsaml.signin import credentials_path
 
-    accounts = _accounts(config or config_path(environ))
+    accounts = _accounts(config or config_path(environ), on_error)
     files: dict[Path, list[Account]] = {CredentialsFile.default_path(environ): []}
     for account in accounts:
         files.setdefault(credentials_path(account, environ=environ), []).append(account)
     found: list[CredentialStatus] = []
     for path, writers in files.items():
-        for profile, credentials in CredentialsFile(path).load_all().items():
+        try:
+            held = CredentialsFile(path).load_all()
+        except JcsamlError as exc:
+            on_error(exc)
+            continue
+        for profile, credentials in held.items():
             owner = next((a.name for a in writers if a.profile == profile), "")
             found.append(_entry(profile, owner, credentials, CREDENTIALS_FILE, str(path)))
     by_name = {account.name: account for account in accounts}
@@ -98,16 +120,18 @@ def session_status(
     secrets: Callable[[], SecretStore],
     config: Path | None = None,
     environ: Mapping[str, str] = os.environ,
+    on_error: Callable[[JcsamlError], None] = _raise,
 ) -> list[SessionStatus]:
     """For each JumpCloud user of the configured accounts: is a console session saved?
 
     Accounts without a ``username`` are left out (the session is kept per user). ``secrets``
-    makes the store; it is called only when there is a user to look up.
+    makes the store; it is called only when there is a user to look up. A config file that
+    cannot be read raises its ConfigError unless ``on_error`` takes it (then: no users).
     """
     from jcsaml.signin import session_key
 
     users: dict[tuple[str, str], list[Account]] = {}
-    for account in _accounts(config or config_path(environ)):
+    for account in _accounts(config or config_path(environ), on_error):
         if account.username:
             users.setdefault((account.username, account.console_url), []).append(account)
     if not users:

@@ -454,3 +454,164 @@ def test_the_process_cache_files_are_named_alike() -> None:
         digest = hashlib.sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
         assert cached.process_cache_name(account, role) == f"{digest}.json"
     assert cached.PROCESS_REFRESH_MARGIN_SECONDS == process_cache.REFRESH_MARGIN_SECONDS == 900
+
+
+# --- credential-process -------------------------------------------------------------------------
+
+OUTPUT_PROCESS_EXPIRIES = [
+    "2026-06-01T13:00:00Z",
+    "2026-06-01T12:14:59Z",  # inside the 15-minute margin
+    "2026-06-01T12:15:00Z",
+    "2026-06-01T12:15:01Z",
+    "2026-06-01T15:00:00+02:00",
+    "2026-06-01T13:00:00.5Z",
+    "2026-06-01T13:00:00",
+    "2026-02-30T13:00:00Z",
+    "soon",
+]
+
+
+@st.composite
+def process_sections(draw: st.DrawFn) -> dict[str, str]:
+    """Mostly an account both readers accept (with or without a role), sometimes any."""
+    if draw(st.integers(0, 3)) == 0:
+        return draw(config_sections())
+    section = {"url": URLS[0]}
+    if draw(st.booleans()):
+        section["role_arn"] = draw(st.sampled_from([ROLE, "Admin"]))
+    return section
+
+
+@st.composite
+def process_entries(draw: st.DrawFn) -> dict[str, object]:
+    """An entry; its ``account`` and ``role`` are filled in by the test, mostly as wanted."""
+    entry: dict[str, object] = {
+        "account": "",
+        "role": "",
+        "access_key_id": "ASIACACHED",
+        "secret_access_key": draw(st.sampled_from(["secret", 'se"cr\\et \u00e9'])),
+        "session_token": "token",
+        "expiration": draw(
+            st.one_of(
+                st.sampled_from(OUTPUT_PROCESS_EXPIRIES),
+                st.datetimes(
+                    min_value=datetime(2026, 6, 1, 11), max_value=datetime(2026, 6, 2, 12)
+                ).map(lambda moment: moment.isoformat(timespec="seconds") + "Z"),
+            )
+        ),
+        "role_arn": draw(st.sampled_from([ROLE, "arn:aws:iam::012345678987:role/Ops", ""])),
+        "assumed_role_arn": ASSUMED,
+    }
+    for key in ("role_arn", "session_token", "expiration"):
+        if draw(st.integers(0, 9)) == 0:
+            del entry[key]
+    if draw(st.integers(0, 9)) == 0:
+        entry["access_key_id"] = 12345
+    return entry
+
+
+def full_process_answer(
+    name: str, role: str | None, config: str | None, environ: dict[str, str]
+) -> str | None:
+    from jcsaml.process_cache import cached_process_output
+
+    try:
+        return cached_process_output(name, role=role, config=config, environ=environ, now=NOW)
+    except JcsamlError:
+        return "error"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    account=st.sampled_from(["production", "dev"]),
+    section=process_sections(),
+    entry=process_entries(),
+    role=st.sampled_from([None, ROLE, "Admin", "Ops"]),
+    stranger=st.sampled_from([None, None, None, "account", "role"]),
+    cache_via=st.sampled_from(["xdg", "home", "relative-xdg", "no-home"]),
+    config_via=st.sampled_from(["variable", "option"]),
+    damaged=st.booleans(),
+)
+@example(
+    account="production",
+    section={"url": URLS[0]},
+    entry={
+        "account": "production",
+        "role": "",
+        "access_key_id": "ASIACACHED",
+        "secret_access_key": "secret",
+        "session_token": "token",
+        "expiration": "2026-06-01T13:00:00Z",
+        "role_arn": ROLE,
+        "assumed_role_arn": ASSUMED,
+    },
+    role=None,
+    cache_via="home",
+    config_via="variable",
+    damaged=False,
+    stranger=None,
+)
+def test_light_credential_process_agrees_with_the_full_one_or_declines(
+    account: str,
+    section: dict[str, str],
+    entry: dict[str, object],
+    role: str | None,
+    cache_via: str,
+    config_via: str,
+    damaged: bool,
+    stranger: str | None,
+) -> None:
+    import json
+
+    from jcsaml import process_cache
+
+    with tempfile.TemporaryDirectory() as temp:
+        home = Path(temp)
+        config_file = home / ".jcsaml"
+        config_file.write_text(section_text(account, section))
+        environ = {"HOME": str(home)}
+        if cache_via == "xdg":
+            environ["XDG_CACHE_HOME"] = str(home / "xdg")
+        elif cache_via == "relative-xdg":
+            environ["XDG_CACHE_HOME"] = "relative/cache"
+        directory = process_cache.cache_directory(environ)
+        directory.mkdir(parents=True)
+        if cache_via == "no-home":
+            del environ["HOME"]
+            environ["XDG_CACHE_HOME"] = "relative/cache"
+        # The entry lies where the full reader looks for this account and the role it wants.
+        wanted = role or section.get("role_arn", "").strip()
+        name = process_cache._entry_path(directory, account, wanted)
+        # What the entry says it is for: mostly this account and role, sometimes not.
+        entry = {
+            **entry,
+            "account": "someone-else" if stranger == "account" else account,
+            "role": "another-role" if stranger == "role" else wanted,
+        }
+        text = json.dumps(entry)
+        name.write_text(text[:-3] if damaged else text)
+        option = None
+        if config_via == "variable":
+            environ["JCSAML_CONFIG"] = str(config_file)
+        else:
+            option = str(config_file)
+
+        full = full_process_answer(account, role, option, environ)
+        light = cached.process_output(
+            account, role=role, config=option, environ=environ, now=NOW.timestamp()
+        )
+    if light is not None:
+        assert light == full
+    # Not declined: the ordinary case, an entry jcsaml wrote for the account and its role.
+    if (
+        section == {"url": URLS[0]}
+        and stranger is None
+        and wanted == ""
+        and entry.get("expiration") == "2026-06-01T13:00:00Z"
+        and len(entry) == 8
+        and entry["access_key_id"] == "ASIACACHED"
+        and cache_via in ("xdg", "home")
+        and role is None
+        and not damaged
+    ):
+        assert light is not None

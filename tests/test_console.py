@@ -341,7 +341,16 @@ def test_federation_url_must_be_https(world: World) -> None:
     result = world.console(
         "aws", "--link", JCSAML_FEDERATION_URL="http://signin.example/federation"
     )
-    assert_one_line_error(result, "invalid federation_url", "https://")
+    assert_one_line_error(result, "invalid JCSAML_FEDERATION_URL", "https://")
+    assert world.jumpcloud.count() == 0  # refused before signing in
+
+
+def test_a_bad_destination_is_refused_before_signing_in(world: World) -> None:
+    world.configure("aws")
+    result = world.console("aws", "--link", "--destination", "http://console.example/")
+    assert_one_line_error(result, "invalid --destination", "https://", "/s3/home")
+    assert world.jumpcloud.count() == 0
+    assert not (world.home / ".aws" / "credentials").exists()
 
 
 def test_no_browser(world: World, tmp_path: Path) -> None:

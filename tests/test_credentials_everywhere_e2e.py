@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -280,6 +281,21 @@ def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
     assert_one_line_error(ran, "'production'", "no role_arn", "[profile production]")
 
 
+def test_exec_profile_it_cannot_use_fails_before_signing_in(world: World) -> None:
+    world.aws_config.parent.mkdir(exist_ok=True)
+    world.aws_config.write_text(
+        RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
+        "duration_seconds = soon\n"
+    )
+    world.configure()
+    missing = world.run("exec", "-a", "production", "--exec-profile", "nosuch", "--", "true")
+    assert_one_line_error(missing, "'nosuch'", "no role_arn", "[profile nosuch]")
+    bad = world.run("exec", "-a", "production", "--exec-profile", "deploy", "--", "true")
+    assert_one_line_error(bad, "duration_seconds of profile 'deploy'")
+    assert world.jumpcloud.count() == 0  # nothing was asked, nobody signed in
+    assert not world.credentials.exists()
+
+
 # --- script -----------------------------------------------------------------------------------
 
 
@@ -414,6 +430,45 @@ def test_aws_cli_with_credential_process_signs_in_once_and_refreshes_near_the_en
     assert renewed.expiration - datetime.now(UTC) > timedelta(minutes=30)
 
 
+def test_configure_credential_process_writes_the_absolute_path_of_the_jcsaml_command(
+    world: World, tmp_path: Path
+) -> None:
+    """Run as an installed ``jcsaml`` script (given relative to the current directory), the
+    line it writes runs the same script from anywhere."""
+    world.configure()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "jcsaml"
+    script.write_text(f"#!{sys.executable}\nfrom jcsaml.launcher import run\n\nrun()\n")
+    script.chmod(0o755)
+    done = subprocess.run(
+        ["./jcsaml", "configure", "-a", "production", "--credential-process"],
+        cwd=bin_dir,
+        env=world.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(
+        text for text in world.aws_config.read_text().splitlines() if "credential_process" in text
+    )
+    command = line.split("=", 1)[1].strip()
+    assert shlex.split(command) == [str(script), "credential-process", "-a", "production"]
+    ran = subprocess.run(
+        shlex.split(command),
+        cwd=world.home,
+        env={**world.env, **world.sign_in_env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["Version"] == 1
+
+
 def test_credential_process_prints_version_1_json(world: World) -> None:
     world.configure()
     result = world.run("credential-process", "-a", "production", **world.sign_in_env())
@@ -513,6 +568,27 @@ def test_status_lists_profiles_cache_and_sessions(world: World) -> None:
     ]
     assert f"JumpCloud session of {EMAIL} (production): saved" in table.stdout
     assert world.jumpcloud.count() == 0  # no network
+
+
+def test_status_with_unreadable_files_warns_and_lists_the_rest(world: World) -> None:
+    world.configure()
+    done = world.run("credential-process", "-a", "production", **world.sign_in_env())
+    assert done.status == 0, done.stderr
+    config = world.home / ".jcsaml"
+    config.write_text("text before any section\n" + config.read_text())
+    world.credentials.parent.mkdir(exist_ok=True)
+    world.credentials.write_text("not a profile\n")
+    result = world.run("status", "--json")
+    assert result.status == 0, result.stderr
+    [cached] = json.loads(result.stdout)["credentials"]
+    assert cached["source"] == "credential-process cache"
+    assert cached["role_arn"] == world.roles["AcmeJumpCloudAdminRO"]
+    assert result.stderr.splitlines() == [
+        f"jcsaml: warning: cannot read config file {config}: line 1: text before the first "
+        "[section] header; fix or remove that file",
+        f"jcsaml: warning: cannot use credentials file {world.credentials}: line 1: text before "
+        "the first [section] header; fix the file by hand, jcsaml left it as is",
+    ]
 
 
 def test_logout_also_clears_the_credential_process_cache(world: World) -> None:

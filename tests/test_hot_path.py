@@ -320,6 +320,45 @@ def test_credential_process_near_its_margin_takes_the_full_cli(
     assert "jcsaml.cli" in modules
 
 
+def test_credential_process_with_cached_credentials_takes_the_light_path(
+    hermetic_home: Path,
+) -> None:
+    from jcsaml import process_cache
+
+    role = "arn:aws:iam::012345678987:role/Admin"
+    save_account(
+        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=role),
+        path=hermetic_home / ".jcsaml",
+    )
+    credentials = AwsCredentials(
+        access_key_id="ASIACACHED",
+        secret_access_key="s",
+        session_token="t",
+        expiration=datetime.now(UTC) + timedelta(hours=1),
+        role_arn=role,
+    )
+    env = cli_environment(hermetic_home)
+    process_cache.save("production", role, credentials, environ=env)
+    status, modules = imported_modules(
+        ["-m", "jcsaml", "credential-process", "-a", "production", "--skip-prompt"], env
+    )
+    assert status == 0
+    assert "jcsaml.cached" in modules
+    assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
+    # The same document as the full CLI prints (--debug always takes the full CLI).
+    light = run_cli("credential-process", "-a", "production", env=env)
+    full = run_cli("credential-process", "-a", "production", "--debug", env=env)
+    assert light.status == full.status == 0, full.stderr
+    assert light.stdout == full.stdout
+    assert json.loads(light.stdout) == {
+        "Version": 1,
+        "AccessKeyId": "ASIACACHED",
+        "SecretAccessKey": "s",
+        "SessionToken": "t",
+        "Expiration": credentials.expiration_rfc3339(),
+    }
+
+
 def test_status_makes_do_with_the_standard_library_and_the_keyring(hermetic_home: Path) -> None:
     save_account(
         Account(

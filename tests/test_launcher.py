@@ -331,3 +331,87 @@ if __name__ == "__main__":
         write_help_table()
     else:
         print(help_table())
+
+
+# --- credential-process's options -----------------------------------------------------------------
+
+
+def full_process_options(argv: list[str], environ: dict[str, str]) -> dict[str, object] | None:
+    """What jcsaml credential-process's argparse parser makes of argv (None: a usage error)."""
+    try:
+        args = parse_as_main_does(["credential-process", *argv], environ)
+    except SystemExit:
+        return None
+    return {
+        "account": args.idp_account,
+        "config": args.config,
+        "role": args.role or None,
+        "other": (args.debug, args.force, args.session_duration),
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    argv=st.lists(st.sampled_from(WORDS), max_size=6),
+    account_variable=st.sampled_from([None, "", "stage"]),
+    role_variable=st.sampled_from([None, "", "Admin"]),
+)
+def test_light_credential_process_options_from_exec_words_agree_or_decline(
+    argv: list[str], account_variable: str | None, role_variable: str | None
+) -> None:
+    environ = {}
+    if account_variable is not None:
+        environ["JCSAML_IDP_ACCOUNT"] = account_variable
+    if role_variable is not None:
+        environ["JCSAML_ROLE"] = role_variable
+    light = launcher.parse_options(argv, launcher.PROCESS_OPTIONS, launcher.EXEC_FLAGS)
+    if light is None or light[1] or "--" in argv:
+        return  # declined, as the handler declines on "--" or any word left over
+    options = light[0]
+    full = full_process_options(argv, environ)
+    assert full is not None, argv
+    assert full == {
+        "account": launcher.exec_account(options, environ),
+        "config": options.get("config"),
+        "role": launcher.exec_role(options, environ),
+        "other": (False, False, None),
+    }, argv
+
+
+def test_credential_process_options_from_variables_are_known_to_the_light_path() -> None:
+    args = parse_as_main_does(["credential-process"], EveryVariable())
+    from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
+    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+
+
+def test_credential_process_declines_what_argparse_refuses(
+    hermetic_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from jcsaml import process_cache
+    from jcsaml.config import Account, save_account
+    from jcsaml.credentials import AwsCredentials
+
+    save_account(
+        Account(name="prod", url="https://sso.jumpcloud.com/saml2/acme"),
+        path=hermetic_home / "jcsaml.ini",
+    )
+    environ = {"HOME": str(hermetic_home), "JCSAML_CONFIG": str(hermetic_home / "jcsaml.ini")}
+    process_cache.save(
+        "prod",
+        "",
+        AwsCredentials(
+            access_key_id="ASIACACHED",
+            secret_access_key="s",
+            session_token="t",
+            expiration=datetime.now(UTC) + timedelta(hours=1),
+            role_arn="arn:aws:iam::012345678987:role/Admin",
+        ),
+        environ=environ,
+    )
+    assert launcher.light(["credential-process", "-a", "prod"], environ) == 0
+    assert '"AccessKeyId": "ASIACACHED"' in capsys.readouterr().out
+    for extra in (["--"], ["extra"], ["--debug"], ["--force"]):
+        assert launcher.light(["credential-process", "-a", "prod", *extra], environ) is None
+    assert capsys.readouterr().out == ""

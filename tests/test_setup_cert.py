@@ -230,6 +230,28 @@ def test_openssl_accepts_the_key_and_the_certificate(tmp_path: Path) -> None:
     assert modulus[0] == modulus[1]
 
 
+def test_bits_and_days_from_the_command_line_win_over_the_config(tmp_path: Path) -> None:
+    (tmp_path / "production.cnf").write_text(RUNBOOK_CONFIG)
+    result = run_cli(
+        "setup", "cert", str(tmp_path / "production.cnf"), "--out-dir", str(tmp_path),
+        "--bits", "3072", "--days", "30",
+        env=cli_environment(tmp_path),
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert "RSA 3072" in result.stdout
+    key = serialization.load_pem_private_key(
+        (tmp_path / "production.key").read_bytes(), password=None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072
+    cert = x509.load_pem_x509_certificate((tmp_path / "production.crt").read_bytes())
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == timedelta(days=30)
+    refused = run_cli(
+        "setup", "cert", str(tmp_path / "production.cnf"), "--bits", "1024",
+        env=cli_environment(tmp_path),
+    )  # fmt: skip
+    assert refused.status == 2 and "--bits" in refused.stderr
+
+
 def test_existing_files_are_kept_without_force(tmp_path: Path) -> None:
     config = tmp_path / "production.cnf"
     config.write_text(RUNBOOK_CONFIG)
@@ -279,9 +301,22 @@ def test_missing_config_and_unwritable_directory(tmp_path: Path) -> None:
     assert "cannot use" in missing.stderr and "No such file" in missing.stderr
 
     request = parse_openssl_config(RUNBOOK_CONFIG)
-    with pytest.raises(OutputWriteError):
+    with pytest.raises(OutputWriteError) as caught:
         write_idp_certificate(request, out_dir=tmp_path / "no" / "such", name="production")
+    assert caught.value.path == str(tmp_path / "no" / "such" / "production.key")
     assert not (tmp_path / "no").exists()
+
+    # Through the CLI: one line naming the file asked for, not a temporary one.
+    (tmp_path / "production.cnf").write_text(RUNBOOK_CONFIG)
+    result = run_cli(
+        "setup", "cert", str(tmp_path / "production.cnf"), "--out-dir", str(tmp_path / "keys"),
+        env=cli_environment(tmp_path),
+    )  # fmt: skip
+    assert result.status == 1
+    assert result.stderr.strip().splitlines() == [
+        f"jcsaml: error: cannot write {tmp_path / 'keys' / 'production.key'}: No such file or "
+        "directory; nothing was replaced, check the directory"
+    ]
 
 
 def test_force_is_needed_for_either_file(tmp_path: Path) -> None:

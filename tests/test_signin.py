@@ -463,3 +463,46 @@ def test_a_failed_sign_in_leaves_no_warm_up_thread_running(keys: IdpKeyPair) -> 
         )
     assert auth.seen, "the sign-in reached JumpCloud"
     assert not [t for t in threading.enumerate() if t.name == "jcsaml-warmup" and t.is_alive()]
+
+
+WARMUP_AFTER_A_FAILED_SIGN_IN = """
+import threading
+from jcsaml.config import Account
+from jcsaml.errors import AuthenticationFailedError
+from jcsaml.signin import login
+
+class Refusing:
+    def authenticate(self, credentials):
+        raise AuthenticationFailedError(message="Authentication failed.")
+
+    def resume(self, session):
+        return None
+
+try:
+    login(
+        Account(name="p", url="https://sso.jumpcloud.com/saml2/acme", username="u"),
+        password="wrong",
+        authenticator=Refusing(),
+        environ={"HOME": "/nonexistent", "AWS_REGION": "us-east-1"},
+    )
+except AuthenticationFailedError:
+    pass
+print(sorted(t.name for t in threading.enumerate() if t.name == "jcsaml-warmup"))
+"""
+
+
+def test_a_failed_sign_in_lets_the_warmup_finish_before_the_error_goes_up() -> None:
+    """In a fresh interpreter the warm-up is still importing when the sign-in fails; a daemon
+    thread importing while the interpreter exits can abort it instead of exiting with status 1."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", WARMUP_AFTER_A_FAILED_SIGN_IN],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

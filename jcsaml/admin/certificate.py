@@ -125,18 +125,19 @@ def write_idp_certificate(
                 raise OutputExistsError(path=str(path))
     key_pem, cert_pem = build_key_and_certificate(request, now=now())
     staged: list[tuple[Path, Path]] = []
+    writing = key_path  # the error names the file asked for, never the temporary one
     try:
         staged.append((_stage(key_path, key_pem, 0o600), key_path))
+        writing = cert_path
         staged.append((_stage(cert_path, cert_pem, 0o644), cert_path))
         for temporary, final in staged:
+            writing = final
             os.replace(temporary, final)
     except OSError as exc:
         for temporary, _ in staged:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-        raise OutputWriteError(
-            path=str(exc.filename or out_dir), reason=exc.strerror or str(exc)
-        ) from None
+        raise OutputWriteError(path=str(writing), reason=exc.strerror or str(exc)) from None
     certificate = x509.load_pem_x509_certificate(cert_pem)
     return IdpCertificateFiles(
         key_path=key_path,

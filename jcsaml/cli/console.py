@@ -47,12 +47,16 @@ def add_parser(
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from jcsaml.config import validate_url
-    from jcsaml.console import console_signin_url, firefox_container_url
+    from jcsaml.console import check_destination, console_signin_url, firefox_container_url
 
+    # Settings that would fail after the sign-in fail before it, with nothing asked.
+    check_destination(args.destination)
+    from_environment = ctx.environ.get("JCSAML_FEDERATION_URL")
+    if from_environment:
+        validate_url(from_environment, "JCSAML_FEDERATION_URL")
     got = obtain_credentials(args, ctx)
-    federation_url = ctx.environ.get("JCSAML_FEDERATION_URL") or got.account.federation_url
-    if federation_url:
-        validate_url(federation_url, "federation_url")
+    # The account's federation_url was checked when the account was loaded.
+    federation_url = from_environment or got.account.federation_url
     url = console_signin_url(
         got.credentials,
         region=args.region or got.account.region or got.credentials.region,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from jcsaml.cli.login import add_login_options, obtain_credentials
@@ -103,10 +104,12 @@ def run(
         from jcsaml.cli.exec_server import run_with_server
 
         return run_with_server(args, ctx, command)
+    # A profile --exec-profile cannot use fails before the sign-in, with nothing asked.
+    role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
     got = obtain_credentials(args, ctx)
     credentials, region = got.credentials, _region(got.profile, got, ctx)
-    if args.exec_profile:
-        credentials, region = _as_exec_profile(args.exec_profile, got, ctx)
+    if role is not None:
+        credentials, region = _as_exec_profile(role, got, ctx)
     env = child_environment(ctx.environ, credentials, got.account.name, region=region)
     check_runnable(command[0], env.get("PATH"))
     ctx.show_deferred()  # run() never returns to main(), which would show them
@@ -162,29 +165,53 @@ def _region(profile: str, got: Obtained, ctx: Context) -> str | None:
     return child_region(profile, own=own, environ=ctx.environ)
 
 
-def _as_exec_profile(
-    profile: str, got: Obtained, ctx: Context
-) -> tuple[AwsCredentials, str | None]:
-    """The credentials of ``profile``'s role_arn, assumed with the account's, and its region
-    (else the account profile's)."""
+@dataclass(frozen=True)
+class _ExecProfileRole:
+    """What ``--exec-profile`` takes from its profile in the AWS config file."""
+
+    profile: str
+    role_arn: str
+    session_name: str | None
+    duration: int | None
+    external_id: str | None
+
+
+def _exec_profile_role(profile: str, ctx: Context) -> _ExecProfileRole:
+    """Read ``profile``'s role settings; raises ExecProfileError without a role_arn and
+    InvalidSettingError for a bad duration_seconds."""
     from jcsaml.aws_config import config_file_path, profile_section, section_name
     from jcsaml.errors import ExecProfileError
-    from jcsaml.sts import assume_role
 
     path = config_file_path(ctx.environ)
     section = profile_section(profile, environ=ctx.environ, path=path) or {}
     role_arn = section.get("role_arn", "").strip()
     if not role_arn:
         raise ExecProfileError(profile=profile, path=str(path), section=section_name(profile))
-    region = _region(profile, got, ctx) or _region(got.profile, got, ctx)
     duration = section.get("duration_seconds", "").strip()
-    credentials = assume_role(
-        got.credentials,
-        role_arn,
+    return _ExecProfileRole(
         profile=profile,
+        role_arn=role_arn,
         session_name=section.get("role_session_name", "").strip() or None,
         duration=_duration(duration, profile) if duration else None,
         external_id=section.get("external_id", "").strip() or None,
+    )
+
+
+def _as_exec_profile(
+    role: _ExecProfileRole, got: Obtained, ctx: Context
+) -> tuple[AwsCredentials, str | None]:
+    """The credentials of the profile's role_arn, assumed with the account's, and its region
+    (else the account profile's)."""
+    from jcsaml.sts import assume_role
+
+    region = _region(role.profile, got, ctx) or _region(got.profile, got, ctx)
+    credentials = assume_role(
+        got.credentials,
+        role.role_arn,
+        profile=role.profile,
+        session_name=role.session_name,
+        duration=role.duration,
+        external_id=role.external_id,
         region=region,
     )
     return credentials, region

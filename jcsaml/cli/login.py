@@ -59,7 +59,9 @@ def add_login_options(
     parser.add_argument(
         "--force",
         action="store_true",
-        help="sign in again even if the profile holds valid credentials",
+        help="sign in again even if the profile holds valid credentials"
+        if profile
+        else "sign in again even if the cache holds valid credentials",
     )
     add_skip_prompt(parser)
 

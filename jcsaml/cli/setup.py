@@ -45,16 +45,22 @@ def _add_cert(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help=_CERT_HELP,
         description=_CERT_HELP + ": CONFIG's [req] and distinguished-name sections give the "
-        "subject, default_days, default_bits and default_md. Writes NAME.key (PEM, mode 0600) and "
-        "NAME.crt (PEM), NAME being CONFIG's name without .cnf.",
+        "subject, default_days, default_bits and default_md (encrypt_key, if present, must be no: "
+        "JumpCloud takes the key unencrypted). Writes NAME.key (PEM, mode 0600) and NAME.crt "
+        "(PEM), NAME being CONFIG's name without .cnf.",
     )
     parser.add_argument(
         "config", metavar="CONFIG", help="openssl-style config, e.g. production.cnf"
     )
     parser.add_argument(
-        "--out-dir", metavar="DIR", default=".", help="where to write (default: this directory)"
+        "--out-dir",
+        metavar="DIR",
+        default=".",
+        help="existing directory to write to (default: this directory)",
     )
-    parser.add_argument("--days", type=int, help="validity in days (default: default_days, 1095)")
+    parser.add_argument(
+        "--days", type=int, metavar="N", help="validity in days (default: default_days, 1095)"
+    )
     parser.add_argument(
         "--bits", type=int, choices=(2048, 3072, 4096), help="RSA key size (default_bits, 2048)"
     )

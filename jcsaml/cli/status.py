@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
+    from jcsaml.errors import JcsamlError
     from jcsaml.status import CredentialStatus, SessionStatus
 
 HELP = "show the credentials jcsaml holds and the JumpCloud sessions it saved"
@@ -37,9 +38,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     config = config_path(ctx.environ, args.config)
     now = datetime.now(UTC)
-    credentials = credential_status(config=config, environ=ctx.environ)
+
+    # status reports what it can read; an unreadable file is a warning, not a failure.
+    def unreadable(error: JcsamlError) -> None:
+        ctx.warn_after_success(str(error))
+
+    credentials = credential_status(config=config, environ=ctx.environ, on_error=unreadable)
     sessions = session_status(
-        secrets=lambda: default_store(warn=lambda message: None), config=config, environ=ctx.environ
+        secrets=lambda: default_store(warn=lambda message: None),
+        config=config,
+        environ=ctx.environ,
+        on_error=unreadable,
     )
     if args.json:
         document = {
