@@ -220,12 +220,15 @@ def _sign_in(
 def secret_store(ctx: Context) -> SecretStore:
     """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
     every time)."""
-    from jcsaml.secret_store import default_store
+    from jcsaml.secret_store import DeferredStore, default_store
 
     def unavailable(message: str) -> None:
         ctx.warn_after_success(message + " (said once)", once="no-keyring")
 
-    return default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
+    # Made when first used, or while the sign-in waits for JumpCloud: not before it starts.
+    return DeferredStore(
+        lambda: default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
+    )
 
 
 def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:
