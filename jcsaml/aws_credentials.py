@@ -55,13 +55,14 @@ class AwsCredentials:
 
     def to_credential_process(self) -> dict[str, Any]:
         """The JSON document the AWS SDKs expect from a ``credential_process``."""
-        return {
-            "Version": 1,
-            "AccessKeyId": self.access_key_id,
-            "SecretAccessKey": self.secret_access_key,
-            "SessionToken": self.session_token,
-            "Expiration": self.expiration_rfc3339(),
-        }
+        from jcsaml.environment import credential_process_document
+
+        return credential_process_document(
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            session_token=self.session_token,
+            expiration=self.expiration_rfc3339(),
+        )
 
     def boto3_session(self, **kwargs: Any) -> Any:
         """A ``boto3.Session`` using these credentials (imports boto3 only when called)."""

@@ -23,25 +23,33 @@ import re
 import time
 
 from jcsaml.arn import role_arn_from_assumed_role, same_role
-from jcsaml.environment import credential_variables
+from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Protocol
+
+    class _Hash(Protocol):
+        def hexdigest(self) -> str: ...
+
 
 __all__ = [
     "PROCESS_REFRESH_MARGIN_SECONDS",
     "REFRESH_MARGIN_SECONDS",
     "CachedCredentials",
+    "account_section",
     "exec_region",
     "lookup",
+    "process_cache_name",
+    "process_credentials",
     "process_output",
 ]
 
 #: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
 REFRESH_MARGIN_SECONDS = 300
-#: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS` (botocore asks again below it).
+#: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS`: credential-process's own margin.
 PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
 
 # The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
@@ -153,6 +161,15 @@ class CachedCredentials:
             region=region or self.region,
         )
 
+    def to_credential_process(self) -> dict[str, object]:
+        """As ``AwsCredentials.to_credential_process``."""
+        return credential_process_document(
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            session_token=self.session_token,
+            expiration=self.expiration,
+        )
+
 
 def lookup(
     account_name: str,
@@ -169,9 +186,8 @@ def lookup(
     ``--config``; ``now`` is seconds since the epoch. Never raises for anything in the files:
     every doubt is a None.
     """
-    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
-    section = _section(config_path, account_name, config=True) if config_path else None
-    if section is None or not _valid_account(account_name, section):
+    section = account_section(account_name, config=config, environ=environ)
+    if section is None:
         return None
     chosen_profile = profile or section.get("aws_profile", "").strip() or account_name
     if not _valid_profile(chosen_profile):
@@ -192,6 +208,75 @@ def lookup(
     return found
 
 
+def account_section(
+    account_name: str, *, config: str | None = None, environ: Mapping[str, str] = os.environ
+) -> dict[str, str] | None:
+    """The account's config section when :func:`jcsaml.config.load_account` surely accepts it
+    (``config``: the command's ``--config``), else None."""
+    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
+    section = _section(config_path, account_name, config=True) if config_path else None
+    if section is None or not _valid_account(account_name, section):
+        return None
+    return section
+
+
+def process_credentials(
+    account_name: str,
+    *,
+    role: str | None = None,
+    config: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    now: float | None = None,
+) -> CachedCredentials | None:
+    """The credentials ``jcsaml credential-process`` would hand out from its cache (as
+    :func:`jcsaml.process_cache.cached_process_output` finds them), or None to decline.
+
+    ``role`` is the command's ``--role``. Reads the account's section and one cache file.
+    """
+    section = account_section(account_name, config=config, environ=environ)
+    if section is None:
+        return None
+    wanted = role or section.get("role_arn", "").strip()
+    directory = _process_cache_directory(environ)
+    if directory is None or not _private_directory(directory):
+        return None
+    path = os.path.join(directory, process_cache_name(account_name, wanted))
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except (OSError, ValueError):
+        return None
+    import json  # only here: exec and script have no JSON to read
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    keys = ("account", "role", "access_key_id", "secret_access_key", "session_token")
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in keys):
+        return None
+    role_arn = data.get("role_arn", "")
+    if not isinstance(role_arn, str) or data["account"] != account_name or data["role"] != wanted:
+        return None
+    expiration = data.get("expiration")
+    expires_at = _epoch_seconds(expiration) if isinstance(expiration, str) else None
+    current = time.time() if now is None else now
+    if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
+        return None
+    if wanted and not (same_role(role_arn, wanted) or role_arn.endswith("/" + wanted)):
+        return None
+    return CachedCredentials(
+        account_name=account_name,
+        profile="",
+        access_key_id=data["access_key_id"],
+        secret_access_key=data["secret_access_key"],
+        session_token=data["session_token"],
+        expires_at=expires_at,
+        role_arn=role_arn,
+        region=None,
+    )
+
+
 def process_output(
     account_name: str,
     *,
@@ -200,55 +285,36 @@ def process_output(
     environ: Mapping[str, str] = os.environ,
     now: float | None = None,
 ) -> str | None:
-    """What ``jcsaml credential-process`` prints from its cache, exactly as
-    :func:`jcsaml.process_cache.cached_process_output` gives it, or None to decline.
-
-    ``role`` and ``config`` are the command's ``--role`` and ``--config``; ``now`` is seconds
-    since the epoch. Declines for any doubt: an account the full reader might refuse, a cache
-    entry that is missing, damaged, for another account or role, not in the canonical
-    ``YYYY-MM-DDTHH:MM:SSZ`` form, or valid for 15 minutes or less.
-    """
-    import hashlib
+    """What ``jcsaml credential-process`` prints from its cache (without the line break),
+    exactly as :func:`jcsaml.process_cache.cached_process_output` gives it, or None to decline
+    (see :func:`process_credentials`)."""
+    found = process_credentials(account_name, role=role, config=config, environ=environ, now=now)
+    if found is None:
+        return None
     import json
 
-    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
-    section = _section(config_path, account_name) if config_path else None
-    if section is None or not _valid_account(account_name, section):
-        return None
-    wanted = role or section.get("role_arn", "").strip()
-    directory = _process_cache_directory(environ)
-    if directory is None or not _private_directory(directory):
-        return None
-    # The file name jcsaml.process_cache gives the entry of this account and role.
-    digest = hashlib.sha256(f"{account_name}\0{wanted}".encode()).hexdigest()[:32]
+    return json.dumps(found.to_credential_process())
+
+
+def process_cache_name(account: str, role: str) -> str:
+    """The name of the credential-process cache file for ``account`` and ``role`` (the one
+    :mod:`jcsaml.process_cache` writes)."""
+    digest = _sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
+    return f"{digest}.json"
+
+
+def _sha256(data: bytes) -> _Hash:
+    # hashlib loads OpenSSL (a few milliseconds); CPython's own SHA-256 module is a fraction of
+    # that and gives the same digest.
     try:
-        with open(os.path.join(directory, digest + ".json"), encoding="utf-8") as stream:
-            data = json.load(stream)
-    except (OSError, ValueError):
-        return None
-    fields = ("account", "role", "access_key_id", "secret_access_key", "session_token")
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields):
-        return None
-    expiration, role_arn = data.get("expiration"), data.get("role_arn", "")
-    if not (isinstance(expiration, str) and isinstance(role_arn, str)):
-        return None
-    if data["account"] != account_name or data["role"] != wanted or not expiration.endswith("Z"):
-        return None
-    expires_at = _epoch_seconds(expiration)
-    current = time.time() if now is None else now
-    if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
-        return None
-    if wanted and not (same_role(role_arn, wanted) or role_arn.endswith("/" + wanted)):
-        return None
-    return json.dumps(
-        {
-            "Version": 1,
-            "AccessKeyId": data["access_key_id"],
-            "SecretAccessKey": data["secret_access_key"],
-            "SessionToken": data["session_token"],
-            "Expiration": expiration,
-        }
-    )
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+    hashed: _Hash = sha256(data)
+    return hashed
 
 
 def _private_directory(directory: str) -> bool:
@@ -264,8 +330,8 @@ def _private_directory(directory: str) -> bool:
 
 
 def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
-    """As :func:`jcsaml.process_cache.cache_directory`; None where that would ask the password
-    database for the home directory."""
+    """As :func:`jcsaml.process_cache.cache_directory`; None where that asks the password
+    database (no ``HOME``)."""
     configured = environ.get("XDG_CACHE_HOME", "")
     if configured and os.path.isabs(configured):
         base = configured

@@ -1,8 +1,10 @@
-"""The environment ``jcsaml exec`` gives the command it runs, and how it finds that command.
+"""The environment ``jcsaml exec`` gives the command it runs, how it finds that command, and
+the JSON ``jcsaml credential-process`` prints.
 
 One implementation for both ways in: the full CLI (:mod:`jcsaml.cli.exec_command`) and the
-light entry (:mod:`jcsaml.launcher`) build the child's environment and look the command up with
-these functions, so the two can never hand a command different variables.
+light entry (:mod:`jcsaml.launcher`) build the child's environment, look the command up and
+write credential_process JSON with these functions, so the two can never hand out different
+values.
 
 Imports nothing at module level: it runs before every command ``jcsaml exec`` starts.
 """
@@ -62,6 +64,20 @@ def credential_variables(
         env["AWS_REGION"] = region
         env["AWS_DEFAULT_REGION"] = region
     return env
+
+
+def credential_process_document(
+    *, access_key_id: str, secret_access_key: str, session_token: str, expiration: str
+) -> dict[str, object]:
+    """The JSON document (version 1) the AWS SDKs read from a ``credential_process``;
+    ``expiration`` is RFC 3339 in UTC."""
+    return {
+        "Version": 1,
+        "AccessKeyId": access_key_id,
+        "SecretAccessKey": secret_access_key,
+        "SessionToken": session_token,
+        "Expiration": expiration,
+    }
 
 
 def child_environment(

@@ -5,7 +5,8 @@ credentials it should cost little more than starting Python. The full CLI (:mod:
 imports argparse, logging, dataclasses, datetime, pathlib and typing before it does anything;
 this module decides from the command line alone whether a light path applies, and answers it
 with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
-:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`). Both the console script and
+:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, and :mod:`jcsaml.shell_script` for
+``script``; ``json`` for ``credential-process``). Both the console script and
 ``python -m jcsaml`` start here.
 
 A light path never reports an error and never asks anything: it *declines* — prints nothing,
@@ -51,7 +52,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """The console script and ``python -m jcsaml``."""
-    sys.exit(main())
+    status = main()
+    if "jcsaml.cli" in sys.modules:  # the full CLI ran: its teardown is worth skipping
+        _end_now(status)
+    sys.exit(status)
+
+
+def _end_now(status: int) -> None:
+    """End the process with ``status`` without Python's teardown, when nothing depends on it.
+
+    After a sign-in, the interpreter's teardown of what it loaded (botocore, lxml, bs4,
+    cryptography, keyring...) costs about 100 ms of CPU that the person waits for, and changes
+    nothing: the files are closed and renamed into place by then. So: when no thread is left
+    that Python would wait for, flush stdout and stderr, run the ``atexit`` functions as a
+    normal exit does, and leave. Anything unusual (a stream that cannot be flushed, a
+    non-daemon thread) takes the normal exit instead, with its usual behaviour.
+    """
+    import threading
+
+    main_thread = threading.main_thread()
+    if threading.current_thread() is not main_thread or any(
+        not thread.daemon for thread in threading.enumerate() if thread is not main_thread
+    ):
+        return
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except Exception:  # e.g. a closed pipe: the normal exit reports it as it always does
+        return
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    finally:
+        os._exit(status)
 
 
 def light(args: list[str], environ: Mapping[str, str]) -> int | None:
@@ -158,26 +196,83 @@ def exec_role(options: Mapping[str, str], environ: Mapping[str, str]) -> str | N
     return options.get("role") or environ.get("JCSAML_ROLE") or None
 
 
+# --- script -----------------------------------------------------------------------------------
+
+#: ``script``'s options that a cached run can honour.
+SCRIPT_OPTIONS: dict[str, str] = {**EXEC_OPTIONS, "--shell": "shell"}
+
+
+def script_options(args: Sequence[str]) -> dict[str, str] | None:
+    """``script``'s options, with ``shell`` always set; None to decline."""
+    parsed = parse_options(args, SCRIPT_OPTIONS, EXEC_FLAGS)
+    if parsed is None or parsed[1] or "--" in args:
+        return None  # script takes no other words
+    from jcsaml.shell_script import SHELLS
+
+    # argparse checks every --shell given, not only the last one.
+    given = [
+        args[index + 1] if word == "--shell" else word.partition("=")[2]
+        for index, word in enumerate(args)
+        if word == "--shell" or word.startswith("--shell=")
+    ]
+    if any(shell not in SHELLS for shell in given):
+        return None
+    options = parsed[0]
+    options.setdefault("shell", "bash")
+    return options
+
+
+def light_script(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml script`` with valid cached credentials: prints the shell code."""
+    options = script_options(args)
+    if options is None:
+        return None
+    from jcsaml.cached import exec_region, lookup
+    from jcsaml.environment import CONFLICTING
+
+    found = lookup(
+        exec_account(options, environ),
+        profile=options.get("profile"),
+        role=exec_role(options, environ),
+        config=options.get("config"),
+        environ=environ,
+    )
+    if found is None:
+        return None
+    known, region = exec_region(found, environ)
+    if not known:
+        return None
+    from jcsaml.shell_script import render, script_variables
+
+    variables = script_variables(found, profile=found.profile, region=region)
+    try:
+        text = render(variables, CONFLICTING, options["shell"])
+    except ValueError:
+        return None  # a value the format cannot carry: the full CLI reports it
+    return _write(text)
+
+
 # --- credential-process -----------------------------------------------------------------------
 
-#: ``credential-process``'s options that a cached run can honour.
+#: ``credential-process``'s options that a cached run can honour (it has no ``--profile``).
 PROCESS_OPTIONS: dict[str, str] = {
-    "-a": "idp_account",
-    "--idp-account": "idp_account",
-    "--config": "config",
-    "--role": "role",
+    key: value for key, value in EXEC_OPTIONS.items() if value != "profile"
 }
 
 
-def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:
-    """``jcsaml credential-process`` with cached credentials valid for more than 15 minutes:
-    the AWS SDKs run it before every AWS call that needs credentials."""
-    if "--" in args:  # credential-process takes no command: argparse refuses it
-        return None
+def process_options(args: Sequence[str]) -> dict[str, str] | None:
+    """``credential-process``'s options; None to decline."""
     parsed = parse_options(args, PROCESS_OPTIONS, EXEC_FLAGS)
-    if parsed is None or parsed[1]:
+    if parsed is None or parsed[1] or "--" in args:
+        return None  # it takes no other words
+    return parsed[0]
+
+
+def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """``jcsaml credential-process`` with valid cached credentials: prints the JSON."""
+    options = process_options(args)
+    if options is None:
         return None
-    options = parsed[0]
     from jcsaml.cached import process_output
 
     text = process_output(
@@ -186,19 +281,19 @@ def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int
         config=options.get("config"),
         environ=environ,
     )
-    if text is None:
-        return None
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # as the full CLI: the reader went away
-        return 1
+    return None if text is None else _write(text + "\n")
+
+
+def _write(text: str) -> int:
+    """Print ``text`` as the full CLI does: one write to the buffered stdout, flushed at exit."""
+    sys.stdout.write(text)
     return 0
 
 
 #: The seam: command name -> light handler (see the module docstring).
 LIGHT_COMMANDS: dict[str, LightHandler] = {
     "exec": light_exec,
+    "script": light_script,
     "credential-process": light_credential_process,
 }
 

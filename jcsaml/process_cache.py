@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS, process_cache_name
 
 __all__ = [
     "REFRESH_MARGIN_SECONDS",
@@ -37,7 +37,7 @@ __all__ = [
 
 #: botocore runs the process again when fewer than 15 minutes remain; handing out credentials
 #: closer to their end than that would run the process (and a sign-in) on every AWS call.
-REFRESH_MARGIN_SECONDS = 15 * 60
+REFRESH_MARGIN_SECONDS = PROCESS_REFRESH_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def _unsafe_directory(directory: Path) -> str | None:
 
 
 def _entry_path(directory: Path, account: str, role: str) -> Path:
-    digest = hashlib.sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
-    return directory / f"{digest}.json"
+    # One naming for this module and the light entry's reader.
+    return directory / process_cache_name(account, role)
 
 
 def _to_json(account: str, role: str, credentials: AwsCredentials) -> str:

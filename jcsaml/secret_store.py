@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -98,6 +99,42 @@ def default_store(
     if _only_null(backend):
         return UnavailableStore(warn_unavailable, "no OS keyring is available")
     return _GuardedStore(KeyringStore(), warn)
+
+
+class DeferredStore:
+    """A store made on first use by ``make`` (e.g. :func:`default_store`), or ahead of that by
+    :meth:`prepare` in another thread.
+
+    Loading keyring and finding its backend costs tens of milliseconds, more with a desktop
+    keyring; a sign-in that has nothing to look up before its first request (``--force``, a
+    password given) needs the store only once JumpCloud has answered, so a sign-in prepares it
+    while it waits (:class:`jcsaml.signin.SignInWarmup`).
+    """
+
+    def __init__(self, make: Callable[[], SecretStore]) -> None:
+        self._make = make
+        self._store: SecretStore | None = None
+        self._lock = threading.Lock()
+
+    def _inner(self) -> SecretStore:
+        with self._lock:
+            if self._store is None:
+                self._store = self._make()
+            return self._store
+
+    def prepare(self) -> None:
+        """Make the store now; a failure is left for the first use to meet again."""
+        with contextlib.suppress(Exception):
+            self._inner()
+
+    def get(self, key: str) -> str | None:
+        return self._inner().get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._inner().set(key, value)
+
+    def delete(self, key: str) -> None:
+        self._inner().delete(key)
 
 
 class UnavailableStore(NullStore):

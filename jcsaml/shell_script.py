@@ -5,18 +5,21 @@ plus ``JCSAML_PROFILE`` (the profile they came from), and unsets the ones that w
 tools use other credentials. Every value is quoted for the shell it is meant for.
 
 Standard library only: :func:`cached_script` is the whole command while the profile's
-credentials stay valid.
+credentials stay valid. Importing it costs next to nothing (``os``, ``shlex``): the light entry
+(:mod:`jcsaml.launcher`) renders ``jcsaml script``'s output with :func:`render` too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
-from collections.abc import Mapping, Sequence
-from datetime import datetime
 
-from jcsaml.aws_credentials import AwsCredentials
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
+    from jcsaml.environment import ExportableCredentials
 
 __all__ = ["PROFILE_VARIABLE", "SHELLS", "cached_script", "render", "script_variables"]
 
@@ -25,7 +28,7 @@ PROFILE_VARIABLE = "JCSAML_PROFILE"
 
 
 def script_variables(
-    credentials: AwsCredentials, *, profile: str, region: str | None
+    credentials: ExportableCredentials, *, profile: str, region: str | None
 ) -> dict[str, str]:
     """The variables to set: exec's (credentials, expiry, region) and the profile name."""
     variables = credentials.to_environment(region=region)
@@ -69,6 +72,8 @@ def render(assignments: Mapping[str, str], unset: Sequence[str], shell: str) -> 
             raise ValueError("a value holds a line break, which the env format cannot carry")
         lines = [f"{name}={value}" for name, value in assignments.items()]
     elif shell == "json":
+        import json
+
         return json.dumps(dict(assignments), indent=2) + "\n"
     else:
         raise ValueError(f"unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")

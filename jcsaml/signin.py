@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from jcsaml.errors import (
 )
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
-from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.secret_store import DeferredStore, NullStore, SecretStore
 from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
@@ -435,15 +436,16 @@ def read_idp_certificate_file(path: str, *, sha256: str = "") -> tuple[bytes, st
 class SignInWarmup:
     """What a sign-in needs once JumpCloud has answered, prepared while it waits.
 
-    A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
-    code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
-    the SAML page), lxml, signxml and cryptography (verifying the assertion), filelock (writing
-    the credentials), botocore and an STS client. :meth:`start` does these in a daemon thread,
-    so they overlap the waits instead of following them. Nothing here changes behaviour: an
-    import that fails is left for the real import to report, and an error making the STS client
-    is raised where the client is used.
+        A sign-in mostly waits: for JumpCloud's answers and for the person typing a password or a
+        code. What comes after the waits costs several hundred milliseconds of CPU: bs4 (reading
+        the SAML page), lxml, signxml and cryptography (verifying the assertion), filelock (writing
+        the credentials), botocore and an STS client, and the OS keyring when the store is a
+    :class:`~jcsaml.secret_store.DeferredStore`. :meth:`start` does these in a daemon thread,
+        so they overlap the waits instead of following them. Nothing here changes behaviour: an
+        import that fails is left for the real import to report, and an error making the STS client
+        is raised where the client is used.
 
-    ``make_sts_client`` None means the caller brings its own client.
+        ``make_sts_client`` None means the caller brings its own client.
     """
 
     BASE_IMPORTS = ("bs4", "lxml.etree", "signxml", "cryptography.x509", "filelock")
@@ -454,13 +456,20 @@ class SignInWarmup:
         region: str,
         imports: tuple[str, ...] = (),
         make_sts_client: Callable[[str], StsClient] | None = make_client,
+        secrets: SecretStore | None = None,
     ) -> None:
         self.region = region
         self.imports = self.BASE_IMPORTS + imports
         self._make = make_sts_client
+        # A store made on first use (the CLI's keyring) is made here, after bs4 (needed first).
+        self._prepare_secrets = secrets.prepare if isinstance(secrets, DeferredStore) else None
         self._thread: threading.Thread | None = None
         self._client: StsClient | None = None
         self._error: BaseException | None = None
+
+    #: While the thread works, the sign-in's thread gets the interpreter back this soon after
+    #: each network answer (Python's default is 5 ms, paid at every socket read of a request).
+    SWITCH_INTERVAL = 0.0005
 
     def start(self) -> None:
         """Start preparing (once); returns at once."""
@@ -469,7 +478,18 @@ class SignInWarmup:
             self._thread.start()
 
     def _run(self) -> None:
-        for name in self.imports:
+        default = sys.getswitchinterval()
+        sys.setswitchinterval(min(default, self.SWITCH_INTERVAL))
+        try:
+            self._prepare()
+        finally:
+            if sys.getswitchinterval() == min(default, self.SWITCH_INTERVAL):  # still ours
+                sys.setswitchinterval(default)
+
+    def _prepare(self) -> None:
+        for index, name in enumerate(self.imports):
+            if index == 1 and self._prepare_secrets is not None:
+                self._prepare_secrets()
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: S112 - reported by the import that needs it, if it is needed
@@ -542,6 +562,7 @@ def login(
         make_sts_client=None
         if sts_client is not None
         else functools.partial(make_client, timeout=resolved.sts_timeout),
+        secrets=secrets,
     )
     try:
         assertion = sign_in(

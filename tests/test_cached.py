@@ -7,6 +7,7 @@ readers accept with values only one of them, or neither, accepts.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from jcsaml import cached, signin
+from jcsaml import cached, process_cache, signin
 from jcsaml.config import Account, config_path, load_account
 from jcsaml.credentials_file import CredentialsFile, _parse_expiration
 from jcsaml.errors import JcsamlError
@@ -362,9 +363,111 @@ def test_exec_region_is_the_full_clis_or_declines(
         assert known
 
 
-# --- credential-process -------------------------------------------------------------------------
+# --- credential-process's cache -----------------------------------------------------------------
 
 PROCESS_EXPIRIES = [
+    "2026-06-01T13:00:00Z",
+    "2026-06-01T12:14:59Z",  # inside credential-process's 15-minute margin
+    "2026-06-01T12:15:00Z",
+    "2026-06-01T12:15:01Z",
+    "2026-06-01T15:00:00+02:00",
+    "2026-06-01T13:00:00.5Z",
+    "2026-06-01T13:00:00",
+    "2026-06-01 13:00:00Z",
+    "soon",
+]
+
+
+@st.composite
+def cache_documents(draw: st.DrawFn, account: str, role: str) -> str:
+    document: dict[str, object] = {
+        "account": draw(st.sampled_from([account, "other"])),
+        "role": draw(st.sampled_from([role, "", ROLE, "Admin"])),
+        "access_key_id": "ASIAPROCESS",
+        "secret_access_key": 'se"cr\\et',
+        "session_token": "tok/en+=",
+        "expiration": draw(st.sampled_from(PROCESS_EXPIRIES)),
+        "role_arn": draw(st.sampled_from([ROLE, "arn:aws:iam::012345678987:role/Ops", ""])),
+        "assumed_role_arn": ASSUMED,
+    }
+    for key in list(document):
+        if draw(st.integers(0, 12)) == 0:
+            del document[key]
+    if draw(st.integers(0, 12)) == 0:
+        document[draw(st.sampled_from(sorted(document) or ["account"]))] = 7
+    text = json.dumps(document)
+    return draw(st.sampled_from([text, text, text, text[:-1], "[]", "\ufeff" + text]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    data=st.data(),
+    account=st.sampled_from(["production", "dev"]),
+    section=config_sections(),
+    role=st.sampled_from([None, ROLE, "Admin", "Ops"]),
+    cache_home=st.sampled_from(["xdg", "home", "relative-xdg"]),
+    config_via=st.sampled_from(["variable", "option"]),
+)
+def test_light_process_cache_reader_agrees_with_the_full_one_or_declines(
+    data: st.DataObject,
+    account: str,
+    section: dict[str, str],
+    role: str | None,
+    cache_home: str,
+    config_via: str,
+) -> None:
+    wanted = role or section.get("role_arn", "").strip()
+    document = data.draw(cache_documents(account, wanted))
+    with tempfile.TemporaryDirectory() as temp:
+        home = Path(temp)
+        config_file = home / ".jcsaml"
+        config_file.write_text(section_text(account, section))
+        environ = {"HOME": str(home)}
+        if cache_home == "xdg":
+            environ["XDG_CACHE_HOME"] = str(home / "xdg")
+        elif cache_home == "relative-xdg":
+            environ["XDG_CACHE_HOME"] = "xdg"
+        directory = process_cache.cache_directory(environ)
+        directory.mkdir(parents=True)
+        (directory / cached.process_cache_name(account, wanted)).write_text(document)
+        option = None
+        if config_via == "variable":
+            environ["JCSAML_CONFIG"] = str(config_file)
+        else:
+            option = str(config_file)
+        try:
+            full = process_cache.cached_process_output(
+                account, role=role, config=option, environ=environ, now=NOW
+            )
+        except JcsamlError:
+            full = "error"
+        light = cached.process_credentials(
+            account, role=role, config=option, environ=environ, now=NOW.timestamp()
+        )
+    if light is not None:
+        assert full == json.dumps(light.to_credential_process())
+    # The ordinary case is not declined: a fresh entry credential-process wrote.
+    if (
+        section == {"url": URLS[0]}
+        and full not in (None, "error")
+        and document.startswith("{")
+        and json.loads(document).get("expiration") == "2026-06-01T13:00:00Z"
+    ):
+        assert light is not None
+
+
+def test_the_process_cache_files_are_named_alike() -> None:
+    import hashlib
+
+    for account, role in [("production", ROLE), ("dév", ""), ("a\0b", "c")]:
+        digest = hashlib.sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
+        assert cached.process_cache_name(account, role) == f"{digest}.json"
+    assert cached.PROCESS_REFRESH_MARGIN_SECONDS == process_cache.REFRESH_MARGIN_SECONDS == 900
+
+
+# --- credential-process -------------------------------------------------------------------------
+
+OUTPUT_PROCESS_EXPIRIES = [
     "2026-06-01T13:00:00Z",
     "2026-06-01T12:14:59Z",  # inside the 15-minute margin
     "2026-06-01T12:15:00Z",
@@ -399,7 +502,7 @@ def process_entries(draw: st.DrawFn) -> dict[str, object]:
         "session_token": "token",
         "expiration": draw(
             st.one_of(
-                st.sampled_from(PROCESS_EXPIRIES),
+                st.sampled_from(OUTPUT_PROCESS_EXPIRIES),
                 st.datetimes(
                     min_value=datetime(2026, 6, 1, 11), max_value=datetime(2026, 6, 2, 12)
                 ).map(lambda moment: moment.isoformat(timespec="seconds") + "Z"),

@@ -697,3 +697,18 @@ def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
     assert ran.status == 0, ran.stderr
     assert json.loads(ran.stdout) == {"JCSAML_EXEC_ACCOUNT": "plain"}
     assert PASSWORD not in ran.stdout + ran.stderr
+
+
+def test_the_no_keyring_warning_comes_once_per_machine(site: Site) -> None:
+    site.configure_plain()
+    no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    warnings = []
+    for _ in range(2):
+        shutil.rmtree(process_cache.cache_directory(site.env), ignore_errors=True)
+        ran = site.run(
+            "exec", "--server", "-a", "plain", "--skip-prompt", "--", "true",
+            JCSAML_PASSWORD=PASSWORD, **no_keyring,
+        )  # fmt: skip
+        assert ran.status == 0, ran.stderr
+        warnings.append(ran.stderr.count("no OS keyring is available"))
+    assert warnings == [1, 0]

@@ -19,6 +19,7 @@ import pytest
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
 from jcsaml.credentials_file import CredentialsFile
+from jcsaml.shell_script import SHELLS
 from tests.conftest import cli_environment, run_cli
 
 HEAVY = (
@@ -205,33 +206,119 @@ def test_a_command_that_cannot_be_run_is_reported_by_the_full_cli(
     assert len(done.stderr.splitlines()) == 1
 
 
-def test_script_and_credential_process_with_cached_credentials_import_nothing_heavy(
-    hermetic_home: Path,
+ROLE = "arn:aws:iam::012345678987:role/Admin"
+
+
+@pytest.fixture
+def cached_everywhere(hermetic_home: Path) -> dict[str, str]:
+    """An account whose profile and credential-process cache both hold valid credentials;
+    the values need quoting in every shell."""
+    from jcsaml import process_cache
+
+    save_account(
+        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=ROLE),
+        path=hermetic_home / ".jcsaml",
+    )
+    (hermetic_home / ".aws").mkdir(exist_ok=True)
+    (hermetic_home / ".aws" / "config").write_text("[profile production]\nregion = eu-west-1\n")
+    credentials = AwsCredentials(
+        access_key_id="ASIACACHED",
+        secret_access_key='it\'s a "secret" $HOME `x` \\ key',
+        session_token="t/o+k=e n",
+        expiration=datetime.now(UTC) + timedelta(hours=1),
+        role_arn=ROLE,
+        assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
+    )
+    env = cli_environment(hermetic_home)
+    CredentialsFile(hermetic_home / ".aws" / "credentials").save("production", credentials)
+    process_cache.save("production", ROLE, credentials, environ=env)
+    return env
+
+
+LIGHT_RUNS = [
+    ["script", "-a", "production"],
+    ["script", "--idp-account=production", "--shell", "fish", "--skip-prompt"],
+    ["credential-process", "-a", "production"],
+    ["credential-process", "-a", "production", "--role", ROLE],
+]
+
+
+@pytest.mark.parametrize("argv", LIGHT_RUNS, ids=" ".join)
+def test_script_and_credential_process_with_cached_credentials_are_light(
+    cached_everywhere: dict[str, str], argv: list[str]
+) -> None:
+    status, modules = imported_modules(["-m", "jcsaml", *argv], cached_everywhere)
+    assert status == 0
+    assert {"jcsaml.launcher", "jcsaml.cached"} <= modules
+    assert sorted(top_level(modules) & set(HEAVY)) == []
+    assert sorted(modules & set(LIGHT_PROMISE)) == []
+
+
+@pytest.mark.parametrize("command", ["script", "credential-process"])
+def test_the_console_scripts_way_in_is_as_light_for_script_and_credential_process(
+    cached_everywhere: dict[str, str], command: str
+) -> None:
+    script = "import re, sys; from jcsaml.launcher import run; sys.argv[0] = 'jcsaml'; run()"
+    status, modules = imported_modules(
+        ["-c", script, command, "-a", "production"], cached_everywhere
+    )
+    assert status == 0
+    assert "jcsaml.cached" in modules
+    assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        *(["script", "-a", "production", "--shell", shell] for shell in SHELLS),
+        ["script", "-a", "production", "--profile", "production", "--role", ROLE],
+        ["credential-process", "-a", "production"],
+        ["credential-process", "--idp-account=production", f"--role={ROLE}", "--skip-prompt"],
+    ],
+    ids=" ".join,
+)
+def test_light_and_full_script_and_credential_process_print_the_same_bytes(
+    cached_everywhere: dict[str, str], argv: list[str]
+) -> None:
+    env = dict(cached_everywhere, AWS_PROFILE="elsewhere")
+    light = subprocess.run(
+        [sys.executable, "-m", "jcsaml", *argv], env=env, capture_output=True, check=False
+    )
+    # --debug is not a light option: the full CLI answers.
+    full = subprocess.run(
+        [sys.executable, "-m", "jcsaml", *argv, "--debug"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert light.returncode == full.returncode == 0
+    assert light.stderr == b""
+    assert light.stdout == full.stdout
+    assert b"ASIACACHED" in light.stdout
+
+
+def test_credential_process_near_its_margin_takes_the_full_cli(
+    cached_everywhere: dict[str, str],
 ) -> None:
     from jcsaml import process_cache
 
-    role = "arn:aws:iam::012345678987:role/Admin"
-    save_account(
-        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=role),
-        path=hermetic_home / ".jcsaml",
-    )
-    credentials = AwsCredentials(
-        access_key_id="ASIACACHED",
+    found = process_cache.load("production", ROLE, environ=cached_everywhere)
+    assert found is not None
+    soon = AwsCredentials(
+        access_key_id="ASIASOON",
         secret_access_key="s",
         session_token="t",
-        expiration=datetime.now(UTC) + timedelta(hours=1),
-        role_arn=role,
-        assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
+        expiration=datetime.now(UTC) + timedelta(minutes=14),
+        role_arn=ROLE,
     )
-    CredentialsFile(hermetic_home / ".aws" / "credentials").save("production", credentials)
-    process_cache.save("production", role, credentials, environ=os.environ)
-    for command in ("script", "credential-process"):
-        status, modules = imported_modules(
-            ["-m", "jcsaml", command, "-a", "production"], dict(os.environ)
-        )
-        assert status == 0, command
-        assert "jcsaml" in modules
-        assert sorted(modules & set(HEAVY)) == [], command
+    process_cache.save("production", ROLE, soon, environ=cached_everywhere)
+    status, modules = imported_modules(
+        ["-m", "jcsaml", "credential-process", "-a", "production", "--skip-prompt"],
+        cached_everywhere,
+    )
+    # Declined, then the full CLI tries to sign in and, told never to ask, fails in one line.
+    assert status == 1
+    assert "jcsaml.cli" in modules
 
 
 def test_credential_process_with_cached_credentials_takes_the_light_path(

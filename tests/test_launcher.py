@@ -189,6 +189,108 @@ def test_light_exec_options_agree_with_argparse_or_decline(
     }, argv
 
 
+# --- script's and credential-process's options ------------------------------------------------
+
+SCRIPT_WORDS = [*WORDS, "--shell", "--shell=fish", "--shell=tcsh", "json", "zsh", "--shel"]
+
+
+def full_options(
+    command: str, argv: list[str], environ: dict[str, str]
+) -> dict[str, object] | None:
+    """What the command's argparse parser makes of argv (None: a usage error)."""
+    try:
+        args = parse_as_main_does([command, *argv], environ)
+    except SystemExit:
+        return None
+    return {
+        "account": args.idp_account,
+        "config": args.config,
+        "profile": getattr(args, "profile", None),
+        "role": args.role or None,
+        "shell": getattr(args, "shell", None),
+        "other": (args.debug, args.force, args.session_duration),
+    }
+
+
+def light_options(options: dict[str, str], environ: dict[str, str]) -> dict[str, object]:
+    return {
+        "account": launcher.exec_account(options, environ),
+        "config": options.get("config"),
+        "profile": options.get("profile"),
+        "role": launcher.exec_role(options, environ),
+        "shell": options.get("shell"),
+        "other": (False, False, None),
+    }
+
+
+def variables(account: str | None, role: str | None) -> dict[str, str]:
+    environ = {}
+    if account is not None:
+        environ["JCSAML_IDP_ACCOUNT"] = account
+    if role is not None:
+        environ["JCSAML_ROLE"] = role
+    return environ
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    argv=st.lists(st.sampled_from(SCRIPT_WORDS), max_size=8),
+    account_variable=st.sampled_from([None, "", "stage"]),
+    role_variable=st.sampled_from([None, "", "Admin"]),
+)
+def test_light_script_options_agree_with_argparse_or_decline(
+    argv: list[str], account_variable: str | None, role_variable: str | None
+) -> None:
+    environ = variables(account_variable, role_variable)
+    options = launcher.script_options(argv)
+    if options is None:
+        return
+    full = full_options("script", argv, environ)
+    assert full is not None, argv
+    assert full == light_options(options, environ), argv
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    argv=st.lists(st.sampled_from(SCRIPT_WORDS), max_size=8),
+    account_variable=st.sampled_from([None, "", "stage"]),
+    role_variable=st.sampled_from([None, "", "Admin"]),
+)
+def test_light_credential_process_options_agree_with_argparse_or_decline(
+    argv: list[str], account_variable: str | None, role_variable: str | None
+) -> None:
+    environ = variables(account_variable, role_variable)
+    options = launcher.process_options(argv)
+    if options is None:
+        return
+    full = full_options("credential-process", argv, environ)
+    assert full is not None, argv
+    assert full == light_options(options, environ), argv
+
+
+def test_the_ordinary_command_lines_are_not_declined() -> None:
+    assert launcher.script_options(["-a", "prod", "--shell", "fish"]) == {
+        "idp_account": "prod",
+        "shell": "fish",
+    }
+    assert launcher.script_options([]) == {"shell": "bash"}
+    # argparse refuses an unknown shell even when a later --shell names a known one.
+    assert launcher.script_options(["--shell=tcsh", "--shell=fish"]) is None
+    assert launcher.script_options(["--shell", "zsh", "--shell=fish"]) == {"shell": "fish"}
+    assert launcher.process_options(["-a", "prod", "--role=Admin"]) == {
+        "idp_account": "prod",
+        "role": "Admin",
+    }
+    assert launcher.process_options(["-a", "prod", "--profile", "p"]) is None  # not its option
+
+
+@pytest.mark.parametrize("command", ["script", "credential-process"])
+def test_options_from_variables_are_known_to_the_light_paths(command: str) -> None:
+    args = parse_as_main_does([command], EveryVariable())
+    from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
+    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+
+
 class EveryVariable(dict[str, str]):
     """An environment in which every variable is set, to see which defaults come from one."""
 
@@ -254,7 +356,7 @@ def full_process_options(argv: list[str], environ: dict[str, str]) -> dict[str, 
     account_variable=st.sampled_from([None, "", "stage"]),
     role_variable=st.sampled_from([None, "", "Admin"]),
 )
-def test_light_credential_process_options_agree_with_argparse_or_decline(
+def test_light_credential_process_options_from_exec_words_agree_or_decline(
     argv: list[str], account_variable: str | None, role_variable: str | None
 ) -> None:
     environ = {}

@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     except JcsamlError as exc:
         if debug:
             logging.getLogger("jcsaml").debug("error", exc_info=True)
-        print(f"jcsaml: error: {render_message(str(exc), args)}", file=ctx.stderr)
+        print(f"jcsaml: error: {render_message(str(exc), args)}{_hint(exc)}", file=ctx.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("\njcsaml: interrupted", file=ctx.stderr)
@@ -205,16 +205,35 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     """Parse; an unknown option is reported with the usage of the command it was given to."""
     args, extras = parser.parse_known_args(argv)
     if extras:
-        command_parser = _command_parsers(parser).get(getattr(args, "command", None) or "")
+        command_parser = _parser_running(parser, getattr(args, "run", None))
         (command_parser or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     return args
 
 
-def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def _parser_running(parser: argparse.ArgumentParser, run: object) -> argparse.ArgumentParser | None:
+    """The (sub)command parser whose ``run`` was chosen, however deep (``setup aws``). Found by
+    its ``run`` rather than by name: ``exec`` keeps its COMMAND words under ``command`` too."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+            for child in action.choices.values():
+                found = _parser_running(child, run)
+                if found is not None:
+                    return found
+    if run is not None and parser.get_default("run") is run:
+        return parser
+    return None
+
+
+def _hint(exc: JcsamlError) -> str:
+    """What to do, for the few library errors that cannot know the command line's way out."""
+    from jcsaml.errors import PromptAbortedError
+
+    if type(exc) is PromptAbortedError:  # Ctrl-D, or stdin ended (a pipe, cron, CI)
+        return (
+            "; answer it in a terminal, or give every input as a flag or variable and add "
+            "--skip-prompt"
+        )
+    return ""
 
 
 def render_message(message: str, args: argparse.Namespace | None = None) -> str:

@@ -58,14 +58,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     """Sign in, cache the new credentials and return them."""
     from jcsaml import process_cache
-    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.config import config_path, load_account
     from jcsaml.errors import CacheFileError
 
+    duration = session_duration_flag(args.session_duration)
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
     wanted = args.role or account.role_arn or ""
-    duration = parse_duration(args.session_duration) if args.session_duration else None
     with _prompter(args, ctx, account) as prompter:
         credentials = _sign_in(args, ctx, account, wanted, duration, prompter)
     try:

@@ -100,6 +100,9 @@ def run(
             file=ctx.stderr,
         )
         return 2
+    # A mistyped command is reported before a sign-in spends the password and a code on it
+    # (the command's PATH is this one's; checked again below with its real environment).
+    check_runnable(command[0], ctx.environ.get("PATH"))
     if args.server:
         from jcsaml.cli.exec_server import run_with_server
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
+    from jcsaml.config import Account
+    from jcsaml.credential_source import ProcessCache, SignIn
     from jcsaml.errors import JcsamlError
     from jcsaml.prompter import Prompter
 
@@ -81,16 +83,21 @@ def run_with_server(
     ``command`` and return its exit status (128 + N when signal N ended it)."""
     from jcsaml.aws_config import child_region
     from jcsaml.cli.exec_command import check_runnable
-    from jcsaml.cli.login import obtain_credentials
-    from jcsaml.config import config_path, load_account, parse_duration
+    from jcsaml.cli.login import obtain_credentials, secret_store, session_duration_flag
+    from jcsaml.config import config_path, load_account
     from jcsaml.credential_server import CredentialServer
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
+    from jcsaml.credentials_file import validate_profile_name
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.secret_store import default_store
 
+    # Checked before anything is asked or sent, as login checks them.
+    if args.profile is not None:
+        validate_profile_name(args.profile, setting="--profile")
+    duration = session_duration_flag(args.session_duration)
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
+    validate_profile_name(args.profile or account.profile)
     wanted = args.role or account.role_arn or ""
     # The cache credential-process keeps: exec --server renews into it, and reuses what
     # credential-process (or another exec --server) put there.
@@ -107,7 +114,6 @@ def run_with_server(
                 path=str(process_cache.cache_directory(ctx.environ)),
                 reason=exc.strerror or str(exc),
             ) from None
-    duration = parse_duration(args.session_duration) if args.session_duration else None
 
     def notice(message: str) -> None:
         from jcsaml.display import printable
@@ -119,12 +125,14 @@ def run_with_server(
         if args.skip_prompt
         else TerminalPrompter(stdin=ctx.stdin, stderr=ctx.stderr)
     )
-    source = CredentialSource(
-        account.name,
-        cache=cache,
-        sign_in=login_sign_in(
+    saying_why = _SayingWhy(
+        ctx,
+        args,
+        account,
+        cache,
+        login_sign_in(
             account,
-            secrets=default_store(warn=ctx.warn_after_success),
+            secrets=secret_store(ctx),
             username=args.username,
             password=args.password,
             mfa_token=args.mfa_token,
@@ -132,12 +140,18 @@ def run_with_server(
             notify=notice,
             environ=ctx.environ,
         ),
+    )
+    source = CredentialSource(
+        account.name,
+        cache=cache,
+        sign_in=saying_why,
         role=wanted or None,
         prompter=here,
         clock=clock,
         warn=ctx.warn,
     )
     first = source.get()
+    saying_why.quiet = True  # the command owns the terminal from now on
 
     def report(error: JcsamlError) -> None:
         print(f"jcsaml: error: {error}", file=ctx.stderr, flush=True)
@@ -177,6 +191,38 @@ def run_with_server(
         ctx.stdout.flush()
         ctx.stderr.flush()
         return run_child(command, env, popen=popen)
+
+
+class _SayingWhy:
+    """A sign-in that first says on stderr which account, user and app, and why (as login
+    does), when it asks a person before the command starts; silent once the command owns the
+    terminal (``quiet``)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        args: argparse.Namespace,
+        account: Account,
+        cache: ProcessCache,
+        sign_in: SignIn,
+    ) -> None:
+        self._ctx, self._args, self._account = ctx, args, account
+        self._cache, self._sign_in = cache, sign_in
+        self.quiet = bool(args.skip_prompt)  # unattended runs keep stderr for the error line
+
+    def __call__(self, prompter: Prompter | None, role: str | None) -> AwsCredentials:
+        if prompter is not None and not self.quiet:
+            from jcsaml.cli.login import say_signing_in
+
+            say_signing_in(self._ctx, self._account, self._args.username, self._reason())
+        return self._sign_in(prompter, role)
+
+    def _reason(self) -> str:
+        held = self._cache.load()
+        if held is None:
+            return f"no cached credentials for account {self._account.name!r}"
+        at = held.expiration.astimezone().strftime("%H:%M")
+        return f"the cached credentials {'expired' if held.expires_within(0) else 'expire'} at {at}"
 
 
 def default_profile_keys(env: Mapping[str, str]) -> str | None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from jcsaml.cli import Context
 
 HELP = "show a guide (configuration, troubleshooting, MFA ...); without TOPIC, list them"
@@ -28,6 +28,9 @@ def add_parser(
 
 def pages() -> dict[str, Traversable]:
     """Topic name (the page's file stem) -> page, sorted by name."""
+    # Here, not at the top: importlib.resources (tempfile, shutil...) would slow every command.
+    from importlib.resources import files
+
     folder = files("jcsaml") / "docs"
     found = {
         entry.name.removesuffix(".md"): entry

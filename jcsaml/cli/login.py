@@ -176,11 +176,16 @@ def _say_why(
     role: str | None,
 ) -> None:
     """One line on stderr before a sign-in: which account, user and app, and why."""
+    reason = "--force" if args.force else _why_not_cached(store, profile, role)
+    say_signing_in(ctx, account, args.username, reason)
+
+
+def say_signing_in(ctx: Context, account: Account, username: str | None, reason: str) -> None:
+    """``Signing in to JumpCloud for account 'production' as alice@... (app ...): <reason>``."""
     from urllib.parse import urlsplit
 
-    user = args.username or account.username
+    user = username or account.username
     app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
-    reason = "--force" if args.force else _why_not_cached(store, profile, role)
     print(
         f"Signing in to JumpCloud for account {account.name!r}"
         + (f" as {user}" if user else "")
@@ -237,12 +242,15 @@ def _sign_in(
 def secret_store(ctx: Context) -> SecretStore:
     """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
     every time)."""
-    from jcsaml.secret_store import default_store
+    from jcsaml.secret_store import DeferredStore, default_store
 
     def unavailable(message: str) -> None:
         ctx.warn_after_success(message + " (said once)", once="no-keyring")
 
-    return default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
+    # Made when first used, or while the sign-in waits for JumpCloud: not before it starts.
+    return DeferredStore(
+        lambda: default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
+    )
 
 
 def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:
