@@ -95,8 +95,6 @@ def assume_role_with_saml(
     """Call AssumeRoleWithSAML; the whole call, retries included, takes at most ``timeout``
     seconds. Raises StsError (with ``.code``), StsUnavailableError, StsTimeoutError or
     StsBadAnswerError."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-    from botocore.parsers import ResponseParserError
 
     region_name = region_for(role, region)
     sts = client or make_client(region_name, timeout=timeout)
@@ -107,12 +105,44 @@ def assume_role_with_saml(
     }
     if duration:
         params["DurationSeconds"] = duration
+    return _credentials_call(
+        sts,
+        role,
+        lambda: sts.assume_role_with_saml(**params),
+        timeout=timeout,
+        region=region,
+        refused=lambda code, message: StsError(
+            role_arn=role.role_arn,
+            code=code,
+            message=message,
+            hint=_HINTS.get(code, "").format(principal=role.principal_arn),
+        ),
+    )
+
+
+def _credentials_call(
+    sts: Any,
+    target: AwsRole,
+    call: Callable[[], dict[str, Any]],
+    *,
+    timeout: float,
+    region: str | None,
+    refused: Callable[[str, str], Exception],
+) -> AwsCredentials:
+    """Run one STS call that answers with Credentials, within ``timeout`` seconds.
+
+    An STS error document becomes ``refused(code, message)``; a timeout, an unreachable
+    endpoint and an answer that is not STS's become StsTimeoutError, StsUnavailableError and
+    StsBadAnswerError."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
+
     statuses = _record_statuses(sts)
     try:
-        answer = _within(timeout, lambda: sts.assume_role_with_saml(**params))
+        answer = _within(timeout, call)
     except TimeoutError:
         _close(sts)
-        raise _failure(StsTimeoutError, sts, role, seconds=timeout) from None
+        raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
     except ClientError as exc:
         error = exc.response.get("Error")
         code = str((error or {}).get("Code", "Unknown"))
@@ -120,21 +150,16 @@ def assume_role_with_saml(
             # No STS error document: botocore then parses whatever came (a proxy's or load
             # balancer's HTML page), or names the error after the HTTP status.
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-            raise _failure(StsBadAnswerError, sts, role, status=status) from None
-        raise StsError(
-            role_arn=role.role_arn,
-            code=code,
-            message=str(error.get("Message", "no message")).rstrip("."),
-            hint=_HINTS.get(code, "").format(principal=role.principal_arn),
-        ) from None
+            raise _failure(StsBadAnswerError, sts, target, status=status) from None
+        raise refused(code, str(error.get("Message", "no message")).rstrip(".")) from None
     except EndpointConnectionError:
-        raise _unreachable(sts, role, "the connection failed") from None
+        raise _unreachable(sts, target, "the connection failed") from None
     except (ResponseParserError, KeyError):
-        # KeyError: botocore's parser on XML that lacks the AssumeRoleWithSAMLResult element.
+        # KeyError: botocore's parser on XML that lacks the operation's Result element.
         status = statuses[-1] if statuses else "?"
-        raise _failure(StsBadAnswerError, sts, role, status=status) from None
+        raise _failure(StsBadAnswerError, sts, target, status=status) from None
     except BotoCoreError as exc:
-        raise _unreachable(sts, role, type(exc).__name__) from None
+        raise _unreachable(sts, target, type(exc).__name__) from None
     try:
         found = answer["Credentials"]
         expiration = found["Expiration"]
@@ -143,13 +168,13 @@ def assume_role_with_saml(
         keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
     except (KeyError, TypeError, ValueError):
         status = statuses[-1] if statuses else "200"
-        raise _failure(StsBadAnswerError, sts, role, status=status) from None
+        raise _failure(StsBadAnswerError, sts, target, status=status) from None
     return AwsCredentials(
         access_key_id=keys[0],
         secret_access_key=keys[1],
         session_token=keys[2],
         expiration=expiration.astimezone(UTC),
-        role_arn=role.role_arn,
+        role_arn=target.role_arn,
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
         region=region,
     )
@@ -189,7 +214,7 @@ def _record_statuses(client: StsClient) -> list[str]:
         def record(response_dict: Mapping[str, Any], **_: Any) -> None:
             statuses.append(str(response_dict.get("status_code", "?")))
 
-        events.register("before-parse.sts.AssumeRoleWithSAML", record)
+        events.register("before-parse.sts", record)
     return statuses
 
 
@@ -240,8 +265,6 @@ def assume_role(
     """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
     does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
     Raises AssumeRoleError, StsUnavailableError, StsTimeoutError or StsBadAnswerError."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-    from botocore.parsers import ResponseParserError
 
     from jcsaml.errors import AssumeRoleError
 
@@ -255,47 +278,20 @@ def assume_role(
         params["DurationSeconds"] = duration
     if external_id:
         params["ExternalId"] = external_id
-    try:
-        answer = _within(timeout, lambda: sts.assume_role(**params))
-    except TimeoutError:
-        _close(sts)
-        raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
-    except ClientError as exc:
-        error = exc.response.get("Error")
-        code = str((error or {}).get("Code", "Unknown"))
-        if not isinstance(error, dict) or code.isdigit():
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-            raise _failure(StsBadAnswerError, sts, target, status=status) from None
-        raise AssumeRoleError(
+    return _credentials_call(
+        sts,
+        target,
+        lambda: sts.assume_role(**params),
+        timeout=timeout,
+        region=region,
+        refused=lambda code, message: AssumeRoleError(
             role_arn=role_arn,
             profile=profile,
             code=code,
-            message=str(error.get("Message", "no message")).rstrip("."),
+            message=message,
             hint="",
             source_role=source.role_arn or "the signed-in role",
-        ) from None
-    except EndpointConnectionError:
-        raise _unreachable(sts, target, "the connection failed") from None
-    except (ResponseParserError, KeyError):
-        raise _failure(StsBadAnswerError, sts, target, status="?") from None
-    except BotoCoreError as exc:
-        raise _unreachable(sts, target, type(exc).__name__) from None
-    try:
-        found = answer["Credentials"]
-        expiration = found["Expiration"]
-        if isinstance(expiration, str):
-            expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
-        keys = (found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
-    except (KeyError, TypeError, ValueError):
-        raise _failure(StsBadAnswerError, sts, target, status="200") from None
-    return AwsCredentials(
-        access_key_id=keys[0],
-        secret_access_key=keys[1],
-        session_token=keys[2],
-        expiration=expiration.astimezone(UTC),
-        role_arn=role_arn,
-        assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
-        region=region,
+        ),
     )
 
 
