@@ -204,3 +204,18 @@ class TerminalPrompter:
             self._err.write("\n")
             self._err.flush()
             self._progressing = False
+
+
+def open_terminal() -> tuple[TextIO, TextIO] | None:
+    """The controlling terminal (``/dev/tty``) to read from and write to, or None without one
+    (run by an IDE, a daemon, CI): where questions go when stdout belongs to another program."""
+    try:
+        reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return None
+    try:
+        writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        reader.close()
+        return None
+    return reader, writer

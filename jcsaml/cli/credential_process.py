@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from jcsaml.cli.login import add_login_options
 
@@ -121,23 +121,12 @@ def _prompter(args: argparse.Namespace, ctx: Context, account: Account) -> Itera
     if args.skip_prompt:
         yield NonInteractivePrompter(ctx.stderr)
         return
-    terminal = _open_terminal()
+    from jcsaml.prompter import open_terminal
+
+    terminal = open_terminal()
     if terminal is None:
         yield NonInteractivePrompter(ctx.stderr)
         return
     reader, writer = terminal
     with reader, writer:
         yield TerminalPrompter(stdin=reader, stderr=writer)
-
-
-def _open_terminal() -> tuple[TextIO, TextIO] | None:
-    try:
-        reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by the caller
-    except OSError:  # no controlling terminal: run by an IDE, a daemon, CI
-        return None
-    try:
-        writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
-    except OSError:
-        reader.close()
-        return None
-    return reader, writer

@@ -161,7 +161,9 @@ def run_with_server(
         # /dev/tty, and only when there is one.
         source.prompter = None
         if not args.skip_prompt:
-            terminal = (open_terminal or _open_terminal)()
+            from jcsaml.prompter import open_terminal as controlling_terminal
+
+            terminal = (open_terminal or controlling_terminal)()
             if terminal is not None:
                 reader, writer = terminal
                 stack.callback(reader.close)
@@ -348,17 +350,3 @@ def _terminal_delivers_to_child() -> bool:
         return False
     finally:
         os.close(fd)
-
-
-def _open_terminal() -> tuple[TextIO, TextIO] | None:
-    """The controlling terminal, to ask on while the command runs; None without one."""
-    try:
-        reader = open("/dev/tty", encoding="utf-8")  # noqa: SIM115 - closed by the caller
-    except OSError:
-        return None
-    try:
-        writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
-    except OSError:
-        reader.close()
-        return None
-    return reader, writer
