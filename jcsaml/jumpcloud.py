@@ -475,17 +475,7 @@ class JumpCloudAuthenticator:
         """One JSON API call whose answer may be any JSON value; refusals are errors."""
         url = self._url(path)
         response = self._send(method, url, headers=self._headers())
-        if response.status == 429:
-            raise IdpRateLimitedError(url=url)
-        if response.status >= 500:
-            raise IdpServerError(status=response.status, url=url)
-        try:
-            parsed = response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            raise IdpProtocolError(
-                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status})"
-            ) from None
+        parsed = _json_answer(response, url)
         if response.status != 200:
             reply = _Reply(response.status, url, parsed if isinstance(parsed, dict) else {})
             raise IdpProtocolError(
@@ -507,17 +497,7 @@ class JumpCloudAuthenticator:
         response = self._send(method, url, json=body, headers=self._headers())
         if response.status == 404 and not_found is not None:
             raise not_found
-        if response.status == 429:
-            raise IdpRateLimitedError(url=url)
-        if response.status >= 500:
-            raise IdpServerError(status=response.status, url=url)
-        try:
-            parsed = response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            raise IdpProtocolError(
-                url=url, reason=f"expected JSON, got {kind} (HTTP {response.status})"
-            ) from None
+        parsed = _json_answer(response, url)
         if not isinstance(parsed, dict):
             raise IdpProtocolError(url=url, reason="expected a JSON object")
         reply = _Reply(status=response.status, url=url, body=parsed)
@@ -701,3 +681,19 @@ def _seconds_between(start: object, end: object) -> float | None:
     if begin is None or finish is None:
         return None
     return (finish - begin).total_seconds()
+
+
+def _json_answer(response: Answer, url: str) -> Any:
+    """The JSON value of an API answer; rate limiting, a server error or an answer that is not
+    JSON (HTML: the flow changed, or another host answered) is an error."""
+    if response.status == 429:
+        raise IdpRateLimitedError(url=url)
+    if response.status >= 500:
+        raise IdpServerError(status=response.status, url=url)
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise IdpProtocolError(
+            url=url, reason=f"expected JSON, got {kind} (HTTP {response.status})"
+        ) from None
