@@ -51,6 +51,8 @@ __all__ = [
 REFRESH_MARGIN_SECONDS = 300
 #: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS`: credential-process's own margin.
 PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
+#: A credential-process cache entry is a few hundred bytes: a larger file is not read.
+PROCESS_CACHE_ENTRY_BYTES = 64 * 1024
 
 # The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
 CONFIG_KEYS = frozenset(
@@ -238,13 +240,10 @@ def process_credentials(
         return None
     wanted = role or section.get("role_arn", "").strip()
     directory = _process_cache_directory(environ)
-    if directory is None or not _private_directory(directory):
+    if directory is None:
         return None
-    path = os.path.join(directory, process_cache_name(account_name, wanted))
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except (OSError, ValueError):
+    text = _read_cache_file(directory, process_cache_name(account_name, wanted), environ)
+    if text is None:
         return None
     import json  # only here: exec and script have no JSON to read
 
@@ -317,16 +316,23 @@ def _sha256(data: bytes) -> _Hash:
     return hashed
 
 
-def _private_directory(directory: str) -> bool:
-    """Whether the full reader would read the cache in ``directory``: it is the user's and
-    nobody else can write it (see :mod:`jcsaml.process_cache`)."""
-    if not hasattr(os, "geteuid"):
-        return True
+def _read_cache_file(directory: str, name: str, environ: Mapping[str, str]) -> str | None:
+    """The cache entry as the full reader reads it (:mod:`jcsaml.process_cache`): in a directory
+    that :mod:`jcsaml.safe_directory` accepts, a small regular file of the user's; else None."""
+    from jcsaml.safe_directory import open_directory, read_private_file
+
     try:
-        info = os.stat(directory)
-    except OSError:
-        return False
-    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
+        fd = open_directory(directory, purpose="", environ=environ)
+    except Exception:  # unsafe or missing: the full path says so, or signs in
+        return None
+    try:
+        raw = read_private_file(fd, name, limit=PROCESS_CACHE_ENTRY_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8") if raw is not None else None
+    except ValueError:
+        return None
 
 
 def _process_cache_directory(environ: Mapping[str, str]) -> str | None:

@@ -148,6 +148,13 @@ class IdpServerError(IdpError):
     )
 
 
+class SessionKeptError(IdpServerError):
+    """JumpCloud failed (429, 5xx after the retries) while the saved console session was being
+    reused: the session is not known to have ended, so it is kept and the next try reuses it."""
+
+    fmt = "JumpCloud is unavailable (HTTP {status} at {path}); the saved session is kept; try again"
+
+
 class IdpRateLimitedError(IdpError):
     fmt = (
         "JumpCloud is limiting the rate of requests (HTTP 429 for {url}); "
@@ -821,6 +828,21 @@ class CredentialProcessInputError(JcsamlError):
 
 class CacheFileError(JcsamlError):
     fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
+
+
+class UnsafeDirectoryError(JcsamlError):
+    """A directory jcsaml keeps credentials or locks in could be changed by another user: it, or
+    a directory above it (up to the home directory, or ``/``), belongs to someone else or is
+    writable by others (and is not a sticky directory of root's, like ``/tmp``)."""
+
+    fmt = "refusing to use {directory} ({purpose}): {reason}"
+
+
+class SignInLockError(JcsamlError):
+    fmt = (
+        "cannot use the sign-in lock {lock_path}: {reason}; make sure {lock_dir} is a directory "
+        "you own and can write"
+    )
 
 
 # --- administrator setup (jcsaml setup) -------------------------------------------------------

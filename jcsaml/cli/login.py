@@ -6,6 +6,7 @@ Also home of the options and the credential lookup that ``exec`` shares with ``l
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,10 +154,22 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
-    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
-        _say_why(args, ctx, account, store, profile, wanted_role)
-    credentials = _sign_in(args, ctx, account, wanted_role, duration)
-    store.save(profile, credentials)
+    from jcsaml.sign_in_lock import lock_for
+
+    # One sign-in at a time for this account and role: a process that waited uses what the
+    # one before it has just written (a forced or certificate-trusting sign-in goes on).
+    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
+    with lock_for(
+        account, wanted_role or "", environ=ctx.environ, waiting=waiting, warn=ctx.warn
+    )():
+        if not (args.force or getattr(args, "trust_new_cert", False)):
+            cached = cached_credentials(store, profile, role=wanted_role)
+            if cached is not None:
+                return Obtained(cached, account, profile, str(path), fresh=False)
+        if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+            _say_why(args, ctx, account, store, profile, wanted_role)
+        credentials = _sign_in(args, ctx, account, wanted_role, duration)
+        store.save(profile, credentials)
     return Obtained(credentials, account, profile, str(path), fresh=True)
 
 
