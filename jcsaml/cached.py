@@ -68,6 +68,7 @@ CONFIG_KEYS = frozenset(
         "credentials_file",
         "idp_cert",
         "allow_sha1",
+        "kill_on_exit",
         "http_timeout",
         "push_timeout",
         "sts_timeout",
@@ -468,8 +469,9 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
         return False
-    if values.get("allow_sha1") and values["allow_sha1"].lower() not in _BOOLEANS:
-        return False
+    for key in ("allow_sha1", "kill_on_exit"):
+        if values.get(key) and values[key].lower() not in _BOOLEANS:
+            return False
     for key in ("http_timeout", "push_timeout", "sts_timeout"):
         seconds = values.get(key)
         if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):

@@ -420,9 +420,9 @@ class Clock:
 def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     site: Site, tmp_path: Path
 ) -> None:
-    """jcsaml runs here in this process, with a clock the test moves 11 minutes on while the
-    command waits: its 25-minute credentials then need renewing, and the JumpCloud session is
-    gone."""
+    """jcsaml runs here in this process, with a clock the test moves 26 minutes on while the
+    command waits: its 25-minute credentials have then expired, and the JumpCloud session is
+    gone (while they were valid they would still be handed out)."""
     site.login()
     site.warm_cache("--session-duration", "1500")
     site.jumpcloud.expire_sessions()
@@ -432,7 +432,7 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
 
     def move_the_clock() -> None:
         wait_for(first.exists, "the command's first credentials", timeout=120)
-        clock.now += timedelta(minutes=11)
+        clock.now += timedelta(minutes=26)
         go.touch()
 
     mover = threading.Thread(target=move_the_clock, daemon=True)
