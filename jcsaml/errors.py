@@ -650,6 +650,15 @@ class StsBadAnswerError(StsError):
     )
 
 
+class StsGarbledAnswerError(StsBadAnswerError):
+    """What came back is not an HTTP answer at all, or stops before its announced end."""
+
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response ({what}); a proxy, "
+        "captive portal or wrong endpoint may be answering instead{override}"
+    )
+
+
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
