@@ -35,6 +35,7 @@ from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
     JcsamlError,
     PromptAbortedError,
+    RenewalPendingError,
     SignInPendingError,
     SignInRequiredError,
 )
@@ -238,9 +239,10 @@ class CredentialServer:
         if held is not None and not held.expires_within(0, now=self._clock()):
             return 200, container_answer(held)
         error = self.last_error
-        if error is None:
-            error = SignInPendingError(account=getattr(self.source, "account", "?"))
-            return 503, _error_body(error)
+        if error is None or self._asking():
+            account = getattr(self.source, "account", "?")
+            pending = SignInPendingError if self._asking() else RenewalPendingError
+            return 503, _error_body(pending(account=account))
         self._failed(error)
         return 500, _error_body(error)
 
@@ -266,6 +268,11 @@ class CredentialServer:
             }
         self._succeeded()
         return 200, container_answer(credentials)
+
+    def _asking(self) -> bool:
+        """Whether the person is being asked to sign in, on jcsaml's terminal."""
+        asker = self._asker
+        return asker is not None and asker.is_alive()
 
     def _ask_in_background(self) -> None:
         """Sign in with the person, once at a time, in a thread of its own."""

@@ -937,6 +937,12 @@ class SignInRequiredError(JcsamlError):
     )
 
 
+class RenewalPendingError(JcsamlError):
+    """The held credentials have expired and a renewal is under way."""
+
+    fmt = "jcsaml is renewing the credentials for account {account!r}; try again in a moment"
+
+
 class SignInPendingError(JcsamlError):
     """New credentials wait for the person to answer jcsaml's questions on its terminal."""
 
