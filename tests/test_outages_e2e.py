@@ -33,7 +33,7 @@ from tests.test_credentials_everywhere_e2e import (  # noqa: F401
 SELF = "/userconsole/api/self"
 SAML_PAGE = f"/saml2/{SLUG}"
 HERD = 25
-IDENTITY = ("--profile", "production", "sts", "get-caller-identity", "--output", "json")
+IDENTITY = ("--profile", "production", "--region", "us-east-1", "sts", "get-caller-identity")
 
 
 def keyring_sessions(world: World) -> list[str]:
