@@ -106,7 +106,10 @@ def test_a_503_keeps_the_session_says_so_and_every_command_recovers_without_a_pr
     assert json.loads(process.stdout)["Version"] == 1
     login = detached(world, "login", "-a", "production", "--skip-prompt")
     assert login.returncode == 0, login.stderr
-    child = "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
+    child = (
+        "import boto3; "
+        "print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
+    )
     cache_entry_path(world).unlink()  # exec --server must sign in too
     served = detached(
         world, "exec", "--server", "-a", "production", "--", sys.executable, "-c", child
