@@ -148,7 +148,7 @@ class IdpServerError(IdpError):
     )
 
 
-class SessionKeptError(IdpServerError):
+class SessionKeptError(IdpError):
     """JumpCloud failed (429, 5xx after the retries) while the saved console session was being
     reused: the session is not known to have ended, so it is kept and the next try reuses it."""
 
@@ -650,7 +650,7 @@ class StsBadAnswerError(StsError):
     )
 
 
-class StsGarbledAnswerError(StsBadAnswerError):
+class StsGarbledAnswerError(StsError):
     """What came back is not an HTTP answer at all, or stops before its announced end."""
 
     fmt = (
@@ -833,10 +833,6 @@ class CredentialProcessInputError(JcsamlError):
         "to ask for the {what}; run jcsaml credential-process -a {account} once in a terminal "
         "(the JumpCloud session it saves is then reused), or {how}"
     )
-
-
-class CacheFileError(JcsamlError):
-    fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
 
 
 class UnsafeDirectoryError(JcsamlError):
