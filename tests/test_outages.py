@@ -5,6 +5,7 @@ fake JumpCloud (its fault switch) and moto's STS, with a clock the tests move.""
 # ruff: noqa: F811  (the fixtures imported from test_refreshing_credentials are parameters here)
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -93,31 +94,33 @@ def test_a_failing_saml_page_keeps_the_session_too(signed: Signed) -> None:
     assert saved_session(signed) == kept
 
 
-def test_the_endpoint_serves_what_it_holds_while_jumpcloud_hangs_or_is_down(
-    signed: Signed,
+@pytest.mark.parametrize("stall", ["hang", "drip"])
+def test_the_endpoint_serves_what_it_holds_while_jumpcloud_stalls_or_is_down(
+    signed: Signed, stall: str
 ) -> None:
     """The held credentials have 14 minutes left (the SDKs want new ones) while JumpCloud first
-    hangs, then answers 503: every request is answered with them. Once JumpCloud is back, one
-    renewal, and the new credentials are served."""
+    hangs or drips its answer, then answers 503: every request is answered with them. Once
+    JumpCloud is back, one renewal, and the new credentials are served."""
     clock = Clock()
+    # A dripping answer holds the renewal until http_timeout: a short one keeps the test short.
+    account = dataclasses.replace(signed.account, http_timeout=3)
     source = default_source(
-        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
+        account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
     )
     reports: list[str] = []
     with CredentialServer(
         source, clock=clock, report=lambda e: reports.append(str(e)), retry_delays=(0.2,)
     ) as server:
         first = fetch(server)["AccessKeyId"]
-        signed.jumpcloud.fault_switch(SELF, "hang")
+        signed.jumpcloud.fault_switch(SELF, stall)  # type: ignore[arg-type]
         clock.advance(minutes=11)
         # botocore's fetcher gives up after its own 2-second timeout: a stalled answer fails.
         assert fetch(server)["AccessKeyId"] == first  # and it starts the renewal
-        wait_for(lambda: signed.jumpcloud.count("GET", SELF) >= 1, "the renewal to hang")
+        wait_for(lambda: signed.jumpcloud.count("GET", SELF) >= 1, "the renewal to stall")
         for _ in range(20):
             assert fetch(server)["AccessKeyId"] == first
         signed.jumpcloud.fault_switch(SELF, "503")  # the hung request ends; JumpCloud is down
-        wait_for(lambda: server.last_error is not None, "a failed renewal")
-        assert isinstance(server.last_error, SessionKeptError)
+        wait_for(lambda: isinstance(server.last_error, SessionKeptError), "a failed renewal")
         for _ in range(20):
             assert fetch(server)["AccessKeyId"] == first
         signed.jumpcloud.clear_faults()
