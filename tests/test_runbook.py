@@ -68,6 +68,12 @@ def as_jcsaml(commands: list[str]) -> list[str]:
     return out
 
 
+def config_section(path: Path, name: str = "production") -> dict[str, str]:
+    document = read_ini(path, inline_comments=True)
+    assert document is not None, f"{path} was not written"
+    return dict(document.section(name) or {})
+
+
 def bash(command: str, *, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     bash_path = shutil.which("bash")
     assert bash_path is not None
@@ -131,7 +137,7 @@ def test_every_step_of_the_runbook_works(
     # configure, exactly as written.
     configured = bash(commands[1], cwd=workdir, env=env)
     assert configured.returncode == 0, configured.stderr
-    section = dict(read_ini(world.config).section("production") or {})
+    section = config_section(world.config)
     assert section["url"] == "https://sso.jumpcloud.com/saml2/acme-prod-aws-admin"
     assert section["username"] == RUNBOOK_USER
     assert section["role_arn"] == RUNBOOK_ROLE
@@ -219,7 +225,7 @@ def test_idp_provider_jumpcloud_in_any_case_changes_nothing(spelling: str, tmp_p
         env=env,
     )  # fmt: skip
     assert given.status == 0, given.stderr
-    section = dict(read_ini(tmp_path / ".jcsaml").section("production") or {})
+    section = config_section(tmp_path / ".jcsaml")
     assert "idp_provider" not in section and "provider" not in section
     assert section["url"] == "https://sso.jumpcloud.com/saml2/acme-prod-aws-admin"
 
