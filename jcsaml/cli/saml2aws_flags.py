@@ -460,3 +460,55 @@ def for_this_sign_in(
     if getattr(args, "policyfile", None):
         changes["policy_file"] = args.policyfile
     return dataclasses.replace(account, **changes) if changes else account
+
+
+#: saml2aws's config keys (``~/.saml2aws``) and what jcsaml does with each.
+SAML2AWS_KEYS: tuple[tuple[str, str], ...] = (
+    ("url, username, mfa, role_arn, aws_profile, region, credentials_file", "the same key"),
+    (
+        "aws_session_duration",
+        "the same key; the import leaves out 3600, saml2aws's default, so the assertion's "
+        "SessionDuration applies",
+    ),
+    ("policy_arn_list", "policy_arns (session policies passed as PolicyArns)"),
+    ("policy_file", "policy_file (a JSON session policy passed as Policy)"),
+    ("provider", "must be JumpCloud; other sections are not imported"),
+    (
+        "skip_verify, timeout, aws_urn, saml_cache, disable_remember_device, disable_sessions, "
+        "download_browser_driver, headless",
+        "left out silently when they hold saml2aws's defaults; skip_verify = true is reported "
+        "(TLS is always verified); any AWS aws_urn is accepted without a setting",
+    ),
+    (
+        "app_id, mfa_ip_address, resource_id, subdomain, saml_cache_file, target_url, "
+        "http_attempts_count, http_retry_delay, prompter, name",
+        "not used; reported by the import when set",
+    ),
+)
+
+
+def docs_table() -> str:
+    """The "Coming from saml2aws" tables of docs/configuration.md, from the data above."""
+    lines = ["| saml2aws flag | saml2aws commands | jcsaml |", "|---|---|---|"]
+    for entry in SAML2AWS_FLAGS:
+        names = ", ".join(f"`{name}`" for name in entry.names)
+        what = f"refused: {entry.refused}" if entry.refused else entry.jcsaml
+        if entry.variable:
+            what += f" (also `{entry.variable}`)"
+        commands = "all" if entry.commands == COMMANDS else ", ".join(entry.commands)
+        lines.append(f"| {names} | {commands} | {what} |")
+    lines += ["", "| saml2aws variable | jcsaml |", "|---|---|"]
+    for name, (own, theirs) in variables.VARIABLES.items():
+        flag = "--" + name.replace("_", "-").replace("policy-", "policy")
+        what = f"as `{flag}`"
+        if own:
+            what += f"; `{own}` wins when both are set"
+        if name in ("idp_provider", "aws_urn", "skip_verify"):
+            what = f"checked as `{flag}` is (refused unless it would change nothing)"
+        lines.append(f"| `{theirs}` | {what} |")
+    lines.append(
+        "| other `SAML2AWS_*` (OneLogin, Okta, Duo, browser and SAML-cache settings) | ignored |"
+    )
+    lines += ["", "| saml2aws config key | jcsaml |", "|---|---|"]
+    lines += [f"| {keys} | {what} |" for keys, what in SAML2AWS_KEYS]
+    return "\n".join(lines) + "\n"
