@@ -127,6 +127,16 @@ def _add_aws(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="each role's MaxSessionDuration, 3600-43200 (default: 3600 for new roles, "
         "existing roles keep theirs)",
     )
+    parser.add_argument(
+        "--saml-endpoint",
+        action="append",
+        default=[],
+        metavar="REGION|global",
+        help="a sign-in SAML endpoint the roles trust (SAML:aud): a region such as eu-west-1 "
+        "(https://eu-west-1.signin.aws.amazon.com/saml, which AWS recommends) or global "
+        "(https://signin.aws.amazon.com/saml); repeat for several. Endpoints the roles already "
+        "trust are kept (default for new roles: global)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     _add_aws_session(parser)
@@ -257,6 +267,7 @@ def run_aws(args: argparse.Namespace, ctx: Context) -> int:
         metadata=_idp_metadata(args),
         roles=tuple(RoleSpec.parse(text) for text in args.role),
         max_session_duration=args.max_session_duration,
+        saml_endpoints=tuple(args.saml_endpoint),
     )
     aws = open_aws(profile=args.profile, region=args.region, read_only=args.dry_run)
     partition, account = aws.identity()
@@ -296,6 +307,12 @@ def _print_plan(plan: SetupPlan, *, dry_run: bool, ctx: Context) -> None:
     for value in plan.role_attribute_values():
         print(f"  Role = {value}", file=out)
     print(f"  SessionDuration = {plan.session_duration}", file=out)
+    if plan.endpoints:
+        print(
+            "and its ACS URL to the sign-in SAML endpoint it posts to, one the roles trust: "
+            + " or ".join(plan.endpoints),
+            file=out,
+        )
 
 
 # --- check ------------------------------------------------------------------------------------
