@@ -58,11 +58,13 @@ class IdpCertificateFiles:
 
 
 def build_key_and_certificate(
-    request: CertificateRequest, *, now: datetime | None = None
+    request: CertificateRequest, *, now: datetime | None = None, key_pem: bytes | None = None
 ) -> tuple[bytes, bytes]:
     """A new RSA key (PKCS#8 PEM) and the self-signed certificate (PEM) ``request`` describes.
 
     The certificate is valid from ``now`` (default: the current time) for ``request.days``.
+    With ``key_pem`` (an unencrypted RSA key), that key signs instead of a new one, as
+    ``openssl req -new -x509 -key KEY`` does.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -75,7 +77,13 @@ def build_key_and_certificate(
         raise InvalidSettingError(setting="digest", reason=f"{request.digest} is not supported")
     if not 1 <= request.days <= MAX_DAYS:
         raise InvalidSettingError(setting="days", reason=f"{request.days} is out of range")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=request.bits)
+    if key_pem is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=request.bits)
+    else:
+        loaded = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise InvalidSettingError(setting="key", reason="not an RSA private key")
+        key = loaded
     name = x509.Name(
         [
             x509.NameAttribute(getattr(NameOID, _NAME_OIDS[field]), value)
