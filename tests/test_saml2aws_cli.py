@@ -304,3 +304,16 @@ def test_session_policies_reach_assume_role_with_saml(world: World, tmp_path: Pa
     refused = world.login("--force")
     assert_one_line_error(refused, "policy_file", "not a JSON policy document")
     assert len(world.jumpcloud.requests) == before
+
+
+def test_quiet_and_credentials_file_at_login(world: World, tmp_path: Path) -> None:  # noqa: F811
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    elsewhere = tmp_path / "ci-credentials"
+    done = world.run(
+        "login", "-a", "production", "--quiet", "--credentials-file", str(elsewhere),
+        JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL),
+    )  # fmt: skip
+    assert done.status == 0, done.stderr
+    assert "Signing in" not in done.stderr  # the progress line; notes and warnings stay
+    assert "[production]" in elsewhere.read_text()
+    assert not world.credentials.exists()
