@@ -253,11 +253,17 @@ class _PrintableFormatter(logging.Formatter):
         return "\n".join(printable(line) for line in super().format(record).split("\n"))
 
 
+class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``--debug`` adds: a later main() in the same process replaces it."""
+
+
 def _enable_debug_logging(stream: TextIO) -> None:
     # Only jcsaml's own logger: botocore's debug output would include the SAML assertion.
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger = logging.getLogger("jcsaml")
+    for earlier in [h for h in logger.handlers if isinstance(h, _DebugHandler)]:
+        logger.removeHandler(earlier)
+    handler = _DebugHandler(stream)
+    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
