@@ -1,9 +1,11 @@
 """The ``jcsaml`` command: argument parsing, rendering, and turning errors into exit statuses.
 
-This is the only place that prints or exits. Each command lives in its own module with
-``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``; heavy imports happen inside
-``run`` so that ``exec`` and ``credential-process`` start fast. ``main(argv, context=)`` is the
-full entry point.
+The library below this package never prints or exits: the command modules here render what it
+returns and raises, and :func:`main` turns errors into one line and an exit status. Each command
+lives in its own module with ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``;
+heavy imports happen inside ``run``. ``main(argv, context=)`` is the full entry point; the
+console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`` and
+``credential-process`` with valid cached credentials itself and hands everything else here.
 """
 
 from __future__ import annotations
@@ -266,8 +268,3 @@ def _enable_debug_logging(stream: TextIO) -> None:
     handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-def run() -> None:
-    """The console script."""
-    sys.exit(main())
