@@ -6,14 +6,14 @@ light entry (:mod:`jcsaml.launcher`) build the child's environment, look the com
 write credential_process JSON with these functions, so the two can never hand out different
 values.
 
-Imports nothing at module level: it runs before every command ``jcsaml exec`` starts.
+Imports only os and typing at module level: it runs before every command ``jcsaml exec`` starts.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Protocol

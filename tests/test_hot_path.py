@@ -40,7 +40,6 @@ LIGHT_PROMISE = (
     "argparse",
     "logging",
     "dataclasses",
-    "typing",
     "datetime",
     "pathlib",
     "shutil",
