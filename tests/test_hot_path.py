@@ -42,7 +42,6 @@ LIGHT_PROMISE = (
     "dataclasses",
     "datetime",
     "pathlib",
-    "shutil",
     "inspect",
     "jcsaml.cli",
     "jcsaml.config",
