@@ -141,9 +141,20 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
-    statuses = _record_statuses(sts)
+    statuses: list[str] = []
+    _watch_statuses(sts)
+
+    def attributed() -> dict[str, Any]:
+        # The recorder is shared by every call on the client: each call's thread says where
+        # the statuses it causes go, so a parallel call's answer is never taken for this one's.
+        _STATUSES.seen = statuses
+        try:
+            return call()
+        finally:
+            _STATUSES.seen = None
+
     try:
-        answer = _within(timeout, call)
+        answer = _within(timeout, attributed)
     except TimeoutError:
         _close(sts)
         raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
@@ -209,17 +220,22 @@ def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any
     return outcome[0]
 
 
-def _record_statuses(client: StsClient) -> list[str]:
-    """The HTTP status of each answer the client parses, for errors about unparsable ones."""
-    statuses: list[str] = []
+#: Where the HTTP statuses seen by the calling thread's STS call go (None: nowhere).
+_STATUSES = threading.local()
+
+
+def _record_status(response_dict: Mapping[str, Any], **_: Any) -> None:
+    seen: list[str] | None = getattr(_STATUSES, "seen", None)
+    if seen is not None:
+        seen.append(str(response_dict.get("status_code", "?")))
+
+
+def _watch_statuses(client: StsClient) -> None:
+    """Record the HTTP status of each answer the client parses, for errors about unparsable
+    ones. One handler per client however many calls it makes (botocore keeps one per id)."""
     events = getattr(getattr(client, "meta", None), "events", None)
     if events is not None:
-
-        def record(response_dict: Mapping[str, Any], **_: Any) -> None:
-            statuses.append(str(response_dict.get("status_code", "?")))
-
-        events.register("before-parse.sts", record)
-    return statuses
+        events.register("before-parse.sts", _record_status, unique_id="jcsaml-sts-status")
 
 
 def _close(client: object) -> None:
