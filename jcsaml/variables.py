@@ -4,12 +4,13 @@ A CI job written for saml2aws sets ``SAML2AWS_USERNAME``, ``SAML2AWS_PASSWORD`` 
 ``SAML2AWS_MFA_TOKEN``; jcsaml reads them with the meaning saml2aws gives them. Where jcsaml has
 its own variable (``JCSAML_USERNAME`` ...), that one wins when both are set.
 
-On the hot path of ``jcsaml exec``: no imports.
+On the hot path of ``jcsaml exec``: nothing but ``typing`` imported.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
