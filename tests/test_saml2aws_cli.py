@@ -317,3 +317,17 @@ def test_quiet_and_credentials_file_at_login(world: World, tmp_path: Path) -> No
     assert "Signing in" not in done.stderr  # the progress line; notes and warnings stay
     assert "[production]" in elsewhere.read_text()
     assert not world.credentials.exists()
+
+
+def test_saml2aws_variables_that_cannot_apply_are_refused_in_one_line() -> None:
+    args = parse(["login"])
+    harmless = {"SAML2AWS_SKIP_VERIFY": "false", "SAML2AWS_IDP_PROVIDER": "jumpcloud"}
+    assert refusal(args, harmless) is None
+    said = refusal(args, {"SAML2AWS_SKIP_VERIFY": "true"})
+    assert said is not None and said.startswith("SAML2AWS_SKIP_VERIFY is not supported")
+    assert refusal(args, {"SAML2AWS_AWS_URN": "urn:amazon:webservices:govcloud"}) is None
+    said = refusal(args, {"SAML2AWS_AWS_URN": "urn:example:other"})
+    assert said is not None and "is not an AWS sign-in audience" in said
+    # A flag wins over its variable, as in saml2aws.
+    flagged = parse(["login", "--idp-provider", "JumpCloud"])
+    assert refusal(flagged, {"SAML2AWS_IDP_PROVIDER": "Okta"}) is None
