@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jcsaml.cli.login import add_login_options, obtain_credentials
+from jcsaml.cli.login import add_login_options, obtain_credentials, say_served_by_process
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if from_environment:
         validate_url(from_environment, "JCSAML_FEDERATION_URL")
     got = obtain_credentials(args, ctx)
+    say_served_by_process(got, ctx)
     # The account's federation_url was checked when the account was loaded.
     federation_url = from_environment or got.account.federation_url
     url = console_signin_url(
