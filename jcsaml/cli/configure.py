@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jcsaml.config import DEFAULT_CONSOLE_URL
@@ -321,9 +322,9 @@ def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Con
     """Write the profile's credential_process line; warn when the credentials file would win."""
     import shlex
 
-    from jcsaml.aws_config import set_profile_values
+    from jcsaml import managed
+    from jcsaml.aws_config import add_missing_regions, set_profile_values
     from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.signin import credentials_path
 
     words = [*_jcsaml_command(ctx.environ), "credential-process", "-a", account.name]
     if args.config:
@@ -336,12 +337,39 @@ def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Con
         f"Set credential_process for profile {account.profile!r} in {written}: {command}",
         file=ctx.stdout,
     )
-    store = CredentialsFile(credentials_path(account, environ=ctx.environ))
-    if store.holds_keys(account.profile):
-        ctx.warn(
-            f"profile {account.profile!r} in {store.path} holds access keys, which AWS tools "
-            f"use before credential_process; remove them with: jcsaml logout -a {account.name}"
-        )
+    # SDKs that ignore AWS_DEFAULT_REGION (JavaScript's) need the profile's own region.
+    regions = {account.profile: account.region} if account.region else {}
+    if add_missing_regions(regions, environ=ctx.environ):
+        print(f"  set region = {account.region} in that profile", file=ctx.stdout)
+    managed.record_profiles(
+        account.name,
+        [managed.ManagedProfile(account.profile, managed.PROCESS, str(written))],
+        environ=ctx.environ,
+    )
+    for path in _credentials_files(account, ctx.environ):
+        store = CredentialsFile(path, environ=ctx.environ)
+        # Only temporary keys (jcsaml's or saml2aws's) go: long-lived ones are the user's.
+        if store.delete(account.profile):
+            print(
+                f"Removed the temporary keys of profile {account.profile!r} from {path}: the "
+                "AWS tools now use credential_process.",
+                file=ctx.stdout,
+            )
+        if store.holds_keys(account.profile):
+            ctx.warn(
+                f"profile {account.profile!r} in {path} holds long-lived access keys, which "
+                "AWS tools use before credential_process; jcsaml leaves them: remove them from "
+                "that file by hand to use credential_process"
+            )
+
+
+def _credentials_files(account: Account, environ: Mapping[str, str]) -> list[Path]:
+    """The account's credentials file, and the one the AWS tools read when that differs."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import credentials_path
+
+    files = [credentials_path(account, environ=environ), CredentialsFile.default_path(environ)]
+    return list(dict.fromkeys(files))
 
 
 def _jcsaml_command(environ: Mapping[str, str]) -> list[str]:
