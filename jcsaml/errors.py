@@ -605,8 +605,8 @@ class NoRoleMatchedError(JcsamlError, LookupError):
 class ProfileCollisionError(JcsamlError, ValueError):
     fmt = (
         "several roles would be written to the same profile ({collisions}); nothing was "
-        "written: name profiles apart with --profile-template or profile_template, e.g. "
-        "{{idp_account}}-{{role}}"
+        "written: name profiles apart with --profile-template or profile_template (e.g. "
+        "{{idp_account}}-{{role}}), account_aliases, an aws_profile per account, or --role"
     )
 
 

@@ -207,6 +207,8 @@ def login_many(
         account = resolve_account(given, environ=environ)
         unique.setdefault(account.name, account)  # an account named twice is signed in to once
     resolved = list(unique.values())
+    # Found from the config alone: nothing is asked or sent for a login that cannot be saved.
+    check_planned_profiles(resolved, roles=roles, all_roles=all_roles, environ=environ)
     results: dict[str, list[RoleResult]] = {a.name: [] for a in resolved}
     # As a single login does: imports and an STS client are prepared while JumpCloud is waited
     # for (the client for the first account's region, sized for the parallel calls).
@@ -262,9 +264,13 @@ def login_many(
                 account.profile if len(selected) == 1 else profile_name(template, account, role)
             )
             targets.append(_Target(account, role, assertion, profile, path, who))
-    _check_collisions(targets)
-    if check_profiles is not None and targets:
-        check_profiles(sorted({(t.path, t.profile) for t in targets}))
+    try:
+        _check_collisions(targets)
+        if check_profiles is not None and targets:
+            check_profiles(sorted({(t.path, t.profile) for t in targets}))
+    except JcsamlError:
+        asker.progress(None)  # the error line starts on a line of its own
+        raise
 
     def prepared(region: str, timeout: float) -> StsClient | None:
         if first is None or timeout != first.sts_timeout:
@@ -398,12 +404,40 @@ def jumpcloud_authenticators(
     return build
 
 
+def check_planned_profiles(
+    accounts: Sequence[Account],
+    *,
+    roles: Sequence[str] = (),
+    all_roles: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Raise ProfileCollisionError when accounts that each give one role (no ``roles``
+    patterns, no ``all_roles``) would write it to the same profile of one credentials file:
+    known from the config before any prompt or request."""
+    from jcsaml.signin import credentials_path
+
+    if roles or all_roles:
+        return  # the profiles depend on the roles JumpCloud offers: checked once they are known
+    claimed: dict[tuple[Path, str], list[str]] = {}
+    for account in accounts:
+        path = credentials_path(account, environ=environ)
+        claimed.setdefault((path, account.profile), []).append(account.name)
+    clashes = [
+        f"profile {profile!r} of {path} for accounts {', '.join(names)}"
+        for (path, profile), names in claimed.items()
+        if len(names) > 1
+    ]
+    if clashes:
+        raise ProfileCollisionError(collisions="; ".join(clashes))
+
+
 def _check_collisions(targets: Sequence[_Target]) -> None:
     claimed: dict[tuple[Path, str], list[_Target]] = {}
     for target in targets:
         claimed.setdefault((target.path, target.profile), []).append(target)
     clashes = [
-        f"{profile!r}: " + ", ".join(t.role.role_arn for t in found)
+        f"profile {profile!r}: "
+        + ", ".join(f"account {t.account.name} ({t.role.role_arn})" for t in found)
         for (_, profile), found in claimed.items()
         if len(found) > 1
     ]

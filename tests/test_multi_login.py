@@ -271,11 +271,29 @@ def test_collisions_are_refused_before_anything_is_written(team: Team) -> None:
     )
     assert result.status == 1
     assert result.stderr.startswith("jcsaml: error: several roles would be written to the same")
-    assert "'AcmeJumpCloudAdminRO': arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO, " in (
-        result.stderr
-    )
+    assert (
+        "profile 'AcmeJumpCloudAdminRO': account production "
+        "(arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO), account dev ("
+    ) in result.stderr
     assert not team.credentials.exists()
     assert team.aws.calls == []
+
+
+def test_accounts_sharing_a_profile_fail_before_any_prompt_or_request(team: Team) -> None:
+    """Three imported accounts all writing saml2aws's default profile: refused from the config,
+    before the password is asked, naming the accounts, the profile and the fixes."""
+    text = team.config.read_text()
+    for name in AWS_ACCOUNTS:
+        text = text.replace(f"[{name}]\n", f"[{name}]\naws_profile = saml\n")
+    team.config.write_text(text)
+    result = run_cli("login", "--all-accounts", env=team.env, stdin="")
+    assert result.status == 1, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith("jcsaml: error: several roles would be written to the same profile")
+    assert f"profile 'saml' of {team.credentials} for accounts production, dev, staging" in line
+    assert "--profile-template" in line and "account_aliases" in line and "--role" in line
+    assert team.jumpcloud.count() == 0
+    assert result.stdout == ""
 
 
 def test_a_role_pattern_matching_nothing_fails_that_account_only(team: Team) -> None:
