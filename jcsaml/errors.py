@@ -113,6 +113,13 @@ class NothingTypedError(PromptAbortedError):
     )
 
 
+class MfaCodeNotTypedError(PromptAbortedError):
+    fmt = (
+        "no 6-digit MFA code was typed ({tries} answers of another form), so none was sent to "
+        "JumpCloud; run the command again and type the 6 digits your authenticator app shows"
+    )
+
+
 # --- JumpCloud sign-in ------------------------------------------------------------------------
 
 
@@ -194,7 +201,10 @@ class MfaError(IdpError):
 
 
 class MfaCodeRejectedError(MfaError):
-    fmt = "JumpCloud rejected the MFA code: {message}; wait for a new code and try again"
+    fmt = (
+        "JumpCloud rejected the TOTP MFA code: {message}; no tries are left for this sign-in: "
+        "wait for a new code and try again"
+    )
 
 
 class MfaFactorUnavailableError(MfaError):

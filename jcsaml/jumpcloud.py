@@ -28,6 +28,7 @@ from jcsaml.errors import (
     IdpServerError,
     IdpUnavailableError,
     InvalidSettingError,
+    MfaCodeNotTypedError,
     MfaCodeRejectedError,
     MfaError,
     MfaFactorUnavailableError,
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 TOTP_ATTEMPTS = 3
+#: Digits of a TOTP code; anything else is asked again before it is sent.
+TOTP_DIGITS = 6
+#: Answers that are not a code before jcsaml stops asking.
+MISTYPED_CODES = 5
 GET_ATTEMPTS = 3
 RETRY_AFTER_CAP = 30.0  # never sleep longer than this on a Retry-After header
 RETRYABLE_STATUSES = (429, 502, 503, 504)
@@ -263,20 +268,34 @@ class JumpCloudAuthenticator:
                 break
             left = TOTP_ATTEMPTS - attempt
             self.prompter.notify(
-                f"{_message(reply) or 'That code was not accepted'}; "
+                f"JumpCloud rejected the TOTP MFA code: {_message(reply) or 'not accepted'}; "
                 f"try again ({left} attempt{'s' if left > 1 else ''} left)"
             )
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
 
     def _ask_code(self) -> str:
-        """A code as authenticator apps show it (``513 378``) is typed without its spaces; an
-        empty answer is asked again and never sent, since it would spend an attempt."""
-        for _ in range(TOTP_ATTEMPTS):
-            code = _code(self.prompter.secret("MFA code", how=HOW_MFA_TOKEN))
-            if code:
+        """A code as authenticator apps show it (``513 378``) is typed without its spaces and
+        shown as typed (it is single-use). Only 6 digits are sent: an empty or mistyped answer
+        is asked again and never sent, since it would spend one of JumpCloud's tries."""
+        empty = mistyped = 0
+        while True:
+            code = _code(self.prompter.text("MFA code", how=HOW_MFA_TOKEN))
+            if len(code) == TOTP_DIGITS and code.isascii() and code.isdigit():
                 return code
-        raise NothingTypedError(what="MFA code")
+            if not code:
+                empty += 1
+                if empty == TOTP_ATTEMPTS:
+                    raise NothingTypedError(what="MFA code")
+                continue
+            mistyped += 1
+            if mistyped == MISTYPED_CODES:
+                raise MfaCodeNotTypedError(tries=mistyped)
+            # Never the answer itself: it may be a code with one digit missing.
+            self.prompter.notify(
+                f"An MFA code has {TOTP_DIGITS} digits ({len(code)} characters typed); it was "
+                "not sent: type the code again"
+            )
 
     # -- JumpCloud Protect push ----------------------------------------------------------------
 

@@ -1,0 +1,53 @@
+"""Prompts as a saml2aws user expects them, through prompt_toolkit reading from a pipe (as on a
+terminal): bracketed defaults, the role picker, and MFA codes checked before they are sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.prompter import TerminalPrompter
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+
+PRINCIPAL = "arn:aws:iam::012345678987:saml-provider/JumpCloud"
+RO = "arn:aws:iam::012345678987:role/ReadOnly"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+EMAIL = "mfa@acme.example"
+
+
+@pytest.fixture
+def jumpcloud() -> Iterator[FakeJumpCloud]:
+    user = FakeUser(email=EMAIL, password="pw", totp_secret=SECRET, apps=["aws"])
+    with FakeJumpCloud(users=[user], apps=[FakeApp(slug="aws", roles=[(RO, PRINCIPAL)])]) as fake:
+        yield fake
+
+
+def otp_posts(jumpcloud: FakeJumpCloud) -> int:
+    return sum(
+        1
+        for r in jumpcloud.requests
+        if r.method == "POST" and r.path == "/userconsole/auth" and r.json.get("otp")
+    )
+
+
+def test_a_five_digit_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpCloud) -> None:
+    code = jumpcloud.totp_code(EMAIL)
+    with create_pipe_input() as pipe:
+        pipe.send_text(code[:5] + "\r")
+        pipe.send_text(code[:3] + " " + code[3:] + "\r")
+        import io
+
+        err = io.StringIO()
+        prompter = TerminalPrompter(stderr=err, terminal_input=pipe, terminal_output=DummyOutput())
+        auth = JumpCloudAuthenticator(
+            app_url=jumpcloud.app_url("aws"), console_url=jumpcloud.url, prompter=prompter
+        )
+        page = auth.authenticate(Credentials(EMAIL, "pw", mfa="TOTP"))
+    assert page.saml_response
+    assert otp_posts(jumpcloud) == 1  # only the 6-digit code was sent
+    assert "An MFA code has 6 digits (5 characters typed); it was not sent" in err.getvalue()
+    assert code[:5] not in err.getvalue()
