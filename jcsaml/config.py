@@ -263,10 +263,33 @@ def load_account(
                 "takes; name one of its accounts with -a",
             )
         known = tuple(account_names(path)) if document else ()
-        raise UnknownAccountError(account=name, path=str(path), known=known)
+        raise UnknownAccountError(
+            account=name,
+            path=str(path),
+            known=known,
+            profiles=_written_profiles(document, known),
+            saml2aws=_saml2aws_file(environ) if document is None else "",
+        )
     assert document is not None  # a section came from it
     check_single_lines(document, name, path)
     return dataclasses.replace(account_from_section(name, section), source=path)
+
+
+def _written_profiles(
+    document: IniDocument | None, names: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
+    """(account, the AWS profile it writes) for each account, for "did you mean"."""
+    found = []
+    for name in names:
+        section = document.section(name) if document else None
+        found.append((name, ((section or {}).get("aws_profile") or "").strip() or name))
+    return tuple(found)
+
+
+def _saml2aws_file(environ: Mapping[str, str]) -> str:
+    """``~/.saml2aws`` when it exists (a saml2aws user's first jcsaml command), else ""."""
+    path = expand_home("~/.saml2aws", environ)
+    return str(path) if path.is_file() else ""
 
 
 def find_account(name: str, *, path: Path) -> Account | None:

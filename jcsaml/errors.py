@@ -77,18 +77,46 @@ class UnknownAccountError(ConfigError):
     )
 
     def __init__(
-        self, *, account: str, path: str, known: tuple[str, ...] = (), **_derived: str
+        self,
+        *,
+        account: str,
+        path: str,
+        known: tuple[str, ...] = (),
+        profiles: tuple[tuple[str, str], ...] = (),
+        saml2aws: str = "",
+        **_derived: str,
     ) -> None:
+        """``profiles`` pairs each account with the AWS profile it writes (a name typed may be
+        a profile's); ``saml2aws`` is a saml2aws config file to import when there is no
+        config file."""
         import difflib
 
-        close = difflib.get_close_matches(account, known, n=1, cutoff=0.6)
+        by_profile = {profile: name for name, profile in profiles if profile != name}
+        suggestion = ""
+        closest = ""
+        if account in by_profile:
+            closest = by_profile[account]
+            suggestion = f"did you mean {closest!r} (it writes AWS profile {account!r})? Otherwise "
+        elif close := difflib.get_close_matches(account, known, n=1, cutoff=0.6):
+            closest = close[0]
+            suggestion = f"did you mean {closest!r}? Otherwise "
+        elif close := difflib.get_close_matches(account, list(by_profile), n=1, cutoff=0.6):
+            closest = by_profile[close[0]]
+            writes = f"it writes AWS profile {close[0]!r}"
+            suggestion = f"did you mean {closest!r} ({writes})? Otherwise "
+        elif saml2aws and not known:
+            suggestion = (
+                f"import the accounts of {saml2aws} with: jcsaml configure --import-saml2aws; or "
+            )
         super().__init__(
             account=account,
             path=path,
             known=known,
-            closest=close[0] if close else "",
+            profiles=profiles,
+            saml2aws=saml2aws,
+            closest=closest,
             listing=f" (it has: {', '.join(known)})" if known else "",
-            suggestion=f"did you mean {close[0]!r}? Otherwise " if close else "",
+            suggestion=suggestion,
         )
 
 

@@ -281,3 +281,24 @@ def test_logout_keep_session_lets_the_other_account_sign_in_without_mfa(world: W
     again = world.run("login", "-a", "staging", "--profile", "staging-2", "--skip-prompt")
     assert again.status == 0, again.stderr
     assert world.jumpcloud.count("POST", SIGN_IN) == 0
+
+
+# --- did you mean ------------------------------------------------------------------------------
+
+
+def test_an_aws_profile_typed_as_an_account_names_the_account(world: World) -> None:
+    world.configure("--profile", "production")
+    text = world.home.joinpath(".jcsaml").read_text().replace("[production]", "[default]")
+    world.home.joinpath(".jcsaml").write_text(text)
+    result = world.run("login", "-a", "production", "--skip-prompt")
+    assert result.status == 1
+    [line] = result.stderr.splitlines()
+    assert "did you mean 'default' (it writes AWS profile 'production')?" in line
+
+
+def test_without_a_config_a_saml2aws_user_is_told_to_import(world: World) -> None:
+    world.home.joinpath(".saml2aws").write_text("[default]\nurl = https://example.com\n")
+    result = world.run("login", "-a", "production", "--skip-prompt")
+    assert result.status == 1
+    [line] = result.stderr.splitlines()
+    assert "jcsaml configure --import-saml2aws" in line
