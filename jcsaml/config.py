@@ -660,6 +660,35 @@ def update_account(
     return changes
 
 
+def rename_account(
+    old: str, new: str, *, path: Path, environ: Mapping[str, str] = os.environ
+) -> None:
+    """Rename account ``old`` to ``new`` in place (its keys and comments stay). The AWS profile
+    it writes stays too: an account without ``aws_profile`` wrote the profile named after it,
+    so that name becomes its ``aws_profile``. Raises UnknownAccountError, InvalidSettingError
+    (``new`` is not a usable name or is taken) and the file errors of :func:`update_account`."""
+    validate_account_name(new)
+
+    def edit(document: IniDocument) -> None:
+        current = document.section(old)
+        if current is None or old.startswith(GROUP_PREFIX):
+            raise UnknownAccountError(
+                account=old, path=str(path), known=tuple(n for n in document.sections())
+            )
+        if document.section(new) is not None:
+            raise InvalidSettingError(
+                setting="--rename", reason=f"{new!r} already exists in {path}"
+            )
+        document.rename_section(old, new)
+        if not current.get("aws_profile", "").strip():
+            document.update_section(new, {"aws_profile": old})
+
+    try:
+        edit_ini(path, edit, inline_comments=True, environ=environ)
+    except (IniSyntaxError, IniAccessError) as exc:
+        raise _file_error(path, exc) from None
+
+
 def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:
     """Set (None: remove) only the given keys of an existing account's section, under the
     config file's lock; every other key, account and comment stays as it is. Unlike

@@ -132,11 +132,14 @@ class TerminalPrompter:
         return line.rstrip("\r\n") or default
 
     def text(self, message: str, *, how: str, default: str = "") -> str:
-        if self._interactive():
-            # prompt_toolkit pre-fills the default, so the person can edit it or press Enter.
-            return self._ask(f"{message}: ", secret=False, default=default) or default
+        # As saml2aws asks: the default in brackets after the question, Enter takes it and
+        # anything typed replaces it (never typed into the answer, where it would be appended to).
         shown = f"{message} [{default}]: " if default else f"{message}: "
         return self._ask(shown, secret=False) or default
+
+    def is_terminal(self) -> bool:
+        """Whether questions go to a person at a terminal (not lines read from a pipe)."""
+        return self._interactive()
 
     def secret(self, message: str, *, how: str) -> str:
         return self._ask(f"{message}: ", secret=True)

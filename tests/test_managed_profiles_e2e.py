@@ -302,3 +302,23 @@ def test_without_a_config_a_saml2aws_user_is_told_to_import(world: World) -> Non
     assert result.status == 1
     [line] = result.stderr.splitlines()
     assert "jcsaml configure --import-saml2aws" in line
+
+
+def test_configure_rename_moves_the_account_its_line_and_its_record(world: World) -> None:
+    world.configure("--region", "us-east-1")
+    assert world.run("configure", "-a", "production", "--credential-process").status == 0
+    done = world.run("configure", "--rename", "production", "prod")
+    assert done.status == 0, done.stderr
+    config = world.home.joinpath(".jcsaml").read_text()
+    assert "[prod]" in config and "[production]" not in config
+    assert "aws_profile = production" in config  # it still writes the same profile
+    assert "credential-process -a prod" in world.aws_config.read_text()
+    records = managed.load(world.env)
+    assert "production" not in records
+    assert records["prod"].profile("production") is not None
+    identity = world.aws_cli(
+        "--profile", "production", "sts", "get-caller-identity", **world.sign_in_env()
+    )
+    assert identity.returncode == 0, identity.stderr
+    taken = world.run("configure", "--rename", "prod", "prod")
+    assert taken.status == 1 and "already exists" in taken.stderr

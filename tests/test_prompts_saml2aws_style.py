@@ -51,3 +51,30 @@ def test_a_five_digit_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpClou
     assert otp_posts(jumpcloud) == 1  # only the 6-digit code was sent
     assert "An MFA code has 6 digits (5 characters typed); it was not sent" in err.getvalue()
     assert code[:5] not in err.getvalue()
+
+
+def ask_on_a_terminal(keys: str, message: str, default: str) -> tuple[str, str]:
+    """The answer to ``prompter.text`` when ``keys`` are typed, and what the terminal showed."""
+    import io
+
+    from prompt_toolkit.output.plain_text import PlainTextOutput
+
+    shown = io.StringIO()
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        prompter = TerminalPrompter(terminal_input=pipe, terminal_output=PlainTextOutput(shown))
+        answer = prompter.text(message, how="", default=default)
+    return answer, shown.getvalue()
+
+
+def test_enter_takes_the_bracketed_default() -> None:
+    answer, shown = ask_on_a_terminal("\r", "Account name for AWS staging", "aws-staging")
+    assert answer == "aws-staging"
+    assert "Account name for AWS staging [aws-staging]:" in shown
+
+
+def test_typing_replaces_the_default_instead_of_adding_to_it() -> None:
+    answer, _ = ask_on_a_terminal("staging\r", "Account name for AWS staging", "aws-staging")
+    assert answer == "staging"
+    answer, _ = ask_on_a_terminal("TOTP\r", "MFA factor (Auto, TOTP, PUSH, WEBAUTHN)", "Auto")
+    assert answer == "TOTP"

@@ -130,6 +130,13 @@ def add_parser(
         action="store_true",
         help="with --import-saml2aws: replace accounts that already exist",
     )
+    parser.add_argument(
+        "--rename",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="rename an account; its AWS profile, its credential_process lines and the record "
+        "of what it wrote follow",
+    )
     parser.set_defaults(run=run)
 
 
@@ -165,6 +172,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     from jcsaml.errors import InputRequiredError
 
+    if args.rename is not None:
+        return rename(args, ctx)
     if args.import_saml2aws is not None:
         return import_saml2aws(args, ctx)
     if args.discover:
@@ -199,7 +208,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     account = dataclasses.replace(current, **given)
     # Adding credential_process to an account that exists asks nothing again.
     if not (args.skip_prompt or (args.credential_process and existing is not None)):
-        account = ask_missing(account, given, ctx.prompter(False), new=existing is None)
+        prompter = ctx.prompter(False)
+        # At a terminal, as saml2aws does, every basic setting is asked with its current value
+        # as the default; answers read from a pipe fill in only what the account lacks.
+        every = existing is None or _at_terminal(prompter)
+        account = ask_missing(account, given, prompter, new=every)
         # Only answers that differ from what the file holds are written.
         for key in ("url", "username", "mfa", "aws_profile", "console_url"):
             if key not in changes and getattr(account, key) != getattr(current, key):
@@ -227,6 +240,48 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"  {key:<21} {value}", file=ctx.stdout)
     if args.credential_process:
         _set_credential_process(saved, args, ctx)
+    return 0
+
+
+def _at_terminal(prompter: Prompter) -> bool:
+    from jcsaml.prompter import TerminalPrompter
+
+    return isinstance(prompter, TerminalPrompter) and prompter.is_terminal()
+
+
+def rename(args: argparse.Namespace, ctx: Context) -> int:
+    """``configure --rename OLD NEW``: the account, its credential_process lines, the record
+    of what it wrote and its remembered role move to the new name."""
+    import shlex
+
+    from jcsaml import managed, notices
+    from jcsaml.aws_config import profile_section, set_profile_values
+    from jcsaml.config import config_path, rename_account
+
+    old, new = args.rename
+    path = config_path(ctx.environ, args.config)
+    rename_account(old, new, path=path, environ=ctx.environ)
+    print(f"Renamed IdP account {old!r} to {new!r} in {path}.", file=ctx.stdout)
+    record = managed.load(ctx.environ).get(old)
+    for written in record.profiles if record else ():
+        if written.served != managed.PROCESS:
+            continue
+        command = (profile_section(written.profile, environ=ctx.environ) or {}).get(
+            "credential_process", ""
+        )
+        if not managed.is_jcsaml_process(command, old):
+            continue
+        words = shlex.split(command)
+        for index, word in enumerate(words[:-1]):
+            if word in ("-a", "--idp-account") and words[index + 1] == old:
+                words[index + 1] = new
+        line = " ".join(shlex.quote(word) for word in words)
+        set_profile_values(written.profile, {"credential_process": line}, environ=ctx.environ)
+        print(f"Updated credential_process of profile {written.profile!r}: {line}", file=ctx.stdout)
+    managed.rename_account(old, new, environ=ctx.environ)
+    role = notices.last_role(old, ctx.environ)
+    if role:
+        notices.remember_role(new, role, ctx.environ)
     return 0
 
 
