@@ -103,6 +103,7 @@ def select_roles(
     patterns: Sequence[str] = (),
     all_roles: bool = False,
     prompter: Prompter,
+    environ: Mapping[str, str] = os.environ,
 ) -> list[AwsRole]:
     """The roles to assume from ``assertion``: all of them; those whose name or ARN matches a
     glob pattern; else, as a single login chooses, the account's ``role_arn``, the only role, or
@@ -128,7 +129,19 @@ def select_roles(
                 available=", ".join(r.role_arn for r in roles) or "none",
             )
         return chosen
-    return [choose_role(assertion, account.role_arn or None, prompter)]
+    from jcsaml import notices
+
+    # As a single login: the role chosen last time for this account is preselected.
+    picked = choose_role(
+        assertion,
+        account.role_arn or None,
+        prompter,
+        preferred=notices.last_role(account.name, environ),
+        account=account,
+    )
+    if not account.role_arn:
+        notices.remember_role(account.name, picked.role_arn, environ)
+    return [picked]
 
 
 def _unique(roles: Iterable[AwsRole]) -> list[AwsRole]:
@@ -252,7 +265,12 @@ def login_many(
         assertion, who = assertions[account.name]
         try:
             selected = select_roles(
-                assertion, account, patterns=roles, all_roles=all_roles, prompter=asker
+                assertion,
+                account,
+                patterns=roles,
+                all_roles=all_roles,
+                prompter=asker,
+                environ=environ,
             )
         except JcsamlError as exc:
             results[account.name].append(_failed(account, exc, who))

@@ -15,7 +15,7 @@ import re
 import stat
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,9 +101,11 @@ def choose_role(
     prompter: Prompter,
     *,
     preferred: str | None = None,
+    account: Account | None = None,
 ) -> AwsRole:
     """``wanted`` as a role ARN or a role name; else the only role; else ask, offering
-    ``preferred`` (an ARN or name, e.g. the role chosen last time) as the default."""
+    ``preferred`` (an ARN or name, e.g. the role chosen last time) as the default. With
+    ``account``, the question names it (and its app), and AWS accounts by their aliases."""
     roles = assertion.roles
     if wanted:
         matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
@@ -120,15 +122,29 @@ def choose_role(
     if len(roles) == 1:
         return roles[0]
     ordered = sorted(roles, key=_role_order)
-    choices = [(r, f"{r.account_id}  {r.role_name}") for r in ordered]
+    aliases = dict(account.account_aliases) if account else {}
+    choices = [(r, f"{aliases.get(r.account_id, r.account_id)}  {r.role_name}") for r in ordered]
     default = next((r for r in ordered if preferred and _is_role(r, preferred)), None)
     available = ", ".join(r.role_arn for r in ordered)
     return prompter.choose(
-        "Role to assume",
+        picker_heading(account, ordered),
         choices,
         how=f"{HOW_ROLE} (one of: {available})",
         default=default,
     )
+
+
+def picker_heading(account: Account | None, roles: Sequence[AwsRole]) -> str:
+    """``Role to assume for account 'staging' (app acme-staging; AWS acme-stg)``: which
+    account the roles are for, when several accounts ask in one login."""
+    if account is None:
+        return "Role to assume"
+    from urllib.parse import urlsplit
+
+    aliases = dict(account.account_aliases)
+    aws = ", ".join(dict.fromkeys(aliases.get(r.account_id, r.account_id) for r in roles))
+    app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+    return f"Role to assume for account {account.name!r} (app {app}; AWS {aws})"
 
 
 def _is_role(role: AwsRole, wanted: str) -> bool:
@@ -579,7 +595,11 @@ def login(
             on_wait=warmup.start,
         )
         chosen = choose_role(
-            assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
+            assertion,
+            role or resolved.role_arn or None,
+            asker,
+            preferred=preferred_role,
+            account=resolved,
         )
         region = region_of(resolved, environ)
         credentials = assume_role(

@@ -515,3 +515,27 @@ def test_a_profile_that_cannot_be_written_stops_before_sts(team: Team) -> None:
     assert "long-lived access keys" in result.stderr
     assert team.aws.calls == []
     assert team.credentials.read_text() == before
+
+
+def test_each_account_picker_names_it_and_preselects_its_last_role(team: Team) -> None:
+    from jcsaml import notices
+
+    environ = {**os.environ, **team.aws.environment()}
+    notices.remember_role("production", team.role_arns["production"][3], environ)
+    notices.remember_role("dev", team.role_arns["dev"][1], environ)
+    prompter = ScriptedPrompter(["", ""])  # Enter at each picker: the preselected role
+    results = jcsaml.login_many(
+        ["production", "dev"],
+        password=PASSWORD,
+        mfa_token=team.jumpcloud.totp_code(EMAIL),
+        prompter=prompter,
+        environ=environ,
+    )
+    assert [r.role_arn for r in results] == [
+        team.role_arns["production"][3],
+        team.role_arns["dev"][1],
+    ]
+    assert prompter.asked == [
+        "Role to assume for account 'production' (app acme-production; AWS acme-prod)",
+        "Role to assume for account 'dev' (app acme-dev; AWS acme-dev)",
+    ]

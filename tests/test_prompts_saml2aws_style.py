@@ -78,3 +78,38 @@ def test_typing_replaces_the_default_instead_of_adding_to_it() -> None:
     assert answer == "staging"
     answer, _ = ask_on_a_terminal("TOTP\r", "MFA factor (Auto, TOTP, PUSH, WEBAUTHN)", "Auto")
     assert answer == "TOTP"
+
+
+ROLES = [
+    ("ro", "012345678987  AcmeJumpCloudAdminRO"),
+    ("admin", "012345678987  AcmeJumpCloudAdmin"),
+    ("ec2", "012345678987  DevelopersManageEC2"),
+    ("billing", "012345678987  AccountsPayable"),
+]
+
+
+def pick_on_a_terminal(keys: str, default: str | None) -> tuple[str, str]:
+    import io
+
+    from prompt_toolkit.output.plain_text import PlainTextOutput
+
+    shown = io.StringIO()
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        prompter = TerminalPrompter(terminal_input=pipe, terminal_output=PlainTextOutput(shown))
+        heading = "Role to assume for account 'dev' (app acme-dev; AWS acme-dev)"
+        chosen = prompter.choose(heading, ROLES, how="pass --role", default=default)
+    return chosen, shown.getvalue()
+
+
+def test_the_picker_filters_ec2_to_the_ec2_role() -> None:
+    chosen, shown = pick_on_a_terminal("EC2\r", default="billing")
+    assert chosen == "ec2"  # the 2 of EC2 is part of the filter, not row 2
+    assert "Role to assume for account 'dev'" in shown
+    assert "type: filter by name" in shown  # the hint line
+
+
+def test_the_picker_preselects_the_last_choice_and_a_number_alone_picks_a_row() -> None:
+    assert pick_on_a_terminal("\r", default="billing")[0] == "billing"
+    assert pick_on_a_terminal("2\r", default="billing")[0] == "admin"
+    assert pick_on_a_terminal("\x1b[A\r", default="billing")[0] == "ec2"  # up from the default

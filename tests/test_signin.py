@@ -149,7 +149,9 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
         sts_client=sts,
         environ={},
     )
-    assert prompter.asked == ["Role to assume"]
+    assert prompter.asked == [
+        "Role to assume for account 'p' (app acme; AWS 012345678987, 111122223333)"
+    ]
     assert sts.calls[0]["RoleArn"] == RO
 
 
