@@ -237,7 +237,7 @@ def login_many(
     )
     assertions: dict[str, tuple[SamlAssertion, str]] = {}
     fetched = 0
-    for group in _sign_in_groups(resolved, username):
+    for group in sign_in_groups(resolved, username):
         for account, outcome, who in _fetch_assertions(
             group,
             username=username,
@@ -322,7 +322,7 @@ def login_many(
     return [result for account in resolved for result in results[account.name]]
 
 
-def _sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:
+def sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:
     """Accounts that one sign-in serves: the same JumpCloud console and user."""
     groups: dict[tuple[str, str], list[Account]] = {}
     for account in accounts:
@@ -474,7 +474,7 @@ def _assume_all(
     max_workers: int,
 ) -> list[AwsCredentials | JcsamlError]:
     """AssumeRoleWithSAML for every target at once (at most ``max_workers`` in flight)."""
-    from jcsaml.signin import assume_role, region_of
+    from jcsaml.signin import app_name, assume_role, region_of, session_duration_for
     from jcsaml.sts import make_client, region_for
 
     if not targets:
@@ -492,13 +492,24 @@ def _assume_all(
                     key[0], timeout=key[1], max_pool_connections=workers
                 )
 
+    # The session-duration note once per app, before the parallel calls (not once per role).
+    durations: dict[int, int | None] = {}
+    for target in targets:
+        if id(target.assertion) not in durations:
+            durations[id(target.assertion)] = session_duration_for(
+                target.assertion,
+                session_duration or target.account.session_duration,
+                prompter,
+                app=app_name(target.account),
+            )
+
     def assume(target: _Target, region: str | None) -> AwsCredentials:
         key = (region_for(target.role, region), target.account.sts_timeout)
         client = sts_client or clients[key]
         return assume_role(
             target.role,
             target.assertion,
-            duration=session_duration or target.account.session_duration,
+            duration=durations[id(target.assertion)],
             region=region,
             prompter=prompter,
             sts_client=client,

@@ -610,6 +610,7 @@ def login(
             prompter=asker,
             sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
             sts_timeout=resolved.sts_timeout,
+            app=app_name(resolved),
         )
     finally:
         warmup.finish()
@@ -629,9 +630,10 @@ def assume_role(
     prompter: Prompter,
     sts_client: StsClient | None = None,
     sts_timeout: float = DEFAULT_STS_TIMEOUT,
+    app: str = "",
 ) -> AwsCredentials:
     """AssumeRoleWithSAML for the longest session that is allowed; each call to STS takes at
-    most ``sts_timeout`` seconds.
+    most ``sts_timeout`` seconds. ``app`` names the JumpCloud app in notices.
 
     Without a requested duration, the assertion's SessionDuration is asked for. A request above
     the assertion's SessionDuration is lowered to it; when STS refuses the duration because of
@@ -641,13 +643,7 @@ def assume_role(
     from jcsaml.errors import StsError
     from jcsaml.sts import assume_role_with_saml
 
-    limit = assertion.session_duration
-    wanted = duration or limit
-    if wanted and limit and wanted > limit:
-        prompter.notify(
-            f"JumpCloud allows sessions of at most {limit} s for this app; asking for {limit} s"
-        )
-        wanted = limit
+    wanted = session_duration_for(assertion, duration, prompter, app=app)
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
     try:
         return assume_role_with_saml(
@@ -673,6 +669,29 @@ def assume_role(
         client=sts_client,
         timeout=sts_timeout,
     )
+
+
+def session_duration_for(
+    assertion: SamlAssertion, duration: int | None, prompter: Prompter, *, app: str = ""
+) -> int | None:
+    """The duration to ask STS for: ``duration``, else the assertion's SessionDuration, never
+    above the latter (the person is told, naming the app)."""
+    limit = assertion.session_duration
+    wanted = duration or limit
+    if wanted and limit and wanted > limit:
+        named = f"app {app}" if app else "this app"
+        prompter.notify(
+            f"JumpCloud allows sessions of at most {limit} s for {named}; asking for {limit} s"
+        )
+        wanted = limit
+    return wanted
+
+
+def app_name(account: Account) -> str:
+    """The JumpCloud app of an account, as its URL names it (``acme-prod-aws-admin``)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
 
 
 def _above_role_maximum(error: Exception) -> bool:

@@ -539,3 +539,28 @@ def test_each_account_picker_names_it_and_preselects_its_last_role(team: Team) -
         "Role to assume for account 'production' (app acme-production; AWS acme-prod)",
         "Role to assume for account 'dev' (app acme-dev; AWS acme-dev)",
     ]
+
+
+def test_notes_come_once_each_and_every_sign_in_says_why(team: Team) -> None:
+    """The session-duration note once per app (not per role), naming it; the no-keyring
+    warning once per machine; a context line for the sign-in."""
+    first = team.login("-a", "production", "-a", "dev", "--all-roles", "--session-duration", "7200")
+    assert first.status == 0, first.stderr
+    for app in ("acme-production", "acme-dev"):
+        note = f"JumpCloud allows sessions of at most 3600 s for app {app}; asking for 3600 s"
+        assert first.stderr.count(note) == 1, first.stderr
+    assert first.stderr.count("no OS keyring") == 1
+    second = run_cli(
+        "login", "-a", "production", "-a", "dev", "--all-roles",
+        env={
+            **team.env,
+            "JCSAML_PASSWORD": PASSWORD,
+            "JCSAML_MFA_TOKEN": team.jumpcloud.totp_code(EMAIL, steps=1),
+        },
+    )  # fmt: skip
+    assert second.status == 0, second.stderr
+    assert "no OS keyring" not in second.stderr
+    assert (
+        f"Signing in to JumpCloud for account(s) 'production', 'dev' as {EMAIL} "
+        "(app(s) acme-production, acme-dev): a login of several accounts or roles"
+    ) in second.stderr

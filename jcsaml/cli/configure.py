@@ -508,6 +508,7 @@ def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
 
 def discover(args: argparse.Namespace, ctx: Context) -> int:
     """Create one account per AWS application JumpCloud offers the user (names editable)."""
+    from jcsaml.cli.login import secret_store
     from jcsaml.config import (
         Account,
         account_names,
@@ -519,7 +520,6 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
     )
     from jcsaml.discovery import discover_applications
     from jcsaml.errors import InputRequiredError
-    from jcsaml.secret_store import default_store
 
     path = config_path(ctx.environ, args.config)
     existing = {name: find_account(name, path=path) for name in account_names(path)}
@@ -544,13 +544,22 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
         )
     validate_account(base)
     prompter = ctx.prompter(args.skip_prompt)
+    if not args.skip_prompt:
+        from jcsaml.cli.login import say_signing_in
+
+        say_signing_in(
+            ctx,
+            base,
+            base.username or ctx.environ.get("JCSAML_USERNAME") or None,
+            "configure --discover lists the AWS applications JumpCloud offers",
+        )
     found = discover_applications(
         base,
         username=base.username or ctx.environ.get("JCSAML_USERNAME") or None,
         password=ctx.environ.get("JCSAML_PASSWORD") or None,
         mfa_token=ctx.environ.get("JCSAML_MFA_TOKEN") or None,
         prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        secrets=secret_store(ctx),  # no keyring: said once per machine
         webauthn_device=ctx.webauthn_device,
         taken_names=set(existing),
         environ=ctx.environ,

@@ -53,11 +53,10 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.cli.login import secret_store, session_duration_flag
     from jcsaml.config import config_path, expand_accounts, load_account
     from jcsaml.errors import SomeRolesFailedError
-    from jcsaml.multi import login_many
-    from jcsaml.secret_store import default_store
+    from jcsaml.multi import check_planned_profiles, login_many
 
     path = config_path(ctx.environ, args.config)
     names = expand_accounts(_accounts_given(args), path=path, all_accounts=args.all_accounts)
@@ -77,6 +76,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
         parse_profile_template(args.profile_template)
     prompter = ctx.prompter(args.skip_prompt)
+    # A login that could not be saved fails before anything is said, asked or sent.
+    check_planned_profiles(
+        accounts, roles=_role_patterns(args), all_roles=args.all_roles, environ=ctx.environ
+    )
+    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+        _say_sign_ins(accounts, args, ctx)
     results = login_many(
         accounts,
         roles=_role_patterns(args),
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         session_duration=session_duration_flag(args.session_duration),
         force=args.force,
         prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        secrets=secret_store(ctx),  # no keyring: said once per machine
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
         trust_new_cert=args.trust_new_cert,
@@ -162,6 +167,24 @@ def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx
     added = add_missing_regions(regions, environ=ctx.environ)
     if added:
         log.debug("gave %d profile(s) a region in %s", len(added), config_file)
+
+
+def _say_sign_ins(accounts: Sequence[Account], args: argparse.Namespace, ctx: Context) -> None:
+    """One context line per JumpCloud sign-in: which accounts, user and apps, and why."""
+    from jcsaml.multi import sign_in_groups
+    from jcsaml.signin import app_name
+
+    for group in sign_in_groups(accounts, args.username):
+        user = args.username or group[0].username
+        names = ", ".join(repr(a.name) for a in group)
+        apps = ", ".join(dict.fromkeys(app_name(a) for a in group))
+        why = "--force" if args.force else "a login of several accounts or roles"
+        print(
+            f"Signing in to JumpCloud for account(s) {names}"
+            + (f" as {user}" if user else "")
+            + f" (app(s) {apps}): {why}",
+            file=ctx.stderr,
+        )
 
 
 def _check_writable(profiles: Sequence[tuple[Path, str]], ctx: Context) -> None:
