@@ -667,6 +667,14 @@ class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
 
 
+class StsClockError(StsError):
+    fmt = (
+        "AWS STS refused the SAML assertion for {role_arn} as outside its validity "
+        "({code}: {message}); the assertion is valid from {not_before} to {not_on_or_after}, "
+        "and this computer's clock says {now}: if that is off, set the clock right"
+    )
+
+
 class StsTimeoutError(StsError):
     fmt = (
         "AWS STS at {endpoint} gave no complete answer within {seconds:g} s; check the network "

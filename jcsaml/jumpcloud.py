@@ -152,6 +152,7 @@ class JumpCloudAuthenticator:
         webauthn_device: WebAuthnDevice | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         from jcsaml.config import validate_url
 
@@ -164,6 +165,9 @@ class JumpCloudAuthenticator:
         self.webauthn_device = webauthn_device
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
+        #: (JumpCloud's Date, this computer's time) at the last answer, when it had a Date.
+        self.server_time: tuple[datetime, datetime] | None = None
         from jcsaml.bounded_http import bounded_session
 
         self.session = bounded_session(session)
@@ -566,11 +570,25 @@ class JumpCloudAuthenticator:
                 self.sleep(_backoff(attempt))
                 continue
             log.debug("%s %s -> HTTP %s", method, url, response.status)
+            self._note_server_time(response)
             if response.status in RETRYABLE_STATUSES and not last:
                 self.sleep(_retry_delay(response, attempt))
                 continue
             return response
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _note_server_time(self, response: Answer) -> None:
+        """Keep JumpCloud's clock (its Date header) next to ours, to tell a wrong local clock
+        apart from a wrong assertion."""
+        from email.utils import parsedate_to_datetime
+
+        date = next((v for k, v in response.headers.items() if k.lower() == "date"), None)
+        if not date:
+            return
+        try:
+            self.server_time = (parsedate_to_datetime(date), self.wall_clock())
+        except (TypeError, ValueError):
+            return
 
     def _transport_error(self, url: str, exc: Exception) -> IdpUnavailableError:
         host = urlsplit(url).hostname or url

@@ -232,6 +232,7 @@ def sign_in(
             secrets.set(key, secret)
         secrets.set(session_entry, auth.export_session())
     assert page is not None  # the loop either signed in or raised
+    _check_clock(auth, prompter)
     return read_assertion(
         account,
         page.saml_response,
@@ -240,6 +241,32 @@ def sign_in(
         trust_new_cert=trust_new_cert,
         idp_cert=idp_cert,
     )
+
+
+#: How far this computer's clock may be from JumpCloud's before the person is told.
+CLOCK_TOLERANCE_SECONDS = 120
+
+
+def _check_clock(auth: object, prompter: Prompter) -> None:
+    """Tell the person when this computer's clock is more than 2 minutes from JumpCloud's
+    (its Date header), with both times: the sign-in goes on, since STS judges the assertion
+    with AWS's clock, but credentials' expiry times will look wrong."""
+    found = getattr(auth, "server_time", None)
+    if not found:
+        return
+    server, local = found
+    apart = (local - server).total_seconds()
+    if abs(apart) <= CLOCK_TOLERANCE_SECONDS:
+        return
+    prompter.notify(
+        f"This computer's clock says {_utc(local)} but JumpCloud's says {_utc(server)} "
+        f"({abs(apart) / 60:.0f} minutes {'ahead' if apart > 0 else 'behind'}); jcsaml goes "
+        "on, since AWS STS checks the assertion with its own clock, but set the clock right"
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _session_state(saved: str | None, page: object) -> str:
@@ -281,7 +308,11 @@ def read_assertion(
     if account.idp_cert:
         idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
         assertion = parse_saml_response(
-            saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+            saml_response,
+            idp_cert=idp_cert,
+            allow_sha1=account.allow_sha1,
+            warn=prompter.notify,
+            check_times=False,  # STS judges them with AWS's clock
         )
         how = "verified with idp_cert"
     else:
@@ -292,6 +323,7 @@ def read_assertion(
             trust_embedded_cert=True,
             allow_sha1=account.allow_sha1,
             warn=prompter.notify,
+            check_times=False,  # STS judges them with AWS's clock
         )
         signer = assertion.signer_sha256
         if signer is None and pinned is not None:
@@ -655,6 +687,8 @@ def assume_role(
             timeout=sts_timeout,
         )
     except StsError as exc:
+        if _refused_for_time(exc):
+            raise _clock_error(exc, assertion) from None
         if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
             raise
     prompter.notify(
@@ -692,6 +726,33 @@ def app_name(account: Account) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+
+
+def _refused_for_time(error: Exception) -> bool:
+    """Whether STS refused the assertion as expired or not yet valid (on AWS's clock)."""
+    code = str(getattr(error, "code", ""))
+    message = str(getattr(error, "message", "")).lower()
+    return code == "ExpiredTokenException" or (
+        code in ("InvalidIdentityToken", "ValidationError", "AccessDenied")
+        and any(word in message for word in ("expired", "not yet valid", "notbefore", "clock"))
+    )
+
+
+def _clock_error(error: Exception, assertion: SamlAssertion) -> Exception:
+    from jcsaml.errors import StsClockError
+
+    def shown(moment: datetime | None) -> str:
+        return _utc(moment) if moment else "(not stated)"
+
+    return StsClockError(
+        role_arn=str(getattr(error, "role_arn", "")),
+        code=str(getattr(error, "code", "")),
+        message=str(getattr(error, "message", "")),
+        hint="",
+        not_before=shown(getattr(assertion, "not_before", None)),
+        not_on_or_after=shown(assertion.not_on_or_after),
+        now=_utc(datetime.now(UTC)),
+    )
 
 
 def _above_role_maximum(error: Exception) -> bool:
