@@ -244,9 +244,7 @@ def is_jcsaml_process(command: str | None, account: str | None = None) -> bool:
     if account is None:
         return True
     named = [
-        words[i + 1]
-        for i, word in enumerate(words[:-1])
-        if word in ("-a", "--idp-account", "-a=", "--idp-account=")
+        words[i + 1] for i, word in enumerate(words[:-1]) if word in ("-a", "--idp-account")
     ] + [word.split("=", 1)[1] for word in words if word.startswith("--idp-account=")]
     return (named[-1] if named else "default") == account
 
