@@ -66,9 +66,11 @@ def add_parser(
         "--role", help="role to assume without asking, as an IAM role ARN or a role name"
     )
     parser.add_argument(
-        "--profile", help="AWS profile to write credentials to (default: the account name)"
+        "-p",
+        "--profile",
+        help="AWS profile to write credentials to (default: the account name)",
     )
-    parser.add_argument("--region", help="AWS region for STS and the written profile")
+    parser.add_argument("-r", "--region", help="AWS region for STS and the written profile")
     parser.add_argument(
         "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
     )
@@ -137,6 +139,9 @@ def add_parser(
         help="rename an account; its AWS profile, its credential_process lines and the record "
         "of what it wrote follow",
     )
+    from jcsaml.cli.login import add_flags
+
+    add_flags(parser, "configure", environ)
     parser.set_defaults(run=run)
 
 

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     check_planned_profiles(
         accounts, roles=_role_patterns(args), all_roles=args.all_roles, environ=ctx.environ
     )
-    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+    # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
+    if not (args.skip_prompt or getattr(args, "quiet", False)):
         _say_sign_ins(accounts, args, ctx)
     results = login_many(
         accounts,
