@@ -18,11 +18,9 @@ module level.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +126,7 @@ def _update(
     """Read, change and rewrite the record under its lock, atomically. A record that cannot be
     written is not worth failing a command whose credentials were saved: it is left as it was."""
     from jcsaml.inifile import _Locked
+    from jcsaml.private_file import write_private_file
 
     path = state_path(environ)
     try:
@@ -143,17 +142,8 @@ def _update(
                     if record.profiles or record.cache_roles
                 },
             }
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".managed-")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    json.dump(document, stream, indent=1)
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            text = json.dumps(document, indent=1)
+            write_private_file(path, text.encode("utf-8"))
     except Exception:  # see the docstring
         import logging
 
