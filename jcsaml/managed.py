@@ -159,6 +159,12 @@ def record_profiles(
     """Note that ``account`` wrote ``profiles`` (replacing what it noted for the same names).
     A profile another account had noted moves to this one: the last writer owns it."""
     given = {p.profile: p for p in profiles}
+    records = load(environ)
+    mine = records.get(account)
+    if mine is not None and all(mine.profile(name) == p for name, p in given.items()):
+        others = [r for name, r in records.items() if name != account]
+        if not any(p.profile in given for r in others for p in r.profiles):
+            return  # the usual case on every login: nothing to rewrite
 
     def change(records: dict[str, AccountRecord]) -> None:
         for name, record in list(records.items()):
