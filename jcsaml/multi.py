@@ -235,91 +235,97 @@ def login_many(
             make_client, timeout=first.sts_timeout, max_pool_connections=max_workers
         ),
     )
-    assertions: dict[str, tuple[SamlAssertion, str]] = {}
-    fetched = 0
-    for group in sign_in_groups(resolved, username):
-        for account, outcome, who in _fetch_assertions(
-            group,
-            username=username,
-            password=password,
-            mfa_token=mfa_token,
-            force=force,
-            prompter=asker,
-            secrets=store,
-            authenticator_factory=authenticator_factory,
-            webauthn_device=webauthn_device,
-            trust_new_cert=trust_new_cert,
-            on_wait=warmup.start,
-        ):
-            fetched += 1
-            asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
-            if isinstance(outcome, JcsamlError):
-                results[account.name].append(_failed(account, outcome, who))
-            else:
-                assertions[account.name] = (outcome, who)
-
-    targets: list[_Target] = []
-    for account in resolved:
-        if account.name not in assertions:
-            continue
-        assertion, who = assertions[account.name]
-        try:
-            selected = select_roles(
-                assertion,
-                account,
-                patterns=roles,
-                all_roles=all_roles,
-                prompter=asker,
-                environ=environ,
-            )
-        except JcsamlError as exc:
-            results[account.name].append(_failed(account, exc, who))
-            continue
-        template = profile_template or account.profile_template or DEFAULT_PROFILE_TEMPLATE
-        path = credentials_path(account, environ=environ)
-        for role in selected:
-            profile = (
-                account.profile if len(selected) == 1 else profile_name(template, account, role)
-            )
-            targets.append(_Target(account, role, assertion, profile, path, who))
     try:
-        _check_collisions(targets)
-        if check_profiles is not None and targets:
-            check_profiles(sorted({(t.path, t.profile) for t in targets}))
-    except JcsamlError:
-        asker.progress(None)  # the error line starts on a line of its own
-        raise
+        assertions: dict[str, tuple[SamlAssertion, str]] = {}
+        fetched = 0
+        for group in sign_in_groups(resolved, username):
+            for account, outcome, who in _fetch_assertions(
+                group,
+                username=username,
+                password=password,
+                mfa_token=mfa_token,
+                force=force,
+                prompter=asker,
+                secrets=store,
+                authenticator_factory=authenticator_factory,
+                webauthn_device=webauthn_device,
+                trust_new_cert=trust_new_cert,
+                on_wait=warmup.start,
+            ):
+                fetched += 1
+                asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
+                if isinstance(outcome, JcsamlError):
+                    results[account.name].append(_failed(account, outcome, who))
+                else:
+                    assertions[account.name] = (outcome, who)
 
-    def prepared(region: str, timeout: float) -> StsClient | None:
-        if first is None or timeout != first.sts_timeout:
-            return None
-        return warmup.sts_client(region)
+        targets: list[_Target] = []
+        for account in resolved:
+            if account.name not in assertions:
+                continue
+            assertion, who = assertions[account.name]
+            try:
+                selected = select_roles(
+                    assertion,
+                    account,
+                    patterns=roles,
+                    all_roles=all_roles,
+                    prompter=asker,
+                    environ=environ,
+                )
+            except JcsamlError as exc:
+                results[account.name].append(_failed(account, exc, who))
+                continue
+            template = profile_template or account.profile_template or DEFAULT_PROFILE_TEMPLATE
+            path = credentials_path(account, environ=environ)
+            for role in selected:
+                profile = (
+                    account.profile if len(selected) == 1 else profile_name(template, account, role)
+                )
+                targets.append(_Target(account, role, assertion, profile, path, who))
+        try:
+            _check_collisions(targets)
+            if check_profiles is not None and targets:
+                check_profiles(sorted({(t.path, t.profile) for t in targets}))
+        except JcsamlError:
+            asker.progress(None)  # the error line starts on a line of its own
+            raise
 
-    outcomes = _assume_all(
-        targets,
-        session_duration=session_duration,
-        prompter=asker,
-        sts_client=sts_client,
-        prepared=prepared,
-        environ=environ,
-        max_workers=max_workers,
-    )
-    trusted: set[str] = set()
-    for target, assumed in zip(targets, outcomes, strict=True):
-        name = target.account.name
-        if isinstance(assumed, JcsamlError):
-            results[name].append(_result(target, error=assumed))
-            continue
-        if name not in trusted:
-            # As for one login: the certificate is pinned once AWS has accepted the assertion.
-            trusted.add(name)
-            trust_signer(
-                target.account, target.assertion, prompter=asker, pin_certificate=pin_certificate
-            )
-        credentials = dataclasses.replace(assumed, region=target.account.region or None)
-        results[name].append(_result(target, credentials=credentials))
-    asker.progress(None)
-    return [result for account in resolved for result in results[account.name]]
+        def prepared(region: str, timeout: float) -> StsClient | None:
+            if first is None or timeout != first.sts_timeout:
+                return None
+            return warmup.sts_client(region)
+
+        outcomes = _assume_all(
+            targets,
+            session_duration=session_duration,
+            prompter=asker,
+            sts_client=sts_client,
+            prepared=prepared,
+            environ=environ,
+            max_workers=max_workers,
+        )
+        trusted: set[str] = set()
+        for target, assumed in zip(targets, outcomes, strict=True):
+            name = target.account.name
+            if isinstance(assumed, JcsamlError):
+                results[name].append(_result(target, error=assumed))
+                continue
+            if name not in trusted:
+                # As for one login: the certificate is pinned once AWS has accepted the assertion.
+                trusted.add(name)
+                trust_signer(
+                    target.account,
+                    target.assertion,
+                    prompter=asker,
+                    pin_certificate=pin_certificate,
+                )
+            credentials = dataclasses.replace(assumed, region=target.account.region or None)
+            results[name].append(_result(target, credentials=credentials))
+        asker.progress(None)
+        return [result for account in resolved for result in results[account.name]]
+    finally:
+        warmup.finish()  # on every way out: no preparing thread outlives the call
 
 
 def sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,6 +403,7 @@ def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
         )
         for name in ("production", "dev")
     ]
+    interval = sys.getswitchinterval()
     with pytest.raises(ProfileCollisionError):
         jcsaml.login_many(
             accounts,
@@ -411,6 +414,9 @@ def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
             environ={**os.environ, **team.aws.environment()},
         )
     assert team.aws.calls == []
+    # The preparing thread ended with the call, and left the interpreter as it found it.
+    assert [t.name for t in threading.enumerate() if t.name == "jcsaml-warmup"] == []
+    assert sys.getswitchinterval() == interval
 
 
 # --- config: groups and templates -------------------------------------------------------------
