@@ -63,10 +63,10 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     with one warning on stderr.
     """
     from jcsaml import process_cache
-    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.cli.login import session_duration_flag, signing_in_line
     from jcsaml.config import config_path, load_account
     from jcsaml.credential_source import refresh_once
-    from jcsaml.prompter import NonInteractivePrompter
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.sign_in_lock import lock_for
 
     duration = session_duration_flag(args.session_duration)
@@ -78,11 +78,19 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     process_cache.load(account.name, wanted, environ=ctx.environ)
     with _prompter(args, ctx, account) as prompter:
         has_terminal = not isinstance(prompter, NonInteractivePrompter)
-        credentials, _ = refresh_once(
+
+        def sign_in() -> AwsCredentials:
+            if isinstance(prompter, TerminalPrompter):
+                # The person at the terminal did not type a jcsaml command: say who asks, why.
+                reason = "--force" if args.force else "an AWS tool's credential_process asks"
+                prompter.notify(signing_in_line(account, args.username, reason))
+            return _sign_in(args, ctx, account, wanted, duration, prompter)
+
+        credentials, fresh = refresh_once(
             load=lambda: process_cache.load(account.name, wanted, environ=ctx.environ),
             usable=lambda found: process_cache.usable(found, role=wanted) is not None,
-            sign_in=lambda: _sign_in(args, ctx, account, wanted, duration, prompter),
-            save=lambda fresh: process_cache.save(account.name, wanted, fresh, environ=ctx.environ),
+            sign_in=sign_in,
+            save=lambda new: process_cache.save(account.name, wanted, new, environ=ctx.environ),
             warn=ctx.warn,
             lock=lock_for(
                 account,
@@ -93,6 +101,10 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
             ),
             reread=not args.force,
         )
+    if fresh:
+        from jcsaml import managed
+
+        managed.record_cache(account.name, wanted, environ=ctx.environ)
     return credentials
 
 
