@@ -104,6 +104,7 @@ def test_a_503_keeps_the_session_says_so_and_every_command_recovers_without_a_pr
     process = detached(world, "credential-process", "-a", "production")
     assert process.returncode == 0, process.stderr
     assert json.loads(process.stdout)["Version"] == 1
+    cache_entry_path(world).unlink()  # login (of this credential_process profile) must too
     login = detached(world, "login", "-a", "production", "--skip-prompt")
     assert login.returncode == 0, login.stderr
     child = (
