@@ -37,6 +37,7 @@ import json
 import secrets
 import socket
 import ssl
+import struct
 import threading
 import time
 import zlib
@@ -328,12 +329,22 @@ class _Reply:
 
 @functools.cache
 def _gzip_bomb() -> bytes:
-    """BOMB_DECODED_BYTES of zeros, gzip-compressed, built a MiB at a time."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    """BOMB_DECODED_BYTES of zeros as one gzip stream, built from a single compressed MiB.
+
+    Each MiB is deflated after a full flush, which resets the compressor: every MiB then gives
+    the same bytes, so one is compressed and repeated (a tenth of a second, where compressing
+    all of it took seconds and a loaded machine's client gave up waiting)."""
     zeros = bytes(1024 * 1024)
-    parts = [compressor.compress(zeros) for _ in range(BOMB_DECODED_BYTES // len(zeros))]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    mebibytes = BOMB_DECODED_BYTES // len(zeros)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the gzip frame is ours
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # the final block
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name or time
+    trailer = struct.pack("<II", crc, BOMB_DECODED_BYTES & 0xFFFFFFFF)
+    return header + block * mebibytes + end + trailer
 
 
 @functools.cache
