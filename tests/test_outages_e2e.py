@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jcsaml import process_cache
+from jcsaml import managed, process_cache
 from tests.conftest import CliResult
 from tests.test_credentials_everywhere_e2e import (  # noqa: F401
     AWS_CLI,
@@ -250,6 +250,9 @@ def test_credentials_are_printed_when_the_cache_cannot_be_written(
     assert len(warnings) == 1, done.stderr
     assert "could not cache the new credentials" in warnings[0]
     assert wording in warnings[0]
+    # Nothing was cached, so nothing is noted as this account's for logout to remove.
+    record = managed.load(world.env).get("production")
+    assert record is None or record.cache_roles == ()
 
 
 @pytest.mark.timeout(120)

@@ -86,11 +86,18 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
                 prompter.notify(signing_in_line(account, args.username, reason))
             return _sign_in(args, ctx, account, wanted, duration, prompter)
 
-        credentials, fresh = refresh_once(
+        def save(new: AwsCredentials) -> None:
+            process_cache.save(account.name, wanted, new, environ=ctx.environ)
+            from jcsaml import managed
+
+            # Only an entry that was written is noted: logout removes what is there.
+            managed.record_cache(account.name, wanted, environ=ctx.environ)
+
+        credentials, _ = refresh_once(
             load=lambda: process_cache.load(account.name, wanted, environ=ctx.environ),
             usable=lambda found: process_cache.usable(found, role=wanted) is not None,
             sign_in=sign_in,
-            save=lambda new: process_cache.save(account.name, wanted, new, environ=ctx.environ),
+            save=save,
             warn=ctx.warn,
             lock=lock_for(
                 account,
@@ -101,10 +108,6 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
             ),
             reread=not args.force,
         )
-    if fresh:
-        from jcsaml import managed
-
-        managed.record_cache(account.name, wanted, environ=ctx.environ)
     return credentials
 
 
