@@ -43,9 +43,13 @@ __all__ = [
     "process_output",
 ]
 
-#: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
+# The two refresh margins, defined here (the lowest module that needs them) for every path.
+#: Profile credentials (login, exec, script, console) closer than this to their expiry are not
+#: reused: a command started with them should not see them end.
 REFRESH_MARGIN_SECONDS = 300
-#: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS`: credential-process's own margin.
+#: Credentials handed to the AWS SDKs (credential-process's cache, the exec --server endpoint)
+#: are renewed when fewer than this many seconds remain: botocore asks again below 15 minutes,
+#: so handing out less would run the process, and a sign-in, on every AWS call.
 PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
 #: A credential-process cache entry is a few hundred bytes: a larger file is not read.
 PROCESS_CACHE_ENTRY_BYTES = 64 * 1024

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import NonInteractivePrompter
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 #: The AWS SDKs ask for new credentials when fewer than this many seconds remain (botocore: 15
 #: minutes advisory, 10 mandatory); credentials handed out must outlast it, or every AWS call
 #: would ask again.
-SDK_REFRESH_WINDOW = 15 * 60
+SDK_REFRESH_WINDOW = PROCESS_REFRESH_MARGIN_SECONDS
 
 #: New credentials are kept at least this long (or half their life, if shorter), even when
 #: they live no longer than the margin: at most one sign-in per this many seconds.

@@ -31,7 +31,7 @@ from jcsaml.cached import (
 )
 
 __all__ = [
-    "REFRESH_MARGIN_SECONDS",
+    "PROCESS_REFRESH_MARGIN_SECONDS",
     "CacheEntry",
     "cache_directory",
     "cached_process_output",
@@ -41,10 +41,6 @@ __all__ = [
     "save",
     "write_problem",
 ]
-
-#: botocore runs the process again when fewer than 15 minutes remain; handing out credentials
-#: closer to their end than that would run the process (and a sign-in) on every AWS call.
-REFRESH_MARGIN_SECONDS = PROCESS_REFRESH_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -269,7 +265,7 @@ def usable(
     credentials: AwsCredentials | None, *, role: str, now: datetime | None = None
 ) -> AwsCredentials | None:
     """``credentials`` when they stay valid past the margin (and are for ``role``), else None."""
-    if credentials is None or credentials.expires_within(REFRESH_MARGIN_SECONDS, now=now):
+    if credentials is None or credentials.expires_within(PROCESS_REFRESH_MARGIN_SECONDS, now=now):
         return None
     if role and not (
         same_role(credentials.role_arn, role) or credentials.role_arn.endswith("/" + role)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.cached import REFRESH_MARGIN_SECONDS
 from jcsaml.config import (
     DEFAULT_STS_TIMEOUT,
     Account,
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Cached credentials are reused only while they stay valid this much longer.
-REFRESH_MARGIN_SECONDS = 300
 #: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
 ROLE_MINIMUM_MAX_SESSION = 3600
 #: Passwords tried per sign-in when a person can be asked again, as for TOTP codes.

@@ -314,7 +314,7 @@ def signing_in_line(account: Account, username: str | None, reason: str) -> str:
 
 def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
     from jcsaml.aws_credentials import same_role
-    from jcsaml.signin import REFRESH_MARGIN_SECONDS
+    from jcsaml.cached import REFRESH_MARGIN_SECONDS
 
     try:
         found = store.load(profile)
