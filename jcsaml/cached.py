@@ -23,7 +23,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from jcsaml.arn import role_arn_from_assumed_role, same_role
+from jcsaml.arn import role_arn_from_assumed_role, role_matches
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 
@@ -209,7 +209,7 @@ def lookup(
     if found is None or found.expires_at - current < REFRESH_MARGIN_SECONDS:
         return None
     wanted = role or section.get("role_arn", "").strip()
-    if wanted and not (same_role(found.role_arn, wanted) or found.role_arn.endswith("/" + wanted)):
+    if wanted and not role_matches(found.role_arn, wanted):
         return None
     found.account_region = section.get("region", "").strip() or None
     return found
@@ -267,7 +267,7 @@ def process_credentials(
     current = time.time() if now is None else now
     if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
         return None
-    if wanted and not (same_role(role_arn, wanted) or role_arn.endswith("/" + wanted)):
+    if wanted and not role_matches(role_arn, wanted):
         return None
     return CachedCredentials(
         account_name=account_name,

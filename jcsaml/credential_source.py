@@ -28,7 +28,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
@@ -267,7 +268,7 @@ class CredentialSource:
         if found is None or found.expires_within(margin, now=now):
             return False
         role = self._role
-        return not role or same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)
+        return not role or role_matches(found.role_arn, role)
 
     def _hold(self, credentials: AwsCredentials, keep_until: datetime | None) -> AwsCredentials:
         self._held = credentials

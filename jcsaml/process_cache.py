@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import (
     PROCESS_CACHE_ENTRY_BYTES,
     PROCESS_REFRESH_MARGIN_SECONDS,
@@ -267,9 +268,7 @@ def usable(
     """``credentials`` when they stay valid past the margin (and are for ``role``), else None."""
     if credentials is None or credentials.expires_within(PROCESS_REFRESH_MARGIN_SECONDS, now=now):
         return None
-    if role and not (
-        same_role(credentials.role_arn, role) or credentials.role_arn.endswith("/" + role)
-    ):
+    if role and not role_matches(credentials.role_arn, role):
         return None
     return credentials
 

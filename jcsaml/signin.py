@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import REFRESH_MARGIN_SECONDS
 from jcsaml.config import (
     DEFAULT_STS_TIMEOUT,
@@ -106,9 +107,7 @@ def choose_role(
     ``account``, the question names it (and its app), and AWS accounts by their aliases."""
     roles = assertion.roles
     if wanted:
-        matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
-        if not matches:
-            matches = [r for r in roles if r.role_name == wanted]
+        matches = [r for r in roles if role_matches(r.role_arn, wanted)]
         if len(matches) == 1:
             return matches[0]
         if matches:  # one role name in several AWS accounts
@@ -122,7 +121,7 @@ def choose_role(
     ordered = sorted(roles, key=_role_order)
     aliases = dict(account.account_aliases) if account else {}
     choices = [(r, f"{aliases.get(r.account_id, r.account_id)}  {r.role_name}") for r in ordered]
-    default = next((r for r in ordered if preferred and _is_role(r, preferred)), None)
+    default = next((r for r in ordered if preferred and role_matches(r.role_arn, preferred)), None)
     available = ", ".join(r.role_arn for r in ordered)
     return prompter.choose(
         picker_heading(account, ordered),
@@ -143,10 +142,6 @@ def picker_heading(account: Account | None, roles: Sequence[AwsRole]) -> str:
     aws = ", ".join(dict.fromkeys(aliases.get(r.account_id, r.account_id) for r in roles))
     app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
     return f"Role to assume for account {account.name!r} (app {app}; AWS {aws})"
-
-
-def _is_role(role: AwsRole, wanted: str) -> bool:
-    return same_role(role.role_arn, wanted) or role.role_arn == wanted or role.role_name == wanted
 
 
 def _role_order(role: AwsRole) -> tuple[str, str]:
@@ -797,6 +792,6 @@ def cached_credentials(
     found = store.load(profile)
     if found is None or found.expires_within(REFRESH_MARGIN_SECONDS, now=now or datetime.now(UTC)):
         return None
-    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+    if role and not role_matches(found.role_arn, role):
         return None
     return found

@@ -313,7 +313,7 @@ def signing_in_line(account: Account, username: str | None, reason: str) -> str:
 
 
 def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
-    from jcsaml.aws_credentials import same_role
+    from jcsaml.arn import role_matches
     from jcsaml.cached import REFRESH_MARGIN_SECONDS
 
     try:
@@ -323,7 +323,7 @@ def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> 
     if found is None:
         return f"no credentials in profile {profile!r}"
     at = found.expiration.astimezone().strftime("%H:%M")
-    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+    if role and not role_matches(found.role_arn, role):
         return f"profile {profile!r} holds credentials for another role"
     if found.expires_within(0):
         return f"the credentials in profile {profile!r} expired at {at}"
