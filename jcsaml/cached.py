@@ -74,6 +74,8 @@ CONFIG_KEYS = frozenset(
         "federation_url",
         "account_aliases",
         "profile_template",
+        "password_command",
+        "mfa_command",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")

@@ -69,6 +69,8 @@ KNOWN_KEYS = (
     "sts_timeout",
     "federation_url",
     "account_aliases",
+    "password_command",
+    "mfa_command",
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
@@ -107,6 +109,10 @@ class Account:
     #: How profiles are named when several roles are taken from this account's assertion, e.g.
     #: ``{account}-{role}`` (the default then); see :data:`TEMPLATE_FIELDS`.
     profile_template: str = ""
+    #: Commands (run without a shell) whose first line of output is the password or the TOTP
+    #: code: see :mod:`jcsaml.secret_command`.
+    password_command: str = ""
+    mfa_command: str = ""
 
     @property
     def profile(self) -> str:
@@ -141,6 +147,8 @@ class Account:
             if self.sts_timeout == DEFAULT_STS_TIMEOUT
             else f"{self.sts_timeout:g}",
             "profile_template": self.profile_template,
+            "password_command": self.password_command,
+            "mfa_command": self.mfa_command,
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -321,6 +329,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
             "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
         ),
         profile_template=parsed("profile_template", parse_profile_template, ""),
+        password_command=get("password_command"),
+        mfa_command=get("mfa_command"),
     )
     if strict:
         validate_account(account)

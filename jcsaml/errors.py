@@ -113,6 +113,13 @@ class NothingTypedError(PromptAbortedError):
     )
 
 
+class SecretCommandError(JcsamlError):
+    """A ``password_command`` or ``mfa_command`` failed; ``setting`` is the key or variable
+    that names it. Its stdout is never quoted."""
+
+    fmt = "{setting} {reason}; fix the command (run it yourself to check) or unset {setting}"
+
+
 # --- JumpCloud sign-in ------------------------------------------------------------------------
 
 

@@ -70,12 +70,16 @@ _FACTOR_NAMES = {"totp": "TOTP", "push": "PUSH", "webauthn": "WEBAUTHN", "duo": 
 
 @dataclasses.dataclass(frozen=True)
 class Credentials:
-    """What the person supplies. ``mfa_token`` is a one-time code given up front, used once."""
+    """What the person supplies. ``mfa_token`` is a one-time code given up front, used once;
+    ``mfa_source`` gives a TOTP code when one is needed and none was given (``mfa_command``)."""
 
     username: str
     password: str = dataclasses.field(repr=False)
     mfa: str = "Auto"
     mfa_token: str | None = dataclasses.field(default=None, repr=False)
+    mfa_source: Callable[[], str] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +242,7 @@ class JumpCloudAuthenticator:
                 message="JumpCloud offers no MFA factor this user can use; ask the JumpCloud "
                 "administrator to enroll one"
             )
-        if credentials.mfa_token and "totp" in usable:
+        if (credentials.mfa_token or credentials.mfa_source) and "totp" in usable:
             return "totp"
         if len(usable) == 1:
             return usable[0]
@@ -252,6 +256,8 @@ class JumpCloudAuthenticator:
     def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
         """A code given up front is tried once; typed codes up to TOTP_ATTEMPTS times."""
         given = _code(credentials.mfa_token or "")
+        if not given and credentials.mfa_source is not None:
+            given = _code(credentials.mfa_source())
         if given:
             reply = self._call("POST", "/userconsole/auth", {**body, "otp": given})
             self._require_signed_in(reply, failure=MfaCodeRejectedError)
