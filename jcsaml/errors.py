@@ -128,7 +128,10 @@ class IdpError(JcsamlError):
 
 
 class IdpUnavailableError(IdpError):
-    fmt = "cannot reach JumpCloud at {url}: {reason}; check the network and try again"
+    fmt = (
+        "cannot reach JumpCloud at {url}: {reason}; check the network and try again, or run "
+        "jcsaml doctor"
+    )
 
 
 class IdpHostNotFoundError(IdpUnavailableError):
@@ -136,7 +139,7 @@ class IdpHostNotFoundError(IdpUnavailableError):
 
     fmt = (
         "cannot resolve the host name {host} (from the account's {setting} setting); "
-        "check {setting} and your DNS or VPN"
+        "check {setting} and your DNS or VPN (jcsaml doctor checks both)"
     )
 
 
@@ -653,7 +656,7 @@ class StsBadAnswerError(StsError):
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
-        "(HTTPS_PROXY, AWS_CA_BUNDLE){override}"
+        "(HTTPS_PROXY, AWS_CA_BUNDLE), or run jcsaml doctor{override}"
     )
 
 
