@@ -120,6 +120,13 @@ class SecretCommandError(JcsamlError):
     fmt = "{setting} {reason}; fix the command (run it yourself to check) or unset {setting}"
 
 
+class RecordingFileError(JcsamlError):
+    fmt = (
+        "cannot write the recording {path}: {reason}; give --record a file in a directory you "
+        "can write to"
+    )
+
+
 # --- JumpCloud sign-in ------------------------------------------------------------------------
 
 
@@ -139,7 +146,7 @@ class IdpHostNotFoundError(IdpUnavailableError):
 
     fmt = (
         "cannot resolve the host name {host} (from the account's {setting} setting); "
-        "check {setting} and your DNS or VPN (jcsaml doctor checks both)"
+        "check {setting} and your DNS or VPN (jcsaml doctor tests both)"
     )
 
 

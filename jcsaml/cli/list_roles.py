@@ -47,6 +47,9 @@ def add_parser(
         action="store_true",
         help="never ask; a missing answer is an error naming the flag to set",
     )
+    from jcsaml.cli.options import add_record_option
+
+    add_record_option(parser)
     parser.set_defaults(run=run)
 
 
