@@ -179,6 +179,17 @@ class IdpProtocolError(IdpError):
     )
 
 
+class JumpCloudChangedError(IdpProtocolError):
+    """An answer without the shape its step expects. ``got`` describes it by status, content
+    type, top-level JSON keys or page title: never by values."""
+
+    fmt = (
+        "unexpected answer from JumpCloud at {step}: expected {expected}, got {got}; JumpCloud "
+        "may have changed its sign-in; run the same command with `--record FILE` and attach "
+        "FILE to a bug report"
+    )
+
+
 class IdpAnswerTooLargeError(IdpError):
     fmt = (
         "JumpCloud's answer from {url} is larger than {limit} once decompressed; jcsaml stopped "
@@ -335,7 +346,8 @@ class ConditionalAccessError(IdpError):
     fmt = (
         "JumpCloud refused access ({message}); a JumpCloud conditional-access policy may require "
         "a trusted device or network, or the user is not bound to the application: "
-        "ask the JumpCloud administrator"
+        "ask the JumpCloud administrator (if no policy applies, run the same command with "
+        "`--record FILE` and attach FILE to a bug report)"
     )
 
 
