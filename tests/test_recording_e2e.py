@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,8 +317,8 @@ def test_discovery_is_recorded_and_replays(
     assert config.count("/saml2/app-") == 2, replayed.stdout
 
 
-def test_webauthn_sign_in_is_recorded_redacted(
-    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_webauthn_sign_in_is_recorded_redacted_and_replays(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay_keys: IdpKeyPair
 ) -> None:
     for key, value in world.aws.environment().items():
         monkeypatch.setenv(key, value)  # in this process, botocore reads the endpoint here
@@ -354,6 +355,40 @@ def test_webauthn_sign_in_is_recorded_redacted(
         "<redacted>",
         None,
     }
+    replayed = replay_webauthn(recording, tmp_path / "replay", world.aws, replay_keys)
+    assert f"Logged in as arn:aws:iam::{FAKE_ACCOUNT}:role/Admin" in replayed.stdout
+
+
+def replay_webauthn(recording: Recording, home: Path, aws: LocalAws, keys: IdpKeyPair) -> CliResult:
+    """Replay a security-key sign-in in this process, with a software key holding the
+    credential id the recording names (its signature is not checked by the replay)."""
+    from jcsaml.webauthn import b64url_decode
+
+    challenge = next(
+        e for e in recording.exchanges if e.request.path == "/userconsole/auth/webauthn"
+    )
+    device = SoftwareAuthenticator(name="replayed")
+    for allowed in challenge.response.json()["publicKey"]["allowCredentials"]:
+        device.register("127.0.0.1", credential_id=b64url_decode(allowed["id"]))
+    home.mkdir(exist_ok=True)
+    env = cli_environment(home, aws.environment(), {"JCSAML_PASSWORD": "typed"})
+    with recording.server(keys) as server:
+        argv = [
+            "configure", "-a", "replay", "--url", f"{server.url}/saml2/app-1", "--console-url",
+            server.url, "--username", "user@example.invalid", "--skip-prompt",
+        ]  # fmt: skip
+        assert main(argv, context=Context(environ=env, stdout=io.StringIO())) == 0
+        out, err = io.StringIO(), io.StringIO()
+        status = main(
+            ["login", "-a", "replay", "--skip-prompt"],
+            context=Context(
+                environ=env, stdout=out, stderr=err, stdin=io.StringIO(), webauthn_device=device
+            ),
+        )
+        assert status == 0, err.getvalue() + "\n".join(server.mismatches)
+        server.assert_done()
+    assert device.touched == 1
+    return CliResult(status, out.getvalue(), err.getvalue())
 
 
 def test_a_failed_sign_in_is_recorded_too(world: World, tmp_path: Path) -> None:
@@ -380,8 +415,8 @@ def test_recorded_base_url_is_the_replay_servers() -> None:
 
 # --- the recordings kept under fixtures/recordings/ ---------------------------------------------
 
-#: Each kept recording and what the replayed command needs. webauthn.json is checked for
-#: redaction above; replaying it needs a security key holding the recorded credential id.
+#: Each kept recording and what the replayed command needs (webauthn.json: replayed below, in
+#: this process, with a software security key).
 KEPT = {
     "totp.json": ("login", "--skip-prompt"),
     "push.json": ("login", "--skip-prompt"),
@@ -393,6 +428,16 @@ KEPT = {
 
 def test_every_kept_recording_is_replayed() -> None:
     assert {p.name for p in RECORDINGS.glob("*.json")} == {*KEPT, "webauthn.json"}
+
+
+def test_the_kept_webauthn_recording_replays_to_a_sign_in(
+    tmp_path: Path, aws: LocalAws, replay_keys: IdpKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in aws.environment().items():
+        monkeypatch.setenv(key, value)  # in this process, botocore reads the endpoint here
+    recording = load_recording(RECORDINGS / "webauthn.json")
+    result = replay_webauthn(recording, tmp_path / "home", aws, replay_keys)
+    assert f"Logged in as arn:aws:iam::{FAKE_ACCOUNT}:role/Admin" in result.stdout
 
 
 @pytest.mark.parametrize("name", sorted(KEPT))
@@ -408,3 +453,34 @@ def test_a_kept_recording_replays_to_a_sign_in(
         JCSAML_PASSWORD="typed", JCSAML_MFA_TOKEN="123456",
     )  # fmt: skip
     assert "Traceback" not in result.stderr
+
+
+def test_exec_and_credential_process_record_too(world: World, tmp_path: Path) -> None:
+    world.configure("production", TOTP)
+    # exec replaces itself with the command: the recording is complete before that.
+    path = tmp_path / "exec.json"
+    check = (
+        "import json, sys; d = json.load(open(sys.argv[1])); "
+        "sys.exit(0 if d['exchanges'] and d['sts'] else 5)"
+    )
+    result = world.run(
+        "exec", "-a", "production", "--skip-prompt", "--record", str(path), "--",
+        sys.executable, "-c", check, str(path),
+        JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=world.fake.totp_code(TOTP),
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert load_recording(path).command == "exec"
+    # credential-process: stdout stays the JSON botocore reads; the note goes to stderr.
+    path = tmp_path / "process.json"
+    result = world.run(
+        "credential-process", "-a", "production", "--skip-prompt", "--force", "--record",
+        str(path), JCSAML_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert json.loads(result.stdout)["Version"] == 1
+    recording = check_recording(world, path, result)
+    assert recording.command == "credential-process"
+    assert [e.request.path for e in recording.exchanges] == [
+        "/userconsole/api/self",
+        "/saml2/app-1",
+    ]

@@ -43,6 +43,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from jcsaml.recording import RECORDED_BASE_URL as _RECORDED_BASE_URL
+from jcsaml.recording import RECORDED_HOST as _RECORDED_HOST
 from jcsaml.testing.jumpcloud import mask_secrets
 
 RECORDED_BASE_URL = _RECORDED_BASE_URL  # every JumpCloud host, in fixtures and recordings
@@ -140,13 +141,17 @@ class Exchange:
         }
 
     def with_base_url(self, base_url: str) -> Exchange:
-        """This exchange with :data:`RECORDED_BASE_URL` in the answer replaced by ``base_url``."""
+        """This exchange with :data:`RECORDED_BASE_URL` in the answer replaced by ``base_url``,
+        and the recorded host name alone (a WebAuthn ``rpId``, a cookie's domain) by its host."""
+        host = urlsplit(base_url).hostname or ""
+
+        def moved(text: str) -> str:
+            return text.replace(RECORDED_BASE_URL, base_url).replace(_RECORDED_HOST, host)
+
         response = RecordedResponse(
             status=self.response.status,
-            headers={
-                k: v.replace(RECORDED_BASE_URL, base_url) for k, v in self.response.headers.items()
-            },
-            body=self.response.body.replace(RECORDED_BASE_URL, base_url),
+            headers={k: moved(v) for k, v in self.response.headers.items()},
+            body=moved(self.response.body),
         )
         return replace(self, response=response)
 
