@@ -21,18 +21,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import TYPE_CHECKING
 
 from jcsaml.arn import role_arn_from_assumed_role, same_role
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Protocol
-
-    class _Hash(Protocol):
-        def hexdigest(self) -> str: ...
 
 
 __all__ = [
@@ -74,6 +70,8 @@ CONFIG_KEYS = frozenset(
         "federation_url",
         "account_aliases",
         "profile_template",
+        "policy_arns",
+        "policy_file",
         "password_command",
         "mfa_command",
     }
@@ -87,6 +85,8 @@ _HTTPS_URL = re.compile(
     re.ASCII,
 )
 _ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+_POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}")
+_POLICY_SEPARATOR = re.compile(r"[,\s]+")
 _DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
@@ -301,22 +301,10 @@ def process_output(
 def process_cache_name(account: str, role: str) -> str:
     """The name of the credential-process cache file for ``account`` and ``role`` (the one
     :mod:`jcsaml.process_cache` writes)."""
-    digest = _sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
+    from hashlib import sha256
+
+    digest = sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
     return f"{digest}.json"
-
-
-def _sha256(data: bytes) -> _Hash:
-    # hashlib loads OpenSSL (a few milliseconds); CPython's own SHA-256 module is a fraction of
-    # that and gives the same digest.
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-    hashed: _Hash = sha256(data)
-    return hashed
 
 
 def _private_directory(directory: str) -> bool:
@@ -460,6 +448,9 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     if template and not _PROFILE_TEMPLATE.fullmatch(template):
         return False
     if values.get("role_arn") and not _ROLE_ARN.fullmatch(values["role_arn"]):
+        return False
+    policies = [p for p in _POLICY_SEPARATOR.split(values.get("policy_arns", "")) if p]
+    if len(policies) > 10 or not all(_POLICY_ARN.fullmatch(arn) for arn in policies):
         return False
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):

@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "IniSyntaxError",
     "check_editable",
     "edit_ini",
+    "go_ini_value",
     "lock_path_for",
     "read_ini",
 ]
@@ -516,6 +517,30 @@ def _decode(data: bytes) -> str:
         line = len(_LINE_BREAK.findall(before)) + 1
         # ``from None``: the decode error carries the whole file, secrets included.
         raise IniSyntaxError(line, "not valid UTF-8 text") from None
+
+
+def go_ini_value(raw: str) -> str:
+    """A value as saml2aws's INI library (go-ini, with ``SpaceBeforeInlineComment``) reads it
+    from ``raw``, the text after ``=`` (as :meth:`IniDocument.section` gives it without
+    ``inline_comments``): a value in backquotes or triple double quotes is taken as written
+    (go-ini writes a value holding ``#`` or ``;`` in backquotes); otherwise a ``#`` or ``;``
+    after a space starts a comment, and one pair of surrounding quotes is removed."""
+    line = raw.lstrip()
+    for quote in ('"""', "`"):
+        if line.startswith(quote) and len(line) > len(quote):
+            end = line.find(quote, len(quote))
+            if end >= 0:
+                return line[len(quote) : end]
+    line = line.strip()
+    # go-ini's own order: the first " #", else the first " ;".
+    cut = line.find(" #")
+    if cut < 0:
+        cut = line.find(" ;")
+    if cut >= 0:
+        line = line[:cut].strip()
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":
+        line = line[1:-1]
+    return line
 
 
 def read_ini(path: str | os.PathLike[str], *, inline_comments: bool = False) -> IniDocument | None:

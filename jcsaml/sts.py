@@ -8,7 +8,7 @@ STS. botocore is imported only inside the functions that call AWS.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -91,8 +91,11 @@ def assume_role_with_saml(
     region: str | None = None,
     client: StsClient | None = None,
     timeout: float = DEFAULT_STS_TIMEOUT,
+    policy_arns: Sequence[str] = (),
+    policy: str | None = None,
 ) -> AwsCredentials:
-    """Call AssumeRoleWithSAML; the whole call, retries included, takes at most ``timeout``
+    """Call AssumeRoleWithSAML (with the session policies ``policy_arns`` and ``policy``, a
+    JSON document, when given); the whole call, retries included, takes at most ``timeout``
     seconds. Raises StsError (with ``.code``), StsUnavailableError, StsTimeoutError or
     StsBadAnswerError."""
 
@@ -105,6 +108,7 @@ def assume_role_with_saml(
     }
     if duration:
         params["DurationSeconds"] = duration
+    params.update(session_policy_params(policy_arns, policy))
     from jcsaml.recording import record_sts
 
     try:
@@ -147,9 +151,20 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
-    statuses = _record_statuses(sts)
+    statuses: list[str] = []
+    _watch_statuses(sts)
+
+    def attributed() -> dict[str, Any]:
+        # The recorder is shared by every call on the client: each call's thread says where
+        # the statuses it causes go, so a parallel call's answer is never taken for this one's.
+        _STATUSES.seen = statuses
+        try:
+            return call()
+        finally:
+            _STATUSES.seen = None
+
     try:
-        answer = _within(timeout, call)
+        answer = _within(timeout, attributed)
     except TimeoutError:
         _close(sts)
         raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
@@ -215,17 +230,22 @@ def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any
     return outcome[0]
 
 
-def _record_statuses(client: StsClient) -> list[str]:
-    """The HTTP status of each answer the client parses, for errors about unparsable ones."""
-    statuses: list[str] = []
+#: Where the HTTP statuses seen by the calling thread's STS call go (None: nowhere).
+_STATUSES = threading.local()
+
+
+def _record_status(response_dict: Mapping[str, Any], **_: Any) -> None:
+    seen: list[str] | None = getattr(_STATUSES, "seen", None)
+    if seen is not None:
+        seen.append(str(response_dict.get("status_code", "?")))
+
+
+def _watch_statuses(client: StsClient) -> None:
+    """Record the HTTP status of each answer the client parses, for errors about unparsable
+    ones. One handler per client however many calls it makes (botocore keeps one per id)."""
     events = getattr(getattr(client, "meta", None), "events", None)
     if events is not None:
-
-        def record(response_dict: Mapping[str, Any], **_: Any) -> None:
-            statuses.append(str(response_dict.get("status_code", "?")))
-
-        events.register("before-parse.sts", record)
-    return statuses
+        events.register("before-parse.sts", _record_status, unique_id="jcsaml-sts-status")
 
 
 def _close(client: object) -> None:
@@ -271,6 +291,8 @@ def assume_role(
     region: str | None = None,
     client: AssumeRoleClient | None = None,
     timeout: float = DEFAULT_STS_TIMEOUT,
+    policy_arns: Sequence[str] = (),
+    policy: str | None = None,
 ) -> AwsCredentials:
     """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
     does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
@@ -288,6 +310,7 @@ def assume_role(
         params["DurationSeconds"] = duration
     if external_id:
         params["ExternalId"] = external_id
+    params.update(session_policy_params(policy_arns, policy))
     return _credentials_call(
         sts,
         target,
@@ -303,6 +326,16 @@ def assume_role(
             source_role=source.role_arn or "the signed-in role",
         ),
     )
+
+
+def session_policy_params(policy_arns: Sequence[str], policy: str | None) -> dict[str, Any]:
+    """STS's ``PolicyArns`` and ``Policy`` parameters (session policies), when given."""
+    params: dict[str, Any] = {}
+    if policy_arns:
+        params["PolicyArns"] = [{"arn": arn} for arn in policy_arns]
+    if policy:
+        params["Policy"] = policy
+    return params
 
 
 def _session_name(source: AwsCredentials) -> str:

@@ -1,9 +1,11 @@
 """The ``jcsaml`` command: argument parsing, rendering, and turning errors into exit statuses.
 
-This is the only place that prints or exits. Each command lives in its own module with
-``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``; heavy imports happen inside
-``run`` so that ``exec`` and ``credential-process`` start fast. ``main(argv, context=)`` is the
-full entry point.
+The library below this package never prints or exits: the command modules here render what it
+returns and raises, and :func:`main` turns errors into one line and an exit status. Each command
+lives in its own module with ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``;
+heavy imports happen inside ``run``. ``main(argv, context=)`` is the full entry point; the
+console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`` and
+``credential-process`` with valid cached credentials itself and hands everything else here.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ COMMANDS = (
 #: Library messages name the keyword argument that gives an input; the command line gives the
 #: same inputs as these flags and variables.
 CLI_INPUTS = {
-    "pass username=...": "pass --username or set JCSAML_USERNAME",
-    "pass password=...": "pass --password or set JCSAML_PASSWORD",
-    "pass mfa_token=...": "pass --mfa-token or set JCSAML_MFA_TOKEN",
-    "pass role=...": "pass --role or set JCSAML_ROLE",
+    "pass username=...": "pass --username or set JCSAML_USERNAME (or SAML2AWS_USERNAME)",
+    "pass password=...": "pass --password or set JCSAML_PASSWORD (or SAML2AWS_PASSWORD)",
+    "pass mfa_token=...": "pass --mfa-token or set JCSAML_MFA_TOKEN (or SAML2AWS_MFA_TOKEN)",
+    "pass role=...": "pass --role or set JCSAML_ROLE (or SAML2AWS_ROLE)",
     "set the account's mfa": "set the factor with jcsaml configure -a NAME --mfa",
 }
 
@@ -82,6 +84,9 @@ class Context:
     #: The terminal prompt_toolkit asks on; None means the real one (tests pass a pipe input).
     terminal_input: Input | None = None
     terminal_output: Output | None = None
+
+    #: --disable-keychain (or SAML2AWS_DISABLE_KEYCHAIN): the OS keyring is not used.
+    disable_keychain: bool = False
 
     #: Warnings to show once the command has succeeded, each with its once-per-machine key.
     deferred: list[tuple[str, str | None]] = field(default_factory=list)
@@ -119,8 +124,10 @@ class Context:
 
 
 def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
+    from jcsaml.variables import lookup
+
     return {
-        "idp_account": environ.get("JCSAML_IDP_ACCOUNT") or "default",
+        "idp_account": lookup("idp_account", environ) or "default",
         "config": None,
         "debug": False,
     }
@@ -138,13 +145,20 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--idp-account",
         action=RepeatableValue,
         metavar="NAME",
-        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",
+        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT or "
+        "SAML2AWS_IDP_ACCOUNT, default: default]",
     )
     common.add_argument(
-        "--config", metavar="PATH", help="config file [env JCSAML_CONFIG, default: ~/.jcsaml]"
+        "--config",
+        metavar="PATH",
+        help="config file [env JCSAML_CONFIG or SAML2AWS_CONFIGFILE, default: ~/.jcsaml]",
     )
     common.add_argument(
-        "--debug", action="store_true", help="log each step and show tracebacks (never secrets)"
+        "--debug",
+        "--verbose",
+        action="store_true",
+        dest="debug",
+        help="log each step and show tracebacks (never secrets)",
     )
     return common
 
@@ -153,6 +167,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parents = [common_options(environ)]
     parser = argparse.ArgumentParser(
         prog="jcsaml",
+        allow_abbrev=False,
         description="Sign in to JumpCloud and get temporary AWS credentials through SAML.",
         epilog="Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the guides.",
         parents=parents,
@@ -163,7 +178,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers, parents, environ)
+    _no_abbreviations(parser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """No prefix of a flag is ever read as the flag (``--mfa`` is not ``--mfa-token``), in
+    every parser however deep."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _no_abbreviations(child)
 
 
 def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -> int:
@@ -177,9 +203,23 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     for key, value in common_defaults(ctx.environ).items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    from jcsaml.cli.saml2aws_flags import refusal
+    from jcsaml.variables import flag
+
+    refused = refusal(args, ctx.environ)
+    if refused is not None:  # a saml2aws flag or variable jcsaml does not take: one line
+        print(f"jcsaml: error: {refused}", file=ctx.stderr)
+        return 2
     debug = bool(args.debug)
     if debug:
         _enable_debug_logging(ctx.stderr)
+        from jcsaml.variables import describe_sources
+
+        for line in describe_sources(ctx.environ):
+            logging.getLogger("jcsaml.variables").debug("%s", line)
+    ctx.disable_keychain = bool(getattr(args, "disable_keychain", False)) or flag(
+        "disable_keychain", ctx.environ
+    )
     try:
         with _recording(args, ctx):
             status: int = args.run(args, ctx)
@@ -285,15 +325,16 @@ class _PrintableFormatter(logging.Formatter):
         return "\n".join(printable(line) for line in super().format(record).split("\n"))
 
 
+class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``--debug`` adds: a later main() in the same process replaces it."""
+
+
 def _enable_debug_logging(stream: TextIO) -> None:
     # Only jcsaml's own logger: botocore's debug output would include the SAML assertion.
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger = logging.getLogger("jcsaml")
+    for earlier in [h for h in logger.handlers if isinstance(h, _DebugHandler)]:
+        logger.removeHandler(earlier)
+    handler = _DebugHandler(stream)
+    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-def run() -> None:
-    """The console script."""
-    sys.exit(main())
