@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
@@ -52,44 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """The console script and ``python -m jcsaml``."""
-    status = main()
-    if "jcsaml.cli" in sys.modules:  # the full CLI ran: its teardown is worth skipping
-        _end_now(status)
-    sys.exit(status)
-
-
-def _end_now(status: int) -> None:
-    """End the process with ``status`` without Python's teardown, when nothing depends on it.
-
-    After a sign-in, the interpreter's teardown of what it loaded (botocore, lxml, bs4,
-    cryptography, keyring...) costs about 100 ms of CPU that the person waits for, and changes
-    nothing: the files are closed and renamed into place by then. So: when no thread is left
-    that Python would wait for, flush stdout and stderr, run the ``atexit`` functions as a
-    normal exit does, and leave. Anything unusual (a stream that cannot be flushed, a
-    non-daemon thread) takes the normal exit instead, with its usual behaviour.
-    """
-    import threading
-
-    main_thread = threading.main_thread()
-    if threading.current_thread() is not main_thread or any(
-        not thread.daemon for thread in threading.enumerate() if thread is not main_thread
-    ):
-        return
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except Exception:  # e.g. a closed pipe: the normal exit reports it as it always does
-        return
-    import atexit
-
-    atexit._run_exitfuncs()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    finally:
-        os._exit(status)
+    sys.exit(main())
 
 
 def light(args: list[str], environ: Mapping[str, str]) -> int | None:

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -471,19 +470,11 @@ class Recorder:
         }
 
     def _write(self) -> None:
-        """Atomically: a temporary file made 0600 in the same directory, then renamed."""
+        """Atomically and with mode 0600, as jcsaml writes every file of its own."""
+        from jcsaml.private_file import write_private_file
+
         text = json.dumps(self.document(), indent=2) + "\n"
-        directory = self.path.parent
-        handle, temporary = tempfile.mkstemp(prefix=".jcsaml-record-", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_private_file(self.path, text.encode("utf-8"))
 
     def start(self) -> None:
         """Write the (empty) recording now: the file exists, 0600, however the command ends."""

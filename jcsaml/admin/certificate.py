@@ -29,6 +29,7 @@ from jcsaml.admin.openssl_config import (
     Extension,
 )
 from jcsaml.errors import InvalidSettingError, OutputExistsError, OutputWriteError
+from jcsaml.private_file import temp_name, write_new_file
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -236,16 +237,6 @@ def write_idp_certificate(
 
 def _stage(final: Path, data: bytes, mode: int) -> Path:
     """``data`` in a new file next to ``final``, created with ``mode`` and flushed to disk."""
-    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(descriptor, mode)  # the umask may have taken bits away from a 0644 file
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    except OSError:
-        os.close(descriptor)
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    os.close(descriptor)
+    temporary = temp_name(final)
+    write_new_file(temporary, data, mode=mode)
     return temporary
