@@ -47,6 +47,8 @@ __all__ = [
 REFRESH_MARGIN_SECONDS = 300
 #: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS`: credential-process's own margin.
 PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
+#: A credential-process cache entry is a few hundred bytes: a larger file is not read.
+PROCESS_CACHE_ENTRY_BYTES = 64 * 1024
 
 # The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
 CONFIG_KEYS = frozenset(
@@ -62,6 +64,7 @@ CONFIG_KEYS = frozenset(
         "credentials_file",
         "idp_cert",
         "allow_sha1",
+        "kill_on_exit",
         "http_timeout",
         "push_timeout",
         "sts_timeout",
@@ -240,13 +243,10 @@ def process_credentials(
         return None
     wanted = role or section.get("role_arn", "").strip()
     directory = _process_cache_directory(environ)
-    if directory is None or not _private_directory(directory):
+    if directory is None:
         return None
-    path = os.path.join(directory, process_cache_name(account_name, wanted))
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except (OSError, ValueError):
+    text = _read_cache_file(directory, process_cache_name(account_name, wanted), environ)
+    if text is None:
         return None
     import json  # only here: exec and script have no JSON to read
 
@@ -307,16 +307,23 @@ def process_cache_name(account: str, role: str) -> str:
     return f"{digest}.json"
 
 
-def _private_directory(directory: str) -> bool:
-    """Whether the full reader would read the cache in ``directory``: it is the user's and
-    nobody else can write it (see :mod:`jcsaml.process_cache`)."""
-    if not hasattr(os, "geteuid"):
-        return True
+def _read_cache_file(directory: str, name: str, environ: Mapping[str, str]) -> str | None:
+    """The cache entry as the full reader reads it (:mod:`jcsaml.process_cache`): in a directory
+    that :mod:`jcsaml.safe_directory` accepts, a small regular file of the user's; else None."""
+    from jcsaml.safe_directory import open_directory, read_private_file
+
     try:
-        info = os.stat(directory)
-    except OSError:
-        return False
-    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
+        fd = open_directory(directory, purpose="", environ=environ)
+    except Exception:  # unsafe or missing: the full path says so, or signs in
+        return None
+    try:
+        raw = read_private_file(fd, name, limit=PROCESS_CACHE_ENTRY_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8") if raw is not None else None
+    except ValueError:
+        return None
 
 
 def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
@@ -455,8 +462,9 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
         return False
-    if values.get("allow_sha1") and values["allow_sha1"].lower() not in _BOOLEANS:
-        return False
+    for key in ("allow_sha1", "kill_on_exit"):
+        if values.get(key) and values[key].lower() not in _BOOLEANS:
+            return False
     for key in ("http_timeout", "push_timeout", "sts_timeout"):
         seconds = values.get(key)
         if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):

@@ -64,6 +64,7 @@ KNOWN_KEYS = (
     "idp_cert_sha256",
     "saml_nameid",
     "allow_sha1",
+    "kill_on_exit",
     "http_timeout",
     "push_timeout",
     "sts_timeout",
@@ -111,6 +112,9 @@ class Account:
     #: How profiles are named when several roles are taken from this account's assertion, e.g.
     #: ``{account}-{role}`` (the default then); see :data:`TEMPLATE_FIELDS`.
     profile_template: str = ""
+    #: ``exec --server``: the command gets SIGTERM when jcsaml dies (Linux), since its endpoint's
+    #: port is free for any local process then; false keeps it running (``--no-kill-on-exit``).
+    kill_on_exit: bool = True
     #: Session policies (saml2aws's policy_arn_list and policy_file): managed policy ARNs and a
     #: JSON policy file passed to AssumeRoleWithSAML, so the credentials can do no more than
     #: they allow.
@@ -142,6 +146,7 @@ class Account:
             "idp_cert_sha256": self.idp_cert_sha256,
             "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
+            "kill_on_exit": None if self.kill_on_exit else "false",
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
             else f"{self.http_timeout:g}",
@@ -352,6 +357,7 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         saml_nameid=get("saml_nameid"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
+        kill_on_exit=parsed("kill_on_exit", lambda v: _parse_bool("kill_on_exit", v), True),
         http_timeout=parsed(
             "http_timeout", lambda v: parse_seconds("http_timeout", v), DEFAULT_HTTP_TIMEOUT
         ),
@@ -503,7 +509,7 @@ def validate_setting(key: str, value: str) -> str:
         parse_duration(value)
     elif key == "idp_cert_sha256":
         return parse_fingerprint(value)
-    elif key == "allow_sha1":
+    elif key in ("allow_sha1", "kill_on_exit"):
         _parse_bool(key, value)
     elif key in ("http_timeout", "push_timeout", "sts_timeout"):
         parse_seconds(key, value)

@@ -200,6 +200,13 @@ class IdpServerError(IdpError):
     )
 
 
+class SessionKeptError(IdpError):
+    """JumpCloud failed (429, 5xx after the retries) while the saved console session was being
+    reused: the session is not known to have ended, so it is kept and the next try reuses it."""
+
+    fmt = "JumpCloud is unavailable (HTTP {status} at {path}); the saved session is kept; try again"
+
+
 class IdpRateLimitedError(IdpError):
     fmt = (
         "JumpCloud is limiting the rate of requests (HTTP 429 for {url}); "
@@ -718,6 +725,15 @@ class StsBadAnswerError(StsError):
     )
 
 
+class StsGarbledAnswerError(StsError):
+    """What came back is not an HTTP answer at all, or stops before its announced end."""
+
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response ({what}); a proxy, "
+        "captive portal or wrong endpoint may be answering instead{override}"
+    )
+
+
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
@@ -894,6 +910,21 @@ class CacheFileError(JcsamlError):
     fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
 
 
+class UnsafeDirectoryError(JcsamlError):
+    """A directory jcsaml keeps credentials or locks in could be changed by another user: it, or
+    a directory above it (up to the home directory, or ``/``), belongs to someone else or is
+    writable by others (and is not a sticky directory of root's, like ``/tmp``)."""
+
+    fmt = "refusing to use {directory} ({purpose}): {reason}"
+
+
+class SignInLockError(JcsamlError):
+    fmt = (
+        "cannot use the sign-in lock {lock_path}: {reason}; make sure {lock_dir} is a directory "
+        "you own and can write"
+    )
+
+
 # --- administrator setup (jcsaml setup) -------------------------------------------------------
 
 
@@ -975,6 +1006,12 @@ class SignInRequiredError(JcsamlError):
         "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
         "sign in here; run: jcsaml login -a {account}"
     )
+
+
+class RenewalPendingError(JcsamlError):
+    """The held credentials have expired and a renewal is under way."""
+
+    fmt = "jcsaml is renewing the credentials for account {account!r}; try again in a moment"
 
 
 class SignInPendingError(JcsamlError):

@@ -39,6 +39,7 @@ from jcsaml.errors import (
     PushDeniedError,
     PushExpiredError,
     PushTimeoutError,
+    SessionKeptError,
     UnsafeRedirectError,
     WebAuthnRejectedError,
 )
@@ -544,12 +545,22 @@ class JumpCloudAuthenticator:
                 _restore_cookie(self.session, cookie)
         except (ValueError, KeyError, TypeError):
             return None  # an unreadable saved session is simply not reused
-        response = self._send("GET", self._url("/userconsole/api/self"), headers=self._headers())
+        path = "/userconsole/api/self"
+        response = self._send("GET", self._url(path), headers=self._headers())
         if response.status != 200:
+            if not _session_ended(response):
+                # 429 and 5xx (after the retries): JumpCloud's trouble says nothing about the
+                # session, which is kept for the next try. Timeouts and connection errors
+                # were raised by _send already.
+                raise SessionKeptError(status=response.status, path=path)
             self.session.cookies.clear()
             self._xsrf = ""
             return None
-        return self.fetch_saml_page()
+        try:
+            return self.fetch_saml_page()
+        except (IdpServerError, IdpRateLimitedError) as exc:
+            status = 429 if isinstance(exc, IdpRateLimitedError) else exc.status
+            raise SessionKeptError(status=status, path=urlsplit(self.app_url).path) from None
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -671,6 +682,27 @@ class JumpCloudAuthenticator:
             setting = "console_url" if host == urlsplit(self.console_url).hostname else "url"
             return IdpHostNotFoundError(url=url, host=host, setting=setting, reason="")
         return _transport_error(url, exc)
+
+
+#: Words of a 403 answer that says the console session is no longer valid.
+_ENDED_WORDS = ("expired", "session", "unauthorized", "unauthenticated", "login", "xsrf")
+
+
+def _session_ended(response: Answer) -> bool:
+    """Whether JumpCloud's answer to ``GET /userconsole/api/self`` says the saved console session
+    is no longer valid: a 401, a redirect to the login page, or a 403 whose body says so. Any
+    other failure (429, 5xx) leaves the session as it was."""
+    if response.status == 401:
+        return True
+    if response.status in REDIRECT_STATUSES:
+        return "login" in urlsplit(str(response.headers.get("Location", ""))).path.lower()
+    if response.status == 403:
+        try:
+            text = response.text
+        except Exception:  # an undecodable body says nothing
+            return False
+        return any(word in text.lower() for word in _ENDED_WORDS)
+    return False
 
 
 def _proxy_error() -> type[Exception]:

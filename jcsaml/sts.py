@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import DEFAULT_STS_TIMEOUT
-from jcsaml.errors import StsBadAnswerError, StsError, StsTimeoutError, StsUnavailableError
+from jcsaml.errors import (
+    StsBadAnswerError,
+    StsError,
+    StsGarbledAnswerError,
+    StsTimeoutError,
+    StsUnavailableError,
+)
 from jcsaml.saml import AwsRole
 
 CONNECT_TIMEOUT = 10.0
@@ -184,6 +190,9 @@ def _credentials_call(
         status = statuses[-1] if statuses else "?"
         raise _failure(StsBadAnswerError, sts, target, status=status) from None
     except BotoCoreError as exc:
+        garbled = _garbled(exc)
+        if garbled:  # an answer came, but not one in HTTP: not a connection failure
+            raise _failure(StsGarbledAnswerError, sts, target, what=garbled) from None
         raise _unreachable(sts, target, type(exc).__name__) from None
     try:
         found = answer["Credentials"]
@@ -203,6 +212,27 @@ def _credentials_call(
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
         region=region,
     )
+
+
+def _garbled(error: Exception) -> str:
+    """What was wrong with an answer that is not HTTP (or is cut short), or "" when the
+    connection failed instead (refused, reset or closed before any answer)."""
+    import http.client
+
+    inner = getattr(error, "kwargs", {}).get("error")
+    for cause in (inner, *getattr(inner, "args", ()), error.__context__):
+        if isinstance(cause, ConnectionError):  # RemoteDisconnected: closed, no answer
+            return ""
+        if isinstance(cause, http.client.IncompleteRead):
+            return "the answer stopped before its announced end"
+        if isinstance(cause, http.client.HTTPException):
+            return "not an HTTP answer"
+    text = str(error)
+    if "IncompleteRead" in text:
+        return "the answer stopped before its announced end"
+    if "BadStatusLine" in text or "LineTooLong" in text:
+        return "not an HTTP answer"
+    return ""
 
 
 def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:

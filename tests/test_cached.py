@@ -645,4 +645,5 @@ def test_light_credential_process_declines_a_cache_others_can_write(tmp_path: Pa
     assert cached.process_output("production", environ=environ, now=NOW.timestamp())
     path.parent.chmod(0o777)  # another user could have swapped in their own entry
     assert cached.process_output("production", environ=environ, now=NOW.timestamp()) is None
-    assert full_process_answer("production", None, None, environ) is None
+    # The full path refuses it with one line (the light path leaves that line to it).
+    assert full_process_answer("production", None, None, environ) == "error"
