@@ -26,6 +26,8 @@ from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
 
+from jcsaml import recording
+
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # JumpCloud's largest page is tens of KiB
 CHUNK_BYTES = 64 * 1024
 _SHUTDOWN_POLL = 0.05  # how often an expired watch looks for a socket to shut
@@ -184,6 +186,11 @@ def fetch(
     if watch.expired.is_set():
         # A socket shut mid-headers can look like a short but complete answer: never trust it.
         raise DeadlinePassed(seconds)
+    if recording.active() is not None:  # --record: the one place every exchange passes
+        headers = getattr(response.raw, "headers", None) or response.headers
+        recording.record_http(
+            method, url, kwargs, response.status_code, list(headers.items()), body
+        )
     return Answer(
         status=response.status_code,
         url=response.url,

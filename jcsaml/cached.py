@@ -79,6 +79,8 @@ CONFIG_KEYS = frozenset(
         "profile_template",
         "policy_arns",
         "policy_file",
+        "password_command",
+        "mfa_command",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")

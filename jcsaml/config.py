@@ -72,6 +72,8 @@ KNOWN_KEYS = (
     "account_aliases",
     "policy_arns",
     "policy_file",
+    "password_command",
+    "mfa_command",
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
@@ -118,6 +120,10 @@ class Account:
     #: they allow.
     policy_arns: tuple[str, ...] = ()
     policy_file: str = ""
+    #: Commands (run without a shell) whose first line of output is the password or the TOTP
+    #: code: see :mod:`jcsaml.secret_command`.
+    password_command: str = ""
+    mfa_command: str = ""
 
     @property
     def profile(self) -> str:
@@ -155,6 +161,8 @@ class Account:
             "profile_template": self.profile_template,
             "policy_arns": ", ".join(self.policy_arns),
             "policy_file": self.policy_file,
+            "password_command": self.password_command,
+            "mfa_command": self.mfa_command,
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -364,6 +372,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         profile_template=parsed("profile_template", parse_profile_template, ""),
         policy_arns=parsed("policy_arns", parse_policy_arns, ()),
         policy_file=get("policy_file"),
+        password_command=get("password_command"),
+        mfa_command=get("mfa_command"),
     )
     if strict:
         validate_account(account)

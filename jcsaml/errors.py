@@ -141,6 +141,20 @@ class NothingTypedError(PromptAbortedError):
     )
 
 
+class SecretCommandError(JcsamlError):
+    """A ``password_command`` or ``mfa_command`` failed; ``setting`` is the key or variable
+    that names it. Its stdout is never quoted."""
+
+    fmt = "{setting} {reason}; fix the command (run it yourself to check) or unset {setting}"
+
+
+class RecordingFileError(JcsamlError):
+    fmt = (
+        "cannot write the recording {path}: {reason}; give --record a file in a directory you "
+        "can write to"
+    )
+
+
 class MfaCodeNotTypedError(PromptAbortedError):
     fmt = (
         "no 6-digit MFA code was typed ({tries} answers of another form), so none was sent to "
@@ -156,7 +170,10 @@ class IdpError(JcsamlError):
 
 
 class IdpUnavailableError(IdpError):
-    fmt = "cannot reach JumpCloud at {url}: {reason}; check the network and try again"
+    fmt = (
+        "cannot reach JumpCloud at {url}: {reason}; check the network and try again, or run "
+        "jcsaml doctor"
+    )
 
 
 class IdpHostNotFoundError(IdpUnavailableError):
@@ -164,7 +181,7 @@ class IdpHostNotFoundError(IdpUnavailableError):
 
     fmt = (
         "cannot resolve the host name {host} (from the account's {setting} setting); "
-        "check {setting} and your DNS or VPN"
+        "check {setting} and your DNS or VPN (jcsaml doctor tests both)"
     )
 
 
@@ -201,6 +218,17 @@ class IdpProtocolError(IdpError):
     fmt = (
         "unexpected answer from JumpCloud at {url}: {reason}; "
         "JumpCloud's sign-in flow may have changed, run with --debug and report it"
+    )
+
+
+class JumpCloudChangedError(IdpProtocolError):
+    """An answer without the shape its step expects. ``got`` describes it by status, content
+    type, top-level JSON keys or page title: never by values."""
+
+    fmt = (
+        "unexpected answer from JumpCloud at {step}: expected {expected}, got {got}; JumpCloud "
+        "may have changed its sign-in; run the same command with `--record FILE` and attach "
+        "FILE to a bug report"
     )
 
 
@@ -363,7 +391,8 @@ class ConditionalAccessError(IdpError):
     fmt = (
         "JumpCloud refused access ({message}); a JumpCloud conditional-access policy may require "
         "a trusted device or network, or the user is not bound to the application: "
-        "ask the JumpCloud administrator"
+        "ask the JumpCloud administrator (if no policy applies, run the same command with "
+        "`--record FILE` and attach FILE to a bug report)"
     )
 
 
@@ -708,7 +737,7 @@ class StsGarbledAnswerError(StsError):
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
-        "(HTTPS_PROXY, AWS_CA_BUNDLE){override}"
+        "(HTTPS_PROXY, AWS_CA_BUNDLE), or run jcsaml doctor{override}"
     )
 
 

@@ -161,6 +161,7 @@ def sign_in(
     webauthn_device: WebAuthnDevice | None = None,
     trust_new_cert: bool = False,
     on_wait: Callable[[], object] | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
@@ -170,8 +171,13 @@ def sign_in(
     password is asked for again when a person can answer, PASSWORD_ATTEMPTS tries in all. The
     assertion is verified as :func:`read_assertion` says. ``on_wait`` is called once, just
     before the first wait for JumpCloud or for the person (see :class:`SignInWarmup`).
+
+    The password comes from ``password``, else the account's ``password_command`` (or
+    ``JCSAML_PASSWORD_COMMAND`` in ``environ``), else the keyring, else the prompter; a TOTP
+    code from ``mfa_token``, else ``mfa_command``, else the prompter.
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+    from jcsaml.secret_command import mfa_source, secret_from_command
 
     # A certificate file that can't be trusted is refused before anything is asked or sent.
     idp_cert = _checked_idp_cert(account, trust_new_cert)
@@ -194,14 +200,25 @@ def sign_in(
         if saved_session:  # a dead session; with force a live one stays until a new one works
             secrets.delete(session_entry)
         key = password_key(account, user)
+        if password:
+            log.debug("password: from --password or JCSAML_PASSWORD")
+        else:
+            password = secret_from_command(account, "password_command", environ=environ)
         saved = None if password else secrets.get(key)
         can_ask = not password and not isinstance(prompter, NonInteractivePrompter)
         secret = password or (_ask_or_reuse(prompter, saved) if saved else _ask_password(prompter))
+        if not password:
+            reused = saved is not None and secret == saved
+            log.debug("password: %s", "from the OS keyring" if reused else "typed")
         for attempt in range(1, PASSWORD_ATTEMPTS + 1):
             try:
                 page = auth.authenticate(
                     Credentials(
-                        username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token
+                        username=user,
+                        password=secret,
+                        mfa=account.mfa,
+                        mfa_token=mfa_token,
+                        mfa_source=None if mfa_token else mfa_source(account, environ),
                     )
                 )
                 break

@@ -115,19 +115,29 @@ def assume_role_with_saml(
     if duration:
         params["DurationSeconds"] = duration
     params.update(session_policy_params(policy_arns, policy))
-    return _credentials_call(
-        sts,
-        role,
-        lambda: sts.assume_role_with_saml(**params),
-        timeout=timeout,
-        region=region,
-        refused=lambda code, message: StsError(
-            role_arn=role.role_arn,
-            code=code,
-            message=message,
-            hint=_HINTS.get(code, "").format(principal=role.principal_arn),
-        ),
-    )
+    from jcsaml.recording import record_sts
+
+    try:
+        credentials = _credentials_call(
+            sts,
+            role,
+            lambda: sts.assume_role_with_saml(**params),
+            timeout=timeout,
+            region=region,
+            refused=lambda code, message: StsError(
+                role_arn=role.role_arn,
+                code=code,
+                message=message,
+                hint=_HINTS.get(code, "").format(principal=role.principal_arn),
+            ),
+        )
+    except StsError as exc:
+        record_sts(
+            "AssumeRoleWithSAML", params, str(getattr(exc, "code", "") or type(exc).__name__)
+        )
+        raise
+    record_sts("AssumeRoleWithSAML", params, "200")
+    return credentials
 
 
 def _credentials_call(

@@ -83,6 +83,9 @@ def add_login_options(
         else "sign in again even if the cache holds valid credentials",
     )
     add_skip_prompt(parser)
+    from jcsaml.cli.options import add_record_option
+
+    add_record_option(parser)
 
 
 def add_policy_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
