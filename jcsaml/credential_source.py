@@ -34,6 +34,7 @@ from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import NonInteractivePrompter
+from jcsaml.secret_store import is_session_key
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -301,8 +302,7 @@ class _SessionOnly:
         self._inner = inner
 
     def get(self, key: str) -> str | None:
-        # signin.session_key() names every saved console session "session:<user>@<console>".
-        return self._inner.get(key) if key.startswith("session:") else None
+        return self._inner.get(key) if is_session_key(key) else None
 
     def set(self, key: str, value: str) -> None:
         self._inner.set(key, value)

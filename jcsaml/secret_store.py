@@ -9,11 +9,34 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from jcsaml.config import Account
 
 SERVICE = "jcsaml"
+_SESSION_PREFIX = "session:"
 
 log = logging.getLogger(__name__)
+
+
+# The names of the entries, in one place: every reader and writer of the store uses these.
+
+
+def password_key(account: Account, username: str) -> str:
+    """The entry for a JumpCloud password: per user and console."""
+    return f"{username}@{account.console_url}"
+
+
+def session_key(account: Account, username: str) -> str:
+    """The entry for a saved JumpCloud console session: per user and console (accounts of one
+    console and user share it)."""
+    return f"{_SESSION_PREFIX}{username}@{account.console_url}"
+
+
+def is_session_key(key: str) -> bool:
+    """Whether ``key`` names a console session (else a password)."""
+    return key.startswith(_SESSION_PREFIX)
 
 
 class SecretStore(Protocol):

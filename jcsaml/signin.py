@@ -41,7 +41,13 @@ from jcsaml.errors import (
 )
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
-from jcsaml.secret_store import DeferredStore, NullStore, SecretStore
+from jcsaml.secret_store import (
+    DeferredStore,
+    NullStore,
+    SecretStore,
+    password_key,
+    session_key,
+)
 from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
@@ -72,11 +78,6 @@ def save_pinned_certificate(account: Account, sha256: str) -> None:
     changes); an Account built in code has no file, and nothing is written."""
     if account.source is not None:
         update_account_keys(account.name, {"idp_cert_sha256": sha256}, path=account.source)
-
-
-def password_key(account: Account, username: str) -> str:
-    """The keyring entry for a password: per JumpCloud user and console."""
-    return f"{username}@{account.console_url}"
 
 
 def resolve_account(account: Account | str, *, environ: Mapping[str, str] = os.environ) -> Account:
@@ -431,15 +432,6 @@ def _check_name_id(name_id: str | None, username: str, account: Account) -> None
     ):
         raise SamlNameIdError(name_id=name_id, username=username)
     log.debug("SAML NameID %r, signed in as %r", name_id, username)
-
-
-def session_key(account: Account, username: str) -> str:
-    """The keyring entry for a JumpCloud console session: per user and console."""
-    return f"session:{username}@{account.console_url}"
-
-
-def forget_session(account: Account, username: str, secrets: SecretStore) -> None:
-    secrets.delete(session_key(account, username))
 
 
 def _ask_password(prompter: Prompter, message: str = "JumpCloud password") -> str:
