@@ -32,7 +32,12 @@ from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
-from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
+from jcsaml.errors import (
+    InputRequiredError,
+    JcsamlError,
+    SignInPendingError,
+    SignInRequiredError,
+)
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import is_session_key
 
@@ -149,6 +154,8 @@ def refresh_once(
         fresh = sign_in()
         try:
             save(fresh)
+        except JcsamlError:
+            raise  # jcsaml's own (a lock that timed out, an unsafe directory), not a write fault
         except OSError as exc:  # the run goes on with them; the next refresh signs in again
             from jcsaml.process_cache import write_problem
 
