@@ -820,3 +820,25 @@ def test_a_maintenance_page_instead_of_sts_is_named(world: World) -> None:
         result,
         f"STS at {endpoint} answered something that is not an STS response (HTTP 200)",
     )
+
+
+def test_the_readmes_library_example_reaches_aws_as_the_role(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jcsaml.login(...)`` then ``creds.boto3_session().client(...)``, as the README shows."""
+    import jcsaml
+
+    world.configure()
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)  # the config and the local STS, as the user's shell has
+    creds = jcsaml.login(
+        "production",
+        role="AcmeJumpCloudAdminRO",
+        password=PASSWORD,
+        mfa_token=world.jumpcloud.totp_code(EMAIL),
+    )
+    session = creds.boto3_session(region_name="us-east-2")
+    assert session.region_name == "us-east-2"
+    identity = session.client("sts").get_caller_identity()
+    assert identity["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/")
+    assert session.get_credentials().access_key == creds.access_key_id
