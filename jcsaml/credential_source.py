@@ -39,7 +39,7 @@ from jcsaml.errors import (
     SignInRequiredError,
 )
 from jcsaml.prompter import NonInteractivePrompter
-from jcsaml.secret_store import is_session_key
+from jcsaml.secret_store import is_session_key, library_store
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -398,10 +398,7 @@ def default_source(
     from jcsaml.signin import resolve_account
 
     resolved = resolve_account(account, environ=environ)
-    if secrets is None:
-        from jcsaml.secret_store import default_store
-
-        secrets = default_store(warn=_log_notice)
+    secrets = library_store(secrets)
     wanted = role or resolved.role_arn or None
     if cache is None:
         cache = ProcessCache(resolved.name, wanted or "", environ=environ)

@@ -103,6 +103,16 @@ class KeyringStore:
             keyring.delete_password(self.service, key)
 
 
+def library_store(secrets: SecretStore | None) -> SecretStore:
+    """``secrets``, else the library's default: the OS keyring (where ``jcsaml login`` keeps
+    the JumpCloud session and the password), its problems logged as warnings. Every library
+    entry point (:func:`jcsaml.login`, :func:`jcsaml.login_many`, :func:`jcsaml.credentials`,
+    :func:`jcsaml.session` ...) defaults the same way; pass :class:`NullStore` to keep nothing."""
+    if secrets is not None:
+        return secrets
+    return default_store(warn=lambda message: log.warning("%s", message))
+
+
 def default_store(
     *, warn: Callable[[str], None], warn_unavailable: Callable[[str], None] | None = None
 ) -> SecretStore:

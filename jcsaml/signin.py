@@ -43,8 +43,8 @@ from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
 from jcsaml.secret_store import (
     DeferredStore,
-    NullStore,
     SecretStore,
+    library_store,
     password_key,
     session_key,
 )
@@ -578,9 +578,12 @@ def login(
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
-    ``account`` is an :class:`Account` or the name of one in the config file. No file is
-    written; the password the person types and the JumpCloud console session go to ``secrets``
-    (the OS keyring in the CLI). ``force`` ignores a saved console session. When several roles
+    ``account`` is an :class:`Account` or the name of one in the config file. No credentials
+    are written anywhere (the caller decides where they go); the one file that may change is
+    the account's config file, when the first signed assertion's certificate is pinned (see
+    ``pin_certificate`` below). The password the person types and the JumpCloud console session
+    go to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
+    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a saved console session. When several roles
     are offered and none is wanted, the prompter's role picker preselects ``preferred_role``.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
@@ -611,7 +614,7 @@ def login(
             mfa_token=mfa_token,
             force=force,
             prompter=asker,
-            secrets=secrets or NullStore(),
+            secrets=library_store(secrets),
             authenticator=authenticator,
             webauthn_device=webauthn_device,
             trust_new_cert=trust_new_cert,
