@@ -328,14 +328,15 @@ def login_sign_in(
     session_duration: int | None = None,
     notify: Callable[[str], None] | None = None,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> SignIn:
     """A :class:`SignIn` through :func:`jcsaml.signin.login`.
 
     ``password`` and ``mfa_token`` are used only when a person is asked (``mfa_token`` once:
     a code is good for one sign-in). ``notify`` receives what an unattended sign-in has to say
-    (default: the log). ``authenticator_factory`` makes one JumpCloud client per sign-in.
+    (default: the log). ``authenticator_factory(account)`` makes one JumpCloud client per
+    sign-in, as for :func:`jcsaml.login_many` and :func:`jcsaml.discover_applications`.
     """
     tokens = [mfa_token] if mfa_token else []
 
@@ -353,7 +354,7 @@ def login_sign_in(
             session_duration=session_duration,
             prompter=asker,
             secrets=_SessionOnly(secrets) if unattended else secrets,
-            authenticator=authenticator_factory() if authenticator_factory else None,
+            authenticator=authenticator_factory(account) if authenticator_factory else None,
             sts_client=sts_client,
             environ=environ,
         )
@@ -386,7 +387,7 @@ def default_source(
     session_duration: int | None = None,
     clock: Clock = utc_now,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> CredentialSource:
     """A :class:`CredentialSource` for ``account`` (an Account or a name in the config file).
@@ -433,7 +434,7 @@ def credentials(
     session_duration: int | None = None,
     clock: Clock = utc_now,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> AwsCredentials:
     """Valid credentials for ``account``: the cached ones while they outlast the SDKs' refresh
