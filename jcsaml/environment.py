@@ -11,6 +11,7 @@ Imports only os and typing at module level: it runs before every command ``jcsam
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -108,3 +109,41 @@ def find_command(command: str, env: Mapping[str, str]) -> str | None:
     import shutil  # only here: the light entry needs it for exec alone
 
     return shutil.which(command, path=env.get("PATH"))
+
+
+def check_runnable(name: str, search_path: str | None) -> None:
+    """Raise what a shell would say (status 127 not found, 126 found but not runnable) before
+    the command replaces jcsaml, so the message is jcsaml's one line."""
+    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
+
+    if find_command(name, {} if search_path is None else {"PATH": search_path}) is not None:
+        return
+    if os.sep in name:
+        candidates = [name]
+    else:
+        folders = (search_path if search_path is not None else os.defpath).split(os.pathsep)
+        candidates = [os.path.join(folder or ".", name) for folder in folders]
+    for candidate in candidates:
+        if os.path.isdir(candidate) and os.sep in name:
+            raise CommandNotExecutableError(command=name, reason="it is a directory")
+        if os.path.isfile(candidate):
+            raise CommandNotExecutableError(
+                command=name,
+                reason=f"{candidate} is not executable; make it so with chmod +x, or run it "
+                "through its interpreter",
+            )
+    raise CommandNotFoundError(command=name)
+
+
+def cannot_run(name: str, exc: OSError) -> Exception:
+    """What a shell says when ``exec`` of an existing command fails with ``exc``."""
+    import errno
+
+    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
+
+    if exc.errno == errno.ENOENT:
+        return CommandNotFoundError(command=name)
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOEXEC:
+        reason = "it is not a program the system can run (a script needs a #! line)"
+    return CommandNotExecutableError(command=name, reason=reason)

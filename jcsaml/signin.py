@@ -583,8 +583,9 @@ def login(
     the account's config file, when the first signed assertion's certificate is pinned (see
     ``pin_certificate`` below). The password the person types and the JumpCloud console session
     go to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
-    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a saved console session. When several roles
-    are offered and none is wanted, the prompter's role picker preselects ``preferred_role``.
+    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a
+    saved console session. When several roles are offered and none is wanted, the prompter's
+    role picker preselects ``preferred_role``.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
 

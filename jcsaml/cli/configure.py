@@ -516,7 +516,7 @@ def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
 
 def discover(args: argparse.Namespace, ctx: Context) -> int:
     """Create one account per AWS application JumpCloud offers the user (names editable)."""
-    from jcsaml.cli.login import secret_store
+    from jcsaml.cli.options import secret_store
     from jcsaml.config import (
         Account,
         account_names,

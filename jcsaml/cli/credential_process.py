@@ -63,7 +63,8 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     with one warning on stderr.
     """
     from jcsaml import process_cache
-    from jcsaml.cli.login import session_duration_flag, signing_in_line
+    from jcsaml.cli.login import signing_in_line
+    from jcsaml.cli.options import session_duration_flag
     from jcsaml.config import config_path, load_account
     from jcsaml.credential_source import refresh_once
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
@@ -119,7 +120,7 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
-    from jcsaml.cli.login import secret_store
+    from jcsaml.cli.options import secret_store
     from jcsaml.errors import InputRequiredError
     from jcsaml.signin import login
 

@@ -25,8 +25,9 @@ from jcsaml.environment import (
     CONFLICTING,
     MARKER,
     OWN_PREFIX,
+    cannot_run,
+    check_runnable,
     child_environment,
-    find_command,
 )
 
 if TYPE_CHECKING:
@@ -140,44 +141,7 @@ def run(
     try:
         execvpe(command[0], command, env)
     except OSError as exc:  # found and allowed, yet the system would not run it
-        raise _cannot_run(command[0], exc) from None
-
-
-def check_runnable(name: str, search_path: str | None) -> None:
-    """Raise what a shell would say (status 127 not found, 126 found but not runnable) before
-    the command replaces jcsaml, so the message is jcsaml's one line."""
-    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
-
-    if find_command(name, {} if search_path is None else {"PATH": search_path}) is not None:
-        return
-    if os.sep in name:
-        candidates = [name]
-    else:
-        folders = (search_path if search_path is not None else os.defpath).split(os.pathsep)
-        candidates = [os.path.join(folder or ".", name) for folder in folders]
-    for candidate in candidates:
-        if os.path.isdir(candidate) and os.sep in name:
-            raise CommandNotExecutableError(command=name, reason="it is a directory")
-        if os.path.isfile(candidate):
-            raise CommandNotExecutableError(
-                command=name,
-                reason=f"{candidate} is not executable; make it so with chmod +x, or run it "
-                "through its interpreter",
-            )
-    raise CommandNotFoundError(command=name)
-
-
-def _cannot_run(name: str, exc: OSError) -> Exception:
-    import errno
-
-    from jcsaml.errors import CommandNotExecutableError, CommandNotFoundError
-
-    if exc.errno == errno.ENOENT:
-        return CommandNotFoundError(command=name)
-    reason = exc.strerror or type(exc).__name__
-    if exc.errno == errno.ENOEXEC:
-        reason = "it is not a program the system can run (a script needs a #! line)"
-    return CommandNotExecutableError(command=name, reason=reason)
+        raise cannot_run(command[0], exc) from None
 
 
 def _region(profile: str, got: Obtained, ctx: Context) -> str | None:

@@ -62,7 +62,7 @@ def server_environment(
 ) -> dict[str, str]:
     """What ``jcsaml exec`` would set (``region``, marker, conflicting variables removed),
     minus the keys, plus the endpoint's variables."""
-    from jcsaml.cli.exec_command import child_environment
+    from jcsaml.environment import child_environment
 
     env = child_environment(base, credentials, account_name, region=region)
     for key in STATIC_CREDENTIALS + CONTAINER_VARIABLES:
@@ -83,12 +83,13 @@ def run_with_server(
     """Obtain credentials (asking here, before the command starts, if needed), serve them to
     ``command`` and return its exit status (128 + N when signal N ended it)."""
     from jcsaml.aws_config import child_region
-    from jcsaml.cli.exec_command import check_runnable
-    from jcsaml.cli.login import obtain_credentials, secret_store, session_duration_flag
+    from jcsaml.cli.login import obtain_credentials
+    from jcsaml.cli.options import secret_store, session_duration_flag
     from jcsaml.config import config_path, load_account
     from jcsaml.credential_server import CredentialServer
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
     from jcsaml.credentials_file import validate_profile_name
+    from jcsaml.environment import check_runnable
     from jcsaml.errors import JcsamlError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.sign_in_lock import lock_for
@@ -297,9 +298,9 @@ def run_child(
                 else:
                     child = popen(list(command), env=dict(env))
         except OSError as exc:  # found and allowed, yet the system would not run it
-            from jcsaml.cli.exec_command import _cannot_run
+            from jcsaml.environment import cannot_run
 
-            raise _cannot_run(command[0], exc) from None
+            raise cannot_run(command[0], exc) from None
         for signum in pending:
             child.send_signal(signum)
         held = hasattr(signal, "sigtimedwait") and set(FORWARDED) <= signal.pthread_sigmask(

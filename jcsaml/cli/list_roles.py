@@ -60,7 +60,7 @@ def add_parser(
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
-    from jcsaml.cli.login import secret_store
+    from jcsaml.cli.options import secret_store
     from jcsaml.cli.saml2aws_flags import for_this_sign_in
     from jcsaml.config import config_path, load_account
     from jcsaml.roles import list_roles

@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from jcsaml.cli.options import (
+    RepeatableValue,
+    add_record_option,
+    secret_store,
+    session_duration_flag,
+)
+
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.config import Account
     from jcsaml.credentials_file import CredentialsStore
-    from jcsaml.secret_store import SecretStore
 
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
@@ -34,7 +40,6 @@ def add_login_options(
 ) -> None:
     """The sign-in inputs shared by every command that may log in (``profile``: whether the
     command uses an AWS profile of the credentials file)."""
-    from jcsaml.cli.options import RepeatableValue
     from jcsaml.variables import lookup
 
     if profile:
@@ -83,29 +88,7 @@ def add_login_options(
         else "sign in again even if the cache holds valid credentials",
     )
     add_skip_prompt(parser)
-    from jcsaml.cli.options import add_record_option
-
     add_record_option(parser)
-
-
-def add_policy_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-    """Session policies for this sign-in, as saml2aws names them."""
-    from jcsaml.variables import lookup
-
-    parser.add_argument(
-        "--policyarns",
-        metavar="ARN,...",
-        default=lookup("policy_arns", environ),
-        help="managed session policies: the credentials can do no more than these allow "
-        "[env SAML2AWS_POLICY_ARNS; default: the account's policy_arns]",
-    )
-    parser.add_argument(
-        "--policyfile",
-        metavar="PATH",
-        default=lookup("policy_file", environ),
-        help="JSON session policy file [env SAML2AWS_POLICY_FILE; default: the account's "
-        "policy_file]",
-    )
 
 
 def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
@@ -279,13 +262,6 @@ def say_served_by_process(got: Obtained, ctx: Context) -> None:
         )
 
 
-def session_duration_flag(text: str | None) -> int | None:
-    """``--session-duration``, checked under the flag's name (not the config key's)."""
-    from jcsaml.config import parse_duration
-
-    return parse_duration(text, setting="--session-duration") if text else None
-
-
 def _say_why(
     args: argparse.Namespace,
     ctx: Context,
@@ -360,25 +336,6 @@ def _sign_in(
     if not role:  # a role picked (or the only one offered): the picker's default next time
         notices.remember_role(account.name, credentials.role_arn, ctx.environ)
     return credentials
-
-
-def secret_store(ctx: Context) -> SecretStore:
-    """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
-    every time)."""
-    from jcsaml.secret_store import DeferredStore, default_store
-
-    if ctx.disable_keychain:
-        from jcsaml.secret_store import NullStore
-
-        return NullStore()
-
-    def unavailable(message: str) -> None:
-        ctx.warn_after_success(message + " (said once)", once="no-keyring")
-
-    # Made when first used, or while the sign-in waits for JumpCloud: not before it starts.
-    return DeferredStore(
-        lambda: default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
-    )
 
 
 def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str:

@@ -53,7 +53,7 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.cli.login import secret_store, session_duration_flag
+    from jcsaml.cli.options import secret_store, session_duration_flag
     from jcsaml.config import config_path, expand_accounts, load_account
     from jcsaml.errors import SomeRolesFailedError
     from jcsaml.multi import check_planned_profiles, login_many

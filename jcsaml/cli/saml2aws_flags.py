@@ -389,7 +389,7 @@ def _add_accepted(
             "role_arn), assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
         )
     elif long == "--policyarns":  # --policyfile comes with it
-        from jcsaml.cli.login import add_policy_options
+        from jcsaml.cli.options import add_policy_options
 
         add_policy_options(parser, environ)
 
