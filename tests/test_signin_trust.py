@@ -15,6 +15,7 @@ from jcsaml.errors import (
     SamlCertificateChangedError,
     SamlNameIdError,
     SamlSignatureMissingError,
+    SamlUnsignedError,
     TrustNewCertificateError,
 )
 from jcsaml.jumpcloud import SamlPage
@@ -147,15 +148,28 @@ def test_trust_new_cert_never_accepts_an_unsigned_response(
 
 
 @pytest.mark.parametrize("unsigned", [True, False])
-def test_unsigned_or_certificate_less_warns_at_every_sign_in_and_pins_nothing(
+def test_unsigned_or_certificate_less_is_refused_even_on_first_use(
     tmp_path: Path, keys: IdpKeyPair, unsigned: bool
 ) -> None:
     account = configured(tmp_path)
     response = page(None) if unsigned else page(keys, embed_certificate=False)
+    with pytest.raises(SamlUnsignedError, match=r"'prod' is not signed.*allow_unsigned = true"):
+        sign_in(account, response)
+    assert "idp_cert_sha256" not in (tmp_path / "jcsaml.ini").read_text()
+
+
+@pytest.mark.parametrize("unsigned", [True, False])
+def test_allow_unsigned_warns_at_every_sign_in_and_pins_nothing(
+    tmp_path: Path, keys: IdpKeyPair, unsigned: bool
+) -> None:
+    account = configured(tmp_path, allow_unsigned=True)  # type: ignore[arg-type]
+    assert "allow_unsigned = true" in (tmp_path / "jcsaml.ini").read_text()
+    response = page(None) if unsigned else page(keys, embed_certificate=False)
     for _ in range(2):
         prompter = sign_in(account, response)
         [warning] = prompter.notices
-        assert "warning" in warning and "--idp-cert" in warning and "prod" in warning
+        assert "warning" in warning and "NOT signed" in warning and "prod" in warning
+        assert "allow_unsigned" in warning
     assert "idp_cert_sha256" not in (tmp_path / "jcsaml.ini").read_text()
 
 
