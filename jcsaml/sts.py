@@ -7,7 +7,6 @@ STS. botocore is imported only inside the functions that call AWS.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -80,7 +79,9 @@ def make_client(
             max_pool_connections=max_pool_connections,
         ),
     )
-    return client
+    from jcsaml.bounded_http import bound_botocore_client
+
+    return bound_botocore_client(client)  # type: ignore[no-any-return]
 
 
 def assume_role_with_saml(
@@ -137,9 +138,20 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
+    from jcsaml.bounded_http import deadline
+
     statuses = _record_statuses(sts)
     try:
-        answer = _within(timeout, call)
+        # botocore's timeouts bound each socket read, not the call: an endpoint sending a byte
+        # now and then would keep it going. The deadline bounds the whole call, retries
+        # included, on the connections of clients made by make_client and _signed_client.
+        with deadline(timeout) as bound:
+            try:
+                answer = call()
+            except Exception:
+                if bound.expired:
+                    raise TimeoutError from None
+                raise
     except TimeoutError:
         _close(sts)
         raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
@@ -178,31 +190,6 @@ def _credentials_call(
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
         region=region,
     )
-
-
-def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``call()``'s result or exception, or TimeoutError once ``seconds`` have passed.
-
-    botocore's timeouts bound each socket read, not the call: an endpoint sending a byte now and
-    then keeps it going. The call runs in a daemon thread that is abandoned at the deadline.
-    """
-    outcome: list[dict[str, Any]] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as exc:  # handed to the caller's thread as it is
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="jcsaml-sts-call", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError
-    if failure:
-        raise failure[0]
-    return outcome[0]
 
 
 def _record_statuses(client: StsClient) -> list[str]:
@@ -322,4 +309,6 @@ def _signed_client(
             retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
         ),
     )
-    return client
+    from jcsaml.bounded_http import bound_botocore_client
+
+    return bound_botocore_client(client)  # type: ignore[no-any-return]
