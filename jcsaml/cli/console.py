@@ -66,6 +66,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     check_destination(args.destination)
     if args.region:
         validate_region(args.region, source="--region")
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):  # hosts may be built from them
+        if ctx.environ.get(variable):
+            validate_region(ctx.environ[variable], source=variable)
     if (args.color or args.icon) and not args.firefox_container:
         raise InvalidSettingError(
             setting="--color" if args.color else "--icon",
