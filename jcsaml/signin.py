@@ -378,14 +378,20 @@ def trust_signer(
 
 
 def _check_name_id(name_id: str | None, username: str, account: Account) -> None:
-    """Refuse an assertion issued to another e-mail address than the one that signed in."""
-    if (
-        name_id
-        and _EMAIL.fullmatch(name_id)
-        and _EMAIL.fullmatch(username)
-        and name_id.casefold() not in (username.casefold(), account.saml_nameid.casefold())
-    ):
-        raise SamlNameIdError(name_id=name_id, username=username)
+    """Refuse an assertion issued to someone else than the user who signed in (or the
+    account's ``saml_nameid``), ignoring case. An e-mail NameID is compared when the username is
+    an e-mail; any other NameID (a JumpCloud username) with the username and with the username's
+    part before the ``@``. Only an e-mail NameID given a username that is not one cannot be
+    compared."""
+    if name_id and username:
+        accepted = {username.casefold(), account.saml_nameid.casefold()} - {""}
+        if _EMAIL.fullmatch(name_id):
+            refused = bool(_EMAIL.fullmatch(username)) and name_id.casefold() not in accepted
+        else:
+            accepted.add(username.partition("@")[0].casefold())
+            refused = name_id.casefold() not in accepted
+        if refused:
+            raise SamlNameIdError(name_id=name_id, username=username)
     log.debug("SAML NameID %r, signed in as %r", name_id, username)
 
 

@@ -216,9 +216,14 @@ def test_name_id_differing_only_in_case_or_accepted_by_saml_nameid(
     sign_in(accepting, page(keys, subject="Alice.Smith@acme.example"))
 
 
-def test_name_id_that_is_not_an_email_is_only_logged(
+def test_name_id_that_is_not_an_email_is_compared_with_the_username(
     tmp_path: Path, keys: IdpKeyPair, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG", logger="jcsaml")
     sign_in(configured(tmp_path), page(keys, subject="alice"))
     assert "NameID 'alice'" in caplog.text
+    sign_in(configured(tmp_path), page(keys, subject="ALICE"))
+    with pytest.raises(SamlNameIdError) as caught:
+        sign_in(configured(tmp_path), page(keys, subject="mallory"))
+    assert caught.value.name_id == "mallory"
+    sign_in(configured(tmp_path, saml_nameid="mallory"), page(keys, subject="Mallory"))
