@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself is not imported: ``import jcsaml`` runs on every command
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 __all__ = [

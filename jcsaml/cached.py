@@ -21,19 +21,15 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import TYPE_CHECKING
 
 from jcsaml.arn import role_arn_from_assumed_role, same_role
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 from jcsaml.names import is_safe_name
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Protocol
-
-    class _Hash(Protocol):
-        def hexdigest(self) -> str: ...
 
 
 __all__ = [
@@ -302,22 +298,10 @@ def process_output(
 def process_cache_name(account: str, role: str) -> str:
     """The name of the credential-process cache file for ``account`` and ``role`` (the one
     :mod:`jcsaml.process_cache` writes)."""
-    digest = _sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
+    from hashlib import sha256
+
+    digest = sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
     return f"{digest}.json"
-
-
-def _sha256(data: bytes) -> _Hash:
-    # hashlib loads OpenSSL (a few milliseconds); CPython's own SHA-256 module is a fraction of
-    # that and gives the same digest.
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-    hashed: _Hash = sha256(data)
-    return hashed
 
 
 def _private_directory(directory: str) -> bool:

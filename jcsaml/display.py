@@ -10,11 +10,10 @@ On the hot path: standard library only.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, TextIO
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: this module is on the hot path
+if TYPE_CHECKING:
     from collections.abc import Iterable
-    from typing import Any, TextIO
 
 # C0 and C1 controls, DEL, the bidi marks, embeddings, overrides and isolates, and the Unicode
 # line and paragraph separators (a message must stay on one line).

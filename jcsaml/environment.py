@@ -6,14 +6,13 @@ light entry (:mod:`jcsaml.launcher`) build the child's environment, look the com
 write credential_process JSON with these functions, so the two can never hand out different
 values.
 
-Imports nothing at module level: it runs before every command ``jcsaml exec`` starts.
+Imports only os and typing at module level: it runs before every command ``jcsaml exec`` starts.
 """
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Protocol
@@ -105,31 +104,7 @@ def child_environment(
 
 
 def find_command(command: str, env: Mapping[str, str]) -> str | None:
-    """Where ``execvpe(command, ..., env)`` will find the command, or None when it won't.
+    """Where ``execvpe(command, ..., env)`` will find the command, or None when it won't."""
+    import shutil  # only here: the light entry needs it for exec alone
 
-    As :func:`shutil.which` with ``path=env.get("PATH")`` answers, without importing shutil.
-    """
-    if os.path.dirname(command):
-        return command if _is_executable(command) else None
-    path = env.get("PATH")
-    if path is None:
-        path = os.environ.get("PATH")
-        if path is None:
-            try:
-                path = os.confstr("CS_PATH") or os.defpath
-            except (AttributeError, ValueError):
-                path = os.defpath
-    seen: set[str] = set()
-    for directory in path.split(os.pathsep) if path else ():
-        folded = os.path.normcase(directory)
-        if folded in seen:
-            continue
-        seen.add(folded)
-        candidate = os.path.join(directory, command)
-        if _is_executable(candidate):
-            return candidate
-    return None
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.exists(path) and os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)
+    return shutil.which(command, path=env.get("PATH"))

@@ -780,10 +780,6 @@ class LinkTargetError(UnsafeFileError):
     )
 
 
-class NoCredentialsError(JcsamlError, LookupError):
-    fmt = "no valid credentials in profile {profile!r} of {path}; run: jcsaml login -a {account}"
-
-
 class CommandNotFoundError(JcsamlError, FileNotFoundError):
     fmt = "command not found: {command}; check its name and PATH"
     exit_status = 127  # as a shell says it

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import stat
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -487,24 +486,11 @@ class SignInWarmup:
         self._client: StsClient | None = None
         self._error: BaseException | None = None
 
-    #: While the thread works, the sign-in's thread gets the interpreter back this soon after
-    #: each network answer (Python's default is 5 ms, paid at every socket read of a request).
-    SWITCH_INTERVAL = 0.0005
-
     def start(self) -> None:
         """Start preparing (once); returns at once."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="jcsaml-warmup", daemon=True)
+            self._thread = threading.Thread(target=self._prepare, name="jcsaml-warmup", daemon=True)
             self._thread.start()
-
-    def _run(self) -> None:
-        default = sys.getswitchinterval()
-        sys.setswitchinterval(min(default, self.SWITCH_INTERVAL))
-        try:
-            self._prepare()
-        finally:
-            if sys.getswitchinterval() == min(default, self.SWITCH_INTERVAL):  # still ours
-                sys.setswitchinterval(default)
 
     def _prepare(self) -> None:
         for index, name in enumerate(self.imports):

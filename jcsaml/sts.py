@@ -7,6 +7,7 @@ STS. botocore is imported only inside the functions that call AWS.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -140,11 +141,16 @@ def _credentials_call(
 
     from jcsaml.bounded_http import deadline
 
-    statuses = _record_statuses(sts)
+    statuses: list[str] = []
+    _watch_statuses(sts)
+
     try:
         # botocore's timeouts bound each socket read, not the call: an endpoint sending a byte
         # now and then would keep it going. The deadline bounds the whole call, retries
         # included, on the connections of clients made by make_client and _signed_client.
+        # The recorder is shared by every call on the client: this thread says where the
+        # statuses it causes go, so a parallel call's answer is never taken for this one's.
+        _STATUSES.seen = statuses
         with deadline(timeout) as bound:
             try:
                 answer = call()
@@ -152,6 +158,8 @@ def _credentials_call(
                 if bound.expired:
                     raise TimeoutError from None
                 raise
+            finally:
+                _STATUSES.seen = None
     except TimeoutError:
         _close(sts)
         raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
@@ -192,17 +200,22 @@ def _credentials_call(
     )
 
 
-def _record_statuses(client: StsClient) -> list[str]:
-    """The HTTP status of each answer the client parses, for errors about unparsable ones."""
-    statuses: list[str] = []
+#: Where the HTTP statuses seen by the calling thread's STS call go (None: nowhere).
+_STATUSES = threading.local()
+
+
+def _record_status(response_dict: Mapping[str, Any], **_: Any) -> None:
+    seen: list[str] | None = getattr(_STATUSES, "seen", None)
+    if seen is not None:
+        seen.append(str(response_dict.get("status_code", "?")))
+
+
+def _watch_statuses(client: StsClient) -> None:
+    """Record the HTTP status of each answer the client parses, for errors about unparsable
+    ones. One handler per client however many calls it makes (botocore keeps one per id)."""
     events = getattr(getattr(client, "meta", None), "events", None)
     if events is not None:
-
-        def record(response_dict: Mapping[str, Any], **_: Any) -> None:
-            statuses.append(str(response_dict.get("status_code", "?")))
-
-        events.register("before-parse.sts", record)
-    return statuses
+        events.register("before-parse.sts", _record_status, unique_id="jcsaml-sts-status")
 
 
 def _close(client: object) -> None:

@@ -484,3 +484,23 @@ def test_the_docs_pages_are_package_data() -> None:
     assert "docs/*.md" in project["tool"]["setuptools"]["package-data"]["jcsaml"]
     shipped = sorted(p.name for p in (files("jcsaml") / "docs").iterdir())
     assert shipped == sorted(p.name for p in (root / "docs").glob("*.md"))
+
+
+def test_debug_in_several_runs_of_main_in_one_process_logs_each_line_once(
+    hermetic_home: Path,
+) -> None:
+    """A library caller may run main() many times: --debug output is never repeated, and each
+    run's lines go to that run's stream."""
+    import io
+    import logging
+
+    from jcsaml.cli import Context, main
+
+    streams = []
+    for _ in range(3):
+        err = io.StringIO()
+        ctx = Context(environ=cli_environment(hermetic_home), stdout=io.StringIO(), stderr=err)
+        main(["--debug", "status"], context=ctx)
+        logging.getLogger("jcsaml.test").debug("one line")
+        streams.append(err.getvalue())
+    assert [s.count("jcsaml: debug: jcsaml.test: one line") for s in streams] == [1, 1, 1]

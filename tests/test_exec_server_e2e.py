@@ -233,7 +233,7 @@ except OSError:
     elsewhere = "refused"
 print(json.dumps({
     "none": ask({}),
-    "wrong": ask({"Authorization": "x" + token[1:]}),
+    "wrong": ask({"Authorization": ("y" if token[0] == "x" else "x") + token[1:]}),
     "longer": ask({"Authorization": token + "x"}),
     "bearer": ask({"Authorization": "Bearer " + token}),
     "right": ask({"Authorization": token}),

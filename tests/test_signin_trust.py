@@ -114,8 +114,15 @@ def test_the_pin_writer_is_injectable_and_none_opts_out(tmp_path: Path, keys: Id
     assert prompter.notices == []
 
 
-def test_an_account_built_in_code_writes_no_file(keys: IdpKeyPair) -> None:
-    sign_in(Account(name="p", url=URL, username=EMAIL), page(keys))  # no source: nothing to write
+def test_an_account_built_in_code_writes_no_file(
+    tmp_path: Path, keys: IdpKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account with no config file behind it is signed in to and writes no file anywhere."""
+    monkeypatch.chdir(tmp_path)
+    account = Account(name="p", url=URL, username=EMAIL)
+    assert account.source is None
+    sign_in(account, page(keys))  # no source: nothing to write
+    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == []  # HOME included
 
 
 def test_another_certificate_is_refused_then_accepted_only_when_asked(

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from jcsaml.config import DEFAULT_STS_TIMEOUT, load_account
 from jcsaml.errors import InvalidSettingError, StsBadAnswerError, StsTimeoutError
@@ -90,3 +94,53 @@ def test_sts_timeout_is_a_validated_setting(tmp_path: Path) -> None:
     config.write_text("[a]\nurl = https://sso.jumpcloud.com/saml2/aws\nsts_timeout = 0\n")
     with pytest.raises(InvalidSettingError, match="sts_timeout"):
         load_account("a", path=config)
+
+
+class _Body:
+    """The raw body of a canned botocore answer."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: object) -> Iterator[bytes]:
+        yield self.data
+
+
+def _answer_by_role(request: Any, **_: object) -> AWSResponse:
+    """A 2xx answer that is not STS's (cut off), its status telling which role's call it is."""
+    body = request.body if isinstance(request.body, str) else request.body.decode()
+    role_arn = parse_qs(body)["RoleArn"][0]
+    index = int(role_arn.rsplit("/R", 1)[1])
+    return AWSResponse(request.url, 200 + index, {}, _Body(b"<AssumeRoleWithSAMLResponse"))
+
+
+def _handlers(client: Any) -> int:
+    return len(client.meta.events._emitter._handlers.prefix_search("before-parse.sts"))
+
+
+def test_one_status_recorder_per_client_and_each_call_sees_its_own_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client shared by many calls (login_many's threads, a library caller's sts_client)
+    keeps one recorder, and an error names the status of its own call's answer."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")  # answered before sending
+    client: Any = make_client("us-east-1")
+    client.meta.events.register("before-send.sts", _answer_by_role)
+    roles = [AwsRole(f"{ROLE.role_arn[:-8]}R{i}", ROLE.principal_arn) for i in range(16)]
+
+    def status_named(role: AwsRole) -> str:
+        with pytest.raises(StsBadAnswerError) as caught:
+            assume_role_with_saml(role, ASSERTION, client=client, timeout=30)
+        return str(caught.value)
+
+    status_named(roles[0])
+    handlers = _handlers(client)
+    for _ in range(100):
+        status_named(roles[1])
+    assert _handlers(client) == handlers
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in range(5):
+            messages = list(pool.map(status_named, roles))
+            for index, message in enumerate(messages):
+                assert f"(HTTP {200 + index})" in message, message

@@ -1,9 +1,11 @@
 """The ``jcsaml`` command: argument parsing, rendering, and turning errors into exit statuses.
 
-This is the only place that prints or exits. Each command lives in its own module with
-``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``; heavy imports happen inside
-``run`` so that ``exec`` and ``credential-process`` start fast. ``main(argv, context=)`` is the
-full entry point.
+The library below this package never prints or exits: the command modules here render what it
+returns and raises, and :func:`main` turns errors into one line and an exit status. Each command
+lives in its own module with ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``;
+heavy imports happen inside ``run``. ``main(argv, context=)`` is the full entry point; the
+console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`` and
+``credential-process`` with valid cached credentials itself and hands everything else here.
 """
 
 from __future__ import annotations
@@ -258,15 +260,16 @@ class _PrintableFormatter(logging.Formatter):
         return "\n".join(printable(line) for line in super().format(record).split("\n"))
 
 
+class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``--debug`` adds: a later main() in the same process replaces it."""
+
+
 def _enable_debug_logging(stream: TextIO) -> None:
     # Only jcsaml's own logger: botocore's debug output would include the SAML assertion.
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger = logging.getLogger("jcsaml")
+    for earlier in [h for h in logger.handlers if isinstance(h, _DebugHandler)]:
+        logger.removeHandler(earlier)
+    handler = _DebugHandler(stream)
+    handler.setFormatter(_PrintableFormatter("jcsaml: debug: %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-def run() -> None:
-    """The console script."""
-    sys.exit(main())

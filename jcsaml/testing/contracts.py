@@ -7,7 +7,7 @@ implement the hook that builds the implementation under test::
         def make_store(self, tmp_path: Path) -> CredentialsStore:
             return MyStore(tmp_path / "store")
 
-Needs pytest (the ``test`` extra).
+Needs pytest (the ``testing`` extra).
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+from jcsaml.testing import require
 
-from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.credentials_file import CredentialsStore
+require("pytest", needed_by="jcsaml.testing.contracts")
+
+import pytest  # noqa: E402 - after the check that explains a missing pytest
+
+from jcsaml.aws_credentials import AwsCredentials  # noqa: E402
+from jcsaml.credentials_file import CredentialsStore  # noqa: E402
 
 
 def sample_credentials(

@@ -625,6 +625,9 @@ class FakeJumpCloud:
 
     def totp_code(self, email: str, *, steps: int = 0) -> str:
         """The user's TOTP code at the fake's current time, ``steps`` 30-second windows away."""
+        from jcsaml.testing import require
+
+        require("pyotp", needed_by="FakeJumpCloud's TOTP")
         import pyotp
 
         user = self._users[email.lower()]

@@ -521,6 +521,9 @@ class LocalAws:
 
     def start(self) -> LocalAws:
         """Start the server and install the strict AssumeRoleWithSAML; returns ``self``."""
+        from jcsaml.testing import require
+
+        require("moto.moto_server.threaded_moto_server", needed_by="LocalAws")
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
