@@ -491,11 +491,16 @@ def validate_setting(key: str, value: str) -> str:
     return value
 
 
+def is_region_name(text: str) -> bool:
+    """True when ``text`` has AWS's region syntax (see :func:`validate_region`)."""
+    return _REGION.match(text) is not None
+
+
 def validate_region(region: str, *, source: str = "region") -> str:
     """``region`` when it has AWS's region syntax (``us-east-1``); else InvalidSettingError
     naming ``source``, where the value came from (``--region``, ``AWS_REGION``, an account's
     ``region``)."""
-    if not _REGION.match(region):
+    if not is_region_name(region):
         raise InvalidSettingError(
             setting=source,
             reason=f"{region!r} is not an AWS region name (such as us-east-1 or us-gov-west-1)",

@@ -97,14 +97,14 @@ def _console_hosts() -> frozenset[str]:
 
 def _is_console_host(host: str, partition: str | None = None) -> bool:
     """True for a partition's console host, or a regional one (``us-west-2.console...``)."""
-    from jcsaml.config import _REGION
+    from jcsaml.config import is_region_name
 
     bases = _console_hosts() if partition is None else {HOSTS.get(partition, HOSTS["aws"])[1]}
     for base in bases:
         if host == base:
             return True
         label, _, rest = host.partition(".")
-        if rest == base and _REGION.match(label):
+        if rest == base and is_region_name(label):
             return True
     return False
 
