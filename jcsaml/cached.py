@@ -72,6 +72,8 @@ CONFIG_KEYS = frozenset(
         "federation_url",
         "account_aliases",
         "profile_template",
+        "policy_arns",
+        "policy_file",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")
@@ -83,6 +85,8 @@ _HTTPS_URL = re.compile(
     re.ASCII,
 )
 _ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+_POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}")
+_POLICY_SEPARATOR = re.compile(r"[,\s]+")
 _DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)  # as jcsaml.config
@@ -439,6 +443,9 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     if template and not _PROFILE_TEMPLATE.fullmatch(template):
         return False
     if values.get("role_arn") and not _ROLE_ARN.fullmatch(values["role_arn"]):
+        return False
+    policies = [p for p in _POLICY_SEPARATOR.split(values.get("policy_arns", "")) if p]
+    if len(policies) > 10 or not all(_POLICY_ARN.fullmatch(arn) for arn in policies):
         return False
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):

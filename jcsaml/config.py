@@ -75,6 +75,8 @@ KNOWN_KEYS = (
     "sts_timeout",
     "federation_url",
     "account_aliases",
+    "policy_arns",
+    "policy_file",
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
@@ -117,6 +119,11 @@ class Account:
     #: How profiles are named when several roles are taken from this account's assertion, e.g.
     #: ``{account}-{role}`` (the default then); see :data:`TEMPLATE_FIELDS`.
     profile_template: str = ""
+    #: Session policies (saml2aws's policy_arn_list and policy_file): managed policy ARNs and a
+    #: JSON policy file passed to AssumeRoleWithSAML, so the credentials can do no more than
+    #: they allow.
+    policy_arns: tuple[str, ...] = ()
+    policy_file: str = ""
 
     @property
     def profile(self) -> str:
@@ -152,13 +159,18 @@ class Account:
             if self.sts_timeout == DEFAULT_STS_TIMEOUT
             else f"{self.sts_timeout:g}",
             "profile_template": self.profile_template,
+            "policy_arns": ", ".join(self.policy_arns),
+            "policy_file": self.policy_file,
         }
         return {key: (value or None) for key, value in values.items()}
 
 
 def config_path(environ: Mapping[str, str] = os.environ, override: str | None = None) -> Path:
-    """``--config``, else ``JCSAML_CONFIG``, else ``~/.jcsaml``."""
-    chosen = override or environ.get("JCSAML_CONFIG") or "~/.jcsaml"
+    """``--config``, else ``JCSAML_CONFIG``, else saml2aws's ``SAML2AWS_CONFIGFILE``, else
+    ``~/.jcsaml``."""
+    from jcsaml.variables import lookup
+
+    chosen = override or lookup("config", environ) or "~/.jcsaml"
     return expand_home(chosen, environ)
 
 
@@ -333,6 +345,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
             "sts_timeout", lambda v: parse_seconds("sts_timeout", v), DEFAULT_STS_TIMEOUT
         ),
         profile_template=parsed("profile_template", parse_profile_template, ""),
+        policy_arns=parsed("policy_arns", parse_policy_arns, ()),
+        policy_file=get("policy_file"),
     )
     if strict:
         validate_account(account)
@@ -488,6 +502,8 @@ def validate_setting(key: str, value: str) -> str:
         return ", ".join(f"{a}:{n}" for a, n in parse_account_aliases(value))
     elif key == "profile_template":
         parse_profile_template(value)
+    elif key == "policy_arns":
+        return ", ".join(parse_policy_arns(value))
     return value
 
 
@@ -568,6 +584,24 @@ def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((account_id, alias))
     return tuple(pairs)
+
+
+_POLICY_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}\Z")
+
+
+def parse_policy_arns(text: str, *, setting: str = "policy_arns") -> tuple[str, ...]:
+    """Managed policy ARNs separated by commas or spaces (at most 10, as STS allows)."""
+    arns = tuple(part for part in re.split(r"[,\s]+", text.strip()) if part)
+    for arn in arns:
+        if not _POLICY_ARN.match(arn):
+            raise InvalidSettingError(
+                setting=setting,
+                reason=f"{arn!r} is not an IAM managed policy ARN "
+                "(arn:aws:iam::ACCOUNT:policy/NAME)",
+            )
+    if len(arns) > 10:
+        raise InvalidSettingError(setting=setting, reason="STS takes at most 10 policy ARNs")
+    return arns
 
 
 def parse_profile_template(text: str) -> str:

@@ -26,6 +26,8 @@ import re
 import stat
 from typing import TYPE_CHECKING
 
+from jcsaml.private_file import remove_temp_files, temp_name, write_new_file, write_private_file
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
@@ -37,6 +39,7 @@ __all__ = [
     "IniSyntaxError",
     "check_editable",
     "edit_ini",
+    "go_ini_value",
     "lock_path_for",
     "read_ini",
 ]
@@ -54,7 +57,6 @@ _NON_SPACE = re.compile(r"\S")
 _INLINE_COMMENT = re.compile(r"\s[;#]")
 _COMMENT_PREFIXES = ("#", ";")
 
-_TEMP_SUFFIX = ".jcsaml-tmp"
 DEFAULT_LOCK_TIMEOUT = 10.0
 #: How long :func:`check_editable` waits for the lock: long enough for another process's
 #: rewrite (milliseconds), short enough to count as failing at once.
@@ -518,6 +520,30 @@ def _decode(data: bytes) -> str:
         raise IniSyntaxError(line, "not valid UTF-8 text") from None
 
 
+def go_ini_value(raw: str) -> str:
+    """A value as saml2aws's INI library (go-ini, with ``SpaceBeforeInlineComment``) reads it
+    from ``raw``, the text after ``=`` (as :meth:`IniDocument.section` gives it without
+    ``inline_comments``): a value in backquotes or triple double quotes is taken as written
+    (go-ini writes a value holding ``#`` or ``;`` in backquotes); otherwise a ``#`` or ``;``
+    after a space starts a comment, and one pair of surrounding quotes is removed."""
+    line = raw.lstrip()
+    for quote in ('"""', "`"):
+        if line.startswith(quote) and len(line) > len(quote):
+            end = line.find(quote, len(quote))
+            if end >= 0:
+                return line[len(quote) : end]
+    line = line.strip()
+    # go-ini's own order: the first " #", else the first " ;".
+    cut = line.find(" #")
+    if cut < 0:
+        cut = line.find(" ;")
+    if cut >= 0:
+        line = line[:cut].strip()
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":
+        line = line[1:-1]
+    return line
+
+
 def read_ini(
     path: str | os.PathLike[str], *, inline_comments: bool = False, max_bytes: int | None = None
 ) -> IniDocument | None:
@@ -781,9 +807,9 @@ def _probe_directory(target: Path, size: int) -> None:
     # A missing directory is created by the edit: probe the one it will be created in.
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
-    probe = directory / _temp_name(target).name
+    probe = directory / temp_name(target).name
     try:
-        _write_new_file(probe, bytes(size), sync=False)
+        write_new_file(probe, bytes(size), sync=False)
     except OSError as exc:
         raise IniAccessError("write", directory, _os_reason(exc)) from None
     finally:
@@ -832,7 +858,7 @@ def edit_ini(
     with _Locked(path, lock_timeout, environ):
         try:
             # Holding the lock, no other editor is writing: any temporary file is a leftover.
-            _remove_temp_files(target)
+            remove_temp_files(target)
         except OSError as exc:
             raise IniAccessError("write", target.parent, _os_reason(exc)) from None
         try:
@@ -850,76 +876,10 @@ def edit_ini(
         if data is not None and new_text == old_text and _mode(target) == 0o600:
             return
         try:
-            _replace_atomically(target, new_text.encode("utf-8"))
+            write_private_file(target, new_text.encode("utf-8"))
         except OSError as exc:
             raise IniAccessError("write", target, _os_reason(exc)) from None
 
 
 def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o7777
-
-
-def _temp_file_pattern(target: Path) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}{re.escape(_TEMP_SUFFIX)}")
-
-
-def _remove_temp_files(target: Path) -> None:
-    pattern = _temp_file_pattern(target)
-    with os.scandir(target.parent) as entries:
-        for entry in entries:
-            if pattern.fullmatch(entry.name):
-                import contextlib
-
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-
-
-def _temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}")
-
-
-def _write_new_file(path: Path, data: bytes, *, sync: bool = True) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0)
-    # Created 0600 (the umask can only narrow it), never opened up afterwards.
-    fd = os.open(path, flags, 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask removed
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    temp = _temp_name(target)
-    try:
-        _write_new_file(temp, data)
-        os.replace(temp, target)
-    except BaseException:
-        import contextlib
-
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; best effort where directories cannot be opened or synced."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

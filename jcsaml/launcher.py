@@ -21,22 +21,22 @@ status, or replaces the process. Register it in :data:`LIGHT_COMMANDS` under the
 :func:`parse_options` reads the options it understands (each an exact spelling; anything else
 declines) and :func:`jcsaml.cached.lookup` finds the credentials the full CLI would reuse.
 
-``--help`` and ``--version`` print texts that tests check against argparse's own output for the
-terminal widths listed in :data:`HELP_TEXTS`; at other widths they decline too.
+``--version`` prints the line argparse prints (declining on a terminal too narrow for it);
+``--help`` always goes to the full CLI, whose parser is the one source of the help text.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     LightHandler = Callable[[list[str], Mapping[str, str]], "int | None"]
 
-__all__ = ["HELP_TEXTS", "LIGHT_COMMANDS", "main", "parse_options", "run"]
+__all__ = ["LIGHT_COMMANDS", "main", "parse_options", "run"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,52 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """The console script and ``python -m jcsaml``."""
-    status = main()
-    if "jcsaml.cli" in sys.modules:  # the full CLI ran: its teardown is worth skipping
-        _end_now(status)
-    sys.exit(status)
-
-
-def _end_now(status: int) -> None:
-    """End the process with ``status`` without Python's teardown, when nothing depends on it.
-
-    After a sign-in, the interpreter's teardown of what it loaded (botocore, lxml, bs4,
-    cryptography, keyring...) costs about 100 ms of CPU that the person waits for, and changes
-    nothing: the files are closed and renamed into place by then. So: when no thread is left
-    that Python would wait for, flush stdout and stderr, run the ``atexit`` functions as a
-    normal exit does, and leave. Anything unusual (a stream that cannot be flushed, a
-    non-daemon thread) takes the normal exit instead, with its usual behaviour.
-    """
-    import threading
-
-    main_thread = threading.main_thread()
-    if threading.current_thread() is not main_thread or any(
-        not thread.daemon for thread in threading.enumerate() if thread is not main_thread
-    ):
-        return
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except Exception:  # e.g. a closed pipe: the normal exit reports it as it always does
-        return
-    import atexit
-
-    atexit._run_exitfuncs()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    finally:
-        os._exit(status)
+    sys.exit(main())
 
 
 def light(args: list[str], environ: Mapping[str, str]) -> int | None:
     """Answer ``args`` on a light path, or None when the full CLI must."""
     if not args:
         return None
-    if len(args) == 1 and args[0] in ("-h", "--help", "--version"):
-        return _print_help(args[0], environ)
+    if args == ["--version"]:
+        return _print_version(environ)
+    from jcsaml.variables import fast_path_unsafe
+
+    if fast_path_unsafe(environ):  # a saml2aws variable only the full CLI reads
+        return None
     handler = LIGHT_COMMANDS.get(args[0])
     return handler(args[1:], environ) if handler is not None else None
 
@@ -109,6 +76,7 @@ EXEC_OPTIONS: dict[str, str] = {
     "-a": "idp_account",
     "--idp-account": "idp_account",
     "--config": "config",
+    "-p": "profile",
     "--profile": "profile",
     "--role": "role",
 }
@@ -165,7 +133,7 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
 
     found = lookup(
         exec_account(options, environ),
-        profile=options.get("profile"),
+        profile=exec_profile(options, environ),
         role=exec_role(options, environ),
         config=options.get("config"),
         environ=environ,
@@ -188,12 +156,23 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
 
 def exec_account(options: Mapping[str, str], environ: Mapping[str, str]) -> str:
     """The account, as ``-a``'s default in :func:`jcsaml.cli.common_options` gives it."""
-    return options.get("idp_account") or environ.get("JCSAML_IDP_ACCOUNT") or "default"
+    from jcsaml.variables import lookup
+
+    return options.get("idp_account") or lookup("idp_account", environ) or "default"
 
 
 def exec_role(options: Mapping[str, str], environ: Mapping[str, str]) -> str | None:
-    """The role asked for, as ``--role`` and its variable give it (None: the account's)."""
-    return options.get("role") or environ.get("JCSAML_ROLE") or None
+    """The role asked for, as ``--role`` and its variables give it (None: the account's)."""
+    from jcsaml.variables import lookup
+
+    return options.get("role") or lookup("role", environ)
+
+
+def exec_profile(options: Mapping[str, str], environ: Mapping[str, str]) -> str | None:
+    """The profile asked for, as ``-p/--profile`` and SAML2AWS_PROFILE give it."""
+    from jcsaml.variables import lookup
+
+    return options.get("profile") or lookup("profile", environ)
 
 
 # --- script -----------------------------------------------------------------------------------
@@ -232,7 +211,7 @@ def light_script(args: list[str], environ: Mapping[str, str]) -> int | None:
 
     found = lookup(
         exec_account(options, environ),
-        profile=options.get("profile"),
+        profile=exec_profile(options, environ),
         role=exec_role(options, environ),
         config=options.get("config"),
         environ=environ,
@@ -300,7 +279,7 @@ LIGHT_COMMANDS: dict[str, LightHandler] = {
 }
 
 
-# --- --help and --version ---------------------------------------------------------------------
+# --- --version ------------------------------------------------------------------------------
 
 
 def _terminal_columns(environ: Mapping[str, str]) -> int:
@@ -318,121 +297,15 @@ def _terminal_columns(environ: Mapping[str, str]) -> int:
     return columns or 80
 
 
-def _print_help(option: str, environ: Mapping[str, str]) -> int | None:
-    columns = _terminal_columns(environ)
-    if option == "--version":
-        if columns < VERSION_MIN_COLUMNS:
-            return None
-        from jcsaml import __version__
+def _print_version(environ: Mapping[str, str]) -> int | None:
+    if _terminal_columns(environ) < VERSION_MIN_COLUMNS:
+        return None
+    from jcsaml import __version__
 
-        text = f"jcsaml {__version__}\n"
-    else:
-        found = [text for low, high, text in HELP_TEXTS if low <= columns <= (high or columns)]
-        if not found:
-            return None
-        text = found[0]
-    sys.stdout.write(text)
+    sys.stdout.write(f"jcsaml {__version__}\n")
     sys.stdout.flush()
     return 0
 
 
 #: ``jcsaml --version`` is one short line from this width up.
 VERSION_MIN_COLUMNS = 30
-
-#: ``jcsaml --help`` as argparse prints it: (fewest columns, most columns or None, text).
-#: tests/test_launcher.py checks every width in these ranges; `python -m tests.test_launcher
-#: --write` regenerates them from the parser.
-HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = (
-    (
-        80,
-        80,
-        "usage: jcsaml [-h] [-a NAME] [--config PATH] [--debug] [--version] COMMAND "
-        "...\n"
-        "\n"
-        "Sign in to JumpCloud and get temporary AWS credentials through SAML.\n"
-        "\n"
-        "positional arguments:\n"
-        "  COMMAND\n"
-        "    configure           create or update an IdP account in the config file\n"
-        "    login               sign in to JumpCloud and write AWS credentials to a\n"
-        "                        profile\n"
-        "    exec                run a command with the account's AWS credentials in\n"
-        "                        its environment\n"
-        "    script              print shell code that sets the account's AWS\n"
-        "                        credentials, for eval\n"
-        "    credential-process  print credentials as JSON for credential_process in\n"
-        "                        ~/.aws/config\n"
-        "    console             open the AWS web console as the account's role (or\n"
-        "                        print the sign-in URL)\n"
-        "    list-roles          list the AWS roles JumpCloud offers for the account\n"
-        "                        (one sign-in, no AWS call)\n"
-        "    status              show the credentials jcsaml holds and the JumpCloud\n"
-        "                        sessions it saved\n"
-        "    logout              forget the JumpCloud session and remove the "
-        "account's\n"
-        "                        temporary AWS credentials\n"
-        "    setup               administrator setup: IdP key and certificate, IAM "
-        "SAML\n"
-        "                        provider and roles\n"
-        "    help                show a guide (configuration, troubleshooting, MFA\n"
-        "                        ...); without TOPIC, list them\n"
-        "    completion          print a shell completion script (bash, zsh or fish)\n"
-        "\n"
-        "options:\n"
-        "  -h, --help            show this help message and exit\n"
-        "  -a NAME, --idp-account NAME\n"
-        "                        IdP account (config section) to use [env\n"
-        "                        JCSAML_IDP_ACCOUNT, default: default]\n"
-        "  --config PATH         config file [env JCSAML_CONFIG, default: ~/.jcsaml]\n"
-        "  --debug               log each step and show tracebacks (never secrets)\n"
-        "  --version             show program's version number and exit\n"
-        "\n"
-        "Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the\n"
-        "guides.\n",
-    ),
-    (
-        106,
-        None,
-        "usage: jcsaml [-h] [-a NAME] [--config PATH] [--debug] [--version] COMMAND "
-        "...\n"
-        "\n"
-        "Sign in to JumpCloud and get temporary AWS credentials through SAML.\n"
-        "\n"
-        "positional arguments:\n"
-        "  COMMAND\n"
-        "    configure           create or update an IdP account in the config file\n"
-        "    login               sign in to JumpCloud and write AWS credentials to a "
-        "profile\n"
-        "    exec                run a command with the account's AWS credentials in "
-        "its environment\n"
-        "    script              print shell code that sets the account's AWS "
-        "credentials, for eval\n"
-        "    credential-process  print credentials as JSON for credential_process in "
-        "~/.aws/config\n"
-        "    console             open the AWS web console as the account's role (or "
-        "print the sign-in URL)\n"
-        "    list-roles          list the AWS roles JumpCloud offers for the account "
-        "(one sign-in, no AWS call)\n"
-        "    status              show the credentials jcsaml holds and the JumpCloud "
-        "sessions it saved\n"
-        "    logout              forget the JumpCloud session and remove the "
-        "account's temporary AWS credentials\n"
-        "    setup               administrator setup: IdP key and certificate, IAM "
-        "SAML provider and roles\n"
-        "    help                show a guide (configuration, troubleshooting, MFA "
-        "...); without TOPIC, list them\n"
-        "    completion          print a shell completion script (bash, zsh or fish)\n"
-        "\n"
-        "options:\n"
-        "  -h, --help            show this help message and exit\n"
-        "  -a NAME, --idp-account NAME\n"
-        "                        IdP account (config section) to use [env "
-        "JCSAML_IDP_ACCOUNT, default: default]\n"
-        "  --config PATH         config file [env JCSAML_CONFIG, default: ~/.jcsaml]\n"
-        "  --debug               log each step and show tracebacks (never secrets)\n"
-        "  --version             show program's version number and exit\n"
-        "\n"
-        "Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the "
-        "guides.\n",
-    ),
-)

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -561,6 +561,8 @@ def login(
     new certificate after JumpCloud renewed it.
     """
     resolved = resolve_account(account, environ=environ)
+    # A policy file that cannot be used fails before anything is asked or sent.
+    policy = read_session_policy(resolved)
     asker = prompter or NonInteractivePrompter()
     warmup = SignInWarmup(
         # The region of roles in the aws partition: the one nearly every role is in.
@@ -596,6 +598,8 @@ def login(
             prompter=asker,
             sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
             sts_timeout=resolved.sts_timeout,
+            policy_arns=resolved.policy_arns,
+            policy=policy,
         )
     finally:
         warmup.finish()
@@ -615,8 +619,11 @@ def assume_role(
     prompter: Prompter,
     sts_client: StsClient | None = None,
     sts_timeout: float = DEFAULT_STS_TIMEOUT,
+    policy_arns: Sequence[str] = (),
+    policy: str | None = None,
 ) -> AwsCredentials:
-    """AssumeRoleWithSAML for the longest session that is allowed; each call to STS takes at
+    """AssumeRoleWithSAML for the longest session that is allowed, restricted by the session
+    policies ``policy_arns`` and ``policy`` when given; each call to STS takes at
     most ``sts_timeout`` seconds.
 
     Without a requested duration, the assertion's SessionDuration is asked for. A request above
@@ -643,6 +650,8 @@ def assume_role(
             region=region,
             client=sts_client,
             timeout=sts_timeout,
+            policy_arns=policy_arns,
+            policy=policy,
         )
     except StsError as exc:
         if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
@@ -658,7 +667,38 @@ def assume_role(
         region=region,
         client=sts_client,
         timeout=sts_timeout,
+        policy_arns=policy_arns,
+        policy=policy,
     )
+
+
+def read_session_policy(account: Account) -> str | None:
+    """The JSON session policy in the account's ``policy_file`` (None without one), checked
+    to be a JSON object. Raises InvalidSettingError naming the file."""
+    if not account.policy_file:
+        return None
+    import json
+
+    from jcsaml.errors import InvalidSettingError
+
+    path = expand_home(account.policy_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text)
+    except OSError as exc:
+        raise InvalidSettingError(
+            setting="policy_file", reason=f"cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidSettingError(
+            setting="policy_file", reason=f"{path} is not a JSON policy document"
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidSettingError(
+            setting="policy_file", reason=f"{path} is not a JSON policy document"
+        )
+    # STS counts the policy's characters: send it without the file's indentation.
+    return json.dumps(document, separators=(",", ":"))
 
 
 def _above_role_maximum(error: Exception) -> bool:

@@ -8,7 +8,7 @@ STS. botocore is imported only inside the functions that call AWS.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -93,8 +93,11 @@ def assume_role_with_saml(
     region: str | None = None,
     client: StsClient | None = None,
     timeout: float = DEFAULT_STS_TIMEOUT,
+    policy_arns: Sequence[str] = (),
+    policy: str | None = None,
 ) -> AwsCredentials:
-    """Call AssumeRoleWithSAML; the whole call, retries included, takes at most ``timeout``
+    """Call AssumeRoleWithSAML (with the session policies ``policy_arns`` and ``policy``, a
+    JSON document, when given); the whole call, retries included, takes at most ``timeout``
     seconds. Raises StsError (with ``.code``), StsUnavailableError, StsTimeoutError or
     StsBadAnswerError."""
 
@@ -107,6 +110,7 @@ def assume_role_with_saml(
     }
     if duration:
         params["DurationSeconds"] = duration
+    params.update(session_policy_params(policy_arns, policy))
     return _credentials_call(
         sts,
         role,
@@ -261,6 +265,8 @@ def assume_role(
     region: str | None = None,
     client: AssumeRoleClient | None = None,
     timeout: float = DEFAULT_STS_TIMEOUT,
+    policy_arns: Sequence[str] = (),
+    policy: str | None = None,
 ) -> AwsCredentials:
     """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
     does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
@@ -278,6 +284,7 @@ def assume_role(
         params["DurationSeconds"] = duration
     if external_id:
         params["ExternalId"] = external_id
+    params.update(session_policy_params(policy_arns, policy))
     return _credentials_call(
         sts,
         target,
@@ -293,6 +300,16 @@ def assume_role(
             source_role=source.role_arn or "the signed-in role",
         ),
     )
+
+
+def session_policy_params(policy_arns: Sequence[str], policy: str | None) -> dict[str, Any]:
+    """STS's ``PolicyArns`` and ``Policy`` parameters (session policies), when given."""
+    params: dict[str, Any] = {}
+    if policy_arns:
+        params["PolicyArns"] = [{"arn": arn} for arn in policy_arns]
+    if policy:
+        params["Policy"] = policy
+    return params
 
 
 def _session_name(source: AwsCredentials) -> str:

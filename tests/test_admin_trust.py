@@ -6,7 +6,13 @@ import pytest
 
 from jcsaml.admin.iam_setup import RoleSpec, SetupRequest
 from jcsaml.admin.metadata import build_idp_metadata, read_idp_metadata
-from jcsaml.admin.partition import policy_arn, signin_url
+from jcsaml.admin.partition import (
+    endpoint_name,
+    is_saml_endpoint,
+    policy_arn,
+    saml_endpoint,
+    signin_url,
+)
 from jcsaml.admin.trust import judge_trust, saml_trust_policy, with_provider_trusted
 from jcsaml.errors import InvalidSettingError
 from jcsaml.testing.idp import IdpKeyPair
@@ -52,7 +58,8 @@ def test_findings() -> None:
     assert not verdict.allowed
     assert verdict.problems == (
         "its SAML:aud condition expects https://signin.aws.amazon.com/saml, but AWS sets "
-        "SAML:aud to https://signin.amazonaws-us-gov.com/saml",
+        "SAML:aud to https://signin.amazonaws-us-gov.com/saml (or a regional endpoint such as "
+        "https://REGION.signin.amazonaws-us-gov.com/saml)",
     )
     other = judge_trust(saml_trust_policy(OTHER, "aws-us-gov"), GOV, "aws-us-gov")
     assert other.problems == (f"it trusts {OTHER}, not {GOV}",)
@@ -107,3 +114,48 @@ def test_request_validation() -> None:
         SetupRequest("JumpCloud", metadata, (role, RoleSpec("ops", ("admin",))))
     with pytest.raises(InvalidSettingError, match="--provider-name"):
         SetupRequest("Jump Cloud", metadata, (role,))
+
+
+REGIONAL = "https://eu-west-1.signin.aws.amazon.com/saml"
+AWS_PROVIDER = "arn:aws:iam::123456789012:saml-provider/JumpCloud"
+
+
+@pytest.mark.parametrize(
+    ("partition", "where", "url"),
+    [
+        ("aws", "global", "https://signin.aws.amazon.com/saml"),
+        ("aws", "eu-west-1", REGIONAL),
+        ("aws-us-gov", "us-gov-west-1", "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml"),
+        ("aws-cn", "cn-north-1", "https://cn-north-1.signin.amazonaws.cn/saml"),
+    ],
+)
+def test_saml_endpoints(partition: str, where: str, url: str) -> None:
+    assert saml_endpoint(partition, where) == url
+    assert is_saml_endpoint(url, partition)
+    assert endpoint_name(url) == where
+
+
+@pytest.mark.parametrize(
+    ("partition", "where"), [("aws", "cn-north-1"), ("aws", "mars"), ("aws-cn", "eu-west-1")]
+)
+def test_a_region_outside_the_partition_is_refused(partition: str, where: str) -> None:
+    with pytest.raises(ValueError, match="not a region of partition"):
+        saml_endpoint(partition, where)
+
+
+def test_a_regional_endpoint_is_trusted_and_kept_on_repair() -> None:
+    regional = saml_trust_policy(AWS_PROVIDER, "aws", [REGIONAL])
+    verdict = judge_trust(regional, AWS_PROVIDER, "aws")
+    assert verdict.allowed and verdict.endpoints == (REGIONAL,)
+    assert not is_saml_endpoint("https://evil.example/saml", "aws")
+    # A repair that adds the global endpoint keeps the regional one.
+    repaired = with_provider_trusted(
+        regional, AWS_PROVIDER, "aws", ["https://signin.aws.amazon.com/saml"]
+    )
+    assert judge_trust(repaired, AWS_PROVIDER, "aws").endpoints == (
+        "https://signin.aws.amazon.com/saml",
+        REGIONAL,
+    )
+    assert with_provider_trusted(regional, AWS_PROVIDER, "aws")["Statement"][0]["Condition"] == {
+        "StringEquals": {"SAML:aud": REGIONAL}
+    }

@@ -139,7 +139,7 @@ def _command_parsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_the_readme_command_table_names_every_option_of_every_command() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    common = {"-h", "--help", "-a", "--idp-account", "--config", "--debug"}
+    common = {"-h", "--help", "-a", "--idp-account", "--config", "--debug", "--verbose"}
     parsers = _command_parsers()
     for name, parser in parsers.items():
         if any(other.startswith(name + " ") for other in parsers):

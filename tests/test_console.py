@@ -459,3 +459,42 @@ def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
         with pytest.raises(ConsoleUnavailableError, match=r"no complete answer within 1 s"):
             get_signin_token(stranger, federation.url, timeout=1)
         assert time.monotonic() - started < 1 + 4.0  # an upper bound on giving up, never a speed
+
+
+def test_console_exec_profile_opens_the_console_as_that_profiles_role(
+    world: World, tmp_path: Path
+) -> None:
+    """saml2aws's console --exec-profile: the console as the role of an AWS config profile,
+    assumed with the account's credentials."""
+    deploy = world.aws.create_role_with_policy(
+        "ConsoleDeploy",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        account_id=ACCOUNT,
+    )
+    config = tmp_path / "aws-config"
+    config.write_text(f"[profile deploy]\nrole_arn = {deploy}\n")
+    world.configure("aws")
+    url = only_url(
+        world.console("aws", "--link", "--exec-profile", "deploy", AWS_CONFIG_FILE=str(config))
+    )
+    login = world.federation.open(url)
+    assert login is not None, world.federation.requests
+    assert login.assumed_role_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/ConsoleDeploy/")
+    # From saml2aws's variable too.
+    again = only_url(
+        world.run(
+            "console", "-a", "aws", "--link",
+            AWS_CONFIG_FILE=str(config), SAML2AWS_EXEC_PROFILE="deploy",
+        )
+    )  # fmt: skip
+    login = world.federation.open(again)
+    assert login is not None and "assumed-role/ConsoleDeploy/" in login.assumed_role_arn

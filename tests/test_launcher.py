@@ -1,11 +1,10 @@
-"""The light entry (jcsaml.launcher): its --help and --version are argparse's, its option
+"""The light entry (jcsaml.launcher): --help is argparse's, --version is argparse's, its option
 reading is argparse's where it does not decline, and it falls back to the full CLI."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,41 +33,6 @@ def argparse_help(columns: int) -> str:
             os.environ["COLUMNS"] = saved
 
 
-def help_table() -> str:
-    """HELP_TEXTS as Python source, from the full parser: the 80-column text and the widest."""
-    ranges: list[tuple[int, int | None, str]] = []
-    start, previous = 40, argparse_help(40)
-    for columns in range(41, 401):
-        text = argparse_help(columns)
-        if text != previous:
-            ranges.append((start, columns - 1, previous))
-            start, previous = columns, text
-    ranges.append((start, None, previous))
-    kept = [r for r in ranges if r[1] is None or r[0] <= 80 <= r[1]]
-    out = ["HELP_TEXTS: tuple[tuple[int, int | None, str], ...] = ("]
-    for low, high, text in kept:
-        out += ["    (", f"        {low},", f"        {high},"]
-        for line in text.splitlines(keepends=True):
-            while len(line) > 76:  # split long lines at a space, for the line-length limit
-                cut = line.rfind(" ", 0, 76) + 1 or 76
-                out.append(f"        {line[:cut]!r}")
-                line = line[cut:]
-            out.append(f"        {line!r}")
-        out.append("    ),")
-    out.append(")")
-    return "\n".join(out)
-
-
-def test_help_texts_are_argparses_at_every_listed_width() -> None:
-    assert launcher.HELP_TEXTS, "no help texts"
-    for low, high, text in launcher.HELP_TEXTS:
-        for columns in range(low, (high or low + 300) + 1):
-            assert argparse_help(columns) == text, (
-                f"jcsaml --help at {columns} columns differs from argparse's; regenerate "
-                "launcher.HELP_TEXTS with: python -m tests.test_launcher --write"
-            )
-
-
 @pytest.mark.parametrize("columns", ["80", "200"])
 def test_help_through_the_command_is_the_full_parsers(hermetic_home: Path, columns: str) -> None:
     env = cli_environment(hermetic_home, {"COLUMNS": columns})
@@ -81,10 +45,9 @@ def test_help_through_the_command_is_the_full_parsers(hermetic_home: Path, colum
     assert light.stderr == ""
 
 
-def test_help_at_a_width_without_a_stored_text_comes_from_argparse(hermetic_home: Path) -> None:
-    env = cli_environment(hermetic_home, {"COLUMNS": "60"})
-    assert launcher.light(["--help"], {"COLUMNS": "60"}) is None
-    assert run_cli("--help", env=env).stdout == argparse_help(60)
+def test_help_is_never_a_light_path() -> None:
+    assert launcher.light(["--help"], {"COLUMNS": "80"}) is None
+    assert launcher.light(["-h"], {}) is None
 
 
 def test_version_is_argparses(hermetic_home: Path) -> None:
@@ -288,7 +251,24 @@ def test_the_ordinary_command_lines_are_not_declined() -> None:
 def test_options_from_variables_are_known_to_the_light_paths(command: str) -> None:
     args = parse_as_main_does([command], EveryVariable())
     from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+    assert from_variables == {
+        "idp_account",
+        "role",
+        "username",
+        "password",
+        "mfa_token",
+        "session_duration",
+        *SIGN_IN_ONLY[command],
+    }
+
+
+#: Per command, options from variables that matter only when signing in (plus the profile,
+#: which the light paths read from SAML2AWS_PROFILE too).
+SIGN_IN_ONLY = {
+    "exec": ("profile", "policyarns", "policyfile"),
+    "script": ("profile", "policyarns", "policyfile"),
+    "credential-process": (),
+}
 
 
 class EveryVariable(dict[str, str]):
@@ -306,8 +286,19 @@ def test_exec_options_from_variables_are_known_to_the_light_path() -> None:
     only if the light path reads that variable too: a new one must be added there."""
     args = parse_as_main_does(["exec", "--", "true"], EveryVariable())
     from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    # idp_account and role are read by the light path; the rest only matter for a sign-in.
-    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+    # idp_account, role and profile are read by the light path; the rest only matter for a
+    # sign-in, except exec_profile, whose SAML2AWS_EXEC_PROFILE sends a run to the full CLI.
+    assert from_variables == {
+        "idp_account",
+        "role",
+        "username",
+        "password",
+        "mfa_token",
+        "session_duration",
+        *SIGN_IN_ONLY["exec"],
+        "exec_profile",
+    }
+    assert launcher.light(["exec", "--", "true"], {"SAML2AWS_EXEC_PROFILE": "x"}) is None
 
 
 def test_nothing_to_run_is_not_a_light_path() -> None:
@@ -315,22 +306,6 @@ def test_nothing_to_run_is_not_a_light_path() -> None:
     assert launcher.light(["exec", "-a", "prod"], {}) is None
     assert launcher.light([], {}) is None
     assert launcher.light(["login"], {}) is None
-
-
-def write_help_table() -> None:
-    """Replace HELP_TEXTS in jcsaml/launcher.py (it is the file's last statement)."""
-    path = REPO / "jcsaml" / "launcher.py"
-    text = path.read_text()
-    start = text.index("HELP_TEXTS: tuple[")
-    path.write_text(text[:start] + help_table() + "\n")
-
-
-if __name__ == "__main__":
-    # python -m tests.test_launcher [--write]: print (or write) HELP_TEXTS for the parser now.
-    if "--write" in sys.argv[1:]:
-        write_help_table()
-    else:
-        print(help_table())
 
 
 # --- credential-process's options -----------------------------------------------------------------
@@ -381,7 +356,14 @@ def test_light_credential_process_options_from_exec_words_agree_or_decline(
 def test_credential_process_options_from_variables_are_known_to_the_light_path() -> None:
     args = parse_as_main_does(["credential-process"], EveryVariable())
     from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    assert from_variables == {"idp_account", "role", "username", "password", "mfa_token"}
+    assert from_variables == {
+        "idp_account",
+        "role",
+        "username",
+        "password",
+        "mfa_token",
+        "session_duration",
+    }
 
 
 def test_credential_process_declines_what_argparse_refuses(

@@ -78,7 +78,6 @@ def test_read_saml2aws(sample: Path) -> None:
             role_arn="arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO",
             aws_profile="production",
             region="us-east-2",
-            session_duration=3600,
         ),
         Account(
             name="staging",
@@ -93,16 +92,9 @@ def test_read_saml2aws(sample: Path) -> None:
     assert "not a JumpCloud SAML application URL" in reasons[("broken", None)]
     assert "REQUESTS_CA_BUNDLE" in reasons[("staging", "skip_verify")]
     assert "aws_session_duration" in reasons[("staging", "aws_session_duration")]
-    unused = sorted(str(key) for (section, key) in reasons if section == "default")
-    # empty values are not set at all, so they are not reported
-    assert unused == [
-        "aws_urn",
-        "disable_remember_device",
-        "disable_sessions",
-        "saml_cache",
-        "skip_verify",
-        "timeout",
-    ]
+    # Empty values are not set at all, and saml2aws's defaults say nothing: neither is reported
+    # (3600 s, saml2aws's default duration, is not made a setting either).
+    assert [key for (section, key) in reasons if section == "default"] == []
 
 
 def test_merged_keeps_jcsamls_own_settings() -> None:
@@ -141,8 +133,6 @@ def test_import_end_to_end(hermetic_home: Path, sample: Path) -> None:
         "  [okta-dev]: provider is Okta; jcsaml signs in to JumpCloud only",
         "  [broken]: invalid url: https://sso.jumpcloud.com/not-saml is not a JumpCloud SAML "
         "application URL (expected https://sso.jumpcloud.com/saml2/<application>)",
-        "  [default] skip_verify, timeout, aws_urn, saml_cache, disable_remember_device, "
-        "disable_sessions: jcsaml has no such setting",
     ]
     assert (sample.read_bytes(), os.stat(sample).st_mtime_ns, os.stat(sample).st_mode) == before
     text = config.read_text()
@@ -201,3 +191,97 @@ def test_import_errors(hermetic_home: Path, tmp_path: Path) -> None:
     mixed = configure(hermetic_home, "--import-saml2aws", "--url", "https://x/saml2/y")
     assert mixed.status == 2 and "--import-saml2aws takes no --url" in mixed.stderr
     assert not (hermetic_home / ".jcsaml").exists()
+
+
+GO_INI_WRITTEN = """\
+[production]
+name                    = production
+app_id                  =
+url                     = https://sso.jumpcloud.com/saml2/acme-prod-aws-admin
+username                = ops@acme.example
+provider                = JumpCloud
+mfa                     = TOTP
+mfa_ip_address          =
+skip_verify             = false
+timeout                 = 0
+aws_urn                 = urn:amazon:webservices
+aws_session_duration    = 7200
+aws_profile             = `prod;admin#1`
+resource_id             =
+subdomain               =
+role_arn                = arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO
+region                  = us-east-2
+http_attempts_count     =
+http_retry_delay        =
+credentials_file        =
+saml_cache              = false
+saml_cache_file         =
+target_url              =
+disable_remember_device = false
+disable_sessions        = false
+download_browser_driver = false
+headless                = false
+prompter                =
+policy_file             = {policy}
+policy_arn_list = arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::012345678987:policy/NoDelete
+"""
+
+
+def test_a_file_as_go_ini_writes_it_imports_with_its_policies(
+    hermetic_home: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": []}')
+    path = hermetic_home / ".saml2aws"
+    path.write_text(GO_INI_WRITTEN.format(policy=policy))
+    found = read_saml2aws(path)
+    assert found.skipped == []  # every other key holds saml2aws's default or nothing
+    (account,) = found.accounts
+    assert account.aws_profile == "prod;admin#1"  # go-ini's backquotes, not kept
+    assert account.mfa == "TOTP" and account.session_duration == 7200
+    assert account.policy_arns == (
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws:iam::012345678987:policy/NoDelete",
+    )
+    assert account.policy_file == str(policy)
+
+
+def test_an_account_whose_policy_cannot_be_kept_is_not_imported(hermetic_home: Path) -> None:
+    path = hermetic_home / ".saml2aws"
+    path.write_text(GO_INI_WRITTEN.format(policy="/nonexistent/policy.json"))
+    found = read_saml2aws(path)
+    assert found.accounts == []
+    (skipped,) = found.skipped
+    assert skipped.key is None and "session policy cannot be kept" in skipped.reason
+    path.write_text(GO_INI_WRITTEN.format(policy="").replace("policy/NoDelete", "role/NotAPolicy"))
+    found = read_saml2aws(path)
+    assert found.accounts == [] and "policy_arn_list" in found.skipped[0].reason
+
+
+def test_inline_comments_on_every_key_read_as_saml2aws_reads_them(hermetic_home: Path) -> None:
+    path = hermetic_home / ".saml2aws"
+    path.write_text(
+        "[production]\n"
+        "url = https://sso.jumpcloud.com/saml2/acme-prod-aws-admin  # the admin app\n"
+        "username = ops@acme.example ; me\n"
+        "provider = JumpCloud  # the IdP\n"
+        "mfa = TOTP     # authenticator app\n"
+        "aws_session_duration = 3600   ; one hour\n"
+        "aws_profile = production # written by jcsaml\n"
+        "role_arn = 'arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO'   # quoted\n"
+        "region = us-east-2;not-a-comment-in-go-ini\n"
+        "skip_verify = false ; default\n"
+        "aws_urn = urn:amazon:webservices:govcloud  # GovCloud\n"
+    )
+    found = read_saml2aws(path)
+    (account,) = found.accounts
+    assert account.url == "https://sso.jumpcloud.com/saml2/acme-prod-aws-admin"
+    assert account.username == "ops@acme.example"
+    assert account.mfa == "TOTP"
+    assert account.session_duration is None  # saml2aws's default: not made a setting
+    assert account.aws_profile == "production"
+    assert account.role_arn == "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
+    assert account.region == "us-east-2;not-a-comment-in-go-ini"
+    (urn,) = found.skipped
+    assert (urn.key, urn.value) == ("aws_urn", "urn:amazon:webservices:govcloud")
+    assert "accepts this AWS audience" in urn.reason

@@ -414,3 +414,67 @@ def test_check_names_each_problem_on_its_own_line(
     )
     one_line_error(missing)
     assert "FAIL  role Nobody: does not exist" in missing.stdout
+
+
+def test_regional_saml_endpoints_are_written_checked_and_kept(
+    admin: Admin, cert_files: tuple[Path, Path]
+) -> None:
+    _, cert = cert_files
+    regional = "https://eu-west-1.signin.aws.amazon.com/saml"
+    made = admin.setup_aws(
+        "--role", "AcmeJumpCloudAdminRO=readonly",
+        "--saml-endpoint", "eu-west-1", "--saml-endpoint", "global",
+        cert=cert,
+    )  # fmt: skip
+    assert made.status == 0, made.stderr
+    statement = admin.state()["roles"]["AcmeJumpCloudAdminRO"][0]["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"SAML:aud": [regional, SIGNIN]}}
+    assert f"one the roles trust: {regional} or {SIGNIN}" in made.stdout
+
+    checked = admin.run("setup", "check", "--profile", "admin", "--idp-cert", str(cert))
+    assert checked.status == 0, checked.stdout + checked.stderr
+    ok = next(line for line in checked.stdout.splitlines() if "role/AcmeJumpCloudAdminRO" in line)
+    assert ok.startswith("OK") and f"at {regional}, {SIGNIN}" in ok
+
+    # A rerun without the flag changes nothing: both values stay.
+    again = admin.setup_aws("--role", "AcmeJumpCloudAdminRO=readonly", cert=cert)
+    assert again.status == 0, again.stderr
+    assert "No changes" in again.stdout
+    statement = admin.state()["roles"]["AcmeJumpCloudAdminRO"][0]["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"SAML:aud": [regional, SIGNIN]}}
+
+
+def test_a_role_trusting_only_a_regional_endpoint_is_ok_and_repaired_not_replaced(
+    admin: Admin, cert_files: tuple[Path, Path]
+) -> None:
+    _, cert = cert_files
+    regional = "https://eu-west-1.signin.aws.amazon.com/saml"
+    assert admin.setup_aws("--role", "Ops=readonly", cert=cert).status == 0
+    admin.iam.update_assume_role_policy(
+        RoleName="Ops",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": PROVIDER},
+                        "Action": "sts:AssumeRoleWithSAML",
+                        "Condition": {"StringEquals": {"SAML:aud": regional}},
+                    }
+                ],
+            }
+        ),
+    )
+    checked = admin.run("setup", "check", "--profile", "admin", "--idp-cert", str(cert))
+    assert checked.status == 0, checked.stdout + checked.stderr
+    assert f"at {regional} " in checked.stdout
+    # setup aws leaves it alone (it works), and adding global keeps the regional value.
+    kept = admin.setup_aws("--role", "Ops=readonly", cert=cert)
+    assert "No changes" in kept.stdout, kept.stdout
+    added = admin.setup_aws("--role", "Ops=readonly", "--saml-endpoint", "global", cert=cert)
+    assert added.status == 0, added.stderr
+    statement = admin.state()["roles"]["Ops"][0]["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"SAML:aud": [SIGNIN, regional]}}
+    refused = admin.setup_aws("--role", "Ops=readonly", "--saml-endpoint", "mars", cert=cert)
+    assert "invalid --saml-endpoint" in one_line_error(refused)

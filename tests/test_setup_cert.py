@@ -101,13 +101,25 @@ def test_prompting_config_takes_the_defaults_openssl_offers() -> None:
         (RUNBOOK_CONFIG.replace("default_bits = 2048", "default_bits = 1024"), 3, "2048"),
         (RUNBOOK_CONFIG.replace("countryName = US", "countryName = USA"), 11, "two-letter"),
         (RUNBOOK_CONFIG.replace("localityName", "cityName"), 13, "unknown distinguished-name"),
-        (RUNBOOK_CONFIG.replace("encrypt_key = no", "encrypt_keys = no"), 6, "unknown [req]"),
-        (RUNBOOK_CONFIG.replace("encrypt_key = no", "x509_extensions = v3"), 6, "extensions"),
+        (RUNBOOK_CONFIG.replace("encrypt_key = no", "x509_extensions = v3"), 6, "no [v3] section"),
         (RUNBOOK_CONFIG.replace("prompt = no", "prompt no"), 7, "key = value"),
         (RUNBOOK_CONFIG.replace("commonName = JumpCloud", "commonName = $ENV::CN"), 16, "$"),
-        (RUNBOOK_CONFIG + "[ v3_ca ]\nbasicConstraints = CA:true\n", 17, "unknown section"),
-        (RUNBOOK_CONFIG + "commonName = again\n", 17, "second time"),
-        ("oops = 1\n" + RUNBOOK_CONFIG, 1, "before the first section"),
+        (RUNBOOK_CONFIG.replace("= JumpCloud", "= $nowhere"), 16, "has no value"),
+        (RUNBOOK_CONFIG.replace("= JumpCloud", '= "JumpCloud'), 16, "not closed"),
+        (RUNBOOK_CONFIG.replace("= JumpCloud", "= a $ b"), 16, "variable"),
+        (".include /etc/ssl/more.cnf\n" + RUNBOOK_CONFIG, 1, ".include directive"),
+        (
+            RUNBOOK_CONFIG.replace("prompt = no", "prompt = no\nx509_extensions = ext")
+            + "[ext]\nnsComment = hi\n",
+            19,
+            "extension 'nsComment'",
+        ),
+        (
+            RUNBOOK_CONFIG.replace("prompt = no", "prompt = no\nx509_extensions = ext")
+            + "[ext]\nkeyUsage = critical, signEverything\n",
+            19,
+            "unknown keyUsage",
+        ),
         (RUNBOOK_CONFIG.replace("countryName = US", "countryName_default = US"), 11, "prompt"),
         (RUNBOOK_CONFIG.replace("= JumpCloud", "= " + "x" * 65), 16, "1 to 64"),
     ],
@@ -326,3 +338,70 @@ def test_force_is_needed_for_either_file(tmp_path: Path) -> None:
         write_idp_certificate(request, out_dir=tmp_path, name="production")
     assert caught.value.path == str(tmp_path / "production.crt")
     assert (tmp_path / "production.crt").read_text() == "keep me"
+
+
+OPENSSL_SYNTAX_CONFIG = """\
+base = Acme   # the default section, searched by $var
+[ ca ]
+default_ca = CA_default
+[CA_default]
+default_days = 730
+dir = ./demoCA
+[ req ]
+prompt = no
+distinguished_name = dn
+string_mask = utf8only
+[ dn ]
+C = "US"
+O = ${base} "Rocket # Products"
+OU = Ops \\# Security
+CN = one \\
+two
+[ policy_anything ]
+countryName = optional
+"""
+
+
+def test_openssl_syntax_is_followed() -> None:
+    request = parse_openssl_config(OPENSSL_SYNTAX_CONFIG)
+    assert request.subject == (
+        ("countryName", "US"),
+        ("organizationName", "Acme Rocket # Products"),
+        ("organizationalUnitName", "Ops # Security"),
+        ("commonName", "one two"),
+    )
+    assert request.days == 730 and request.openssl_would_use_30_days
+    assert request.read == ("req", "dn", "ca", "CA_default")
+    assert request.ignored == ("policy_anything",)
+    assert request.ignored_keys == ("string_mask",)
+
+
+def test_what_was_read_and_ignored_is_listed(tmp_path: Path) -> None:
+    config = tmp_path / "acme.cnf"
+    config.write_text(OPENSSL_SYNTAX_CONFIG)
+    result = run_cli(
+        "setup", "cert", str(config), "--out-dir", str(tmp_path), env=cli_environment(tmp_path)
+    )
+    assert result.status == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Read {config}: [ req ], [ dn ], [ ca ], [ CA_default ]"
+    assert lines[1] == (
+        "  ignored (openssl req -x509 does not use them either): [ policy_anything ], "
+        "string_mask in [ req ]"
+    )
+    assert lines[2] == "  validity: 730 days, from [ CA_default ] default_days"
+    assert "would have made a 30-day certificate" in lines[3]
+    cert = x509.load_pem_x509_certificate((tmp_path / "acme.crt").read_bytes())
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == timedelta(days=730)
+    with_days = run_cli(
+        "setup", "cert", str(config), "--out-dir", str(tmp_path), "--days", "90", "--force",
+        env=cli_environment(tmp_path),
+    )  # fmt: skip
+    assert "  validity: 90 days (--days)" in with_days.stdout.splitlines()
+    assert "30-day" not in with_days.stdout
+
+
+def test_without_default_days_anywhere_three_years() -> None:
+    text = RUNBOOK_CONFIG.replace("default_days = 1095\n", "")
+    request = parse_openssl_config(text)
+    assert request.days == 1095 and not request.openssl_would_use_30_days

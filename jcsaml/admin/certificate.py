@@ -3,8 +3,10 @@
 The result matches ``openssl genrsa -out NAME.key 2048`` followed by ``openssl req -new -x509
 -key NAME.key -out NAME.crt -config NAME.cnf``: an RSA key (PKCS#8 PEM, unencrypted, what
 JumpCloud takes) and an X.509 v3 certificate whose subject and issuer are the config's
-distinguished name, signed with the config's digest, carrying the extensions openssl's default
-``v3_ca`` section adds. cryptography is imported inside the functions.
+distinguished name, signed with the config's digest, carrying the extensions the config's
+``x509_extensions`` section names (or, when it names none, the usual v3 set of a self-signed
+certificate: basicConstraints CA:true, subject and authority key identifiers; openssl 3.0 would
+write a v1 certificate without extensions then). cryptography is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -15,9 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jcsaml.admin.openssl_config import DIGESTS, KEY_SIZES, MAX_DAYS, CertificateRequest
+from jcsaml.admin.openssl_config import (
+    DIGESTS,
+    EXTENDED_KEY_USAGES,
+    KEY_SIZES,
+    KEY_USAGES,
+    MAX_DAYS,
+    CertificateRequest,
+    Extension,
+)
 from jcsaml.errors import InvalidSettingError, OutputExistsError, OutputWriteError
+from jcsaml.private_file import temp_name, write_new_file
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 _NAME_OIDS = {
     "countryName": "COUNTRY_NAME",
@@ -44,11 +59,13 @@ class IdpCertificateFiles:
 
 
 def build_key_and_certificate(
-    request: CertificateRequest, *, now: datetime | None = None
+    request: CertificateRequest, *, now: datetime | None = None, key_pem: bytes | None = None
 ) -> tuple[bytes, bytes]:
     """A new RSA key (PKCS#8 PEM) and the self-signed certificate (PEM) ``request`` describes.
 
     The certificate is valid from ``now`` (default: the current time) for ``request.days``.
+    With ``key_pem`` (an unencrypted RSA key), that key signs instead of a new one, as
+    ``openssl req -new -x509 -key KEY`` does.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -61,7 +78,13 @@ def build_key_and_certificate(
         raise InvalidSettingError(setting="digest", reason=f"{request.digest} is not supported")
     if not 1 <= request.days <= MAX_DAYS:
         raise InvalidSettingError(setting="days", reason=f"{request.days} is out of range")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=request.bits)
+    if key_pem is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=request.bits)
+    else:
+        loaded = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise InvalidSettingError(setting="key", reason="not an RSA private key")
+        key = loaded
     name = x509.Name(
         [
             x509.NameAttribute(getattr(NameOID, _NAME_OIDS[field]), value)
@@ -76,7 +99,7 @@ def build_key_and_certificate(
         "sha384": hashes.SHA384(),
         "sha512": hashes.SHA512(),
     }
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -84,20 +107,82 @@ def build_key_and_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + timedelta(days=request.days))
-        .add_extension(subject_key_id, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(subject_key_id),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, digests[request.digest])
     )
+    if request.extensions is None:
+        # No extensions section: the usual v3 set of a self-signed certificate.
+        builder = (
+            builder.add_extension(subject_key_id, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(subject_key_id),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        )
+    else:
+        for extension in request.extensions:
+            value = _extension_value(extension, subject_key_id, name)
+            if value is not None:
+                builder = builder.add_extension(value, critical=extension.critical)
+    certificate = builder.sign(key, digests[request.digest])
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _extension_value(
+    extension: Extension, subject_key_id: x509.SubjectKeyIdentifier, issuer: x509.Name
+) -> x509.ExtensionType | None:
+    """The cryptography object for one line of the config's extensions section, as openssl
+    makes it for a self-signed certificate (None: openssl writes nothing for it)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+
+    values = extension.values
+    if extension.name == "basicConstraints":
+        options = dict(part.partition(":")[::2] for part in values)
+        ca = options.get("CA", "false").lower() == "true"
+        pathlen = options.get("pathlen")
+        return x509.BasicConstraints(ca=ca, path_length=int(pathlen) if pathlen and ca else None)
+    if extension.name == "keyUsage":
+        flags = {flag: False for flag in KEY_USAGES.values()}
+        flags.update({KEY_USAGES[part]: True for part in values})
+        return x509.KeyUsage(**flags)
+    if extension.name == "extendedKeyUsage":
+        return x509.ExtendedKeyUsage(
+            [ObjectIdentifier(EXTENDED_KEY_USAGES.get(part, part)) for part in values]
+        )
+    if extension.name == "subjectKeyIdentifier":
+        return None if values == ("none",) else subject_key_id
+    if extension.name == "authorityKeyIdentifier":
+        if "none" in values:
+            return None
+        # Self-signed: the key identifier is the certificate's own, which openssl writes for
+        # keyid and keyid:always alike; issuer and serial only with issuer:always.
+        keyid = any(part.startswith("keyid") for part in values)
+        return x509.AuthorityKeyIdentifier(
+            key_identifier=subject_key_id.digest if keyid else None,
+            authority_cert_issuer=[x509.DirectoryName(issuer)]
+            if "issuer:always" in values
+            else None,
+            authority_cert_serial_number=None,
+        )
+    names: list[x509.GeneralName] = []
+    for part in values:  # subjectAltName
+        kind, _, value = part.partition(":")
+        if kind == "DNS":
+            names.append(x509.DNSName(value))
+        elif kind == "email":
+            names.append(x509.RFC822Name(value))
+        elif kind == "URI":
+            names.append(x509.UniformResourceIdentifier(value))
+        else:
+            names.append(x509.IPAddress(ipaddress.ip_address(value)))
+    return x509.SubjectAlternativeName(names)
 
 
 def write_idp_certificate(
@@ -152,16 +237,6 @@ def write_idp_certificate(
 
 def _stage(final: Path, data: bytes, mode: int) -> Path:
     """``data`` in a new file next to ``final``, created with ``mode`` and flushed to disk."""
-    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(descriptor, mode)  # the umask may have taken bits away from a 0644 file
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    except OSError:
-        os.close(descriptor)
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    os.close(descriptor)
+    temporary = temp_name(final)
+    write_new_file(temporary, data, mode=mode)
     return temporary

@@ -182,11 +182,13 @@ def _role_rows(
     allowed = [arn for arn, verdict in verdicts.items() if verdict.allowed]
     if allowed:
         duration = role.get("MaxSessionDuration") or 3600
+        endpoints = ", ".join(verdicts[allowed[0]].endpoints)
         rows = [
             CheckRow(
                 "OK",
                 subject,
-                f"trusts {allowed[0]} for {ACTION} (MaxSessionDuration {duration} s)",
+                f"trusts {allowed[0]} for {ACTION} at {endpoints} "
+                f"(MaxSessionDuration {duration} s)",
             )
         ]
         rows.extend(CheckRow("WARN", subject, note) for note in verdicts[allowed[0]].notes)

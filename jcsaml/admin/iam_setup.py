@@ -79,6 +79,9 @@ class SetupRequest:
     metadata: IdpMetadata
     roles: tuple[RoleSpec, ...]
     max_session_duration: int | None = None
+    #: ``--saml-endpoint`` values: ``global`` or region names, whose sign-in SAML endpoints the
+    #: roles must trust (besides those they already trust).
+    saml_endpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _PROVIDER_NAME.match(self.provider_name):
@@ -137,6 +140,9 @@ class SetupPlan:
     provider_exists: bool
     roles: tuple[RolePlan, ...]
     changes: tuple[Change, ...]
+    #: The sign-in SAML endpoints the roles trust after the changes: JumpCloud's ACS URL must
+    #: be one of them.
+    endpoints: tuple[str, ...] = ()
 
     @property
     def session_duration(self) -> int:
@@ -165,6 +171,7 @@ class SetupPlan:
             "jumpcloud": {
                 "Role": self.role_attribute_values(),
                 "SessionDuration": self.session_duration,
+                "ACS URL": list(self.endpoints),
             },
         }
 
@@ -312,6 +319,14 @@ def plan_setup(request: SetupRequest, aws: AwsAdmin, *, partition: str, account:
             reason=f"the credentials are in partition {partition!r}, which has "
             "no SAML sign-in jcsaml knows"
         )
+    try:
+        endpoints = tuple(
+            dict.fromkeys(
+                partitions.saml_endpoint(partition, where) for where in request.saml_endpoints
+            )
+        )
+    except ValueError as exc:
+        raise InvalidSettingError(setting="--saml-endpoint", reason=str(exc)) from None
     changes: list[Change] = []
     provider_arn = partitions.provider_arn(partition, account, request.provider_name)
     wanted_certs = ", ".join(_fingerprints(request.metadata.certificates))
@@ -344,13 +359,15 @@ def plan_setup(request: SetupRequest, aws: AwsAdmin, *, partition: str, account:
             )
 
     roles = []
+    trusted: list[str] = []
     for spec in request.roles:
         policy_arns = resolve_policies(spec, partition)
-        role, role_changes = _plan_role(
-            spec, policy_arns, request, aws, partition, account, provider_arn
+        role, role_changes, role_endpoints = _plan_role(
+            spec, policy_arns, request, aws, partition, account, provider_arn, endpoints
         )
         roles.append(role)
         changes.extend(role_changes)
+        trusted.extend(role_endpoints)
     return SetupPlan(
         partition=partition,
         account=account,
@@ -358,6 +375,7 @@ def plan_setup(request: SetupRequest, aws: AwsAdmin, *, partition: str, account:
         provider_exists=provider_exists,
         roles=tuple(roles),
         changes=tuple(changes),
+        endpoints=tuple(dict.fromkeys(trusted)),
     )
 
 
@@ -369,7 +387,9 @@ def _plan_role(
     partition: str,
     account: str,
     provider_arn: str,
-) -> tuple[RolePlan, list[Change]]:
+    endpoints: Sequence[str] = (),
+) -> tuple[RolePlan, list[Change], list[str]]:
+    """The role's plan, its changes, and the sign-in SAML endpoints it trusts after them."""
     changes: list[Change] = []
     try:
         role = aws.call("get_role", RoleName=spec.name)["Role"]
@@ -380,7 +400,9 @@ def _plan_role(
     if role is None:
         arn = partitions.role_arn(partition, account, spec.name)
         duration = request.max_session_duration or DEFAULT_MAX_SESSION
-        document = json.dumps(saml_trust_policy(provider_arn, partition))
+        trust = saml_trust_policy(provider_arn, partition, endpoints)
+        document = json.dumps(trust)
+        trusted = judge_trust(trust, provider_arn, partition).endpoints
         changes.append(
             Change(
                 "create-role",
@@ -406,15 +428,18 @@ def _plan_role(
             )
             duration = request.max_session_duration
         policy = load_policy(role.get("AssumeRolePolicyDocument"))
-        if not judge_trust(policy, provider_arn, partition).allowed:
-            document = json.dumps(with_provider_trusted(policy, provider_arn, partition))
+        verdict = judge_trust(policy, provider_arn, partition)
+        trusted = verdict.endpoints
+        if not verdict.allowed or any(url not in verdict.endpoints for url in endpoints):
+            repaired = with_provider_trusted(policy, provider_arn, partition, endpoints)
+            trusted = judge_trust(repaired, provider_arn, partition).endpoints
             changes.append(
                 Change(
                     "update-trust-policy",
                     arn,
-                    document,
+                    json.dumps(repaired),
                     f"update the trust policy of {spec.name} to trust {request.provider_name} "
-                    f"with SAML:aud {partitions.signin_url(partition)}",
+                    f"with SAML:aud {', '.join(trusted)}",
                 )
             )
         attached = _attached_policies(aws, spec.name)
@@ -449,7 +474,7 @@ def _plan_role(
         policy_arns=tuple(policy_arns),
         exists=role is not None,
     )
-    return plan, changes
+    return plan, changes, list(trusted)
 
 
 def _attached_policies(aws: AwsAdmin, role_name: str) -> list[str]:

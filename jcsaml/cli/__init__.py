@@ -60,10 +60,10 @@ COMMANDS = (
 #: Library messages name the keyword argument that gives an input; the command line gives the
 #: same inputs as these flags and variables.
 CLI_INPUTS = {
-    "pass username=...": "pass --username or set JCSAML_USERNAME",
-    "pass password=...": "pass --password or set JCSAML_PASSWORD",
-    "pass mfa_token=...": "pass --mfa-token or set JCSAML_MFA_TOKEN",
-    "pass role=...": "pass --role or set JCSAML_ROLE",
+    "pass username=...": "pass --username or set JCSAML_USERNAME (or SAML2AWS_USERNAME)",
+    "pass password=...": "pass --password or set JCSAML_PASSWORD (or SAML2AWS_PASSWORD)",
+    "pass mfa_token=...": "pass --mfa-token or set JCSAML_MFA_TOKEN (or SAML2AWS_MFA_TOKEN)",
+    "pass role=...": "pass --role or set JCSAML_ROLE (or SAML2AWS_ROLE)",
     "set the account's mfa": "set the factor with jcsaml configure -a NAME --mfa",
 }
 
@@ -81,6 +81,9 @@ class Context:
     #: The terminal prompt_toolkit asks on; None means the real one (tests pass a pipe input).
     terminal_input: Input | None = None
     terminal_output: Output | None = None
+
+    #: --disable-keychain (or SAML2AWS_DISABLE_KEYCHAIN): the OS keyring is not used.
+    disable_keychain: bool = False
 
     #: Warnings to show once the command has succeeded, each with its once-per-machine key.
     deferred: list[tuple[str, str | None]] = field(default_factory=list)
@@ -120,8 +123,10 @@ class Context:
 
 
 def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
+    from jcsaml.variables import lookup
+
     return {
-        "idp_account": environ.get("JCSAML_IDP_ACCOUNT") or "default",
+        "idp_account": lookup("idp_account", environ) or "default",
         "config": None,
         "debug": False,
     }
@@ -139,13 +144,20 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--idp-account",
         action=RepeatableValue,
         metavar="NAME",
-        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT, default: default]",
+        help="IdP account (config section) to use [env JCSAML_IDP_ACCOUNT or "
+        "SAML2AWS_IDP_ACCOUNT, default: default]",
     )
     common.add_argument(
-        "--config", metavar="PATH", help="config file [env JCSAML_CONFIG, default: ~/.jcsaml]"
+        "--config",
+        metavar="PATH",
+        help="config file [env JCSAML_CONFIG or SAML2AWS_CONFIGFILE, default: ~/.jcsaml]",
     )
     common.add_argument(
-        "--debug", action="store_true", help="log each step and show tracebacks (never secrets)"
+        "--debug",
+        "--verbose",
+        action="store_true",
+        dest="debug",
+        help="log each step and show tracebacks (never secrets)",
     )
     return common
 
@@ -154,6 +166,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parents = [common_options(environ)]
     parser = argparse.ArgumentParser(
         prog="jcsaml",
+        allow_abbrev=False,
         description="Sign in to JumpCloud and get temporary AWS credentials through SAML.",
         epilog="Run 'jcsaml COMMAND --help' for a command's options, 'jcsaml help' for the guides.",
         parents=parents,
@@ -164,7 +177,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers, parents, environ)
+    _no_abbreviations(parser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """No prefix of a flag is ever read as the flag (``--mfa`` is not ``--mfa-token``), in
+    every parser however deep."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _no_abbreviations(child)
 
 
 def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -> int:
@@ -181,9 +205,23 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     for key, value in common_defaults(ctx.environ).items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    from jcsaml.cli.saml2aws_flags import refusal
+    from jcsaml.variables import flag
+
+    refused = refusal(args, ctx.environ)
+    if refused is not None:  # a saml2aws flag or variable jcsaml does not take: one line
+        print(f"jcsaml: error: {refused}", file=ctx.stderr)
+        return 2
     debug = bool(args.debug)
     if debug:
         _enable_debug_logging(ctx.stderr)
+        from jcsaml.variables import describe_sources
+
+        for line in describe_sources(ctx.environ):
+            logging.getLogger("jcsaml.variables").debug("%s", line)
+    ctx.disable_keychain = bool(getattr(args, "disable_keychain", False)) or flag(
+        "disable_keychain", ctx.environ
+    )
     try:
         status: int = args.run(args, ctx)
         ctx.show_deferred()

@@ -65,9 +65,11 @@ def add_parser(
         "--role", help="role to assume without asking, as an IAM role ARN or a role name"
     )
     parser.add_argument(
-        "--profile", help="AWS profile to write credentials to (default: the account name)"
+        "-p",
+        "--profile",
+        help="AWS profile to write credentials to (default: the account name)",
     )
-    parser.add_argument("--region", help="AWS region for STS and the written profile")
+    parser.add_argument("-r", "--region", help="AWS region for STS and the written profile")
     parser.add_argument(
         "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
     )
@@ -129,6 +131,9 @@ def add_parser(
         action="store_true",
         help="with --import-saml2aws: replace accounts that already exist",
     )
+    from jcsaml.cli.login import add_flags
+
+    add_flags(parser, "configure", environ)
     parser.set_defaults(run=run)
 
 

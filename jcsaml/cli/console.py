@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jcsaml.cli.login import add_login_options, obtain_credentials
+from jcsaml.cli.login import add_flags, add_login_options, obtain_credentials
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -35,7 +35,9 @@ def add_parser(
         "(default: the console home)",
     )
     parser.add_argument(
-        "--region", help="region of the console and sign-in host (default: the account's)"
+        "-r",
+        "--region",
+        help="region of the console and sign-in host [env SAML2AWS_REGION; default: the account's]",
     )
     parser.add_argument(
         "--firefox-container",
@@ -54,10 +56,12 @@ def add_parser(
         choices=CONTAINER_ICONS,
         help="the Firefox container's icon (with --firefox-container)",
     )
+    add_flags(parser, "console", environ)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
     from jcsaml.config import validate_region, validate_url
     from jcsaml.console import check_destination, console_signin_url, firefox_container_url
     from jcsaml.errors import InvalidSettingError
@@ -77,12 +81,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from_environment = ctx.environ.get("JCSAML_FEDERATION_URL")
     if from_environment:
         validate_url(from_environment, "JCSAML_FEDERATION_URL")
+    role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
     got = obtain_credentials(args, ctx)
+    credentials = got.credentials
+    if role is not None:  # saml2aws's console --exec-profile: the console as that role
+        credentials, _ = _as_exec_profile(role, got, ctx)
     # The account's federation_url was checked when the account was loaded.
     federation_url = from_environment or got.account.federation_url
     url = console_signin_url(
-        got.credentials,
-        region=args.region or got.account.region or got.credentials.region,
+        credentials,
+        region=args.region or got.account.region or credentials.region,
         destination=args.destination,
         federation_url=federation_url or None,
         issuer=got.account.url,
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     open_in_browser(url)
     print(
-        f"Opened the AWS console as {got.credentials.role_arn} in the web browser.",
+        f"Opened the AWS console as {credentials.role_arn} in the web browser.",
         file=ctx.stderr,
     )
     return 0

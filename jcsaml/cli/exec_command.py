@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from jcsaml.cli.login import add_login_options, obtain_credentials
+from jcsaml.cli.login import add_flags, add_login_options, obtain_credentials
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,
@@ -54,12 +54,15 @@ def add_parser(
         description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
         "The command's exit status is jcsaml's.",
     )
+    from jcsaml.variables import lookup
+
     add_login_options(parser, environ)
     parser.add_argument(
         "--exec-profile",
         metavar="PROFILE",
+        default=lookup("exec_profile", environ),
         help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
-        "assumed with the account's credentials",
+        "assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
     )
     parser.add_argument(
         "--server",
@@ -67,6 +70,7 @@ def add_parser(
         help="give the command no keys but a local credentials endpoint (AWS container "
         "credentials on 127.0.0.1) that renews them while it runs",
     )
+    add_flags(parser, "exec", environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)
 
@@ -204,7 +208,8 @@ def _as_exec_profile(
     role: _ExecProfileRole, got: Obtained, ctx: Context
 ) -> tuple[AwsCredentials, str | None]:
     """The credentials of the profile's role_arn, assumed with the account's, and its region
-    (else the account profile's)."""
+    (else the account profile's). The account's session policies restrict it too."""
+    from jcsaml.signin import read_session_policy
     from jcsaml.sts import assume_role
 
     region = _region(role.profile, got, ctx) or _region(got.profile, got, ctx)
@@ -216,6 +221,8 @@ def _as_exec_profile(
         duration=role.duration,
         external_id=role.external_id,
         region=region,
+        policy_arns=got.account.policy_arns,
+        policy=read_session_policy(got.account),
     )
     return credentials, region
 

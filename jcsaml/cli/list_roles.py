@@ -23,21 +23,24 @@ def add_parser(
         description=HELP + ". Account aliases come from the account's account_aliases setting.",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    from jcsaml.cli.login import add_flags
+    from jcsaml.variables import lookup
+
     parser.add_argument(
         "--username",
-        default=environ.get("JCSAML_USERNAME"),
-        help="JumpCloud username [env JCSAML_USERNAME]",
+        default=lookup("username", environ),
+        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
     )
     parser.add_argument(
         "--password",
-        default=environ.get("JCSAML_PASSWORD"),
-        help="JumpCloud password [env JCSAML_PASSWORD]",
+        default=lookup("password", environ),
+        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]",
     )
     parser.add_argument(
         "--mfa-token",
-        default=environ.get("JCSAML_MFA_TOKEN"),
+        default=lookup("mfa_token", environ),
         metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN]",
+        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
     )
     parser.add_argument(
         "--force", action="store_true", help="sign in again even if a JumpCloud session is saved"
@@ -47,6 +50,7 @@ def add_parser(
         action="store_true",
         help="never ask; a missing answer is an error naming the flag to set",
     )
+    add_flags(parser, "list-roles", environ)
     parser.set_defaults(run=run)
 
 
@@ -54,12 +58,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
     from jcsaml.cli.login import secret_store
+    from jcsaml.cli.saml2aws_flags import for_this_sign_in
     from jcsaml.config import config_path, load_account
     from jcsaml.roles import list_roles
 
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
+    account = for_this_sign_in(args, account, ctx.environ)
     roles = list_roles(
         account,
         username=args.username,

@@ -21,44 +21,58 @@ if TYPE_CHECKING:
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
 
+def add_flags(parser: argparse.ArgumentParser, command: str, environ: Mapping[str, str]) -> None:
+    """saml2aws's flags for ``command`` that the parser does not define itself."""
+    from jcsaml.cli import saml2aws_flags
+
+    saml2aws_flags.add_flags(parser, command, environ)
+
+
 def add_login_options(
     parser: argparse.ArgumentParser, environ: Mapping[str, str], *, profile: bool = True
 ) -> None:
     """The sign-in inputs shared by every command that may log in (``profile``: whether the
     command uses an AWS profile of the credentials file)."""
     from jcsaml.cli.options import RepeatableValue
+    from jcsaml.variables import lookup
 
     if profile:
         parser.add_argument(
+            "-p",
             "--profile",
-            help="AWS profile to use (default: the account's aws_profile, else the account name)",
+            default=lookup("profile", environ),
+            help="AWS profile to use [env SAML2AWS_PROFILE; default: the account's "
+            "aws_profile, else the account name]",
         )
     parser.add_argument(
         "--username",
-        default=environ.get("JCSAML_USERNAME"),
-        help="JumpCloud username [env JCSAML_USERNAME]",
+        default=lookup("username", environ),
+        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
     )
     parser.add_argument(
         "--password",
-        default=environ.get("JCSAML_PASSWORD"),
-        help="JumpCloud password [env JCSAML_PASSWORD; prefer the variable or the "
-        "keyring: a flag is visible to other local users]",
+        default=lookup("password", environ),
+        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD; prefer a "
+        "variable or the keyring: a flag is visible to other local users]",
     )
     parser.add_argument(
         "--mfa-token",
-        default=environ.get("JCSAML_MFA_TOKEN"),
+        default=lookup("mfa_token", environ),
         metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN]",
+        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
     )
     parser.add_argument(
         "--role",
         action=RepeatableValue,
-        default=environ.get("JCSAML_ROLE"),
-        help="role to assume, as an ARN or a role name [env JCSAML_ROLE]; login takes it "
-        "several times, and glob patterns on the name or ARN (*ReadOnly*)",
+        default=lookup("role", environ),
+        help="role to assume, as an ARN or a role name [env JCSAML_ROLE or SAML2AWS_ROLE]; "
+        "login takes it several times, and glob patterns on the name or ARN (*ReadOnly*)",
     )
     parser.add_argument(
-        "--session-duration", metavar="SECONDS", help="credentials lifetime to request, 900-43200"
+        "--session-duration",
+        metavar="SECONDS",
+        default=lookup("session_duration", environ),
+        help="credentials lifetime to request, 900-43200 [env SAML2AWS_SESSION_DURATION]",
     )
     parser.add_argument(
         "--force",
@@ -68,6 +82,26 @@ def add_login_options(
         else "sign in again even if the cache holds valid credentials",
     )
     add_skip_prompt(parser)
+
+
+def add_policy_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """Session policies for this sign-in, as saml2aws names them."""
+    from jcsaml.variables import lookup
+
+    parser.add_argument(
+        "--policyarns",
+        metavar="ARN,...",
+        default=lookup("policy_arns", environ),
+        help="managed session policies: the credentials can do no more than these allow "
+        "[env SAML2AWS_POLICY_ARNS; default: the account's policy_arns]",
+    )
+    parser.add_argument(
+        "--policyfile",
+        metavar="PATH",
+        default=lookup("policy_file", environ),
+        help="JSON session policy file [env SAML2AWS_POLICY_FILE; default: the account's "
+        "policy_file]",
+    )
 
 
 def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +147,7 @@ def add_parser(
         help="accept JumpCloud's renewed IdP certificate: sign in, show its SHA-256 "
         "fingerprint and trust it from now on instead of the pinned one",
     )
+    add_flags(parser, "login", environ)
     parser.set_defaults(run=run)
 
 
@@ -138,9 +173,12 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
 
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
+    from jcsaml.cli.saml2aws_flags import for_this_sign_in
+
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
+    account = for_this_sign_in(args, account, ctx.environ)
     profile = args.profile or account.profile
     validate_profile_name(profile)
     path = credentials_path(account, environ=ctx.environ)
@@ -153,7 +191,8 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
-    if not args.skip_prompt:  # unattended runs keep stderr for the one error line
+    # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
+    if not (args.skip_prompt or getattr(args, "quiet", False)):
         _say_why(args, ctx, account, store, profile, wanted_role)
     credentials = _sign_in(args, ctx, account, wanted_role, duration)
     store.save(profile, credentials)
@@ -243,6 +282,11 @@ def secret_store(ctx: Context) -> SecretStore:
     """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
     every time)."""
     from jcsaml.secret_store import DeferredStore, default_store
+
+    if ctx.disable_keychain:
+        from jcsaml.secret_store import NullStore
+
+        return NullStore()
 
     def unavailable(message: str) -> None:
         ctx.warn_after_success(message + " (said once)", once="no-keyring")

@@ -10,11 +10,13 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jcsaml.cli.login import add_login_options
+from jcsaml.cli.login import add_flags, add_login_options
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+#: saml2aws's --shell name for POSIX shells.
+POSIX_SH = "/bin/sh"
 HELP = "print shell code that sets the account's AWS credentials, for eval"
 
 
@@ -33,15 +35,18 @@ def add_parser(
     add_login_options(parser, environ)
     parser.add_argument(
         "--shell",
-        choices=SHELLS,
+        choices=(*SHELLS, POSIX_SH),
         default="bash",
-        help="syntax to print: bash and zsh (default), fish, powershell, env (NAME=value "
-        "lines, as docker --env-file reads) or json",
+        help="syntax to print: bash and zsh (default), /bin/sh (as bash), fish, powershell, "
+        "env (NAME=value lines, as docker --env-file reads) or json",
     )
+    add_flags(parser, "script", environ)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.shell == POSIX_SH:  # saml2aws's name for POSIX shell syntax, which bash's is
+        args.shell = "bash"
     from jcsaml.cli.exec_command import CONFLICTING
     from jcsaml.shell_script import cached_script
 

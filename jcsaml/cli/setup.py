@@ -44,10 +44,13 @@ def _add_cert(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "cert",
         parents=parents,
         help=_CERT_HELP,
-        description=_CERT_HELP + ": CONFIG's [req] and distinguished-name sections give the "
-        "subject, default_days, default_bits and default_md (encrypt_key, if present, must be no: "
-        "JumpCloud takes the key unencrypted). Writes NAME.key (PEM, mode 0600) and NAME.crt "
-        "(PEM), NAME being CONFIG's name without .cnf.",
+        description=_CERT_HELP + ": CONFIG is read as openssl req -new -x509 -config reads it: "
+        "[req], its distinguished-name section and its x509_extensions section give the "
+        "subject, extensions, default_bits and default_md (encrypt_key, if present, must be no: "
+        "JumpCloud takes the key unencrypted); other sections are listed as ignored. The "
+        "validity is --days, else default_days in [req], else that of the CA section [ca] "
+        "names, else 1095 days. Writes NAME.key (PEM, mode 0600) and NAME.crt (PEM), NAME "
+        "being CONFIG's name without .cnf.",
     )
     parser.add_argument(
         "config", metavar="CONFIG", help="openssl-style config, e.g. production.cnf"
@@ -59,7 +62,10 @@ def _add_cert(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="existing directory to write to (default: this directory)",
     )
     parser.add_argument(
-        "--days", type=int, metavar="N", help="validity in days (default: default_days, 1095)"
+        "--days",
+        type=int,
+        metavar="N",
+        help="validity in days (default: the config's default_days, else 1095)",
     )
     parser.add_argument(
         "--bits", type=int, choices=(2048, 3072, 4096), help="RSA key size (default_bits, 2048)"
@@ -121,6 +127,16 @@ def _add_aws(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="each role's MaxSessionDuration, 3600-43200 (default: 3600 for new roles, "
         "existing roles keep theirs)",
     )
+    parser.add_argument(
+        "--saml-endpoint",
+        action="append",
+        default=[],
+        metavar="REGION|global",
+        help="a sign-in SAML endpoint the roles trust (SAML:aud): a region such as eu-west-1 "
+        "(https://eu-west-1.signin.aws.amazon.com/saml, which AWS recommends) or global "
+        "(https://signin.aws.amazon.com/saml); repeat for several. Endpoints the roles already "
+        "trust are kept (default for new roles: global)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     _add_aws_session(parser)
@@ -159,7 +175,7 @@ def run_cert(args: argparse.Namespace, ctx: Context) -> int:
     import dataclasses
 
     from jcsaml.admin.certificate import write_idp_certificate
-    from jcsaml.admin.openssl_config import MAX_DAYS, read_openssl_config
+    from jcsaml.admin.openssl_config import MAX_DAYS, OPENSSL_REQ_DAYS, read_openssl_config
     from jcsaml.errors import InvalidSettingError
 
     config = Path(args.config)
@@ -175,11 +191,29 @@ def run_cert(args: argparse.Namespace, ctx: Context) -> int:
         request, out_dir=Path(args.out_dir), name=name, force=args.force
     )
     out = ctx.stdout
+    print(f"Read {config}: " + ", ".join(f"[ {name} ]" for name in request.read), file=out)
+    if request.ignored or request.ignored_keys:
+        unused = [f"[ {name} ]" for name in request.ignored]
+        unused += [f"{key} in [ req ]" for key in request.ignored_keys]
+        print(
+            "  ignored (openssl req -x509 does not use them either): " + ", ".join(unused), file=out
+        )
+    if args.days is not None:
+        print(f"  validity: {request.days} days (--days)", file=out)
+    else:
+        print(f"  validity: {request.days} days, from {request.days_from}", file=out)
+        if request.openssl_would_use_30_days:
+            print(
+                f"  note: openssl req -x509 reads default_days only in [ req ]: from this file "
+                f"it would have made a {OPENSSL_REQ_DAYS}-day certificate",
+                file=out,
+            )
     print(f"Wrote {written.key_path} (RSA {written.bits}, mode 0600)", file=out)
     print(f"  and {written.cert_path}: {written.subject}", file=out)
+    print(f"  notBefore {written.not_before:%Y-%m-%d %H:%M:%S} UTC", file=out)
+    print(f"  notAfter  {written.not_after:%Y-%m-%d %H:%M:%S} UTC", file=out)
     print(
-        f"  valid {written.not_before:%Y-%m-%d} to {written.not_after:%Y-%m-%d}, "
-        f"SHA-256 {written.sha256_fingerprint}",
+        f"  SHA-256 fingerprint {written.sha256_fingerprint} (the one jcsaml pins)",
         file=out,
     )
     print(
@@ -233,6 +267,7 @@ def run_aws(args: argparse.Namespace, ctx: Context) -> int:
         metadata=_idp_metadata(args),
         roles=tuple(RoleSpec.parse(text) for text in args.role),
         max_session_duration=args.max_session_duration,
+        saml_endpoints=tuple(args.saml_endpoint),
     )
     aws = open_aws(profile=args.profile, region=args.region, read_only=args.dry_run)
     partition, account = aws.identity()
@@ -272,6 +307,12 @@ def _print_plan(plan: SetupPlan, *, dry_run: bool, ctx: Context) -> None:
     for value in plan.role_attribute_values():
         print(f"  Role = {value}", file=out)
     print(f"  SessionDuration = {plan.session_duration}", file=out)
+    if plan.endpoints:
+        print(
+            "and its ACS URL to the sign-in SAML endpoint it posts to, one the roles trust: "
+            + " or ".join(plan.endpoints),
+            file=out,
+        )
 
 
 # --- check ------------------------------------------------------------------------------------

@@ -87,10 +87,25 @@ class SamlCall:
     code: str
     message: str = ""
     granted_duration: int | None = None
+    #: The session policies sent: ``PolicyArns`` (their ARNs, in order) and ``Policy``.
+    policy_arns: tuple[str, ...] = ()
+    policy: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.code == "Success"
+
+
+def _session_policies(response: Any) -> tuple[tuple[str, ...], str | None]:
+    """``PolicyArns.member.N.arn`` (in N's order) and ``Policy`` of a query-protocol request."""
+    query = getattr(response, "querystring", {}) or {}
+    numbered = []
+    for key, values in query.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[:2] == ["PolicyArns", "member"] and parts[3] == "arn":
+            numbered.append((int(parts[2]), str(values[0])))
+    policy = response._get_param("Policy")
+    return tuple(arn for _, arn in sorted(numbered)), str(policy) if policy else None
 
 
 class StsRejection(Exception):
@@ -741,6 +756,7 @@ class LocalAws:
 
         role_arn = str(response._get_param("RoleArn") or "")
         principal_arn = str(response._get_param("PrincipalArn") or "")
+        policies = _session_policies(response)
         raw_duration = response._get_param("DurationSeconds")
         requested: int | None = None
         try:
@@ -758,13 +774,18 @@ class LocalAws:
             )
         except StsRejection as rejection:
             self._record(
-                SamlCall(role_arn, principal_arn, requested, rejection.code, rejection.message)
-            )
+                SamlCall(
+                    role_arn, principal_arn, requested, rejection.code, rejection.message,
+                    None, *policies,
+                )
+            )  # fmt: skip
             return _error_document(rejection), {
                 "status": rejection.status,
                 "Content-Type": "text/xml",
             }
-        self._record(SamlCall(role_arn, principal_arn, requested, "Success", "", granted))
+        self._record(
+            SamlCall(role_arn, principal_arn, requested, "Success", "", granted, *policies)
+        )
         return ActionResult(result)
 
     def _record(self, call: SamlCall) -> None:
