@@ -19,6 +19,8 @@ from jcsaml.errors import AwsConfigFileError, FileLockedError
 from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 
 __all__ = [
+    "account_region",
+    "add_missing_regions",
     "child_region",
     "config_file_path",
     "profile_region",
@@ -123,6 +125,58 @@ def set_profile_values(
     except OSError as exc:
         raise AwsConfigFileError(path=str(target), reason=exc.strerror or str(exc)) from None
     return target
+
+
+def add_missing_regions(
+    regions: Mapping[str, str],
+    *,
+    environ: Mapping[str, str] = os.environ,
+    path: Path | None = None,
+) -> list[str]:
+    """Give each profile of ``regions`` (profile -> region) that region in the AWS config file,
+    only when its section has none: a region the user set is never changed, and every other
+    line of the file stays as it was, byte for byte. One locked, atomic rewrite; returns the
+    profiles that got one. Raises what :func:`set_profile_values` raises."""
+    target = path or config_file_path(environ)
+    wanted = {profile: region for profile, region in regions.items() if region}
+    if not wanted:
+        return []
+    current = _read(target)
+    if current is not None and all(
+        (current.section(_find_section(current, p) or section_name(p)) or {}).get("region")
+        for p in wanted
+    ):
+        return []  # nothing to add: the file is not even rewritten
+    added: list[str] = []
+
+    def edit(document: IniDocument) -> None:
+        added.clear()
+        for profile, region in wanted.items():
+            name = _find_section(document, profile) or section_name(profile)
+            if (document.section(name) or {}).get("region", "").strip():
+                continue
+            document.update_section(name, {"region": region})
+            added.append(profile)
+
+    try:
+        edit_ini(target, edit, environ=environ)
+    except FileLockedError:
+        raise
+    except IniSyntaxError as exc:
+        raise AwsConfigFileError(
+            path=str(target), reason=f"line {exc.line}: {exc.reason}"
+        ) from None
+    except OSError as exc:
+        raise AwsConfigFileError(path=str(target), reason=exc.strerror or str(exc)) from None
+    return added
+
+
+def account_region(
+    own: str | None, profile: str, *, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """The region for the profiles an account writes: the account's ``region`` (``own``),
+    else the region of the account's own profile in the AWS config file."""
+    return own or profile_region(profile, environ=environ)
 
 
 def child_region(

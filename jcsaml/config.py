@@ -286,10 +286,33 @@ def load_account(
                 "takes; name one of its accounts with -a",
             )
         known = tuple(account_names(path)) if document else ()
-        raise UnknownAccountError(account=name, path=str(path), known=known)
+        raise UnknownAccountError(
+            account=name,
+            path=str(path),
+            known=known,
+            profiles=_written_profiles(document, known),
+            saml2aws=_saml2aws_file(environ) if document is None else "",
+        )
     assert document is not None  # a section came from it
     check_single_lines(document, name, path)
     return dataclasses.replace(account_from_section(name, section), source=path)
+
+
+def _written_profiles(
+    document: IniDocument | None, names: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
+    """(account, the AWS profile it writes) for each account, for "did you mean"."""
+    found = []
+    for name in names:
+        section = document.section(name) if document else None
+        found.append((name, ((section or {}).get("aws_profile") or "").strip() or name))
+    return tuple(found)
+
+
+def _saml2aws_file(environ: Mapping[str, str]) -> str:
+    """``~/.saml2aws`` when it exists (a saml2aws user's first jcsaml command), else ""."""
+    path = expand_home("~/.saml2aws", environ)
+    return str(path) if path.is_file() else ""
 
 
 def find_account(name: str, *, path: Path) -> Account | None:
@@ -710,6 +733,35 @@ def update_account(
     except (IniSyntaxError, IniAccessError) as exc:
         raise _file_error(path, exc) from None
     return changes
+
+
+def rename_account(
+    old: str, new: str, *, path: Path, environ: Mapping[str, str] = os.environ
+) -> None:
+    """Rename account ``old`` to ``new`` in place (its keys and comments stay). The AWS profile
+    it writes stays too: an account without ``aws_profile`` wrote the profile named after it,
+    so that name becomes its ``aws_profile``. Raises UnknownAccountError, InvalidSettingError
+    (``new`` is not a usable name or is taken) and the file errors of :func:`update_account`."""
+    validate_account_name(new)
+
+    def edit(document: IniDocument) -> None:
+        current = document.section(old)
+        if current is None or old.startswith(GROUP_PREFIX):
+            raise UnknownAccountError(
+                account=old, path=str(path), known=tuple(n for n in document.sections())
+            )
+        if document.section(new) is not None:
+            raise InvalidSettingError(
+                setting="--rename", reason=f"{new!r} already exists in {path}"
+            )
+        document.rename_section(old, new)
+        if not current.get("aws_profile", "").strip():
+            document.update_section(new, {"aws_profile": old})
+
+    try:
+        edit_ini(path, edit, inline_comments=True, environ=environ)
+    except (IniSyntaxError, IniAccessError) as exc:
+        raise _file_error(path, exc) from None
 
 
 def update_account_keys(name: str, values: Mapping[str, str | None], *, path: Path) -> None:

@@ -77,18 +77,46 @@ class UnknownAccountError(ConfigError):
     )
 
     def __init__(
-        self, *, account: str, path: str, known: tuple[str, ...] = (), **_derived: str
+        self,
+        *,
+        account: str,
+        path: str,
+        known: tuple[str, ...] = (),
+        profiles: tuple[tuple[str, str], ...] = (),
+        saml2aws: str = "",
+        **_derived: str,
     ) -> None:
+        """``profiles`` pairs each account with the AWS profile it writes (a name typed may be
+        a profile's); ``saml2aws`` is a saml2aws config file to import when there is no
+        config file."""
         import difflib
 
-        close = difflib.get_close_matches(account, known, n=1, cutoff=0.6)
+        by_profile = {profile: name for name, profile in profiles if profile != name}
+        suggestion = ""
+        closest = ""
+        if account in by_profile:
+            closest = by_profile[account]
+            suggestion = f"did you mean {closest!r} (it writes AWS profile {account!r})? Otherwise "
+        elif close := difflib.get_close_matches(account, known, n=1, cutoff=0.6):
+            closest = close[0]
+            suggestion = f"did you mean {closest!r}? Otherwise "
+        elif close := difflib.get_close_matches(account, list(by_profile), n=1, cutoff=0.6):
+            closest = by_profile[close[0]]
+            writes = f"it writes AWS profile {close[0]!r}"
+            suggestion = f"did you mean {closest!r} ({writes})? Otherwise "
+        elif saml2aws and not known:
+            suggestion = (
+                f"import the accounts of {saml2aws} with: jcsaml configure --import-saml2aws; or "
+            )
         super().__init__(
             account=account,
             path=path,
             known=known,
-            closest=close[0] if close else "",
+            profiles=profiles,
+            saml2aws=saml2aws,
+            closest=closest,
             listing=f" (it has: {', '.join(known)})" if known else "",
-            suggestion=f"did you mean {close[0]!r}? Otherwise " if close else "",
+            suggestion=suggestion,
         )
 
 
@@ -110,6 +138,13 @@ class NothingTypedError(PromptAbortedError):
     fmt = (
         "no {what} was typed (three empty answers), so nothing was sent to JumpCloud; "
         "run the command again and type it"
+    )
+
+
+class MfaCodeNotTypedError(PromptAbortedError):
+    fmt = (
+        "no 6-digit MFA code was typed ({tries} answers of another form), so none was sent to "
+        "JumpCloud; run the command again and type the 6 digits your authenticator app shows"
     )
 
 
@@ -194,7 +229,10 @@ class MfaError(IdpError):
 
 
 class MfaCodeRejectedError(MfaError):
-    fmt = "JumpCloud rejected the MFA code: {message}; wait for a new code and try again"
+    fmt = (
+        "JumpCloud rejected the TOTP MFA code: {message}; no tries are left for this sign-in: "
+        "wait for a new code and try again"
+    )
 
 
 class MfaFactorUnavailableError(MfaError):
@@ -618,8 +656,8 @@ class NoRoleMatchedError(JcsamlError, LookupError):
 class ProfileCollisionError(JcsamlError, ValueError):
     fmt = (
         "several roles would be written to the same profile ({collisions}); nothing was "
-        "written: name profiles apart with --profile-template or profile_template, e.g. "
-        "{{idp_account}}-{{role}}"
+        "written: name profiles apart with --profile-template or profile_template (e.g. "
+        "{{idp_account}}-{{role}}), account_aliases, an aws_profile per account, or --role"
     )
 
 
@@ -640,6 +678,14 @@ class NoAwsApplicationsError(JcsamlError, LookupError):
 
 class StsError(JcsamlError):
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
+
+
+class StsClockError(StsError):
+    fmt = (
+        "AWS STS refused the SAML assertion for {role_arn} as outside its validity "
+        "({code}: {message}); the assertion is valid from {not_before} to {not_on_or_after}, "
+        "and this computer's clock says {now}: if that is off, set the clock right"
+    )
 
 
 class StsTimeoutError(StsError):

@@ -356,6 +356,20 @@ class IniDocument:
                 _Entry(entry.key, [indent + entry.lines[0]]) for entry in additions.values()
             ]
 
+    def rename_section(self, name: str, new_name: str) -> bool:
+        """Give section ``name`` the header ``[new_name]``; its lines and comments stay as they
+        are. Returns False (and changes nothing) when there is no such section; raises
+        ValueError when ``new_name`` exists or cannot be a section name."""
+        _check_section_name(new_name)
+        section = self._find(name)
+        if section is None:
+            return False
+        if self._find(new_name) is not None:
+            raise ValueError(f"section {new_name!r} exists")
+        section.name = new_name
+        section.header = f"[{new_name}]" + _ending(section.header)
+        return True
+
     def remove_section(self, name: str) -> bool:
         """Remove the section, its lines and the comment block directly above its header.
 

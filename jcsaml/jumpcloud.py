@@ -28,6 +28,7 @@ from jcsaml.errors import (
     IdpServerError,
     IdpUnavailableError,
     InvalidSettingError,
+    MfaCodeNotTypedError,
     MfaCodeRejectedError,
     MfaError,
     MfaFactorUnavailableError,
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 TOTP_ATTEMPTS = 3
+#: Digits of a TOTP code; anything else is asked again before it is sent.
+TOTP_DIGITS = 6
+#: Answers that are not a code before jcsaml stops asking.
+MISTYPED_CODES = 5
 GET_ATTEMPTS = 3
 RETRY_AFTER_CAP = 30.0  # never sleep longer than this on a Retry-After header
 RETRYABLE_STATUSES = (429, 502, 503, 504)
@@ -147,6 +152,7 @@ class JumpCloudAuthenticator:
         webauthn_device: WebAuthnDevice | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         from jcsaml.config import validate_url
 
@@ -159,6 +165,9 @@ class JumpCloudAuthenticator:
         self.webauthn_device = webauthn_device
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
+        #: (JumpCloud's Date, this computer's time) at the last answer, when it had a Date.
+        self.server_time: tuple[datetime, datetime] | None = None
         from jcsaml.bounded_http import bounded_session
 
         self.session = bounded_session(session)
@@ -263,20 +272,34 @@ class JumpCloudAuthenticator:
                 break
             left = TOTP_ATTEMPTS - attempt
             self.prompter.notify(
-                f"{_message(reply) or 'That code was not accepted'}; "
+                f"JumpCloud rejected the TOTP MFA code: {_message(reply) or 'not accepted'}; "
                 f"try again ({left} attempt{'s' if left > 1 else ''} left)"
             )
         self._require_signed_in(reply, failure=MfaCodeRejectedError)
         return reply
 
     def _ask_code(self) -> str:
-        """A code as authenticator apps show it (``513 378``) is typed without its spaces; an
-        empty answer is asked again and never sent, since it would spend an attempt."""
-        for _ in range(TOTP_ATTEMPTS):
-            code = _code(self.prompter.secret("MFA code", how=HOW_MFA_TOKEN))
-            if code:
+        """A code as authenticator apps show it (``513 378``) is typed without its spaces and
+        shown as typed (it is single-use). Only 6 digits are sent: an empty or mistyped answer
+        is asked again and never sent, since it would spend one of JumpCloud's tries."""
+        empty = mistyped = 0
+        while True:
+            code = _code(self.prompter.text("MFA code", how=HOW_MFA_TOKEN))
+            if len(code) == TOTP_DIGITS and code.isascii() and code.isdigit():
                 return code
-        raise NothingTypedError(what="MFA code")
+            if not code:
+                empty += 1
+                if empty == TOTP_ATTEMPTS:
+                    raise NothingTypedError(what="MFA code")
+                continue
+            mistyped += 1
+            if mistyped == MISTYPED_CODES:
+                raise MfaCodeNotTypedError(tries=mistyped)
+            # Never the answer itself: it may be a code with one digit missing.
+            self.prompter.notify(
+                f"An MFA code has {TOTP_DIGITS} digits ({len(code)} characters typed); it was "
+                "not sent: type the code again"
+            )
 
     # -- JumpCloud Protect push ----------------------------------------------------------------
 
@@ -547,11 +570,25 @@ class JumpCloudAuthenticator:
                 self.sleep(_backoff(attempt))
                 continue
             log.debug("%s %s -> HTTP %s", method, url, response.status)
+            self._note_server_time(response)
             if response.status in RETRYABLE_STATUSES and not last:
                 self.sleep(_retry_delay(response, attempt))
                 continue
             return response
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _note_server_time(self, response: Answer) -> None:
+        """Keep JumpCloud's clock (its Date header) next to ours, to tell a wrong local clock
+        apart from a wrong assertion."""
+        from email.utils import parsedate_to_datetime
+
+        date = next((v for k, v in response.headers.items() if k.lower() == "date"), None)
+        if not date:
+            return
+        try:
+            self.server_time = (parsedate_to_datetime(date), self.wall_clock())
+        except (TypeError, ValueError):
+            return
 
     def _transport_error(self, url: str, exc: Exception) -> IdpUnavailableError:
         host = urlsplit(url).hostname or url

@@ -103,6 +103,7 @@ def select_roles(
     patterns: Sequence[str] = (),
     all_roles: bool = False,
     prompter: Prompter,
+    environ: Mapping[str, str] = os.environ,
 ) -> list[AwsRole]:
     """The roles to assume from ``assertion``: all of them; those whose name or ARN matches a
     glob pattern; else, as a single login chooses, the account's ``role_arn``, the only role, or
@@ -128,7 +129,19 @@ def select_roles(
                 available=", ".join(r.role_arn for r in roles) or "none",
             )
         return chosen
-    return [choose_role(assertion, account.role_arn or None, prompter)]
+    from jcsaml import notices
+
+    # As a single login: the role chosen last time for this account is preselected.
+    picked = choose_role(
+        assertion,
+        account.role_arn or None,
+        prompter,
+        preferred=notices.last_role(account.name, environ),
+        account=account,
+    )
+    if not account.role_arn:
+        notices.remember_role(account.name, picked.role_arn, environ)
+    return [picked]
 
 
 def _unique(roles: Iterable[AwsRole]) -> list[AwsRole]:
@@ -207,6 +220,8 @@ def login_many(
         account = resolve_account(given, environ=environ)
         unique.setdefault(account.name, account)  # an account named twice is signed in to once
     resolved = list(unique.values())
+    # Found from the config alone: nothing is asked or sent for a login that cannot be saved.
+    check_planned_profiles(resolved, roles=roles, all_roles=all_roles, environ=environ)
     results: dict[str, list[RoleResult]] = {a.name: [] for a in resolved}
     # As a single login does: imports and an STS client are prepared while JumpCloud is waited
     # for (the client for the first account's region, sized for the parallel calls).
@@ -220,85 +235,100 @@ def login_many(
             make_client, timeout=first.sts_timeout, max_pool_connections=max_workers
         ),
     )
-    assertions: dict[str, tuple[SamlAssertion, str]] = {}
-    fetched = 0
-    for group in _sign_in_groups(resolved, username):
-        for account, outcome, who in _fetch_assertions(
-            group,
-            username=username,
-            password=password,
-            mfa_token=mfa_token,
-            force=force,
-            prompter=asker,
-            secrets=store,
-            authenticator_factory=authenticator_factory,
-            webauthn_device=webauthn_device,
-            trust_new_cert=trust_new_cert,
-            on_wait=warmup.start,
-        ):
-            fetched += 1
-            asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
-            if isinstance(outcome, JcsamlError):
-                results[account.name].append(_failed(account, outcome, who))
-            else:
-                assertions[account.name] = (outcome, who)
+    try:
+        assertions: dict[str, tuple[SamlAssertion, str]] = {}
+        fetched = 0
+        for group in sign_in_groups(resolved, username):
+            for account, outcome, who in _fetch_assertions(
+                group,
+                username=username,
+                password=password,
+                mfa_token=mfa_token,
+                force=force,
+                prompter=asker,
+                secrets=store,
+                authenticator_factory=authenticator_factory,
+                webauthn_device=webauthn_device,
+                trust_new_cert=trust_new_cert,
+                on_wait=warmup.start,
+            ):
+                fetched += 1
+                asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
+                if isinstance(outcome, JcsamlError):
+                    results[account.name].append(_failed(account, outcome, who))
+                else:
+                    assertions[account.name] = (outcome, who)
 
-    targets: list[_Target] = []
-    for account in resolved:
-        if account.name not in assertions:
-            continue
-        assertion, who = assertions[account.name]
+        targets: list[_Target] = []
+        for account in resolved:
+            if account.name not in assertions:
+                continue
+            assertion, who = assertions[account.name]
+            try:
+                selected = select_roles(
+                    assertion,
+                    account,
+                    patterns=roles,
+                    all_roles=all_roles,
+                    prompter=asker,
+                    environ=environ,
+                )
+            except JcsamlError as exc:
+                results[account.name].append(_failed(account, exc, who))
+                continue
+            template = profile_template or account.profile_template or DEFAULT_PROFILE_TEMPLATE
+            path = credentials_path(account, environ=environ)
+            for role in selected:
+                profile = (
+                    account.profile if len(selected) == 1 else profile_name(template, account, role)
+                )
+                targets.append(_Target(account, role, assertion, profile, path, who))
         try:
-            selected = select_roles(
-                assertion, account, patterns=roles, all_roles=all_roles, prompter=asker
-            )
-        except JcsamlError as exc:
-            results[account.name].append(_failed(account, exc, who))
-            continue
-        template = profile_template or account.profile_template or DEFAULT_PROFILE_TEMPLATE
-        path = credentials_path(account, environ=environ)
-        for role in selected:
-            profile = (
-                account.profile if len(selected) == 1 else profile_name(template, account, role)
-            )
-            targets.append(_Target(account, role, assertion, profile, path, who))
-    _check_collisions(targets)
-    if check_profiles is not None and targets:
-        check_profiles(sorted({(t.path, t.profile) for t in targets}))
+            _check_collisions(targets)
+            if check_profiles is not None and targets:
+                check_profiles(sorted({(t.path, t.profile) for t in targets}))
+        except JcsamlError:
+            asker.progress(None)  # the error line starts on a line of its own
+            raise
 
-    def prepared(region: str, timeout: float) -> StsClient | None:
-        if first is None or timeout != first.sts_timeout:
-            return None
-        return warmup.sts_client(region)
+        def prepared(region: str, timeout: float) -> StsClient | None:
+            if first is None or timeout != first.sts_timeout:
+                return None
+            return warmup.sts_client(region)
 
-    outcomes = _assume_all(
-        targets,
-        session_duration=session_duration,
-        prompter=asker,
-        sts_client=sts_client,
-        prepared=prepared,
-        environ=environ,
-        max_workers=max_workers,
-    )
-    trusted: set[str] = set()
-    for target, assumed in zip(targets, outcomes, strict=True):
-        name = target.account.name
-        if isinstance(assumed, JcsamlError):
-            results[name].append(_result(target, error=assumed))
-            continue
-        if name not in trusted:
-            # As for one login: the certificate is pinned once AWS has accepted the assertion.
-            trusted.add(name)
-            trust_signer(
-                target.account, target.assertion, prompter=asker, pin_certificate=pin_certificate
-            )
-        credentials = dataclasses.replace(assumed, region=target.account.region or None)
-        results[name].append(_result(target, credentials=credentials))
-    asker.progress(None)
-    return [result for account in resolved for result in results[account.name]]
+        outcomes = _assume_all(
+            targets,
+            session_duration=session_duration,
+            prompter=asker,
+            sts_client=sts_client,
+            prepared=prepared,
+            environ=environ,
+            max_workers=max_workers,
+        )
+        trusted: set[str] = set()
+        for target, assumed in zip(targets, outcomes, strict=True):
+            name = target.account.name
+            if isinstance(assumed, JcsamlError):
+                results[name].append(_result(target, error=assumed))
+                continue
+            if name not in trusted:
+                # As for one login: the certificate is pinned once AWS has accepted the assertion.
+                trusted.add(name)
+                trust_signer(
+                    target.account,
+                    target.assertion,
+                    prompter=asker,
+                    pin_certificate=pin_certificate,
+                )
+            credentials = dataclasses.replace(assumed, region=target.account.region or None)
+            results[name].append(_result(target, credentials=credentials))
+        asker.progress(None)
+        return [result for account in resolved for result in results[account.name]]
+    finally:
+        warmup.finish()  # on every way out: no preparing thread outlives the call
 
 
-def _sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:
+def sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:
     """Accounts that one sign-in serves: the same JumpCloud console and user."""
     groups: dict[tuple[str, str], list[Account]] = {}
     for account in accounts:
@@ -398,12 +428,40 @@ def jumpcloud_authenticators(
     return build
 
 
+def check_planned_profiles(
+    accounts: Sequence[Account],
+    *,
+    roles: Sequence[str] = (),
+    all_roles: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Raise ProfileCollisionError when accounts that each give one role (no ``roles``
+    patterns, no ``all_roles``) would write it to the same profile of one credentials file:
+    known from the config before any prompt or request."""
+    from jcsaml.signin import credentials_path
+
+    if roles or all_roles:
+        return  # the profiles depend on the roles JumpCloud offers: checked once they are known
+    claimed: dict[tuple[Path, str], list[str]] = {}
+    for account in accounts:
+        path = credentials_path(account, environ=environ)
+        claimed.setdefault((path, account.profile), []).append(account.name)
+    clashes = [
+        f"profile {profile!r} of {path} for accounts {', '.join(names)}"
+        for (path, profile), names in claimed.items()
+        if len(names) > 1
+    ]
+    if clashes:
+        raise ProfileCollisionError(collisions="; ".join(clashes))
+
+
 def _check_collisions(targets: Sequence[_Target]) -> None:
     claimed: dict[tuple[Path, str], list[_Target]] = {}
     for target in targets:
         claimed.setdefault((target.path, target.profile), []).append(target)
     clashes = [
-        f"{profile!r}: " + ", ".join(t.role.role_arn for t in found)
+        f"profile {profile!r}: "
+        + ", ".join(f"account {t.account.name} ({t.role.role_arn})" for t in found)
         for (_, profile), found in claimed.items()
         if len(found) > 1
     ]
@@ -422,7 +480,7 @@ def _assume_all(
     max_workers: int,
 ) -> list[AwsCredentials | JcsamlError]:
     """AssumeRoleWithSAML for every target at once (at most ``max_workers`` in flight)."""
-    from jcsaml.signin import assume_role, region_of
+    from jcsaml.signin import app_name, assume_role, region_of, session_duration_for
     from jcsaml.sts import make_client, region_for
 
     if not targets:
@@ -440,13 +498,24 @@ def _assume_all(
                     key[0], timeout=key[1], max_pool_connections=workers
                 )
 
+    # The session-duration note once per app, before the parallel calls (not once per role).
+    durations: dict[int, int | None] = {}
+    for target in targets:
+        if id(target.assertion) not in durations:
+            durations[id(target.assertion)] = session_duration_for(
+                target.assertion,
+                session_duration or target.account.session_duration,
+                prompter,
+                app=app_name(target.account),
+            )
+
     def assume(target: _Target, region: str | None) -> AwsCredentials:
         key = (region_for(target.role, region), target.account.sts_timeout)
         client = sts_client or clients[key]
         return assume_role(
             target.role,
             target.assertion,
-            duration=session_duration or target.account.session_duration,
+            duration=durations[id(target.assertion)],
             region=region,
             prompter=prompter,
             sts_client=client,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jcsaml.config import expand_home
+from jcsaml.private_file import write_private_file
 
 _LAST_ROLE = "last-role"
 
@@ -33,17 +34,7 @@ def _write(lines: list[str], environ: Mapping[str, str]) -> None:
     path = notices_path(environ)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # A fresh name, created here and never through a link: whatever waits at a fixed
-        # temporary name (a symlink to another file) is never written to.
-        temporary = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as stream:
-            stream.write("".join(line + "\n" for line in lines))
-        try:
-            os.replace(temporary, path)
-        except OSError:
-            os.unlink(temporary)
-            raise
+        write_private_file(path, "".join(line + "\n" for line in lines).encode("utf-8"))
     except OSError:
         pass  # a read-only home only means the notice comes again next time
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, PromptAbortedError
@@ -132,11 +132,14 @@ class TerminalPrompter:
         return line.rstrip("\r\n") or default
 
     def text(self, message: str, *, how: str, default: str = "") -> str:
-        if self._interactive():
-            # prompt_toolkit pre-fills the default, so the person can edit it or press Enter.
-            return self._ask(f"{message}: ", secret=False, default=default) or default
+        # As saml2aws asks: the default in brackets after the question, Enter takes it and
+        # anything typed replaces it (never typed into the answer, where it would be appended to).
         shown = f"{message} [{default}]: " if default else f"{message}: "
         return self._ask(shown, secret=False) or default
+
+    def is_terminal(self) -> bool:
+        """Whether questions go to a person at a terminal (not lines read from a pipe)."""
+        return self._interactive()
 
     def secret(self, message: str, *, how: str) -> str:
         return self._ask(f"{message}: ", secret=True)
@@ -162,11 +165,8 @@ class TerminalPrompter:
             self._err.write(f"Please answer a number from 1 to {len(choices)}.\n")
 
     def _choose_list(self, message: str, choices: Sequence[tuple[T, str]], default: T | None) -> T:
-        from prompt_toolkit.shortcuts import choice
-
         with self._terminal(message):
-            result: T = choice(message=message, options=list(choices), default=default)
-        return result
+            return pick(message, choices, default)
 
     @contextlib.contextmanager
     def _terminal(self, message: str) -> Iterator[None]:
@@ -204,6 +204,103 @@ class TerminalPrompter:
             self._err.write("\n")
             self._err.flush()
             self._progressing = False
+
+
+PICKER_HINT = "up/down: move  type: filter by name  a number alone: that row  Enter: choose"
+
+
+def picker_rows(choices: Sequence[tuple[T, str]], typed: str) -> list[int]:
+    """The rows (indexes into ``choices``) the picker shows for the text typed: all of them for
+    nothing or a number alone (which picks a row), else those whose label contains the text
+    (any case). A digit inside a filter (``EC2``) is part of the filter."""
+    text = typed.strip().casefold()
+    if not text or text.isdigit():
+        return list(range(len(choices)))
+    return [i for i, (_, label) in enumerate(choices) if text in label.casefold()]
+
+
+def pick(message: str, choices: Sequence[tuple[T, str]], default: T | None) -> T:
+    """The role picker on a terminal (prompt_toolkit): a heading, a filter line, the rows with
+    the default preselected, and a hint line. Enter takes the highlighted row, or the row
+    whose number was typed alone. Ctrl-C interrupts; Ctrl-D raises EOFError."""
+    from prompt_toolkit.application import Application
+    from prompt_toolkit.buffer import Buffer
+    from prompt_toolkit.formatted_text import StyleAndTextTuples
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.layout import HSplit, Layout, Window
+    from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
+
+    values = [value for value, _ in choices]
+    start = values.index(default) if default is not None and default in values else 0
+    state = {"row": start}
+    typed = Buffer(multiline=False)
+
+    def rows() -> list[int]:
+        return picker_rows(choices, typed.text)
+
+    def on_change(_: Buffer) -> None:
+        shown = rows()
+        state["row"] = start if start in shown else (shown[0] if shown else 0)
+
+    typed.on_text_changed += on_change
+
+    def lines() -> StyleAndTextTuples:
+        shown = rows()
+        out: StyleAndTextTuples = []
+        for index in shown:
+            mark = ">" if index == state["row"] else " "
+            style = "reverse" if index == state["row"] else ""
+            out.append((style, f"{mark} {index + 1:>2}) {choices[index][1]}\n"))
+        if not shown:
+            out.append(("", "  (no role matches; Backspace to widen the filter)\n"))
+        return out
+
+    keys = KeyBindings()
+
+    @keys.add("up")
+    def _up(event: object) -> None:
+        shown = rows()
+        if state["row"] in shown and shown.index(state["row"]) > 0:
+            state["row"] = shown[shown.index(state["row"]) - 1]
+
+    @keys.add("down")
+    def _down(event: object) -> None:
+        shown = rows()
+        if state["row"] in shown and shown.index(state["row"]) < len(shown) - 1:
+            state["row"] = shown[shown.index(state["row"]) + 1]
+
+    @keys.add("enter")
+    def _enter(event: Any) -> None:
+        text = typed.text.strip()
+        if text.isdigit():
+            if 1 <= int(text) <= len(choices):
+                event.app.exit(result=int(text) - 1)
+            return
+        if state["row"] in rows():
+            event.app.exit(result=state["row"])
+
+    @keys.add("c-c")
+    def _interrupt(event: Any) -> None:
+        event.app.exit(exception=KeyboardInterrupt())
+
+    @keys.add("c-d")
+    def _end(event: Any) -> None:
+        event.app.exit(exception=EOFError())
+
+    layout = Layout(
+        HSplit(
+            [
+                Window(FormattedTextControl(message), height=1),
+                Window(BufferControl(typed), height=1, get_line_prefix=lambda *_: "Filter: "),
+                Window(FormattedTextControl(lines)),
+                Window(FormattedTextControl(PICKER_HINT), height=1, style="italic"),
+            ]
+        ),
+        focused_element=None,
+    )
+    application: Application[int] = Application(layout=layout, key_bindings=keys)
+    application.layout.focus(typed)
+    return values[application.run()]
 
 
 def open_terminal() -> tuple[TextIO, TextIO] | None:

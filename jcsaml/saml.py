@@ -193,8 +193,13 @@ def parse_saml_response(
     now: datetime | None = None,
     clock_skew: timedelta = timedelta(minutes=2),
     warn: Callable[[str], None] | None = None,
+    check_times: bool = True,
 ) -> SamlAssertion:
     """Decode a base64 SAML Response, verify its signature as asked, and read it.
+
+    ``check_times=False`` leaves the assertion's validity period (NotBefore, NotOnOrAfter) to
+    whoever receives it: at sign-in, AWS STS judges it with AWS's clock, so a wrong local
+    clock alone never refuses an assertion STS would accept.
 
     Which certificate the signature must verify with, the first that applies:
 
@@ -254,7 +259,7 @@ def parse_saml_response(
         result = _read(
             destination, assertion, raw=compact, signer_sha256=certificate_sha256(certificate)
         )
-    _check_conditions(result, assertion, now=moment, clock_skew=clock_skew)
+    _check_conditions(result, assertion, now=moment, clock_skew=clock_skew, check_times=check_times)
     return result
 
 
@@ -887,6 +892,7 @@ def _check_conditions(
     *,
     now: datetime,
     clock_skew: timedelta,
+    check_times: bool = True,
 ) -> None:
     restrictions = [
         [_text(audience) for audience in restriction.iterfind(_AUDIENCE)]
@@ -899,9 +905,11 @@ def _check_conditions(
         if not any(_is_aws_audience(audience) for audience in audiences):
             shown = ", ".join(audiences) or "an empty audience"
             raise SamlAudienceError(audience=shown[:200])
-    if result.not_before is not None and now + clock_skew < result.not_before:
+    if not check_times:
+        pass
+    elif result.not_before is not None and now + clock_skew < result.not_before:
         raise SamlNotYetValidError(not_before=_show_time(result.not_before), now=_show_time(now))
-    if result.not_on_or_after is not None and now - clock_skew >= result.not_on_or_after:
+    elif result.not_on_or_after is not None and now - clock_skew >= result.not_on_or_after:
         raise SamlExpiredError(
             not_on_or_after=_show_time(result.not_on_or_after), now=_show_time(now)
         )

@@ -109,9 +109,11 @@ def choose_role(
     prompter: Prompter,
     *,
     preferred: str | None = None,
+    account: Account | None = None,
 ) -> AwsRole:
     """``wanted`` as a role ARN or a role name; else the only role; else ask, offering
-    ``preferred`` (an ARN or name, e.g. the role chosen last time) as the default."""
+    ``preferred`` (an ARN or name, e.g. the role chosen last time) as the default. With
+    ``account``, the question names it (and its app), and AWS accounts by their aliases."""
     roles = assertion.roles
     if wanted:
         matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
@@ -128,15 +130,29 @@ def choose_role(
     if len(roles) == 1:
         return roles[0]
     ordered = sorted(roles, key=_role_order)
-    choices = [(r, f"{r.account_id}  {r.role_name}") for r in ordered]
+    aliases = dict(account.account_aliases) if account else {}
+    choices = [(r, f"{aliases.get(r.account_id, r.account_id)}  {r.role_name}") for r in ordered]
     default = next((r for r in ordered if preferred and _is_role(r, preferred)), None)
     available = ", ".join(r.role_arn for r in ordered)
     return prompter.choose(
-        "Role to assume",
+        picker_heading(account, ordered),
         choices,
         how=f"{HOW_ROLE} (one of: {available})",
         default=default,
     )
+
+
+def picker_heading(account: Account | None, roles: Sequence[AwsRole]) -> str:
+    """``Role to assume for account 'staging' (app acme-staging; AWS acme-stg)``: which
+    account the roles are for, when several accounts ask in one login."""
+    if account is None:
+        return "Role to assume"
+    from urllib.parse import urlsplit
+
+    aliases = dict(account.account_aliases)
+    aws = ", ".join(dict.fromkeys(aliases.get(r.account_id, r.account_id) for r in roles))
+    app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+    return f"Role to assume for account {account.name!r} (app {app}; AWS {aws})"
 
 
 def _is_role(role: AwsRole, wanted: str) -> bool:
@@ -224,6 +240,7 @@ def sign_in(
             secrets.set(key, secret)
         secrets.set(session_entry, auth.export_session())
     assert page is not None  # the loop either signed in or raised
+    _check_clock(auth, prompter)
     return read_assertion(
         account,
         page.saml_response,
@@ -232,6 +249,32 @@ def sign_in(
         trust_new_cert=trust_new_cert,
         idp_cert=idp_cert,
     )
+
+
+#: How far this computer's clock may be from JumpCloud's before the person is told.
+CLOCK_TOLERANCE_SECONDS = 120
+
+
+def _check_clock(auth: object, prompter: Prompter) -> None:
+    """Tell the person when this computer's clock is more than 2 minutes from JumpCloud's
+    (its Date header), with both times: the sign-in goes on, since STS judges the assertion
+    with AWS's clock, but credentials' expiry times will look wrong."""
+    found = getattr(auth, "server_time", None)
+    if not found:
+        return
+    server, local = found
+    apart = (local - server).total_seconds()
+    if abs(apart) <= CLOCK_TOLERANCE_SECONDS:
+        return
+    prompter.notify(
+        f"This computer's clock says {_utc(local)} but JumpCloud's says {_utc(server)} "
+        f"({abs(apart) / 60:.0f} minutes {'ahead' if apart > 0 else 'behind'}); jcsaml goes "
+        "on, since AWS STS checks the assertion with its own clock, but set the clock right"
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _session_state(saved: str | None, page: object) -> str:
@@ -274,7 +317,11 @@ def read_assertion(
     if account.idp_cert:
         idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
         assertion = parse_saml_response(
-            saml_response, idp_cert=idp_cert, allow_sha1=account.allow_sha1, warn=prompter.notify
+            saml_response,
+            idp_cert=idp_cert,
+            allow_sha1=account.allow_sha1,
+            warn=prompter.notify,
+            check_times=False,  # STS judges them with AWS's clock
         )
         how = "verified with idp_cert"
     else:
@@ -285,6 +332,7 @@ def read_assertion(
             trust_embedded_cert=True,
             allow_sha1=account.allow_sha1,
             warn=prompter.notify,
+            check_times=False,  # STS judges them with AWS's clock
         )
         signer = assertion.signer_sha256
         if signer is None and pinned is not None:
@@ -587,7 +635,11 @@ def login(
             on_wait=warmup.start,
         )
         chosen = choose_role(
-            assertion, role or resolved.role_arn or None, asker, preferred=preferred_role
+            assertion,
+            role or resolved.role_arn or None,
+            asker,
+            preferred=preferred_role,
+            account=resolved,
         )
         region = region_of(resolved, environ)
         credentials = assume_role(
@@ -598,6 +650,7 @@ def login(
             prompter=asker,
             sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
             sts_timeout=resolved.sts_timeout,
+            app=app_name(resolved),
             policy_arns=resolved.policy_arns,
             policy=policy,
         )
@@ -619,12 +672,13 @@ def assume_role(
     prompter: Prompter,
     sts_client: StsClient | None = None,
     sts_timeout: float = DEFAULT_STS_TIMEOUT,
+    app: str = "",
     policy_arns: Sequence[str] = (),
     policy: str | None = None,
 ) -> AwsCredentials:
     """AssumeRoleWithSAML for the longest session that is allowed, restricted by the session
     policies ``policy_arns`` and ``policy`` when given; each call to STS takes at
-    most ``sts_timeout`` seconds.
+    most ``sts_timeout`` seconds. ``app`` names the JumpCloud app in notices.
 
     Without a requested duration, the assertion's SessionDuration is asked for. A request above
     the assertion's SessionDuration is lowered to it; when STS refuses the duration because of
@@ -634,13 +688,7 @@ def assume_role(
     from jcsaml.errors import StsError
     from jcsaml.sts import assume_role_with_saml
 
-    limit = assertion.session_duration
-    wanted = duration or limit
-    if wanted and limit and wanted > limit:
-        prompter.notify(
-            f"JumpCloud allows sessions of at most {limit} s for this app; asking for {limit} s"
-        )
-        wanted = limit
+    wanted = session_duration_for(assertion, duration, prompter, app=app)
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
     try:
         return assume_role_with_saml(
@@ -654,6 +702,8 @@ def assume_role(
             policy=policy,
         )
     except StsError as exc:
+        if _refused_for_time(exc):
+            raise _clock_error(exc, assertion) from None
         if not (wanted and wanted > ROLE_MINIMUM_MAX_SESSION and _above_role_maximum(exc)):
             raise
     prompter.notify(
@@ -669,6 +719,56 @@ def assume_role(
         timeout=sts_timeout,
         policy_arns=policy_arns,
         policy=policy,
+    )
+
+
+def session_duration_for(
+    assertion: SamlAssertion, duration: int | None, prompter: Prompter, *, app: str = ""
+) -> int | None:
+    """The duration to ask STS for: ``duration``, else the assertion's SessionDuration, never
+    above the latter (the person is told, naming the app)."""
+    limit = assertion.session_duration
+    wanted = duration or limit
+    if wanted and limit and wanted > limit:
+        named = f"app {app}" if app else "this app"
+        prompter.notify(
+            f"JumpCloud allows sessions of at most {limit} s for {named}; asking for {limit} s"
+        )
+        wanted = limit
+    return wanted
+
+
+def app_name(account: Account) -> str:
+    """The JumpCloud app of an account, as its URL names it (``acme-prod-aws-admin``)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
+
+
+def _refused_for_time(error: Exception) -> bool:
+    """Whether STS refused the assertion as expired or not yet valid (on AWS's clock)."""
+    code = str(getattr(error, "code", ""))
+    message = str(getattr(error, "message", "")).lower()
+    return code == "ExpiredTokenException" or (
+        code in ("InvalidIdentityToken", "ValidationError", "AccessDenied")
+        and any(word in message for word in ("expired", "not yet valid", "notbefore", "clock"))
+    )
+
+
+def _clock_error(error: Exception, assertion: SamlAssertion) -> Exception:
+    from jcsaml.errors import StsClockError
+
+    def shown(moment: datetime | None) -> str:
+        return _utc(moment) if moment else "(not stated)"
+
+    return StsClockError(
+        role_arn=str(getattr(error, "role_arn", "")),
+        code=str(getattr(error, "code", "")),
+        message=str(getattr(error, "message", "")),
+        hint="",
+        not_before=shown(getattr(assertion, "not_before", None)),
+        not_on_or_after=shown(assertion.not_on_or_after),
+        now=_utc(datetime.now(UTC)),
     )
 
 

@@ -18,7 +18,14 @@ from jcsaml.credentials_file import CredentialsFile
 from jcsaml.errors import JcsamlError
 from jcsaml.secret_store import SecretStore
 
-__all__ = ["CredentialStatus", "SessionStatus", "credential_status", "session_status"]
+__all__ = [
+    "CredentialStatus",
+    "SessionStatus",
+    "ShadowedProfile",
+    "credential_status",
+    "session_status",
+    "shadowed_profiles",
+]
 
 CREDENTIALS_FILE = "credentials file"
 PROCESS_CACHE = "credential-process cache"
@@ -146,3 +153,81 @@ def session_status(
         )
         for (username, console_url), members in users.items()
     ]
+
+
+@dataclass(frozen=True)
+class ShadowedProfile:
+    """A profile with a ``credential_process`` line in the AWS config file and access keys in
+    the credentials file: the AWS tools use the keys (``temporary`` ones expire and then fail
+    instead of refreshing through the line)."""
+
+    profile: str
+    config_path: str
+    credentials_path: str
+    temporary: bool
+    account: str  # the jcsaml account whose credential_process it is ("" for another's)
+
+
+def shadowed_profiles(
+    *,
+    environ: Mapping[str, str] = os.environ,
+    on_error: Callable[[JcsamlError], None] = _raise,
+) -> list[ShadowedProfile]:
+    """Every profile whose ``credential_process`` the AWS tools skip because the credentials
+    file they read holds keys for it. Files that cannot be read raise their error unless
+    ``on_error`` takes it."""
+    import shlex
+
+    from jcsaml.aws_config import config_file_path
+    from jcsaml.inifile import IniSyntaxError, read_ini
+    from jcsaml.managed import is_jcsaml_process
+
+    config_file = config_file_path(environ)
+    try:
+        document = read_ini(config_file)
+    except (IniSyntaxError, OSError):
+        return []  # status reports the credentials; the AWS tools report their own config
+    if document is None:
+        return []
+    processes: dict[str, str] = {}
+    for name in document.sections():
+        command = (document.section(name) or {}).get("credential_process", "").strip()
+        try:
+            words = shlex.split(name)
+        except ValueError:
+            continue
+        if len(words) == 2 and words[0] == "profile":
+            profile = words[1]
+        elif name == "default":
+            profile = "default"
+        else:
+            continue
+        if command:
+            processes[profile] = command
+    if not processes:
+        return []
+    store = CredentialsFile(CredentialsFile.default_path(environ), environ=environ)
+    try:
+        temporary = store.load_all()
+    except JcsamlError as exc:
+        on_error(exc)
+        return []
+    found = []
+    for profile, command in processes.items():
+        if not store.holds_keys(profile):
+            continue
+        account = ""
+        if is_jcsaml_process(command):
+            words = shlex.split(command)
+            named = [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-a", "--idp-account")]
+            account = named[-1] if named else "default"
+        found.append(
+            ShadowedProfile(
+                profile=profile,
+                config_path=str(config_file),
+                credentials_path=str(store.path),
+                temporary=profile in temporary,
+                account=account,
+            )
+        )
+    return found

@@ -425,7 +425,9 @@ def test_configure_lists_the_default_console_url_in_its_summary(hermetic_home: P
     assert "console_url           https://console.jumpcloud.com (default" in result.stdout
 
 
-def test_configure_of_an_existing_account_asks_only_what_it_lacks(hermetic_home: Path) -> None:
+def test_configure_of_an_existing_account_asks_every_setting_with_its_value(
+    hermetic_home: Path,
+) -> None:
     from prompt_toolkit.input import create_pipe_input
 
     from jcsaml.cli import main
@@ -434,7 +436,8 @@ def test_configure_of_an_existing_account_asks_only_what_it_lacks(hermetic_home:
     config.write_text("[production]\nurl = https://sso.jumpcloud.com/saml2/acme\nmfa = TOTP\n")
     environ = cli_environment(hermetic_home)
     with create_pipe_input() as pipe:
-        pipe.send_text("bob@acme.example\r")
+        # Enter keeps the URL, a username is typed, Enter keeps TOTP and the profile.
+        pipe.send_text("\rbob@acme.example\r\r\r")
         pipe.close()  # every answer is typed ahead: one question too many fails at once
         ctx, _, err = terminal_context(environ, pipe)
         status = main(

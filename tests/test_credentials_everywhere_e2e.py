@@ -526,16 +526,19 @@ def test_credential_process_without_a_terminal_or_answers_fails_in_one_line(
     assert "Traceback" not in done.stderr
 
 
-def test_configure_credential_process_warns_when_the_credentials_file_wins(
+def test_configure_credential_process_warns_when_long_lived_keys_win(
     world: World,
 ) -> None:
     world.configure()
-    world.login()
+    world.credentials.parent.mkdir(exist_ok=True)
+    world.credentials.write_text(
+        "[production]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = x\n"
+    )
     done = world.run("configure", "-a", "production", "--credential-process")
     assert done.status == 0, done.stderr
     assert "credential_process" in done.stdout
     assert "jcsaml: warning: profile 'production'" in done.stderr
-    assert "jcsaml logout -a production" in done.stderr
+    assert "long-lived access keys" in done.stderr
 
 
 # --- status ------------------------------------------------------------------------------------

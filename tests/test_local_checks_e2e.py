@@ -229,7 +229,7 @@ def test_no_lock_file_is_left_in_the_home_directory(world: World) -> None:
     leftovers = [p for p in world.home.rglob("*.lock") if ".cache" not in p.parts]
     assert leftovers == []
     locks = sorted(p.name.split("-")[0] for p in (world.home / ".cache/jcsaml/locks").iterdir())
-    assert locks == [".jcsaml", "credentials"]
+    assert locks == [".jcsaml", "credentials", "managed.json"]  # the record of what it wrote
 
 
 def test_a_dangling_credentials_link_is_refused_and_creates_nothing(world: World) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,11 +273,29 @@ def test_collisions_are_refused_before_anything_is_written(team: Team) -> None:
     )
     assert result.status == 1
     assert result.stderr.startswith("jcsaml: error: several roles would be written to the same")
-    assert "'AcmeJumpCloudAdminRO': arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO, " in (
-        result.stderr
-    )
+    assert (
+        "profile 'AcmeJumpCloudAdminRO': account production "
+        "(arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO), account dev ("
+    ) in result.stderr
     assert not team.credentials.exists()
     assert team.aws.calls == []
+
+
+def test_accounts_sharing_a_profile_fail_before_any_prompt_or_request(team: Team) -> None:
+    """Three imported accounts all writing saml2aws's default profile: refused from the config,
+    before the password is asked, naming the accounts, the profile and the fixes."""
+    text = team.config.read_text()
+    for name in AWS_ACCOUNTS:
+        text = text.replace(f"[{name}]\n", f"[{name}]\naws_profile = saml\n")
+    team.config.write_text(text)
+    result = run_cli("login", "--all-accounts", env=team.env, stdin="")
+    assert result.status == 1, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith("jcsaml: error: several roles would be written to the same profile")
+    assert f"profile 'saml' of {team.credentials} for accounts production, dev, staging" in line
+    assert "--profile-template" in line and "account_aliases" in line and "--role" in line
+    assert team.jumpcloud.count() == 0
+    assert result.stdout == ""
 
 
 def test_a_role_pattern_matching_nothing_fails_that_account_only(team: Team) -> None:
@@ -383,6 +403,7 @@ def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
         )
         for name in ("production", "dev")
     ]
+    interval = sys.getswitchinterval()
     with pytest.raises(ProfileCollisionError):
         jcsaml.login_many(
             accounts,
@@ -393,6 +414,9 @@ def test_login_many_refuses_collisions_before_sts(team: Team) -> None:
             environ={**os.environ, **team.aws.environment()},
         )
     assert team.aws.calls == []
+    # The preparing thread ended with the call, and left the interpreter as it found it.
+    assert [t.name for t in threading.enumerate() if t.name == "jcsaml-warmup"] == []
+    assert sys.getswitchinterval() == interval
 
 
 # --- config: groups and templates -------------------------------------------------------------
@@ -497,3 +521,52 @@ def test_a_profile_that_cannot_be_written_stops_before_sts(team: Team) -> None:
     assert "long-lived access keys" in result.stderr
     assert team.aws.calls == []
     assert team.credentials.read_text() == before
+
+
+def test_each_account_picker_names_it_and_preselects_its_last_role(team: Team) -> None:
+    from jcsaml import notices
+
+    environ = {**os.environ, **team.aws.environment()}
+    notices.remember_role("production", team.role_arns["production"][3], environ)
+    notices.remember_role("dev", team.role_arns["dev"][1], environ)
+    prompter = ScriptedPrompter(["", ""])  # Enter at each picker: the preselected role
+    results = jcsaml.login_many(
+        ["production", "dev"],
+        password=PASSWORD,
+        mfa_token=team.jumpcloud.totp_code(EMAIL),
+        prompter=prompter,
+        environ=environ,
+    )
+    assert [r.role_arn for r in results] == [
+        team.role_arns["production"][3],
+        team.role_arns["dev"][1],
+    ]
+    assert prompter.asked == [
+        "Role to assume for account 'production' (app acme-production; AWS acme-prod)",
+        "Role to assume for account 'dev' (app acme-dev; AWS acme-dev)",
+    ]
+
+
+def test_notes_come_once_each_and_every_sign_in_says_why(team: Team) -> None:
+    """The session-duration note once per app (not per role), naming it; the no-keyring
+    warning once per machine; a context line for the sign-in."""
+    first = team.login("-a", "production", "-a", "dev", "--all-roles", "--session-duration", "7200")
+    assert first.status == 0, first.stderr
+    for app in ("acme-production", "acme-dev"):
+        note = f"JumpCloud allows sessions of at most 3600 s for app {app}; asking for 3600 s"
+        assert first.stderr.count(note) == 1, first.stderr
+    assert first.stderr.count("no OS keyring") == 1
+    second = run_cli(
+        "login", "-a", "production", "-a", "dev", "--all-roles",
+        env={
+            **team.env,
+            "JCSAML_PASSWORD": PASSWORD,
+            "JCSAML_MFA_TOKEN": team.jumpcloud.totp_code(EMAIL, steps=1),
+        },
+    )  # fmt: skip
+    assert second.status == 0, second.stderr
+    assert "no OS keyring" not in second.stderr
+    assert (
+        f"Signing in to JumpCloud for account(s) 'production', 'dev' as {EMAIL} "
+        "(app(s) acme-production, acme-dev): a login of several accounts or roles"
+    ) in second.stderr

@@ -20,7 +20,7 @@ from jcsaml.jumpcloud import Credentials, SamlPage
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import MemoryStore
 from jcsaml.signin import cached_credentials, login, password_key, session_key
-from jcsaml.testing.fakes import FakeStsClient, ScriptedPrompter
+from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
 
 ACCOUNT = "012345678987"
@@ -36,27 +36,6 @@ def keys() -> IdpKeyPair:
     return IdpKeyPair.generate()
 
 
-class FakeAuthenticator:
-    def __init__(self, page: SamlPage | Exception) -> None:
-        self.page = page
-        self.seen: list[Credentials] = []
-        self.resumed: list[str] = []
-        self.alive = False
-
-    def authenticate(self, credentials: Credentials) -> SamlPage:
-        self.seen.append(credentials)
-        if isinstance(self.page, Exception):
-            raise self.page
-        return self.page
-
-    def export_session(self) -> str:
-        return "session-state"
-
-    def resume(self, exported: str) -> SamlPage | None:
-        self.resumed.append(exported)
-        return None if isinstance(self.page, Exception) or not self.alive else self.page
-
-
 def page_for(
     keys: IdpKeyPair,
     roles: list[tuple[str, str]],
@@ -70,19 +49,6 @@ def page_for(
         relay_state="",
         form_action="https://signin.aws.amazon.com/saml",
     )
-
-
-def sts_answer(role: str) -> dict[str, object]:
-    name = role.rsplit("/", 1)[1]
-    return {
-        "Credentials": {
-            "AccessKeyId": "ASIAEXAMPLE",
-            "SecretAccessKey": "secret",
-            "SessionToken": "token",
-            "Expiration": datetime.now(UTC) + timedelta(hours=1),
-        },
-        "AssumedRoleUser": {"Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/alice"},
-    }
 
 
 def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
@@ -149,7 +115,9 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
         sts_client=sts,
         environ={},
     )
-    assert prompter.asked == ["Role to assume"]
+    assert prompter.asked == [
+        "Role to assume for account 'p' (app acme; AWS 012345678987, 111122223333)"
+    ]
     assert sts.calls[0]["RoleArn"] == RO
 
 

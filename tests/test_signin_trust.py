@@ -21,9 +21,8 @@ from jcsaml.errors import (
 from jcsaml.jumpcloud import SamlPage
 from jcsaml.saml import certificate_sha256, show_fingerprint
 from jcsaml.signin import CertificatePinner, login
-from jcsaml.testing.fakes import FakeStsClient, ScriptedPrompter
+from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
-from tests.test_signin import FakeAuthenticator, sts_answer
 
 ACCOUNT = "012345678987"
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"

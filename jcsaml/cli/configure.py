@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jcsaml.config import DEFAULT_CONSOLE_URL
@@ -131,6 +132,13 @@ def add_parser(
         action="store_true",
         help="with --import-saml2aws: replace accounts that already exist",
     )
+    parser.add_argument(
+        "--rename",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="rename an account; its AWS profile, its credential_process lines and the record "
+        "of what it wrote follow",
+    )
     from jcsaml.cli.login import add_flags
 
     add_flags(parser, "configure", environ)
@@ -169,6 +177,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     from jcsaml.errors import InputRequiredError
 
+    if args.rename is not None:
+        return rename(args, ctx)
     if args.import_saml2aws is not None:
         return import_saml2aws(args, ctx)
     if args.discover:
@@ -203,7 +213,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     account = dataclasses.replace(current, **given)
     # Adding credential_process to an account that exists asks nothing again.
     if not (args.skip_prompt or (args.credential_process and existing is not None)):
-        account = ask_missing(account, given, ctx.prompter(False), new=existing is None)
+        prompter = ctx.prompter(False)
+        # At a terminal, as saml2aws does, every basic setting is asked with its current value
+        # as the default; answers read from a pipe fill in only what the account lacks.
+        every = existing is None or _at_terminal(prompter)
+        account = ask_missing(account, given, prompter, new=every)
         # Only answers that differ from what the file holds are written.
         for key in ("url", "username", "mfa", "aws_profile", "console_url"):
             if key not in changes and getattr(account, key) != getattr(current, key):
@@ -231,6 +245,48 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"  {key:<21} {value}", file=ctx.stdout)
     if args.credential_process:
         _set_credential_process(saved, args, ctx)
+    return 0
+
+
+def _at_terminal(prompter: Prompter) -> bool:
+    from jcsaml.prompter import TerminalPrompter
+
+    return isinstance(prompter, TerminalPrompter) and prompter.is_terminal()
+
+
+def rename(args: argparse.Namespace, ctx: Context) -> int:
+    """``configure --rename OLD NEW``: the account, its credential_process lines, the record
+    of what it wrote and its remembered role move to the new name."""
+    import shlex
+
+    from jcsaml import managed, notices
+    from jcsaml.aws_config import profile_section, set_profile_values
+    from jcsaml.config import config_path, rename_account
+
+    old, new = args.rename
+    path = config_path(ctx.environ, args.config)
+    rename_account(old, new, path=path, environ=ctx.environ)
+    print(f"Renamed IdP account {old!r} to {new!r} in {path}.", file=ctx.stdout)
+    record = managed.load(ctx.environ).get(old)
+    for written in record.profiles if record else ():
+        if written.served != managed.PROCESS:
+            continue
+        command = (profile_section(written.profile, environ=ctx.environ) or {}).get(
+            "credential_process", ""
+        )
+        if not managed.is_jcsaml_process(command, old):
+            continue
+        words = shlex.split(command)
+        for index, word in enumerate(words[:-1]):
+            if word in ("-a", "--idp-account") and words[index + 1] == old:
+                words[index + 1] = new
+        line = " ".join(shlex.quote(word) for word in words)
+        set_profile_values(written.profile, {"credential_process": line}, environ=ctx.environ)
+        print(f"Updated credential_process of profile {written.profile!r}: {line}", file=ctx.stdout)
+    managed.rename_account(old, new, environ=ctx.environ)
+    role = notices.last_role(old, ctx.environ)
+    if role:
+        notices.remember_role(new, role, ctx.environ)
     return 0
 
 
@@ -326,9 +382,9 @@ def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Con
     """Write the profile's credential_process line; warn when the credentials file would win."""
     import shlex
 
-    from jcsaml.aws_config import set_profile_values
+    from jcsaml import managed
+    from jcsaml.aws_config import add_missing_regions, set_profile_values
     from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.signin import credentials_path
 
     words = [*_jcsaml_command(ctx.environ), "credential-process", "-a", account.name]
     if args.config:
@@ -341,12 +397,39 @@ def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Con
         f"Set credential_process for profile {account.profile!r} in {written}: {command}",
         file=ctx.stdout,
     )
-    store = CredentialsFile(credentials_path(account, environ=ctx.environ))
-    if store.holds_keys(account.profile):
-        ctx.warn(
-            f"profile {account.profile!r} in {store.path} holds access keys, which AWS tools "
-            f"use before credential_process; remove them with: jcsaml logout -a {account.name}"
-        )
+    # SDKs that ignore AWS_DEFAULT_REGION (JavaScript's) need the profile's own region.
+    regions = {account.profile: account.region} if account.region else {}
+    if add_missing_regions(regions, environ=ctx.environ):
+        print(f"  set region = {account.region} in that profile", file=ctx.stdout)
+    managed.record_profiles(
+        account.name,
+        [managed.ManagedProfile(account.profile, managed.PROCESS, str(written))],
+        environ=ctx.environ,
+    )
+    for path in _credentials_files(account, ctx.environ):
+        store = CredentialsFile(path, environ=ctx.environ)
+        # Only temporary keys (jcsaml's or saml2aws's) go: long-lived ones are the user's.
+        if store.delete(account.profile):
+            print(
+                f"Removed the temporary keys of profile {account.profile!r} from {path}: the "
+                "AWS tools now use credential_process.",
+                file=ctx.stdout,
+            )
+        if store.holds_keys(account.profile):
+            ctx.warn(
+                f"profile {account.profile!r} in {path} holds long-lived access keys, which "
+                "AWS tools use before credential_process; jcsaml leaves them: remove them from "
+                "that file by hand to use credential_process"
+            )
+
+
+def _credentials_files(account: Account, environ: Mapping[str, str]) -> list[Path]:
+    """The account's credentials file, and the one the AWS tools read when that differs."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import credentials_path
+
+    files = [credentials_path(account, environ=environ), CredentialsFile.default_path(environ)]
+    return list(dict.fromkeys(files))
 
 
 def _jcsaml_command(environ: Mapping[str, str]) -> list[str]:
@@ -430,6 +513,7 @@ def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
 
 def discover(args: argparse.Namespace, ctx: Context) -> int:
     """Create one account per AWS application JumpCloud offers the user (names editable)."""
+    from jcsaml.cli.login import secret_store
     from jcsaml.config import (
         Account,
         account_names,
@@ -441,7 +525,6 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
     )
     from jcsaml.discovery import discover_applications
     from jcsaml.errors import InputRequiredError
-    from jcsaml.secret_store import default_store
 
     path = config_path(ctx.environ, args.config)
     existing = {name: find_account(name, path=path) for name in account_names(path)}
@@ -466,13 +549,22 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
         )
     validate_account(base)
     prompter = ctx.prompter(args.skip_prompt)
+    if not args.skip_prompt:
+        from jcsaml.cli.login import say_signing_in
+
+        say_signing_in(
+            ctx,
+            base,
+            base.username or ctx.environ.get("JCSAML_USERNAME") or None,
+            "configure --discover lists the AWS applications JumpCloud offers",
+        )
     found = discover_applications(
         base,
         username=base.username or ctx.environ.get("JCSAML_USERNAME") or None,
         password=ctx.environ.get("JCSAML_PASSWORD") or None,
         mfa_token=ctx.environ.get("JCSAML_MFA_TOKEN") or None,
         prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        secrets=secret_store(ctx),  # no keyring: said once per machine
         webauthn_device=ctx.webauthn_device,
         taken_names=set(existing),
         environ=ctx.environ,

@@ -6,7 +6,12 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jcsaml.cli.login import add_flags, add_login_options, obtain_credentials
+from jcsaml.cli.login import (
+    add_flags,
+    add_login_options,
+    obtain_credentials,
+    say_served_by_process,
+)
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         validate_url(from_environment, "JCSAML_FEDERATION_URL")
     role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
     got = obtain_credentials(args, ctx)
+    say_served_by_process(got, ctx)
     credentials = got.credentials
     if role is not None:  # saml2aws's console --exec-profile: the console as that role
         credentials, _ = _as_exec_profile(role, got, ctx)

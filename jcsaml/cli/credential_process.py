@@ -58,9 +58,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     """Sign in, cache the new credentials and return them."""
     from jcsaml import process_cache
-    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.cli.login import session_duration_flag, signing_in_line
     from jcsaml.config import config_path, load_account
     from jcsaml.errors import CacheFileError
+    from jcsaml.prompter import TerminalPrompter
 
     duration = session_duration_flag(args.session_duration)
     account = load_account(
@@ -68,6 +69,10 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     )
     wanted = args.role or account.role_arn or ""
     with _prompter(args, ctx, account) as prompter:
+        if isinstance(prompter, TerminalPrompter):
+            # The person at the terminal did not type a jcsaml command: say who asks and why.
+            reason = "--force" if args.force else "an AWS tool's credential_process asks"
+            prompter.notify(signing_in_line(account, args.username, reason))
         credentials = _sign_in(args, ctx, account, wanted, duration, prompter)
     try:
         process_cache.save(account.name, wanted, credentials, environ=ctx.environ)
@@ -75,6 +80,9 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
         raise CacheFileError(
             path=str(process_cache.cache_directory(ctx.environ)), reason=exc.strerror or str(exc)
         ) from None
+    from jcsaml import managed
+
+    managed.record_cache(account.name, wanted, environ=ctx.environ)
     return credentials
 
 

@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from jcsaml.cli.login import add_flags, add_login_options, obtain_credentials
+from jcsaml.cli.login import (
+    add_flags,
+    add_login_options,
+    obtain_credentials,
+    say_served_by_process,
+)
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,
@@ -114,6 +119,7 @@ def run(
     # A profile --exec-profile cannot use fails before the sign-in, with nothing asked.
     role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
     got = obtain_credentials(args, ctx)
+    say_served_by_process(got, ctx)
     credentials, region = got.credentials, _region(got.profile, got, ctx)
     if role is not None:
         credentials, region = _as_exec_profile(role, got, ctx)

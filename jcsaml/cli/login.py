@@ -153,11 +153,16 @@ def add_parser(
 
 @dataclass(frozen=True)
 class Obtained:
+    """Credentials for a profile; ``path`` is where they are kept: the credentials file, or
+    the credential-process cache when ``by_process`` (the profile's ``credential_process``
+    serves it, so no keys are written for it)."""
+
     credentials: AwsCredentials
     account: Account
     profile: str
     path: str
     fresh: bool
+    by_process: bool = False
 
 
 def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
@@ -185,6 +190,10 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     store = CredentialsFile(path, environ=ctx.environ)
     wanted_role = args.role or account.role_arn or None
     duration = session_duration_flag(args.session_duration)
+    from jcsaml.managed import served_by_process
+
+    if served_by_process(profile, account.name, environ=ctx.environ):
+        return _obtain_for_process(args, ctx, account, profile, wanted_role or "", duration)
     # Accepting a new certificate needs a sign-in, whatever the profile holds.
     if not (args.force or getattr(args, "trust_new_cert", False)):
         cached = cached_credentials(store, profile, role=wanted_role)
@@ -196,7 +205,54 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         _say_why(args, ctx, account, store, profile, wanted_role)
     credentials = _sign_in(args, ctx, account, wanted_role, duration)
     store.save(profile, credentials)
+    from jcsaml import managed
+
+    written = managed.ManagedProfile(profile, managed.KEYS, str(path))
+    managed.record_profiles(account.name, [written], environ=ctx.environ)
     return Obtained(credentials, account, profile, str(path), fresh=True)
+
+
+def _obtain_for_process(
+    args: argparse.Namespace,
+    ctx: Context,
+    account: Account,
+    profile: str,
+    role: str,
+    duration: int | None,
+) -> Obtained:
+    """For a profile served by jcsaml's ``credential_process``: the credential-process cache
+    takes the place of the credentials file, whose keys the AWS tools would use instead of the
+    line (and keep using after they expire)."""
+    from jcsaml import managed, process_cache
+    from jcsaml.errors import CacheFileError
+
+    directory = str(process_cache.cache_directory(ctx.environ))
+    if not (args.force or getattr(args, "trust_new_cert", False)):
+        cached = process_cache.usable(
+            process_cache.load(account.name, role, environ=ctx.environ), role=role
+        )
+        if cached is not None:
+            return Obtained(cached, account, profile, directory, fresh=False, by_process=True)
+    if not (args.skip_prompt or getattr(args, "quiet", False)):
+        reason = "--force" if args.force else "no valid credentials in the credential-process cache"
+        say_signing_in(ctx, account, args.username, reason)
+    credentials = _sign_in(args, ctx, account, role or None, duration)
+    try:
+        process_cache.save(account.name, role, credentials, environ=ctx.environ)
+    except OSError as exc:
+        raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
+    managed.record_cache(account.name, role, environ=ctx.environ)
+    return Obtained(credentials, account, profile, directory, fresh=True, by_process=True)
+
+
+def say_served_by_process(got: Obtained, ctx: Context) -> None:
+    """The one line saying where credentials went instead of the credentials file."""
+    if got.fresh and got.by_process:
+        print(
+            f"Profile {got.profile!r} uses credential_process: the new credentials are in "
+            f"the credential-process cache ({got.path}), not in the credentials file.",
+            file=ctx.stderr,
+        )
 
 
 def session_duration_flag(text: str | None) -> int | None:
@@ -220,16 +276,20 @@ def _say_why(
 
 
 def say_signing_in(ctx: Context, account: Account, username: str | None, reason: str) -> None:
+    """:func:`signing_in_line` on stderr."""
+    print(signing_in_line(account, username, reason), file=ctx.stderr)
+
+
+def signing_in_line(account: Account, username: str | None, reason: str) -> str:
     """``Signing in to JumpCloud for account 'production' as alice@... (app ...): <reason>``."""
     from urllib.parse import urlsplit
 
     user = username or account.username
     app = urlsplit(account.url).path.rsplit("/saml2/", 1)[-1].strip("/") or account.url
-    print(
+    return (
         f"Signing in to JumpCloud for account {account.name!r}"
         + (f" as {user}" if user else "")
-        + f" (app {app}): {reason}",
-        file=ctx.stderr,
+        + f" (app {app}): {reason}"
     )
 
 
@@ -312,6 +372,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return multi_login.run(args, ctx)
     got = obtain_credentials(args, ctx)
     creds = got.credentials
+    if got.by_process:
+        state = "new credentials" if got.fresh else "credentials"
+        if got.fresh:
+            print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
+        print(
+            f"Profile {got.profile!r} uses credential_process: its {state} are in the "
+            f"credential-process cache ({got.path}), not in the credentials file; they expire "
+            f"at {describe_expiry(creds.expiration)}.",
+            file=ctx.stdout,
+        )
+        return 0
     if got.fresh:
         print(f"Logged in as {creds.role_arn}", file=ctx.stdout)
         print(

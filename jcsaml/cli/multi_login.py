@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
+    from jcsaml.config import Account
     from jcsaml.multi import RoleResult
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,10 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.cli.login import session_duration_flag
+    from jcsaml.cli.login import secret_store, session_duration_flag
     from jcsaml.config import config_path, expand_accounts, load_account
-    from jcsaml.credentials_file import CredentialsFile
     from jcsaml.errors import SomeRolesFailedError
-    from jcsaml.multi import login_many
-    from jcsaml.secret_store import default_store
+    from jcsaml.multi import check_planned_profiles, login_many
 
     path = config_path(ctx.environ, args.config)
     names = expand_accounts(_accounts_given(args), path=path, all_accounts=args.all_accounts)
@@ -77,6 +76,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
         parse_profile_template(args.profile_template)
     prompter = ctx.prompter(args.skip_prompt)
+    # A login that could not be saved fails before anything is said, asked or sent.
+    check_planned_profiles(
+        accounts, roles=_role_patterns(args), all_roles=args.all_roles, environ=ctx.environ
+    )
+    # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
+    if not (args.skip_prompt or getattr(args, "quiet", False)):
+        _say_sign_ins(accounts, args, ctx)
     results = login_many(
         accounts,
         roles=_role_patterns(args),
@@ -88,20 +94,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         session_duration=session_duration_flag(args.session_duration),
         force=args.force,
         prompter=prompter,
-        secrets=default_store(warn=ctx.warn_after_success),
+        secrets=secret_store(ctx),  # no keyring: said once per machine
         webauthn_device=ctx.webauthn_device,
         environ=ctx.environ,
         trust_new_cert=args.trust_new_cert,
         check_profiles=lambda found: _check_writable(found, ctx),
     )
-    # One atomic write per credentials file, holding every new profile.
-    by_file: dict[str, dict[str, Any]] = {}
-    for result in results:
-        if result.credentials is not None:
-            by_file.setdefault(result.credentials_file, {})[result.profile] = result.credentials
-    for file, profiles in by_file.items():
-        CredentialsFile(Path(file), environ=ctx.environ).save_many(profiles)
-        log.debug("wrote %d profile(s) to %s in one write", len(profiles), file)
+    save_results(results, accounts, ctx)
     if args.json:
         print(json.dumps(summary_json(results), indent=2), file=ctx.stdout)
     else:
@@ -110,6 +109,83 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if failed:
         raise SomeRolesFailedError(failed=failed, total=len(results), written=len(results) - failed)
     return 0
+
+
+def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx: Context) -> None:
+    """Save every role's credentials where its profile is served from, and record them.
+
+    Keys go to the credentials files, in one atomic write per file; a profile served by
+    jcsaml's ``credential_process`` gets its credentials in the credential-process cache
+    instead (keys would shadow the line). Every profile named by a template gets the account's
+    region in the AWS config file when it has none there.
+    """
+    from jcsaml import managed, process_cache
+    from jcsaml.aws_config import account_region, add_missing_regions, config_file_path
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.errors import CacheFileError
+
+    by_name = {account.name: account for account in accounts}
+    by_file: dict[str, dict[str, Any]] = {}
+    written: dict[str, list[managed.ManagedProfile]] = {}
+    regions: dict[str, str] = {}
+    config_file = str(config_file_path(ctx.environ))
+    for result in results:
+        account = by_name.get(result.idp_account)
+        if result.credentials is None or account is None:
+            continue
+        served = written.setdefault(account.name, [])
+        if result.profile == account.profile and managed.served_by_process(
+            result.profile, account.name, environ=ctx.environ
+        ):
+            role = account.role_arn or ""
+            try:
+                process_cache.save(account.name, role, result.credentials, environ=ctx.environ)
+            except OSError as exc:
+                raise CacheFileError(
+                    path=str(process_cache.cache_directory(ctx.environ)),
+                    reason=exc.strerror or str(exc),
+                ) from None
+            managed.record_cache(account.name, role, environ=ctx.environ)
+            served.append(managed.ManagedProfile(result.profile, managed.PROCESS, config_file))
+            print(
+                f"Profile {result.profile!r} uses credential_process: its credentials went to "
+                "the credential-process cache, not to the credentials file.",
+                file=ctx.stderr,
+            )
+            continue
+        by_file.setdefault(result.credentials_file, {})[result.profile] = result.credentials
+        served.append(managed.ManagedProfile(result.profile, managed.KEYS, result.credentials_file))
+        if result.profile != account.profile:
+            region = account_region(account.region or None, account.profile, environ=ctx.environ)
+            if region:
+                regions.setdefault(result.profile, region)
+    # One atomic write per credentials file, holding every new profile.
+    for file, profiles in by_file.items():
+        CredentialsFile(Path(file), environ=ctx.environ).save_many(profiles)
+        log.debug("wrote %d profile(s) to %s in one write", len(profiles), file)
+    for name, noted in written.items():
+        managed.record_profiles(name, noted, environ=ctx.environ)
+    added = add_missing_regions(regions, environ=ctx.environ)
+    if added:
+        log.debug("gave %d profile(s) a region in %s", len(added), config_file)
+
+
+def _say_sign_ins(accounts: Sequence[Account], args: argparse.Namespace, ctx: Context) -> None:
+    """One context line per JumpCloud sign-in: which accounts, user and apps, and why."""
+    from jcsaml.multi import sign_in_groups
+    from jcsaml.signin import app_name
+
+    for group in sign_in_groups(accounts, args.username):
+        user = args.username or group[0].username
+        names = ", ".join(repr(a.name) for a in group)
+        apps = ", ".join(dict.fromkeys(app_name(a) for a in group))
+        why = "--force" if args.force else "a login of several accounts or roles"
+        print(
+            f"Signing in to JumpCloud for account(s) {names}"
+            + (f" as {user}" if user else "")
+            + f" (app(s) {apps}): {why}",
+            file=ctx.stderr,
+        )
 
 
 def _check_writable(profiles: Sequence[tuple[Path, str]], ctx: Context) -> None:

@@ -70,10 +70,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _after_sign_in(args: argparse.Namespace, ctx: Context) -> str:
     from jcsaml.aws_config import child_region
     from jcsaml.cli.exec_command import CONFLICTING
-    from jcsaml.cli.login import obtain_credentials
+    from jcsaml.cli.login import obtain_credentials, say_served_by_process
     from jcsaml.shell_script import render, script_variables
 
     got = obtain_credentials(args, ctx)
+    say_served_by_process(got, ctx)
     own = got.credentials.region or got.account.region or None
     region = child_region(got.profile, own=own, environ=ctx.environ)
     variables = script_variables(got.credentials, profile=got.profile, region=region)

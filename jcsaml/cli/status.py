@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.errors import JcsamlError
-    from jcsaml.status import CredentialStatus, SessionStatus
+    from jcsaml.managed import AccountRecord
+    from jcsaml.status import CredentialStatus, SessionStatus, ShadowedProfile
 
 HELP = "show the credentials jcsaml holds and the JumpCloud sessions it saved"
 
@@ -32,9 +33,10 @@ def add_parser(
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml import managed
     from jcsaml.config import config_path
     from jcsaml.secret_store import default_store
-    from jcsaml.status import credential_status, session_status
+    from jcsaml.status import credential_status, session_status, shadowed_profiles
 
     config = config_path(ctx.environ, args.config)
     now = datetime.now(UTC)
@@ -50,15 +52,74 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         environ=ctx.environ,
         on_error=unreadable,
     )
+    shadowed = shadowed_profiles(environ=ctx.environ, on_error=unreadable)
+    records = managed.load(ctx.environ)
     if args.json:
         document = {
             "credentials": [_credential_json(entry, now) for entry in credentials],
             "sessions": [_session_json(entry) for entry in sessions],
+            "managed": [_managed_json(record) for record in records.values()],
+            "shadowed": [_shadowed_json(entry) for entry in shadowed],
         }
         print(json.dumps(document, indent=2), file=ctx.stdout)
     else:
         _print_table(credentials, sessions, now, ctx)
+        _print_managed(records, ctx)
+        for entry in shadowed:
+            print(shadowed_line(entry), file=ctx.stdout)
     return 0
+
+
+def _managed_json(record: AccountRecord) -> dict[str, Any]:
+    return {
+        "account": record.account,
+        "profiles": [
+            {"profile": p.profile, "served": p.served, "path": p.path} for p in record.profiles
+        ],
+        "cache_roles": list(record.cache_roles),
+    }
+
+
+def _shadowed_json(entry: ShadowedProfile) -> dict[str, Any]:
+    return {
+        "profile": entry.profile,
+        "account": entry.account,
+        "credentials_file": entry.credentials_path,
+        "config_file": entry.config_path,
+        "temporary_keys": entry.temporary,
+        "used": "credentials file",
+        "message": shadowed_line(entry),
+    }
+
+
+def _print_managed(records: Mapping[str, AccountRecord], ctx: Context) -> None:
+    from jcsaml.managed import PROCESS
+
+    for record in records.values():
+        served = [
+            f"{p.profile} ({'credential_process' if p.served == PROCESS else 'keys'})"
+            for p in record.profiles
+        ]
+        count = len(record.cache_roles)
+        cache = f"; credential-process cache entries: {count}" if count else ""
+        print(
+            f"Account {record.account} wrote: {', '.join(served) or 'no profile'}{cache}",
+            file=ctx.stdout,
+        )
+
+
+def shadowed_line(entry: ShadowedProfile) -> str:
+    """Which of the two ways the AWS tools use, and how to fix it."""
+    kind = "temporary keys" if entry.temporary else "long-lived keys"
+    if entry.temporary and entry.account:
+        fix = f"remove them with: jcsaml configure -a {entry.account} --credential-process"
+    else:
+        fix = f"remove them from {entry.credentials_path} to use credential_process"
+    return (
+        f"Shadowed: profile {entry.profile!r} has credential_process in {entry.config_path} "
+        f"and {kind} in {entry.credentials_path}; the AWS tools use the keys from "
+        f"{entry.credentials_path}, not credential_process; {fix}"
+    )
 
 
 def _credential_json(entry: CredentialStatus, now: datetime) -> dict[str, Any]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jcsaml.errors import InputRequiredError, PromptAbortedError
+
+if TYPE_CHECKING:
+    from jcsaml.jumpcloud import Credentials, SamlPage
 
 T = TypeVar("T")
 
@@ -73,3 +77,45 @@ class FakeStsClient:
         if isinstance(result, Exception):
             raise result
         return result
+
+
+class FakeAuthenticator:
+    """An Authenticator (JumpCloud sign-in) that hands out one SAML page, or raises one error.
+
+    ``seen`` records the logins it was given and ``resumed`` the saved sessions offered to it;
+    ``alive`` says whether such a session still answers (then :meth:`resume` gives the page).
+    """
+
+    def __init__(self, page: SamlPage | Exception) -> None:
+        self.page = page
+        self.seen: list[Credentials] = []
+        self.resumed: list[str] = []
+        self.alive = False
+
+    def authenticate(self, credentials: Credentials) -> SamlPage:
+        self.seen.append(credentials)
+        if isinstance(self.page, Exception):
+            raise self.page
+        return self.page
+
+    def export_session(self) -> str:
+        return "session-state"
+
+    def resume(self, exported: str) -> SamlPage | None:
+        self.resumed.append(exported)
+        return None if isinstance(self.page, Exception) or not self.alive else self.page
+
+
+def sts_answer(role_arn: str, *, hours: float = 1) -> dict[str, object]:
+    """What STS answers to AssumeRoleWithSAML for ``role_arn``, as botocore returns it, for a
+    :class:`FakeStsClient`: credentials valid for ``hours``."""
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[1]
+    return {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE",
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
+            "Expiration": datetime.now(UTC) + timedelta(hours=hours),
+        },
+        "AssumedRoleUser": {"Arn": f"arn:aws:sts::{account}:assumed-role/{name}/alice"},
+    }

@@ -1250,6 +1250,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None  # quiet: tests read FakeJumpCloud.requests instead
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the fake's clock, as JumpCloud's is on its own.
+        moment = self.server.fake._clock() if timestamp is None else timestamp
+        return super().date_time_string(moment)
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
