@@ -22,7 +22,12 @@ Run from a checkout with the test dependencies installed (``pip install '.[test]
    distant STS region): ``jcsaml login --role Role01`` against ``--all-roles`` on an application
    offering 12 roles (12 STS calls, assumed in parallel), and three applications of 4 roles each
    from one sign-in; the goal for 12 roles is at most 1.3x the wall time of one, the bar 1.5x;
-5. prints Markdown tables, with the machine it ran on.
+5. starts 25 ``aws sts get-caller-identity`` at once through ``credential_process`` with a cold
+   cache (the herd), against the fake JumpCloud and moto: wall time, successes and sign-ins
+   (SAML pages fetched; the goal is 1);
+6. asks ``exec --server``'s credentials endpoint from 64 clients at once, 1000 requests each
+   (``--endpoint-requests``): latency p50, p99 and max;
+7. prints Markdown tables, with the machine it ran on.
 
 Nothing outside the temporary directory is read or written (HOME points into it, the keyring is
 keyring's null backend); both servers are stopped at the end.
@@ -476,6 +481,165 @@ def report(
     return "\n".join(lines)
 
 
+HERD = 25
+ENDPOINT_CLIENTS = 64
+
+
+@dataclass
+class HerdResult:
+    wall: float
+    successes: int
+    sign_ins: int
+    jumpcloud_requests: int
+
+
+def measure_herd(bin_dir: Path, home: Path) -> HerdResult:
+    """HERD ``aws`` processes at once through ``credential_process``, with a cold cache."""
+    from jcsaml.config import Account, save_account
+    from jcsaml.testing.idp import IdpKeyPair
+    from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+    from jcsaml.testing.sts import LocalAws
+
+    aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
+    if aws_cli is None:
+        raise SystemExit("the herd needs the AWS CLI (pip install '.[test]')")
+    keys = IdpKeyPair.generate()
+    with LocalAws() as aws:
+        principal = aws.create_saml_provider(
+            "JumpCloud", keys.metadata_xml(), account_id=ACCOUNT_ID
+        )
+        role = aws.create_role("Herd", trusted_principal_arn=principal, account_id=ACCOUNT_ID)
+        user = FakeUser(email="herd@acme.example", password=PASSWORD, apps=["herd"])  # no MFA
+        app = FakeApp(slug="herd", roles=[(role, principal)])
+        with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
+            save_account(
+                Account(
+                    name="herd",
+                    url=jumpcloud.app_url("herd"),
+                    console_url=jumpcloud.url,
+                    username="herd@acme.example",
+                    role_arn=role,
+                ),
+                path=home / ".jcsaml",
+            )
+            config = home / ".aws" / "config"
+            config.write_text(
+                "[profile herd]\nregion = us-east-1\n"
+                f"credential_process = {bin_dir / 'jcsaml'} credential-process -a herd\n"
+            )
+            env = hermetic_env(home, {**aws.environment(), "JCSAML_PASSWORD": PASSWORD})
+            jumpcloud.clear_requests()
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(
+                    [aws_cli, "--profile", "herd", "sts", "get-caller-identity"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                for _ in range(HERD)
+            ]
+            successes = sum(process.wait() == 0 for process in processes)
+            wall = time.perf_counter() - started
+            config.unlink()
+            return HerdResult(
+                wall=wall,
+                successes=successes,
+                sign_ins=jumpcloud.count("GET", "/saml2/herd"),
+                jumpcloud_requests=len(jumpcloud.requests),
+            )
+
+
+def measure_endpoint(requests_per_client: int) -> list[float]:
+    """Seconds per answer of the credentials endpoint, ENDPOINT_CLIENTS clients at once."""
+    import threading
+    import urllib.request
+
+    from jcsaml.aws_credentials import AwsCredentials
+    from jcsaml.credential_server import CredentialServer
+
+    held = AwsCredentials(
+        access_key_id="ASIABENCHMARK",
+        secret_access_key="benchmark-secret",
+        session_token="benchmark-token",
+        expiration=datetime.now(UTC) + timedelta(hours=8),
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/Bench",
+    )
+
+    class Held:
+        margin = 900.0
+        prompter = None
+        account = "bench"
+
+        @property
+        def held(self) -> AwsCredentials:
+            return held
+
+        def get(self, **_: object) -> AwsCredentials:
+            return held
+
+        def renew_at(self, margin: float | None = None) -> datetime:
+            return held.expiration - timedelta(seconds=margin or self.margin)
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    with CredentialServer(Held()) as server:
+        barrier = threading.Barrier(ENDPOINT_CLIENTS)
+
+        def client() -> None:
+            mine = []
+            headers = {"Authorization": server.token}
+            request = urllib.request.Request(server.url, headers=headers)  # noqa: S310
+            barrier.wait()
+            for _ in range(requests_per_client):
+                begin = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                    answer.read()
+                mine.append(time.perf_counter() - begin)
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client) for _ in range(ENDPOINT_CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return latencies
+
+
+def report_herd(herd: HerdResult) -> str:
+    return "\n".join(
+        [
+            f"{HERD} `aws sts get-caller-identity` at once through `credential_process`, cold "
+            "cache (one sign-in is the goal):",
+            "",
+            "| wall time | successes | sign-ins (SAML pages) | JumpCloud requests |",
+            "|---|---|---|---|",
+            f"| {herd.wall:.1f} s | {herd.successes}/{HERD} | {herd.sign_ins} | "
+            f"{herd.jumpcloud_requests} |",
+        ]
+    )
+
+
+def report_endpoint(latencies: list[float], per_client: int) -> str:
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return "\n".join(
+        [
+            f"`exec --server` endpoint, {ENDPOINT_CLIENTS} clients x {per_client} requests at once "
+            f"({len(ordered)} answers):",
+            "",
+            "| p50 | p99 | max | over 1 s |",
+            "|---|---|---|---|",
+            f"| {p50 * 1000:.1f} ms | {p99 * 1000:.1f} ms | {ordered[-1] * 1000:.1f} ms | "
+            f"{sum(1 for x in ordered if x > 1.0)} |",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=30, help="runs per row (default 30)")
@@ -485,6 +649,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-login", action="store_true", help="skip the sign-in benchmark")
     parser.add_argument(
         "--no-many-roles", action="store_true", help="skip the logins of many roles"
+    )
+    parser.add_argument("--no-herd", action="store_true", help="skip the herd of aws processes")
+    parser.add_argument(
+        "--endpoint-requests",
+        type=int,
+        default=1000,
+        help="requests per endpoint client (default 1000; 0 skips the endpoint benchmark)",
+    )
+    parser.add_argument(
+        "--only-concurrency",
+        action="store_true",
+        help="measure only the herd and the endpoint",
     )
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and leave it there")
     options = parser.parse_args(argv)
@@ -511,19 +687,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         found, notes = peers(env)
         rows.update(found)
-        print(f"measuring {len(rows)} commands x {options.runs} ...", file=sys.stderr, flush=True)
-        samples = measure_startup(rows, env, options.runs)
-        login = None
-        if not options.no_login:
-            print("signing in against the fake JumpCloud ...", file=sys.stderr, flush=True)
-            login = measure_login(bin_dir, home, options.runs)
-        many = None
-        if not options.no_many_roles:
-            print("logins of 1 and 12 roles ...", file=sys.stderr, flush=True)
-            many = measure_many_roles(bin_dir, home, options.runs)
-        print(report(samples, login, notes, options.runs))
-        if many is not None:
-            print("\n" + report_many_roles(many))
+        if not options.only_concurrency:
+            print(
+                f"measuring {len(rows)} commands x {options.runs} ...", file=sys.stderr, flush=True
+            )
+            samples = measure_startup(rows, env, options.runs)
+            login = None
+            if not options.no_login:
+                print("signing in against the fake JumpCloud ...", file=sys.stderr, flush=True)
+                login = measure_login(bin_dir, home, options.runs)
+            many = None
+            if not options.no_many_roles:
+                print("logins of 1 and 12 roles ...", file=sys.stderr, flush=True)
+                many = measure_many_roles(bin_dir, home, options.runs)
+            print(report(samples, login, notes, options.runs))
+            if many is not None:
+                print("\n" + report_many_roles(many))
+        if not options.no_herd:
+            print(f"{HERD} aws processes at once ...", file=sys.stderr, flush=True)
+            print("\n" + report_herd(measure_herd(bin_dir, home)))
+        if options.endpoint_requests > 0:
+            print(f"{ENDPOINT_CLIENTS} endpoint clients ...", file=sys.stderr, flush=True)
+            latencies = measure_endpoint(options.endpoint_requests)
+            print("\n" + report_endpoint(latencies, options.endpoint_requests))
     return 0
 
 

@@ -28,3 +28,17 @@ def same_role(role_arn_a: str, role_arn_b: str) -> bool:
         return (parts[1], parts[4], parts[5].rsplit("/", 1)[-1])
 
     return key(role_arn_a) == key(role_arn_b)
+
+
+def role_matches(role_arn: str, wanted: str) -> bool:
+    """Whether ``wanted``, as a person or a config gives it, names the IAM role ``role_arn``.
+
+    ``wanted`` is a role ARN (the same role, whatever the role path: :func:`same_role`), or a
+    role name (``AcmeJumpCloudAdminRO``), or a path and name (``ops/AcmeJumpCloudAdminRO``). An
+    empty ``wanted`` names no role. This is the one meaning of ``--role``, ``role_arn`` and
+    ``JCSAML_ROLE`` everywhere: choosing among the assertion's roles and recognising cached
+    credentials alike.
+    """
+    if not wanted:
+        return False
+    return same_role(role_arn, wanted) or role_arn == wanted or role_arn.endswith("/" + wanted)

@@ -35,6 +35,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 if TYPE_CHECKING:
     import requests
 
+from jcsaml import recording
+
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # JumpCloud's largest page is tens of KiB
 CHUNK_BYTES = 64 * 1024
 
@@ -300,6 +302,11 @@ def fetch(
             if bound.expired:
                 raise DeadlinePassed(bound.seconds) from None
             raise
+    if recording.active() is not None:  # --record: the one place every exchange passes
+        headers = getattr(response.raw, "headers", None) or response.headers
+        recording.record_http(
+            method, url, kwargs, response.status_code, list(headers.items()), body
+        )
     return Answer(
         status=response.status_code,
         url=response.url,

@@ -23,7 +23,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from jcsaml.arn import role_arn_from_assumed_role, same_role
+from jcsaml.arn import role_arn_from_assumed_role, role_matches
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 from jcsaml.names import is_safe_name
@@ -44,10 +44,16 @@ __all__ = [
     "process_output",
 ]
 
-#: As :data:`jcsaml.signin.REFRESH_MARGIN_SECONDS`: credentials closer to expiry are not reused.
+# The two refresh margins, defined here (the lowest module that needs them) for every path.
+#: Profile credentials (login, exec, script, console) closer than this to their expiry are not
+#: reused: a command started with them should not see them end.
 REFRESH_MARGIN_SECONDS = 300
-#: As :data:`jcsaml.process_cache.REFRESH_MARGIN_SECONDS`: credential-process's own margin.
+#: Credentials handed to the AWS SDKs (credential-process's cache, the exec --server endpoint)
+#: are renewed when fewer than this many seconds remain: botocore asks again below 15 minutes,
+#: so handing out less would run the process, and a sign-in, on every AWS call.
 PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
+#: A credential-process cache entry is a few hundred bytes: a larger file is not read.
+PROCESS_CACHE_ENTRY_BYTES = 64 * 1024
 
 # The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
 CONFIG_KEYS = frozenset(
@@ -64,6 +70,7 @@ CONFIG_KEYS = frozenset(
         "idp_cert",
         "allow_sha1",
         "allow_unsigned",
+        "kill_on_exit",
         "http_timeout",
         "push_timeout",
         "sts_timeout",
@@ -74,6 +81,8 @@ CONFIG_KEYS = frozenset(
         "profile_template",
         "policy_arns",
         "policy_file",
+        "password_command",
+        "mfa_command",
     }
 )
 _MFA_CHOICES = ("auto", "totp", "push", "webauthn")
@@ -205,7 +214,7 @@ def lookup(
     if found is None or found.expires_at - current < REFRESH_MARGIN_SECONDS:
         return None
     wanted = role or section.get("role_arn", "").strip()
-    if wanted and not (same_role(found.role_arn, wanted) or found.role_arn.endswith("/" + wanted)):
+    if wanted and not role_matches(found.role_arn, wanted):
         return None
     found.account_region = section.get("region", "").strip() or None
     return found
@@ -241,13 +250,10 @@ def process_credentials(
         return None
     wanted = role or section.get("role_arn", "").strip()
     directory = _process_cache_directory(environ)
-    if directory is None or not _private_directory(directory):
+    if directory is None:
         return None
-    path = os.path.join(directory, process_cache_name(account_name, wanted))
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except (OSError, ValueError):
+    text = _read_cache_file(directory, process_cache_name(account_name, wanted), environ)
+    if text is None:
         return None
     import json  # only here: exec and script have no JSON to read
 
@@ -266,7 +272,7 @@ def process_credentials(
     current = time.time() if now is None else now
     if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
         return None
-    if wanted and not (same_role(role_arn, wanted) or role_arn.endswith("/" + wanted)):
+    if wanted and not role_matches(role_arn, wanted):
         return None
     return CachedCredentials(
         account_name=account_name,
@@ -308,16 +314,23 @@ def process_cache_name(account: str, role: str) -> str:
     return f"{digest}.json"
 
 
-def _private_directory(directory: str) -> bool:
-    """Whether the full reader would read the cache in ``directory``: it is the user's and
-    nobody else can write it (see :mod:`jcsaml.process_cache`)."""
-    if not hasattr(os, "geteuid"):
-        return True
+def _read_cache_file(directory: str, name: str, environ: Mapping[str, str]) -> str | None:
+    """The cache entry as the full reader reads it (:mod:`jcsaml.process_cache`): in a directory
+    that :mod:`jcsaml.safe_directory` accepts, a small regular file of the user's; else None."""
+    from jcsaml.safe_directory import open_directory, read_private_file
+
     try:
-        info = os.stat(directory)
-    except OSError:
-        return False
-    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
+        fd = open_directory(directory, purpose="", environ=environ)
+    except Exception:  # unsafe or missing: the full path says so, or signs in
+        return None
+    try:
+        raw = read_private_file(fd, name, limit=PROCESS_CACHE_ENTRY_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8") if raw is not None else None
+    except ValueError:
+        return None
 
 
 def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
@@ -450,12 +463,12 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
         return False
+    for key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
+        if values.get(key) and values[key].lower() not in _BOOLEANS:
+            return False
     for key in ("http_timeout", "push_timeout", "sts_timeout"):
         seconds = values.get(key)
         if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):
-            return False
-    for key in ("allow_sha1", "allow_unsigned"):
-        if values.get(key) and values[key].lower() not in _BOOLEANS:
             return False
     # The same tests as jcsaml.config.validate_account makes.
     if values.get("region") and not _REGION.fullmatch(values["region"]):

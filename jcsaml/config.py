@@ -70,6 +70,7 @@ KNOWN_KEYS = (
     "saml_nameid",
     "allow_sha1",
     "allow_unsigned",
+    "kill_on_exit",
     "http_timeout",
     "push_timeout",
     "sts_timeout",
@@ -77,6 +78,8 @@ KNOWN_KEYS = (
     "account_aliases",
     "policy_arns",
     "policy_file",
+    "password_command",
+    "mfa_command",
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
@@ -119,11 +122,18 @@ class Account:
     #: How profiles are named when several roles are taken from this account's assertion, e.g.
     #: ``{account}-{role}`` (the default then); see :data:`TEMPLATE_FIELDS`.
     profile_template: str = ""
+    #: ``exec --server``: the command gets SIGTERM when jcsaml dies (Linux), since its endpoint's
+    #: port is free for any local process then; false keeps it running (``--no-kill-on-exit``).
+    kill_on_exit: bool = True
     #: Session policies (saml2aws's policy_arn_list and policy_file): managed policy ARNs and a
     #: JSON policy file passed to AssumeRoleWithSAML, so the credentials can do no more than
     #: they allow.
     policy_arns: tuple[str, ...] = ()
     policy_file: str = ""
+    #: Commands (run without a shell) whose first line of output is the password or the TOTP
+    #: code: see :mod:`jcsaml.secret_command`.
+    password_command: str = ""
+    mfa_command: str = ""
 
     @property
     def profile(self) -> str:
@@ -147,6 +157,7 @@ class Account:
             "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
             "allow_unsigned": "true" if self.allow_unsigned else None,
+            "kill_on_exit": None if self.kill_on_exit else "false",
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
             else f"{self.http_timeout:g}",
@@ -161,6 +172,8 @@ class Account:
             "profile_template": self.profile_template,
             "policy_arns": ", ".join(self.policy_arns),
             "policy_file": self.policy_file,
+            "password_command": self.password_command,
+            "mfa_command": self.mfa_command,
         }
         return {key: (value or None) for key, value in values.items()}
 
@@ -356,6 +369,7 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
         allow_unsigned=parsed("allow_unsigned", lambda v: _parse_bool("allow_unsigned", v), False),
+        kill_on_exit=parsed("kill_on_exit", lambda v: _parse_bool("kill_on_exit", v), True),
         http_timeout=parsed(
             "http_timeout", lambda v: parse_seconds("http_timeout", v), DEFAULT_HTTP_TIMEOUT
         ),
@@ -370,6 +384,8 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         profile_template=parsed("profile_template", parse_profile_template, ""),
         policy_arns=parsed("policy_arns", parse_policy_arns, ()),
         policy_file=get("policy_file"),
+        password_command=get("password_command"),
+        mfa_command=get("mfa_command"),
     )
     if strict:
         validate_account(account)
@@ -517,7 +533,7 @@ def validate_setting(key: str, value: str) -> str:
         parse_duration(value)
     elif key == "idp_cert_sha256":
         return parse_fingerprint(value)
-    elif key in ("allow_sha1", "allow_unsigned"):
+    elif key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
         _parse_bool(key, value)
     elif key in ("http_timeout", "push_timeout", "sts_timeout"):
         parse_seconds(key, value)

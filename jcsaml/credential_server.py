@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +35,7 @@ from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
     JcsamlError,
     PromptAbortedError,
+    RenewalPendingError,
     SignInPendingError,
     SignInRequiredError,
 )
@@ -49,8 +50,19 @@ LOOPBACK = "127.0.0.1"
 RENEW_AHEAD = 5 * 60
 #: After a failed background renewal, wait this long before the next attempt.
 RETRY_AFTER = 60.0
+#: The waits between failed renewals: JumpCloud back after a short outage is noticed soon,
+#: and a long one is not hammered (the last delay repeats).
+RETRY_DELAYS = (5.0, 10.0, 20.0, 40.0, RETRY_AFTER)
 #: The background thread looks at the clock at least this often.
 LONGEST_SLEEP = 300.0
+#: A request that finds nothing valid waits this long for a renewal attempt to end.
+EXPIRED_WAIT = 1.5
+#: Connections waiting to be accepted (the SDKs of a parallel build ask all at once).
+BACKLOG = 128
+#: Connections served at once; more are closed at once rather than queued behind slow ones.
+MAX_CONNECTIONS = 128
+#: A client gets this long to send its request: a slow or idle one does not hold a slot.
+CLIENT_SECONDS = 5.0
 
 
 class Source(Protocol):
@@ -101,6 +113,7 @@ class CredentialServer:
         report: Callable[[JcsamlError], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         renew_ahead: float = RENEW_AHEAD,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         self.source = source
         self.token = token or new_token()
@@ -109,11 +122,19 @@ class CredentialServer:
         self._report = report
         self._clock = clock
         self._renew_ahead = renew_ahead
+        self._retry_delays = tuple(retry_delays) or (RETRY_AFTER,)
         # The credentials held when a failure was reported: it is reported again only after
         # new ones were obtained (one line per ended JumpCloud session, not one per request).
         self._failed_with: str | None = None
         self._failing_lock = threading.Lock()
         self._stopping = threading.Event()
+        # Set by a request that finds the held credentials due: the renewal starts now.
+        self._wake = threading.Event()
+        self._backing_off = False
+        self._attempts = 0
+        self._attempted = threading.Condition()
+        #: Why the last renewal failed (None after a success): answered once nothing valid is held.
+        self.last_error: JcsamlError | None = None
         self._httpd: _Httpd | None = None
         self._threads: list[threading.Thread] = []
         self._asker: threading.Thread | None = None
@@ -148,6 +169,7 @@ class CredentialServer:
         if httpd is None:
             return
         self._stopping.set()
+        self._wake.set()
         httpd.shutdown()
         httpd.server_close()
         for thread in self._threads:
@@ -192,26 +214,49 @@ class CredentialServer:
         return hmac.compare_digest(given, self.token.encode("ascii"))
 
     def answer(self) -> tuple[int, dict[str, Any]]:
-        """The status and JSON body for an authorized request.
+        """The status and JSON body for an authorized request, at once.
 
-        Renewal never makes a request wait for a person (the SDKs give up after 2 seconds):
-        when one must sign in, jcsaml asks on its terminal in the background and meanwhile
-        hands out the credentials it holds while they last.
+        A request never waits for a renewal (the SDKs give up after 2 seconds): renewal runs in
+        the background, and while it runs, or after it failed, the held credentials are handed
+        out as long as they are valid. Only when they have expired is the renewal's error
+        answered, which says what failed and what to run.
         """
+        held = self.source.held
+        if held is None:  # nothing obtained yet (a source the caller has not primed)
+            return self._answer_now()
+        now = self._clock()
+        due = self.source.renew_at(self.source.margin)
+        if due is not None and now >= due and not self._backing_off:
+            self._wake.set()  # the SDK wants new ones: renew now rather than at the loop's time
+        if not held.expires_within(0, now=now):
+            return 200, container_answer(held)
+        # Nothing valid to hand out: a moment's wait for a renewal costs nothing now.
+        with self._attempted:
+            seen = self._attempts
+            self._wake.set()
+            self._attempted.wait_for(lambda: self._attempts > seen, timeout=EXPIRED_WAIT)
+        held = self.source.held
+        if held is not None and not held.expires_within(0, now=self._clock()):
+            return 200, container_answer(held)
+        error = self.last_error
+        if error is None or self._asking():
+            account = getattr(self.source, "account", "?")
+            pending = SignInPendingError if self._asking() else RenewalPendingError
+            return 503, _error_body(pending(account=account))
+        self._failed(error)
+        return 500, _error_body(error)
+
+    def _answer_now(self) -> tuple[int, dict[str, Any]]:
         try:
             credentials = self.source.get(ask=False, wait_for_person=False)
         except SignInPendingError as exc:
             return 503, _error_body(exc)
         except SignInRequiredError as exc:
-            if self.source.prompter is None or not self._may_ask:
-                self._failed(exc)
-                return 500, _error_body(exc)
-            self._ask_in_background()
-            held = self.source.held
-            if held is not None and not held.expires_within(0, now=self._clock()):
-                credentials = held
-            else:
+            if self.source.prompter is not None and self._may_ask:
+                self._ask_in_background()
                 return 503, _error_body(SignInPendingError(account=exc.account))
+            self._failed(exc)
+            return 500, _error_body(exc)
         except JcsamlError as exc:
             self._failed(exc)
             return 500, _error_body(exc)
@@ -223,6 +268,11 @@ class CredentialServer:
             }
         self._succeeded()
         return 200, container_answer(credentials)
+
+    def _asking(self) -> bool:
+        """Whether the person is being asked to sign in, on jcsaml's terminal."""
+        asker = self._asker
+        return asker is not None and asker.is_alive()
 
     def _ask_in_background(self) -> None:
         """Sign in with the person, once at a time, in a thread of its own."""
@@ -263,29 +313,58 @@ class CredentialServer:
     # --- background renewal ------------------------------------------------------------------
 
     def _renew_loop(self) -> None:
+        """Renew ahead of the SDKs' window; after a failure, retry with backoff
+        (:data:`RETRY_DELAYS`) until a renewal succeeds, whether or not the held credentials
+        have expired meanwhile (JumpCloud may come back)."""
         ahead = self.source.margin + self._renew_ahead
         wait = self._seconds_until_due(ahead)
-        while not self._stopping.wait(wait):
-            try:
-                self.source.get(margin=ahead, ask=False)
-            except SignInRequiredError as exc:
-                # Ahead of the SDKs' window: the person has time to answer, or to run the
-                # command the line says, before the command needs new credentials.
-                if self.source.prompter is not None and self._may_ask:
-                    self._ask_in_background()
-                else:
-                    self._failed(exc)
-                wait = RETRY_AFTER
+        failures = 0
+        while True:
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            due = self.source.renew_at(ahead)
+            if failures == 0 and due is not None and self._clock() < due:
+                wait = self._seconds_until_due(ahead)
                 continue
-            except JcsamlError as exc:
-                log.debug("background renewal: %s", exc)
-                wait = RETRY_AFTER
+            error = self._renew_once(ahead)
+            with self._attempted:
+                self._attempts += 1
+                self._attempted.notify_all()
+            if error is None:
+                failures = 0
+                self._backing_off = False
+                wait = self._seconds_until_due(ahead)
                 continue
-            except Exception:
-                log.debug("background renewal failed", exc_info=True)
-                wait = RETRY_AFTER
-                continue
-            wait = self._seconds_until_due(ahead)
+            self.last_error = error
+            self._backing_off = True
+            wait = self._retry_delays[min(failures, len(self._retry_delays) - 1)]
+            failures += 1
+
+    def _renew_once(self, ahead: float) -> JcsamlError | None:
+        """One renewal attempt; the error that stopped it, or None."""
+        try:
+            self.source.get(margin=ahead, ask=False)
+        except SignInRequiredError as exc:
+            # Ahead of the SDKs' window: the person has time to answer, or to run the
+            # command the line says, before the command needs new credentials.
+            if self.source.prompter is not None and self._may_ask:
+                self._ask_in_background()
+            else:
+                self._failed(exc)
+            return exc
+        except JcsamlError as exc:  # reported once the held credentials run out, if they do
+            log.debug("background renewal: %s", exc)
+            return exc
+        except Exception:
+            log.debug("background renewal failed", exc_info=True)
+            from jcsaml.errors import IdpError
+
+            return IdpError(reason="an unexpected error; run with --debug")
+        self.last_error = None
+        self._succeeded()
+        return None
 
     def _seconds_until_due(self, margin: float) -> float:
         due = self.source.renew_at(margin)
@@ -304,13 +383,36 @@ def _error_body(error: JcsamlError) -> dict[str, str]:
 
 class _Httpd(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = BACKLOG
     owner: CredentialServer
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One client opening many connections cannot starve the others of threads.
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Httpd
     server_version = "jcsaml"
     sys_version = ""
+    timeout = CLIENT_SECONDS  # a client that sends nothing gives its slot back
 
     def do_GET(self) -> None:
         if not self._has_token():

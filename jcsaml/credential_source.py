@@ -24,10 +24,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
 from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
 from jcsaml.prompter import NonInteractivePrompter
@@ -57,7 +60,7 @@ log = logging.getLogger(__name__)
 #: The AWS SDKs ask for new credentials when fewer than this many seconds remain (botocore: 15
 #: minutes advisory, 10 mandatory); credentials handed out must outlast it, or every AWS call
 #: would ask again.
-SDK_REFRESH_WINDOW = 15 * 60
+SDK_REFRESH_WINDOW = PROCESS_REFRESH_MARGIN_SECONDS
 
 #: New credentials are kept at least this long (or half their life, if shorter), even when
 #: they live no longer than the margin: at most one sign-in per this many seconds.
@@ -114,6 +117,48 @@ class ProfileCache:
         self.store.save(self.profile, credentials)
 
 
+Lock = Callable[[], AbstractContextManager[object]]
+
+
+def refresh_once(
+    *,
+    load: Callable[[], AwsCredentials | None],
+    usable: Callable[[AwsCredentials | None], bool],
+    sign_in: Callable[[], AwsCredentials],
+    save: Callable[[AwsCredentials], object],
+    warn: Callable[[str], None],
+    lock: Lock | None = None,
+    reread: bool = True,
+) -> tuple[AwsCredentials, bool]:
+    """The one way every refresher signs in: under ``lock`` (one sign-in per account and role
+    across processes, :mod:`jcsaml.sign_in_lock`), look at the cache again (``reread``) and use
+    what another process has just put there; else sign in and save. Returns the credentials and
+    whether they are new.
+
+    A cache that cannot be written never costs the sign-in: ``warn`` hears one line, worded for
+    the errno, and the credentials are returned. UnsafeDirectoryError is raised, not warned.
+    """
+    with lock() if lock is not None else contextlib.nullcontext():
+        if reread:
+            found = load()
+            if usable(found):
+                assert found is not None
+                log.debug("credentials from the cache, refreshed by another process")
+                return found, False
+        fresh = sign_in()
+        try:
+            save(fresh)
+        except OSError as exc:  # the run goes on with them; the next refresh signs in again
+            from jcsaml.process_cache import write_problem
+
+            where = f" in {exc.filename}" if getattr(exc, "filename", None) else ""
+            warn(
+                f"could not cache the new credentials{where}: {write_problem(exc)}; they are "
+                "used anyway, and the next run signs in again"
+            )
+        return fresh, True
+
+
 class SignIn(Protocol):
     """Signs in and assumes ``role`` (None: the account's, else the only one, else ask).
 
@@ -130,7 +175,8 @@ class CredentialSource:
 
     ``margin`` (seconds): credentials closer to their end than this are renewed; the default is
     the SDKs' refresh window. ``clock`` returns the current time (timezone-aware). ``warn``
-    hears about a cache that could not be written (default: the log).
+    hears about a cache that could not be written (default: the log). ``lock`` makes the lock
+    held across processes while signing in (see :func:`refresh_once`; default: none).
     """
 
     def __init__(
@@ -144,8 +190,10 @@ class CredentialSource:
         clock: Clock = utc_now,
         margin: float = SDK_REFRESH_WINDOW,
         warn: Callable[[str], None] | None = None,
+        lock: Lock | None = None,
     ) -> None:
         self.account = account
+        self._lock_across = lock
         self._warn = warn or _log_notice
         self.cache = cache
         self.prompter = prompter
@@ -203,19 +251,24 @@ class CredentialSource:
                 assert cached is not None
                 log.debug("credentials for %s from the cache", self.account)
                 return self._hold(cached, None)
-            fresh = self._sign_in_now(ask)
-            try:
-                self.cache.save(fresh)
-            except OSError as exc:  # the run goes on with them; the next refresh signs in again
-                self._warn(f"could not cache the new credentials: {exc.strerror or exc}")
-            keep = min((fresh.expiration - now) / 2, timedelta(seconds=SHORTEST_KEEP))
-            return self._hold(fresh, now + keep)
+            got, fresh = refresh_once(
+                load=self.cache.load,
+                usable=lambda found: self._usable(found, wanted, self._clock()),
+                sign_in=lambda: self._sign_in_now(ask),
+                save=self.cache.save,
+                warn=self._warn,
+                lock=self._lock_across,
+            )
+            if not fresh:
+                return self._hold(got, None)
+            keep = min((got.expiration - now) / 2, timedelta(seconds=SHORTEST_KEEP))
+            return self._hold(got, now + keep)
 
     def _usable(self, found: AwsCredentials | None, margin: float, now: datetime) -> bool:
         if found is None or found.expires_within(margin, now=now):
             return False
         role = self._role
-        return not role or same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)
+        return not role or role_matches(found.role_arn, role)
 
     def _hold(self, credentials: AwsCredentials, keep_until: datetime | None) -> AwsCredentials:
         self._held = credentials
@@ -353,6 +406,8 @@ def default_source(
         authenticator_factory=authenticator_factory,
         sts_client=sts_client,
     )
+    from jcsaml.sign_in_lock import lock_for
+
     return CredentialSource(
         resolved.name,
         cache=cache,
@@ -360,6 +415,7 @@ def default_source(
         role=wanted,
         prompter=prompter,
         clock=clock,
+        lock=lock_for(resolved, wanted or "", environ=environ, warn=_log_notice),
     )
 
 

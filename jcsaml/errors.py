@@ -141,6 +141,20 @@ class NothingTypedError(PromptAbortedError):
     )
 
 
+class SecretCommandError(JcsamlError):
+    """A ``password_command`` or ``mfa_command`` failed; ``setting`` is the key or variable
+    that names it. Its stdout is never quoted."""
+
+    fmt = "{setting} {reason}; fix the command (run it yourself to check) or unset {setting}"
+
+
+class RecordingFileError(JcsamlError):
+    fmt = (
+        "cannot write the recording {path}: {reason}; give --record a file in a directory you "
+        "can write to"
+    )
+
+
 class MfaCodeNotTypedError(PromptAbortedError):
     fmt = (
         "no 6-digit MFA code was typed ({tries} answers of another form), so none was sent to "
@@ -156,7 +170,10 @@ class IdpError(JcsamlError):
 
 
 class IdpUnavailableError(IdpError):
-    fmt = "cannot reach JumpCloud at {url}: {reason}; check the network and try again"
+    fmt = (
+        "cannot reach JumpCloud at {url}: {reason}; check the network and try again, or run "
+        "jcsaml doctor"
+    )
 
 
 class IdpHostNotFoundError(IdpUnavailableError):
@@ -164,7 +181,7 @@ class IdpHostNotFoundError(IdpUnavailableError):
 
     fmt = (
         "cannot resolve the host name {host} (from the account's {setting} setting); "
-        "check {setting} and your DNS or VPN"
+        "check {setting} and your DNS or VPN (jcsaml doctor tests both)"
     )
 
 
@@ -183,6 +200,13 @@ class IdpServerError(IdpError):
     )
 
 
+class SessionKeptError(IdpError):
+    """JumpCloud failed (429, 5xx after the retries) while the saved console session was being
+    reused: the session is not known to have ended, so it is kept and the next try reuses it."""
+
+    fmt = "JumpCloud is unavailable (HTTP {status} at {path}); the saved session is kept; try again"
+
+
 class IdpRateLimitedError(IdpError):
     fmt = (
         "JumpCloud is limiting the rate of requests (HTTP 429 for {url}); "
@@ -194,6 +218,17 @@ class IdpProtocolError(IdpError):
     fmt = (
         "unexpected answer from JumpCloud at {url}: {reason}; "
         "JumpCloud's sign-in flow may have changed, run with --debug and report it"
+    )
+
+
+class JumpCloudChangedError(IdpProtocolError):
+    """An answer without the shape its step expects. ``got`` describes it by status, content
+    type, top-level JSON keys or page title: never by values."""
+
+    fmt = (
+        "unexpected answer from JumpCloud at {step}: expected {expected}, got {got}; JumpCloud "
+        "may have changed its sign-in; run the same command with `--record FILE` and attach "
+        "FILE to a bug report"
     )
 
 
@@ -356,7 +391,8 @@ class ConditionalAccessError(IdpError):
     fmt = (
         "JumpCloud refused access ({message}); a JumpCloud conditional-access policy may require "
         "a trusted device or network, or the user is not bound to the application: "
-        "ask the JumpCloud administrator"
+        "ask the JumpCloud administrator (if no policy applies, run the same command with "
+        "`--record FILE` and attach FILE to a bug report)"
     )
 
 
@@ -702,10 +738,19 @@ class StsBadAnswerError(StsError):
     )
 
 
+class StsGarbledAnswerError(StsError):
+    """What came back is not an HTTP answer at all, or stops before its announced end."""
+
+    fmt = (
+        "STS at {endpoint} answered something that is not an STS response ({what}); a proxy, "
+        "captive portal or wrong endpoint may be answering instead{override}"
+    )
+
+
 class StsUnavailableError(StsError):
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
-        "(HTTPS_PROXY, AWS_CA_BUNDLE){override}"
+        "(HTTPS_PROXY, AWS_CA_BUNDLE), or run jcsaml doctor{override}"
     )
 
 
@@ -878,6 +923,21 @@ class CacheFileError(JcsamlError):
     fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
 
 
+class UnsafeDirectoryError(JcsamlError):
+    """A directory jcsaml keeps credentials or locks in could be changed by another user: it, or
+    a directory above it (up to the home directory, or ``/``), belongs to someone else or is
+    writable by others (and is not a sticky directory of root's, like ``/tmp``)."""
+
+    fmt = "refusing to use {directory} ({purpose}): {reason}"
+
+
+class SignInLockError(JcsamlError):
+    fmt = (
+        "cannot use the sign-in lock {lock_path}: {reason}; make sure {lock_dir} is a directory "
+        "you own and can write"
+    )
+
+
 # --- administrator setup (jcsaml setup) -------------------------------------------------------
 
 
@@ -959,6 +1019,12 @@ class SignInRequiredError(JcsamlError):
         "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
         "sign in here; run: jcsaml login -a {account}"
     )
+
+
+class RenewalPendingError(JcsamlError):
+    """The held credentials have expired and a renewal is under way."""
+
+    fmt = "jcsaml is renewing the credentials for account {account!r}; try again in a moment"
 
 
 class SignInPendingError(JcsamlError):

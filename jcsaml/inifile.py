@@ -738,6 +738,7 @@ class _Locked:
         self.timeout = timeout
         self.lock_path = lock_path_for(path, environ)
         self.checking = checking
+        self.environ = environ
 
     def _unusable(self, reason: str) -> Exception:
         from jcsaml.errors import LockFileError
@@ -753,10 +754,16 @@ class _Locked:
         import filelock  # only writers need it; readers stay on the standard library
 
         from jcsaml.errors import FileBusyError, FileLockedError
+        from jcsaml.safe_directory import open_directory
 
         directory = self.lock_path.parent
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Every directory up to the home directory must be safe, as for the cache.
+            os.close(
+                open_directory(
+                    directory, purpose="jcsaml's lock directory", create=True, environ=self.environ
+                )
+            )
             info = os.lstat(directory)
             if hasattr(os, "getuid") and info.st_uid != os.getuid():
                 raise self._unusable("the directory belongs to another user")

@@ -28,6 +28,7 @@ from jcsaml.errors import (
     IdpServerError,
     IdpUnavailableError,
     InvalidSettingError,
+    JumpCloudChangedError,
     MfaCodeNotTypedError,
     MfaCodeRejectedError,
     MfaError,
@@ -38,6 +39,7 @@ from jcsaml.errors import (
     PushDeniedError,
     PushExpiredError,
     PushTimeoutError,
+    SessionKeptError,
     UnsafeRedirectError,
     WebAuthnRejectedError,
 )
@@ -75,12 +77,16 @@ _FACTOR_NAMES = {"totp": "TOTP", "push": "PUSH", "webauthn": "WEBAUTHN", "duo": 
 
 @dataclasses.dataclass(frozen=True)
 class Credentials:
-    """What the person supplies. ``mfa_token`` is a one-time code given up front, used once."""
+    """What the person supplies. ``mfa_token`` is a one-time code given up front, used once;
+    ``mfa_source`` gives a TOTP code when one is needed and none was given (``mfa_command``)."""
 
     username: str
     password: str = dataclasses.field(repr=False)
     mfa: str = "Auto"
     mfa_token: str | None = dataclasses.field(default=None, repr=False)
+    mfa_source: Callable[[], str] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +199,14 @@ class JumpCloudAuthenticator:
         if "factors" in reply.body:
             reply = self._second_factor(reply, body, credentials)
         self._require_signed_in(reply, failure=AuthenticationFailedError)
-        return self.fetch_saml_page()
+        try:
+            return self.fetch_saml_page()
+        except _MfaAtSso as asked:
+            # An access policy asking for MFA at the SSO step, after the password: the same
+            # factor flow as at the password step, then the application page again.
+            reply = self._second_factor(asked.reply, body, credentials)
+            self._require_signed_in(reply, failure=MfaError)
+            return self.fetch_saml_page()
 
     def _fetch_xsrf(self) -> None:
         url = self._url("/userconsole/xsrf")
@@ -205,7 +218,11 @@ class JumpCloudAuthenticator:
         )
         token = reply.body.get("xsrf")
         if not isinstance(token, str) or not token:
-            raise IdpProtocolError(url=reply.url, reason="no xsrf token in the answer")
+            raise JumpCloudChangedError(
+                step=_step("GET", "/userconsole/xsrf"),
+                expected="JSON with an xsrf token",
+                got=_shape_of_reply(reply),
+            )
         self._xsrf = token
 
     def _second_factor(
@@ -247,7 +264,7 @@ class JumpCloudAuthenticator:
                 message="JumpCloud offers no MFA factor this user can use; ask the JumpCloud "
                 "administrator to enroll one"
             )
-        if credentials.mfa_token and "totp" in usable:
+        if (credentials.mfa_token or credentials.mfa_source) and "totp" in usable:
             return "totp"
         if len(usable) == 1:
             return usable[0]
@@ -261,6 +278,8 @@ class JumpCloudAuthenticator:
     def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
         """A code given up front is tried once; typed codes up to TOTP_ATTEMPTS times."""
         given = _code(credentials.mfa_token or "")
+        if not given and credentials.mfa_source is not None:
+            given = _code(credentials.mfa_source())
         if given:
             reply = self._call("POST", "/userconsole/auth", {**body, "otp": given})
             self._require_signed_in(reply, failure=MfaCodeRejectedError)
@@ -307,7 +326,11 @@ class JumpCloudAuthenticator:
         started = self._call("POST", "/userconsole/auth/push", {})
         push_id = started.body.get("id")
         if not isinstance(push_id, str) or not push_id:
-            raise IdpProtocolError(url=started.url, reason="no push id in the answer")
+            raise JumpCloudChangedError(
+                step=_step("POST", "/userconsole/auth/push"),
+                expected="JSON with a push id",
+                got=_shape_of_reply(started),
+            )
         # JumpCloud's expiresAt is on JumpCloud's clock: count its lifetime on ours instead.
         lifetime = _seconds_between(started.body.get("initiatedAt"), started.body.get("expiresAt"))
         self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
@@ -357,12 +380,22 @@ class JumpCloudAuthenticator:
         *,
         failure: type[AuthenticationFailedError] | type[MfaError],
     ) -> None:
-        if isinstance(reply.body.get("redirectTo"), str):
+        redirect = reply.body.get("redirectTo")
+        if isinstance(redirect, str) and redirect.strip():
             return
+        step = _step("POST", urlsplit(reply.url).path)
+        if "redirectTo" in reply.body:
+            raise JumpCloudChangedError(
+                step=step, expected="a redirectTo URL", got="an empty redirectTo"
+            )
         message = _message(reply)
         if message:
             raise failure(message=message)
-        raise IdpProtocolError(url=reply.url, reason=f"HTTP {reply.status} without a message")
+        raise JumpCloudChangedError(
+            step=step,
+            expected="JSON with redirectTo, factors or message",
+            got=_shape_of_reply(reply),
+        )
 
     def fetch_saml_page(self, app_url: str | None = None) -> SamlPage:
         """GET the application's page and read the auto-post form (works with a live session).
@@ -384,8 +417,7 @@ class JumpCloudAuthenticator:
         field = soup.find("input", attrs={"name": "SAMLResponse"})
         value = field.get("value") if field is not None else None
         if not isinstance(value, str) or not value.strip():
-            if response.status == 403:
-                raise ConditionalAccessError(message="HTTP 403 on the application page")
+            self._explain_missing_saml(url, response, soup)
             raise NoSamlResponseError(url=url)
         form = field.find_parent("form") if field is not None else None
         action = form.get("action") if form is not None else None
@@ -396,6 +428,43 @@ class JumpCloudAuthenticator:
             relay_state=relay_value if isinstance(relay_value, str) else "",
             form_action=action if isinstance(action, str) else "",
         )
+
+    def _explain_missing_saml(self, url: str, response: Answer, soup: Any) -> None:
+        """Why the application page holds no SAMLResponse, when its shape says: an access
+        policy's denial (JumpCloud's own words), a request for MFA at the SSO step
+        (:class:`_MfaAtSso`), or an answer of a shape no JumpCloud sign-in gave so far."""
+        step = _step("GET", "/saml2/" + app_slug(url))
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            reply = _Reply(response.status, response.url, parsed)
+            if "factors" in parsed:
+                raise _MfaAtSso(reply)
+            message = _message(reply)
+            if response.status == 403 or _denial(message):
+                raise ConditionalAccessError(
+                    message=f"{step}: {message or f'HTTP {response.status}'}"
+                )
+            raise JumpCloudChangedError(
+                step=step, expected="a page with a SAMLResponse form", got=_shape(response)
+            )
+        page_message = _page_message(soup)
+        if response.status == 403 or _denial(page_message):
+            raise ConditionalAccessError(
+                message=f"{step}: {page_message or f'HTTP {response.status}'}"
+            )
+        landed = urlsplit(response.url).path
+        if landed.rstrip("/") != urlsplit(url).path.rstrip("/") and not landed.startswith(
+            ("/login", "/userconsole/login")
+        ):
+            # Redirected somewhere no sign-in went before (a factor page, a new flow).
+            raise JumpCloudChangedError(
+                step=step,
+                expected="a page with a SAMLResponse form",
+                got=f"{_shape(response)} after a redirect to {landed}",
+            )
 
     def signed_in(self) -> bool:
         """Whether JumpCloud still holds this authenticator's console session alive."""
@@ -476,12 +545,22 @@ class JumpCloudAuthenticator:
                 _restore_cookie(self.session, cookie)
         except (ValueError, KeyError, TypeError):
             return None  # an unreadable saved session is simply not reused
-        response = self._send("GET", self._url("/userconsole/api/self"), headers=self._headers())
+        path = "/userconsole/api/self"
+        response = self._send("GET", self._url(path), headers=self._headers())
         if response.status != 200:
+            if not _session_ended(response):
+                # 429 and 5xx (after the retries): JumpCloud's trouble says nothing about the
+                # session, which is kept for the next try. Timeouts and connection errors
+                # were raised by _send already.
+                raise SessionKeptError(status=response.status, path=path)
             self.session.cookies.clear()
             self._xsrf = ""
             return None
-        return self.fetch_saml_page()
+        try:
+            return self.fetch_saml_page()
+        except (IdpServerError, IdpRateLimitedError) as exc:
+            status = 429 if isinstance(exc, IdpRateLimitedError) else exc.status
+            raise SessionKeptError(status=status, path=urlsplit(self.app_url).path) from None
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -520,12 +599,19 @@ class JumpCloudAuthenticator:
         response = self._send(method, url, json=body, headers=self._headers())
         if response.status == 404 and not_found is not None:
             raise not_found
-        parsed = _json_answer(response, url)
+        try:
+            parsed = _json_answer(response, url)
+        except IdpProtocolError:
+            parsed = None
         if not isinstance(parsed, dict):
-            raise IdpProtocolError(url=url, reason="expected a JSON object")
+            raise JumpCloudChangedError(
+                step=_step(method, path), expected="JSON", got=_shape(response)
+            )
         reply = _Reply(status=response.status, url=url, body=parsed)
         if response.status == 403 and "factors" not in parsed:
-            raise ConditionalAccessError(message=_message(reply) or "HTTP 403")
+            raise ConditionalAccessError(
+                message=f"{_step(method, path)}: {_message(reply) or 'HTTP 403'}"
+            )
         return reply
 
     def _send(self, method: str, url: str, **kwargs: Any) -> Answer:
@@ -596,6 +682,27 @@ class JumpCloudAuthenticator:
             setting = "console_url" if host == urlsplit(self.console_url).hostname else "url"
             return IdpHostNotFoundError(url=url, host=host, setting=setting, reason="")
         return _transport_error(url, exc)
+
+
+#: Words of a 403 answer that says the console session is no longer valid.
+_ENDED_WORDS = ("expired", "session", "unauthorized", "unauthenticated", "login", "xsrf")
+
+
+def _session_ended(response: Answer) -> bool:
+    """Whether JumpCloud's answer to ``GET /userconsole/api/self`` says the saved console session
+    is no longer valid: a 401, a redirect to the login page, or a 403 whose body says so. Any
+    other failure (429, 5xx) leaves the session as it was."""
+    if response.status == 401:
+        return True
+    if response.status in REDIRECT_STATUSES:
+        return "login" in urlsplit(str(response.headers.get("Location", ""))).path.lower()
+    if response.status == 403:
+        try:
+            text = response.text
+        except Exception:  # an undecodable body says nothing
+            return False
+        return any(word in text.lower() for word in _ENDED_WORDS)
+    return False
 
 
 def _proxy_error() -> type[Exception]:
@@ -693,6 +800,99 @@ def _restore_cookie(session: requests.Session, saved: Mapping[str, Any]) -> None
             rest={"HttpOnly": None} if saved.get("http_only") else {},  # type: ignore[dict-item]
         )
     )
+
+
+class _MfaAtSso(Exception):
+    """The application page asked for MFA (an access policy at the SSO step)."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__("MFA required at the SSO step")
+        self.reply = reply
+
+
+_STEP_NAMES = (
+    ("/userconsole/xsrf", "the xsrf step"),
+    ("/userconsole/auth/push/", "the push approval step"),
+    ("/userconsole/auth/push", "the push step"),
+    ("/userconsole/auth/webauthn", "the security-key step"),
+    ("/userconsole/auth/totp", "the MFA code step"),
+    ("/userconsole/auth", "the password step"),
+    ("/userconsole/api/applications", "the application list"),
+    ("/userconsole/api/self", "the session check"),
+    ("/saml2/", "the application page"),
+)
+
+
+def _step(method: str, path: str) -> str:
+    """The step a request belongs to, for messages: a name and the request, without the ids a
+    path may carry (a push id is a secret)."""
+    for prefix, name in _STEP_NAMES:
+        if path.startswith(prefix):
+            shown = path
+            if prefix.endswith("/push/"):
+                rest = path[len(prefix) :].partition("/")[2]
+                shown = prefix + "ID" + (f"/{rest}" if rest else "")
+            return f"{name} ({method} {shown})"
+    return f"{method} {path}"
+
+
+def _shape(answer: Answer) -> str:
+    """What an answer is, never what it says: HTTP status, content type, and the top-level JSON
+    keys, the page title or where it redirects (the path only)."""
+    kind = answer.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+    status = f"HTTP {answer.status}"
+    location = answer.headers.get("Location")
+    if answer.status in REDIRECT_STATUSES and location:
+        return f"{status} redirecting to {urlsplit(location).path or '/'}"
+    try:
+        parsed = answer.json()
+    except ValueError:
+        parsed = _NO_JSON
+    if isinstance(parsed, dict):
+        return f"{kind} ({status}) with keys [{', '.join(sorted(map(str, parsed)))}]"
+    if parsed is not _NO_JSON:
+        return f"{kind} ({status}) holding a JSON {type(parsed).__name__}"
+    title = _title(answer.text) if "html" in kind or answer.text.lstrip()[:1] == "<" else ""
+    return f"{kind} ({status}" + (f", titled {title!r})" if title else ")")
+
+
+def _shape_of_reply(reply: _Reply) -> str:
+    return f"HTTP {reply.status} with keys [{', '.join(sorted(map(str, reply.body)))}]"
+
+
+_NO_JSON = object()
+
+
+def _title(page: str) -> str:
+    start = page.lower().find("<title")
+    if start < 0:
+        return ""
+    start = page.find(">", start) + 1
+    end = page.lower().find("</title>", start)
+    return " ".join(page[start:end].split())[:80] if start > 0 and end > start else ""
+
+
+_DENIAL_WORDS = ("access policy", "conditional access", "policy that prevents", "denied by policy")
+
+
+def _denial(message: str) -> bool:
+    """Whether JumpCloud's words say an access policy refused the sign-in."""
+    lowered = message.lower()
+    return any(word in lowered for word in _DENIAL_WORDS)
+
+
+def _page_message(soup: Any) -> str:
+    """The page's own words: its heading and first paragraph, else its title."""
+    parts = []
+    for name in ("h1", "p"):
+        element = soup.find(name)
+        if element is not None:
+            words = " ".join(element.get_text(" ").split())
+            if words:
+                parts.append(words.rstrip("."))
+    if not parts and soup.title is not None:
+        parts.append(" ".join(soup.title.get_text().split()))
+    return ": ".join(parts)[:300]
 
 
 def _message(reply: _Reply) -> str:

@@ -15,17 +15,24 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
+import re
+import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
-from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS, process_cache_name
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.cached import (
+    PROCESS_CACHE_ENTRY_BYTES,
+    PROCESS_REFRESH_MARGIN_SECONDS,
+    process_cache_name,
+)
 
 __all__ = [
-    "REFRESH_MARGIN_SECONDS",
+    "PROCESS_REFRESH_MARGIN_SECONDS",
     "CacheEntry",
     "cache_directory",
     "cached_process_output",
@@ -33,11 +40,8 @@ __all__ = [
     "entries",
     "load",
     "save",
+    "write_problem",
 ]
-
-#: botocore runs the process again when fewer than 15 minutes remain; handing out credentials
-#: closer to their end than that would run the process (and a sign-in) on every AWS call.
-REFRESH_MARGIN_SECONDS = PROCESS_REFRESH_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -61,20 +65,43 @@ def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
     return base / "jcsaml" / "credential-process"
 
 
-def _unsafe_directory(directory: Path) -> str | None:
-    """Why ``directory`` may not hold credentials, or None: another user could replace its
-    entries (and so hand out their credentials) when it is theirs or writable by others."""
-    if not hasattr(os, "geteuid"):
-        return None
+#: What the cache directory is for, in the line that refuses an unsafe one.
+PURPOSE = "the credential-process cache"
+#: A cache entry is a few hundred bytes: anything larger is not one of jcsaml's, and is not read.
+MAX_ENTRY_BYTES = PROCESS_CACHE_ENTRY_BYTES
+TEMP_PREFIX = ".tmp-"
+#: A temporary file this old belongs to a writer that was killed: the next writer removes it.
+STALE_TEMP_SECONDS = 60
+_ENTRY_NAME = re.compile(r"[0-9a-f]{32}\.json")
+
+
+def _open(environ: Mapping[str, str], *, create: bool) -> int | None:
+    """The cache directory, open and checked (see :mod:`jcsaml.safe_directory`); None when it
+    does not exist (and not ``create``). Raises UnsafeDirectoryError and OSError."""
+    from jcsaml.safe_directory import open_directory
+
     try:
-        found = os.stat(directory)
+        return open_directory(
+            cache_directory(environ), purpose=PURPOSE, create=create, environ=environ
+        )
     except FileNotFoundError:
+        if create:
+            raise
         return None
-    if found.st_uid != os.geteuid():
-        return f"{directory} belongs to another user; remove it"
-    if found.st_mode & 0o022:
-        return f"{directory} is writable by other users; run: chmod go-w {directory}"
-    return None
+
+
+def write_problem(error: OSError) -> str:
+    """What went wrong writing the cache, in words that fit the errno."""
+    number = error.errno
+    if number in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full (no space or no inodes left, or over quota); free some space"
+    if number == errno.EROFS:
+        return "the file system is read-only"
+    if number in (errno.EACCES, errno.EPERM):
+        return "permission denied; check that directory's permissions"
+    if number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return "something that is not a directory is in the way; remove it"
+    return error.strerror or str(error)
 
 
 def _entry_path(directory: Path, account: str, role: str) -> Path:
@@ -97,11 +124,16 @@ def _to_json(account: str, role: str, credentials: AwsCredentials) -> str:
     )
 
 
-def _from_file(path: Path) -> CacheEntry | None:
-    """The entry in ``path``; None for a missing, unreadable or foreign file (it is rewritten
-    at the next sign-in)."""
+def _read_entry(directory_fd: int, path: Path) -> CacheEntry | None:
+    """The entry named ``path.name`` in the open directory; None unless it is a regular file of
+    the user's, small, and one of jcsaml's entries (anything else is replaced, never read)."""
+    from jcsaml.safe_directory import read_private_file
+
+    raw = read_private_file(directory_fd, path.name, limit=MAX_ENTRY_BYTES)
+    if raw is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         expiration = datetime.fromisoformat(data["expiration"].replace("Z", "+00:00"))
         credentials = AwsCredentials(
             access_key_id=str(data["access_key_id"]),
@@ -112,19 +144,28 @@ def _from_file(path: Path) -> CacheEntry | None:
             assumed_role_arn=str(data.get("assumed_role_arn", "")),
         )
         return CacheEntry(str(data["account"]), str(data["role"]), credentials, path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def load(
     account: str, role: str, *, environ: Mapping[str, str] = os.environ
 ) -> AwsCredentials | None:
-    """The cached credentials for ``account`` and ``role`` (expired ones too), or None (also
-    when the cache directory is not safe: :func:`save` then says why)."""
-    directory = cache_directory(environ)
-    if _unsafe_directory(directory):
+    """The cached credentials for ``account`` and ``role`` (expired ones too), or None.
+
+    Raises UnsafeDirectoryError when the cache directory, or one above it, could be changed by
+    another user (see :mod:`jcsaml.safe_directory`).
+    """
+    try:
+        directory = _open(environ, create=False)
+    except OSError:
+        return None  # not a directory, say: the save after the sign-in says what is wrong
+    if directory is None:
         return None
-    entry = _from_file(_entry_path(directory, account, role))
+    try:
+        entry = _read_entry(directory, _entry_path(cache_directory(environ), account, role))
+    finally:
+        os.close(directory)
     if entry is None or entry.account != account or entry.role != role:
         return None
     return entry.credentials
@@ -138,37 +179,75 @@ def save(
     environ: Mapping[str, str] = os.environ,
 ) -> Path:
     """Cache ``credentials`` for ``account`` and ``role``, atomically and readable only by the
-    user. Raises OSError when the cache directory cannot be written, or is another user's or
-    writable by others."""
-    directory = cache_directory(environ)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    unsafe = _unsafe_directory(directory)
-    if unsafe:
-        raise PermissionError(errno.EPERM, unsafe)
-    target = _entry_path(directory, account, role)
-    # mkstemp creates the file 0600: the secret is never readable by others, even for a moment.
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    user; whatever was in the entry's place (a link, a FIFO, a huge file) is replaced.
+
+    Raises UnsafeDirectoryError for an unsafe cache directory, and OSError when it cannot be
+    written (:func:`write_problem` words it).
+    """
+    path = _entry_path(cache_directory(environ), account, role)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(_to_json(account, role, credentials))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return target
+        _write(path, _to_json(account, role, credentials), environ)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        # Named for the directory, not for a temporary file in it.
+        raise OSError(exc.errno, exc.strerror, str(path.parent)) from None
+    return path
+
+
+def _write(path: Path, text: str, environ: Mapping[str, str]) -> None:
+    directory = _open(environ, create=True)
+    assert directory is not None
+    try:
+        _remove_stale_temporaries(directory)
+        # Created 0600 (O_EXCL, never through a link): the secret is never readable by others.
+        temporary = f"{TEMP_PREFIX}{secrets.token_hex(8)}.json"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        handle = os.open(temporary, flags | getattr(os, "O_CLOEXEC", 0), 0o600, dir_fd=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=directory)
+            raise
+    finally:
+        os.close(directory)
+
+
+def _remove_stale_temporaries(directory: int, *, now: float | None = None) -> None:
+    """Remove the temporary files of writers killed more than STALE_TEMP_SECONDS ago (a live
+    writer renames its file within moments)."""
+    current = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                if current - info.st_mtime > STALE_TEMP_SECONDS:
+                    os.unlink(name, dir_fd=directory)
 
 
 def entries(*, environ: Mapping[str, str] = os.environ) -> list[CacheEntry]:
-    """Every readable cache entry, by account and role."""
-    directory = cache_directory(environ)
+    """Every readable cache entry, by account and role (never a temporary file)."""
+    base = cache_directory(environ)
     try:
-        names = sorted(p for p in directory.iterdir() if p.suffix == ".json")
+        directory = _open(environ, create=False)
+    except Exception:  # an unsafe or broken directory holds no entry jcsaml would use
+        return []
+    if directory is None:
+        return []
+    try:
+        names = sorted(name for name in os.listdir(directory) if _ENTRY_NAME.fullmatch(name))
+        found = [entry for name in names if (entry := _read_entry(directory, base / name))]
     except OSError:
         return []
-    found = [entry for entry in map(_from_file, names) if entry is not None]
+    finally:
+        os.close(directory)
     return sorted(found, key=lambda entry: (entry.account, entry.role))
 
 
@@ -187,11 +266,9 @@ def usable(
     credentials: AwsCredentials | None, *, role: str, now: datetime | None = None
 ) -> AwsCredentials | None:
     """``credentials`` when they stay valid past the margin (and are for ``role``), else None."""
-    if credentials is None or credentials.expires_within(REFRESH_MARGIN_SECONDS, now=now):
+    if credentials is None or credentials.expires_within(PROCESS_REFRESH_MARGIN_SECONDS, now=now):
         return None
-    if role and not (
-        same_role(credentials.role_arn, role) or credentials.role_arn.endswith("/" + role)
-    ):
+    if role and not role_matches(credentials.role_arn, role):
         return None
     return credentials
 

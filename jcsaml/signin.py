@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.aws_credentials import AwsCredentials, same_role
+from jcsaml.arn import role_matches
+from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.cached import REFRESH_MARGIN_SECONDS
 from jcsaml.config import (
     DEFAULT_STS_TIMEOUT,
     Account,
@@ -48,8 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Cached credentials are reused only while they stay valid this much longer.
-REFRESH_MARGIN_SECONDS = 300
 #: Every IAM role allows sessions of at least this long (MaxSessionDuration is 3600-43200).
 ROLE_MINIMUM_MAX_SESSION = 3600
 #: Passwords tried per sign-in when a person can be asked again, as for TOTP codes.
@@ -116,9 +116,7 @@ def choose_role(
     ``account``, the question names it (and its app), and AWS accounts by their aliases."""
     roles = assertion.roles
     if wanted:
-        matches = [r for r in roles if same_role(r.role_arn, wanted) or r.role_arn == wanted]
-        if not matches:
-            matches = [r for r in roles if r.role_name == wanted]
+        matches = [r for r in roles if role_matches(r.role_arn, wanted)]
         if len(matches) == 1:
             return matches[0]
         if matches:  # one role name in several AWS accounts
@@ -132,7 +130,7 @@ def choose_role(
     ordered = sorted(roles, key=_role_order)
     aliases = dict(account.account_aliases) if account else {}
     choices = [(r, f"{aliases.get(r.account_id, r.account_id)}  {r.role_name}") for r in ordered]
-    default = next((r for r in ordered if preferred and _is_role(r, preferred)), None)
+    default = next((r for r in ordered if preferred and role_matches(r.role_arn, preferred)), None)
     available = ", ".join(r.role_arn for r in ordered)
     return prompter.choose(
         picker_heading(account, ordered),
@@ -155,10 +153,6 @@ def picker_heading(account: Account | None, roles: Sequence[AwsRole]) -> str:
     return f"Role to assume for account {account.name!r} (app {app}; AWS {aws})"
 
 
-def _is_role(role: AwsRole, wanted: str) -> bool:
-    return same_role(role.role_arn, wanted) or role.role_arn == wanted or role.role_name == wanted
-
-
 def _role_order(role: AwsRole) -> tuple[str, str]:
     return (role.account_id, role.role_name)
 
@@ -176,6 +170,7 @@ def sign_in(
     webauthn_device: WebAuthnDevice | None = None,
     trust_new_cert: bool = False,
     on_wait: Callable[[], object] | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> SamlAssertion:
     """Sign in to JumpCloud and return the parsed, checked assertion.
 
@@ -185,8 +180,13 @@ def sign_in(
     password is asked for again when a person can answer, PASSWORD_ATTEMPTS tries in all. The
     assertion is verified as :func:`read_assertion` says. ``on_wait`` is called once, just
     before the first wait for JumpCloud or for the person (see :class:`SignInWarmup`).
+
+    The password comes from ``password``, else the account's ``password_command`` (or
+    ``JCSAML_PASSWORD_COMMAND`` in ``environ``), else the keyring, else the prompter; a TOTP
+    code from ``mfa_token``, else ``mfa_command``, else the prompter.
     """
     from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+    from jcsaml.secret_command import mfa_source, secret_from_command
 
     # A certificate file that can't be trusted is refused before anything is asked or sent.
     idp_cert = _checked_idp_cert(account, trust_new_cert)
@@ -209,14 +209,25 @@ def sign_in(
         if saved_session:  # a dead session; with force a live one stays until a new one works
             secrets.delete(session_entry)
         key = password_key(account, user)
+        if password:
+            log.debug("password: from --password or JCSAML_PASSWORD")
+        else:
+            password = secret_from_command(account, "password_command", environ=environ)
         saved = None if password else secrets.get(key)
         can_ask = not password and not isinstance(prompter, NonInteractivePrompter)
         secret = password or (_ask_or_reuse(prompter, saved) if saved else _ask_password(prompter))
+        if not password:
+            reused = saved is not None and secret == saved
+            log.debug("password: %s", "from the OS keyring" if reused else "typed")
         for attempt in range(1, PASSWORD_ATTEMPTS + 1):
             try:
                 page = auth.authenticate(
                     Credentials(
-                        username=user, password=secret, mfa=account.mfa, mfa_token=mfa_token
+                        username=user,
+                        password=secret,
+                        mfa=account.mfa,
+                        mfa_token=mfa_token,
+                        mfa_source=None if mfa_token else mfa_source(account, environ),
                     )
                 )
                 break
@@ -818,6 +829,6 @@ def cached_credentials(
     found = store.load(profile)
     if found is None or found.expires_within(REFRESH_MARGIN_SECONDS, now=now or datetime.now(UTC)):
         return None
-    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+    if role and not role_matches(found.role_arn, role):
         return None
     return found

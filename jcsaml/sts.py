@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import DEFAULT_STS_TIMEOUT
-from jcsaml.errors import StsBadAnswerError, StsError, StsTimeoutError, StsUnavailableError
+from jcsaml.errors import (
+    StsBadAnswerError,
+    StsError,
+    StsGarbledAnswerError,
+    StsTimeoutError,
+    StsUnavailableError,
+)
 from jcsaml.saml import AwsRole
 
 CONNECT_TIMEOUT = 10.0
@@ -111,19 +117,29 @@ def assume_role_with_saml(
     if duration:
         params["DurationSeconds"] = duration
     params.update(session_policy_params(policy_arns, policy))
-    return _credentials_call(
-        sts,
-        role,
-        lambda: sts.assume_role_with_saml(**params),
-        timeout=timeout,
-        region=region,
-        refused=lambda code, message: StsError(
-            role_arn=role.role_arn,
-            code=code,
-            message=message,
-            hint=_HINTS.get(code, "").format(principal=role.principal_arn),
-        ),
-    )
+    from jcsaml.recording import record_sts
+
+    try:
+        credentials = _credentials_call(
+            sts,
+            role,
+            lambda: sts.assume_role_with_saml(**params),
+            timeout=timeout,
+            region=region,
+            refused=lambda code, message: StsError(
+                role_arn=role.role_arn,
+                code=code,
+                message=message,
+                hint=_HINTS.get(code, "").format(principal=role.principal_arn),
+            ),
+        )
+    except StsError as exc:
+        record_sts(
+            "AssumeRoleWithSAML", params, str(getattr(exc, "code", "") or type(exc).__name__)
+        )
+        raise
+    record_sts("AssumeRoleWithSAML", params, "200")
+    return credentials
 
 
 def _credentials_call(
@@ -183,6 +199,9 @@ def _credentials_call(
         status = statuses[-1] if statuses else "?"
         raise _failure(StsBadAnswerError, sts, target, status=status) from None
     except BotoCoreError as exc:
+        garbled = _garbled(exc)
+        if garbled:  # an answer came, but not one in HTTP: not a connection failure
+            raise _failure(StsGarbledAnswerError, sts, target, what=garbled) from None
         raise _unreachable(sts, target, type(exc).__name__) from None
     try:
         found = answer["Credentials"]
@@ -202,6 +221,27 @@ def _credentials_call(
         assumed_role_arn=answer.get("AssumedRoleUser", {}).get("Arn", ""),
         region=region,
     )
+
+
+def _garbled(error: Exception) -> str:
+    """What was wrong with an answer that is not HTTP (or is cut short), or "" when the
+    connection failed instead (refused, reset or closed before any answer)."""
+    import http.client
+
+    inner = getattr(error, "kwargs", {}).get("error")
+    for cause in (inner, *getattr(inner, "args", ()), error.__context__):
+        if isinstance(cause, ConnectionError):  # RemoteDisconnected: closed, no answer
+            return ""
+        if isinstance(cause, http.client.IncompleteRead):
+            return "the answer stopped before its announced end"
+        if isinstance(cause, http.client.HTTPException):
+            return "not an HTTP answer"
+    text = str(error)
+    if "IncompleteRead" in text:
+        return "the answer stopped before its announced end"
+    if "BadStatusLine" in text or "LineTooLong" in text:
+        return "not an HTTP answer"
+    return ""
 
 
 #: Where the HTTP statuses seen by the calling thread's STS call go (None: nowhere).

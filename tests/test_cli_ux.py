@@ -193,7 +193,7 @@ def test_an_unresolvable_host_names_its_setting(user: User) -> None:
     line = one_error_line(user.login())
     assert line == (
         "jcsaml: error: cannot resolve the host name console.invalid (from the account's "
-        "console_url setting); check console_url and your DNS or VPN"
+        "console_url setting); check console_url and your DNS or VPN (jcsaml doctor tests both)"
     )
 
 

@@ -496,11 +496,12 @@ def test_credential_process_refuses_a_cache_directory_others_can_write(world: Wo
     result = world.run("credential-process", "-a", "production", **world.sign_in_env())
     assert result.status == 1
     assert result.stdout == ""
-    assert result.stderr.splitlines()[-1] + "\n" == (
-        f"jcsaml: error: cannot write the credential cache {directory}: {directory} is writable "
-        f"by other users; run: chmod go-w {directory}; check that directory's permissions\n"
+    assert result.stderr == (
+        f"jcsaml: error: refusing to use {directory} (the credential-process cache): {directory} "
+        f"is writable by other users; run: chmod go-w {directory}\n"
     )
     assert list(directory.iterdir()) == []
+    assert world.jumpcloud.requests == []  # refused before anything was sent
 
 
 def test_credential_process_without_a_terminal_or_answers_fails_in_one_line(

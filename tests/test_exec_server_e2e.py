@@ -4,6 +4,7 @@ AWS CLI inside the command, asking the endpoint for credentials."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
@@ -420,9 +421,9 @@ class Clock:
 def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     site: Site, tmp_path: Path
 ) -> None:
-    """jcsaml runs here in this process, with a clock the test moves 11 minutes on while the
-    command waits: its 25-minute credentials then need renewing, and the JumpCloud session is
-    gone."""
+    """jcsaml runs here in this process, with a clock the test moves 26 minutes on while the
+    command waits: its 25-minute credentials have then expired, and the JumpCloud session is
+    gone (while they were valid they would still be handed out)."""
     site.login()
     site.warm_cache("--session-duration", "1500")
     site.jumpcloud.expire_sessions()
@@ -432,7 +433,7 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
 
     def move_the_clock() -> None:
         wait_for(first.exists, "the command's first credentials", timeout=120)
-        clock.now += timedelta(minutes=11)
+        clock.now += timedelta(minutes=26)
         go.touch()
 
     mover = threading.Thread(target=move_the_clock, daemon=True)
@@ -712,3 +713,61 @@ def test_the_no_keyring_warning_comes_once_per_machine(site: Site) -> None:
         assert ran.status == 0, ran.stderr
         warnings.append(ran.stderr.count("no OS keyring is available"))
     assert warnings == [1, 0]
+
+
+# A command that says it is running, then waits; SIGTERM makes it write where it was told.
+ORPHAN_CHILD = """
+import os, signal, sys, time
+started, terminated = sys.argv[1:3]
+def on_term(signum, frame):
+    with open(terminated, "w") as f:
+        f.write("SIGTERM")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+with open(started + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(started + ".tmp", started)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("keep", [False, True])
+def test_sigkill_of_jcsaml_terminates_the_command_unless_told_to_keep_it(
+    site: Site, tmp_path: Path, keep: bool
+) -> None:
+    site.login()
+    site.warm_cache()
+    started, terminated = tmp_path / "started", tmp_path / "terminated"
+    child = script(tmp_path, "child.py", ORPHAN_CHILD)
+    flags = ["--no-kill-on-exit"] if keep else []
+    jcsaml = site.start(
+        "exec", "--server", *flags, "-a", "production", "--",
+        sys.executable, child, str(started), str(terminated),
+    )  # fmt: skip
+    try:
+        wait_for(started.exists, "the command to start", timeout=120)
+        pid = int(started.read_text())
+        jcsaml.kill()  # SIGKILL: jcsaml can do nothing about it
+        jcsaml.wait(timeout=60)  # (its pipes stay open while the command runs on)
+        if keep:
+            time.sleep(1)  # what would have terminated it has had every chance to
+            assert not terminated.exists()
+            os.kill(pid, 0)  # still running
+        else:
+            wait_for(terminated.exists, "the command to get SIGTERM", timeout=60)
+            assert terminated.read_text() == "SIGTERM"
+    finally:
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.kill(int(started.read_text()), signal.SIGKILL)
+        jcsaml.communicate(timeout=60)
+
+
+def test_kill_on_exit_is_an_account_setting(site: Site) -> None:
+    done = site.run("configure", "-a", "production", "--skip-prompt")
+    assert done.status == 0, done.stderr
+    config = Path(site.env["JCSAML_CONFIG"])
+    config.write_text(config.read_text() + "kill_on_exit = false\n")
+    from jcsaml.config import load_account
+
+    assert load_account("production", path=config).kill_on_exit is False

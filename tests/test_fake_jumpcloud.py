@@ -1169,3 +1169,18 @@ def test_latency_holds_every_answer_at_least_that_long(clock: Clock) -> None:
         assert fake.count("GET", "/userconsole/xsrf") == 1
     with pytest.raises(ValueError, match="latency"):
         FakeJumpCloud(users=[], apps=[], latency=-1)
+
+
+def test_the_bomb_is_one_valid_gzip_stream_of_its_announced_size() -> None:
+    import zlib
+
+    from jcsaml.testing.jumpcloud import BOMB_DECODED_BYTES, _gzip_bomb
+
+    decoder = zlib.decompressobj(31)
+    rest, total = _gzip_bomb(), 0
+    while rest:
+        total += len(decoder.decompress(rest, 1 << 24))
+        rest = decoder.unconsumed_tail
+    total += len(decoder.flush())
+    assert decoder.eof and decoder.unused_data == b""  # the trailer's CRC and size checked
+    assert total == BOMB_DECODED_BYTES

@@ -141,7 +141,7 @@ def test_transport_failures_get_their_own_messages() -> None:
     app = str(auth._transport_error(url, unresolvable("sso.acme.example")))
     assert app == (
         "cannot resolve the host name sso.acme.example (from the account's url setting); "
-        "check url and your DNS or VPN"
+        "check url and your DNS or VPN (jcsaml doctor tests both)"
     )
     console_url = "https://console.acme.example/userconsole/xsrf"
     console = str(auth._transport_error(console_url, unresolvable("console.acme.example")))

@@ -229,7 +229,8 @@ def test_no_lock_file_is_left_in_the_home_directory(world: World) -> None:
     leftovers = [p for p in world.home.rglob("*.lock") if ".cache" not in p.parts]
     assert leftovers == []
     locks = sorted(p.name.split("-")[0] for p in (world.home / ".cache/jcsaml/locks").iterdir())
-    assert locks == [".jcsaml", "credentials", "managed.json"]  # the record of what it wrote
+    # The config file's, the credentials file's, the record's and the sign-in's.
+    assert locks == [".jcsaml", "credentials", "managed.json", "sign"]
 
 
 def test_a_dangling_credentials_link_is_refused_and_creates_nothing(world: World) -> None:

@@ -13,6 +13,7 @@ import pytest
 from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
+from jcsaml.errors import UnsafeDirectoryError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
@@ -131,8 +132,77 @@ def test_a_cache_directory_others_can_write_is_neither_read_nor_written(
 ) -> None:
     path = process_cache.save("production", ROLE, credentials(60), environ=env)
     path.parent.chmod(0o777)  # another user could swap in their own credentials
-    assert process_cache.load("production", ROLE, environ=env) is None
-    with pytest.raises(PermissionError, match=r"writable by other users; run: chmod go-w "):
+    with pytest.raises(UnsafeDirectoryError, match=r"writable by other users; run: chmod go-w "):
+        process_cache.load("production", ROLE, environ=env)
+    with pytest.raises(UnsafeDirectoryError, match=r"writable by other users; run: chmod go-w "):
         process_cache.save("production", ROLE, credentials(60), environ=env)
     path.parent.chmod(0o700)
     assert process_cache.load("production", ROLE, environ=env) == credentials(60)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "10 MB"])
+def test_an_entry_that_is_not_a_small_regular_file_is_never_read_and_is_replaced(
+    env: dict[str, str], kind: str
+) -> None:
+    path = process_cache.save("production", ROLE, credentials(60), environ=env)
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind == "link to /dev/zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_bytes(b" " * (10 * 1024 * 1024))
+    # No hang (the test's timeout bounds it), nothing read, and not listed.
+    assert process_cache.load("production", ROLE, environ=env) is None
+    assert process_cache.entries(environ=env) == []
+    process_cache.save("production", ROLE, credentials(90), environ=env)
+    assert stat.S_ISREG(os.lstat(path).st_mode)
+    assert process_cache.load("production", ROLE, environ=env) == credentials(90)
+
+
+def test_temporary_files_of_a_killed_writer_are_removed_and_never_listed(
+    env: dict[str, str],
+) -> None:
+    path = process_cache.save("production", ROLE, credentials(60), environ=env)
+    old = path.parent / ".tmp-killedwriter.json"
+    old.write_text(path.read_text())
+    os.utime(old, (0, 0))
+    recent = path.parent / ".tmp-livewriter.json"
+    recent.write_text(path.read_text())
+    assert [e.path for e in process_cache.entries(environ=env)] == [path]
+    process_cache.save("production", "", credentials(60), environ=env)
+    assert not old.exists()  # older than a minute: its writer is gone
+    assert recent.exists()  # a writer that may still be renaming it
+    assert len(process_cache.entries(environ=env)) == 2
+
+
+def test_a_world_writable_parent_of_xdg_cache_home_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    parent.chmod(0o777)
+    cache = parent / "cache"
+    environ = {**env, "XDG_CACHE_HOME": str(cache)}
+    with pytest.raises(UnsafeDirectoryError) as refused:
+        process_cache.save("production", ROLE, credentials(60), environ=environ)
+    assert f"{parent} is writable by other users" in str(refused.value)
+    assert not cache.exists()
+    parent.chmod(0o1777)  # a sticky directory of root's (like /tmp) is fine, if root owns it
+    if os.stat(parent).st_uid == 0:
+        process_cache.save("production", ROLE, credentials(60), environ=environ)
+        assert process_cache.load("production", ROLE, environ=environ) == credentials(60)
+
+
+def test_a_link_in_place_of_the_cache_directory_is_followed_only_as_resolved(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    cache_home = Path(env["XDG_CACHE_HOME"]) if "XDG_CACHE_HOME" in env else None
+    base = cache_home or Path(env["HOME"]) / ".cache"
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "jcsaml").symlink_to(real)
+    path = process_cache.save("production", ROLE, credentials(60), environ=env)
+    assert (real / "credential-process" / path.name).exists()

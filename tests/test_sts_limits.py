@@ -14,7 +14,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from jcsaml.config import DEFAULT_STS_TIMEOUT, load_account
-from jcsaml.errors import InvalidSettingError, StsBadAnswerError, StsTimeoutError
+from jcsaml.errors import InvalidSettingError, StsBadAnswerError, StsError, StsTimeoutError
 from jcsaml.saml import AwsRole
 from jcsaml.sts import assume_role_with_saml, make_client
 from jcsaml.testing.sts import MisbehavingSts, StsFault
@@ -70,6 +70,22 @@ def test_an_answer_that_is_not_sts_is_named(
         f"STS at {server.endpoint_url} answered something that is not an STS response "
         f"(HTTP {status})"
     )
+
+
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [("garbage", "not an HTTP answer"), ("cut", "HTTP 200")],
+)
+def test_garbage_or_a_cut_answer_is_named_not_called_unreachable(
+    endpoint: type[MisbehavingSts], fault: StsFault, what: str
+) -> None:
+    server = endpoint(fault)
+    with pytest.raises(StsError) as caught:
+        assume_role_with_saml(ROLE, ASSERTION, timeout=10)
+    assert str(caught.value).startswith(
+        f"STS at {server.endpoint_url} answered something that is not an STS response ({what})"
+    )
+    assert "cannot reach" not in str(caught.value)
 
 
 def test_retries_are_bounded(endpoint: type[MisbehavingSts]) -> None:

@@ -24,6 +24,7 @@ GENERIC_BASES = {
     "FileLockedError",
     "IdpError",
     "IdpUnavailableError",
+    "IdpProtocolError",
     "AuthenticationFailedError",
     "MfaError",
     "WebAuthnError",

@@ -11,10 +11,11 @@ console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,6 +24,7 @@ from jcsaml.cli import (
     configure,
     console,
     credential_process,
+    doctor,
     exec_command,
     list_roles,
     login,
@@ -51,6 +53,7 @@ COMMANDS = (
     console,
     list_roles,
     status,
+    doctor,
     logout,
     setup,
     help_command,
@@ -223,7 +226,8 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
         "disable_keychain", ctx.environ
     )
     try:
-        status: int = args.run(args, ctx)
+        with _recording(args, ctx):
+            status: int = args.run(args, ctx)
         ctx.show_deferred()
         return status
     except JcsamlError as exc:
@@ -244,6 +248,34 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
             file=ctx.stderr,
         )
         return 1
+
+
+@contextlib.contextmanager
+def _recording(args: argparse.Namespace, ctx: Context) -> Iterator[None]:
+    """``--record FILE``: the exchanges of the command's sign-in go to FILE (see
+    :mod:`jcsaml.recording`); the note comes first, so it is shown however the command ends."""
+    path = getattr(args, "record", None)
+    if not path:
+        yield
+        return
+    from jcsaml.errors import RecordingFileError
+    from jcsaml.recording import NOT_CONTAINED, recording
+
+    try:
+        name = str(getattr(args.run, "__module__", "")).rsplit(".", 1)[-1]
+        context = recording(path, command=name.removesuffix("_command").replace("_", "-"))
+        context.__enter__()
+    except OSError as exc:
+        raise RecordingFileError(path=path, reason=exc.strerror or type(exc).__name__) from None
+    print(
+        f"jcsaml: note: recording the exchanges with JumpCloud to {printable(path)} (mode 0600); "
+        f"it holds no {NOT_CONTAINED}",
+        file=ctx.stderr,
+    )
+    try:
+        yield
+    finally:
+        context.__exit__(None, None, None)
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

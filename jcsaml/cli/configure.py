@@ -119,6 +119,9 @@ def add_parser(
         "applications JumpCloud offers, and create one account per application",
     )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
+    from jcsaml.cli.options import add_record_option
+
+    add_record_option(parser)  # a sign-in happens with --discover
     parser.add_argument(
         "--import-saml2aws",
         nargs="?",

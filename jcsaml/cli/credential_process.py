@@ -56,33 +56,58 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
-    """Sign in, cache the new credentials and return them."""
+    """Sign in, cache the new credentials and return them.
+
+    One process signs in at a time for the account and role (the others wait, then find its
+    credentials in the cache). Credentials that cannot be cached are printed all the same,
+    with one warning on stderr.
+    """
     from jcsaml import process_cache
     from jcsaml.cli.login import session_duration_flag, signing_in_line
     from jcsaml.config import config_path, load_account
-    from jcsaml.errors import CacheFileError
-    from jcsaml.prompter import TerminalPrompter
+    from jcsaml.credential_source import refresh_once
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.sign_in_lock import lock_for
 
     duration = session_duration_flag(args.session_duration)
     account = load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
     )
     wanted = args.role or account.role_arn or ""
+    # An unsafe cache directory is refused before anything is sent.
+    process_cache.load(account.name, wanted, environ=ctx.environ)
     with _prompter(args, ctx, account) as prompter:
-        if isinstance(prompter, TerminalPrompter):
-            # The person at the terminal did not type a jcsaml command: say who asks and why.
-            reason = "--force" if args.force else "an AWS tool's credential_process asks"
-            prompter.notify(signing_in_line(account, args.username, reason))
-        credentials = _sign_in(args, ctx, account, wanted, duration, prompter)
-    try:
-        process_cache.save(account.name, wanted, credentials, environ=ctx.environ)
-    except OSError as exc:
-        raise CacheFileError(
-            path=str(process_cache.cache_directory(ctx.environ)), reason=exc.strerror or str(exc)
-        ) from None
-    from jcsaml import managed
+        has_terminal = not isinstance(prompter, NonInteractivePrompter)
 
-    managed.record_cache(account.name, wanted, environ=ctx.environ)
+        def sign_in() -> AwsCredentials:
+            if isinstance(prompter, TerminalPrompter):
+                # The person at the terminal did not type a jcsaml command: say who asks, why.
+                reason = "--force" if args.force else "an AWS tool's credential_process asks"
+                prompter.notify(signing_in_line(account, args.username, reason))
+            return _sign_in(args, ctx, account, wanted, duration, prompter)
+
+        def save(new: AwsCredentials) -> None:
+            process_cache.save(account.name, wanted, new, environ=ctx.environ)
+            from jcsaml import managed
+
+            # Only an entry that was written is noted: logout removes what is there.
+            managed.record_cache(account.name, wanted, environ=ctx.environ)
+
+        credentials, _ = refresh_once(
+            load=lambda: process_cache.load(account.name, wanted, environ=ctx.environ),
+            usable=lambda found: process_cache.usable(found, role=wanted) is not None,
+            sign_in=sign_in,
+            save=save,
+            warn=ctx.warn,
+            lock=lock_for(
+                account,
+                wanted,
+                environ=ctx.environ,
+                waiting=prompter.notify if has_terminal else None,
+                warn=ctx.warn,
+            ),
+            reread=not args.force,
+        )
     return credentials
 
 

@@ -75,6 +75,15 @@ def add_parser(
         help="give the command no keys but a local credentials endpoint (AWS container "
         "credentials on 127.0.0.1) that renews them while it runs",
     )
+    parser.add_argument(
+        "--no-kill-on-exit",
+        dest="kill_on_exit",
+        action="store_false",
+        default=None,
+        help="with --server: let the command run on if jcsaml is killed (by default it gets "
+        "SIGTERM on Linux, since any local process could then take the endpoint's port; "
+        "config key kill_on_exit)",
+    )
     add_flags(parser, "exec", environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(run=run)

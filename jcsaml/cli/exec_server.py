@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -89,6 +90,7 @@ def run_with_server(
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
     from jcsaml.credentials_file import validate_profile_name
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+    from jcsaml.sign_in_lock import lock_for
 
     # Checked before anything is asked or sent, as login checks them.
     if args.profile is not None:
@@ -106,14 +108,13 @@ def run_with_server(
         signed_in = obtain_credentials(args, ctx).credentials  # a sign-in now, as exec --force
         try:
             cache.save(signed_in)
-        except OSError as exc:
+        except OSError as exc:  # the endpoint hands them out all the same
             from jcsaml import process_cache
-            from jcsaml.errors import CacheFileError
 
-            raise CacheFileError(
-                path=str(process_cache.cache_directory(ctx.environ)),
-                reason=exc.strerror or str(exc),
-            ) from None
+            ctx.warn(
+                f"could not cache the new credentials in {exc.filename}: "
+                f"{process_cache.write_problem(exc)}"
+            )
 
     def notice(message: str) -> None:
         from jcsaml.display import printable
@@ -149,6 +150,14 @@ def run_with_server(
         prompter=here,
         clock=clock,
         warn=ctx.warn,
+        lock=lock_for(
+            account,
+            wanted,
+            environ=ctx.environ,
+            # Said only before the command starts: it owns the terminal after that.
+            waiting=lambda line: None if saying_why.quiet else notice(line),
+            warn=ctx.warn,
+        ),
     )
     first = source.get()
     saying_why.quiet = True  # the command owns the terminal from now on
@@ -192,7 +201,8 @@ def run_with_server(
         ctx.show_deferred()
         ctx.stdout.flush()
         ctx.stderr.flush()
-        return run_child(command, env, popen=popen)
+        kill_on_exit = account.kill_on_exit if args.kill_on_exit is None else args.kill_on_exit
+        return run_child(command, env, popen=popen, kill_on_exit=kill_on_exit)
 
 
 class _SayingWhy:
@@ -243,7 +253,11 @@ def default_profile_keys(env: Mapping[str, str]) -> str | None:
 
 
 def run_child(
-    command: Sequence[str], env: Mapping[str, str], *, popen: Popen = subprocess.Popen
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    popen: Popen = subprocess.Popen,
+    kill_on_exit: bool = False,
 ) -> int:
     """Run ``command`` and wait for it, forwarding SIGINT, SIGTERM and SIGHUP; its exit status,
     128 + N when signal N ended it (as shells report it).
@@ -252,6 +266,9 @@ def run_child(
     the terminal's foreground process group), and twice means "stop now" to many tools. When the
     caller holds these signals back in every thread (:func:`_held_back`), jcsaml takes them here
     and knows who sent each: the terminal, or a process (``kill``), whose SIGINT is forwarded.
+
+    ``kill_on_exit`` (Linux): the command gets SIGTERM when jcsaml dies, however it dies (even
+    SIGKILL), rather than go on asking an endpoint whose port any local process may now take.
     """
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
@@ -272,7 +289,10 @@ def run_child(
     with _handling(FORWARDED, forward):
         try:
             with _mask(signal.SIG_UNBLOCK, FORWARDED):  # the command's own handlers must run
-                child = popen(list(command), env=dict(env))
+                if kill_on_exit and sys.platform.startswith("linux"):
+                    child = popen(list(command), env=dict(env), preexec_fn=_die_with(os.getpid()))
+                else:
+                    child = popen(list(command), env=dict(env))
         except OSError as exc:  # found and allowed, yet the system would not run it
             from jcsaml.cli.exec_command import _cannot_run
 
@@ -300,6 +320,24 @@ def run_child(
             except subprocess.TimeoutExpired:
                 continue
     return 128 - status if status < 0 else status
+
+
+#: prctl(2) option: the signal the calling process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """Run in the child between fork and exec: SIGTERM when ``parent`` (jcsaml) dies."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arrange() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # jcsaml died before the line above: nobody would tell us
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 def _with_us(child: subprocess.Popen[bytes]) -> bool:

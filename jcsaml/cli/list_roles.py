@@ -51,6 +51,9 @@ def add_parser(
         help="never ask; a missing answer is an error naming the flag to set",
     )
     add_flags(parser, "list-roles", environ)
+    from jcsaml.cli.options import add_record_option
+
+    add_record_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -6,6 +6,7 @@ Also home of the options and the credential lookup that ``exec`` shares with ``l
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,9 @@ def add_login_options(
         else "sign in again even if the cache holds valid credentials",
     )
     add_skip_prompt(parser)
+    from jcsaml.cli.options import add_record_option
+
+    add_record_option(parser)
 
 
 def add_policy_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
@@ -200,15 +204,27 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
-    # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
-    if not (args.skip_prompt or getattr(args, "quiet", False)):
-        _say_why(args, ctx, account, store, profile, wanted_role)
-    credentials = _sign_in(args, ctx, account, wanted_role, duration)
-    store.save(profile, credentials)
-    from jcsaml import managed
+    from jcsaml.sign_in_lock import lock_for
 
-    written = managed.ManagedProfile(profile, managed.KEYS, str(path))
-    managed.record_profiles(account.name, [written], environ=ctx.environ)
+    # One sign-in at a time for this account and role: a process that waited uses what the
+    # one before it has just written (a forced or certificate-trusting sign-in goes on).
+    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
+    with lock_for(
+        account, wanted_role or "", environ=ctx.environ, waiting=waiting, warn=ctx.warn
+    )():
+        if not (args.force or getattr(args, "trust_new_cert", False)):
+            cached = cached_credentials(store, profile, role=wanted_role)
+            if cached is not None:
+                return Obtained(cached, account, profile, str(path), fresh=False)
+        # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
+        if not (args.skip_prompt or getattr(args, "quiet", False)):
+            _say_why(args, ctx, account, store, profile, wanted_role)
+        credentials = _sign_in(args, ctx, account, wanted_role, duration)
+        store.save(profile, credentials)
+        from jcsaml import managed
+
+        written = managed.ManagedProfile(profile, managed.KEYS, str(path))
+        managed.record_profiles(account.name, [written], environ=ctx.environ)
     return Obtained(credentials, account, profile, str(path), fresh=True)
 
 
@@ -225,22 +241,28 @@ def _obtain_for_process(
     line (and keep using after they expire)."""
     from jcsaml import managed, process_cache
     from jcsaml.errors import CacheFileError
+    from jcsaml.sign_in_lock import lock_for
 
     directory = str(process_cache.cache_directory(ctx.environ))
-    if not (args.force or getattr(args, "trust_new_cert", False)):
-        cached = process_cache.usable(
-            process_cache.load(account.name, role, environ=ctx.environ), role=role
-        )
-        if cached is not None:
-            return Obtained(cached, account, profile, directory, fresh=False, by_process=True)
-    if not (args.skip_prompt or getattr(args, "quiet", False)):
-        reason = "--force" if args.force else "no valid credentials in the credential-process cache"
-        say_signing_in(ctx, account, args.username, reason)
-    credentials = _sign_in(args, ctx, account, role or None, duration)
-    try:
-        process_cache.save(account.name, role, credentials, environ=ctx.environ)
-    except OSError as exc:
-        raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
+    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
+    # One sign-in at a time for the account and role, as credential-process takes it.
+    with lock_for(account, role, environ=ctx.environ, waiting=waiting, warn=ctx.warn)():
+        if not (args.force or getattr(args, "trust_new_cert", False)):
+            cached = process_cache.usable(
+                process_cache.load(account.name, role, environ=ctx.environ), role=role
+            )
+            if cached is not None:
+                return Obtained(cached, account, profile, directory, fresh=False, by_process=True)
+        if not (args.skip_prompt or getattr(args, "quiet", False)):
+            reason = (
+                "--force" if args.force else "no valid credentials in the credential-process cache"
+            )
+            say_signing_in(ctx, account, args.username, reason)
+        credentials = _sign_in(args, ctx, account, role or None, duration)
+        try:
+            process_cache.save(account.name, role, credentials, environ=ctx.environ)
+        except OSError as exc:
+            raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
     managed.record_cache(account.name, role, environ=ctx.environ)
     return Obtained(credentials, account, profile, directory, fresh=True, by_process=True)
 
@@ -294,8 +316,8 @@ def signing_in_line(account: Account, username: str | None, reason: str) -> str:
 
 
 def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
-    from jcsaml.aws_credentials import same_role
-    from jcsaml.signin import REFRESH_MARGIN_SECONDS
+    from jcsaml.arn import role_matches
+    from jcsaml.cached import REFRESH_MARGIN_SECONDS
 
     try:
         found = store.load(profile)
@@ -304,7 +326,7 @@ def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> 
     if found is None:
         return f"no credentials in profile {profile!r}"
     at = found.expiration.astimezone().strftime("%H:%M")
-    if role and not (same_role(found.role_arn, role) or found.role_arn.endswith("/" + role)):
+    if role and not role_matches(found.role_arn, role):
         return f"profile {profile!r} holds credentials for another role"
     if found.expires_within(0):
         return f"the credentials in profile {profile!r} expired at {at}"

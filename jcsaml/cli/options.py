@@ -23,3 +23,13 @@ class RepeatableValue(argparse.Action):
         collected = list(getattr(namespace, self.dest + "s", None) or [])
         collected.append(values)
         setattr(namespace, self.dest + "s", collected)
+
+
+def add_record_option(parser: argparse.ArgumentParser) -> None:
+    """``--record FILE``, for every command that may sign in (one definition for all)."""
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write a redacted, replayable recording of the exchanges with JumpCloud (and the "
+        "STS call) to FILE, mode 0600, for a bug report",
+    )

@@ -107,13 +107,15 @@ class SoftwareAuthenticator:
 
     # -- registration ---------------------------------------------------------------------------
 
-    def register(self, rp_id: str) -> tuple[bytes, bytes]:
-        """Make a credential for ``rp_id``; returns its id and its public key (PEM bytes)."""
+    def register(self, rp_id: str, *, credential_id: bytes | None = None) -> tuple[bytes, bytes]:
+        """Make a credential for ``rp_id``; returns its id and its public key (PEM bytes).
+        ``credential_id`` (default: 32 random bytes) gives it a known id, e.g. the one a
+        recording names."""
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
 
         private_key = ec.generate_private_key(ec.SECP256R1())
-        credential_id = os.urandom(32)
+        credential_id = credential_id if credential_id is not None else os.urandom(32)
         self._credentials[credential_id] = _Credential(rp_id, private_key)
         pem = private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

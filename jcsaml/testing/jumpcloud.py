@@ -37,6 +37,7 @@ import json
 import secrets
 import socket
 import ssl
+import struct
 import threading
 import time
 import zlib
@@ -74,6 +75,8 @@ FaultKind = Literal[
     "redirect",
     "404",
 ]
+#: What :meth:`FakeJumpCloud.fault_switch` can make a path answer until it is switched off.
+SwitchKind = Literal["401", "429", "500", "502", "503", "504", "drip", "hang"]
 SignWhat = Literal["assertion", "response", "both", "none"]
 FailureKey = Literal["message", "error"]
 UserVerification = Literal["discouraged", "preferred", "required"]
@@ -228,7 +231,16 @@ class RecordedRequest:
     path: str
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    fault: FaultKind | None = None
+    fault: FaultKind | SwitchKind | None = None
+
+
+@dataclass
+class _Switch:
+    """A lasting fault (see :meth:`FakeJumpCloud.fault_switch`); ``off`` releases hung requests."""
+
+    kind: SwitchKind
+    delay: float
+    off: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -320,12 +332,22 @@ class _Reply:
 
 @functools.cache
 def _gzip_bomb() -> bytes:
-    """BOMB_DECODED_BYTES of zeros, gzip-compressed, built a MiB at a time."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    """BOMB_DECODED_BYTES of zeros as one gzip stream, built from a single compressed MiB.
+
+    Each MiB is deflated after a full flush, which resets the compressor: every MiB then gives
+    the same bytes, so one is compressed and repeated (a tenth of a second, where compressing
+    all of it took seconds and a loaded machine's client gave up waiting)."""
     zeros = bytes(1024 * 1024)
-    parts = [compressor.compress(zeros) for _ in range(BOMB_DECODED_BYTES // len(zeros))]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    mebibytes = BOMB_DECODED_BYTES // len(zeros)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the gzip frame is ours
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # the final block
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name or time
+    trailer = struct.pack("<II", crc, BOMB_DECODED_BYTES & 0xFFFFFFFF)
+    return header + block * mebibytes + end + trailer
 
 
 @functools.cache
@@ -472,6 +494,7 @@ class FakeJumpCloud:
         self._requests: list[RecordedRequest] = []
         self._errors: list[str] = []
         self._faults: list[_Fault] = []
+        self._switches: dict[str, _Switch] = {}
         self._xsrf_tokens: set[str] = set()
         self._pending: dict[str, _PendingMfa] = {}
         self._sessions: dict[str, _ConsoleSession] = {}
@@ -620,8 +643,52 @@ class FakeJumpCloud:
             self._faults.append(_Fault(path_prefix, kind, times, delay, retry_after, location))
 
     def clear_faults(self) -> None:
+        """Forget the injected faults and turn every fault switch off."""
         with self._state:
             self._faults.clear()
+            switches, self._switches = list(self._switches.values()), {}
+        for switch in switches:
+            switch.off.set()
+
+    def fault_switch(self, path_prefix: str, kind: SwitchKind | None, *, delay: float = 1) -> None:
+        """Make every request whose path starts with ``path_prefix`` (``/userconsole/api/self``,
+        ``/saml2/``...) fail the same way until the switch is turned off (``kind`` None, or
+        :meth:`clear_faults`), as JumpCloud does during an outage.
+
+        ``401`` is JumpCloud's JSON answer for a session that is not valid; ``429`` and ``500`` are
+        JSON errors; ``502``-``504`` a gateway's HTML pages; ``drip`` sends the normal answer one
+        byte every ``delay`` seconds; ``hang`` answers nothing until the switch is turned off or
+        the fake stops, then closes the connection. Faults injected with :meth:`inject_fault`
+        come first. Requests answered by a switch are logged with its kind as ``fault``.
+        """
+        if kind is not None and kind not in get_args(SwitchKind):
+            raise ValueError(f"unknown switch kind {kind!r}; use one of {get_args(SwitchKind)}")
+        with self._state:
+            old = self._switches.pop(path_prefix, None)
+            if kind is not None:
+                self._switches[path_prefix] = _Switch(kind, delay)
+        if old is not None:
+            old.off.set()
+
+    def _switched(self, request: _Request, switch: _Switch) -> _Reply | None:
+        """The answer of a request caught by a fault switch (None: close without answering)."""
+        if switch.kind == "hang":
+            while not switch.off.wait(0.05) and not self._stopping.is_set():
+                pass
+            return None
+        if switch.kind == "drip":
+            reply = self._route(request)
+            reply.drip = switch.delay or 1.0
+            return reply
+        if switch.kind == "401":
+            return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
+        if switch.kind == "429":
+            return _json_reply(429, {"message": "Too Many Requests"})
+        if switch.kind == "500":
+            return _json_reply(500, {"message": "Internal Server Error"})
+        status = int(switch.kind)
+        title = _GATEWAY_TITLES[status]
+        return _html_reply(status, _page(title, f"<center><h1>{title}</h1></center>"))
 
     def totp_code(self, email: str, *, steps: int = 0) -> str:
         """The user's TOTP code at the fake's current time, ``steps`` 30-second windows away."""
@@ -716,15 +783,21 @@ class FakeJumpCloud:
     def _answer(self, request: _Request) -> _Reply | None:
         with self._state:
             fault = self._take_fault(request.path)
+            switch = None
+            if fault is None:
+                switches = self._switches.items()
+                switch = next((on for at, on in switches if request.path.startswith(at)), None)
             self._requests.append(
                 RecordedRequest(
                     method=request.method,
                     path=request.target,
                     json=mask_secrets(request.json()),
                     headers=_masked_headers(request.headers),
-                    fault=fault.kind if fault else None,
+                    fault=fault.kind if fault else switch.kind if switch else None,
                 )
             )
+        if switch is not None:
+            return self._switched(request, switch)
         if fault is not None:
             if fault.delay and fault.kind != "drip":
                 self._stopping.wait(fault.delay)

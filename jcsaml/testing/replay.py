@@ -26,21 +26,27 @@ requests is imported only by the recording functions.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import html
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from jcsaml.recording import RECORDED_BASE_URL as _RECORDED_BASE_URL
+from jcsaml.recording import RECORDED_HOST as _RECORDED_HOST
 from jcsaml.testing.jumpcloud import mask_secrets
 
-RECORDED_BASE_URL = "https://jumpcloud.invalid"
+RECORDED_BASE_URL = _RECORDED_BASE_URL  # every JumpCloud host, in fixtures and recordings
 DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "jumpcloud"
 MISMATCH_STATUS = 599
 
@@ -135,13 +141,17 @@ class Exchange:
         }
 
     def with_base_url(self, base_url: str) -> Exchange:
-        """This exchange with :data:`RECORDED_BASE_URL` in the answer replaced by ``base_url``."""
+        """This exchange with :data:`RECORDED_BASE_URL` in the answer replaced by ``base_url``,
+        and the recorded host name alone (a WebAuthn ``rpId``, a cookie's domain) by its host."""
+        host = urlsplit(base_url).hostname or ""
+
+        def moved(text: str) -> str:
+            return text.replace(RECORDED_BASE_URL, base_url).replace(_RECORDED_HOST, host)
+
         response = RecordedResponse(
             status=self.response.status,
-            headers={
-                k: v.replace(RECORDED_BASE_URL, base_url) for k, v in self.response.headers.items()
-            },
-            body=self.response.body.replace(RECORDED_BASE_URL, base_url),
+            headers={k: moved(v) for k, v in self.response.headers.items()},
+            body=moved(self.response.body),
         )
         return replace(self, response=response)
 
@@ -568,3 +578,110 @@ class _ReplayHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+# --- recordings (--record FILE) ---------------------------------------------------------------
+
+_SAML_FIELD = re.compile(r'(name="SAMLResponse" value=")([^"]*)(")')
+_SAML_TIMES = ("IssueInstant", "NotBefore", "NotOnOrAfter", "AuthnInstant", "SessionNotOnOrAfter")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A file written by ``--record FILE`` (see :mod:`jcsaml.recording`): the exchanges with
+    JumpCloud in order, and the STS calls' parameters and outcomes."""
+
+    exchanges: list[Exchange]
+    sts: list[dict[str, Any]]
+    command: str = ""
+
+    @property
+    def roles(self) -> list[tuple[str, str]]:
+        """``(role_arn, principal_arn)`` pairs of the skeleton assertions, in order, without
+        repeats: what a local STS must know for the recording to replay."""
+        from jcsaml.recording import _ROLE_ATTRIBUTE
+
+        found: list[tuple[str, str]] = []
+        for exchange in self.exchanges:
+            for match in _SAML_FIELD.finditer(exchange.response.body):
+                root = _parse_saml(match.group(2))
+                for value in root.iter("{*}AttributeValue"):
+                    parent = value.getparent()
+                    if parent is None or parent.get("Name") != _ROLE_ATTRIBUTE:
+                        continue
+                    first, _, second = (value.text or "").partition(",")
+                    pair = (first, second) if ":role/" in first else (second, first)
+                    if pair not in found:
+                        found.append(pair)
+        return found
+
+    def resigned(self, keys: Any, *, now: datetime | None = None) -> list[Exchange]:
+        """The exchanges with each skeleton SAMLResponse made whole again: its times moved to
+        ``now`` (default: the current time) and signed with ``keys`` (an
+        :class:`jcsaml.testing.idp.IdpKeyPair`) where the recorded one was signed."""
+        moment = now or datetime.now(UTC)
+        resigned = []
+        for exchange in self.exchanges:
+            body = _SAML_FIELD.sub(
+                lambda m: m.group(1) + _resign(m.group(2), keys, moment) + m.group(3),
+                exchange.response.body,
+            )
+            resigned.append(replace(exchange, response=replace(exchange.response, body=body)))
+        return resigned
+
+    def server(self, keys: Any, *, now: datetime | None = None) -> ReplayServer:
+        """A :class:`ReplayServer` (not started) queued with :meth:`resigned` exchanges."""
+        return ReplayServer(self.resigned(keys, now=now))
+
+
+def load_recording(path: str | Path) -> Recording:
+    """Read a ``--record`` file. Raises ValueError when it is not one."""
+    document = json.loads(Path(path).read_text("utf-8"))
+    if not isinstance(document, dict) or document.get("format") != "jcsaml-recording":
+        raise ValueError(f"{path} is not a jcsaml recording")
+    exchanges = [
+        Exchange.from_dict(item, name=f"{index:02d}")
+        for index, item in enumerate(document.get("exchanges", []), start=1)
+    ]
+    return Recording(
+        exchanges=exchanges, sts=list(document.get("sts", [])), command=document.get("command", "")
+    )
+
+
+def _parse_saml(encoded: str) -> Any:
+    from lxml import etree
+
+    return etree.fromstring(
+        base64.b64decode(html.unescape(encoded)),
+        parser=etree.XMLParser(resolve_entities=False, no_network=True),
+    )
+
+
+def _resign(encoded: str, keys: Any, now: datetime) -> str:
+    from jcsaml.testing.idp import DS_NS, sign_saml_response
+
+    root = _parse_saml(encoded)
+    issued = root.get("IssueInstant")
+    shift = now - _instant(issued) if issued else timedelta(0)
+    signed = set()
+    for signature in list(root.iter(f"{{{DS_NS}}}Signature")):
+        parent = signature.getparent()
+        signed.add("response" if parent is root else "assertion")
+        parent.remove(signature)
+    for element in root.iter():
+        for name in _SAML_TIMES:
+            value = element.get(name)
+            if value:
+                element.set(name, (_instant(value) + shift).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    from lxml import etree
+
+    xml = etree.tostring(root, encoding="utf-8")
+    if signed:
+        which = "both" if len(signed) == 2 else signed.pop()
+        xml = sign_saml_response(xml, keys, sign=which)  # type: ignore[arg-type]
+    return base64.b64encode(xml).decode("ascii")
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

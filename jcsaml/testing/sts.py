@@ -943,7 +943,7 @@ class LocalAws:
         return result, duration
 
 
-StsFault = Literal["silent", "drip", "html", "truncated", "foreign-xml"]
+StsFault = Literal["silent", "drip", "html", "truncated", "foreign-xml", "garbage", "cut"]
 
 _TRUNCATED_ANSWER = (
     f'<AssumeRoleWithSAMLResponse xmlns="{_STS_XMLNS}">\n  <AssumeRoleWithSAMLResult>\n'
@@ -963,8 +963,9 @@ class MisbehavingSts:
     ``silent`` reads the request and never answers (until :meth:`stop`); ``drip`` sends an
     HTML page (``status``) one byte every ``interval`` seconds; ``html`` is an HTML maintenance
     page with ``status``; ``truncated`` is a 200 STS answer cut off mid-element; ``foreign-xml``
-    is a 200 well-formed XML document that is not an STS answer. :attr:`requests` counts the
-    requests received.
+    is a 200 well-formed XML document that is not an STS answer; ``garbage`` is bytes that are
+    not HTTP at all; ``cut`` announces a longer body than it sends, then closes the connection.
+    :attr:`requests` counts the requests received.
     """
 
     def __init__(self, fault: StsFault, *, status: int = 200, interval: float = 0.05) -> None:
@@ -1015,6 +1016,19 @@ class MisbehavingSts:
         if self.fault == "silent":
             self._stopping.wait()
             handler.close_connection = True
+            return
+        if self.fault == "garbage":
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.wfile.write(b"\x16\x03\x01 not HTTP at all\r\n\r\n")
+                handler.wfile.flush()
+            return
+        if self.fault == "cut":
+            head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 4096\r\n\r\n"
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.wfile.write(head.encode("latin-1") + _TRUNCATED_ANSWER.encode())
+                handler.wfile.flush()
             return
         if self.fault == "truncated":
             body, kind = _TRUNCATED_ANSWER.encode(), "text/xml"
