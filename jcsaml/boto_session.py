@@ -41,7 +41,7 @@ def session(
     region_name: str | None = None,
     clock: Clock = utc_now,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> Any:
     """A ``boto3.Session`` for ``account`` whose credentials renew themselves.

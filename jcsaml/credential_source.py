@@ -32,8 +32,14 @@ from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
-from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
+from jcsaml.errors import (
+    InputRequiredError,
+    JcsamlError,
+    SignInPendingError,
+    SignInRequiredError,
+)
 from jcsaml.prompter import NonInteractivePrompter
+from jcsaml.secret_store import is_session_key, library_store
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -148,6 +154,8 @@ def refresh_once(
         fresh = sign_in()
         try:
             save(fresh)
+        except JcsamlError:
+            raise  # jcsaml's own (a lock that timed out, an unsafe directory), not a write fault
         except OSError as exc:  # the run goes on with them; the next refresh signs in again
             from jcsaml.process_cache import write_problem
 
@@ -301,8 +309,7 @@ class _SessionOnly:
         self._inner = inner
 
     def get(self, key: str) -> str | None:
-        # signin.session_key() names every saved console session "session:<user>@<console>".
-        return self._inner.get(key) if key.startswith("session:") else None
+        return self._inner.get(key) if is_session_key(key) else None
 
     def set(self, key: str, value: str) -> None:
         self._inner.set(key, value)
@@ -321,14 +328,15 @@ def login_sign_in(
     session_duration: int | None = None,
     notify: Callable[[str], None] | None = None,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> SignIn:
     """A :class:`SignIn` through :func:`jcsaml.signin.login`.
 
     ``password`` and ``mfa_token`` are used only when a person is asked (``mfa_token`` once:
     a code is good for one sign-in). ``notify`` receives what an unattended sign-in has to say
-    (default: the log). ``authenticator_factory`` makes one JumpCloud client per sign-in.
+    (default: the log). ``authenticator_factory(account)`` makes one JumpCloud client per
+    sign-in, as for :func:`jcsaml.login_many` and :func:`jcsaml.discover_applications`.
     """
     tokens = [mfa_token] if mfa_token else []
 
@@ -346,7 +354,7 @@ def login_sign_in(
             session_duration=session_duration,
             prompter=asker,
             secrets=_SessionOnly(secrets) if unattended else secrets,
-            authenticator=authenticator_factory() if authenticator_factory else None,
+            authenticator=authenticator_factory(account) if authenticator_factory else None,
             sts_client=sts_client,
             environ=environ,
         )
@@ -379,7 +387,7 @@ def default_source(
     session_duration: int | None = None,
     clock: Clock = utc_now,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> CredentialSource:
     """A :class:`CredentialSource` for ``account`` (an Account or a name in the config file).
@@ -391,10 +399,7 @@ def default_source(
     from jcsaml.signin import resolve_account
 
     resolved = resolve_account(account, environ=environ)
-    if secrets is None:
-        from jcsaml.secret_store import default_store
-
-        secrets = default_store(warn=_log_notice)
+    secrets = library_store(secrets)
     wanted = role or resolved.role_arn or None
     if cache is None:
         cache = ProcessCache(resolved.name, wanted or "", environ=environ)
@@ -429,7 +434,7 @@ def credentials(
     session_duration: int | None = None,
     clock: Clock = utc_now,
     environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[], Authenticator] | None = None,
+    authenticator_factory: Callable[[Account], Authenticator] | None = None,
     sts_client: StsClient | None = None,
 ) -> AwsCredentials:
     """Valid credentials for ``account``: the cached ones while they outlast the SDKs' refresh

@@ -20,7 +20,7 @@ from jcsaml.config import Account
 from jcsaml.errors import JcsamlError, NoAwsApplicationsError
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole
-from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.secret_store import SecretStore, library_store
 
 if TYPE_CHECKING:
     from jcsaml.multi import AuthenticatorFactory
@@ -128,7 +128,7 @@ def discover_applications(
         mfa_token=mfa_token,
         force=force,
         prompter=asker,
-        secrets=secrets or NullStore(),
+        secrets=library_store(secrets),
         authenticator=auth,
         webauthn_device=webauthn_device,
     )

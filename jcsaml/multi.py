@@ -31,7 +31,7 @@ from jcsaml.errors import (
 )
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
-from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.secret_store import SecretStore, library_store
 from jcsaml.signin import CertificatePinner, save_pinned_certificate
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def login_many(
     if profile_template is not None:
         parse_profile_template(profile_template)
     asker = prompter or NonInteractivePrompter()
-    store = secrets or NullStore()
+    store = library_store(secrets)
     unique: dict[str, Account] = {}
     for given in accounts:
         account = resolve_account(given, environ=environ)

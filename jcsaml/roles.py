@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jcsaml.config import Account
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole
-from jcsaml.secret_store import NullStore, SecretStore
+from jcsaml.secret_store import SecretStore, library_store
 from jcsaml.signin import CertificatePinner, save_pinned_certificate
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def list_roles(
         mfa_token=mfa_token,
         force=force,
         prompter=asker,
-        secrets=secrets or NullStore(),
+        secrets=library_store(secrets),
         authenticator=authenticator,
         webauthn_device=webauthn_device,
     )

@@ -9,11 +9,34 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from jcsaml.config import Account
 
 SERVICE = "jcsaml"
+_SESSION_PREFIX = "session:"
 
 log = logging.getLogger(__name__)
+
+
+# The names of the entries, in one place: every reader and writer of the store uses these.
+
+
+def password_key(account: Account, username: str) -> str:
+    """The entry for a JumpCloud password: per user and console."""
+    return f"{username}@{account.console_url}"
+
+
+def session_key(account: Account, username: str) -> str:
+    """The entry for a saved JumpCloud console session: per user and console (accounts of one
+    console and user share it)."""
+    return f"{_SESSION_PREFIX}{username}@{account.console_url}"
+
+
+def is_session_key(key: str) -> bool:
+    """Whether ``key`` names a console session (else a password)."""
+    return key.startswith(_SESSION_PREFIX)
 
 
 class SecretStore(Protocol):
@@ -78,6 +101,16 @@ class KeyringStore:
 
         with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already absent
             keyring.delete_password(self.service, key)
+
+
+def library_store(secrets: SecretStore | None) -> SecretStore:
+    """``secrets``, else the library's default: the OS keyring (where ``jcsaml login`` keeps
+    the JumpCloud session and the password), its problems logged as warnings. Every library
+    entry point (:func:`jcsaml.login`, :func:`jcsaml.login_many`, :func:`jcsaml.credentials`,
+    :func:`jcsaml.session` ...) defaults the same way; pass :class:`NullStore` to keep nothing."""
+    if secrets is not None:
+        return secrets
+    return default_store(warn=lambda message: log.warning("%s", message))
 
 
 def default_store(

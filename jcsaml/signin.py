@@ -41,7 +41,13 @@ from jcsaml.errors import (
 )
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
-from jcsaml.secret_store import DeferredStore, NullStore, SecretStore
+from jcsaml.secret_store import (
+    DeferredStore,
+    SecretStore,
+    library_store,
+    password_key,
+    session_key,
+)
 from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
@@ -72,11 +78,6 @@ def save_pinned_certificate(account: Account, sha256: str) -> None:
     changes); an Account built in code has no file, and nothing is written."""
     if account.source is not None:
         update_account_keys(account.name, {"idp_cert_sha256": sha256}, path=account.source)
-
-
-def password_key(account: Account, username: str) -> str:
-    """The keyring entry for a password: per JumpCloud user and console."""
-    return f"{username}@{account.console_url}"
 
 
 def resolve_account(account: Account | str, *, environ: Mapping[str, str] = os.environ) -> Account:
@@ -453,15 +454,6 @@ def _check_name_id(name_id: str | None, username: str, account: Account) -> None
     log.debug("SAML NameID %r, signed in as %r", name_id, username)
 
 
-def session_key(account: Account, username: str) -> str:
-    """The keyring entry for a JumpCloud console session: per user and console."""
-    return f"session:{username}@{account.console_url}"
-
-
-def forget_session(account: Account, username: str, secrets: SecretStore) -> None:
-    secrets.delete(session_key(account, username))
-
-
 def _ask_password(prompter: Prompter, message: str = "JumpCloud password") -> str:
     """Ask until something is typed (an empty password is never sent), three times at most."""
     for _ in range(3):
@@ -606,9 +598,12 @@ def login(
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
-    ``account`` is an :class:`Account` or the name of one in the config file. No file is
-    written; the password the person types and the JumpCloud console session go to ``secrets``
-    (the OS keyring in the CLI). ``force`` ignores a saved console session. When several roles
+    ``account`` is an :class:`Account` or the name of one in the config file. No credentials
+    are written anywhere (the caller decides where they go); the one file that may change is
+    the account's config file, when the first signed assertion's certificate is pinned (see
+    ``pin_certificate`` below). The password the person types and the JumpCloud console session
+    go to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
+    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a saved console session. When several roles
     are offered and none is wanted, the prompter's role picker preselects ``preferred_role``.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
@@ -639,7 +634,7 @@ def login(
             mfa_token=mfa_token,
             force=force,
             prompter=asker,
-            secrets=secrets or NullStore(),
+            secrets=library_store(secrets),
             authenticator=authenticator,
             webauthn_device=webauthn_device,
             trust_new_cert=trust_new_cert,

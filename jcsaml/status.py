@@ -135,7 +135,7 @@ def session_status(
     makes the store; it is called only when there is a user to look up. A config file that
     cannot be read raises its ConfigError unless ``on_error`` takes it (then: no users).
     """
-    from jcsaml.signin import session_key
+    from jcsaml.secret_store import session_key
 
     users: dict[tuple[str, str], list[Account]] = {}
     for account in _accounts(config or config_path(environ), on_error):

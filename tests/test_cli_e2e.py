@@ -824,3 +824,51 @@ def test_a_maintenance_page_instead_of_sts_is_named(world: World) -> None:
         result,
         f"STS at {endpoint} answered something that is not an STS response (HTTP 200)",
     )
+
+
+def test_the_readmes_library_example_reaches_aws_as_the_role(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jcsaml.login(...)`` then ``creds.boto3_session().client(...)``, as the README shows."""
+    import jcsaml
+
+    world.configure()
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)  # the config and the local STS, as the user's shell has
+    creds = jcsaml.login(
+        "production",
+        role="AcmeJumpCloudAdminRO",
+        password=PASSWORD,
+        mfa_token=world.jumpcloud.totp_code(EMAIL),
+    )
+    session = creds.boto3_session(region_name="us-east-2")
+    assert session.region_name == "us-east-2"
+    identity = session.client("sts").get_caller_identity()
+    assert identity["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdminRO/")
+    assert session.get_credentials().access_key == creds.access_key_id
+
+
+def test_the_library_keeps_secrets_in_the_os_keyring_by_default_as_the_cli_does(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """login() saves the JumpCloud session where credentials() and session() look for it: a
+    second library call signs in with no password or code."""
+    import keyring
+
+    import jcsaml
+    from jcsaml.testing.keyring_backend import ENVIRONMENT_VARIABLE, FileKeyring
+
+    world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, str(tmp_path / "keyring.json"))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
+    try:
+        jcsaml.login("production", password=PASSWORD, mfa_token=world.jumpcloud.totp_code(EMAIL))
+        saved = json.loads((tmp_path / "keyring.json").read_text())
+        assert any("session:" in key for key in saved)
+        again = jcsaml.credentials("production")  # no password, no code: the saved session
+    finally:
+        keyring.set_keyring(previous)
+    assert again.role_arn == world.roles["AcmeJumpCloudAdminRO"]

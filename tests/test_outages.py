@@ -20,7 +20,7 @@ from jcsaml.credential_server import CredentialServer
 from jcsaml.credential_source import ProfileCache, default_source
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import SessionKeptError, SignInRequiredError
-from jcsaml.signin import session_key
+from jcsaml.secret_store import session_key
 from tests.test_refreshing_credentials import (  # noqa: F401
     EMAIL,
     SESSION_REUSE,

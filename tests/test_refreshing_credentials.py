@@ -26,9 +26,15 @@ from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
-from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
+from jcsaml.credential_source import CredentialSource, ProfileCache, default_source, refresh_once
 from jcsaml.credentials_file import MemoryCredentialsStore
-from jcsaml.errors import InputRequiredError, SignInPendingError, SignInRequiredError
+from jcsaml.errors import (
+    FileLockedError,
+    InputRequiredError,
+    SignInPendingError,
+    SignInRequiredError,
+    WritableByOthersError,
+)
 from jcsaml.prompter import Prompter
 from jcsaml.secret_store import MemoryStore
 from jcsaml.signin import login
@@ -551,3 +557,48 @@ def test_jcsaml_credentials_is_the_function_whatever_was_imported_before() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        FileLockedError(timeout=10, lock_path="/locks/x.lock", path="/cache/x.json"),
+        WritableByOthersError(
+            path="/cache/x.json", kind="directory", culprit="/cache", mode="0777"
+        ),
+    ],
+    ids=["lock timed out", "writable by others"],
+)
+def test_jcsamls_own_errors_from_the_cache_reach_the_caller(failure: Exception) -> None:
+    """A write fault of the cache costs nothing (a warning, the credentials used anyway), but
+    jcsaml's own errors that happen to be OSErrors too are never taken for one."""
+    fresh = AwsCredentials(
+        "ASIA", "secret", "token", datetime.now(UTC) + timedelta(hours=1), role_arn=""
+    )
+    warned: list[str] = []
+
+    def save(_: AwsCredentials) -> None:
+        raise failure
+
+    with pytest.raises(type(failure)):
+        refresh_once(
+            load=lambda: None,
+            usable=lambda found: found is not None,
+            sign_in=lambda: fresh,
+            save=save,
+            warn=warned.append,
+        )
+    assert warned == []
+
+    def full_disk(_: AwsCredentials) -> None:
+        raise OSError(28, "No space left on device", "/cache/x.json")
+
+    got, signed_in = refresh_once(
+        load=lambda: None,
+        usable=lambda found: found is not None,
+        sign_in=lambda: fresh,
+        save=full_disk,
+        warn=warned.append,
+    )
+    assert (got, signed_in) == (fresh, True)
+    assert len(warned) == 1 and "could not cache the new credentials" in warned[0]

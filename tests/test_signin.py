@@ -18,8 +18,8 @@ from jcsaml.errors import (
 )
 from jcsaml.jumpcloud import Credentials, SamlPage
 from jcsaml.prompter import NonInteractivePrompter
-from jcsaml.secret_store import MemoryStore
-from jcsaml.signin import cached_credentials, login, password_key, session_key
+from jcsaml.secret_store import MemoryStore, password_key, session_key
+from jcsaml.signin import cached_credentials, login
 from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
 
@@ -474,3 +474,17 @@ def test_a_failed_sign_in_lets_the_warmup_finish_before_the_error_goes_up() -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_keyring_entries_are_named_in_one_place() -> None:
+    """A password and a console session are kept per JumpCloud user and console; an unattended
+    refresh tells them apart by name alone, so the names must not overlap."""
+    from jcsaml.secret_store import is_session_key
+
+    account = Account(name="p", url=URL, console_url="https://console.jumpcloud.com")
+    other = Account(name="q", url=URL, console_url="https://console.eu.jumpcloud.com")
+    user = "alice@acme.example"
+    assert password_key(account, user) == "alice@acme.example@https://console.jumpcloud.com"
+    assert is_session_key(session_key(account, user))
+    assert not is_session_key(password_key(account, user))
+    assert session_key(account, user) != session_key(other, user)

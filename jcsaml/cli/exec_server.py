@@ -89,6 +89,7 @@ def run_with_server(
     from jcsaml.credential_server import CredentialServer
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
     from jcsaml.credentials_file import validate_profile_name
+    from jcsaml.errors import JcsamlError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
     from jcsaml.sign_in_lock import lock_for
 
@@ -108,6 +109,8 @@ def run_with_server(
         signed_in = obtain_credentials(args, ctx).credentials  # a sign-in now, as exec --force
         try:
             cache.save(signed_in)
+        except JcsamlError:
+            raise  # a lock that timed out, an unsafe directory: said as themselves
         except OSError as exc:  # the endpoint hands them out all the same
             from jcsaml import process_cache
 

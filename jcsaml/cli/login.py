@@ -240,7 +240,7 @@ def _obtain_for_process(
     takes the place of the credentials file, whose keys the AWS tools would use instead of the
     line (and keep using after they expire)."""
     from jcsaml import managed, process_cache
-    from jcsaml.errors import CacheFileError
+    from jcsaml.errors import CacheFileError, JcsamlError
     from jcsaml.sign_in_lock import lock_for
 
     directory = str(process_cache.cache_directory(ctx.environ))
@@ -261,6 +261,8 @@ def _obtain_for_process(
         credentials = _sign_in(args, ctx, account, role or None, duration)
         try:
             process_cache.save(account.name, role, credentials, environ=ctx.environ)
+        except JcsamlError:
+            raise  # a lock that timed out, an unsafe directory: said as themselves
         except OSError as exc:
             raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
     managed.record_cache(account.name, role, environ=ctx.environ)

@@ -52,8 +52,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from jcsaml import managed, process_cache
     from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.secret_store import default_store
-    from jcsaml.signin import credentials_path, password_key, session_key
+    from jcsaml.secret_store import default_store, password_key, session_key
+    from jcsaml.signin import credentials_path
 
     path = config_path(ctx.environ, args.config)
     account = load_account(args.idp_account, path=path, environ=ctx.environ)

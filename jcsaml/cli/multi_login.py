@@ -122,7 +122,7 @@ def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx
     from jcsaml import managed, process_cache
     from jcsaml.aws_config import account_region, add_missing_regions, config_file_path
     from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.errors import CacheFileError
+    from jcsaml.errors import CacheFileError, JcsamlError
 
     by_name = {account.name: account for account in accounts}
     by_file: dict[str, dict[str, Any]] = {}
@@ -140,6 +140,8 @@ def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx
             role = account.role_arn or ""
             try:
                 process_cache.save(account.name, role, result.credentials, environ=ctx.environ)
+            except JcsamlError:
+                raise  # a lock that timed out, an unsafe directory: said as themselves
             except OSError as exc:
                 raise CacheFileError(
                     path=str(process_cache.cache_directory(ctx.environ)),
