@@ -598,15 +598,16 @@ def login(
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
-    ``account`` is an :class:`Account` or the name of one in the config file. No credentials
-    are written anywhere (the caller decides where they go); the one file that may change is
-    the account's config file, when the first signed assertion's certificate is pinned (see
-    ``pin_certificate`` below). The password the person types and the JumpCloud console session
-    go to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
-    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a saved console session. When several roles
-    are offered and none is wanted, the prompter's role picker preselects ``preferred_role``.
-    Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
-    JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
+    ``account`` is an :class:`Account` or the name of one in the config file. No credentials are
+    written anywhere (the caller decides where they go); the one file that may change is the
+    account's config file, when the first signed assertion's certificate is pinned (see
+    ``pin_certificate`` below). The password the person types and the JumpCloud console session go
+    to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
+    :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a saved
+    console session. When several roles are offered and none is wanted, the prompter's role picker
+    preselects ``preferred_role``. Without a ``prompter`` nothing is asked: a missing answer raises
+    InputRequiredError. Raises JcsamlError subclasses (IdpError, SamlError, UnknownRoleError,
+    StsError ...).
 
     The assertion's signature is verified as :func:`read_assertion` says: with the account's
     ``idp_cert``, else with the certificate pinned in ``idp_cert_sha256``, else the first signed
