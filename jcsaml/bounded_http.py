@@ -1,12 +1,19 @@
-"""HTTP answers bounded in time and in size, for the JumpCloud client.
+"""HTTP answers bounded in time and in size: JumpCloud, STS (botocore) and the federation
+endpoint all go through the one deadline here.
 
-requests' timeouts bound each socket read, so a server that sends one byte a second never times
-out. Here a watchdog bounds the whole answer (connect, headers and body): at the deadline it shuts
-down the socket of the request in flight, which ends any read at once. Bodies are read in chunks
-and decompressed as they arrive, so an answer is refused as soon as its decoded size passes the
-cap, however small it was on the wire.
+Libraries' timeouts bound each socket read, so a server that sends one byte a second never
+times out. Here a deadline bounds the whole exchange (connect, TLS handshake, request, headers
+and body): :func:`deadline` sets it for the calls made inside it, and the connections made by
+:func:`bounded_session` (requests) and :func:`bound_botocore_client` (botocore) give every
+socket operation a timeout recomputed from the time left, never more. Nothing watches from
+another thread, so nothing depends on which object holds the socket: ``Connection: close``,
+HTTP/1.0 and chunked answers, over http and https, all stop at the deadline.
 
-This module imports requests and urllib3: import it only where a request is made.
+Bodies are read in chunks and decompressed as they arrive, so an answer is refused as soon as
+its decoded size passes the cap, however small it was on the wire.
+
+This module imports urllib3 (and requests, where a session is made): import it only where a
+request is made.
 """
 
 from __future__ import annotations
@@ -14,25 +21,24 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
+import io
 import json
 import socket
-import threading
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.poolmanager import PoolManager, ProxyManager
+
+if TYPE_CHECKING:
+    import requests
 
 from jcsaml import recording
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # JumpCloud's largest page is tens of KiB
 CHUNK_BYTES = 64 * 1024
-_SHUTDOWN_POLL = 0.05  # how often an expired watch looks for a socket to shut
-
-_WATCH: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar("watch", default=None)
 
 
 class DeadlinePassed(Exception):
@@ -70,75 +76,191 @@ class Answer:
         return json.loads(self.body)
 
 
-class _Watch:
-    """Shuts down the socket of the connection in use once ``seconds`` have passed."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.connection: HTTPConnection | None = None
-        self.expired = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jcsaml-http-deadline", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        if self._done.wait(self.seconds):
-            return
-        self.expired.set()
-        # The connection may still be connecting (no socket yet): keep trying until it ends.
-        while not self._done.is_set():
-            sock = getattr(self.connection, "sock", None)
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):  # already closed by the other side
-                    # The plain socket's shutdown, also for TLS: it ends a read blocked in
-                    # another thread without touching the TLS object that thread is using.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            self._done.wait(_SHUTDOWN_POLL)
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
+# --- the deadline -----------------------------------------------------------------------------
 
 
-def _watched(conn: HTTPConnection) -> HTTPConnection:
-    watch = _WATCH.get()
-    if watch is not None:
-        watch.connection = conn
-    return conn
+@dataclasses.dataclass
+class Deadline:
+    """The end of the exchanges made inside :func:`deadline`; ``expired`` once a socket
+    operation was cut short by it (the caller then reports the deadline, not the symptom)."""
+
+    seconds: float
+    at: float
+    expired: bool = False
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        return _watched(super()._get_conn(timeout))  # type: ignore[arg-type]
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "jcsaml_http_deadline", default=None
+)
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        return _watched(super()._get_conn(timeout))  # type: ignore[arg-type]
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Bound every HTTP exchange made inside (by this thread, through connections from this
+    module) to end within ``seconds`` from now, retries included. A deadline already set and
+    sooner stays in force."""
+    outer = _DEADLINE.get()
+    bound = Deadline(seconds, time.monotonic() + seconds)
+    if outer is not None and outer.at < bound.at:
+        bound = outer
+    token = _DEADLINE.set(bound)
+    try:
+        yield bound
+    finally:
+        _DEADLINE.reset(token)
 
 
-_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+def _limit(timeout: float | None) -> tuple[float | None, Deadline | None]:
+    """The timeout for the next socket operation: ``timeout`` or the time left, whichever is
+    sooner, and the deadline when it is the time left that decides."""
+    bound = _DEADLINE.get()
+    if bound is None:
+        return timeout, None
+    left = bound.remaining()
+    if left <= 0:
+        bound.expired = True
+        raise TimeoutError(f"no complete answer within {bound.seconds:g} s")
+    if timeout is not None and timeout < left:
+        return timeout, None
+    return left, bound
 
 
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter, with connection pools that tell the current watch which connection a
-    request uses."""
+class _DeadlineSocket:
+    """A connected socket (plain or TLS) whose every read and write is given the time left
+    before the deadline as its timeout. http.client reads through :meth:`makefile`, whose
+    reader calls back into :meth:`recv_into`, so the response's reads are bounded too, whoever
+    holds the response."""
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout = sock.gettimeout()
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
-        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if isinstance(manager, ProxyManager):  # not SOCKS: those pools are SOCKS pools
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _call(self, operation: Any, *args: Any) -> Any:
+        timeout, bound = _limit(self._timeout)
+        self._sock.settimeout(timeout)
+        try:
+            return operation(*args)
+        except TimeoutError:
+            if bound is not None:
+                bound.expired = True
+            raise
+
+    def recv(self, *args: Any) -> bytes:
+        result: bytes = self._call(self._sock.recv, *args)
+        return result
+
+    def recv_into(self, *args: Any) -> int:
+        result: int = self._call(self._sock.recv_into, *args)
+        return result
+
+    def read(self, *args: Any) -> Any:  # TLS sockets have read() too
+        return self._call(self._sock.read, *args)  # type: ignore[attr-defined]
+
+    def send(self, *args: Any) -> int:
+        result: int = self._call(self._sock.send, *args)
+        return result
+
+    def sendall(self, *args: Any) -> None:
+        self._call(self._sock.sendall, *args)
+
+    def makefile(
+        self, mode: str = "r", buffering: int | None = None, **_: Any
+    ) -> io.BufferedIOBase:
+        """What http.client asks for (``"rb"``): a buffered reader over this object."""
+        if mode not in ("r", "rb"):
+            raise ValueError(f"unsupported mode {mode!r}")
+        self._sock._io_refs += 1  # type: ignore[attr-defined]  # as socket.makefile counts
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        return io.BufferedReader(raw, buffering if buffering and buffering > 0 else CHUNK_BYTES)
+
+    def _decref_socketios(self) -> None:
+        self._sock._decref_socketios()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineConnection:
+    """Mixin for urllib3's connection classes: connect within the time left, then bound every
+    operation of the socket (see :class:`_DeadlineSocket`)."""
+
+    sock: Any
+    timeout: Any
+
+    def connect(self) -> None:
+        configured = self.timeout if isinstance(self.timeout, int | float) else None
+        timeout, bound = _limit(configured)
+        if timeout is not None:
+            self.timeout = timeout
+        try:
+            super().connect()  # type: ignore[misc]
+        except Exception:
+            if bound is not None and bound.remaining() <= 0:
+                bound.expired = True
+            raise
+        if isinstance(self.sock, socket.socket):
+            self.sock = _DeadlineSocket(self.sock)
+
+
+class _DeadlineHTTPConnection(_DeadlineConnection, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _adapter_class() -> type[Any]:
+    from requests.adapters import HTTPAdapter
+    from urllib3.poolmanager import PoolManager, ProxyManager
+
+    class DeadlineAdapter(HTTPAdapter):
+        """requests' adapter, with connections bounded by the current deadline."""
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = _POOLS
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+            manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            if isinstance(manager, ProxyManager):  # not SOCKS: those pools are SOCKS pools
+                manager.pool_classes_by_scheme = _POOLS
+            return manager
+
+    return DeadlineAdapter
 
 
 def bounded_session(session: requests.Session | None = None) -> requests.Session:
     """``session`` (a new one when None) with adapters that let :func:`fetch` bound answers."""
+    import requests
+
     chosen = session if session is not None else requests.Session()
-    adapter = _WatchedAdapter()
+    adapter = _adapter_class()()
     chosen.mount("https://", adapter)
     chosen.mount("http://", adapter)
     return chosen
@@ -160,14 +282,12 @@ def fetch(
     Raises DeadlinePassed, AnswerTooLarge, and requests' own exceptions for everything else
     (ConnectionError, ChunkedEncodingError for a body cut short, ContentDecodingError ...).
     """
-    watch = _Watch(seconds)
-    token = _WATCH.set(watch)
-    try:
+    with deadline(seconds) as bound:
         try:
             response = session.request(
                 method,
                 url,
-                timeout=(connect_seconds, seconds),
+                timeout=(min(connect_seconds, seconds), seconds),
                 stream=True,
                 allow_redirects=False,
                 **kwargs,
@@ -176,16 +296,12 @@ def fetch(
                 body = _read_capped(response, limit)
             finally:
                 response.close()
-        except Exception:  # whatever a socket shut mid-answer raised, the deadline explains it
-            if watch.expired.is_set():
-                raise DeadlinePassed(seconds) from None
+        except AnswerTooLarge:
             raise
-    finally:
-        _WATCH.reset(token)
-        watch.stop()
-    if watch.expired.is_set():
-        # A socket shut mid-headers can look like a short but complete answer: never trust it.
-        raise DeadlinePassed(seconds)
+        except Exception:  # whatever the cut-short read raised, the deadline explains it
+            if bound.expired:
+                raise DeadlinePassed(bound.seconds) from None
+            raise
     if recording.active() is not None:  # --record: the one place every exchange passes
         headers = getattr(response.raw, "headers", None) or response.headers
         recording.record_http(
@@ -210,3 +326,46 @@ def _read_capped(response: requests.Response, limit: int) -> bytes:
             raise AnswerTooLarge(limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+# --- botocore ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _botocore_pools() -> dict[str, type[Any]]:
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
+    class DeadlineAWSHTTPConnection(_DeadlineConnection, AWSHTTPConnection):  # type: ignore[misc]
+        pass
+
+    class DeadlineAWSHTTPSConnection(_DeadlineConnection, AWSHTTPSConnection):  # type: ignore[misc]
+        pass
+
+    class DeadlineAWSHTTPPool(AWSHTTPConnectionPool):  # type: ignore[misc]
+        ConnectionCls = DeadlineAWSHTTPConnection
+
+    class DeadlineAWSHTTPSPool(AWSHTTPSConnectionPool):  # type: ignore[misc]
+        ConnectionCls = DeadlineAWSHTTPSConnection
+
+    return {"http": DeadlineAWSHTTPPool, "https": DeadlineAWSHTTPSPool}
+
+
+def bound_botocore_client(client: Any) -> Any:
+    """``client`` (a botocore client), its connections bounded by the current :func:`deadline`
+    like those of :func:`bounded_session`. botocore has no public hook for its connection
+    classes: this sets the pool classes of its URLLib3Session, as botocore itself sets them.
+    A client without that session (a test double) is returned as it is."""
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if http is None or not hasattr(http, "_pool_classes_by_scheme"):
+        return client
+    pools = _botocore_pools()
+    http._pool_classes_by_scheme = pools
+    manager = getattr(http, "_manager", None)
+    if manager is not None:
+        manager.pool_classes_by_scheme = pools
+    return client

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from jcsaml.arn import role_arn_from_assumed_role, role_matches
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
+from jcsaml.names import is_safe_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -68,6 +69,7 @@ CONFIG_KEYS = frozenset(
         "credentials_file",
         "idp_cert",
         "allow_sha1",
+        "allow_unsigned",
         "kill_on_exit",
         "http_timeout",
         "push_timeout",
@@ -96,6 +98,7 @@ _POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w
 _POLICY_SEPARATOR = re.compile(r"[,\s]+")
 _DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)  # as jcsaml.config
 _ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
 _SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
 # Plain text and the fields jcsaml.config.parse_profile_template allows, nothing fancier.
@@ -387,13 +390,7 @@ def exec_region(
 
 def _valid_profile(profile: str) -> bool:
     """True only when :func:`jcsaml.credentials_file.validate_profile_name` surely accepts it."""
-    return (
-        profile != "DEFAULT"
-        and profile == profile.strip()
-        and profile.isprintable()
-        and not any(c in profile for c in "[]")
-        and not profile.startswith(("#", ";"))
-    )
+    return profile != "DEFAULT" and is_safe_name(profile)
 
 
 def _section(path: str, name: str, *, config: bool = False) -> dict[str, str] | None:
@@ -466,17 +463,17 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
     duration = values.get("aws_session_duration")
     if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
         return False
-    for key in ("allow_sha1", "kill_on_exit"):
+    for key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
         if values.get(key) and values[key].lower() not in _BOOLEANS:
             return False
     for key in ("http_timeout", "push_timeout", "sts_timeout"):
         seconds = values.get(key)
         if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):
             return False
-    # The same test as jcsaml.config.validate_account makes.
-    return not any(
-        c.isspace() or c in "[]" for key in ("aws_profile", "region") for c in values.get(key, "")
-    )
+    # The same tests as jcsaml.config.validate_account makes.
+    if values.get("region") and not _REGION.fullmatch(values["region"]):
+        return False
+    return not values.get("aws_profile") or _valid_profile(values["aws_profile"])
 
 
 def _credentials(

@@ -27,6 +27,8 @@ from jcsaml.errors import (
     UnknownAccountError,
 )
 from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.names import RULE as NAME_RULE
+from jcsaml.names import is_safe_name
 
 DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
 DEFAULT_HTTP_TIMEOUT = 30.0
@@ -47,6 +49,9 @@ T = TypeVar("T")
 _ROLE_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
 _ROLE_NAME = re.compile(r"\A[\w+=,.@-]{1,64}\Z", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+#: AWS's region syntax (us-east-1, us-gov-west-1, cn-north-1, us-isob-east-1), plus the
+#: sovereign-cloud prefix ``eusc``. A region is a host label of the URLs built from it.
+_REGION = re.compile(r"\A(?:[a-z]{2}|eusc)(?:-[a-z0-9]+)+-[0-9]+\Z", re.ASCII)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 #: The keys jcsaml reads; each holds a single line.
@@ -64,6 +69,7 @@ KNOWN_KEYS = (
     "idp_cert_sha256",
     "saml_nameid",
     "allow_sha1",
+    "allow_unsigned",
     "kill_on_exit",
     "http_timeout",
     "push_timeout",
@@ -77,6 +83,8 @@ KNOWN_KEYS = (
 )
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
+#: The largest config file (or saml2aws file) jcsaml reads: a real one is a few KiB.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Account:
     idp_cert: str = ""
     console_url: str = DEFAULT_CONSOLE_URL
     allow_sha1: bool = False
+    #: Accept an unsigned SAML response (with a warning each time); off, one is refused.
+    allow_unsigned: bool = False
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     push_timeout: float = DEFAULT_PUSH_TIMEOUT
     sts_timeout: float = DEFAULT_STS_TIMEOUT
@@ -146,6 +156,7 @@ class Account:
             "idp_cert_sha256": self.idp_cert_sha256,
             "saml_nameid": self.saml_nameid,
             "allow_sha1": "true" if self.allow_sha1 else None,
+            "allow_unsigned": "true" if self.allow_unsigned else None,
             "kill_on_exit": None if self.kill_on_exit else "false",
             "http_timeout": None
             if self.http_timeout == DEFAULT_HTTP_TIMEOUT
@@ -186,7 +197,7 @@ def expand_home(path: str, environ: Mapping[str, str] = os.environ) -> Path:
 
 def _read(path: Path) -> IniDocument | None:
     try:
-        return read_ini(path, inline_comments=True)
+        return read_ini(path, inline_comments=True, max_bytes=MAX_CONFIG_BYTES)
     except IniSyntaxError as exc:
         raise ConfigFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
     except IniAccessError as exc:
@@ -277,7 +288,7 @@ def load_account(
 ) -> Account:
     """Read and validate account ``name``; raises ConfigError subclasses."""
     path = path or config_path(environ)
-    validate_account_name(name)
+    _check_section_name(name)
     document = _read(path)
     section = document.section(name) if document else None
     if section is None or name.startswith(GROUP_PREFIX):
@@ -357,6 +368,7 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
         saml_nameid=get("saml_nameid"),
         console_url=get("console_url") or DEFAULT_CONSOLE_URL,
         allow_sha1=parsed("allow_sha1", lambda v: _parse_bool("allow_sha1", v), False),
+        allow_unsigned=parsed("allow_unsigned", lambda v: _parse_bool("allow_unsigned", v), False),
         kill_on_exit=parsed("kill_on_exit", lambda v: _parse_bool("kill_on_exit", v), True),
         http_timeout=parsed(
             "http_timeout", lambda v: parse_seconds("http_timeout", v), DEFAULT_HTTP_TIMEOUT
@@ -393,8 +405,24 @@ def parse_seconds(setting: str, text: str) -> float:
     return seconds
 
 
+def check_name(name: str, setting: str = "account name") -> str:
+    """The one name rule for what jcsaml writes (account, group and profile names): letters,
+    digits and ``. _ - @ + = ,`` only (see :mod:`jcsaml.names`). Raises InvalidSettingError
+    naming ``setting``; returns ``name``."""
+    if not is_safe_name(name):
+        raise InvalidSettingError(setting=setting, reason=f"{name!r}: use {NAME_RULE}")
+    return name
+
+
 def validate_account_name(name: str) -> str:
-    """An IdP account name must be usable as a section name of the config file."""
+    """An IdP account name jcsaml may write: :func:`check_name`, and not a reserved section."""
+    _check_section_name(name)
+    return check_name(name)
+
+
+def _check_section_name(name: str) -> None:
+    """What reading an account needs of its name: a usable section name that is neither the
+    defaults section nor a group. Names written before the name rule still load this way."""
     if name == DEFAULT_SECTION:
         raise InvalidSettingError(
             setting="account name",
@@ -412,7 +440,6 @@ def validate_account_name(name: str) -> str:
             setting="account name",
             reason=f"{name!r}: a section named 'group NAME' is an account group",
         )
-    return name
 
 
 def parse_fingerprint(text: str) -> str:
@@ -428,7 +455,7 @@ def parse_fingerprint(text: str) -> str:
 
 def validate_account(account: Account) -> None:
     """Raise InvalidSettingError for the first value that can't work."""
-    validate_account_name(account.name)
+    _check_section_name(account.name)
     for key, value in account.to_config().items():
         if value is not None:
             check_value_text(key, value)
@@ -459,10 +486,8 @@ def validate_account(account: Account) -> None:
         parse_duration(str(account.session_duration))
     if account.aws_profile:
         validate_profile_name(account.aws_profile, setting="aws_profile")
-    if any(c.isspace() or c in "[]" for c in account.region):
-        raise InvalidSettingError(
-            setting="region", reason=f"{account.region!r} contains spaces or brackets"
-        )
+    if account.region:
+        validate_region(account.region, source=f"region of account {account.name!r}")
 
 
 def check_value_text(key: str, value: str) -> None:
@@ -503,13 +528,12 @@ def validate_setting(key: str, value: str) -> str:
     elif key == "aws_profile":
         validate_profile_name(value, setting="aws_profile")
     elif key == "region":
-        if any(c.isspace() or c in "[]" for c in value):
-            raise InvalidSettingError(setting=key, reason=f"{value!r} contains spaces or brackets")
+        validate_region(value, source="region")
     elif key == "aws_session_duration":
         parse_duration(value)
     elif key == "idp_cert_sha256":
         return parse_fingerprint(value)
-    elif key in ("allow_sha1", "kill_on_exit"):
+    elif key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
         _parse_bool(key, value)
     elif key in ("http_timeout", "push_timeout", "sts_timeout"):
         parse_seconds(key, value)
@@ -520,6 +544,23 @@ def validate_setting(key: str, value: str) -> str:
     elif key == "policy_arns":
         return ", ".join(parse_policy_arns(value))
     return value
+
+
+def is_region_name(text: str) -> bool:
+    """True when ``text`` has AWS's region syntax (see :func:`validate_region`)."""
+    return _REGION.match(text) is not None
+
+
+def validate_region(region: str, *, source: str = "region") -> str:
+    """``region`` when it has AWS's region syntax (``us-east-1``); else InvalidSettingError
+    naming ``source``, where the value came from (``--region``, ``AWS_REGION``, an account's
+    ``region``)."""
+    if not is_region_name(region):
+        raise InvalidSettingError(
+            setting=source,
+            reason=f"{region!r} is not an AWS region name (such as us-east-1 or us-gov-west-1)",
+        )
+    return region
 
 
 def validate_url(url: str, setting: str) -> str:

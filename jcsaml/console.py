@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import ConsoleSigninError, ConsoleUnavailableError, InvalidSettingError
@@ -28,12 +28,15 @@ log = logging.getLogger(__name__)
 MIN_CONSOLE_SESSION = 900
 MAX_CONSOLE_SESSION = 43200
 
-# (sign-in host, console host) per partition.
+# (sign-in host, console host) per partition: the hosts of the partition's first region.
 HOSTS = {
     "aws": ("signin.aws.amazon.com", "console.aws.amazon.com"),
     "aws-us-gov": ("signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com"),
     "aws-cn": ("signin.amazonaws.cn", "console.amazonaws.cn"),
 }
+#: Regions whose sign-in and console hosts are the partition's own, without a region label
+#: (AWS's sign-in endpoint table): every other region has ``REGION.signin...``.
+UNLABELLED_REGIONS = frozenset({"us-east-1", "us-gov-west-1", "cn-north-1"})
 
 
 #: A sign-in token answer is a few KiB of JSON.
@@ -52,50 +55,108 @@ def partition_of(role_arn: str) -> str:
     return parts[1] if len(parts) > 1 and parts[1] in HOSTS else "aws"
 
 
+def _host(base: str, region: str | None) -> str:
+    """``base``, or ``REGION.base`` for a region with its own host. ``region`` is checked
+    against AWS's region syntax first: it becomes a host label, never anything more."""
+    if not region or region in UNLABELLED_REGIONS:
+        return base
+    from jcsaml.config import validate_region
+
+    return f"{validate_region(region, source='region')}.{base}"
+
+
 def federation_endpoint(partition: str, region: str | None = None) -> str:
-    """The partition's federation endpoint; regional in the commercial partition when a region
-    is known (the other partitions have one sign-in host)."""
+    """The federation endpoint of ``partition``, in ``region`` when given (AWS's sign-in
+    endpoint table: us-east-1, us-gov-west-1 and cn-north-1 use the partition's host)."""
     signin, _ = HOSTS.get(partition, HOSTS["aws"])
-    if partition == "aws" and region:
-        signin = f"{region}.{signin}"
-    return f"https://{signin}/federation"
+    return urlunsplit(("https", _host(signin, region), "/federation", "", ""))
+
+
+def console_host(partition: str, region: str | None = None) -> str:
+    """The console's host in ``partition``, regional when a region is given."""
+    _, console = HOSTS.get(partition, HOSTS["aws"])
+    if region and partition == "aws":
+        # The commercial console has a host for every region, us-east-1 included.
+        from jcsaml.config import validate_region
+
+        return f"{validate_region(region, source='region')}.{console}"
+    return _host(console, region)
 
 
 def console_home(partition: str, region: str | None = None) -> str:
     """Where the console opens by default: the home page, in ``region`` when given."""
-    _, console = HOSTS.get(partition, HOSTS["aws"])
+    host = console_host(partition, region)
     if not region:
-        return f"https://{console}/"
-    if partition == "aws":
-        console = f"{region}.{console}"
-    return f"https://{console}/console/home?region={quote(region)}"
+        return urlunsplit(("https", host, "/", "", ""))
+    return urlunsplit(("https", host, "/console/home", urlencode({"region": region}), ""))
 
 
-def check_destination(destination: str | None) -> None:
-    """Raise InvalidSettingError unless ``destination`` is empty, a path or an https URL (worth
-    knowing before anyone signs in)."""
-    if not destination or destination.startswith("/"):
+def _console_hosts() -> frozenset[str]:
+    return frozenset(console for _, console in HOSTS.values())
+
+
+def _is_console_host(host: str, partition: str | None = None) -> bool:
+    """True for a partition's console host, or a regional one (``us-west-2.console...``)."""
+    from jcsaml.config import is_region_name
+
+    bases = _console_hosts() if partition is None else {HOSTS.get(partition, HOSTS["aws"])[1]}
+    for base in bases:
+        if host == base:
+            return True
+        label, _, rest = host.partition(".")
+        if rest == base and is_region_name(label):
+            return True
+    return False
+
+
+def check_destination(destination: str | None, partition: str | None = None) -> None:
+    """Raise InvalidSettingError unless ``destination`` is empty, a path (``/s3/home``) or an
+    https URL on an AWS console host (``partition``'s when given): a sign-in must never hand
+    the session to another site."""
+    if not destination:
         return
-    parts = urlsplit(destination)
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidSettingError(
-            setting="--destination",
-            reason=f"{destination!r} must be an https:// console URL or a path such as /s3/home",
-        )
+    if destination.startswith("/") and not destination.startswith("//"):
+        if not any(c.isspace() or not c.isprintable() for c in destination):
+            return
+    else:
+        try:
+            parts = urlsplit(destination)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is not None
+            and parts.scheme == "https"
+            and port is None
+            and parts.username is None
+            and parts.password is None
+            and parts.hostname
+            and parts.netloc == parts.hostname
+            and _is_console_host(parts.hostname, partition)
+        ):
+            return
+    where = "the role's AWS console" if partition else "an AWS console host"
+    raise InvalidSettingError(
+        setting="--destination",
+        reason=f"{destination!r} must be a path such as /s3/home or an https:// URL on "
+        f"{where} (console.aws.amazon.com, REGION.console.aws.amazon.com ...)",
+    )
 
 
 def destination_url(destination: str | None, partition: str, region: str | None) -> str:
-    """``destination`` as a console URL: a full https URL as it is, a path (``/s3/home``) on
-    the partition's console host, nothing for the console's home page."""
-    check_destination(destination)
+    """``destination`` as a console URL: a console URL as it is, a path (``/s3/home``) on the
+    partition's console host (with ``?region=`` when a region is given, as the console
+    expects), nothing for the console's home page."""
+    check_destination(destination, partition)
     if not destination:
         return console_home(partition, region)
-    if destination.startswith("/"):
-        _, console = HOSTS.get(partition, HOSTS["aws"])
-        if partition == "aws" and region:
-            console = f"{region}.{console}"
-        return f"https://{console}{destination}"
-    return destination
+    if not destination.startswith("/"):
+        return destination
+    given = urlsplit(destination)
+    query = given.query
+    if region and "region" not in parse_qs(query):
+        query = "&".join(q for q in (query, urlencode({"region": region})) if q)
+    return urlunsplit(("https", console_host(partition, region), given.path, query, given.fragment))
 
 
 def session_duration_for(credentials: AwsCredentials, *, now: datetime | None = None) -> int | None:
@@ -162,13 +223,31 @@ def login_url(
     params = {"Action": "login", "Destination": destination, "SigninToken": token.token}
     if issuer:
         params["Issuer"] = issuer
-    return f"{endpoint}?{urlencode(params)}"
+    parts = urlsplit(endpoint)
+    return urlunsplit(parts._replace(query=urlencode(params), fragment=""))
 
 
-def firefox_container_url(url: str, container: str) -> str:
+#: The container colors and icons Firefox (and so the Granted Containers extension) knows.
+CONTAINER_COLORS = (
+    "blue", "turquoise", "green", "yellow", "orange", "red", "pink", "purple", "toolbar"
+)  # fmt: skip
+CONTAINER_ICONS = (
+    "fingerprint", "briefcase", "dollar", "cart", "circle", "gift", "vacation", "food", "fruit",
+    "pet", "tree", "chill", "fence",
+)  # fmt: skip
+
+
+def firefox_container_url(
+    url: str, container: str, *, color: str | None = None, icon: str | None = None
+) -> str:
     """The URL wrapped for the Granted Containers Firefox extension: opens in container
-    ``container`` (created on first use), so each account keeps its own console session."""
-    return f"ext+granted-containers:name={quote(container, safe='')}&url={quote(url, safe='')}"
+    ``container`` (created on first use, with ``color`` and ``icon`` when given), so each
+    account keeps its own console session."""
+    text = f"ext+granted-containers:name={quote(container, safe='')}&url={quote(url, safe='')}"
+    for key, value in (("color", color), ("icon", icon)):
+        if value:
+            text += f"&{key}={quote(value, safe='')}"
+    return text
 
 
 def console_signin_url(
@@ -187,6 +266,7 @@ def console_signin_url(
     """
     partition = partition_of(credentials.role_arn)
     endpoint = federation_url or federation_endpoint(partition, region)
+    log.debug("federation endpoint: %s", endpoint)
     target = destination_url(destination, partition, region)
     token = get_signin_token(
         credentials,

@@ -36,6 +36,8 @@ from jcsaml.inifile import (
     read_ini,
     safe_target,
 )
+from jcsaml.names import RULE as NAME_RULE
+from jcsaml.names import is_safe_name
 
 __all__ = [
     "CredentialsFile",
@@ -299,17 +301,10 @@ def validate_profile_name(profile: str, *, setting: str = "profile") -> str:
             reason=f"{profile!r} is the INI defaults section, whose keys the AWS tools apply "
             "to every profile; choose another name",
         )
-    if (
-        not profile
-        or profile != profile.strip()
-        or any(c in "[]" for c in profile)
-        or not profile.isprintable()
-        or profile.startswith(("#", ";"))
-    ):
+    if not is_safe_name(profile):
         raise InvalidSettingError(
             setting=setting,
-            reason=f"{profile!r} is not a usable AWS profile name (no brackets, control "
-            "characters, surrounding spaces or leading '#' or ';')",
+            reason=f"{profile!r} is not a usable AWS profile name: use {NAME_RULE}",
         )
     return profile
 

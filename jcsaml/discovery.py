@@ -59,6 +59,8 @@ class Discovery:
     username: str
     applications: list[AwsApplication]
     skipped: list[SkippedApplication]
+    #: The certificate that signed the sign-in's own assertion (the signing account's pin).
+    signin_signer_sha256: str | None = None
 
     def accounts(self, base: Account) -> list[Account]:
         """One account per AWS application, with ``base``'s JumpCloud user, console and MFA
@@ -134,18 +136,34 @@ def discover_applications(
     found: list[AwsApplication] = []
     skipped: list[SkippedApplication] = []
     taken = set(taken_names)
+    own_host = _host(resolved.url)
     for app in listed:
         label = app.display_label or app.name
         if app.sso_type != "saml" or not app.sso_url:
             skipped.append(SkippedApplication(label, f"not a SAML application ({app.sso_type})"))
+            continue
+        host = _host(app.sso_url)
+        if not host or host != own_host:
+            # The list comes from a server: it must not send the console session, or a new
+            # account's url, anywhere but the tenant's own SSO host.
+            skipped.append(
+                SkippedApplication(
+                    label, f"its SSO URL is on {host or 'no host'}, not {own_host}: not fetched"
+                )
+            )
             continue
         try:
             if _same_url(app.sso_url, resolved.url):
                 assertion = own  # already read, and checked, while signing in
             else:
                 page = auth.fetch_saml_page(app.sso_url)
-                # Trust on first use, as a first login does: the new account pins this signer.
+                # Trust on first use, as a first login does: the new account pins this signer,
+                # whose fingerprint configure shows before saving.
                 assertion = parse_saml_response(page.saml_response, trust_embedded_cert=True)
+                if assertion.signer_sha256 is None and not resolved.allow_unsigned:
+                    from jcsaml.errors import SamlUnsignedError
+
+                    raise SamlUnsignedError(account=label)
         except JcsamlError as exc:
             log.debug("application %r left out: %s", label, exc)
             skipped.append(SkippedApplication(label, _short_reason(exc)))
@@ -163,7 +181,27 @@ def discover_applications(
         )
     if not found:
         raise NoAwsApplicationsError(checked=len(listed))
-    return Discovery(username=user, applications=found, skipped=skipped)
+    return Discovery(
+        username=user,
+        applications=found,
+        skipped=skipped,
+        signin_signer_sha256=own.signer_sha256,
+    )
+
+
+def _host(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lowercase; empty when it has no host or names a
+    user (``https://sso.jumpcloud.com@elsewhere/`` is elsewhere)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.hostname}" + (f":{port}" if port else "")
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -171,10 +209,12 @@ def _same_url(a: str, b: str) -> bool:
 
 
 def _short_reason(error: JcsamlError) -> str:
-    from jcsaml.errors import SamlAudienceError, SamlError, SamlNoRolesError
+    from jcsaml.errors import SamlAudienceError, SamlError, SamlNoRolesError, SamlUnsignedError
 
     if isinstance(error, SamlNoRolesError | SamlAudienceError):
         return "not an AWS application (its assertion offers no AWS role)"
+    if isinstance(error, SamlUnsignedError):
+        return "its SAML response is not signed, so it cannot be trusted"
     if isinstance(error, SamlError):
         return f"its assertion is not usable for AWS: {error}"
     return str(error)

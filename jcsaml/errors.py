@@ -559,6 +559,19 @@ class SamlSignatureMissingError(SamlSignatureError):
     )
 
 
+class SamlUnsignedError(SamlSignatureError):
+    """An unsigned response, on any sign-in (the first one included): nothing in it can be
+    checked, so nothing in it is trusted."""
+
+    fmt = (
+        "the SAML response for account {account!r} is not signed (or its signature carries no "
+        "certificate), so jcsaml cannot check that it comes from JumpCloud and refused it; "
+        "have the JumpCloud AWS application sign the assertion or the response (see: jcsaml "
+        "help saml-verification), or, for an IdP that cannot sign, set allow_unsigned = true "
+        "in the account's section"
+    )
+
+
 class SamlCertificateChangedError(SamlSignatureError):
     """Like SSH's "remote host identification has changed": the pinned certificate is not the
     one that signed. ``pinned`` and ``signer`` are SHA-256 fingerprints."""

@@ -558,21 +558,32 @@ def go_ini_value(raw: str) -> str:
     return line
 
 
-def read_ini(path: str | os.PathLike[str], *, inline_comments: bool = False) -> IniDocument | None:
+def read_ini(
+    path: str | os.PathLike[str], *, inline_comments: bool = False, max_bytes: int | None = None
+) -> IniDocument | None:
     """The parsed file, or None when it does not exist.
 
     Raises :class:`IniSyntaxError` when it cannot be parsed (or is not UTF-8), and
-    :class:`IniAccessError` (an OSError) when it cannot be read.
+    :class:`IniAccessError` (an OSError) when it cannot be read or is larger than ``max_bytes``
+    (only that much is read: a huge file is refused at once, not parsed).
     """
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            data = file.read() if max_bytes is None else file.read(max_bytes + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         from pathlib import Path
 
         raise IniAccessError("read", Path(path), _os_reason(exc)) from None
+    if max_bytes is not None and len(data) > max_bytes:
+        from pathlib import Path
+
+        raise IniAccessError(
+            "read",
+            Path(path),
+            f"it is larger than {max_bytes // 1024} KiB, far more than any config file needs",
+        )
     return IniDocument.parse(_decode(data), inline_comments=inline_comments)
 
 

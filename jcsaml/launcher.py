@@ -265,7 +265,9 @@ def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int
 
 def _write(text: str) -> int:
     """Print ``text`` as the full CLI does: one write to the buffered stdout, flushed at exit."""
-    sys.stdout.write(text)
+    from jcsaml.display import write_printable
+
+    write_printable(sys.stdout, text)
     return 0
 
 

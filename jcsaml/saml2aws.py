@@ -15,17 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jcsaml.config import (
+    MAX_CONFIG_BYTES,
     MFA_CHOICES,
     Account,
     expand_home,
     parse_duration,
     parse_policy_arns,
     validate_account,
+    validate_account_name,
+    validate_region,
     validate_role_arn,
     validate_setting,
 )
+from jcsaml.credentials_file import validate_profile_name
 from jcsaml.errors import InvalidSettingError, Saml2awsFileError
-from jcsaml.inifile import IniSyntaxError, go_ini_value, read_ini
+from jcsaml.inifile import IniAccessError, IniSyntaxError, go_ini_value, read_ini
 
 DEFAULT_PATH = "~/.saml2aws"
 #: saml2aws keys jcsaml reads too, and the Account field each fills.
@@ -84,9 +88,11 @@ class Saml2awsImport:
 def read_saml2aws(path: Path) -> Saml2awsImport:
     """Read ``path``; raises Saml2awsFileError when it is missing or not an INI file."""
     try:
-        document = read_ini(path)
+        document = read_ini(path, max_bytes=MAX_CONFIG_BYTES)
     except IniSyntaxError as exc:
         raise Saml2awsFileError(path=str(path), reason=f"line {exc.line}: {exc.reason}") from None
+    except IniAccessError as exc:
+        raise Saml2awsFileError(path=str(path), reason=exc.reason) from None
     except OSError as exc:
         raise Saml2awsFileError(path=str(path), reason=exc.strerror or str(exc)) from None
     if document is None:
@@ -111,6 +117,10 @@ def _account(name: str, section: dict[str, str]) -> tuple[Account | None, list[S
             else "it names no provider"
         )
         return None, [Skipped(name, reason)]
+    try:
+        validate_account_name(name)
+    except InvalidSettingError as exc:
+        return None, [Skipped(name, str(exc))]
     skipped: list[Skipped] = []
     fields: dict[str, object] = {}
     for key, value in section.items():
@@ -181,8 +191,10 @@ def _value(key: str, value: str) -> object:
         return value
     if key in ("username", "credentials_file"):
         return validate_setting(key, value)
-    if key in ("aws_profile", "region") and any(c.isspace() or c in "[]" for c in value):
-        raise InvalidSettingError(setting=key, reason=f"{value!r} contains spaces or brackets")
+    if key == "aws_profile":
+        return validate_profile_name(value, setting="aws_profile")
+    if key == "region":
+        return validate_region(value, source="region")
     return value
 
 

@@ -92,7 +92,16 @@ def credentials_path(account: Account, *, environ: Mapping[str, str] = os.enviro
 
 
 def region_of(account: Account, environ: Mapping[str, str]) -> str | None:
-    return account.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+    """The account's region, else the shell's; one from the shell must have AWS's region
+    syntax too (it builds URLs), and the error names the variable."""
+    if account.region:
+        return account.region
+    from jcsaml.config import validate_region
+
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if environ.get(variable):
+            return validate_region(environ[variable], source=variable)
+    return None
 
 
 def choose_role(
@@ -306,8 +315,9 @@ def read_assertion(
     - Else, with ``idp_cert_sha256`` (pinned), the signature must verify with the certificate in
       its KeyInfo, which must have that fingerprint. ``trust_new_cert`` accepts another
       certificate (still verified, never none at all).
-    - Else (first use), a signature is verified with the certificate in its KeyInfo; an unsigned
-      response is read unverified (``signed`` False).
+    - Else (first use), a signature is verified with the certificate in its KeyInfo. An
+      unsigned response is refused (SamlUnsignedError) unless the account sets
+      ``allow_unsigned``; it is then read unverified (``signed`` False).
 
     :func:`trust_signer` then pins, or warns, once the sign-in has succeeded.
 
@@ -342,8 +352,13 @@ def read_assertion(
             from jcsaml.errors import SamlSignatureMissingError
 
             raise SamlSignatureMissingError()
+        if signer is None and not account.allow_unsigned:
+            # Verified or refused, on the first sign-in too: an unsigned response proves nothing.
+            from jcsaml.errors import SamlUnsignedError
+
+            raise SamlUnsignedError(account=account.name)
         if signer is None:
-            how = "NOT verified (unsigned)"
+            how = "NOT verified (unsigned, accepted because allow_unsigned is set)"
         elif signer != pinned:
             how = "verified with the certificate it carries (not pinned yet)"
         else:
@@ -388,11 +403,10 @@ def trust_signer(
         return
     if signer is None:
         prompter.notify(
-            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} carries no "
-            "signing certificate (it is unsigned, or its signature names none), so jcsaml could "
-            "not check that it comes from JumpCloud. Set JumpCloud's IdP certificate with: "
-            f"jcsaml configure -a {account.name} --idp-cert PATH "
-            "(see: jcsaml help saml-verification)"
+            f"jcsaml: warning: JumpCloud's SAML response for account {account.name!r} is NOT "
+            "signed, and was accepted only because the account sets allow_unsigned = true: "
+            "anyone who can answer for JumpCloud could have written it. Have the JumpCloud AWS "
+            "application sign it and remove allow_unsigned (see: jcsaml help saml-verification)"
         )
         return
     if pin_certificate is None:
@@ -423,14 +437,20 @@ def trust_signer(
 
 
 def _check_name_id(name_id: str | None, username: str, account: Account) -> None:
-    """Refuse an assertion issued to another e-mail address than the one that signed in."""
-    if (
-        name_id
-        and _EMAIL.fullmatch(name_id)
-        and _EMAIL.fullmatch(username)
-        and name_id.casefold() not in (username.casefold(), account.saml_nameid.casefold())
-    ):
-        raise SamlNameIdError(name_id=name_id, username=username)
+    """Refuse an assertion issued to someone else than the user who signed in (or the
+    account's ``saml_nameid``), ignoring case. An e-mail NameID is compared when the username is
+    an e-mail; any other NameID (a JumpCloud username) with the username and with the username's
+    part before the ``@``. Only an e-mail NameID given a username that is not one cannot be
+    compared."""
+    if name_id and username:
+        accepted = {username.casefold(), account.saml_nameid.casefold()} - {""}
+        if _EMAIL.fullmatch(name_id):
+            refused = bool(_EMAIL.fullmatch(username)) and name_id.casefold() not in accepted
+        else:
+            accepted.add(username.partition("@")[0].casefold())
+            refused = name_id.casefold() not in accepted
+        if refused:
+            raise SamlNameIdError(name_id=name_id, username=username)
     log.debug("SAML NameID %r, signed in as %r", name_id, username)
 
 

@@ -86,7 +86,9 @@ def make_client(
             max_pool_connections=max_pool_connections,
         ),
     )
-    return client
+    from jcsaml.bounded_http import bound_botocore_client
+
+    return bound_botocore_client(client)  # type: ignore[no-any-return]
 
 
 def assume_role_with_saml(
@@ -157,20 +159,27 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
+    from jcsaml.bounded_http import deadline
+
     statuses: list[str] = []
     _watch_statuses(sts)
 
-    def attributed() -> dict[str, Any]:
-        # The recorder is shared by every call on the client: each call's thread says where
-        # the statuses it causes go, so a parallel call's answer is never taken for this one's.
-        _STATUSES.seen = statuses
-        try:
-            return call()
-        finally:
-            _STATUSES.seen = None
-
     try:
-        answer = _within(timeout, attributed)
+        # botocore's timeouts bound each socket read, not the call: an endpoint sending a byte
+        # now and then would keep it going. The deadline bounds the whole call, retries
+        # included, on the connections of clients made by make_client and _signed_client.
+        # The recorder is shared by every call on the client: this thread says where the
+        # statuses it causes go, so a parallel call's answer is never taken for this one's.
+        _STATUSES.seen = statuses
+        with deadline(timeout) as bound:
+            try:
+                answer = call()
+            except Exception:
+                if bound.expired:
+                    raise TimeoutError from None
+                raise
+            finally:
+                _STATUSES.seen = None
     except TimeoutError:
         _close(sts)
         raise _failure(StsTimeoutError, sts, target, seconds=timeout) from None
@@ -233,31 +242,6 @@ def _garbled(error: Exception) -> str:
     if "BadStatusLine" in text or "LineTooLong" in text:
         return "not an HTTP answer"
     return ""
-
-
-def _within(seconds: float, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``call()``'s result or exception, or TimeoutError once ``seconds`` have passed.
-
-    botocore's timeouts bound each socket read, not the call: an endpoint sending a byte now and
-    then keeps it going. The call runs in a daemon thread that is abandoned at the deadline.
-    """
-    outcome: list[dict[str, Any]] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as exc:  # handed to the caller's thread as it is
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="jcsaml-sts-call", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError
-    if failure:
-        raise failure[0]
-    return outcome[0]
 
 
 #: Where the HTTP statuses seen by the calling thread's STS call go (None: nowhere).
@@ -395,4 +379,6 @@ def _signed_client(
             retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
         ),
     )
-    return client
+    from jcsaml.bounded_http import bound_botocore_client
+
+    return bound_botocore_client(client)  # type: ignore[no-any-return]

@@ -579,13 +579,17 @@ def test_an_idp_cert_file_others_can_write_or_that_changed_is_refused(
 
 
 @pytest.mark.parametrize("sign", ["none", "assertion"])
-def test_unverifiable_responses_warn_at_every_login_and_in_exec(
+def test_unverifiable_responses_are_refused_unless_allow_unsigned_which_warns_every_time(
     world_with: WorldFactory, sign: str
 ) -> None:
     # "none": unsigned (STS refuses it, as AWS does); "assertion": signed, certificate left out
     # of KeyInfo (AWS verifies it with the provider's metadata, jcsaml has nothing to check with).
     world = world_with(app={"sign": sign, "embed_certificate": False}, user=NO_MFA)
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
+    refused = world.login(code="")
+    assert_one_line_error(refused, "'production' is not signed", "allow_unsigned = true")
+    assert not world.credentials.exists()
+    world.config.write_text(world.config.read_text() + "allow_unsigned = true\n")
     if sign == "none":
         result = world.login(code="")
         assert_one_line_error(result, "InvalidIdentityToken")
@@ -594,7 +598,7 @@ def test_unverifiable_responses_warn_at_every_login_and_in_exec(
         result = world.login("--force", code="")
         assert result.status == 0, result.stderr
         assert "warning: JumpCloud's SAML response for account 'production'" in result.stderr
-        assert "jcsaml configure -a production --idp-cert PATH" in result.stderr
+        assert "allow_unsigned = true" in result.stderr
     assert "idp_cert_sha256" not in world.config.read_text()
     done = world.run(
         "exec", "-a", "production", "--force", "--skip-prompt", "--", sys.executable, "-c", "pass",

@@ -60,8 +60,23 @@ def test_sign_in_and_console_hosts_per_partition() -> None:
     assert console_home("aws", "eu-west-1") == (
         "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"
     )
+    # AWS's sign-in endpoint table: us-east-1, us-gov-west-1 and cn-north-1 have no region
+    # label; us-gov-east-1 and cn-northwest-1 have hosts of their own.
+    assert federation_endpoint("aws", "us-east-1") == "https://signin.aws.amazon.com/federation"
+    assert federation_endpoint("aws-us-gov", "us-gov-east-1") == (
+        "https://us-gov-east-1.signin.amazonaws-us-gov.com/federation"
+    )
+    assert federation_endpoint("aws-cn", "cn-northwest-1") == (
+        "https://cn-northwest-1.signin.amazonaws.cn/federation"
+    )
     assert console_home("aws-us-gov", "us-gov-east-1") == (
-        "https://console.amazonaws-us-gov.com/console/home?region=us-gov-east-1"
+        "https://us-gov-east-1.console.amazonaws-us-gov.com/console/home?region=us-gov-east-1"
+    )
+    assert console_home("aws-us-gov", "us-gov-west-1") == (
+        "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1"
+    )
+    assert console_home("aws-cn", "cn-northwest-1") == (
+        "https://cn-northwest-1.console.amazonaws.cn/console/home?region=cn-northwest-1"
     )
     assert console_home("aws-cn") == "https://console.amazonaws.cn/"
     assert partition_of("arn:aws-cn:iam::012345678987:role/R") == "aws-cn"
@@ -71,10 +86,13 @@ def test_sign_in_and_console_hosts_per_partition() -> None:
 def test_destination_paths_urls_and_refusals() -> None:
     assert destination_url("/s3/home", "aws", None) == "https://console.aws.amazon.com/s3/home"
     assert destination_url("/ec2/home", "aws", "us-east-2") == (
-        "https://us-east-2.console.aws.amazon.com/ec2/home"
+        "https://us-east-2.console.aws.amazon.com/ec2/home?region=us-east-2"
     )
     assert destination_url("/s3/home", "aws-cn", "cn-north-1") == (
-        "https://console.amazonaws.cn/s3/home"
+        "https://console.amazonaws.cn/s3/home?region=cn-north-1"
+    )
+    assert destination_url("/ec2/home?region=eu-west-1#Instances:", "aws", "us-east-2") == (
+        "https://us-east-2.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:"
     )
     url = "https://console.aws.amazon.com/iam/home#/roles"
     assert destination_url(url, "aws", "eu-west-1") == url
@@ -82,6 +100,18 @@ def test_destination_paths_urls_and_refusals() -> None:
         destination_url("http://console.aws.amazon.com/", "aws", None)
     with pytest.raises(InvalidSettingError, match="--destination"):
         destination_url("s3/home", "aws", None)
+    # Only the console's own hosts: never a page elsewhere.
+    for elsewhere in (
+        "https://evil.example/phish",
+        "https://console.aws.amazon.com.evil.example/",
+        "https://evil.example@console.aws.amazon.com/",
+        "https://console.aws.amazon.com:8443/",
+        "https://x.y.console.aws.amazon.com/",
+        "//evil.example/x",
+        "https://console.amazonaws.cn/",  # another partition's console
+    ):
+        with pytest.raises(InvalidSettingError, match="--destination"):
+            destination_url(elsewhere, "aws", None)
 
 
 def test_firefox_container_wrapping() -> None:
@@ -238,7 +268,7 @@ def test_console_reuses_cached_credentials_and_opens_a_destination(world: World)
     assert world.jumpcloud.count() == 0  # the profile's credentials were used
     login = world.federation.open(url)
     assert login is not None
-    assert login.destination == "https://eu-west-1.console.aws.amazon.com/s3/home"
+    assert login.destination == "https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1"
     other = only_url(world.run("console", "-a", "aws", "--link", "--region", "us-east-2"))
     login = world.federation.open(other)
     assert login is not None

@@ -309,11 +309,11 @@ def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> N
     world.aws_config.parent.mkdir(exist_ok=True)
     world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
     world.configure("--region", "sa-east-1")
-    profile = ("--profile", "it's mine")  # a quote and a space, in a value of the script
+    profile = ("--profile", "ci+deploy@acme=1,x")  # every punctuation a profile name may hold
     first = world.run("script", "-a", "production", *profile, **world.sign_in_env())
     assert first.status == 0, first.stderr
     assert "export AWS_ACCESS_KEY_ID=" in first.stdout
-    saved = CredentialsFile(world.credentials).load("it's mine")
+    saved = CredentialsFile(world.credentials).load("ci+deploy@acme=1,x")
     assert saved is not None
     # eval in a shell that had other AWS settings: exactly the right ones remain.
     env = {k: v for k, v in world.env.items() if not k.startswith(("AWS_", "JCSAML_"))}
@@ -333,7 +333,7 @@ def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> N
         "AWS_CREDENTIAL_EXPIRATION": saved.expiration_rfc3339(),
         "AWS_REGION": "sa-east-1",
         "AWS_DEFAULT_REGION": "sa-east-1",
-        "JCSAML_PROFILE": "it's mine",
+        "JCSAML_PROFILE": "ci+deploy@acme=1,x",
     }
     # The same variables as exec gives its command (apart from exec's own marker).
     ran = world.run("exec", "-a", "production", *profile, "--", sys.executable, "-c", SHOW_AWS)

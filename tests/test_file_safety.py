@@ -170,7 +170,9 @@ def test_unusable_account_names_are_refused(name: str) -> None:
 def test_default_in_lower_case_stays_the_default_account() -> None:
     assert validate_account_name("default") == "default"
     assert validate_profile_name("default") == "default"
-    assert validate_profile_name("it's mine") == "it's mine"  # botocore reads such names
+    assert validate_profile_name("ci+deploy@acme=1,x.y_z-2") == "ci+deploy@acme=1,x.y_z-2"
+    with pytest.raises(InvalidSettingError, match="letters, digits"):
+        validate_profile_name("it's mine")  # botocore reads it, a shell would not
 
 
 @pytest.mark.parametrize("name", ["DEFAULT", "", "[x]", " x", "a\nb", "#x", "x\x1b[2K", "a\tb"])
@@ -426,7 +428,7 @@ def test_a_read_only_directory_is_a_write_error(tmp_path: Path) -> None:
     credentials.write_text("")
     with read_only(directory):
         with pytest.raises(ConfigFileWriteError) as caught:
-            update_account("a", {"region": "x"}, path=config)
+            update_account("a", {"region": "eu-west-1"}, path=config)
         message = str(caught.value)
         assert message.startswith(f"cannot write config file {config}:")
         assert "remove" not in message and str(directory) in message

@@ -188,7 +188,7 @@ def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(
     assert forged.stdout == ""
 
 
-def test_list_roles_warns_on_every_unsigned_sign_in(hermetic_home: Path) -> None:
+def test_list_roles_refuses_unsigned_and_warns_on_every_allowed_one(hermetic_home: Path) -> None:
     app = FakeApp(slug="acme-aws", roles=[(P_ROLE, P_PRINCIPAL)], sign="none")
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["acme-aws"])
     with FakeJumpCloud(users=[user], apps=[app]) as jumpcloud:
@@ -209,6 +209,13 @@ def test_list_roles_warns_on_every_unsigned_sign_in(hermetic_home: Path) -> None
             env=environment,
         )
         assert done.status == 0, done.stderr
+        config = Path(environment["JCSAML_CONFIG"])
+        refused = list_roles(
+            (environment, jumpcloud, None),  # type: ignore[arg-type]
+            JCSAML_MFA_TOKEN=jumpcloud.totp_code(EMAIL, steps=-1),
+        )
+        assert refused.status == 1 and "'acme' is not signed" in refused.stderr
+        config.write_text(config.read_text() + "allow_unsigned = true\n")
         for step in range(2):
             result = list_roles(
                 (environment, jumpcloud, None),  # type: ignore[arg-type]

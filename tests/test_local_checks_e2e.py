@@ -214,7 +214,7 @@ def test_a_read_only_config_directory_is_a_write_error(world: World) -> None:
             "-a",
             "production",
             "--region",
-            "x",
+            "eu-west-1",
             "--skip-prompt",
             "--config",
             str(config),

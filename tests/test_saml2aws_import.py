@@ -198,7 +198,7 @@ GO_INI_WRITTEN = """\
 name                    = production
 app_id                  =
 url                     = https://sso.jumpcloud.com/saml2/acme-prod-aws-admin
-username                = ops@acme.example
+username                = `ops;admin#1@acme.example`
 provider                = JumpCloud
 mfa                     = TOTP
 mfa_ip_address          =
@@ -206,7 +206,7 @@ skip_verify             = false
 timeout                 = 0
 aws_urn                 = urn:amazon:webservices
 aws_session_duration    = 7200
-aws_profile             = `prod;admin#1`
+aws_profile             = prod-admin
 resource_id             =
 subdomain               =
 role_arn                = arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO
@@ -237,7 +237,8 @@ def test_a_file_as_go_ini_writes_it_imports_with_its_policies(
     found = read_saml2aws(path)
     assert found.skipped == []  # every other key holds saml2aws's default or nothing
     (account,) = found.accounts
-    assert account.aws_profile == "prod;admin#1"  # go-ini's backquotes, not kept
+    assert account.username == "ops;admin#1@acme.example"  # go-ini's backquotes, not kept
+    assert account.aws_profile == "prod-admin"
     assert account.mfa == "TOTP" and account.session_duration == 7200
     assert account.policy_arns == (
         "arn:aws:iam::aws:policy/ReadOnlyAccess",
@@ -269,7 +270,8 @@ def test_inline_comments_on_every_key_read_as_saml2aws_reads_them(hermetic_home:
         "aws_session_duration = 3600   ; one hour\n"
         "aws_profile = production # written by jcsaml\n"
         "role_arn = 'arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO'   # quoted\n"
-        "region = us-east-2;not-a-comment-in-go-ini\n"
+        "region = us-east-2 ; not-a-region\n"
+        "credentials_file = ~/creds;not-a-comment-in-go-ini\n"
         "skip_verify = false ; default\n"
         "aws_urn = urn:amazon:webservices:govcloud  # GovCloud\n"
     )
@@ -281,7 +283,8 @@ def test_inline_comments_on_every_key_read_as_saml2aws_reads_them(hermetic_home:
     assert account.session_duration is None  # saml2aws's default: not made a setting
     assert account.aws_profile == "production"
     assert account.role_arn == "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
-    assert account.region == "us-east-2;not-a-comment-in-go-ini"
+    assert account.region == "us-east-2"
+    assert account.credentials_file == "~/creds;not-a-comment-in-go-ini"
     (urn,) = found.skipped
     assert (urn.key, urn.value) == ("aws_urn", "urn:amazon:webservices:govcloud")
     assert "accepts this AWS audience" in urn.reason

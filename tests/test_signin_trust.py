@@ -15,6 +15,7 @@ from jcsaml.errors import (
     SamlCertificateChangedError,
     SamlNameIdError,
     SamlSignatureMissingError,
+    SamlUnsignedError,
     TrustNewCertificateError,
 )
 from jcsaml.jumpcloud import SamlPage
@@ -153,15 +154,28 @@ def test_trust_new_cert_never_accepts_an_unsigned_response(
 
 
 @pytest.mark.parametrize("unsigned", [True, False])
-def test_unsigned_or_certificate_less_warns_at_every_sign_in_and_pins_nothing(
+def test_unsigned_or_certificate_less_is_refused_even_on_first_use(
     tmp_path: Path, keys: IdpKeyPair, unsigned: bool
 ) -> None:
     account = configured(tmp_path)
     response = page(None) if unsigned else page(keys, embed_certificate=False)
+    with pytest.raises(SamlUnsignedError, match=r"'prod' is not signed.*allow_unsigned = true"):
+        sign_in(account, response)
+    assert "idp_cert_sha256" not in (tmp_path / "jcsaml.ini").read_text()
+
+
+@pytest.mark.parametrize("unsigned", [True, False])
+def test_allow_unsigned_warns_at_every_sign_in_and_pins_nothing(
+    tmp_path: Path, keys: IdpKeyPair, unsigned: bool
+) -> None:
+    account = configured(tmp_path, allow_unsigned=True)  # type: ignore[arg-type]
+    assert "allow_unsigned = true" in (tmp_path / "jcsaml.ini").read_text()
+    response = page(None) if unsigned else page(keys, embed_certificate=False)
     for _ in range(2):
         prompter = sign_in(account, response)
         [warning] = prompter.notices
-        assert "warning" in warning and "--idp-cert" in warning and "prod" in warning
+        assert "warning" in warning and "NOT signed" in warning and "prod" in warning
+        assert "allow_unsigned" in warning
     assert "idp_cert_sha256" not in (tmp_path / "jcsaml.ini").read_text()
 
 
@@ -208,9 +222,14 @@ def test_name_id_differing_only_in_case_or_accepted_by_saml_nameid(
     sign_in(accepting, page(keys, subject="Alice.Smith@acme.example"))
 
 
-def test_name_id_that_is_not_an_email_is_only_logged(
+def test_name_id_that_is_not_an_email_is_compared_with_the_username(
     tmp_path: Path, keys: IdpKeyPair, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG", logger="jcsaml")
     sign_in(configured(tmp_path), page(keys, subject="alice"))
     assert "NameID 'alice'" in caplog.text
+    sign_in(configured(tmp_path), page(keys, subject="ALICE"))
+    with pytest.raises(SamlNameIdError) as caught:
+        sign_in(configured(tmp_path), page(keys, subject="mallory"))
+    assert caught.value.name_id == "mallory"
+    sign_in(configured(tmp_path, saml_nameid="mallory"), page(keys, subject="Mallory"))

@@ -34,7 +34,7 @@ from jcsaml.cli import (
     status,
 )
 from jcsaml.cli import help as help_command
-from jcsaml.display import printable
+from jcsaml.display import printable, printable_stream, raw_stream
 from jcsaml.errors import JcsamlError
 
 if TYPE_CHECKING:
@@ -102,7 +102,9 @@ class Context:
             return NonInteractivePrompter(self.stderr)
         return TerminalPrompter(
             stdin=self.stdin,
-            stderr=self.stderr,
+            # The prompt library draws with escape sequences of its own; what it shows of
+            # outside values, the prompter escapes.
+            stderr=raw_stream(self.stderr),
             terminal_input=self.terminal_input,
             terminal_output=self.terminal_output,
         )
@@ -195,6 +197,9 @@ def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -> int:
     """Run the CLI; returns the exit status instead of exiting."""
     ctx = context or Context()
+    # Every command prints through the one escaping writer (jcsaml.display.write_printable).
+    ctx.stdout = printable_stream(ctx.stdout)
+    ctx.stderr = printable_stream(ctx.stderr)
     parser = build_parser(ctx.environ)
     try:
         args = _parse(parser, list(sys.argv[1:] if argv is None else argv))

@@ -8,6 +8,7 @@ honoured exactly as by every other command).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,16 +43,18 @@ def add_parser(
     parser.add_argument(
         "--accounts",
         action="store_true",
-        help="print the IdP account names in the config file, one a line (the scripts use it)",
+        help="print the IdP account and group names in the config file, one a line (the "
+        "scripts use it)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.accounts:
-        from jcsaml.config import account_names, config_path
+        from jcsaml.config import account_names, config_path, group_names
 
-        for name in account_names(config_path(ctx.environ, args.config)):
+        path = config_path(ctx.environ, args.config)
+        for name in account_names(path) + group_names(path):
             print(name, file=ctx.stdout)
         return 0
     if not args.shell:
@@ -62,8 +65,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
         return 2
     from jcsaml.cli import build_parser
+    from jcsaml.cli.help import pages
 
-    commands = describe(build_parser({}))
+    commands = [
+        dataclasses.replace(c, arguments=tuple(pages())) if c.name == "help" else c
+        for c in describe(build_parser({}))
+    ]
     render = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell]
     ctx.stdout.write(render(commands))
     return 0
@@ -132,10 +139,24 @@ def _short(text: str) -> str:
 
 
 # --- bash -------------------------------------------------------------------------------------
+#
+# Every word offered is data: names from the config file are read into an array and compared
+# with the word being completed, never passed through ``compgen -W`` (which expands ``$(...)``
+# and backticks) nor through ``eval``.
 
 
 def _words(items: Sequence[str]) -> str:
     return " ".join(items)
+
+
+def _bash_words(items: Sequence[str]) -> str:
+    """``items`` as bash array elements, each single-quoted."""
+    return " ".join(_sq(item) for item in items)
+
+
+#: Options every command takes, also before the command: (those taking a value, flags).
+GLOBAL_VALUE_OPTIONS = ("-a", "--idp-account", "--config")
+GLOBAL_FLAGS = ("--debug", "--help", "--version")
 
 
 def bash_script(commands: Sequence[Command]) -> str:
@@ -145,46 +166,91 @@ def bash_script(commands: Sequence[Command]) -> str:
         for option in command.options:
             pattern = "|".join(f"{command.name}:{n}" for n in option.names)
             if option.kind == "account":
-                value_cases.append(
-                    f'        {pattern}) COMPREPLY=($(compgen -W "$(_jcsaml_accounts)" -- "$cur"))'
-                    "; return ;;"
-                )
+                value_cases.append(f"        {pattern}) _jcsaml_accounts; return ;;")
             elif option.kind == "path":
-                value_cases.append(
-                    f'        {pattern}) COMPREPLY=($(compgen -f -- "$cur")); return ;;'
-                )
+                value_cases.append(f"        {pattern}) _jcsaml_files; return ;;")
             elif option.kind == "choice":
                 value_cases.append(
-                    f'        {pattern}) COMPREPLY=($(compgen -W "{_words(option.choices)}" '
-                    '-- "$cur")); return ;;'
+                    f"        {pattern}) _jcsaml_offer {_bash_words(option.choices)}; return ;;"
                 )
             elif option.kind == "value":
                 value_cases.append(f"        {pattern}) return ;;")
         names = [n for option in command.options for n in option.names]
         option_cases.append(
-            f'        {command.name}) opts="{_words(names)}"; args="{_words(command.arguments)}" ;;'
+            f"        {command.name}) opts=({_bash_words(names)}); "
+            f"args=({_bash_words(command.arguments)}) ;;"
         )
     cases = "\n".join(value_cases)
     command_cases = "\n".join(option_cases)
+    command_names = _bash_words([c.name for c in commands])
+    global_options = _bash_words(GLOBAL_VALUE_OPTIONS + GLOBAL_FLAGS)
     return f"""# bash completion for jcsaml; made by: jcsaml completion bash
 # Install: {USAGE["bash"]}
 
+# Offer the words (arguments) that start with $cur. Each is data: compared, never expanded;
+# one with characters the shell would read is offered quoted.
+_jcsaml_offer() {{
+    local word quoted
+    for word in "$@"; do
+        [[ $word == "$cur"* ]] || continue
+        if [[ $word == *[!A-Za-z0-9._@+=,-]* ]]; then
+            printf -v quoted '%q' "$word"
+            COMPREPLY+=("$quoted")
+        else
+            COMPREPLY+=("$word")
+        fi
+    done
+}}
+
+_jcsaml_files() {{
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+}}
+
+# Account and group names, from the config file named on the line (--config) or the default.
 _jcsaml_accounts() {{
-    local i config=()
-    for ((i = 2; i < COMP_CWORD; i++)); do
+    local i config=() names=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
         if [[ ${{COMP_WORDS[i]}} == --config ]]; then config=(--config "${{COMP_WORDS[i+1]}}"); fi
     done
-    jcsaml completion --accounts "${{config[@]}}" 2>/dev/null
+    mapfile -t names < <(jcsaml completion --accounts "${{config[@]}}" 2>/dev/null)
+    _jcsaml_offer "${{names[@]}}"
 }}
 
 _jcsaml() {{
-    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} opts="" args=""
+    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
+    local command="" at=0 i
+    local -a opts=() args=()
     COMPREPLY=()
-    if ((COMP_CWORD == 1)); then
-        COMPREPLY=($(compgen -W "{_words([c.name for c in commands])} --help --version" -- "$cur"))
+    # The command is the first word that is neither an option nor an option's value:
+    # jcsaml -a NAME login ... works as jcsaml login -a NAME ...
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${{COMP_WORDS[i]}} in
+            -a|--idp-account|--config) ((i++)) ;;
+            -*) ;;
+            *) command=${{COMP_WORDS[i]}}; at=$i; break ;;
+        esac
+    done
+    if [[ -z $command ]]; then
+        case $prev in
+            -a|--idp-account) _jcsaml_accounts; return ;;
+            --config) _jcsaml_files; return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            _jcsaml_offer {global_options}
+        else
+            _jcsaml_offer {command_names}
+        fi
         return
     fi
-    local command=${{COMP_WORDS[1]}}
+    if [[ $command == exec ]]; then
+        # After "--": the command to run, then whatever it takes (files, by default).
+        for ((i = at + 1; i < COMP_CWORD; i++)); do
+            if [[ ${{COMP_WORDS[i]}} == -- ]]; then
+                if ((i + 1 == COMP_CWORD)); then mapfile -t COMPREPLY < <(compgen -c -- "$cur"); fi
+                return
+            fi
+        done
+    fi
     case "$command:$prev" in
 {cases}
     esac
@@ -192,9 +258,9 @@ _jcsaml() {{
 {command_cases}
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        _jcsaml_offer "${{opts[@]}}"
     else
-        COMPREPLY=($(compgen -W "$args" -- "$cur"))
+        _jcsaml_offer "${{args[@]}}"
     fi
 }}
 
@@ -225,7 +291,7 @@ def zsh_script(commands: Sequence[Command]) -> str:
                 value_cases.append(f"        {pattern}) _files; return ;;")
             elif option.kind == "choice":
                 value_cases.append(
-                    f"        {pattern}) compadd -- {_words(option.choices)}; return ;;"
+                    f"        {pattern}) compadd -- {_bash_words(option.choices)}; return ;;"
                 )
             elif option.kind == "value":
                 value_cases.append(
@@ -233,18 +299,21 @@ def zsh_script(commands: Sequence[Command]) -> str:
                 )
         names = [n for option in command.options for n in option.names]
         option_cases.append(
-            f"        {command.name}) opts=({_words(names)}); args=({_words(command.arguments)}) ;;"
+            f"        {command.name}) opts=({_bash_words(names)}); "
+            f"args=({_bash_words(command.arguments)}) ;;"
         )
     cases = "\n".join(value_cases)
     command_cases = "\n".join(option_cases)
+    global_options = _bash_words(GLOBAL_VALUE_OPTIONS + GLOBAL_FLAGS)
     return f"""#compdef jcsaml
 # zsh completion for jcsaml; made by: jcsaml completion zsh
 # Install: {USAGE["zsh"]}
 
+# Account and group names as data: compadd quotes what it inserts, nothing is evaluated.
 _jcsaml_accounts() {{
     local -a accounts config
     local i
-    for ((i = 3; i < CURRENT; i++)); do
+    for ((i = 2; i < CURRENT; i++)); do
         if [[ ${{words[i]}} == --config ]]; then config=(--config "${{words[i+1]}}"); fi
     done
     accounts=(${{(f)"$(jcsaml completion --accounts "${{config[@]}}" 2>/dev/null)"}})
@@ -253,14 +322,42 @@ _jcsaml_accounts() {{
 
 _jcsaml() {{
     local -a commands opts args
+    local command="" prev=${{words[CURRENT-1]}} i at=0
     commands=(
 {described}
     )
-    if ((CURRENT == 2)); then
-        _describe 'command' commands
+    # The command is the first word that is neither an option nor an option's value:
+    # jcsaml -a NAME login ... works as jcsaml login -a NAME ...
+    for ((i = 2; i < CURRENT; i++)); do
+        case ${{words[i]}} in
+            -a|--idp-account|--config) ((i++)) ;;
+            -*) ;;
+            *) command=${{words[i]}}; at=$i; break ;;
+        esac
+    done
+    if [[ -z $command ]]; then
+        case $prev in
+            -a|--idp-account) _jcsaml_accounts; return ;;
+            --config) _files; return ;;
+        esac
+        if [[ ${{words[CURRENT]}} == -* ]]; then
+            compadd -- {global_options}
+        else
+            _describe 'command' commands
+        fi
         return
     fi
-    local command=${{words[2]}} prev=${{words[CURRENT-1]}}
+    if [[ $command == exec ]]; then
+        # After "--": the command to run and its own arguments, as zsh completes them.
+        for ((i = at + 1; i < CURRENT; i++)); do
+            if [[ ${{words[i]}} == -- ]]; then
+                words=("${{(@)words[i+1,-1]}}")
+                ((CURRENT -= i))
+                _normal
+                return
+            fi
+        done
+    fi
     case "$command:$prev" in
 {cases}
     esac
@@ -268,9 +365,9 @@ _jcsaml() {{
 {command_cases}
     esac
     if [[ ${{words[CURRENT]}} == -* ]]; then
-        compadd -- $opts
+        compadd -a opts
     elif ((${{#args}})); then
-        compadd -- $args
+        compadd -a args
     else
         _files
     fi
@@ -304,9 +401,27 @@ def fish_script(commands: Sequence[Command]) -> str:
         "    end",
         "end",
         "",
+        "# exec ... -- COMMAND: complete the command line after -- as fish would on its own.",
+        "function __jcsaml_after_dashdash",
+        "    set -l words (commandline -opc)",
+        "    contains -- exec $words; and contains -- -- $words",
+        "end",
+        "",
+        "function __jcsaml_command_after_dashdash",
+        "    set -l words (commandline -opc)",
+        "    set -l i (contains -i -- -- $words)",
+        "    set -l rest $words[(math $i + 1)..-1]",
+        "    complete -C (string join -- ' ' (string escape -- $rest) (commandline -ct))",
+        "end",
+        "",
         "complete -c jcsaml -f",
         f"complete -c jcsaml -n 'not __fish_seen_subcommand_from {names}' -l version "
         "-d 'show the version'",
+        f"complete -c jcsaml -n 'not __fish_seen_subcommand_from {names}' -s a -l idp-account "
+        "-x -a '(__jcsaml_accounts)' -d 'IdP account (config section) to use'",
+        f"complete -c jcsaml -n 'not __fish_seen_subcommand_from {names}' -l config -r -F "
+        "-d 'config file'",
+        "complete -c jcsaml -n __jcsaml_after_dashdash -x -a '(__jcsaml_command_after_dashdash)'",
     ]
     for command in commands:
         lines.append(

@@ -574,6 +574,7 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
     )
     taken = set(existing)
     chosen: list[Account] = []
+    signing_pin = base.idp_cert_sha256 or found.signin_signer_sha256
     print(f"JumpCloud offers {found.username} these AWS applications:", file=ctx.stdout)
     for app, account in zip(found.applications, found.accounts(base), strict=True):
         already = configured.get(app.url.rstrip("/").casefold())
@@ -593,6 +594,7 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
         taken.add(name)
         chosen.append(dataclasses.replace(account, name=name))
         print(f"  {app.display_label}: {roles}, new account {name!r}", file=ctx.stdout)
+        print(f"    {_pin_line(app.signer_sha256, signing_pin, base.name)}", file=ctx.stdout)
     for skipped in found.skipped:
         print(f"  ({skipped.display_label}: {skipped.reason})", file=ctx.stdout)
     for account in chosen:
@@ -606,9 +608,29 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _pin_line(signer: str | None, signing_pin: str | None, signing_account: str) -> str:
+    """What a new account will trust, shown before it is saved, compared with the pin of the
+    account used to sign in (each JumpCloud application may have a certificate of its own)."""
+    from jcsaml.saml import show_fingerprint
+
+    if signer is None:
+        return "IdP certificate: none (unsigned; accepted only with allow_unsigned)"
+    if signer == signing_pin:
+        return (
+            f"IdP certificate SHA-256 {show_fingerprint(signer)} "
+            f"(the same as account {signing_account!r})"
+        )
+    return (
+        f"IdP certificate SHA-256 {show_fingerprint(signer)} (a new pin, not the certificate "
+        f"of account {signing_account!r}: compare it with the application's in JumpCloud)"
+    )
+
+
 def _ask_name(prompter: Prompter, label: str, roles: str, proposed: str, taken: set[str]) -> str:
     """The account name for an application, as the person edits it ('-' leaves it out)."""
     from jcsaml.config import GROUP_PREFIX
+    from jcsaml.names import RULE as NAME_RULE
+    from jcsaml.names import is_safe_name
 
     for _ in range(3):
         name = prompter.text(
@@ -618,12 +640,9 @@ def _ask_name(prompter: Prompter, label: str, roles: str, proposed: str, taken: 
         ).strip()
         if name == "-":
             return ""
-        if (
-            name
-            and name not in taken
-            and not name.startswith(GROUP_PREFIX)
-            and not any(c in name for c in "[]")
-        ):
+        if name and name not in taken and not name.startswith(GROUP_PREFIX) and is_safe_name(name):
             return name
-        prompter.notify(f"{name!r} is taken or not usable as an account name; type another")
+        prompter.notify(
+            f"{name!r} is taken or not usable as an account name ({NAME_RULE}); type another"
+        )
     return ""

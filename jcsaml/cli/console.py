@@ -49,17 +49,40 @@ def add_parser(
         action="store_true",
         help="open in a Firefox container named after the profile (Granted Containers extension)",
     )
+    from jcsaml.console import CONTAINER_COLORS, CONTAINER_ICONS
+
+    parser.add_argument(
+        "--color",
+        choices=CONTAINER_COLORS,
+        help="the Firefox container's color (with --firefox-container)",
+    )
+    parser.add_argument(
+        "--icon",
+        choices=CONTAINER_ICONS,
+        help="the Firefox container's icon (with --firefox-container)",
+    )
     add_flags(parser, "console", environ)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
-    from jcsaml.config import validate_url
+    from jcsaml.config import validate_region, validate_url
     from jcsaml.console import check_destination, console_signin_url, firefox_container_url
+    from jcsaml.errors import InvalidSettingError
 
     # Settings that would fail after the sign-in fail before it, with nothing asked.
     check_destination(args.destination)
+    if args.region:
+        validate_region(args.region, source="--region")
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):  # hosts may be built from them
+        if ctx.environ.get(variable):
+            validate_region(ctx.environ[variable], source=variable)
+    if (args.color or args.icon) and not args.firefox_container:
+        raise InvalidSettingError(
+            setting="--color" if args.color else "--icon",
+            reason="it sets the Firefox container's look; add --firefox-container",
+        )
     from_environment = ctx.environ.get("JCSAML_FEDERATION_URL")
     if from_environment:
         validate_url(from_environment, "JCSAML_FEDERATION_URL")
@@ -79,7 +102,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         issuer=got.account.url,
     )
     if args.firefox_container:
-        url = firefox_container_url(url, got.profile)
+        url = firefox_container_url(url, got.profile, color=args.color, icon=args.icon)
     if args.link:
         print(url, file=ctx.stdout)
         return 0

@@ -189,6 +189,8 @@ class FakeApp:
     ``/userconsole/api/applications`` (``aws``, ``github-com`` ...); an application with no
     ``roles`` sends no Role attribute, to ``acs_url`` and ``audience`` when given (e.g. GitHub's);
     ``kind="bookmark"`` is a plain link to ``bookmark_url``, listed but with no SAML page.
+    ``listed_sso_url`` replaces the SAML page's address in the application list (a list that
+    points somewhere else than the page).
     """
 
     slug: str
@@ -205,6 +207,7 @@ class FakeApp:
     acs_url: str | None = None
     audience: str | None = None
     bookmark_url: str = ""
+    listed_sso_url: str = ""
 
     @property
     def signin_url(self) -> str:
@@ -1184,7 +1187,9 @@ class FakeJumpCloud:
             {
                 "_id": _object_id("app:" + app.slug),
                 "name": "bookmark" if app.kind == "bookmark" else app.catalog_name,
-                "ssoUrl": app.bookmark_url if app.kind == "bookmark" else self.app_url(app.slug),
+                "ssoUrl": app.bookmark_url
+                if app.kind == "bookmark"
+                else app.listed_sso_url or self.app_url(app.slug),
                 "displayLabel": app.display_label or f"AWS {app.slug}",
                 "active": True,
                 "organization": _object_id("organization"),
