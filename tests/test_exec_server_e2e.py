@@ -575,6 +575,9 @@ def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
     renewed = result.read_text().split()
     assert renewed[0] == "renewed" and renewed[1] != old
     assert b"JumpCloud password" in b"".join(shown)
+    # Before the question, the terminal says who asks and why.
+    assert b"Signing in to JumpCloud for account 'plain'" in b"".join(shown)
+    assert b"the running command needs new credentials" in b"".join(shown)
     assert PASSWORD.encode() not in b"".join(shown)  # not echoed
     assert err.getvalue() == ""
 

@@ -231,6 +231,13 @@ class _SayingWhy:
             from jcsaml.cli.login import say_signing_in
 
             say_signing_in(self._ctx, self._account, self._args.username, self._reason())
+        elif prompter is not None:
+            # The command is running and the saved session has ended: the person is asked on
+            # the terminal, which first says who asks and why.
+            from jcsaml.cli.login import signing_in_line
+
+            reason = f"the running command needs new credentials ({self._reason()})"
+            prompter.notify(signing_in_line(self._account, self._args.username, reason))
         return self._sign_in(prompter, role)
 
     def _reason(self) -> str:
