@@ -101,8 +101,9 @@ class CredentialServer:
     """Serves ``source``'s credentials on ``http://127.0.0.1:<free port>/``.
 
     ``report`` is called once when handing out credentials starts failing (with the error; again
-    only after a success). ``clock`` and ``sleep_until`` drive the background renewal (tests pass
-    a fake clock).
+    only after a success). ``clock`` tells the renewal when the held credentials are due (tests
+    pass a fake clock); ``renew_ahead`` is how long before their end it renews them, and
+    ``retry_delays`` the waits between failed renewals.
     """
 
     def __init__(
