@@ -189,6 +189,7 @@ def parse_saml_response(
     idp_cert: str | bytes | None = None,
     idp_cert_sha256: str | None = None,
     trust_embedded_cert: bool = False,
+    verify: bool = True,
     allow_sha1: bool = False,
     now: datetime | None = None,
     clock_skew: timedelta = timedelta(minutes=2),
@@ -196,6 +197,11 @@ def parse_saml_response(
     check_times: bool = True,
 ) -> SamlAssertion:
     """Decode a base64 SAML Response, verify its signature as asked, and read it.
+
+    The caller must say how it is to be trusted: with ``idp_cert``, ``idp_cert_sha256`` or
+    ``trust_embedded_cert=True`` (below), or ``verify=False`` to read it without checking any
+    signature (to look at a response, never to trust one). Anything else is a TypeError: an
+    unverified read is never what a call gets by leaving arguments out.
 
     ``check_times=False`` leaves the assertion's validity period (NotBefore, NotOnOrAfter) to
     whoever receives it: at sign-in, AWS STS judges it with AWS's clock, so a wrong local
@@ -212,7 +218,7 @@ def parse_saml_response(
     - ``trust_embedded_cert``: the certificate in the signature's KeyInfo, whatever it is (trust
       on first use: the caller pins ``signer_sha256``). A response with no signature, or none
       naming a certificate, is then read unverified, with ``signed`` False;
-    - none of these: nothing is verified and ``signed`` is False.
+    - ``verify=False``, and none of these: nothing is verified and ``signed`` is False.
 
     When verifying, the Response or its Assertion must carry a valid RSA-SHA256-or-stronger
     signature by that certificate (SHA-1 only with ``allow_sha1``, which calls ``warn`` each time
@@ -226,6 +232,13 @@ def parse_saml_response(
     Raises a :class:`jcsaml.errors.SamlError` subclass for anything that is not a usable,
     trustworthy response; messages never quote the assertion's content.
     """
+    trusting = idp_cert is not None or bool(idp_cert_sha256) or trust_embedded_cert
+    if trusting == (not verify):
+        raise TypeError(
+            "parse_saml_response needs one trust decision: idp_cert=, idp_cert_sha256= or "
+            "trust_embedded_cert=True to verify the signature, or verify=False (and none of "
+            "them) to read the response unverified"
+        )
     moment = _as_utc(now) if now is not None else datetime.now(UTC)
     pinned = _normalized_fingerprint(idp_cert_sha256) if idp_cert_sha256 else None
     strict = idp_cert is not None or pinned is not None

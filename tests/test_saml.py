@@ -44,6 +44,8 @@ def b64(xml: bytes) -> str:
 
 def parse(xml: bytes, **kwargs: object) -> SamlAssertion:
     kwargs.setdefault("now", NOW)
+    if not {"idp_cert", "idp_cert_sha256", "trust_embedded_cert"} & kwargs.keys():
+        kwargs["verify"] = False  # these tests read what a response says
     return parse_saml_response(b64(xml), **kwargs)  # type: ignore[arg-type]
 
 
@@ -99,9 +101,9 @@ def test_raw_is_the_base64_sts_needs() -> None:
     xml = response()
     encoded = b64(xml)
     wrapped = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
-    assert parse_saml_response(encoded, now=NOW).raw == encoded
+    assert parse_saml_response(encoded, now=NOW, verify=False).raw == encoded
     # A form field wrapped at 76 columns still decodes, and STS gets it without line breaks.
-    assert parse_saml_response(wrapped + "\n", now=NOW).raw == encoded
+    assert parse_saml_response(wrapped + "\n", now=NOW, verify=False).raw == encoded
 
 
 def test_principal_first_order_gives_the_same_roles() -> None:
@@ -315,9 +317,9 @@ def test_clock_skew_allowance() -> None:
 
 
 def test_default_now_is_the_current_time() -> None:
-    assert parse_saml_response(b64(build_saml_response(roles=[(RO, PROVIDER)]))).roles
+    assert parse_saml_response(b64(build_saml_response(roles=[(RO, PROVIDER)])), verify=False).roles
     with pytest.raises(SamlExpiredError):
-        parse_saml_response(b64(response()))
+        parse_saml_response(b64(response()), verify=False)
 
 
 @pytest.mark.parametrize(
@@ -375,3 +377,14 @@ def test_every_error_is_a_saml_error_and_a_value_error() -> None:
     with pytest.raises(SamlError) as caught:
         parse(response(audience="urn:other"))
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"verify": True}, {"verify": False, "trust_embedded_cert": True}],
+    ids=["nothing said", "verify alone", "both"],
+)
+def test_a_trust_decision_is_required(kwargs: dict[str, object]) -> None:
+    """Leaving the certificate out never reads an assertion unverified by accident."""
+    with pytest.raises(TypeError, match="needs one trust decision"):
+        parse_saml_response(b64(response()), now=NOW, **kwargs)  # type: ignore[arg-type]

@@ -44,6 +44,8 @@ def doc(**kwargs: Any) -> bytes:
 
 
 def parse(xml: bytes, **kwargs: Any) -> Any:
+    if not {"idp_cert", "idp_cert_sha256", "trust_embedded_cert"} & kwargs.keys():
+        kwargs["verify"] = False  # these read what a response says
     return parse_saml_response(base64.b64encode(xml).decode("ascii"), now=NOW, **kwargs)
 
 
