@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from jcsaml.errors import AwsConfigFileError, FileLockedError
@@ -114,8 +114,14 @@ def set_profile_values(
         name = _find_section(document, profile) or section_name(profile)
         document.update_section(name, values)
 
+    _edit(target, edit, environ)
+    return target
+
+
+def _edit(target: Path, edit: Callable[[IniDocument], None], environ: Mapping[str, str]) -> None:
+    """One locked, atomic edit of the AWS config file, its failures as AwsConfigFileError."""
     try:
-        edit_ini(target, edit)
+        edit_ini(target, edit, environ=environ)
     except FileLockedError:
         raise
     except IniSyntaxError as exc:
@@ -124,7 +130,6 @@ def set_profile_values(
         ) from None
     except OSError as exc:
         raise AwsConfigFileError(path=str(target), reason=exc.strerror or str(exc)) from None
-    return target
 
 
 def add_missing_regions(
@@ -158,16 +163,7 @@ def add_missing_regions(
             document.update_section(name, {"region": region})
             added.append(profile)
 
-    try:
-        edit_ini(target, edit, environ=environ)
-    except FileLockedError:
-        raise
-    except IniSyntaxError as exc:
-        raise AwsConfigFileError(
-            path=str(target), reason=f"line {exc.line}: {exc.reason}"
-        ) from None
-    except OSError as exc:
-        raise AwsConfigFileError(path=str(target), reason=exc.strerror or str(exc)) from None
+    _edit(target, edit, environ)
     return added
 
 
