@@ -24,7 +24,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from lxml import etree
 
-from jcsaml.testing import sts as sts_module
 from jcsaml.testing.idp import (
     IdpKeyPair,
     build_saml_response,
@@ -64,18 +63,36 @@ class Setup:
         return error
 
 
-def test_handler_is_installed_only_while_running() -> None:
-    from moto.sts.responses import TokenResponse
+HANDLER_CHECK = """
+from moto.sts.responses import TokenResponse
+from jcsaml.testing.sts import LocalAws
 
-    if sts_module._running:
-        pytest.skip("another LocalAws is running in this process")
-    original = TokenResponse.__dict__["assume_role_with_saml"]
-    with LocalAws() as aws:
-        assert aws.endpoint_url.startswith("http://127.0.0.1:")
-        assert TokenResponse.__dict__["assume_role_with_saml"] is not original
-    assert TokenResponse.__dict__["assume_role_with_saml"] is original
-    with pytest.raises(RuntimeError, match="not running"):
-        _ = aws.endpoint_url
+original = TokenResponse.__dict__["assume_role_with_saml"]
+with LocalAws() as aws:
+    assert aws.endpoint_url.startswith("http://127.0.0.1:")
+    assert TokenResponse.__dict__["assume_role_with_saml"] is not original
+assert TokenResponse.__dict__["assume_role_with_saml"] is original
+try:
+    aws.endpoint_url
+except RuntimeError as exc:
+    assert "not running" in str(exc)
+else:
+    raise AssertionError("a stopped LocalAws still has an endpoint")
+print("handler installed only while running")
+"""
+
+
+def test_handler_is_installed_only_while_running() -> None:
+    # In a process of its own: in this one, another test's LocalAws may be running.
+    done = subprocess.run(
+        [sys.executable, "-c", HANDLER_CHECK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "handler installed only while running"
 
 
 def test_aws_managed_policies_are_loaded_on_request() -> None:
