@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,7 @@ def test_console_script_and_python_m_take_the_light_entry() -> None:
     assert "from jcsaml.launcher import run" in (REPO / "jcsaml" / "__main__.py").read_text()
 
 
-# --- exec's options: the light reading is argparse's, or it declines ---------------------------
+# --- the light paths' options: the light reading is argparse's, or it declines ----------------
 
 WORDS = [
     "-a",
@@ -103,60 +103,6 @@ def parse_as_main_does(argv: list[str], environ: Mapping[str, str]) -> argparse.
     return args
 
 
-def full_exec_options(argv: list[str], environ: dict[str, str]) -> dict[str, object] | None:
-    """What jcsaml exec's argparse parser makes of argv (None: a usage error)."""
-    try:
-        args = parse_as_main_does(["exec", *argv], environ)
-    except SystemExit:
-        return None
-    command = list(args.command)
-    if command and command[0] == "--":
-        command = command[1:]
-    return {
-        "account": args.idp_account,
-        "config": args.config,
-        "profile": args.profile,
-        "role": args.role or None,
-        "command": command,
-        "other": (args.debug, args.force, args.session_duration),
-    }
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    argv=st.lists(st.sampled_from(WORDS), max_size=8),
-    account_variable=st.sampled_from([None, "", "stage"]),
-    role_variable=st.sampled_from([None, "", "Admin"]),
-)
-def test_light_exec_options_agree_with_argparse_or_decline(
-    argv: list[str], account_variable: str | None, role_variable: str | None
-) -> None:
-    environ = {}
-    if account_variable is not None:
-        environ["JCSAML_IDP_ACCOUNT"] = account_variable
-    if role_variable is not None:
-        environ["JCSAML_ROLE"] = role_variable
-    light = launcher.parse_options(argv, launcher.EXEC_OPTIONS, launcher.EXEC_FLAGS)
-    if light is None or not light[1]:
-        return  # declined (the handler also declines on an empty command)
-    options, command = light
-    full = full_exec_options(argv, environ)
-    assert full is not None, argv
-    assert full == {
-        "account": launcher.exec_account(options, environ),
-        "config": options.get("config"),
-        "profile": options.get("profile"),
-        "role": launcher.exec_role(options, environ),
-        "command": command,
-        "other": (False, False, None),
-    }, argv
-
-
-# --- script's and credential-process's options ------------------------------------------------
-
-SCRIPT_WORDS = [*WORDS, "--shell", "--shell=fish", "--shell=tcsh", "json", "zsh", "--shel"]
-
-
 def full_options(
     command: str, argv: list[str], environ: dict[str, str]
 ) -> dict[str, object] | None:
@@ -165,25 +111,39 @@ def full_options(
         args = parse_as_main_does([command, *argv], environ)
     except SystemExit:
         return None
+    words = list(args.command) if command == "exec" else []  # elsewhere: the command's name
+    if words and words[0] == "--":
+        words = words[1:]
     return {
         "account": args.idp_account,
         "config": args.config,
         "profile": getattr(args, "profile", None),
         "role": args.role or None,
         "shell": getattr(args, "shell", None),
+        "command": words,
         "other": (args.debug, args.force, args.session_duration),
     }
 
 
-def light_options(options: dict[str, str], environ: dict[str, str]) -> dict[str, object]:
-    return {
+def assert_light_agrees(
+    command: str,
+    argv: list[str],
+    environ: dict[str, str],
+    options: dict[str, str],
+    words: list[str],
+) -> None:
+    """The light reading (options and the words left to run) is what argparse makes of argv."""
+    full = full_options(command, argv, environ)
+    assert full is not None, argv
+    assert full == {
         "account": launcher.exec_account(options, environ),
         "config": options.get("config"),
         "profile": options.get("profile"),
         "role": launcher.exec_role(options, environ),
         "shell": options.get("shell"),
+        "command": words,
         "other": (False, False, None),
-    }
+    }, argv
 
 
 def variables(account: str | None, role: str | None) -> dict[str, str]:
@@ -195,40 +155,64 @@ def variables(account: str | None, role: str | None) -> dict[str, str]:
     return environ
 
 
-@settings(max_examples=400, deadline=None)
-@given(
-    argv=st.lists(st.sampled_from(SCRIPT_WORDS), max_size=8),
-    account_variable=st.sampled_from([None, "", "stage"]),
-    role_variable=st.sampled_from([None, "", "Admin"]),
+#: JCSAML_IDP_ACCOUNT and JCSAML_ROLE unset, empty or set.
+ENVIRONS = st.builds(
+    variables, st.sampled_from([None, "", "stage"]), st.sampled_from([None, "", "Admin"])
 )
-def test_light_script_options_agree_with_argparse_or_decline(
-    argv: list[str], account_variable: str | None, role_variable: str | None
-) -> None:
-    environ = variables(account_variable, role_variable)
-    options = launcher.script_options(argv)
-    if options is None:
-        return
-    full = full_options("script", argv, environ)
-    assert full is not None, argv
-    assert full == light_options(options, environ), argv
 
 
+SCRIPT_WORDS = [*WORDS, "--shell", "--shell=fish", "--shell=tcsh", "json", "zsh", "--shel"]
+
+LightReading = tuple[dict[str, str], list[str]]
+
+
+def exec_reading(argv: list[str]) -> LightReading | None:
+    light = launcher.parse_options(argv, launcher.EXEC_OPTIONS, launcher.EXEC_FLAGS)
+    # The handler also declines on an empty command.
+    return light if light is not None and light[1] else None
+
+
+def process_reading_of_exec_words(argv: list[str]) -> LightReading | None:
+    light = launcher.parse_options(argv, launcher.PROCESS_OPTIONS, launcher.EXEC_FLAGS)
+    # The handler also declines on "--" or any word left over.
+    return light if light is not None and not light[1] and "--" not in argv else None
+
+
+def no_words(options: dict[str, str] | None) -> LightReading | None:
+    return None if options is None else (options, [])
+
+
+#: Per light path: the command, the words its command lines are made of, how many at most,
+#: and the light reading of them (None: it declines).
+LIGHT_PATHS: dict[str, tuple[str, list[str], int, Callable[[list[str]], LightReading | None]]] = {
+    "exec": ("exec", WORDS, 8, exec_reading),
+    "script": ("script", SCRIPT_WORDS, 8, lambda argv: no_words(launcher.script_options(argv))),
+    "credential-process": (
+        "credential-process",
+        SCRIPT_WORDS,
+        8,
+        lambda argv: no_words(launcher.process_options(argv)),
+    ),
+    "credential-process-exec-words": (
+        "credential-process",
+        WORDS,
+        6,
+        process_reading_of_exec_words,
+    ),
+}
+
+
+@pytest.mark.parametrize("path", list(LIGHT_PATHS))
 @settings(max_examples=400, deadline=None)
-@given(
-    argv=st.lists(st.sampled_from(SCRIPT_WORDS), max_size=8),
-    account_variable=st.sampled_from([None, "", "stage"]),
-    role_variable=st.sampled_from([None, "", "Admin"]),
-)
-def test_light_credential_process_options_agree_with_argparse_or_decline(
-    argv: list[str], account_variable: str | None, role_variable: str | None
+@given(data=st.data(), environ=ENVIRONS)
+def test_light_options_agree_with_argparse_or_decline(
+    path: str, data: st.DataObject, environ: dict[str, str]
 ) -> None:
-    environ = variables(account_variable, role_variable)
-    options = launcher.process_options(argv)
-    if options is None:
-        return
-    full = full_options("credential-process", argv, environ)
-    assert full is not None, argv
-    assert full == light_options(options, environ), argv
+    command, words, most, light_reading = LIGHT_PATHS[path]
+    argv = data.draw(st.lists(st.sampled_from(words), max_size=most), label="argv")
+    light = light_reading(argv)
+    if light is not None:
+        assert_light_agrees(command, argv, environ, *light)
 
 
 def test_the_ordinary_command_lines_are_not_declined() -> None:
@@ -247,30 +231,6 @@ def test_the_ordinary_command_lines_are_not_declined() -> None:
     assert launcher.process_options(["-a", "prod", "--profile", "p"]) is None  # not its option
 
 
-@pytest.mark.parametrize("command", ["script", "credential-process"])
-def test_options_from_variables_are_known_to_the_light_paths(command: str) -> None:
-    args = parse_as_main_does([command], EveryVariable())
-    from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    assert from_variables == {
-        "idp_account",
-        "role",
-        "username",
-        "password",
-        "mfa_token",
-        "session_duration",
-        *SIGN_IN_ONLY[command],
-    }
-
-
-#: Per command, options from variables that matter only when signing in (plus the profile,
-#: which the light paths read from SAML2AWS_PROFILE too).
-SIGN_IN_ONLY = {
-    "exec": ("profile", "policyarns", "policyfile"),
-    "script": ("profile", "policyarns", "policyfile"),
-    "credential-process": (),
-}
-
-
 class EveryVariable(dict[str, str]):
     """An environment in which every variable is set, to see which defaults come from one."""
 
@@ -281,13 +241,24 @@ class EveryVariable(dict[str, str]):
         return f"from {key}"
 
 
-def test_exec_options_from_variables_are_known_to_the_light_path() -> None:
-    """An option of exec whose default comes from a variable changes what a cached run does
-    only if the light path reads that variable too: a new one must be added there."""
-    args = parse_as_main_does(["exec", "--", "true"], EveryVariable())
+#: Per command line, the options from variables beyond the account and role (which the light
+#: paths read) and the sign-in's username, password, MFA token and duration: more that matter
+#: only when signing in (plus the profile, which the light paths read from SAML2AWS_PROFILE
+#: too), and exec_profile, whose SAML2AWS_EXEC_PROFILE sends a run to the full CLI.
+FURTHER_FROM_VARIABLES = {
+    "exec": (["exec", "--", "true"], {"profile", "policyarns", "policyfile", "exec_profile"}),
+    "script": (["script"], {"profile", "policyarns", "policyfile"}),
+    "credential-process": (["credential-process"], set()),
+}
+
+
+@pytest.mark.parametrize("command", list(FURTHER_FROM_VARIABLES))
+def test_options_from_variables_are_known_to_the_light_paths(command: str) -> None:
+    """An option whose default comes from a variable changes what a cached run does only if
+    the light path reads that variable too: a new one must be added there."""
+    argv, further = FURTHER_FROM_VARIABLES[command]
+    args = parse_as_main_does(argv, EveryVariable())
     from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    # idp_account, role and profile are read by the light path; the rest only matter for a
-    # sign-in, except exec_profile, whose SAML2AWS_EXEC_PROFILE sends a run to the full CLI.
     assert from_variables == {
         "idp_account",
         "role",
@@ -295,9 +266,11 @@ def test_exec_options_from_variables_are_known_to_the_light_path() -> None:
         "password",
         "mfa_token",
         "session_duration",
-        *SIGN_IN_ONLY["exec"],
-        "exec_profile",
+        *further,
     }
+
+
+def test_an_exec_profile_from_the_variable_is_not_a_light_path() -> None:
     assert launcher.light(["exec", "--", "true"], {"SAML2AWS_EXEC_PROFILE": "x"}) is None
 
 
@@ -306,64 +279,6 @@ def test_nothing_to_run_is_not_a_light_path() -> None:
     assert launcher.light(["exec", "-a", "prod"], {}) is None
     assert launcher.light([], {}) is None
     assert launcher.light(["login"], {}) is None
-
-
-# --- credential-process's options -----------------------------------------------------------------
-
-
-def full_process_options(argv: list[str], environ: dict[str, str]) -> dict[str, object] | None:
-    """What jcsaml credential-process's argparse parser makes of argv (None: a usage error)."""
-    try:
-        args = parse_as_main_does(["credential-process", *argv], environ)
-    except SystemExit:
-        return None
-    return {
-        "account": args.idp_account,
-        "config": args.config,
-        "role": args.role or None,
-        "other": (args.debug, args.force, args.session_duration),
-    }
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    argv=st.lists(st.sampled_from(WORDS), max_size=6),
-    account_variable=st.sampled_from([None, "", "stage"]),
-    role_variable=st.sampled_from([None, "", "Admin"]),
-)
-def test_light_credential_process_options_from_exec_words_agree_or_decline(
-    argv: list[str], account_variable: str | None, role_variable: str | None
-) -> None:
-    environ = {}
-    if account_variable is not None:
-        environ["JCSAML_IDP_ACCOUNT"] = account_variable
-    if role_variable is not None:
-        environ["JCSAML_ROLE"] = role_variable
-    light = launcher.parse_options(argv, launcher.PROCESS_OPTIONS, launcher.EXEC_FLAGS)
-    if light is None or light[1] or "--" in argv:
-        return  # declined, as the handler declines on "--" or any word left over
-    options = light[0]
-    full = full_process_options(argv, environ)
-    assert full is not None, argv
-    assert full == {
-        "account": launcher.exec_account(options, environ),
-        "config": options.get("config"),
-        "role": launcher.exec_role(options, environ),
-        "other": (False, False, None),
-    }, argv
-
-
-def test_credential_process_options_from_variables_are_known_to_the_light_path() -> None:
-    args = parse_as_main_does(["credential-process"], EveryVariable())
-    from_variables = {name for name, value in vars(args).items() if str(value).startswith("from ")}
-    assert from_variables == {
-        "idp_account",
-        "role",
-        "username",
-        "password",
-        "mfa_token",
-        "session_duration",
-    }
 
 
 def test_credential_process_declines_what_argparse_refuses(
