@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +70,14 @@ def run_cli(
         check=False,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+#: Where a test that makes a home per generated example (hundreds) makes them: a file system in
+#: memory where there is one, as making and removing directories on a busy disk costs
+#: milliseconds each.
+SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def scratch_home() -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory, removed on leaving the ``with`` block, for one example's home."""
+    return tempfile.TemporaryDirectory(dir=SCRATCH)

@@ -8,7 +8,6 @@ readers accept with values only one of them, or neither, accepts.
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from jcsaml.config import Account, config_path, load_account
 from jcsaml.credentials_file import CredentialsFile, _parse_expiration
 from jcsaml.errors import JcsamlError
 from jcsaml.signin import cached_credentials, credentials_path
+from tests.conftest import scratch_home
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/Admin"
@@ -197,7 +197,7 @@ def test_light_reader_agrees_with_the_full_one_or_declines(
     shared_file: str,
     config_via: str,
 ) -> None:
-    with tempfile.TemporaryDirectory() as temp:
+    with scratch_home() as temp:
         home = Path(temp)
         (home / ".aws").mkdir()
         config_file = home / ".jcsaml"
@@ -330,7 +330,7 @@ def test_exec_region_is_the_full_clis_or_declines(
 ) -> None:
     from jcsaml.aws_config import child_region
 
-    with tempfile.TemporaryDirectory() as temp:
+    with scratch_home() as temp:
         home = Path(temp)
         (home / ".aws").mkdir()
         text = "".join(f"[{name}]\nregion = {region}\n" for name, region in sections)
@@ -378,6 +378,33 @@ PROCESS_EXPIRIES = [
 ]
 
 
+def process_cache_home(
+    home: Path, config_text: str, cache_via: str, config_via: str
+) -> tuple[dict[str, str], str | None, Path]:
+    """A home with this config file and credential-process's cache directory: the environment,
+    the --config option (None: JCSAML_CONFIG names the file) and the cache directory.
+
+    ``cache_via``: "xdg" (an absolute XDG_CACHE_HOME), "home" (none), "relative-xdg" (a
+    relative one, which is ignored) or "no-home" (HOME unset too, once the directory is made).
+    """
+    config_file = home / ".jcsaml"
+    config_file.write_text(config_text)
+    environ = {"HOME": str(home)}
+    if cache_via == "xdg":
+        environ["XDG_CACHE_HOME"] = str(home / "xdg")
+    elif cache_via == "relative-xdg":
+        environ["XDG_CACHE_HOME"] = "relative/cache"
+    directory = process_cache.cache_directory(environ)
+    directory.mkdir(parents=True)
+    if cache_via == "no-home":
+        del environ["HOME"]
+        environ["XDG_CACHE_HOME"] = "relative/cache"
+    if config_via == "variable":
+        environ["JCSAML_CONFIG"] = str(config_file)
+        return environ, None, directory
+    return environ, str(config_file), directory
+
+
 @st.composite
 def cache_documents(draw: st.DrawFn, account: str, role: str) -> str:
     document: dict[str, object] = {
@@ -418,23 +445,11 @@ def test_light_process_cache_reader_agrees_with_the_full_one_or_declines(
 ) -> None:
     wanted = role or section.get("role_arn", "").strip()
     document = data.draw(cache_documents(account, wanted))
-    with tempfile.TemporaryDirectory() as temp:
-        home = Path(temp)
-        config_file = home / ".jcsaml"
-        config_file.write_text(section_text(account, section))
-        environ = {"HOME": str(home)}
-        if cache_home == "xdg":
-            environ["XDG_CACHE_HOME"] = str(home / "xdg")
-        elif cache_home == "relative-xdg":
-            environ["XDG_CACHE_HOME"] = "xdg"
-        directory = process_cache.cache_directory(environ)
-        directory.mkdir(parents=True)
+    with scratch_home() as temp:
+        environ, option, directory = process_cache_home(
+            Path(temp), section_text(account, section), cache_home, config_via
+        )
         (directory / cached.process_cache_name(account, wanted)).write_text(document)
-        option = None
-        if config_via == "variable":
-            environ["JCSAML_CONFIG"] = str(config_file)
-        else:
-            option = str(config_file)
         try:
             full = process_cache.cached_process_output(
                 account, role=role, config=option, environ=environ, now=NOW
@@ -575,20 +590,10 @@ def test_light_credential_process_agrees_with_the_full_one_or_declines(
 
     from jcsaml import process_cache
 
-    with tempfile.TemporaryDirectory() as temp:
-        home = Path(temp)
-        config_file = home / ".jcsaml"
-        config_file.write_text(section_text(account, section))
-        environ = {"HOME": str(home)}
-        if cache_via == "xdg":
-            environ["XDG_CACHE_HOME"] = str(home / "xdg")
-        elif cache_via == "relative-xdg":
-            environ["XDG_CACHE_HOME"] = "relative/cache"
-        directory = process_cache.cache_directory(environ)
-        directory.mkdir(parents=True)
-        if cache_via == "no-home":
-            del environ["HOME"]
-            environ["XDG_CACHE_HOME"] = "relative/cache"
+    with scratch_home() as temp:
+        environ, option, directory = process_cache_home(
+            Path(temp), section_text(account, section), cache_via, config_via
+        )
         # The entry lies where the full reader looks for this account and the role it wants.
         wanted = role or section.get("role_arn", "").strip()
         name = process_cache._entry_path(directory, account, wanted)
@@ -600,12 +605,6 @@ def test_light_credential_process_agrees_with_the_full_one_or_declines(
         }
         text = json.dumps(entry)
         name.write_text(text[:-3] if damaged else text)
-        option = None
-        if config_via == "variable":
-            environ["JCSAML_CONFIG"] = str(config_file)
-        else:
-            option = str(config_file)
-
         full = full_process_answer(account, role, option, environ)
         light = cached.process_output(
             account, role=role, config=option, environ=environ, now=NOW.timestamp()
