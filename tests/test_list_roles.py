@@ -43,6 +43,27 @@ def test_role_listings_sorted_aliased_and_deduplicated() -> None:
     ]
 
 
+def configure(environment: dict[str, str], jumpcloud: FakeJumpCloud, *extra: str) -> None:
+    """jcsaml configure, as a user would, of account acme: alice on the fake's acme-aws app."""
+    done = run_cli(
+        "configure",
+        "-a",
+        "acme",
+        "--url",
+        jumpcloud.app_url("acme-aws"),
+        "--console-url",
+        jumpcloud.url,
+        "--username",
+        EMAIL,
+        "--mfa",
+        "TOTP",
+        *extra,
+        "--skip-prompt",
+        env=environment,
+    )
+    assert done.status == 0, done.stderr
+
+
 @pytest.fixture
 def env(hermetic_home: Path) -> Iterator[tuple[dict[str, str], FakeJumpCloud, LocalAws]]:
     app = FakeApp(
@@ -55,24 +76,7 @@ def env(hermetic_home: Path) -> Iterator[tuple[dict[str, str], FakeJumpCloud, Lo
         FakeJumpCloud(users=[user], apps=[app], keys=IdpKeyPair.generate()) as jumpcloud,
     ):
         environment = cli_environment(hermetic_home, aws.environment())
-        done = run_cli(
-            "configure",
-            "-a",
-            "acme",
-            "--url",
-            jumpcloud.app_url("acme-aws"),
-            "--console-url",
-            jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            "--account-aliases",
-            f"{PROD}:acme-prod, {DEV}:acme-dev",
-            "--skip-prompt",
-            env=environment,
-        )
-        assert done.status == 0, done.stderr
+        configure(environment, jumpcloud, "--account-aliases", f"{PROD}:acme-prod, {DEV}:acme-dev")
         yield environment, jumpcloud, aws
 
 
@@ -193,22 +197,7 @@ def test_list_roles_refuses_unsigned_and_warns_on_every_allowed_one(hermetic_hom
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["acme-aws"])
     with FakeJumpCloud(users=[user], apps=[app]) as jumpcloud:
         environment = cli_environment(hermetic_home, {})
-        done = run_cli(
-            "configure",
-            "-a",
-            "acme",
-            "--url",
-            jumpcloud.app_url("acme-aws"),
-            "--console-url",
-            jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            "--skip-prompt",
-            env=environment,
-        )
-        assert done.status == 0, done.stderr
+        configure(environment, jumpcloud)
         config = Path(environment["JCSAML_CONFIG"])
         refused = list_roles(
             (environment, jumpcloud, None),  # type: ignore[arg-type]

@@ -12,18 +12,9 @@ from jcsaml.config import Account
 from jcsaml.saml2aws import merged, read_saml2aws
 from tests.conftest import CliResult, cli_environment, run_cli
 
-SAMPLE = """\
-[default]
-app_id                  =
-url                     = https://sso.jumpcloud.com/saml2/acme-prod-aws-admin
-username                = alice@acme.example
-provider                = JumpCloud
-mfa                     = Auto
-skip_verify             = false
-timeout                 = 0
-aws_urn                 = urn:amazon:webservices
-aws_session_duration    = 3600
-aws_profile             = production
+#: What saml2aws writes in each of its sections for the keys jcsaml has no use for (and the
+#: role and region of these samples).
+WRITTEN_BY_SAML2AWS = """\
 resource_id             =
 subdomain               =
 role_arn                = arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO
@@ -36,6 +27,24 @@ saml_cache_file         =
 target_url              =
 disable_remember_device = false
 disable_sessions        = false
+"""
+
+SAMPLE = (
+    """\
+[default]
+app_id                  =
+url                     = https://sso.jumpcloud.com/saml2/acme-prod-aws-admin
+username                = alice@acme.example
+provider                = JumpCloud
+mfa                     = Auto
+skip_verify             = false
+timeout                 = 0
+aws_urn                 = urn:amazon:webservices
+aws_session_duration    = 3600
+aws_profile             = production
+"""
+    + WRITTEN_BY_SAML2AWS
+    + """\
 prompter                =
 
 [staging]
@@ -58,6 +67,7 @@ aws_profile = dev
 url      = https://sso.jumpcloud.com/not-saml
 provider = JumpCloud
 """
+)
 
 
 @pytest.fixture
@@ -193,7 +203,8 @@ def test_import_errors(hermetic_home: Path, tmp_path: Path) -> None:
     assert not (hermetic_home / ".jcsaml").exists()
 
 
-GO_INI_WRITTEN = """\
+GO_INI_WRITTEN = (
+    """\
 [production]
 name                    = production
 app_id                  =
@@ -207,24 +218,16 @@ timeout                 = 0
 aws_urn                 = urn:amazon:webservices
 aws_session_duration    = 7200
 aws_profile             = prod-admin
-resource_id             =
-subdomain               =
-role_arn                = arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO
-region                  = us-east-2
-http_attempts_count     =
-http_retry_delay        =
-credentials_file        =
-saml_cache              = false
-saml_cache_file         =
-target_url              =
-disable_remember_device = false
-disable_sessions        = false
+"""
+    + WRITTEN_BY_SAML2AWS
+    + """\
 download_browser_driver = false
 headless                = false
 prompter                =
 policy_file             = {policy}
 policy_arn_list = arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::012345678987:policy/NoDelete
 """
+)
 
 
 def test_a_file_as_go_ini_writes_it_imports_with_its_policies(
