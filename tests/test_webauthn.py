@@ -12,21 +12,7 @@ from typing import Any
 
 import pytest
 
-from jcsaml.errors import (
-    IdpProtocolError,
-    InputRequiredError,
-    NoRegisteredSecurityKeyError,
-    NoSecurityKeyError,
-    SecurityKeyAccessError,
-    SecurityKeyNotRegisteredError,
-    SecurityKeyPinError,
-    SecurityKeyPinLockedError,
-    SecurityKeyReplugError,
-    SecurityKeyTimeoutError,
-    SecurityKeyUserVerificationError,
-    WebAuthnError,
-    WebAuthnRpIdError,
-)
+from jcsaml import errors
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.testing.authenticator import SoftwareAuthenticator
 from jcsaml.testing.fakes import ScriptedPrompter
@@ -181,7 +167,7 @@ def test_verification_rejects_a_replayed_counter(key):
 
 def test_software_key_refuses_credentials_it_does_not_hold(key):
     authenticator, _, _ = key
-    with pytest.raises(SecurityKeyNotRegisteredError, match="hold none of the 1 credential"):
+    with pytest.raises(errors.SecurityKeyNotRegisteredError, match="hold none of the 1 credential"):
         authenticator.get_assertion(request_for(os.urandom(32)))
 
 
@@ -252,7 +238,7 @@ def test_parse_challenge_rejects_malformed_answers(mangle, reason):
     mangle(body)
     url = CONSOLE + "/userconsole/auth/webauthn"
 
-    with pytest.raises(IdpProtocolError, match=reason) as caught:
+    with pytest.raises(errors.IdpProtocolError, match=reason) as caught:
         parse_challenge(body, origin=CONSOLE, url=url)
 
     assert caught.value.url == url
@@ -260,13 +246,13 @@ def test_parse_challenge_rejects_malformed_answers(mangle, reason):
 
 
 def test_parse_challenge_without_registered_keys_says_so():
-    with pytest.raises(NoRegisteredSecurityKeyError, match="register one"):
+    with pytest.raises(errors.NoRegisteredSecurityKeyError, match="register one"):
         parse_challenge(challenge_body(), origin=CONSOLE)
 
 
 def test_parse_challenge_refuses_an_rp_id_the_console_may_not_use():
     body = challenge_body(b"cred", rpId="evil.example")
-    with pytest.raises(WebAuthnRpIdError, match="console_url"):
+    with pytest.raises(errors.WebAuthnRpIdError, match="console_url"):
         parse_challenge(body, origin=CONSOLE)
 
 
@@ -328,14 +314,14 @@ def test_any_allowed_credential_works_not_only_the_first():
 def test_no_security_key_plugged_in():
     device = Fido2Device(prompter=ScriptedPrompter(), find_devices=list)
 
-    with pytest.raises(NoSecurityKeyError, match="no security key found; plug it in"):
+    with pytest.raises(errors.NoSecurityKeyError, match="no security key found; plug it in"):
         device.get_assertion(request_for(b"cred"))
 
 
 def test_missing_fido2_package_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fido2.client", None)  # what Python does when it is absent
 
-    with pytest.raises(WebAuthnError, match=r"pip install 'fido2>=2.0'"):
+    with pytest.raises(errors.WebAuthnError, match=r"pip install 'fido2>=2.0'"):
         Fido2Device(prompter=ScriptedPrompter(), find_devices=list).get_assertion(
             request_for(b"cred")
         )
@@ -345,7 +331,7 @@ def test_security_key_without_permission_names_udev():
     def denied() -> list[Any]:
         raise PermissionError(13, "Permission denied", "/dev/hidraw0")
 
-    with pytest.raises(SecurityKeyAccessError, match=r"Permission denied.*/dev/hidraw"):
+    with pytest.raises(errors.SecurityKeyAccessError, match=r"Permission denied.*/dev/hidraw"):
         Fido2Device(prompter=ScriptedPrompter(), find_devices=denied).get_assertion(
             request_for(b"cred")
         )
@@ -383,7 +369,7 @@ def test_fido2_refuses_to_sign_for_another_site_before_touching_a_key(key):
     ctap = authenticator.ctap_device()
     request = request_for(credential_id, rp_id="evil.example")
 
-    with pytest.raises(WebAuthnRpIdError):
+    with pytest.raises(errors.WebAuthnRpIdError):
         Fido2Device(prompter=ScriptedPrompter(), find_devices=lambda: [ctap]).get_assertion(request)
     assert authenticator.counter == 0
 
@@ -406,7 +392,7 @@ def test_fido2_tries_each_plugged_in_key():
 
 def test_fido2_no_plugged_in_key_holds_a_credential(key):
     authenticator, _, _ = key
-    with pytest.raises(SecurityKeyNotRegisteredError, match=r"\(Key A\) hold none of the 2"):
+    with pytest.raises(errors.SecurityKeyNotRegisteredError, match=r"\(Key A\) hold none of the 2"):
         Fido2Device(
             prompter=ScriptedPrompter(), find_devices=lambda: [authenticator.ctap_device()]
         ).get_assertion(request_for(os.urandom(32), os.urandom(32)))
@@ -434,7 +420,7 @@ def test_fido2_wrong_pin_says_how_many_tries_are_left(key):
         prompter=prompter, find_devices=lambda: [authenticator.ctap_device()], pin_attempts=2
     )
 
-    with pytest.raises(SecurityKeyPinError, match="6 tries left") as caught:
+    with pytest.raises(errors.SecurityKeyPinError, match="6 tries left") as caught:
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
     assert caught.value.retries_left == 6
@@ -447,7 +433,7 @@ def test_fido2_three_wrong_pins_in_a_row_ask_for_a_replug(key):
         prompter=ScriptedPrompter(["1", "2", "3"]),
         find_devices=lambda: [authenticator.ctap_device()],
     )
-    with pytest.raises(SecurityKeyReplugError, match="unplug it, plug it back in"):
+    with pytest.raises(errors.SecurityKeyReplugError, match="unplug it, plug it back in"):
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
 
@@ -457,7 +443,7 @@ def test_fido2_blocked_pin(key):
     device = Fido2Device(
         prompter=ScriptedPrompter(["1"]), find_devices=lambda: [authenticator.ctap_device()]
     )
-    with pytest.raises(SecurityKeyPinLockedError, match="reset of the key"):
+    with pytest.raises(errors.SecurityKeyPinLockedError, match="reset of the key"):
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
 
@@ -466,7 +452,7 @@ def test_fido2_pin_cannot_be_typed_without_prompting(key):
     device = Fido2Device(
         prompter=NonInteractivePrompter(), find_devices=lambda: [authenticator.ctap_device()]
     )
-    with pytest.raises(InputRequiredError, match="a PIN can only be typed interactively"):
+    with pytest.raises(errors.InputRequiredError, match="a PIN can only be typed interactively"):
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
 
@@ -478,7 +464,7 @@ def test_fido2_required_verification_on_a_key_that_cannot(u2f_only):
         prompter=ScriptedPrompter(),
         find_devices=lambda: [authenticator.ctap_device(u2f_only=u2f_only)],
     )
-    with pytest.raises(SecurityKeyUserVerificationError, match=r"\(Basic Key\) cannot do"):
+    with pytest.raises(errors.SecurityKeyUserVerificationError, match=r"\(Basic Key\) cannot do"):
         device.get_assertion(request_for(credential_id, user_verification="required"))
 
 
@@ -490,7 +476,7 @@ def test_fido2_untouched_key_times_out(key, u2f_only):
         prompter=prompter,
         find_devices=lambda: [authenticator.ctap_device(u2f_only=u2f_only, touch=False)],
     )
-    with pytest.raises(SecurityKeyTimeoutError, match=r"not touched within 0\.3 s"):
+    with pytest.raises(errors.SecurityKeyTimeoutError, match=r"not touched within 0\.3 s"):
         device.get_assertion(request_for(credential_id, timeout_s=0.3))
     assert prompter.notices == ["Touch your security key"]
 
