@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,24 +37,22 @@ def _aws_app(slug: str, account_id: str, label: str) -> FakeApp:
     )
 
 
+def _other_app(slug: str, label: str, **more: Any) -> FakeApp:
+    """An application that is not AWS: no roles."""
+    return FakeApp(slug, roles=[], display_label=label, **more)
+
+
 APPS = [
     _aws_app("acme-prod-aws", PROD, "AWS Production"),
-    FakeApp(
+    _other_app(
         "github-com",
-        roles=[],
-        display_label="GitHub",
+        "GitHub",
         catalog_name="github-com",
         acs_url="https://github.com/orgs/acme/saml/consume",
         audience="https://github.com/orgs/acme",
     ),
     _aws_app("acme-dev-aws", DEV, "AWS Dev"),
-    FakeApp(
-        "mail",
-        roles=[],
-        display_label="Google Mail",
-        kind="bookmark",
-        bookmark_url="https://mail.google.com/",
-    ),
+    _other_app("mail", "Google Mail", kind="bookmark", bookmark_url="https://mail.google.com/"),
 ]
 
 

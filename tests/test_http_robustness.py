@@ -68,19 +68,15 @@ def test_gets_give_up_after_three_attempts(fake: FakeJumpCloud) -> None:
     assert fake.count("GET", "/userconsole/xsrf") == 3
 
 
-def test_429_honours_retry_after(fake: FakeJumpCloud) -> None:
-    fake.inject_fault("/userconsole/xsrf", "429", times=1, retry_after=7)
+@pytest.mark.parametrize(
+    ("retry_after", "delay"), [(7, 7.0), (3600, 30.0)], ids=["honoured", "huge-is-capped"]
+)
+def test_429_honours_retry_after(fake: FakeJumpCloud, retry_after: int, delay: float) -> None:
+    fake.inject_fault("/userconsole/xsrf", "429", times=1, retry_after=retry_after)
     sleeps = Sleeps()
     sign_in(client(fake, sleeps))
-    assert sleeps.delays == [7.0]
+    assert sleeps.delays == [delay]
     assert fake.count("GET", "/userconsole/xsrf") == 2
-
-
-def test_a_huge_retry_after_is_capped(fake: FakeJumpCloud) -> None:
-    fake.inject_fault("/userconsole/xsrf", "429", times=1, retry_after=3600)
-    sleeps = Sleeps()
-    sign_in(client(fake, sleeps))
-    assert sleeps.delays == [30.0]
 
 
 def test_dropped_connections_on_a_get_are_retried(fake: FakeJumpCloud) -> None:
