@@ -81,3 +81,10 @@ SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W
 def scratch_home() -> tempfile.TemporaryDirectory[str]:
     """A temporary directory, removed on leaving the ``with`` block, for one example's home."""
     return tempfile.TemporaryDirectory(dir=SCRATCH)
+
+
+def world_writable_directory(path: Path) -> Path:
+    """A new directory at ``path`` that every user may write in: no safe place for a cache."""
+    path.mkdir()
+    path.chmod(0o777)
+    return path

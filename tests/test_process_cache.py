@@ -14,6 +14,7 @@ from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
 from jcsaml.errors import UnsafeDirectoryError
+from tests.conftest import world_writable_directory
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
@@ -180,9 +181,7 @@ def test_temporary_files_of_a_killed_writer_are_removed_and_never_listed(
 def test_a_world_writable_parent_of_xdg_cache_home_is_refused(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    parent = tmp_path / "shared"
-    parent.mkdir()
-    parent.chmod(0o777)
+    parent = world_writable_directory(tmp_path / "shared")
     cache = parent / "cache"
     environ = {**env, "XDG_CACHE_HOME": str(cache)}
     with pytest.raises(UnsafeDirectoryError) as refused:

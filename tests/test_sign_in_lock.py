@@ -12,6 +12,7 @@ import pytest
 
 from jcsaml.errors import UnsafeDirectoryError
 from jcsaml.sign_in_lock import lock_name, sign_in_lock
+from tests.conftest import world_writable_directory
 
 # Holds the lock of account "production" until its stdin closes.
 HOLDER = """
@@ -83,9 +84,7 @@ def test_other_accounts_and_roles_do_not_wait(environ: dict[str, str]) -> None:
 def test_a_lock_directory_under_a_world_writable_parent_is_refused(
     environ: dict[str, str], tmp_path: Path
 ) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
+    shared = world_writable_directory(tmp_path / "shared")
     unsafe = {**environ, "XDG_CACHE_HOME": str(shared / "cache")}
     refused = pytest.raises(UnsafeDirectoryError, match=rf"{shared} is writable by other users")
     with refused, sign_in_lock("production", "", bound=60, environ=unsafe):
