@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,20 @@ class Admin:
         return {"providers": providers, "roles": roles}
 
 
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
+@pytest.fixture(scope="module")
+def running_aws() -> Iterator[LocalAws]:
     with LocalAws(aws_managed_policies=True) as local:
         yield local
+
+
+@pytest.fixture
+def aws(running_aws: LocalAws) -> LocalAws:
+    """The module's LocalAws, as if just started: moto's state reset, no call recorded."""
+    request = urllib.request.Request(running_aws.endpoint_url + "/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    running_aws.calls.clear()
+    return running_aws
 
 
 @pytest.fixture
