@@ -391,29 +391,46 @@ def test_sixteen_concurrent_writers_all_land(path):
 
 
 PROFILES = 150
-KILLED_WRITER = r"""
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.credentials_file import CredentialsFile
-import filelock  # imported by the first save: load it before saying ready
 
-store = CredentialsFile(Path(sys.argv[1]))
-generation, profiles = int(sys.argv[2]), int(sys.argv[3])
-print("ready", flush=True)
-while True:
-    generation += 1
-    index = generation % profiles
-    tag = f"P{index:03d}G{generation:09d}"
-    store.save(f"p{index:03d}", AwsCredentials(
-        access_key_id="ASIA" + tag,
-        secret_access_key="S" + tag,
-        session_token="T" + tag + "/" + "x" * 1000,
-        expiration=datetime(2030, 1, 1, tzinfo=UTC),
-        role_arn="arn:aws:iam::012345678987:role/Admin",
-    ))
-"""
+
+def save_generations_forever(path: Path, generation: int, ready: int) -> None:
+    """In a forked child: say "ready" on the pipe ``ready``, then save profile after profile,
+    each tagged with the next generation, until killed."""
+    store = CredentialsFile(path)
+    os.write(ready, b"ready\n")
+    while True:
+        generation += 1
+        index = generation % PROFILES
+        tag = f"P{index:03d}G{generation:09d}"
+        store.save(
+            f"p{index:03d}",
+            AwsCredentials(
+                access_key_id="ASIA" + tag,
+                secret_access_key="S" + tag,
+                session_token="T" + tag + "/" + "x" * 1000,
+                expiration=datetime(2030, 1, 1, tzinfo=UTC),
+                role_arn="arn:aws:iam::012345678987:role/Admin",
+            ),
+        )
+
+
+def start_writer(path: Path, generation: int) -> int:
+    """A writer process, ready to save (its modules loaded), forked from this one rather than
+    started afresh: the test kills many. Returns its process id."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            save_generations_forever(path, generation, write_end)
+        finally:
+            os._exit(1)  # never back into the test runner
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        assert ready.readline() == "ready\n"
+    return pid
+
+
 _TAG = re.compile(r"P(\d{3})G(\d{9})")
 
 
@@ -466,18 +483,10 @@ def test_writer_killed_mid_write_leaves_the_old_or_the_new_file(path):
     caught_mid_write = 0
     while kills < 30 and time.monotonic() < deadline:
         kills += 1
-        writer = subprocess.Popen(
-            [sys.executable, "-c", KILLED_WRITER, str(path), str(kills * 10**6), str(PROFILES)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
-        assert writer.stdout is not None
-        assert writer.stdout.readline() == "ready\n"
+        writer = start_writer(path, kills * 10**6)
         time.sleep(rng.uniform(0, 0.06))
-        writer.send_signal(signal.SIGKILL)
-        writer.wait()
-        writer.stdout.close()
+        os.kill(writer, signal.SIGKILL)
+        os.waitpid(writer, 0)
 
         now = generations(path)
         for profile, generation in now.items():
