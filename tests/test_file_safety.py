@@ -250,7 +250,8 @@ def test_concurrent_updates_of_different_keys_lose_nothing(tmp_path: Path) -> No
     config = tmp_path / "config"
     update_account("shared", {"url": URL}, path=config)
     jobs = [(str(config), key, 10) for key in ROUND_VALUES]
-    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+    # Forked, not spawned: the workers need no fresh interpreter to be separate processes.
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
         pool.map(_set_key_repeatedly, jobs)
     section = IniDocument.parse(config.read_text(), inline_comments=True).section("shared")
     assert section == {"url": URL, **{key: value(9) for key, value in ROUND_VALUES.items()}}
