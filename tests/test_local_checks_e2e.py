@@ -4,14 +4,17 @@
 # ruff: noqa: F811  (the fixtures imported from test_cli_e2e are test parameters here)
 from __future__ import annotations
 
+import io
+import multiprocessing
+import os
 import resource
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 
 import filelock
 
+from jcsaml.cli import Context, main
 from jcsaml.inifile import lock_path_for
 from tests.filesystem import read_only
 from tests.test_cli_e2e import (  # noqa: F401
@@ -162,6 +165,21 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
     assert "region" not in world.config.read_text()
 
 
+def configure_rounds(job: tuple[dict[str, str], str, list[str]]) -> list[str]:
+    """In a worker process: jcsaml configure of account production, setting ``flag`` to each
+    value in turn, as the CLI does in the environment given; the errors of failed runs."""
+    environ, flag, values = job
+    os.environ.clear()
+    os.environ.update(environ)
+    failures = []
+    for value in values:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["configure", "-a", "production", flag, value, "--skip-prompt"]
+        if main(argv, context=Context(environ=environ, stdout=out, stderr=err)) != 0:
+            failures.append(err.getvalue())
+    return failures
+
+
 def test_concurrent_configure_runs_lose_no_change(world: World) -> None:
     configured(world)
     flags: dict[str, Callable[[int], str]] = {
@@ -174,21 +192,10 @@ def test_concurrent_configure_runs_lose_no_change(world: World) -> None:
         "--role": lambda n: f"arn:aws:iam::012345678987:role/Role{n}",
         "--session-duration": lambda n: str(900 + n),
     }
-    failures: list[str] = []
-
-    def rounds(flag: str) -> None:
-        for n in range(10):
-            result = world.run(
-                "configure", "-a", "production", flag, flags[flag](n), "--skip-prompt"
-            )
-            if result.status != 0:
-                failures.append(result.stderr)
-
-    threads = [threading.Thread(target=rounds, args=(flag,)) for flag in flags]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    jobs = [(world.env, flag, [value(n) for n in range(10)]) for flag, value in flags.items()]
+    # One process per flag, forked rather than started afresh: what runs at once is processes.
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        failures = [stderr for done in pool.map(configure_rounds, jobs) for stderr in done]
     assert failures == []
     text = world.config.read_text()
     for line in (
