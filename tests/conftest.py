@@ -88,3 +88,17 @@ def world_writable_directory(path: Path) -> Path:
     path.mkdir()
     path.chmod(0o777)
     return path
+
+
+def run_python(
+    source: str, *, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``source`` run by a fresh interpreter (``python -c``), its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-c", source],
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -27,6 +25,7 @@ from jcsaml.errors import (
 from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.jumpcloud import SESSION_COOKIE, FakeApp, FakeJumpCloud, FakeUser
+from tests.conftest import run_python
 
 PRINCIPAL = "arn:aws:iam::012345678987:saml-provider/JumpCloud"
 ROLE = "arn:aws:iam::012345678987:role/ReadOnly"
@@ -181,9 +180,7 @@ def test_a_gzip_bomb_is_refused_under_a_memory_bound(fake: FakeJumpCloud) -> Non
         """
     )
     fake.inject_fault("/userconsole/xsrf", "bomb")
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("refused:") and "larger than 4 MiB" in lines[0]

@@ -13,7 +13,7 @@ import pytest
 
 from jcsaml.secret_store import DeferredStore, MemoryStore
 from jcsaml.signin import SignInWarmup
-from tests.conftest import cli_environment
+from tests.conftest import cli_environment, run_python
 
 
 class CountingFactory:
@@ -98,14 +98,7 @@ RUN_STATUS = (
 
 
 def test_the_full_cli_ends_as_a_normal_exit_would(hermetic_home: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_STATUS],
-        env=cli_environment(hermetic_home),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = run_python(RUN_STATUS, env=cli_environment(hermetic_home), timeout=60)
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert lines[0] == "No credentials from jcsaml."

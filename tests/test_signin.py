@@ -22,6 +22,7 @@ from jcsaml.secret_store import MemoryStore, password_key, session_key
 from jcsaml.signin import cached_credentials, login
 from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
+from tests.conftest import run_python
 
 ACCOUNT = "012345678987"
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"
@@ -462,16 +463,7 @@ print(sorted(t.name for t in threading.enumerate() if t.name == "jcsaml-warmup")
 def test_a_failed_sign_in_lets_the_warmup_finish_before_the_error_goes_up() -> None:
     """In a fresh interpreter the warm-up is still importing when the sign-in fails; a daemon
     thread importing while the interpreter exits can abort it instead of exiting with status 1."""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-c", WARMUP_AFTER_A_FAILED_SIGN_IN],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(WARMUP_AFTER_A_FAILED_SIGN_IN)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 

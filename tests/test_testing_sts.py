@@ -31,6 +31,7 @@ from jcsaml.testing.idp import (
     sign_saml_response,
 )
 from jcsaml.testing.sts import LocalAws, saml_trust_policy
+from tests.conftest import run_python
 
 ACCOUNT = "012345678987"
 
@@ -84,13 +85,7 @@ print("handler installed only while running")
 
 def test_handler_is_installed_only_while_running() -> None:
     # In a process of its own: in this one, another test's LocalAws may be running.
-    done = subprocess.run(
-        [sys.executable, "-c", HANDLER_CHECK],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(HANDLER_CHECK)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "handler installed only while running"
 
