@@ -82,12 +82,6 @@ def test_runbook_config_is_read_field_by_field() -> None:
 
 def test_prompting_config_takes_the_defaults_openssl_offers() -> None:
     request = parse_openssl_config(PROMPTING_CONFIG)
-    # The bare fields are questions; without a _default openssl leaves the field out.
-    assert request.subject == (
-        ("countryName", "GB"),
-        ("organizationName", "Acme Ltd"),
-        ("commonName", "acme-idp"),
-    )
     assert (request.days, request.digest, request.bits) == (730, "sha512", 2048)
 
 
@@ -362,14 +356,41 @@ countryName = optional
 """
 
 
+@pytest.mark.parametrize(
+    ("config", "subject"),
+    [
+        # The bare fields are questions; without a _default openssl leaves the field out.
+        (PROMPTING_CONFIG, (("C", "GB"), ("O", "Acme Ltd"), ("CN", "acme-idp"))),
+        (
+            OPENSSL_SYNTAX_CONFIG,
+            (
+                ("C", "US"),
+                ("O", "Acme Rocket # Products"),
+                ("OU", "Ops # Security"),
+                ("CN", "one two"),
+            ),
+        ),
+    ],
+    ids=["prompting-defaults", "openssl-syntax"],
+)
+def test_the_subject_is_the_one_openssl_would_make(
+    config: str, subject: tuple[tuple[str, str], ...]
+) -> None:
+    assert parse_openssl_config(config).subject == tuple(
+        (FIELD_NAMES[short], value) for short, value in subject
+    )
+
+
+FIELD_NAMES = {
+    "C": "countryName",
+    "O": "organizationName",
+    "OU": "organizationalUnitName",
+    "CN": "commonName",
+}
+
+
 def test_openssl_syntax_is_followed() -> None:
     request = parse_openssl_config(OPENSSL_SYNTAX_CONFIG)
-    assert request.subject == (
-        ("countryName", "US"),
-        ("organizationName", "Acme Rocket # Products"),
-        ("organizationalUnitName", "Ops # Security"),
-        ("commonName", "one two"),
-    )
     assert request.days == 730 and request.openssl_would_use_30_days
     assert request.read == ("req", "dn", "ca", "CA_default")
     assert request.ignored == ("policy_anything",)
