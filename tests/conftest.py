@@ -10,8 +10,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from jcsaml.testing.idp import IdpKeyPair
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,3 +106,11 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    """The IdP's signing key pair, one per test module."""
+    from jcsaml.testing.idp import IdpKeyPair
+
+    return IdpKeyPair.generate()

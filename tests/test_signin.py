@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -32,11 +33,6 @@ BILLING = "arn:aws:iam::111122223333:role/AccountsPayable"
 URL = "https://sso.jumpcloud.com/saml2/acme"
 
 
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
 def page_for(
     keys: IdpKeyPair,
     roles: list[tuple[str, str]],
@@ -50,6 +46,13 @@ def page_for(
         relay_state="",
         form_action="https://signin.aws.amazon.com/saml",
     )
+
+
+def login_to_ro(keys: IdpKeyPair, account: Account, **options: Any) -> AwsCredentials:
+    """login() of ``account``, reading no variables, with a JumpCloud that offers the one role
+    RO (unless ``authenticator`` is given) and an STS that grants it."""
+    options.setdefault("authenticator", FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])))
+    return login(account, environ={}, sts_client=FakeStsClient([sts_answer(RO)]), **options)
 
 
 def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
@@ -153,13 +156,11 @@ def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) 
             authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")),
         )
     assert secrets.get(password_key(account, "alice")) is None
-    login(
+    login_to_ro(
+        keys,
         account,
         prompter=ScriptedPrompter(["right"]),
         secrets=secrets,
-        environ={},
-        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
-        sts_client=FakeStsClient([sts_answer(RO)]),
     )
     assert secrets.get(password_key(account, "alice")) == "right"
 
@@ -167,13 +168,11 @@ def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) 
 def test_password_given_by_flag_or_variable_is_not_saved(keys: IdpKeyPair) -> None:
     account = Account(name="p", url=URL, username="alice")
     secrets = MemoryStore()
-    login(
+    login_to_ro(
+        keys,
         account,
         password="from-ci",
         secrets=secrets,
-        environ={},
-        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
-        sts_client=FakeStsClient([sts_answer(RO)]),
     )
     assert secrets.get(password_key(account, "alice")) is None
 
@@ -183,13 +182,12 @@ def test_saved_password_is_used_without_prompting(keys: IdpKeyPair) -> None:
     secrets = MemoryStore()
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
-    login(
+    login_to_ro(
+        keys,
         account,
         prompter=NonInteractivePrompter(),
         secrets=secrets,
         authenticator=auth,
-        sts_client=FakeStsClient([sts_answer(RO)]),
-        environ={},
     )
     assert auth.seen[0].password == "saved-pw"
 
@@ -200,13 +198,12 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     prompter = ScriptedPrompter([""])
-    login(
+    login_to_ro(
+        keys,
         account,
         prompter=prompter,
         secrets=secrets,
         authenticator=auth,
-        sts_client=FakeStsClient([sts_answer(RO)]),
-        environ={},
     )
     assert auth.seen[0].password == "saved-pw"
     assert "Enter reuses" in prompter.asked[0]
@@ -215,13 +212,12 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
 def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)], subject="bob@acme.example"))
     prompter = ScriptedPrompter(["bob@acme.example", "pw"])
-    login(
+    login_to_ro(
+        keys,
         Account(name="p", url=URL, mfa="TOTP"),
         prompter=prompter,
         authenticator=auth,
-        sts_client=FakeStsClient([sts_answer(RO)]),
         mfa_token="123456",
-        environ={},
     )
     assert auth.seen[0].username == "bob@acme.example"
     assert auth.seen[0].mfa == "TOTP" and auth.seen[0].mfa_token == "123456"
@@ -292,13 +288,12 @@ def test_rejected_password_is_asked_again_naming_the_user(keys: IdpKeyPair) -> N
     secrets = MemoryStore()
     prompter = ScriptedPrompter(["typo", "right"])
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login(
+    login_to_ro(
+        keys,
         account,
         prompter=prompter,
         secrets=secrets,
-        environ={},
         authenticator=auth,
-        sts_client=FakeStsClient([sts_answer(RO)]),
     )
     assert prompter.asked == ["JumpCloud password", "JumpCloud password for alice"]
     assert "rejected the password for alice" in prompter.notices[0]
@@ -341,13 +336,12 @@ def test_interactively_a_rejected_saved_password_is_asked_again(keys: IdpKeyPair
     secrets.set(password_key(account, "alice"), "old-password")
     prompter = ScriptedPrompter(["", "new-password"])  # Enter reuses the saved one first
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login(
+    login_to_ro(
+        keys,
         account,
         prompter=prompter,
         secrets=secrets,
-        environ={},
         authenticator=auth,
-        sts_client=FakeStsClient([sts_answer(RO)]),
     )
     assert "the password saved in the OS keyring for alice" in prompter.notices[0]
     assert secrets.get(password_key(account, "alice")) == "new-password"
@@ -377,14 +371,12 @@ def test_force_keeps_the_saved_session_until_a_new_sign_in_works(keys: IdpKeyPai
         )
     assert failing.resumed == []  # force: not used...
     assert secrets.get(session_key(account, "alice")) == "live-session"  # ...but kept
-    login(
+    login_to_ro(
+        keys,
         account,
         password="pw",
         force=True,
         secrets=secrets,
-        environ={},
-        authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])),
-        sts_client=FakeStsClient([sts_answer(RO)]),
     )
     assert secrets.get(session_key(account, "alice")) == "session-state"
 

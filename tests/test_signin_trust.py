@@ -23,17 +23,9 @@ from jcsaml.saml import certificate_sha256, show_fingerprint
 from jcsaml.signin import CertificatePinner, login
 from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
+from tests.test_signin import PRINCIPAL, RO, URL
 
-ACCOUNT = "012345678987"
-PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"
-RO = f"arn:aws:iam::{ACCOUNT}:role/AcmeJumpCloudAdminRO"
-URL = "https://sso.jumpcloud.com/saml2/acme"
 EMAIL = "alice@acme.example"
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,6 @@ PROVIDER = "arn:aws:iam::012345678987:saml-provider/JumpCloud"
 ROLE_ATTR = "https://aws.amazon.com/SAML/Attributes/Role"
 
 
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
 def _verified(xml: bytes, keys: IdpKeyPair, **kwargs: object) -> etree._Element:
     """What signxml reports as signed by ``keys``' certificate."""
     result = XMLVerifier().verify(xml, x509_cert=keys.cert_pem.decode(), **kwargs)  # type: ignore[arg-type]
