@@ -9,12 +9,14 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.testing.idp import IdpKeyPair
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,3 +116,47 @@ def keys() -> IdpKeyPair:
     from jcsaml.testing.idp import IdpKeyPair
 
     return IdpKeyPair.generate()
+
+
+def fresh_credentials(
+    role_arn: str = "arn:aws:iam::012345678987:role/Admin",
+    *,
+    lasting: timedelta = timedelta(hours=1),
+    **fields: str,
+) -> AwsCredentials:
+    """Credentials for ``role_arn`` that expire ``lasting`` from now: access key ASIACACHED,
+    secret "s" and token "t" unless ``fields`` say otherwise."""
+    from jcsaml.aws_credentials import AwsCredentials
+
+    values = {"access_key_id": "ASIACACHED", "secret_access_key": "s", "session_token": "t"}
+    return AwsCredentials(
+        **{**values, **fields}, expiration=datetime.now(UTC) + lasting, role_arn=role_arn
+    )
+
+
+def cached_account(
+    home: Path,
+    credentials: AwsCredentials,
+    *,
+    name: str = "production",
+    role_arn: str = "",
+    profile: bool = True,
+    process: bool = False,
+) -> dict[str, str]:
+    """Account ``name`` (with ``role_arn``) in the config file under ``home``, ``credentials``
+    saved in its profile and, with ``process``, in credential-process's cache; returns the
+    environment of a CLI run there (see :func:`cli_environment`)."""
+    from jcsaml import process_cache
+    from jcsaml.config import Account, save_account
+    from jcsaml.credentials_file import CredentialsFile
+
+    environment = cli_environment(home)
+    save_account(
+        Account(name=name, url="https://sso.jumpcloud.com/saml2/acme", role_arn=role_arn),
+        path=Path(environment["JCSAML_CONFIG"]),
+    )
+    if profile:
+        CredentialsFile(Path(environment["AWS_SHARED_CREDENTIALS_FILE"])).save(name, credentials)
+    if process:
+        process_cache.save(name, role_arn, credentials, environ=environment)
+    return environment

@@ -15,21 +15,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import trustme
 
-from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.console import get_signin_token
 from jcsaml.errors import ConsoleUnavailableError, StsTimeoutError
 from jcsaml.saml import AwsRole
 from jcsaml.sts import assume_role_with_saml
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from tests.conftest import CliResult, cli_environment, run_cli
+from tests.conftest import CliResult, cli_environment, fresh_credentials, run_cli
 
 EMAIL = "alice@acme.example"
 PASSWORD = "correct horse battery staple"
@@ -447,12 +445,8 @@ def test_a_dripping_sts_gives_up_at_sts_timeout(
 def test_a_dripping_federation_endpoint_gives_up_at_its_timeout(
     monkeypatch: pytest.MonkeyPatch, tls: dict[str, object], framing: str
 ) -> None:
-    credentials = AwsCredentials(
-        access_key_id="ASIAEXAMPLE",
-        secret_access_key="secret",
-        session_token="token",
-        expiration=datetime.now(UTC) + timedelta(hours=1),
-        role_arn=ROLE,
+    credentials = fresh_credentials(
+        ROLE, access_key_id="ASIAEXAMPLE", secret_access_key="secret", session_token="token"
     )
     with DripServer(framing, tls["context"]) as drip:  # type: ignore[arg-type]
         for key, value in tls["env"].items():  # type: ignore[attr-defined]

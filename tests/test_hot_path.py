@@ -11,16 +11,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
-from jcsaml.credentials_file import CredentialsFile
 from jcsaml.shell_script import SHELLS
-from tests.conftest import cli_environment, run_cli
+from tests.conftest import cached_account, cli_environment, fresh_credentials, run_cli
 
 HEAVY = (
     "boto3",
@@ -87,22 +85,8 @@ def top_level(modules: set[str]) -> set[str]:
 
 @pytest.fixture
 def cached_profile(hermetic_home: Path) -> dict[str, str]:
-    save_account(
-        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme"),
-        path=hermetic_home / ".jcsaml",
-    )
-    CredentialsFile(hermetic_home / ".aws" / "credentials").save(
-        "production",
-        AwsCredentials(
-            access_key_id="ASIACACHED",
-            secret_access_key="s",
-            session_token="t",
-            expiration=datetime.now(UTC) + timedelta(hours=1),
-            role_arn="arn:aws:iam::012345678987:role/Admin",
-            assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
-        ),
-    )
-    return cli_environment(hermetic_home)
+    credentials = fresh_credentials(assumed_role_arn=ASSUMED)
+    return cached_account(hermetic_home, credentials)
 
 
 def test_exec_with_cached_credentials_imports_nothing_heavy(cached_profile: dict[str, str]) -> None:
@@ -214,32 +198,22 @@ def test_a_command_that_cannot_be_run_is_reported_by_the_full_cli(
 
 
 ROLE = "arn:aws:iam::012345678987:role/Admin"
+ASSUMED = "arn:aws:sts::012345678987:assumed-role/Admin/alice"
 
 
 @pytest.fixture
 def cached_everywhere(hermetic_home: Path) -> dict[str, str]:
     """An account whose profile and credential-process cache both hold valid credentials;
     the values need quoting in every shell."""
-    from jcsaml import process_cache
-
-    save_account(
-        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=ROLE),
-        path=hermetic_home / ".jcsaml",
-    )
     (hermetic_home / ".aws").mkdir(exist_ok=True)
     (hermetic_home / ".aws" / "config").write_text("[profile production]\nregion = eu-west-1\n")
-    credentials = AwsCredentials(
-        access_key_id="ASIACACHED",
+    credentials = fresh_credentials(
+        ROLE,
         secret_access_key='it\'s a "secret" $HOME `x` \\ key',
         session_token="t/o+k=e n",
-        expiration=datetime.now(UTC) + timedelta(hours=1),
-        role_arn=ROLE,
-        assumed_role_arn="arn:aws:sts::012345678987:assumed-role/Admin/alice",
+        assumed_role_arn=ASSUMED,
     )
-    env = cli_environment(hermetic_home)
-    CredentialsFile(hermetic_home / ".aws" / "credentials").save("production", credentials)
-    process_cache.save("production", ROLE, credentials, environ=env)
-    return env
+    return cached_account(hermetic_home, credentials, role_arn=ROLE, process=True)
 
 
 LIGHT_RUNS = [
@@ -311,13 +285,7 @@ def test_credential_process_near_its_margin_takes_the_full_cli(
 
     found = process_cache.load("production", ROLE, environ=cached_everywhere)
     assert found is not None
-    soon = AwsCredentials(
-        access_key_id="ASIASOON",
-        secret_access_key="s",
-        session_token="t",
-        expiration=datetime.now(UTC) + timedelta(minutes=14),
-        role_arn=ROLE,
-    )
+    soon = fresh_credentials(ROLE, lasting=timedelta(minutes=14), access_key_id="ASIASOON")
     process_cache.save("production", ROLE, soon, environ=cached_everywhere)
     status, modules = imported_modules(
         ["-m", "jcsaml", "credential-process", "-a", "production", "--skip-prompt"],
@@ -331,22 +299,9 @@ def test_credential_process_near_its_margin_takes_the_full_cli(
 def test_credential_process_with_cached_credentials_takes_the_light_path(
     hermetic_home: Path,
 ) -> None:
-    from jcsaml import process_cache
-
     role = "arn:aws:iam::012345678987:role/Admin"
-    save_account(
-        Account(name="production", url="https://sso.jumpcloud.com/saml2/acme", role_arn=role),
-        path=hermetic_home / ".jcsaml",
-    )
-    credentials = AwsCredentials(
-        access_key_id="ASIACACHED",
-        secret_access_key="s",
-        session_token="t",
-        expiration=datetime.now(UTC) + timedelta(hours=1),
-        role_arn=role,
-    )
-    env = cli_environment(hermetic_home)
-    process_cache.save("production", role, credentials, environ=env)
+    credentials = fresh_credentials(role)
+    env = cached_account(hermetic_home, credentials, role_arn=role, profile=False, process=True)
     status, modules = imported_modules(
         ["-m", "jcsaml", "credential-process", "-a", "production", "--skip-prompt"], env
     )

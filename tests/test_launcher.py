@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import jcsaml
 from jcsaml import launcher
 from jcsaml.cli import _parse, build_parser, common_defaults
-from tests.conftest import cli_environment, run_cli
+from tests.conftest import cached_account, cli_environment, fresh_credentials, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -284,29 +284,8 @@ def test_nothing_to_run_is_not_a_light_path() -> None:
 def test_credential_process_declines_what_argparse_refuses(
     hermetic_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from jcsaml import process_cache
-    from jcsaml.aws_credentials import AwsCredentials
-    from jcsaml.config import Account, save_account
-
-    save_account(
-        Account(name="prod", url="https://sso.jumpcloud.com/saml2/acme"),
-        path=hermetic_home / "jcsaml.ini",
-    )
-    environ = {"HOME": str(hermetic_home), "JCSAML_CONFIG": str(hermetic_home / "jcsaml.ini")}
-    process_cache.save(
-        "prod",
-        "",
-        AwsCredentials(
-            access_key_id="ASIACACHED",
-            secret_access_key="s",
-            session_token="t",
-            expiration=datetime.now(UTC) + timedelta(hours=1),
-            role_arn="arn:aws:iam::012345678987:role/Admin",
-        ),
-        environ=environ,
-    )
+    cached = fresh_credentials()
+    environ = cached_account(hermetic_home, cached, name="prod", profile=False, process=True)
     assert launcher.light(["credential-process", "-a", "prod"], environ) == 0
     assert '"AccessKeyId": "ASIACACHED"' in capsys.readouterr().out
     for extra in (["--"], ["extra"], ["--debug"], ["--force"]):
