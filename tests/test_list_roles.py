@@ -28,6 +28,10 @@ P_PRINCIPAL = f"arn:aws:iam::{PROD}:saml-provider/JumpCloud"
 D_PRINCIPAL = f"arn:aws:iam::{DEV}:saml-provider/JumpCloud"
 
 
+#: What a test signs in through: the CLI's environment, the fake JumpCloud and the local AWS.
+World = tuple[dict[str, str], FakeJumpCloud, LocalAws]
+
+
 def test_role_listings_sorted_aliased_and_deduplicated() -> None:
     roles = [
         AwsRole(D_ROLE, D_PRINCIPAL),
@@ -65,7 +69,7 @@ def configure(environment: dict[str, str], jumpcloud: FakeJumpCloud, *extra: str
 
 
 @pytest.fixture
-def env(hermetic_home: Path) -> Iterator[tuple[dict[str, str], FakeJumpCloud, LocalAws]]:
+def env(hermetic_home: Path) -> Iterator[World]:
     app = FakeApp(
         slug="acme-aws",
         roles=[(P_ROLE, P_PRINCIPAL), (P_ADMIN, P_PRINCIPAL), (D_ROLE, D_PRINCIPAL)],
@@ -80,9 +84,7 @@ def env(hermetic_home: Path) -> Iterator[tuple[dict[str, str], FakeJumpCloud, Lo
         yield environment, jumpcloud, aws
 
 
-def list_roles(
-    env: tuple[dict[str, str], FakeJumpCloud, LocalAws], *extra: str, **more: str
-) -> CliResult:
+def list_roles(env: World, *extra: str, **more: str) -> CliResult:
     environment, jumpcloud, _ = env
     return run_cli(
         "list-roles",
@@ -100,7 +102,7 @@ def list_roles(
 
 
 def test_list_roles_json_from_one_sign_in(
-    env: tuple[dict[str, str], FakeJumpCloud, LocalAws],
+    env: World,
 ) -> None:
     _, jumpcloud, aws = env
     result = list_roles(env, "--json")
@@ -133,7 +135,7 @@ def test_list_roles_json_from_one_sign_in(
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_list_roles_table(env: tuple[dict[str, str], FakeJumpCloud, LocalAws]) -> None:
+def test_list_roles_table(env: World) -> None:
     result = list_roles(env)
     assert result.status == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -149,7 +151,7 @@ def test_list_roles_table(env: tuple[dict[str, str], FakeJumpCloud, LocalAws]) -
 
 
 def test_list_roles_with_a_wrong_password(
-    env: tuple[dict[str, str], FakeJumpCloud, LocalAws],
+    env: World,
 ) -> None:
     result = list_roles(env, JCSAML_PASSWORD="wrong")
     assert result.status == 1
@@ -159,7 +161,7 @@ def test_list_roles_with_a_wrong_password(
 
 
 def test_bad_account_aliases_are_refused(
-    env: tuple[dict[str, str], FakeJumpCloud, LocalAws],
+    env: World,
 ) -> None:
     environment, _, _ = env
     config = Path(environment["JCSAML_CONFIG"])
@@ -173,7 +175,7 @@ def test_bad_account_aliases_are_refused(
 
 
 def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(
-    env: tuple[dict[str, str], FakeJumpCloud, LocalAws],
+    env: World,
 ) -> None:
     from jcsaml.saml import certificate_sha256, show_fingerprint
 

@@ -156,24 +156,14 @@ def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) 
             authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")),
         )
     assert secrets.get(password_key(account, "alice")) is None
-    login_to_ro(
-        keys,
-        account,
-        prompter=ScriptedPrompter(["right"]),
-        secrets=secrets,
-    )
+    login_to_ro(keys, account, prompter=ScriptedPrompter(["right"]), secrets=secrets)
     assert secrets.get(password_key(account, "alice")) == "right"
 
 
 def test_password_given_by_flag_or_variable_is_not_saved(keys: IdpKeyPair) -> None:
     account = Account(name="p", url=URL, username="alice")
     secrets = MemoryStore()
-    login_to_ro(
-        keys,
-        account,
-        password="from-ci",
-        secrets=secrets,
-    )
+    login_to_ro(keys, account, password="from-ci", secrets=secrets)
     assert secrets.get(password_key(account, "alice")) is None
 
 
@@ -183,11 +173,7 @@ def test_saved_password_is_used_without_prompting(keys: IdpKeyPair) -> None:
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     login_to_ro(
-        keys,
-        account,
-        prompter=NonInteractivePrompter(),
-        secrets=secrets,
-        authenticator=auth,
+        keys, account, prompter=NonInteractivePrompter(), secrets=secrets, authenticator=auth
     )
     assert auth.seen[0].password == "saved-pw"
 
@@ -198,13 +184,7 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     prompter = ScriptedPrompter([""])
-    login_to_ro(
-        keys,
-        account,
-        prompter=prompter,
-        secrets=secrets,
-        authenticator=auth,
-    )
+    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert auth.seen[0].password == "saved-pw"
     assert "Enter reuses" in prompter.asked[0]
 
@@ -288,13 +268,7 @@ def test_rejected_password_is_asked_again_naming_the_user(keys: IdpKeyPair) -> N
     secrets = MemoryStore()
     prompter = ScriptedPrompter(["typo", "right"])
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login_to_ro(
-        keys,
-        account,
-        prompter=prompter,
-        secrets=secrets,
-        authenticator=auth,
-    )
+    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert prompter.asked == ["JumpCloud password", "JumpCloud password for alice"]
     assert "rejected the password for alice" in prompter.notices[0]
     assert "2 attempts left" in prompter.notices[0]
@@ -336,13 +310,7 @@ def test_interactively_a_rejected_saved_password_is_asked_again(keys: IdpKeyPair
     secrets.set(password_key(account, "alice"), "old-password")
     prompter = ScriptedPrompter(["", "new-password"])  # Enter reuses the saved one first
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login_to_ro(
-        keys,
-        account,
-        prompter=prompter,
-        secrets=secrets,
-        authenticator=auth,
-    )
+    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert "the password saved in the OS keyring for alice" in prompter.notices[0]
     assert secrets.get(password_key(account, "alice")) == "new-password"
 
@@ -371,13 +339,7 @@ def test_force_keeps_the_saved_session_until_a_new_sign_in_works(keys: IdpKeyPai
         )
     assert failing.resumed == []  # force: not used...
     assert secrets.get(session_key(account, "alice")) == "live-session"  # ...but kept
-    login_to_ro(
-        keys,
-        account,
-        password="pw",
-        force=True,
-        secrets=secrets,
-    )
+    login_to_ro(keys, account, password="pw", force=True, secrets=secrets)
     assert secrets.get(session_key(account, "alice")) == "session-state"
 
 
