@@ -47,8 +47,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jcsaml.aws_credentials import AwsCredentials
+    from jcsaml.testing.jumpcloud import FakeJumpCloud
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -171,48 +176,56 @@ def build_venv(root: Path, full_install: bool) -> Path:
 
 
 def hermetic_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "JCSAML_", "PYTHON")) and key != "COLUMNS"
-    }
-    env.update(
-        HOME=str(home),
-        JCSAML_CONFIG=str(home / ".jcsaml"),
-        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
-        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
-    env.update(extra or {})
+    """The tests' CLI environment under ``home`` (no AWS or jcsaml settings of this machine, the
+    null keyring), without Python's variables (the installed jcsaml is measured, not this
+    checkout's) and COLUMNS."""
+    from tests.conftest import cli_environment
+
+    env = cli_environment(home, extra or {})
+    for key in list(env):
+        if (key.startswith("PYTHON") and key != "PYTHON_KEYRING_BACKEND") or key == "COLUMNS":
+            del env[key]
     return env
+
+
+def bench_credentials() -> AwsCredentials:
+    """The credentials the benchmark holds: its role's, valid for eight hours."""
+    from tests.conftest import fresh_credentials
+
+    return fresh_credentials(
+        f"arn:aws:iam::{ACCOUNT_ID}:role/Bench",
+        lasting=timedelta(hours=8),
+        access_key_id="ASIABENCHMARK",
+        secret_access_key="benchmark-secret",
+        session_token="benchmark-token",
+    )
 
 
 def prepare_cached_profile(home: Path) -> None:
     """Valid credentials for account ``bench`` in its profile and in credential-process's
     cache; the account names its JumpCloud user, so ``status`` asks the keyring about it."""
-    from jcsaml import process_cache
-    from jcsaml.aws_credentials import AwsCredentials
+    from tests.conftest import cached_account
+
+    cached_account(
+        home,
+        bench_credentials(),
+        name="bench",
+        url="https://sso.jumpcloud.com/saml2/bench",
+        username="bench@acme.example",
+        process=True,
+    )
+
+
+def save_jumpcloud_account(
+    home: Path, name: str, jumpcloud: FakeJumpCloud, slug: str, **settings: Any
+) -> None:
+    """Account ``name`` in the config file under ``home``: the fake's application ``slug``."""
     from jcsaml.config import Account, save_account
-    from jcsaml.credentials_file import CredentialsFile
 
     save_account(
-        Account(
-            name="bench",
-            url="https://sso.jumpcloud.com/saml2/bench",
-            username="bench@acme.example",
-        ),
+        Account(name=name, url=jumpcloud.app_url(slug), console_url=jumpcloud.url, **settings),
         path=home / ".jcsaml",
     )
-    credentials = AwsCredentials(
-        access_key_id="ASIABENCHMARK",
-        secret_access_key="benchmark-secret",
-        session_token="benchmark-token",
-        expiration=datetime.now(UTC) + timedelta(hours=8),
-        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/Bench",
-    )
-    CredentialsFile(home / ".aws" / "credentials").save("bench", credentials)
-    process_cache.save("bench", "", credentials, environ=hermetic_env(home))
 
 
 def peers(env: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -259,7 +272,6 @@ class LoginResult:
 
 
 def measure_login(bin_dir: Path, home: Path, runs: int) -> LoginResult:
-    from jcsaml.config import Account, save_account
     from jcsaml.testing.idp import IdpKeyPair
     from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
     from jcsaml.testing.sts import LocalAws
@@ -282,15 +294,8 @@ def measure_login(bin_dir: Path, home: Path, runs: int) -> LoginResult:
         with FakeJumpCloud(
             users=users, apps=[app], keys=keys, latency=JUMPCLOUD_LATENCY
         ) as jumpcloud:
-            save_account(
-                Account(
-                    name="bench-login",
-                    url=jumpcloud.app_url("bench"),
-                    console_url=jumpcloud.url,
-                    mfa="TOTP",
-                    role_arn=role,
-                ),
-                path=home / ".jcsaml",
+            save_jumpcloud_account(
+                home, "bench-login", jumpcloud, "bench", mfa="TOTP", role_arn=role
             )
             argv = [
                 str(bin_dir / "jcsaml"),
@@ -331,7 +336,6 @@ def measure_login(bin_dir: Path, home: Path, runs: int) -> LoginResult:
 def measure_many_roles(bin_dir: Path, home: Path, runs: int) -> dict[str, Sample]:
     """Wall seconds of logins of 1 role, 12 roles of one application, and 3 applications x 4
     roles, interleaved round by round, with MANY_ROLES_STS_LATENCY on every STS answer."""
-    from jcsaml.config import Account, save_account
     from jcsaml.testing.idp import IdpKeyPair
     from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
     from jcsaml.testing.sts import LocalAws
@@ -357,15 +361,7 @@ def measure_many_roles(bin_dir: Path, home: Path, runs: int) -> dict[str, Sample
         user = FakeUser(email=USER.format("-many"), password=PASSWORD, apps=[a.slug for a in apps])
         with FakeJumpCloud(users=[user], apps=apps, keys=keys) as jumpcloud:
             for app in apps:
-                save_account(
-                    Account(
-                        name=app.slug,
-                        url=jumpcloud.app_url(app.slug),
-                        console_url=jumpcloud.url,
-                        username=user.email,
-                    ),
-                    path=home / ".jcsaml",
-                )
+                save_jumpcloud_account(home, app.slug, jumpcloud, app.slug, username=user.email)
             env = hermetic_env(home, {**aws.environment(), "JCSAML_PASSWORD": PASSWORD})
             login = [str(bin_dir / "jcsaml"), "login", "--force", "--skip-prompt"]
             several = [arg for name in MANY_ROLES_ACCOUNTS for arg in ("-a", f"many-{name}")]
@@ -495,7 +491,6 @@ class HerdResult:
 
 def measure_herd(bin_dir: Path, home: Path) -> HerdResult:
     """HERD ``aws`` processes at once through ``credential_process``, with a cold cache."""
-    from jcsaml.config import Account, save_account
     from jcsaml.testing.idp import IdpKeyPair
     from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
     from jcsaml.testing.sts import LocalAws
@@ -512,15 +507,8 @@ def measure_herd(bin_dir: Path, home: Path) -> HerdResult:
         user = FakeUser(email="herd@acme.example", password=PASSWORD, apps=["herd"])  # no MFA
         app = FakeApp(slug="herd", roles=[(role, principal)])
         with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-            save_account(
-                Account(
-                    name="herd",
-                    url=jumpcloud.app_url("herd"),
-                    console_url=jumpcloud.url,
-                    username="herd@acme.example",
-                    role_arn=role,
-                ),
-                path=home / ".jcsaml",
+            save_jumpcloud_account(
+                home, "herd", jumpcloud, "herd", username="herd@acme.example", role_arn=role
             )
             config = home / ".aws" / "config"
             config.write_text(
@@ -557,16 +545,9 @@ def measure_endpoint(requests_per_client: int) -> list[float]:
     import threading
     import urllib.request
 
-    from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.credential_server import CredentialServer
 
-    held = AwsCredentials(
-        access_key_id="ASIABENCHMARK",
-        secret_access_key="benchmark-secret",
-        session_token="benchmark-token",
-        expiration=datetime.now(UTC) + timedelta(hours=8),
-        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/Bench",
-    )
+    held = bench_credentials()
 
     class Held:
         margin = 900.0

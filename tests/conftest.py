@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -139,20 +139,23 @@ def cached_account(
     credentials: AwsCredentials,
     *,
     name: str = "production",
+    url: str = "https://sso.jumpcloud.com/saml2/acme",
     role_arn: str = "",
     profile: bool = True,
     process: bool = False,
+    **settings: Any,
 ) -> dict[str, str]:
-    """Account ``name`` (with ``role_arn``) in the config file under ``home``, ``credentials``
-    saved in its profile and, with ``process``, in credential-process's cache; returns the
-    environment of a CLI run there (see :func:`cli_environment`)."""
+    """Account ``name`` (with ``url``, ``role_arn`` and more ``settings``) in the config file
+    under ``home``, ``credentials`` saved in its profile and, with ``process``, in
+    credential-process's cache; returns the environment of a CLI run there (see
+    :func:`cli_environment`)."""
     from jcsaml import process_cache
     from jcsaml.config import Account, save_account
     from jcsaml.credentials_file import CredentialsFile
 
     environment = cli_environment(home)
     save_account(
-        Account(name=name, url="https://sso.jumpcloud.com/saml2/acme", role_arn=role_arn),
+        Account(name=name, url=url, role_arn=role_arn, **settings),
         path=Path(environment["JCSAML_CONFIG"]),
     )
     if profile:
