@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -163,3 +163,17 @@ def cached_account(
     if process:
         process_cache.save(name, role_arn, credentials, environ=environment)
     return environment
+
+
+ErrorT = TypeVar("ErrorT", bound=BaseException)
+
+
+def refused_load(path: Path, text: str, error: type[ErrorT], account: str = "production") -> ErrorT:
+    """What loading ``account`` from a config file at ``path`` holding ``text`` raises, which
+    must be an ``error``."""
+    from jcsaml.config import load_account
+
+    path.write_text(text)
+    with pytest.raises(error) as caught:
+        load_account(account, path=path)
+    return caught.value

@@ -17,6 +17,7 @@ from jcsaml.errors import (
     InvalidSettingError,
     UnknownAccountError,
 )
+from tests.conftest import refused_load
 
 URL = "https://sso.jumpcloud.com/saml2/acme-prod-aws-admin"
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
@@ -163,12 +164,9 @@ def test_role_arns_of_every_partition_are_valid(tmp_path: Path) -> None:
 
 
 def test_unknown_account_says_how_to_create_it(tmp_path: Path) -> None:
-    path = tmp_path / "jcsaml.ini"
-    path.write_text("[other]\nurl = " + URL + "\n")
-    with pytest.raises(UnknownAccountError) as caught:
-        load_account("production", path=path)
-    assert "jcsaml configure -a production" in str(caught.value)
-    assert caught.value.account == "production"
+    unknown = refused_load(tmp_path / "jcsaml.ini", f"[other]\nurl = {URL}\n", UnknownAccountError)
+    assert "jcsaml configure -a production" in str(unknown)
+    assert unknown.account == "production"
 
 
 def test_missing_file_is_an_unknown_account(tmp_path: Path) -> None:
@@ -188,10 +186,8 @@ def test_malformed_file_names_the_line_and_is_never_overwritten(tmp_path: Path) 
 
 
 def test_broken_value_in_the_file_is_reported(tmp_path: Path) -> None:
-    path = tmp_path / "jcsaml.ini"
-    path.write_text(f"[production]\nurl = {URL}\naws_session_duration = forever\n")
-    with pytest.raises(InvalidSettingError, match="forever"):
-        load_account("production", path=path)
+    text = f"[production]\nurl = {URL}\naws_session_duration = forever\n"
+    assert "forever" in str(refused_load(tmp_path / "jcsaml.ini", text, InvalidSettingError))
 
 
 def test_config_path_precedence(tmp_path: Path) -> None:
@@ -212,12 +208,11 @@ def test_role_arn_takes_a_role_name_or_an_arn_as_login_does(tmp_path: Path, role
 
 def test_an_account_name_typo_lists_the_accounts_and_offers_the_closest(tmp_path: Path) -> None:
     path = tmp_path / "jcsaml.ini"
-    path.write_text(f"[production]\nurl = {URL}\n[dev]\nurl = {URL}\n")
-    with pytest.raises(UnknownAccountError) as caught:
-        load_account("prodution", path=path)
-    assert caught.value.closest == "production"
-    assert caught.value.known == ("production", "dev")
-    assert str(caught.value) == (
+    text = f"[production]\nurl = {URL}\n[dev]\nurl = {URL}\n"
+    typo = refused_load(path, text, UnknownAccountError, "prodution")
+    assert typo.closest == "production"
+    assert typo.known == ("production", "dev")
+    assert str(typo) == (
         f"no IdP account named 'prodution' in {path} (it has: production, dev); did you mean "
         "'production'? Otherwise create it with: jcsaml configure -a prodution --url URL"
     )

@@ -49,7 +49,7 @@ from jcsaml.inifile import (
     read_ini,
 )
 from jcsaml.testing.contracts import sample_credentials
-from tests.conftest import REPO
+from tests.conftest import REPO, refused_load
 from tests.filesystem import read_only
 
 URL = "https://sso.jumpcloud.com/saml2/acme"
@@ -144,11 +144,10 @@ def test_the_readme_config_example_parses_verbatim(tmp_path: Path) -> None:
 
 def test_a_continued_value_is_refused_naming_the_key_and_line(tmp_path: Path) -> None:
     config = tmp_path / "config"
-    config.write_text(f"[a]\nmfa = TOTP\nurl = {URL}\n  https://evil.example/saml2/x\n")
-    with pytest.raises(InvalidSettingError) as caught:
-        load_account("a", path=config)
-    assert caught.value.setting == "url"
-    assert f"line 4 of {config}" in str(caught.value)
+    text = f"[a]\nmfa = TOTP\nurl = {URL}\n  https://evil.example/saml2/x\n"
+    continued = refused_load(config, text, InvalidSettingError, "a")
+    assert continued.setting == "url"
+    assert f"line 4 of {config}" in str(continued)
     # configure can still replace the broken value.
     update_account("a", {"url": URL + "2"}, path=config)
     assert load_account("a", path=config).url == URL + "2"

@@ -101,9 +101,7 @@ def list_roles(env: World, *extra: str, **more: str) -> CliResult:
     )
 
 
-def test_list_roles_json_from_one_sign_in(
-    env: World,
-) -> None:
+def test_list_roles_json_from_one_sign_in(env: World) -> None:
     _, jumpcloud, aws = env
     result = list_roles(env, "--json")
     assert result.status == 0, result.stderr
@@ -150,9 +148,7 @@ def test_list_roles_table(env: World) -> None:
     assert len({line.index("arn:aws:iam") for line in lines[1:]}) == 1
 
 
-def test_list_roles_with_a_wrong_password(
-    env: World,
-) -> None:
+def test_list_roles_with_a_wrong_password(env: World) -> None:
     result = list_roles(env, JCSAML_PASSWORD="wrong")
     assert result.status == 1
     assert result.stderr.startswith("jcsaml: error: JumpCloud rejected the sign-in")
@@ -160,9 +156,7 @@ def test_list_roles_with_a_wrong_password(
     assert result.stdout == ""
 
 
-def test_bad_account_aliases_are_refused(
-    env: World,
-) -> None:
+def test_bad_account_aliases_are_refused(env: World) -> None:
     environment, _, _ = env
     config = Path(environment["JCSAML_CONFIG"])
     config.write_text(config.read_text().replace(f"{DEV}:acme-dev", "12345:short"))
@@ -174,9 +168,7 @@ def test_bad_account_aliases_are_refused(
     )
 
 
-def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(
-    env: World,
-) -> None:
+def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(env: World) -> None:
     from jcsaml.saml import certificate_sha256, show_fingerprint
 
     environment, jumpcloud, _ = env

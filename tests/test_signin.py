@@ -48,24 +48,25 @@ def page_for(
     )
 
 
-def login_to_ro(keys: IdpKeyPair, account: Account, **options: Any) -> AwsCredentials:
-    """login() of ``account``, reading no variables, with a JumpCloud that offers the one role
-    RO (unless ``authenticator`` is given) and an STS that grants it."""
+def sign_in(keys: IdpKeyPair, account: Account, **options: Any) -> AwsCredentials:
+    """login() of ``account``, reading no variables; unless ``options`` give others, with a
+    JumpCloud that offers the one role RO and an STS that grants it."""
     options.setdefault("authenticator", FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)])))
-    return login(account, environ={}, sts_client=FakeStsClient([sts_answer(RO)]), **options)
+    options.setdefault("sts_client", FakeStsClient([sts_answer(RO)]))
+    return login(account, environ={}, **options)
 
 
 def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(RO)])
     prompter = ScriptedPrompter([])
-    creds = login(
+    creds = sign_in(
+        keys,
         Account(name="p", url=URL, username="alice@acme.example"),
         password="pw",
         authenticator=auth,
         sts_client=sts,
         prompter=prompter,
-        environ={},
     )
     assert creds.role_arn == RO
     assert creds.assumed_role_arn.endswith(":assumed-role/AcmeJumpCloudAdminRO/alice")
@@ -79,13 +80,13 @@ def test_single_role_is_assumed_without_a_question(keys: IdpKeyPair) -> None:
 def test_role_by_arn_or_by_name(keys: IdpKeyPair, wanted: str) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(ADMIN)])
-    creds = login(
+    creds = sign_in(
+        keys,
         Account(name="p", url=URL, username="u"),
         role=wanted,
         password="pw",
         authenticator=auth,
         sts_client=sts,
-        environ={},
     )
     assert creds.role_arn == ADMIN
     assert sts.calls[0]["RoleArn"] == ADMIN
@@ -111,13 +112,13 @@ def test_several_roles_are_offered_with_account_and_name(keys: IdpKeyPair) -> No
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (BILLING, PRINCIPAL)]))
     sts = FakeStsClient([sts_answer(BILLING)])
     prompter = ScriptedPrompter(["1"])  # sorted by account id: 0123... first
-    login(
+    sign_in(
+        keys,
         Account(name="p", url=URL, username="u"),
         password="pw",
         prompter=prompter,
         authenticator=auth,
         sts_client=sts,
-        environ={},
     )
     assert prompter.asked == [
         "Role to assume for account 'p' (app acme; AWS 012345678987, 111122223333)"
@@ -156,14 +157,14 @@ def test_typed_password_saved_only_after_a_successful_sign_in(keys: IdpKeyPair) 
             authenticator=FakeAuthenticator(AuthenticationFailedError(message="nope")),
         )
     assert secrets.get(password_key(account, "alice")) is None
-    login_to_ro(keys, account, prompter=ScriptedPrompter(["right"]), secrets=secrets)
+    sign_in(keys, account, prompter=ScriptedPrompter(["right"]), secrets=secrets)
     assert secrets.get(password_key(account, "alice")) == "right"
 
 
 def test_password_given_by_flag_or_variable_is_not_saved(keys: IdpKeyPair) -> None:
     account = Account(name="p", url=URL, username="alice")
     secrets = MemoryStore()
-    login_to_ro(keys, account, password="from-ci", secrets=secrets)
+    sign_in(keys, account, password="from-ci", secrets=secrets)
     assert secrets.get(password_key(account, "alice")) is None
 
 
@@ -172,9 +173,7 @@ def test_saved_password_is_used_without_prompting(keys: IdpKeyPair) -> None:
     secrets = MemoryStore()
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
-    login_to_ro(
-        keys, account, prompter=NonInteractivePrompter(), secrets=secrets, authenticator=auth
-    )
+    sign_in(keys, account, prompter=NonInteractivePrompter(), secrets=secrets, authenticator=auth)
     assert auth.seen[0].password == "saved-pw"
 
 
@@ -184,7 +183,7 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
     secrets.set(password_key(account, "alice"), "saved-pw")
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
     prompter = ScriptedPrompter([""])
-    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
+    sign_in(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert auth.seen[0].password == "saved-pw"
     assert "Enter reuses" in prompter.asked[0]
 
@@ -192,7 +191,7 @@ def test_enter_reuses_the_saved_password(keys: IdpKeyPair) -> None:
 def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
     auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)], subject="bob@acme.example"))
     prompter = ScriptedPrompter(["bob@acme.example", "pw"])
-    login_to_ro(
+    sign_in(
         keys,
         Account(name="p", url=URL, mfa="TOTP"),
         prompter=prompter,
@@ -205,12 +204,12 @@ def test_username_and_password_are_asked_when_missing(keys: IdpKeyPair) -> None:
 
 def test_session_duration_and_region_reach_sts(keys: IdpKeyPair) -> None:
     sts = FakeStsClient([sts_answer(RO)])
-    creds = login(
+    creds = sign_in(
+        keys,
         Account(name="p", url=URL, username="u", region="eu-west-1"),
         password="pw",
         session_duration=7200,
         sts_client=sts,
-        environ={},
         authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)], 43200)),
     )
     assert sts.calls[0]["DurationSeconds"] == 7200
@@ -268,7 +267,7 @@ def test_rejected_password_is_asked_again_naming_the_user(keys: IdpKeyPair) -> N
     secrets = MemoryStore()
     prompter = ScriptedPrompter(["typo", "right"])
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
+    sign_in(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert prompter.asked == ["JumpCloud password", "JumpCloud password for alice"]
     assert "rejected the password for alice" in prompter.notices[0]
     assert "2 attempts left" in prompter.notices[0]
@@ -310,7 +309,7 @@ def test_interactively_a_rejected_saved_password_is_asked_again(keys: IdpKeyPair
     secrets.set(password_key(account, "alice"), "old-password")
     prompter = ScriptedPrompter(["", "new-password"])  # Enter reuses the saved one first
     auth = FailsThenSignsIn(page_for(keys, [(RO, PRINCIPAL)]), failures=1)
-    login_to_ro(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
+    sign_in(keys, account, prompter=prompter, secrets=secrets, authenticator=auth)
     assert "the password saved in the OS keyring for alice" in prompter.notices[0]
     assert secrets.get(password_key(account, "alice")) == "new-password"
 
@@ -339,21 +338,21 @@ def test_force_keeps_the_saved_session_until_a_new_sign_in_works(keys: IdpKeyPai
         )
     assert failing.resumed == []  # force: not used...
     assert secrets.get(session_key(account, "alice")) == "live-session"  # ...but kept
-    login_to_ro(keys, account, password="pw", force=True, secrets=secrets)
+    sign_in(keys, account, password="pw", force=True, secrets=secrets)
     assert secrets.get(session_key(account, "alice")) == "session-state"
 
 
 def test_the_role_picker_preselects_the_preferred_role(keys: IdpKeyPair) -> None:
     prompter = ScriptedPrompter([""])  # Enter takes the default
     sts = FakeStsClient([sts_answer(ADMIN)])
-    login(
+    sign_in(
+        keys,
         Account(name="p", url=URL, username="u"),
         password="pw",
         preferred_role=ADMIN,
         prompter=prompter,
         authenticator=FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL), (ADMIN, PRINCIPAL)])),
         sts_client=sts,
-        environ={},
     )
     assert sts.calls[0]["RoleArn"] == ADMIN
     assert [getattr(d, "role_arn", None) for d in prompter.defaults] == [ADMIN]
