@@ -350,14 +350,20 @@ class DripServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stopped.set()
-        self.server.close()
+        # Closing the socket does not wake a thread blocked in accept(): a connection does.
+        with contextlib.suppress(OSError):
+            socket.create_connection(self.server.getsockname(), timeout=1).close()
         self.thread.join(timeout=10)
+        self.server.close()
 
     def _serve(self) -> None:
         while not self.stopped.is_set():
             try:
                 conn, _ = self.server.accept()
             except OSError:
+                return
+            if self.stopped.is_set():
+                conn.close()
                 return
             threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
 
