@@ -4,13 +4,13 @@ developer's machine; servers are started per module and stopped by the fixture."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.forkserver import run_jcsaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,14 +58,12 @@ class CliResult:
 def run_cli(
     *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
 ) -> CliResult:
-    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "jcsaml", *args],
-        env=dict(env if env is not None else os.environ),
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
+    """The real CLI in a process of its own (``python -m jcsaml``), as a user runs it; forked
+    from a process that has already imported it when that changes nothing (tests/forkserver.py)."""
+    done = run_jcsaml(
+        args,
+        env=env if env is not None else os.environ,
+        stdin=stdin if stdin is not None else "",
         timeout=timeout,
-        check=False,
     )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+    return CliResult(done.status, done.stdout, done.stderr)
