@@ -54,6 +54,9 @@ PRELOAD = (
     "keyring",
 )
 
+# Read on import: the tests' own fixtures remove every JCSAML_* variable before a test runs.
+NEW_PROCESSES = os.environ.get("JCSAML_TEST_NEW_PROCESSES") == "1"
+
 # Variables that act when an interpreter starts: a run that changes one needs a new interpreter.
 _STARTUP_PREFIXES = ("PYTHON", "LC_")
 _STARTUP_NAMES = ("LANG", "LANGUAGE")
@@ -121,7 +124,7 @@ class ForkServer:
             process.wait()
 
     def usable_for(self, env: Mapping[str, str]) -> bool:
-        if os.environ.get("JCSAML_TEST_NEW_PROCESSES") == "1":
+        if NEW_PROCESSES:
             return False
         self._start()
         return _startup_view(env) == self._startup
