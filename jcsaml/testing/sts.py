@@ -39,6 +39,8 @@ from types import TracebackType
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+from jcsaml.admin.trust import load_policy
+
 DEFAULT_ACCOUNT_ID = "012345678987"
 DEFAULT_REGION = "us-east-1"
 SAML_SIGNIN_URL = "https://signin.aws.amazon.com/saml"
@@ -301,15 +303,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _load_policy(document: str) -> dict[str, Any]:
-    text = document if document.lstrip().startswith("{") else urllib.parse.unquote(document)
-    try:
-        policy = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return policy if isinstance(policy, dict) else {}
-
-
 def _principal_matches(statement: Mapping[str, Any], principal_arn: str) -> bool:
     principal = statement.get("Principal")
     if principal == "*":
@@ -377,7 +370,7 @@ def trust_policy_allows(document: str, principal_arn: str, context: Mapping[str,
     their values. An explicit Deny wins; without a matching Allow the answer is no. Condition
     operators outside the String* family and Null are treated as not satisfied.
     """
-    policy = _load_policy(document)
+    policy = load_policy(document)
     allowed = False
     for statement in _as_list(policy.get("Statement", [])):
         if not isinstance(statement, dict):
