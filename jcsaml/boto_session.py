@@ -45,8 +45,9 @@ def session(
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
-    from jcsaml.signin import resolve_account
+    from jcsaml.signin import check_keywords, resolve_account
 
+    check_keywords("session", options, SourceOptions.__optional_keys__)  # before the config
     resolved = resolve_account(account, environ=options.get("environ", os.environ))
     source = source_for(resolved, options, function="session")
 
