@@ -1,19 +1,24 @@
 """Error fields: each class declares the fields its message uses, its constructor sets them, and
-they survive pickling."""
+they survive pickling. And jcsaml's own errors that are also OSErrors reach the caller as
+themselves, never caught and reworded as a failure of the system."""
 
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
 import string
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import jcsaml.errors as errors_module
-from jcsaml.errors import JcsamlError
+from jcsaml.aws_config import set_profile_values
+from jcsaml.errors import JcsamlError, LockFileError, WritableByOthersError
+from jcsaml.inifile import edit_ini
 
 ERROR_CLASSES = [
     cls
@@ -84,3 +89,34 @@ def test_an_undeclared_name_is_no_field_to_mypy_either() -> None:
         errors_module.InvalidSettingError(setting="region")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="has no field 'reasn'"):
         errors_module.InvalidSettingError(setting="region", reasn="")  # type: ignore[call-arg]
+
+
+# --- jcsaml's own errors reach the caller ---------------------------------------------------
+
+
+def test_an_aws_config_file_others_can_write_is_refused_as_itself(tmp_path: Path) -> None:
+    config = tmp_path / "aws" / "config"
+    config.parent.mkdir()
+    config.write_text("[default]\nregion = us-east-1\n")
+    config.chmod(0o666)
+    environ = {"AWS_CONFIG_FILE": str(config), "HOME": str(tmp_path)}
+    with pytest.raises(WritableByOthersError) as caught:
+        set_profile_values("dev", {"region": "eu-west-1"}, environ=environ)
+    assert "chmod go-w" in str(caught.value)
+    assert "fix the file by hand" not in str(caught.value)
+    assert config.read_text() == "[default]\nregion = us-east-1\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners")
+def test_a_lock_directory_of_another_user_is_said_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config"
+    path.write_text("[a]\nk = 1\n")
+    # The safe-directory walk asks for the effective user; the lock's own check for the real one.
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 1)
+    with pytest.raises(LockFileError, match="the directory belongs to another user"):
+        edit_ini(
+            path, lambda doc: doc.update_section("a", {"k": "2"}), environ={"HOME": str(tmp_path)}
+        )
+    assert path.read_text() == "[a]\nk = 1\n"
