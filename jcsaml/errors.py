@@ -52,14 +52,13 @@ def _check_fields(cls: type[JcsamlError], given: dict[str, Any]) -> None:
             raise TypeError(f"{cls.__name__} needs the field {name!r}")
 
 
-class _FieldValues(dict[str, Any]):
+class _FieldValues:
     """An error's fields for its ``fmt``: those it was given, else its class's defaults."""
 
     def __init__(self, error: JcsamlError) -> None:
-        super().__init__()
         self.error = error
 
-    def __missing__(self, name: str) -> Any:
+    def __getitem__(self, name: str) -> Any:
         return getattr(self.error, name)
 
 
