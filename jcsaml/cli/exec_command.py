@@ -60,16 +60,15 @@ def add_parser(
         description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
         "The command's exit status is jcsaml's.",
     )
-    from jcsaml.variables import lookup
+    from jcsaml.cli.options import Input
 
     add_login_options(parser, environ)
-    parser.add_argument(
-        "--exec-profile",
-        metavar="PROFILE",
-        default=lookup("exec_profile", environ),
-        help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
+    Input(
+        "exec_profile",
+        "run the command as the role of PROFILE in the AWS config file (its role_arn), "
         "assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
-    )
+        metavar="PROFILE",
+    ).add_to(parser, environ)
     parser.add_argument(
         "--server",
         action="store_true",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,35 +25,25 @@ def add_parser(
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     from jcsaml.cli.login import add_flags
-    from jcsaml.variables import lookup
+    from jcsaml.cli.options import (
+        MFA_TOKEN,
+        PASSWORD,
+        USERNAME,
+        add_inputs,
+        add_record_option,
+        add_skip_prompt,
+    )
 
-    parser.add_argument(
-        "--username",
-        default=lookup("username", environ),
-        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
+    # The password's help without login's advice on where to keep it.
+    password = dataclasses.replace(
+        PASSWORD, help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]"
     )
-    parser.add_argument(
-        "--password",
-        default=lookup("password", environ),
-        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]",
-    )
-    parser.add_argument(
-        "--mfa-token",
-        default=lookup("mfa_token", environ),
-        metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
-    )
+    add_inputs(parser, environ, [USERNAME, password, MFA_TOKEN])
     parser.add_argument(
         "--force", action="store_true", help="sign in again even if a JumpCloud session is saved"
     )
-    parser.add_argument(
-        "--skip-prompt",
-        action="store_true",
-        help="never ask; a missing answer is an error naming the flag to set",
-    )
+    add_skip_prompt(parser)
     add_flags(parser, "list-roles", environ)
-    from jcsaml.cli.options import add_record_option
-
     add_record_option(parser)
     parser.set_defaults(run=run)
 

@@ -13,8 +13,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jcsaml.cli.options import (
-    RepeatableValue,
+    MFA_TOKEN,
+    PASSWORD,
+    PROFILE,
+    ROLE,
+    SESSION_DURATION,
+    USERNAME,
+    add_inputs,
     add_record_option,
+    add_skip_prompt,
     secret_store,
     session_duration_flag,
 )
@@ -40,46 +47,8 @@ def add_login_options(
 ) -> None:
     """The sign-in inputs shared by every command that may log in (``profile``: whether the
     command uses an AWS profile of the credentials file)."""
-    from jcsaml.variables import lookup
-
-    if profile:
-        parser.add_argument(
-            "-p",
-            "--profile",
-            default=lookup("profile", environ),
-            help="AWS profile to use [env SAML2AWS_PROFILE; default: the account's "
-            "aws_profile, else the account name]",
-        )
-    parser.add_argument(
-        "--username",
-        default=lookup("username", environ),
-        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
-    )
-    parser.add_argument(
-        "--password",
-        default=lookup("password", environ),
-        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD; prefer a "
-        "variable or the keyring: a flag is visible to other local users]",
-    )
-    parser.add_argument(
-        "--mfa-token",
-        default=lookup("mfa_token", environ),
-        metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
-    )
-    parser.add_argument(
-        "--role",
-        action=RepeatableValue,
-        default=lookup("role", environ),
-        help="role to assume, as an ARN or a role name [env JCSAML_ROLE or SAML2AWS_ROLE]; "
-        "login takes it several times, and glob patterns on the name or ARN (*ReadOnly*)",
-    )
-    parser.add_argument(
-        "--session-duration",
-        metavar="SECONDS",
-        default=lookup("session_duration", environ),
-        help="credentials lifetime to request, 900-43200 [env SAML2AWS_SESSION_DURATION]",
-    )
+    inputs = [USERNAME, PASSWORD, MFA_TOKEN, ROLE, SESSION_DURATION]
+    add_inputs(parser, environ, [PROFILE, *inputs] if profile else inputs)
     parser.add_argument(
         "--force",
         action="store_true",
@@ -89,14 +58,6 @@ def add_login_options(
     )
     add_skip_prompt(parser)
     add_record_option(parser)
-
-
-def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--skip-prompt",
-        action="store_true",
-        help="never ask; a missing answer is an error naming the flag to set",
-    )
 
 
 def add_parser(

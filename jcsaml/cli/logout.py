@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jcsaml.cli.login import add_skip_prompt
+from jcsaml.cli.options import add_skip_prompt
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,21 +66,83 @@ def secret_store(ctx: Context) -> SecretStore:
     )
 
 
-def add_policy_options(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-    """Session policies for this sign-in, as saml2aws names them."""
-    from jcsaml.variables import lookup
+@dataclass(frozen=True)
+class Input:
+    """A value option whose default comes from the environment, as the input ``name`` of
+    :mod:`jcsaml.variables`; ``flags``: its spellings, when not ``--name`` with dashes."""
 
-    parser.add_argument(
-        "--policyarns",
-        metavar="ARN,...",
-        default=lookup("policy_arns", environ),
-        help="managed session policies: the credentials can do no more than these allow "
+    name: str
+    help: str
+    metavar: str | None = None
+    flags: tuple[str, ...] = ()
+    action: type[argparse.Action] | None = None
+
+    def add_to(self, parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+        from jcsaml.variables import lookup
+
+        parser.add_argument(
+            *(self.flags or ("--" + self.name.replace("_", "-"),)),
+            action=self.action or "store",
+            metavar=self.metavar,
+            default=lookup(self.name, environ),
+            help=self.help,
+        )
+
+
+def add_inputs(
+    parser: argparse.ArgumentParser, environ: Mapping[str, str], inputs: Sequence[Input]
+) -> None:
+    for item in inputs:
+        item.add_to(parser, environ)
+
+
+PROFILE = Input(
+    "profile",
+    "AWS profile to use [env SAML2AWS_PROFILE; default: the account's aws_profile, else the "
+    "account name]",
+    flags=("-p", "--profile"),
+)
+USERNAME = Input("username", "JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]")
+PASSWORD = Input(
+    "password",
+    "JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD; prefer a variable or the "
+    "keyring: a flag is visible to other local users]",
+)
+MFA_TOKEN = Input(
+    "mfa_token", "one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]", metavar="CODE"
+)
+ROLE = Input(
+    "role",
+    "role to assume, as an ARN or a role name [env JCSAML_ROLE or SAML2AWS_ROLE]; login takes "
+    "it several times, and glob patterns on the name or ARN (*ReadOnly*)",
+    action=RepeatableValue,
+)
+SESSION_DURATION = Input(
+    "session_duration",
+    "credentials lifetime to request, 900-43200 [env SAML2AWS_SESSION_DURATION]",
+    metavar="SECONDS",
+)
+#: Session policies for this sign-in, as saml2aws names them.
+POLICIES = (
+    Input(
+        "policy_arns",
+        "managed session policies: the credentials can do no more than these allow "
         "[env SAML2AWS_POLICY_ARNS; default: the account's policy_arns]",
-    )
-    parser.add_argument(
-        "--policyfile",
+        metavar="ARN,...",
+        flags=("--policyarns",),
+    ),
+    Input(
+        "policy_file",
+        "JSON session policy file [env SAML2AWS_POLICY_FILE; default: the account's policy_file]",
         metavar="PATH",
-        default=lookup("policy_file", environ),
-        help="JSON session policy file [env SAML2AWS_POLICY_FILE; default: the account's "
-        "policy_file]",
+        flags=("--policyfile",),
+    ),
+)
+
+
+def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-prompt",
+        action="store_true",
+        help="never ask; a missing answer is an error naming the flag to set",
     )
