@@ -64,16 +64,12 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     """
     from jcsaml import process_cache
     from jcsaml.cli.login import signing_in_line
-    from jcsaml.cli.options import session_duration_flag
-    from jcsaml.config import config_path, load_account
+    from jcsaml.cli.options import chosen_account, session_duration_flag, sign_in_lock
     from jcsaml.credential_source import refresh_once
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.sign_in_lock import lock_for
 
     duration = session_duration_flag(args.session_duration)
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     wanted = args.role or account.role_arn or ""
     # An unsafe cache directory is refused before anything is sent.
     process_cache.load(account.name, wanted, environ=ctx.environ)
@@ -100,13 +96,7 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
             sign_in=sign_in,
             save=save,
             warn=ctx.warn,
-            lock=lock_for(
-                account,
-                wanted,
-                environ=ctx.environ,
-                waiting=prompter.notify if has_terminal else None,
-                warn=ctx.warn,
-            ),
+            lock=sign_in_lock(ctx, account, wanted, prompter.notify if has_terminal else None),
             reread=not args.force,
         )
     return credentials

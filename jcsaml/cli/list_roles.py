@@ -51,14 +51,11 @@ def add_parser(
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
-    from jcsaml.cli.options import secret_store
+    from jcsaml.cli.options import chosen_account, secret_store
     from jcsaml.cli.saml2aws_flags import for_this_sign_in
-    from jcsaml.config import config_path, load_account
     from jcsaml.roles import list_roles
 
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)
     roles = list_roles(
         account,

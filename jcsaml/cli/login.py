@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,11 +22,15 @@ from jcsaml.cli.options import (
     add_inputs,
     add_record_option,
     add_skip_prompt,
+    chosen_account,
     secret_store,
     session_duration_flag,
+    sign_in_lock,
 )
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.config import Account
@@ -120,7 +124,6 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     the profile name, the config, the credentials file (readable, parseable, the user's alone),
     its directory (writable) and its lock (not held by another process).
     """
-    from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile, validate_profile_name
     from jcsaml.signin import cached_credentials, credentials_path
 
@@ -128,9 +131,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         validate_profile_name(args.profile, setting="--profile")
     from jcsaml.cli.saml2aws_flags import for_this_sign_in
 
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)
     profile = args.profile or account.profile
     validate_profile_name(profile)
@@ -148,14 +149,9 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
-    from jcsaml.sign_in_lock import lock_for
-
     # One sign-in at a time for this account and role: a process that waited uses what the
     # one before it has just written (a forced or certificate-trusting sign-in goes on).
-    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
-    with lock_for(
-        account, wanted_role or "", environ=ctx.environ, waiting=waiting, warn=ctx.warn
-    )():
+    with _lock(args, ctx, account, wanted_role or "")():
         if not (args.force or getattr(args, "trust_new_cert", False)):
             cached = cached_credentials(store, profile, role=wanted_role)
             if cached is not None:
@@ -185,12 +181,10 @@ def _obtain_for_process(
     line (and keep using after they expire)."""
     from jcsaml import managed, process_cache
     from jcsaml.errors import CacheFileError, JcsamlError
-    from jcsaml.sign_in_lock import lock_for
 
     directory = str(process_cache.cache_directory(ctx.environ))
-    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
     # One sign-in at a time for the account and role, as credential-process takes it.
-    with lock_for(account, role, environ=ctx.environ, waiting=waiting, warn=ctx.warn)():
+    with _lock(args, ctx, account, role)():
         if not (args.force or getattr(args, "trust_new_cert", False)):
             cached = process_cache.usable(
                 process_cache.load(account.name, role, environ=ctx.environ), role=role
@@ -211,6 +205,14 @@ def _obtain_for_process(
             raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
     managed.record_cache(account.name, role, environ=ctx.environ)
     return Obtained(credentials, account, profile, directory, fresh=True, by_process=True)
+
+
+def _lock(
+    args: argparse.Namespace, ctx: Context, account: Account, role: str
+) -> Callable[[], AbstractContextManager[None]]:
+    """:func:`sign_in_lock`, saying on stderr that it waits unless ``--skip-prompt``."""
+    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
+    return sign_in_lock(ctx, account, role, waiting)
 
 
 def say_served_by_process(got: Obtained, ctx: Context) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from jcsaml.cli import Context
+    from jcsaml.config import Account
     from jcsaml.secret_store import SecretStore
 
 
@@ -64,6 +67,26 @@ def secret_store(ctx: Context) -> SecretStore:
     return DeferredStore(
         lambda: default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
     )
+
+
+def chosen_account(args: argparse.Namespace, ctx: Context) -> Account:
+    """The account ``-a`` names (or its variables, else ``default``), read from the config file
+    ``--config`` names (or its variables, else ``~/.jcsaml``)."""
+    from jcsaml.config import config_path, load_account
+
+    return load_account(
+        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
+    )
+
+
+def sign_in_lock(
+    ctx: Context, account: Account, role: str, waiting: Callable[[str], None] | None
+) -> Callable[[], AbstractContextManager[None]]:
+    """One sign-in at a time for ``account`` and ``role``, across processes: ``waiting`` is told
+    while another process holds the lock; trouble with the lock itself is a warning."""
+    from jcsaml.sign_in_lock import lock_for
+
+    return lock_for(account, role, environ=ctx.environ, waiting=waiting, warn=ctx.warn)
 
 
 @dataclass(frozen=True)
