@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class RepeatableValue(argparse.Action):
     """A value option that may be given several times: ``dest`` keeps the last value (what a
     command taking one value uses) and ``<dest>s`` collects every value given on the command
-    line, in order (what ``jcsaml login`` uses for several accounts or roles)."""
+    line, in order (what ``jcsaml login`` uses for several accounts or roles). A subclass may
+    keep something else than the value given: :meth:`entry`."""
 
     def __call__(
         self,
@@ -27,10 +28,14 @@ class RepeatableValue(argparse.Action):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        setattr(namespace, self.dest, values)
+        entry = self.entry(values, option_string)
+        setattr(namespace, self.dest, entry)
         collected = list(getattr(namespace, self.dest + "s", None) or [])
-        collected.append(values)
+        collected.append(entry)
         setattr(namespace, self.dest + "s", collected)
+
+    def entry(self, values: str | Sequence[Any] | None, option_string: str | None) -> object:
+        return values
 
 
 def add_record_option(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jcsaml import variables
-from jcsaml.cli.options import POLICIES, Input, add_inputs
+from jcsaml.cli.options import POLICIES, Input, RepeatableValue, add_inputs
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -280,19 +280,12 @@ SAML2AWS_FLAGS: tuple[Saml2awsFlag, ...] = (
 _MFA = {"AUTO": "Auto", "TOTP": "TOTP", "PUSH": "PUSH", "WEBAUTHN": "WEBAUTHN"}
 
 
-class _Refuse(argparse.Action):
-    """A refused saml2aws flag: noted, then reported in one line after parsing."""
+class _Refuse(RepeatableValue):
+    """A refused saml2aws flag: each use noted in ``saml2aws_refusals``, then reported in one
+    line after parsing."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        refused = list(getattr(namespace, "saml2aws_refused", None) or [])
-        refused.append(f"{option_string} is not supported: {self.help_text}")
-        namespace.saml2aws_refused = refused
+    def entry(self, values: str | Sequence[Any] | None, option_string: str | None) -> str:
+        return f"{option_string} is not supported: {self.help_text}"
 
     help_text = ""
 
@@ -316,7 +309,7 @@ def add_flags(parser: argparse.ArgumentParser, command: str, environ: Mapping[st
                 *names,
                 action=_refuser(entry.refused),
                 nargs=None if entry.takes_value else 0,
-                dest="saml2aws_refused",
+                dest="saml2aws_refusal",
                 default=None,
                 help=argparse.SUPPRESS,
             )
@@ -388,7 +381,7 @@ def _add_accepted(
 
 def refusal(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     """The one line for a refused saml2aws flag or variable given to this command, else None."""
-    refused = getattr(args, "saml2aws_refused", None)
+    refused = getattr(args, "saml2aws_refusals", None)
     if refused:
         return str(refused[0])
     command = getattr(args, "saml2aws_command", None)
