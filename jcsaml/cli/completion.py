@@ -12,11 +12,12 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "completion"
 HELP = "print a shell completion script (bash, zsh or fish)"
 SHELLS = ("bash", "zsh", "fish")
 # Options whose value is a file path.
@@ -28,17 +29,10 @@ USAGE = {
     "zsh": "echo 'source <(jcsaml completion zsh)' >> ~/.zshrc   # after compinit",
     "fish": "jcsaml completion fish > ~/.config/fish/completions/jcsaml.fish",
 }
+DESCRIPTION = HELP + ". Install: " + "; ".join(USAGE.values())
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "completion",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Install: " + "; ".join(USAGE.values()),
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("shell", nargs="?", choices=SHELLS, help="the shell to complete in")
     parser.add_argument(
         "--accounts",
@@ -46,7 +40,6 @@ def add_parser(
         help="print the IdP account and group names in the config file, one a line (the "
         "scripts use it)",
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

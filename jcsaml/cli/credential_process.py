@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from jcsaml.cli.login import add_login_options
 
@@ -22,23 +22,17 @@ if TYPE_CHECKING:
     from jcsaml.config import Account
     from jcsaml.prompter import Prompter
 
+NAME = "credential-process"
 HELP = "print credentials as JSON for credential_process in ~/.aws/config"
+DESCRIPTION = (
+    HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. Reuses its cached "
+    "credentials while they stay valid for more than 15 minutes; otherwise signs in, asking on the "
+    "terminal only when the saved JumpCloud session has ended."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "credential-process",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. "
-        "Reuses its cached credentials while they stay valid for more than 15 minutes; "
-        "otherwise signs in, asking on the terminal only when the saved JumpCloud session "
-        "has ended.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ, profile=False)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

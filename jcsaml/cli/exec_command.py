@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jcsaml.cli.login import (
     add_flags,
@@ -38,28 +38,29 @@ if TYPE_CHECKING:
 # The child's environment is built in jcsaml.environment, shared with the light entry.
 __all__ = [
     "CONFLICTING",
+    "DESCRIPTION",
     "HELP",
     "MARKER",
+    "NAME",
     "OWN_PREFIX",
-    "add_parser",
+    "USAGE_LINE",
+    "add_arguments",
     "child_environment",
     "run",
 ]
 
+NAME = "exec"
 HELP = "run a command with the account's AWS credentials in its environment"
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "exec",
-        parents=parents,
-        help=HELP,
-        usage="jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]",
-        description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
-        "The command's exit status is jcsaml's.",
-    )
+USAGE_LINE = "jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]"
+DESCRIPTION = (
+    HELP + ". Uses the profile's credentials while valid, else signs in first. The command's exit "
+    "status is jcsaml's."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     from jcsaml.cli.options import Input
 
     add_login_options(parser, environ)
@@ -86,7 +87,6 @@ def add_parser(
     )
     add_flags(parser, "exec", environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
-    parser.set_defaults(run=run)
 
 
 def run(
@@ -103,8 +103,7 @@ def run(
         command = command[1:]
     if not command:  # a usage error, like argparse's own (exit status 2)
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
-            "jcsaml exec: error: no command given; write it after --",
+            f"usage: {USAGE_LINE}\njcsaml exec: error: no command given; write it after --",
             file=ctx.stderr,
         )
         return 2
@@ -113,7 +112,7 @@ def run(
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
     if args.server and args.exec_profile:
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            f"usage: {USAGE_LINE}\n"
             "jcsaml exec: error: --server and --exec-profile cannot be combined",
             file=ctx.stderr,
         )

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "list-roles"
 HELP = "list the AWS roles JumpCloud offers for the account (one sign-in, no AWS call)"
 COLUMNS = ("ACCOUNT ID", "ALIAS", "ROLE NAME", "ROLE ARN", "PRINCIPAL ARN")
+DESCRIPTION = HELP + ". Account aliases come from the account's account_aliases setting."
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "list-roles",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Account aliases come from the account's account_aliases setting.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     from jcsaml.cli.login import add_flags
     from jcsaml.cli.options import (
@@ -45,7 +39,6 @@ def add_parser(
     add_skip_prompt(parser)
     add_flags(parser, "list-roles", environ)
     add_record_option(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

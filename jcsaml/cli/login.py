@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jcsaml.cli.options import (
     MFA_TOKEN,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from jcsaml.config import Account
     from jcsaml.credentials_file import CredentialsStore
 
+NAME = "login"
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
 
 
@@ -64,16 +65,13 @@ def add_login_options(
     add_record_option(parser)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "login",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Reuses the profile's credentials while they stay valid for more "
-        "than 5 minutes, unless --force.",
-    )
+DESCRIPTION = (
+    HELP + ". Reuses the profile's credentials while they stay valid for more than 5 minutes, "
+    "unless --force."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ)
     parser.add_argument(
         "--all-accounts",
@@ -100,7 +98,6 @@ def add_parser(
         "fingerprint and trust it from now on instead of the pinned one",
     )
     add_flags(parser, "login", environ)
-    parser.set_defaults(run=run)
 
 
 @dataclass(frozen=True)
