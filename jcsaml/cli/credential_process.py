@@ -104,7 +104,7 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
-    from jcsaml.cli.options import secret_store
+    from jcsaml.cli.options import sign_in_inputs
     from jcsaml.errors import InputRequiredError
     from jcsaml.signin import login
 
@@ -112,14 +112,9 @@ def _sign_in(
         return login(
             account,
             role=role or None,
-            username=args.username,
-            password=args.password,
-            mfa_token=args.mfa_token,
             session_duration=duration,
             prompter=prompter,
-            secrets=secret_store(ctx),
-            webauthn_device=ctx.webauthn_device,
-            environ=ctx.environ,
+            **sign_in_inputs(args, ctx),
         )
     except InputRequiredError as exc:
         if args.skip_prompt:

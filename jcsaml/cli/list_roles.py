@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
-    from jcsaml.cli.options import chosen_account, secret_store
+    from jcsaml.cli.options import chosen_account, sign_in_inputs
     from jcsaml.cli.saml2aws_flags import for_this_sign_in
     from jcsaml.roles import list_roles
 
@@ -52,14 +52,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     account = for_this_sign_in(args, account, ctx.environ)
     roles = list_roles(
         account,
-        username=args.username,
-        password=args.password,
-        mfa_token=args.mfa_token,
         force=args.force,
         prompter=ctx.prompter(args.skip_prompt),
-        secrets=secret_store(ctx),
-        webauthn_device=ctx.webauthn_device,
-        environ=ctx.environ,
+        **sign_in_inputs(args, ctx),
     )
     if args.json:
         print(json.dumps([role.to_json() for role in roles], indent=2), file=ctx.stdout)

@@ -23,8 +23,8 @@ from jcsaml.cli.options import (
     add_record_option,
     add_skip_prompt,
     chosen_account,
-    secret_store,
     session_duration_flag,
+    sign_in_inputs,
     sign_in_lock,
 )
 
@@ -281,17 +281,12 @@ def _sign_in(
     credentials = login(
         account,
         role=role,
-        username=args.username,
-        password=args.password,
-        mfa_token=args.mfa_token,
         session_duration=duration,
         force=args.force,
         preferred_role=account.role_arn or notices.last_role(account.name, ctx.environ),
         prompter=ctx.prompter(args.skip_prompt),
-        secrets=secret_store(ctx),
-        webauthn_device=ctx.webauthn_device,
-        environ=ctx.environ,
         trust_new_cert=getattr(args, "trust_new_cert", False),
+        **sign_in_inputs(args, ctx),
     )
     if not role:  # a role picked (or the only one offered): the picker's default next time
         notices.remember_role(account.name, credentials.role_arn, ctx.environ)

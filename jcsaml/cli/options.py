@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
     from jcsaml.secret_store import SecretStore
+    from jcsaml.webauthn import WebAuthnDevice
 
 
 class RepeatableValue(argparse.Action):
@@ -71,6 +72,30 @@ def secret_store(ctx: Context) -> SecretStore:
     # Made when first used, or while the sign-in waits for JumpCloud: not before it starts.
     return DeferredStore(
         lambda: default_store(warn=ctx.warn_after_success, warn_unavailable=unavailable)
+    )
+
+
+class SignInInputs(TypedDict):
+    """What every sign-in of a command takes from its options and its context."""
+
+    username: str | None
+    password: str | None
+    mfa_token: str | None
+    secrets: SecretStore
+    webauthn_device: WebAuthnDevice | None
+    environ: Mapping[str, str]
+
+
+def sign_in_inputs(args: argparse.Namespace, ctx: Context) -> SignInInputs:
+    """``--username``, ``--password`` and ``--mfa-token`` (or their variables), the keyring and
+    the security key, as keyword arguments of a sign-in."""
+    return SignInInputs(
+        username=args.username,
+        password=args.password,
+        mfa_token=args.mfa_token,
+        secrets=secret_store(ctx),
+        webauthn_device=ctx.webauthn_device,
+        environ=ctx.environ,
     )
 
 
