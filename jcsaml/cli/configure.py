@@ -138,7 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
         help="rename an account; its AWS profile, its credential_process lines and the record "
         "of what it wrote follow",
     )
-    from jcsaml.cli.login import add_flags
+    from jcsaml.cli.saml2aws_flags import add_flags
 
     add_flags(parser, "configure", environ)
 

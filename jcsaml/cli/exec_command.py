@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
 from jcsaml.cli.login import (
-    add_flags,
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
+from jcsaml.cli.saml2aws_flags import add_flags
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,

@@ -18,7 +18,6 @@ DESCRIPTION = HELP + ". Account aliases come from the account's account_aliases 
 
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
-    from jcsaml.cli.login import add_flags
     from jcsaml.cli.options import (
         MFA_TOKEN,
         PASSWORD,
@@ -27,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
         add_record_option,
         add_skip_prompt,
     )
+    from jcsaml.cli.saml2aws_flags import add_flags
 
     # The password's help without login's advice on where to keep it.
     password = dataclasses.replace(

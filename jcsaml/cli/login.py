@@ -27,6 +27,7 @@ from jcsaml.cli.options import (
     sign_in_inputs,
     sign_in_lock,
 )
+from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -38,13 +39,10 @@ if TYPE_CHECKING:
 
 NAME = "login"
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
-
-
-def add_flags(parser: argparse.ArgumentParser, command: str, environ: Mapping[str, str]) -> None:
-    """saml2aws's flags for ``command`` that the parser does not define itself."""
-    from jcsaml.cli import saml2aws_flags
-
-    saml2aws_flags.add_flags(parser, command, environ)
+DESCRIPTION = (
+    HELP + ". Reuses the profile's credentials while they stay valid for more than 5 minutes, "
+    "unless --force."
+)
 
 
 def add_login_options(
@@ -63,12 +61,6 @@ def add_login_options(
     )
     add_skip_prompt(parser)
     add_record_option(parser)
-
-
-DESCRIPTION = (
-    HELP + ". Reuses the profile's credentials while they stay valid for more than 5 minutes, "
-    "unless --force."
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
@@ -126,8 +118,6 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
 
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
-    from jcsaml.cli.saml2aws_flags import for_this_sign_in
-
     account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)
     profile = args.profile or account.profile

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from jcsaml.variables import lookup
+
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
@@ -131,8 +133,6 @@ class Input:
     action: type[argparse.Action] | None = None
 
     def add_to(self, parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-        from jcsaml.variables import lookup
-
         parser.add_argument(
             *(self.flags or ("--" + self.name.replace("_", "-"),)),
             action=self.action or "store",

@@ -10,7 +10,8 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from jcsaml.cli.login import add_flags, add_login_options
+from jcsaml.cli.login import add_login_options
+from jcsaml.cli.saml2aws_flags import add_flags
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
