@@ -120,6 +120,15 @@ def parse_options(
     return values, list(args[index:])
 
 
+def options_alone(args: Sequence[str], options: Mapping[str, str]) -> dict[str, str] | None:
+    """:func:`parse_options` for a command that takes options and no other words (``script``,
+    ``credential-process``); None to decline."""
+    parsed = parse_options(args, options, EXEC_FLAGS)
+    if parsed is None or parsed[1] or "--" in args:
+        return None
+    return parsed[0]
+
+
 # --- exec -------------------------------------------------------------------------------------
 
 
@@ -195,9 +204,9 @@ SCRIPT_OPTIONS: dict[str, str] = {**EXEC_OPTIONS, "--shell": "shell"}
 
 def script_options(args: Sequence[str]) -> dict[str, str] | None:
     """``script``'s options, with ``shell`` always set; None to decline."""
-    parsed = parse_options(args, SCRIPT_OPTIONS, EXEC_FLAGS)
-    if parsed is None or parsed[1] or "--" in args:
-        return None  # script takes no other words
+    options = options_alone(args, SCRIPT_OPTIONS)
+    if options is None:
+        return None
     from jcsaml.shell_script import SHELLS
 
     # argparse checks every --shell given, not only the last one.
@@ -208,7 +217,6 @@ def script_options(args: Sequence[str]) -> dict[str, str] | None:
     ]
     if any(shell not in SHELLS for shell in given):
         return None
-    options = parsed[0]
     options.setdefault("shell", "bash")
     return options
 
@@ -243,10 +251,7 @@ PROCESS_OPTIONS: dict[str, str] = {
 
 def process_options(args: Sequence[str]) -> dict[str, str] | None:
     """``credential-process``'s options; None to decline."""
-    parsed = parse_options(args, PROCESS_OPTIONS, EXEC_FLAGS)
-    if parsed is None or parsed[1] or "--" in args:
-        return None  # it takes no other words
-    return parsed[0]
+    return options_alone(args, PROCESS_OPTIONS)
 
 
 def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:
