@@ -7,6 +7,18 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from jcsaml.cli.options import (
+    MFA_TOKEN,
+    PASSWORD,
+    USERNAME,
+    add_inputs,
+    add_record_option,
+    add_skip_prompt,
+    chosen_account,
+    sign_in_inputs,
+)
+from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
+
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
@@ -18,16 +30,6 @@ DESCRIPTION = HELP + ". Account aliases come from the account's account_aliases 
 
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
-    from jcsaml.cli.options import (
-        MFA_TOKEN,
-        PASSWORD,
-        USERNAME,
-        add_inputs,
-        add_record_option,
-        add_skip_prompt,
-    )
-    from jcsaml.cli.saml2aws_flags import add_flags
-
     # The password's help without login's advice on where to keep it.
     password = dataclasses.replace(
         PASSWORD, help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]"
@@ -44,8 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
-    from jcsaml.cli.options import chosen_account, sign_in_inputs
-    from jcsaml.cli.saml2aws_flags import for_this_sign_in
     from jcsaml.roles import list_roles
 
     account = chosen_account(args, ctx)
