@@ -159,13 +159,24 @@ class LoopbackHandler(BaseHTTPRequestHandler, Generic[OwnerT]):
     def log_message(self, format: str, *args: Any) -> None:  # http.server names it format
         return None  # requests may carry secrets, and nothing of them belongs on stderr
 
+    def read_body(self) -> bytes:
+        """The request's body, as long as its Content-Length says."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
     def send_answer(
-        self, status: int, headers: Iterable[tuple[str, str]], body: bytes, *, sent: int = -1
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        drip: float = 0,
+        sent: int | None = None,
     ) -> None:
         """Answer ``status`` with ``headers``, a Content-Length and ``body`` (none to HEAD).
 
-        ``sent`` (when not -1) sends only that many bytes of the body, as a server that breaks
-        off does."""
+        ``drip`` (seconds) sends the body a byte at a time with that pause (see :meth:`drip`);
+        ``sent`` sends only that many bytes of it, as a server that breaks off does."""
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -173,8 +184,11 @@ class LoopbackHandler(BaseHTTPRequestHandler, Generic[OwnerT]):
         self.end_headers()
         if self.command == "HEAD":
             return
+        if drip:
+            self.drip(body, drip)
+            return
         with contextlib.suppress(OSError):  # the client may have given up waiting
-            self.wfile.write(body if sent == -1 else body[:sent])
+            self.wfile.write(body[:sent])
 
     def drip(self, data: bytes, pause: float) -> None:
         """Send ``data`` a byte at a time, ``pause`` seconds apart, until it is sent, the client

@@ -28,14 +28,12 @@ pyotp, lxml, signxml and cryptography are imported only when a request needs the
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import hmac
 import html
 import json
 import secrets
-import socket
 import ssl
 import struct
 import threading
@@ -45,11 +43,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import quote, urlsplit
 
+from jcsaml.loopback import LoopbackHandler, LoopbackServer
 from jcsaml.saml import AWS_AUDIENCE
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
 
@@ -433,7 +430,55 @@ _GATEWAY_TITLES = {
 }
 
 
-class FakeJumpCloud:
+class _Handler(LoopbackHandler["FakeJumpCloud"]):
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
+    timeout = 30  # an idle keep-alive connection must not pin a thread forever
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the fake's clock, as JumpCloud's is on its own.
+        moment = self.owner._clock() if timestamp is None else timestamp
+        return super().date_time_string(moment)
+
+    def _serve(self) -> None:
+        cookies: dict[str, str] = {}
+        for header in self.headers.get_all("Cookie") or []:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(header)
+            except CookieError:
+                continue
+            cookies.update({name: morsel.value for name, morsel in jar.items()})
+        request = _Request(
+            method=self.command,
+            target=self.path,
+            path=urlsplit(self.path).path,
+            headers=dict(self.headers.items()),
+            cookies=cookies,
+            body=self.read_body(),
+        )
+        reply = self.owner._handle(request)
+        if reply is None:
+            self.close_connection = True
+            return
+        headers = [*reply.headers, ("Content-Type", reply.content_type)]
+        if reply.drip:
+            # The whole answer, status line and headers too, a byte at a time.
+            self.close_connection = True
+            head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+            head += [f"{name}: {value}" for name, value in headers]
+            head.append(f"Content-Length: {len(reply.body)}")
+            raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+            self.drip(raw, reply.drip)
+            return
+        if reply.short:
+            self.close_connection = True
+        sent = len(reply.body) // 2 if reply.short else None
+        self.send_answer(reply.status, headers, reply.body, sent=sent)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class FakeJumpCloud(LoopbackServer):
     """A threaded HTTP server on ``127.0.0.1`` (free port) that behaves like JumpCloud.
 
     ``keys`` sign the SAML Responses (default: one generated key pair shared by every fake in the
@@ -459,6 +504,8 @@ class FakeJumpCloud:
     to measure what a sign-in costs beyond the time spent waiting.
     """
 
+    handler = _Handler
+
     def __init__(
         self,
         *,
@@ -477,6 +524,7 @@ class FakeJumpCloud:
     ) -> None:
         if latency < 0:
             raise ValueError("latency must not be negative")
+        super().__init__(ssl_context=ssl_context)
         self.latency = latency
         self._users = {user.email.lower(): user for user in users}
         self._apps = {app.slug: app for app in apps}
@@ -484,7 +532,6 @@ class FakeJumpCloud:
         self._clock = clock
         self.session_lifetime = session_lifetime
         self.push_lifetime = push_lifetime
-        self.ssl_context = ssl_context
         self.webauthn_rp_id = webauthn_rp_id
         self._webauthn_origin = webauthn_origin
         self.webauthn_user_verification: UserVerification = webauthn_user_verification
@@ -504,65 +551,6 @@ class FakeJumpCloud:
         self._webauthn_challenges: dict[str, _WebAuthnChallenge] = {}  # by token
         self._webauthn_failures: list[str] = []
         self._webauthn_sign_counts: dict[bytes, int] = {}  # by credential id
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = _Server(self)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"FakeJumpCloud:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and close the listening socket."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping on a "slow" fault
-        server.shutdown()
-        with self._state:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # the client may already have hung up
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``https://`` with an ``ssl_context``): the console API base
-        and the SSO host base."""
-        if self._server is None:
-            raise RuntimeError("FakeJumpCloud is not running; call start() first")
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def webauthn_origin(self) -> str:
@@ -1269,118 +1257,3 @@ class FakeJumpCloud:
             "</form>"
         )
         return _page("JumpCloud", form, onload="document.forms[0].submit()")
-
-    # --- connection bookkeeping (for stop()) ---
-
-    def _track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._state:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeJumpCloud) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up (timeouts, dropped faults, stop()) and clients refusing the
-        # certificate are expected; stay quiet.
-        return None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        context = self.fake.ssl_context
-        if context is None:
-            super().finish_request(request, client_address)
-            return
-        # The TLS handshake runs here, in the connection's own thread, rather than on accept():
-        # a client that never completes it must not stall the accepting loop.
-        request.settimeout(_Handler.timeout)
-        with context.wrap_socket(request, server_side=True) as tls:
-            super().finish_request(tls, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
-    server: _Server
-    timeout = 30  # an idle keep-alive connection must not pin a thread forever
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as separate writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.fake._track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        self.server.fake._track(self.connection, open_=False)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # quiet: tests read FakeJumpCloud.requests instead
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        # The Date header on the fake's clock, as JumpCloud's is on its own.
-        moment = self.server.fake._clock() if timestamp is None else timestamp
-        return super().date_time_string(moment)
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        cookies: dict[str, str] = {}
-        for header in self.headers.get_all("Cookie") or []:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(header)
-            except CookieError:
-                continue
-            cookies.update({name: morsel.value for name, morsel in jar.items()})
-        request = _Request(
-            method=self.command,
-            target=self.path,
-            path=urlsplit(self.path).path,
-            headers=dict(self.headers.items()),
-            cookies=cookies,
-            body=body,
-        )
-        reply = self.server.fake._handle(request)
-        if reply is None:
-            self.close_connection = True
-            return
-        if reply.drip:
-            self._drip(reply)
-            return
-        if reply.short:
-            self.close_connection = True
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body[: len(reply.body) // 2] if reply.short else reply.body)
-
-    def _drip(self, reply: _Reply) -> None:
-        """Send the whole answer a byte at a time, until it is sent, the client hangs up or the
-        fake stops."""
-        self.close_connection = True
-        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
-        head += [f"{name}: {value}" for name, value in reply.headers]
-        head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
-        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
-        stopping = self.server.fake._stopping
-        for index in range(len(raw)):
-            try:
-                self.wfile.write(raw[index : index + 1])
-                self.wfile.flush()
-            except OSError:
-                return
-            if stopping.wait(reply.drip):
-                return
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
