@@ -93,7 +93,6 @@ MASK = "***"
 # signature is not reusable, but it is the one part of an assertion that proves possession.
 _SECRET_KEYS = frozenset({"password", "otp", "signature"})
 
-
 AUTH_FAILED_MESSAGE = "Authentication failed."
 MFA_REQUIRED_MESSAGE = "MFA required."
 INVALID_OTP_MESSAGE = "Invalid OTP"
