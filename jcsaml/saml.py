@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from jcsaml.config_keys import MAX_SESSION_DURATION, MIN_SESSION_DURATION
 from jcsaml.errors import (
     IdpCertificateError,
     IdpCertificateExpiredError,
@@ -55,6 +56,9 @@ from jcsaml.errors import (
     SamlWeakAlgorithmError,
     SamlWrongCertificateError,
 )
+from jcsaml.partitions import AWS_AUDIENCE as AWS_AUDIENCE
+from jcsaml.partitions import AWS_AUDIENCES as AWS_AUDIENCES
+from jcsaml.partitions import PARTITION, SIGNIN_HOSTS
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -63,33 +67,8 @@ if TYPE_CHECKING:
 ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
 ROLE_SESSION_NAME_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
 SESSION_DURATION_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-AWS_AUDIENCE = "urn:amazon:webservices"
-
-#: Every audience AWS sign-in documents for its SAML service provider, in all partitions.
-AWS_AUDIENCES = frozenset(
-    {
-        AWS_AUDIENCE,
-        "urn:amazon:webservices:cn-north-1",
-        "urn:amazon:webservices:cn-northwest-1",
-        "urn:amazon:webservices:govcloud",
-        "https://signin.aws.amazon.com/saml",
-        "https://signin.amazonaws.cn/saml",
-        "https://signin.amazonaws-us-gov.com/saml",
-    }
-)
-
-#: The AWS sign-in host (the SAML Destination) of each partition; regional hosts are subdomains.
-SIGNIN_HOSTS = {
-    "aws": "signin.aws.amazon.com",
-    "aws-cn": "signin.amazonaws.cn",
-    "aws-us-gov": "signin.amazonaws-us-gov.com",
-}
-
 #: Larger input is refused before it is decoded or parsed.
 MAX_RESPONSE_BYTES = 1024 * 1024
-
-MIN_SESSION_DURATION = 900
-MAX_SESSION_DURATION = 43200
 
 #: More values of the AWS Role attribute than this are refused: no person picks from more, and
 #: it bounds the work an assertion can make jcsaml do.
@@ -117,10 +96,9 @@ _RECIPIENT = (
 )
 _SIGNATURE = f"{{{DS_NS}}}Signature"
 
-_PARTITION = r"aws(?:-[a-z]+)*"
-_ROLE_ARN = re.compile(rf"arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:role/[\w+=.@/-]+", re.ASCII)
+_ROLE_ARN = re.compile(rf"arn:(?P<partition>{PARTITION}):iam::\d{{12}}:role/[\w+=.@/-]+", re.ASCII)
 _PROVIDER_ARN = re.compile(
-    rf"arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:saml-provider/[\w.-]+", re.ASCII
+    rf"arn:(?P<partition>{PARTITION}):iam::\d{{12}}:saml-provider/[\w.-]+", re.ASCII
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _ASCII_WHITESPACE = re.compile(r"[ \t\r\n\f\v]+")
@@ -937,9 +915,7 @@ def _check_destination(destination: str, partitions: set[str]) -> None:
     except ValueError:
         scheme, host = "", ""
     for partition in sorted(partitions):
-        signin = SIGNIN_HOSTS.get(partition)
-        if signin is None:
-            continue  # a partition jcsaml has no sign-in host for: nothing to compare against
+        signin = SIGNIN_HOSTS[partition]
         if scheme == "https" and (host == signin or host.endswith("." + signin)):
             continue
         raise SamlDestinationError(

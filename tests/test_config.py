@@ -137,6 +137,8 @@ def test_https_and_loopback_http_are_accepted(url: str) -> None:
         ("session_duration", 899, "900"),
         ("session_duration", 43201, "43200"),
         ("role_arn", "arn:aws:iam::123:role/x", "IAM role ARN"),
+        # A partition without SAML sign-in: refused here as in a SAML assertion.
+        ("role_arn", "arn:aws-iso:iam::012345678987:role/x", "IAM role ARN"),
         ("role_arn", "Acme Admin", "nor a role name"),
         ("mfa", "SMS", "Auto, TOTP, PUSH, WEBAUTHN"),
         ("url", "https://example.com/not-saml", "SAML application URL"),
