@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jcsaml import config_keys
-from jcsaml.arn import role_arn_from_assumed_role, role_matches
+from jcsaml.arn import principal_roles, role_matches
 from jcsaml.config_keys import KEYS, home_path
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
@@ -42,6 +42,7 @@ __all__ = [
     "account_section",
     "exec_region",
     "lookup",
+    "process_cache_directory",
     "process_cache_name",
     "process_credentials",
     "process_output",
@@ -67,8 +68,6 @@ _HTTPS_URL = re.compile(
 # Plain text and the fields jcsaml.config.parse_profile_template allows, nothing fancier.
 _FIELDS = "|".join(config_keys.TEMPLATE_FIELDS)
 _PROFILE_TEMPLATE = re.compile(rf"(?:[^{{}}]|\{{(?:{_FIELDS})\}})+")
-# As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
-_IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
 # The whitespace shlex splits on, as botocore splits ``[profile NAME]``.
 _SHELL_SPACE = re.compile(r"[ \t\r\n]+")
 _TIMESTAMP = re.compile(
@@ -213,7 +212,7 @@ def process_credentials(
     if section is None:
         return None
     wanted = role or section.get("role_arn", "").strip()
-    directory = _process_cache_directory(environ)
+    directory = process_cache_directory(environ)
     if directory is None:
         return None
     text = _read_cache_file(directory, process_cache_name(account_name, wanted), environ)
@@ -297,9 +296,10 @@ def _read_cache_file(directory: str, name: str, environ: Mapping[str, str]) -> s
         return None
 
 
-def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
-    """As :func:`jcsaml.process_cache.cache_directory`; None where that asks the password
-    database (no ``HOME``)."""
+def process_cache_directory(environ: Mapping[str, str]) -> str | None:
+    """``$XDG_CACHE_HOME/jcsaml/credential-process``, else ``~/.cache/...`` (``~`` is ``HOME``
+    from ``environ``; None without one). A relative XDG_CACHE_HOME is ignored, as the XDG
+    specification says."""
     configured = environ.get("XDG_CACHE_HOME", "")
     if configured and os.path.isabs(configured):
         base = configured
@@ -439,11 +439,7 @@ def _credentials(
     expires_at = _epoch_seconds(values.get("x_security_token_expires", ""))
     if not (access_key_id and secret_access_key and session_token and expires_at is not None):
         return None
-    principal = values.get("x_principal_arn", "")
-    if _IAM_ROLE_ARN.fullmatch(principal):
-        role_arn = principal
-    else:
-        role_arn = role_arn_from_assumed_role(principal)
+    role_arn, _ = principal_roles(values.get("x_principal_arn", ""))
     return CachedCredentials(
         account_name=account_name,
         profile=profile,
