@@ -12,6 +12,7 @@ from jcsaml.config import (
     save_account,
     validate_url,
 )
+from jcsaml.config_keys import KEYS
 from jcsaml.errors import (
     ConfigFileError,
     InvalidSettingError,
@@ -155,6 +156,17 @@ def test_invalid_values_are_refused_and_the_file_untouched(
     with pytest.raises(InvalidSettingError, match=needle):
         save_account(bad, path=path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+def test_any_key_continued_on_another_line_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "jcsaml.ini"
+    own_line = f"{key} = x\n" if key != "url" else ""
+    path.write_text(f"[production]\nurl = {URL}\n{own_line}  more\n")
+    with pytest.raises(InvalidSettingError) as caught:
+        load_account("production", path=path)
+    assert caught.value.setting == key
+    assert "continues the value" in str(caught.value)
 
 
 def test_role_arns_of_every_partition_are_valid(tmp_path: Path) -> None:
