@@ -4,7 +4,8 @@ Like saml2aws's ``~/.saml2aws``, the file may carry inline comments (``mfa = Aut
 a ``;`` or ``#`` preceded by whitespace ends the value. Every key holds one line: a value
 continued on an indented line is refused, naming the key and the line.
 
-On the hot path of ``jcsaml exec``: standard library only at module level.
+The table of keys and the small checks of their values are :mod:`jcsaml.config_keys`'s, which
+the light lookup (:mod:`jcsaml.cached`) reads too. Standard library only at module level.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from jcsaml import config_keys
+from jcsaml import config_keys, variables
 from jcsaml.config_keys import DEFAULT_CONSOLE_URL as DEFAULT_CONSOLE_URL
 from jcsaml.config_keys import DEFAULT_HTTP_TIMEOUT as DEFAULT_HTTP_TIMEOUT
 from jcsaml.config_keys import DEFAULT_PUSH_TIMEOUT as DEFAULT_PUSH_TIMEOUT
@@ -150,9 +151,7 @@ class Account:
 def config_path(environ: Mapping[str, str] = os.environ, override: str | None = None) -> Path:
     """``--config``, else ``JCSAML_CONFIG``, else saml2aws's ``SAML2AWS_CONFIGFILE``, else
     ``~/.jcsaml``."""
-    from jcsaml.variables import lookup
-
-    chosen = override or lookup("config", environ) or "~/.jcsaml"
+    chosen = override or variables.lookup("config", environ) or "~/.jcsaml"
     return expand_home(chosen, environ)
 
 

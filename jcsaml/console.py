@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.config import validate_region
+from jcsaml.config_keys import is_region_name
 from jcsaml.errors import ConsoleSigninError, ConsoleUnavailableError, InvalidSettingError
 from jcsaml.partitions import CONSOLE_HOSTS, DEFAULT_REGIONS, SIGNIN_HOSTS, partition_of
 
@@ -49,8 +51,6 @@ def _host(base: str, region: str | None) -> str:
     against AWS's region syntax first: it becomes a host label, never anything more."""
     if not region or region in UNLABELLED_REGIONS:
         return base
-    from jcsaml.config import validate_region
-
     return f"{validate_region(region, source='region')}.{base}"
 
 
@@ -66,8 +66,6 @@ def console_host(partition: str, region: str | None = None) -> str:
     console = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"])
     if region and partition == "aws":
         # The commercial console has a host for every region, us-east-1 included.
-        from jcsaml.config import validate_region
-
         return f"{validate_region(region, source='region')}.{console}"
     return _host(console, region)
 
@@ -82,8 +80,6 @@ def console_home(partition: str, region: str | None = None) -> str:
 
 def _is_console_host(host: str, partition: str | None = None) -> bool:
     """True for a partition's console host, or a regional one (``us-west-2.console...``)."""
-    from jcsaml.config import is_region_name
-
     bases = (
         CONSOLE_HOSTS.values()
         if partition is None
