@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from jcsaml.credentials_file import expand_aws_path
 from jcsaml.errors import AwsConfigFileError, JcsamlError
 from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 
@@ -33,7 +34,6 @@ __all__ = [
 def config_file_path(environ: Mapping[str, str] = os.environ) -> Path:
     """``AWS_CONFIG_FILE`` when set and not empty, else ``~/.aws/config`` (``~`` is ``HOME``
     from ``environ``), with ``~`` and ``$VARIABLES`` expanded as botocore expands them."""
-    from jcsaml.credentials_file import expand_aws_path
 
     configured = environ.get("AWS_CONFIG_FILE", "")
     return Path(expand_aws_path(configured or "~/.aws/config", environ))

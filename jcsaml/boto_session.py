@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any, Unpack
 
 from jcsaml.credential_source import SourceOptions, source_for
+from jcsaml.signin import check_keywords, resolve_account
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -44,8 +45,6 @@ def session(
     import boto3
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
-
-    from jcsaml.signin import check_keywords, resolve_account
 
     check_keywords("session", options, SourceOptions.__optional_keys__)  # before the config
     resolved = resolve_account(account, environ=options.get("environ", os.environ))

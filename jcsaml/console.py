@@ -273,6 +273,7 @@ def _get(
         except requests.exceptions.RequestException as exc:
             raise ConsoleUnavailableError(endpoint=endpoint, reason=type(exc).__name__) from None
         return given.status_code, given.text
+    # urllib3 only when a console link is asked for
     from jcsaml.bounded_http import AnswerTooLarge, DeadlinePassed, bounded_session, fetch
 
     # Bounded as a whole and in size, as JumpCloud's answers are: a stalling endpoint or proxy

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
+    IdpError,
     JcsamlError,
     PromptAbortedError,
     RenewalPendingError,
@@ -363,7 +364,6 @@ class CredentialServer(LoopbackServer):
             return exc
         except Exception:
             log.debug("background renewal failed", exc_info=True)
-            from jcsaml.errors import IdpError
 
             return IdpError(reason="an unexpected error; run with --debug")
         self.last_error = None

@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
+from jcsaml import process_cache
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
@@ -38,8 +39,11 @@ from jcsaml.errors import (
     SignInPendingError,
     SignInRequiredError,
 )
+from jcsaml.process_cache import write_problem
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import is_session_key, library_store
+from jcsaml.sign_in_lock import lock_for
+from jcsaml.signin import check_keywords, login, resolve_account
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -100,12 +104,10 @@ class ProcessCache:
         self.environ = environ
 
     def load(self) -> AwsCredentials | None:
-        from jcsaml import process_cache
 
         return process_cache.load(self.account, self.role, environ=self.environ)
 
     def save(self, credentials: AwsCredentials) -> None:
-        from jcsaml import process_cache
 
         process_cache.save(self.account, self.role, credentials, environ=self.environ)
 
@@ -158,8 +160,6 @@ def refresh_once(
         except JcsamlError:
             raise  # jcsaml's own (a lock that timed out, an unsafe directory), not a write fault
         except OSError as exc:  # the run goes on with them; the next refresh signs in again
-            from jcsaml.process_cache import write_problem
-
             where = f" in {exc.filename}" if getattr(exc, "filename", None) else ""
             warn(
                 f"could not cache the new credentials{where}: {write_problem(exc)}; they are "
@@ -347,7 +347,6 @@ def login_sign_in(
     tokens = [mfa_token] if mfa_token else []
 
     def sign_in(prompter: Prompter | None, role: str | None) -> AwsCredentials:
-        from jcsaml.signin import login
 
         unattended = prompter is None
         asker = prompter or _Unattended(notify or _log_notice)
@@ -424,8 +423,6 @@ def source_for(
 ) -> CredentialSource:
     """:func:`default_source` for the library function named ``function`` (which a keyword it
     does not take is reported against)."""
-    from jcsaml.sign_in_lock import lock_for
-    from jcsaml.signin import check_keywords, resolve_account
 
     check_keywords(function, options, SourceOptions.__optional_keys__)
     environ = options.get("environ", os.environ)

@@ -16,7 +16,14 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Unpack
 
 from jcsaml.config import Account
-from jcsaml.errors import JcsamlError, NoAwsApplicationsError
+from jcsaml.errors import (
+    JcsamlError,
+    NoAwsApplicationsError,
+    SamlAudienceError,
+    SamlError,
+    SamlNoRolesError,
+    SamlUnsignedError,
+)
 from jcsaml.saml import AwsRole, parse_saml_response
 from jcsaml.signin import SignInOptions, SignInPipeline
 
@@ -141,8 +148,6 @@ def discover_applications(
                 # whose fingerprint configure shows before saving.
                 assertion = parse_saml_response(page.saml_response, trust_embedded_cert=True)
                 if assertion.signer_sha256 is None and not resolved.allow_unsigned:
-                    from jcsaml.errors import SamlUnsignedError
-
                     raise SamlUnsignedError(account=label)
         except JcsamlError as exc:
             log.debug("application %r left out: %s", label, exc)
@@ -189,7 +194,6 @@ def _same_url(a: str, b: str) -> bool:
 
 
 def _short_reason(error: JcsamlError) -> str:
-    from jcsaml.errors import SamlAudienceError, SamlError, SamlNoRolesError, SamlUnsignedError
 
     if isinstance(error, SamlNoRolesError | SamlAudienceError):
         return "not an AWS application (its assertion offers no AWS role)"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT
+from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT, validate_url
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
@@ -44,6 +44,7 @@ from jcsaml.errors import (
     WebAuthnRejectedError,
 )
 from jcsaml.prompter import Prompter
+from jcsaml.webauthn import Fido2Device, answer_challenge
 
 if TYPE_CHECKING:
     import requests
@@ -160,7 +161,6 @@ class JumpCloudAuthenticator:
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        from jcsaml.config import validate_url
 
         self.app_url = validate_url(app_url, "url")
         self.console_url = validate_url(console_url, "console_url").rstrip("/")
@@ -174,6 +174,7 @@ class JumpCloudAuthenticator:
         self.wall_clock = wall_clock
         #: (JumpCloud's Date, this computer's time) at the last answer, when it had a Date.
         self.server_time: tuple[datetime, datetime] | None = None
+        # urllib3 only once JumpCloud is called
         from jcsaml.bounded_http import bounded_session
 
         self.session = bounded_session(session)
@@ -348,7 +349,6 @@ class JumpCloudAuthenticator:
     # -- WebAuthn ------------------------------------------------------------------------------
 
     def _webauthn(self) -> _Reply:
-        from jcsaml.webauthn import Fido2Device, answer_challenge
 
         challenge = self._call("GET", "/userconsole/auth/webauthn")
         device = self.webauthn_device or Fido2Device(prompter=self.prompter)
@@ -391,8 +391,6 @@ class JumpCloudAuthenticator:
         console session (default: the authenticator's own ``app_url``).
         """
         from bs4 import BeautifulSoup
-
-        from jcsaml.config import validate_url
 
         url = validate_url(app_url, "url") if app_url else self.app_url
         response = self._follow(url)
@@ -608,6 +606,7 @@ class JumpCloudAuthenticator:
         one-time code."""
         import requests
 
+        # urllib3 only once JumpCloud is called
         from jcsaml.bounded_http import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlinePassed, fetch
 
         attempts = GET_ATTEMPTS if method == "GET" else 1

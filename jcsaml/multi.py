@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
+from jcsaml import notices
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, parse_profile_template
 from jcsaml.errors import (
@@ -121,7 +122,6 @@ def select_roles(
                 available=", ".join(r.role_arn for r in roles) or "none",
             )
         return chosen
-    from jcsaml import notices
 
     # As a single login: the role chosen last time for this account is preselected.
     picked = choose_role(

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from jcsaml.partitions import SIGNIN_HOSTS
+from jcsaml.private_file import write_private_file
 
 FORMAT = "jcsaml-recording"
 VERSION = 1
@@ -468,7 +469,6 @@ class Recorder:
 
     def _write(self) -> None:
         """Atomically and with mode 0600, as jcsaml writes every file of its own."""
-        from jcsaml.private_file import write_private_file
 
         text = json.dumps(self.document(), indent=2) + "\n"
         write_private_file(self.path, text.encode("utf-8"))

@@ -29,6 +29,7 @@ from jcsaml.config import (
 from jcsaml.credentials_file import validate_profile_name
 from jcsaml.errors import InvalidSettingError, Saml2awsFileError
 from jcsaml.inifile import IniAccessError, IniSyntaxError, go_ini_value, read_ini
+from jcsaml.saml import AWS_AUDIENCES
 from jcsaml.signin import read_policy_file
 
 DEFAULT_PATH = "~/.saml2aws"
@@ -159,8 +160,6 @@ def _is_default(key: str, value: str) -> bool:
 
 def _reason(key: str, value: str) -> str:
     if key == "aws_urn":
-        from jcsaml.saml import AWS_AUDIENCES
-
         if value in AWS_AUDIENCES:
             return "jcsaml accepts this AWS audience, as it accepts every AWS audience: no setting"
         return (

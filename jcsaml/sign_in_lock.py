@@ -24,6 +24,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
+from jcsaml.errors import SignInLockError
+from jcsaml.inifile import lock_directory
+from jcsaml.safe_directory import open_directory
+
 if TYPE_CHECKING:
     from jcsaml.config import Account
 
@@ -69,10 +73,6 @@ def sign_in_lock(
     Raises UnsafeDirectoryError and SignInLockError.
     """
     import filelock
-
-    from jcsaml.errors import SignInLockError
-    from jcsaml.inifile import lock_directory
-    from jcsaml.safe_directory import open_directory
 
     directory = lock_directory(environ)
     name = lock_name(account, role)

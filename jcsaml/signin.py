@@ -29,19 +29,36 @@ from jcsaml.config import (
     expand_home,
     load_account,
     update_account_keys,
+    validate_region,
 )
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore
 from jcsaml.errors import (
     AmbiguousRoleError,
     AuthenticationFailedError,
     ConfigError,
+    IdpCertificateChangedError,
+    IdpCertificateWritableError,
+    InvalidSettingError,
     NothingTypedError,
     SamlNameIdError,
+    SamlSignatureMissingError,
+    SamlUnsignedError,
     SavedPasswordRejectedError,
+    StsClockError,
+    StsError,
+    TrustNewCertificateError,
     UnknownRoleError,
 )
+from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
 from jcsaml.prompter import NonInteractivePrompter, Prompter
-from jcsaml.saml import AwsRole, SamlAssertion
+from jcsaml.saml import (
+    AwsRole,
+    SamlAssertion,
+    certificate_sha256,
+    parse_saml_response,
+    show_fingerprint,
+)
+from jcsaml.secret_command import mfa_source, secret_from_command
 from jcsaml.secret_store import (
     DeferredStore,
     SecretStore,
@@ -49,7 +66,7 @@ from jcsaml.secret_store import (
     password_key,
     session_key,
 )
-from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
+from jcsaml.sts import DEFAULT_REGIONS, StsClient, assume_role_with_saml, make_client, region_for
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Application, Authenticator, SamlPage
@@ -109,7 +126,6 @@ def region_of(account: Account, environ: Mapping[str, str]) -> str | None:
     syntax too (it builds URLs), and the error names the variable."""
     if account.region:
         return account.region
-    from jcsaml.config import validate_region
 
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if environ.get(variable):
@@ -199,8 +215,6 @@ def sign_in(
     ``JCSAML_PASSWORD_COMMAND`` in ``environ``), else the keyring, else the prompter; a TOTP
     code from ``mfa_token``, else ``mfa_command``, else the prompter.
     """
-    from jcsaml.jumpcloud import Credentials
-    from jcsaml.secret_command import mfa_source, secret_from_command
 
     # A certificate file that can't be trusted is refused before anything is asked or sent.
     idp_cert = _checked_idp_cert(account, trust_new_cert)
@@ -280,7 +294,6 @@ def jumpcloud_authenticators(
     """The real factory: a :class:`~jcsaml.jumpcloud.JumpCloudAuthenticator` per sign-in."""
 
     def build(account: Account) -> AppAuthenticator:
-        from jcsaml.jumpcloud import JumpCloudAuthenticator
 
         return JumpCloudAuthenticator(
             app_url=account.url,
@@ -355,7 +368,6 @@ def read_assertion(
     ``username`` is who signed in: an assertion issued to another e-mail address is refused
     unless it is the account's ``saml_nameid``.
     """
-    from jcsaml.saml import parse_saml_response, show_fingerprint
 
     if account.idp_cert:
         idp_cert = idp_cert or _checked_idp_cert(account, trust_new_cert)
@@ -380,12 +392,10 @@ def read_assertion(
         signer = assertion.signer_sha256
         if signer is None and pinned is not None:
             # --trust-new-cert accepts another certificate, never no certificate at all.
-            from jcsaml.errors import SamlSignatureMissingError
 
             raise SamlSignatureMissingError()
         if signer is None and not account.allow_unsigned:
             # Verified or refused, on the first sign-in too: an unsigned response proves nothing.
-            from jcsaml.errors import SamlUnsignedError
 
             raise SamlUnsignedError(account=account.name)
         if signer is None:
@@ -409,8 +419,6 @@ def _checked_idp_cert(account: Account, trust_new_cert: bool) -> bytes | None:
     if not account.idp_cert:
         return None
     if trust_new_cert:
-        from jcsaml.errors import TrustNewCertificateError
-
         raise TrustNewCertificateError(path=account.idp_cert)
     return read_idp_certificate_file(account.idp_cert, sha256=account.idp_cert_sha256)[0]
 
@@ -426,7 +434,6 @@ def trust_signer(
     trusts none yet (or another, after ``trust_new_cert``), and say so with its fingerprint; or,
     for an unsigned assertion, warn (every time). Nothing to do with ``idp_cert``.
     """
-    from jcsaml.saml import show_fingerprint
 
     signer = assertion.signer_sha256
     pinned = account.idp_cert_sha256 or None
@@ -507,12 +514,6 @@ def read_idp_certificate_file(path: str, *, sha256: str = "") -> tuple[bytes, st
     Refuses a file other users can write (IdpCertificateWritableError) and, when ``sha256`` is
     given, one whose certificate no longer has that fingerprint (IdpCertificateChangedError).
     """
-    from jcsaml.errors import (
-        IdpCertificateChangedError,
-        IdpCertificateWritableError,
-        InvalidSettingError,
-    )
-    from jcsaml.saml import certificate_sha256, show_fingerprint
 
     file = expand_home(path)
     try:
@@ -871,8 +872,6 @@ def assume_role(
     the role's MaxSessionDuration, the call is retried once with 3600 s (the smallest maximum a
     role can have, so always allowed), and the person is told.
     """
-    from jcsaml.errors import StsError
-    from jcsaml.sts import assume_role_with_saml
 
     wanted = session_duration_for(assertion, duration, prompter, app=app)
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
@@ -934,7 +933,6 @@ def _refused_for_time(error: Exception) -> bool:
 
 
 def _clock_error(error: Exception, assertion: SamlAssertion) -> Exception:
-    from jcsaml.errors import StsClockError
 
     def shown(moment: datetime | None) -> str:
         return _utc(moment) if moment else "(not stated)"
@@ -962,8 +960,6 @@ def read_policy_file(value: str) -> str:
     """The JSON session policy in the file ``value`` names, without its indentation; raises
     InvalidSettingError for ``policy_file`` when it cannot be read or is not a JSON object."""
     import json
-
-    from jcsaml.errors import InvalidSettingError
 
     path = expand_home(value)
     try:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import DEFAULT_STS_TIMEOUT
 from jcsaml.errors import (
+    AssumeRoleError,
     StsBadAnswerError,
     StsError,
     StsGarbledAnswerError,
@@ -24,6 +25,7 @@ from jcsaml.errors import (
 )
 from jcsaml.partitions import DEFAULT_REGIONS as DEFAULT_REGIONS
 from jcsaml.partitions import is_service_host
+from jcsaml.recording import record_sts
 from jcsaml.saml import AwsRole
 
 CONNECT_TIMEOUT = 10.0
@@ -86,6 +88,7 @@ def make_client(
             max_pool_connections=max_pool_connections,
         ),
     )
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import bound_botocore_client
 
     return bound_botocore_client(client)  # type: ignore[no-any-return]
@@ -117,7 +120,6 @@ def assume_role_with_saml(
     if duration:
         params["DurationSeconds"] = duration
     params.update(session_policy_params(policy_arns, policy))
-    from jcsaml.recording import record_sts
 
     try:
         credentials = _credentials_call(
@@ -159,6 +161,7 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import deadline
 
     statuses: list[str] = []
@@ -312,8 +315,6 @@ def assume_role(
     does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
     Raises AssumeRoleError, StsUnavailableError, StsTimeoutError or StsBadAnswerError."""
 
-    from jcsaml.errors import AssumeRoleError
-
     target = AwsRole(role_arn=role_arn, principal_arn="")
     sts = client or _signed_client(source, region_for(target, region), timeout=timeout)
     params: dict[str, Any] = {
@@ -379,6 +380,7 @@ def _signed_client(
             retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
         ),
     )
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import bound_botocore_client
 
     return bound_botocore_client(client)  # type: ignore[no-any-return]

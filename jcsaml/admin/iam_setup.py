@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from jcsaml import partitions
 from jcsaml.admin import partition as policies
-from jcsaml.admin.metadata import IdpMetadata, read_idp_metadata
+from jcsaml.admin.metadata import IdpMetadata, read_idp_metadata, short_fingerprint
 from jcsaml.admin.trust import judge_trust, load_policy, saml_trust_policy, with_provider_trusted
 from jcsaml.errors import (
     AwsSessionError,
@@ -501,7 +501,6 @@ def _same_metadata(document: str, wanted: IdpMetadata) -> bool:
 
 
 def _fingerprints(certificates: Sequence[str]) -> list[str]:
-    from jcsaml.admin.metadata import short_fingerprint
 
     return [short_fingerprint(pem) for pem in certificates]
 

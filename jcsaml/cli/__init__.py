@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from jcsaml import notices
 from jcsaml.cli import (
     completion,
     configure,
@@ -36,7 +37,10 @@ from jcsaml.cli import (
 )
 from jcsaml.cli import help as help_command
 from jcsaml.display import printable, printable_stream, raw_stream
-from jcsaml.errors import JcsamlError
+from jcsaml.errors import JcsamlError, PromptAbortedError, RecordingFileError
+from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+from jcsaml.recording import NOT_CONTAINED, recording
+from jcsaml.variables import describe_sources, flag, lookup
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
@@ -97,7 +101,6 @@ class Context:
 
     def prompter(self, skip_prompt: bool) -> Prompter:
         """``--skip-prompt``: one that never asks; else the terminal."""
-        from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
         if skip_prompt:
             return NonInteractivePrompter(self.stderr)
@@ -118,7 +121,6 @@ class Context:
             self.deferred.append((message, once))
 
     def show_deferred(self) -> None:
-        from jcsaml import notices
 
         for message, once in self.deferred:
             if once is None or notices.once(once, self.environ):
@@ -127,7 +129,6 @@ class Context:
 
 
 def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
-    from jcsaml.variables import lookup
 
     return {
         "idp_account": lookup("idp_account", environ) or "default",
@@ -140,6 +141,7 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     """Options every command takes, before or after the command name. Their defaults are
     filled in after parsing (``common_defaults``): a default set by the command's parser would
     overwrite a value given before the command."""
+    # options and saml2aws_flags import this package: read here, after it is whole
     from jcsaml.cli.options import RepeatableValue
 
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -220,8 +222,8 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     for key, value in common_defaults(ctx.environ).items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    # options and saml2aws_flags import this package: read here, after it is whole
     from jcsaml.cli.saml2aws_flags import refusal
-    from jcsaml.variables import flag
 
     refused = refusal(args, ctx.environ)
     if refused is not None:  # a saml2aws flag or variable jcsaml does not take: one line
@@ -230,7 +232,6 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     debug = bool(args.debug)
     if debug:
         _enable_debug_logging(ctx.stderr)
-        from jcsaml.variables import describe_sources
 
         for line in describe_sources(ctx.environ):
             logging.getLogger("jcsaml.variables").debug("%s", line)
@@ -270,8 +271,6 @@ def _recording(args: argparse.Namespace, ctx: Context) -> Iterator[None]:
     if not path:
         yield
         return
-    from jcsaml.errors import RecordingFileError
-    from jcsaml.recording import NOT_CONTAINED, recording
 
     try:
         name = str(getattr(args.run, "__module__", "")).rsplit(".", 1)[-1]
@@ -315,7 +314,6 @@ def _parser_running(parser: argparse.ArgumentParser, run: object) -> argparse.Ar
 
 def _hint(exc: JcsamlError) -> str:
     """What to do, for the few library errors that cannot know the command line's way out."""
-    from jcsaml.errors import PromptAbortedError
 
     if type(exc) is PromptAbortedError:  # Ctrl-D, or stdin ended (a pipe, cron, CI)
         return (

@@ -64,6 +64,7 @@ from jcsaml.testing.tenant import FakeUser as FakeUser
 from jcsaml.testing.tenant import PushOutcome as PushOutcome
 from jcsaml.testing.tenant import PushStatus as PushStatus
 from jcsaml.testing.tenant import SignWhat as SignWhat
+from jcsaml.testing.webauthn_verify import WebAuthnVerificationError, verify_assertion
 
 FaultKind = Literal[
     "500",
@@ -812,7 +813,6 @@ class FakeJumpCloud(LoopbackServer, FakeTenant):
         return _json_reply(200, {"publicKey": options, "token": token})
 
     def _webauthn_login(self, request: _Request, xsrf: str) -> _Reply:
-        from jcsaml.testing.webauthn_verify import WebAuthnVerificationError, verify_assertion
 
         body = request.json()
         if not isinstance(body, dict):

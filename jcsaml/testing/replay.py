@@ -39,9 +39,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jcsaml.loopback import LoopbackHandler, LoopbackServer
+from jcsaml.recording import _ROLE_ATTRIBUTE
 from jcsaml.recording import RECORDED_BASE_URL as _RECORDED_BASE_URL
 from jcsaml.recording import RECORDED_HOST as _RECORDED_HOST
-from jcsaml.testing.jumpcloud import mask_secrets
+from jcsaml.testing.idp import DS_NS, IdpKeyPair, sign_saml_response
+from jcsaml.testing.jumpcloud import FakeApp, FakeFactor, FakeJumpCloud, FakeUser, mask_secrets
 
 RECORDED_BASE_URL = _RECORDED_BASE_URL  # every JumpCloud host, in fixtures and recordings
 DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "jumpcloud"
@@ -262,9 +264,6 @@ def record_fixtures(directory: Path | None = None) -> list[Path]:
     ``xsrf.json``, so any sequence of fixtures replays consistently. Returns the files written.
     """
     import requests
-
-    from jcsaml.testing.idp import IdpKeyPair
-    from jcsaml.testing.jumpcloud import FakeApp, FakeFactor, FakeJumpCloud, FakeUser
 
     target = directory if directory is not None else DEFAULT_FIXTURES_DIR
     target.mkdir(parents=True, exist_ok=True)
@@ -509,7 +508,6 @@ class Recording:
     def roles(self) -> list[tuple[str, str]]:
         """``(role_arn, principal_arn)`` pairs of the skeleton assertions, in order, without
         repeats: what a local STS must know for the recording to replay."""
-        from jcsaml.recording import _ROLE_ATTRIBUTE
 
         found: list[tuple[str, str]] = []
         for exchange in self.exchanges:
@@ -568,7 +566,6 @@ def _parse_saml(encoded: str) -> Any:
 
 
 def _resign(encoded: str, keys: Any, now: datetime) -> str:
-    from jcsaml.testing.idp import DS_NS, sign_saml_response
 
     root = _parse_saml(encoded)
     issued = root.get("IssueInstant")
