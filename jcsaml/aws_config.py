@@ -17,7 +17,8 @@ from pathlib import Path
 
 from jcsaml.credentials_file import expand_aws_path
 from jcsaml.errors import AwsConfigFileError, JcsamlError
-from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.ini_edit import edit_ini
+from jcsaml.inifile import IniDocument, IniSyntaxError, read_ini
 
 __all__ = [
     "account_region",

@@ -27,7 +27,8 @@ from jcsaml import config_keys
 from jcsaml.arn import principal_roles, role_matches
 from jcsaml.config_keys import KEYS, home_path
 from jcsaml.environment import credential_process_document, credential_variables
-from jcsaml.inifile import is_private_file, read_ini
+from jcsaml.ini_edit import is_private_file
+from jcsaml.inifile import read_ini
 from jcsaml.names import is_safe_name
 from jcsaml.partitions import policy_partition
 

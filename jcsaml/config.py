@@ -38,7 +38,8 @@ from jcsaml.errors import (
     InvalidSettingError,
     UnknownAccountError,
 )
-from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.ini_edit import edit_ini
+from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, read_ini
 from jcsaml.names import RULE as NAME_RULE
 from jcsaml.names import is_safe_name
 from jcsaml.partitions import is_role_arn, policy_partition

@@ -27,16 +27,8 @@ from jcsaml.errors import (
     InvalidSettingError,
     StaticCredentialsProfileError,
 )
-from jcsaml.inifile import (
-    DEFAULT_LOCK_TIMEOUT,
-    IniAccessError,
-    IniDocument,
-    IniSyntaxError,
-    check_editable,
-    edit_ini,
-    read_ini,
-    safe_target,
-)
+from jcsaml.ini_edit import DEFAULT_LOCK_TIMEOUT, check_editable, edit_ini, safe_target
+from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, read_ini
 from jcsaml.names import RULE as NAME_RULE
 from jcsaml.names import is_safe_name
 
@@ -94,7 +86,7 @@ class CredentialsFile:
     """A :class:`CredentialsStore` on the AWS shared credentials file (``~/.aws/credentials``).
 
     Writes are locked against other jcsaml processes and atomic (see
-    :func:`jcsaml.inifile.edit_ini`); the file is mode 0600. A symlink is followed only to an
+    :func:`jcsaml.ini_edit.edit_ini`); the file is mode 0600. A symlink is followed only to an
     existing regular file of this user, and a file or directory other users can write is
     refused (:class:`~jcsaml.errors.UnsafeFileError`). Other errors are
     :class:`~jcsaml.errors.CredentialsFileError` (a file that cannot be parsed is reported with
@@ -102,7 +94,7 @@ class CredentialsFile:
     :class:`~jcsaml.errors.CredentialsFileReadError` and
     :class:`~jcsaml.errors.CredentialsFileWriteError` say which operation failed),
     :class:`~jcsaml.errors.FileLockedError` and :class:`~jcsaml.errors.LockFileError`.
-    ``environ`` locates the lock files (see :func:`jcsaml.inifile.lock_directory`).
+    ``environ`` locates the lock files (see :func:`jcsaml.ini_edit.lock_directory`).
     """
 
     def __init__(

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 from jcsaml.aws_config import config_file_path
 from jcsaml.config import DEFAULT_CONSOLE_URL, account_names, load_account
 from jcsaml.errors import JcsamlError
-from jcsaml.inifile import IniAccessError, IniSyntaxError, lock_directory, read_ini
+from jcsaml.ini_edit import lock_directory
+from jcsaml.inifile import IniAccessError, IniSyntaxError, read_ini
 from jcsaml.partitions import DEFAULT_REGIONS, sts_url
 from jcsaml.process_cache import cache_directory
 from jcsaml.saml import show_fingerprint

@@ -5,8 +5,8 @@ credentials it should cost little more than starting Python. The full CLI (:mod:
 imports argparse, logging, dataclasses, datetime, pathlib and typing before it does anything;
 this module decides from the command line alone whether a light path applies, and answers it
 with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
-:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, and :mod:`jcsaml.shell_script` for
-``script``; ``json`` for ``credential-process``). Both the console script and
+:mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, :mod:`jcsaml.ini_edit`, and
+:mod:`jcsaml.shell_script` for ``script``; ``json`` for ``credential-process``). Both the console script and
 ``python -m jcsaml`` start here.
 
 A light path never reports an error and never asks anything: it *declines* — prints nothing,

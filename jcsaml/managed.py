@@ -28,7 +28,7 @@ from pathlib import Path
 from jcsaml.aws_config import profile_section
 from jcsaml.config import expand_home
 from jcsaml.errors import AwsConfigFileError
-from jcsaml.inifile import _Locked
+from jcsaml.ini_edit import _Locked
 from jcsaml.private_file import write_private_file
 
 __all__ = [

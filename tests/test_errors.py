@@ -18,7 +18,7 @@ import pytest
 import jcsaml.errors as errors_module
 from jcsaml.aws_config import set_profile_values
 from jcsaml.errors import JcsamlError, LockFileError, WritableByOthersError
-from jcsaml.inifile import edit_ini
+from jcsaml.ini_edit import edit_ini
 
 ERROR_CLASSES = [
     cls
