@@ -6,8 +6,8 @@ imports argparse, logging, dataclasses, datetime, pathlib and typing before it d
 this module decides from the command line alone whether a light path applies, and answers it
 with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
 :mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, :mod:`jcsaml.ini_edit`, and
-:mod:`jcsaml.shell_script` for ``script``; ``json`` for ``credential-process``). Both the console script and
-``python -m jcsaml`` start here.
+:mod:`jcsaml.shell_script` for ``script``; ``json`` for ``credential-process``). Both the
+console script and ``python -m jcsaml`` start here.
 
 A light path never reports an error and never asks anything: it *declines* — prints nothing,
 changes nothing, returns None — on anything it does not recognise exactly (an option it does
