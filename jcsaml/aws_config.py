@@ -15,8 +15,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from jcsaml.errors import AwsConfigFileError, FileLockedError
-from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
+from jcsaml.credentials_file import expand_aws_path
+from jcsaml.errors import AwsConfigFileError, JcsamlError
+from jcsaml.ini_edit import edit_ini
+from jcsaml.inifile import IniDocument, IniSyntaxError, read_ini
 
 __all__ = [
     "account_region",
@@ -33,7 +35,6 @@ __all__ = [
 def config_file_path(environ: Mapping[str, str] = os.environ) -> Path:
     """``AWS_CONFIG_FILE`` when set and not empty, else ``~/.aws/config`` (``~`` is ``HOME``
     from ``environ``), with ``~`` and ``$VARIABLES`` expanded as botocore expands them."""
-    from jcsaml.credentials_file import expand_aws_path
 
     configured = environ.get("AWS_CONFIG_FILE", "")
     return Path(expand_aws_path(configured or "~/.aws/config", environ))
@@ -105,8 +106,8 @@ def set_profile_values(
     """Set (None: remove) keys of ``profile`` in the AWS config file, creating the profile or
     the file when needed; every other line of the file stays as it was. Returns the path.
 
-    Raises :class:`~jcsaml.errors.AwsConfigFileError` (the file is then left untouched) or
-    :class:`~jcsaml.errors.FileLockedError`.
+    Raises :class:`~jcsaml.errors.AwsConfigFileError` (the file is then left untouched),
+    :class:`~jcsaml.errors.FileLockedError` or the unsafe-file errors of the edit.
     """
     target = path or config_file_path(environ)
 
@@ -122,8 +123,8 @@ def _edit(target: Path, edit: Callable[[IniDocument], None], environ: Mapping[st
     """One locked, atomic edit of the AWS config file, its failures as AwsConfigFileError."""
     try:
         edit_ini(target, edit, environ=environ)
-    except FileLockedError:
-        raise
+    except JcsamlError:
+        raise  # a lock that timed out, a file others can write: said as themselves
     except IniSyntaxError as exc:
         raise AwsConfigFileError(
             path=str(target), reason=f"line {exc.line}: {exc.reason}"

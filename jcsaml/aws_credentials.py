@@ -12,6 +12,7 @@ from typing import Any
 
 # Re-exported: these were defined here first.
 from jcsaml.arn import role_arn_from_assumed_role, same_role
+from jcsaml.environment import credential_process_document, credential_variables
 
 __all__ = ["AwsCredentials", "role_arn_from_assumed_role", "same_role"]
 
@@ -43,7 +44,6 @@ class AwsCredentials:
     def to_environment(self, *, region: str | None = None) -> dict[str, str]:
         """The variables ``jcsaml exec`` sets for the child process; ``region`` (when given)
         instead of the credentials' own."""
-        from jcsaml.environment import credential_variables
 
         return credential_variables(
             access_key_id=self.access_key_id,
@@ -55,7 +55,6 @@ class AwsCredentials:
 
     def to_credential_process(self) -> dict[str, Any]:
         """The JSON document the AWS SDKs expect from a ``credential_process``."""
-        from jcsaml.environment import credential_process_document
 
         return credential_process_document(
             access_key_id=self.access_key_id,

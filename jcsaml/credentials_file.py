@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from jcsaml.aws_credentials import AwsCredentials, role_arn_from_assumed_role
+from jcsaml.arn import principal_roles
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
     CredentialsFileError,
     CredentialsFileReadError,
@@ -26,16 +27,8 @@ from jcsaml.errors import (
     InvalidSettingError,
     StaticCredentialsProfileError,
 )
-from jcsaml.inifile import (
-    DEFAULT_LOCK_TIMEOUT,
-    IniAccessError,
-    IniDocument,
-    IniSyntaxError,
-    check_editable,
-    edit_ini,
-    read_ini,
-    safe_target,
-)
+from jcsaml.ini_edit import DEFAULT_LOCK_TIMEOUT, check_editable, edit_ini, safe_target
+from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, read_ini
 from jcsaml.names import RULE as NAME_RULE
 from jcsaml.names import is_safe_name
 
@@ -66,7 +59,6 @@ CREDENTIAL_KEYS = (
     EXPIRES,
 )
 
-_IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
 _ENV_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
 
 
@@ -94,7 +86,7 @@ class CredentialsFile:
     """A :class:`CredentialsStore` on the AWS shared credentials file (``~/.aws/credentials``).
 
     Writes are locked against other jcsaml processes and atomic (see
-    :func:`jcsaml.inifile.edit_ini`); the file is mode 0600. A symlink is followed only to an
+    :func:`jcsaml.ini_edit.edit_ini`); the file is mode 0600. A symlink is followed only to an
     existing regular file of this user, and a file or directory other users can write is
     refused (:class:`~jcsaml.errors.UnsafeFileError`). Other errors are
     :class:`~jcsaml.errors.CredentialsFileError` (a file that cannot be parsed is reported with
@@ -102,7 +94,7 @@ class CredentialsFile:
     :class:`~jcsaml.errors.CredentialsFileReadError` and
     :class:`~jcsaml.errors.CredentialsFileWriteError` say which operation failed),
     :class:`~jcsaml.errors.FileLockedError` and :class:`~jcsaml.errors.LockFileError`.
-    ``environ`` locates the lock files (see :func:`jcsaml.inifile.lock_directory`).
+    ``environ`` locates the lock files (see :func:`jcsaml.ini_edit.lock_directory`).
     """
 
     def __init__(
@@ -355,11 +347,7 @@ def _credentials_from(values: Mapping[str, str]) -> AwsCredentials | None:
     expiration = _parse_expiration(values.get(EXPIRES, ""))
     if not (access_key_id and secret_access_key and session_token and expiration):
         return None
-    principal = values.get(PRINCIPAL_ARN, "")
-    if _IAM_ROLE_ARN.fullmatch(principal):
-        role_arn, assumed_role_arn = principal, ""
-    else:
-        role_arn, assumed_role_arn = role_arn_from_assumed_role(principal), principal
+    role_arn, assumed_role_arn = principal_roles(values.get(PRINCIPAL_ARN, ""))
     return AwsCredentials(
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,

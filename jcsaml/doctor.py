@@ -22,6 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from jcsaml.aws_config import config_file_path
+from jcsaml.config import DEFAULT_CONSOLE_URL, account_names, load_account
+from jcsaml.errors import JcsamlError
+from jcsaml.ini_edit import lock_directory
+from jcsaml.inifile import IniAccessError, IniSyntaxError, read_ini
+from jcsaml.partitions import DEFAULT_REGIONS, sts_url
+from jcsaml.process_cache import cache_directory
+from jcsaml.saml import show_fingerprint
+from jcsaml.signin import credentials_path, read_idp_certificate_file
+
 if TYPE_CHECKING:
     import requests
 
@@ -121,8 +131,6 @@ def _check_config(
     environ: Mapping[str, str],
     findings: list[Finding],
 ) -> list[Account]:
-    from jcsaml.config import account_names, load_account
-    from jcsaml.errors import JcsamlError
 
     try:
         names = account_names(path) if path.exists() else []
@@ -160,7 +168,6 @@ def _check_config(
 
 def _resolved(account: Account, environ: Mapping[str, str]) -> str:
     """What each key of the account resolves to (defaults included), as ``key=value``."""
-    from jcsaml.signin import credentials_path
 
     values = {
         "url": account.url,
@@ -184,7 +191,6 @@ def _resolved(account: Account, environ: Mapping[str, str]) -> str:
 
 def _shadowed(accounts: list[Account], environ: Mapping[str, str]) -> list[Finding]:
     """Profiles that several accounts write: each login overwrites the other's credentials."""
-    from jcsaml.signin import credentials_path
 
     writers: dict[tuple[str, str], list[str]] = {}
     for account in accounts:
@@ -275,10 +281,7 @@ def sts_endpoint(account: Account, environ: Mapping[str, str]) -> tuple[str, str
         if environ.get(variable):
             return environ[variable], variable
     region = account.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    if region:
-        suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
-        return f"https://sts.{region}{suffix}", "region"
-    return "https://sts.us-east-1.amazonaws.com", "region"
+    return sts_url(region or DEFAULT_REGIONS["aws"]), "region"
 
 
 def _check_account_network(
@@ -288,7 +291,6 @@ def _check_account_network(
     http: requests.Session,
     resolve: Callable[[str], object],
 ) -> list[Finding]:
-    from jcsaml.config import DEFAULT_CONSOLE_URL
 
     findings = []
     console = account.console_url.rstrip("/") or DEFAULT_CONSOLE_URL
@@ -404,9 +406,6 @@ def _clock_finding(
 
 
 def _check_certificate(account: Account) -> Finding:
-    from jcsaml.errors import JcsamlError
-    from jcsaml.saml import show_fingerprint
-    from jcsaml.signin import read_idp_certificate_file
 
     if account.idp_cert:
         try:
@@ -444,9 +443,6 @@ def _check_certificate(account: Account) -> Finding:
 def _check_files(
     config: Path, accounts: list[Account], environ: Mapping[str, str]
 ) -> list[Finding]:
-    from jcsaml.inifile import lock_directory
-    from jcsaml.process_cache import cache_directory
-    from jcsaml.signin import credentials_path
 
     findings = []
     if config.exists():
@@ -527,9 +523,6 @@ def _directory_finding(directory: Path, setting: str) -> Finding:
 
 
 def _check_credential_process(environ: Mapping[str, str]) -> list[Finding]:
-    from jcsaml.aws_config import config_file_path
-    from jcsaml.errors import JcsamlError
-    from jcsaml.inifile import IniAccessError, IniSyntaxError, read_ini
 
     path = config_file_path(environ)
     try:

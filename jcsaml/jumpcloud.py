@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT
+from jcsaml.config import DEFAULT_HTTP_TIMEOUT, DEFAULT_PUSH_TIMEOUT, validate_url
 from jcsaml.errors import (
     AuthenticationFailedError,
     ConditionalAccessError,
@@ -44,6 +44,7 @@ from jcsaml.errors import (
     WebAuthnRejectedError,
 )
 from jcsaml.prompter import Prompter
+from jcsaml.webauthn import Fido2Device, answer_challenge
 
 if TYPE_CHECKING:
     import requests
@@ -160,7 +161,6 @@ class JumpCloudAuthenticator:
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        from jcsaml.config import validate_url
 
         self.app_url = validate_url(app_url, "url")
         self.console_url = validate_url(console_url, "console_url").rstrip("/")
@@ -174,6 +174,7 @@ class JumpCloudAuthenticator:
         self.wall_clock = wall_clock
         #: (JumpCloud's Date, this computer's time) at the last answer, when it had a Date.
         self.server_time: tuple[datetime, datetime] | None = None
+        # urllib3 only once JumpCloud is called
         from jcsaml.bounded_http import bounded_session
 
         self.session = bounded_session(session)
@@ -216,14 +217,7 @@ class JumpCloudAuthenticator:
             "/userconsole/xsrf",
             not_found=ConsoleUrlNotFoundError(console_url=self.console_url, url=url),
         )
-        token = reply.body.get("xsrf")
-        if not isinstance(token, str) or not token:
-            raise JumpCloudChangedError(
-                step=_step("GET", "/userconsole/xsrf"),
-                expected="JSON with an xsrf token",
-                got=_shape_of_reply(reply),
-            )
-        self._xsrf = token
+        self._xsrf = _required_text(reply, "xsrf", "GET /userconsole/xsrf", "an xsrf token")
 
     def _second_factor(
         self, reply: _Reply, body: dict[str, Any], credentials: Credentials
@@ -324,13 +318,7 @@ class JumpCloudAuthenticator:
 
     def _push(self) -> _Reply:
         started = self._call("POST", "/userconsole/auth/push", {})
-        push_id = started.body.get("id")
-        if not isinstance(push_id, str) or not push_id:
-            raise JumpCloudChangedError(
-                step=_step("POST", "/userconsole/auth/push"),
-                expected="JSON with a push id",
-                got=_shape_of_reply(started),
-            )
+        push_id = _required_text(started, "id", "POST /userconsole/auth/push", "a push id")
         # JumpCloud's expiresAt is on JumpCloud's clock: count its lifetime on ours instead.
         lifetime = _seconds_between(started.body.get("initiatedAt"), started.body.get("expiresAt"))
         self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
@@ -361,7 +349,6 @@ class JumpCloudAuthenticator:
     # -- WebAuthn ------------------------------------------------------------------------------
 
     def _webauthn(self) -> _Reply:
-        from jcsaml.webauthn import Fido2Device, answer_challenge
 
         challenge = self._call("GET", "/userconsole/auth/webauthn")
         device = self.webauthn_device or Fido2Device(prompter=self.prompter)
@@ -404,8 +391,6 @@ class JumpCloudAuthenticator:
         console session (default: the authenticator's own ``app_url``).
         """
         from bs4 import BeautifulSoup
-
-        from jcsaml.config import validate_url
 
         url = validate_url(app_url, "url") if app_url else self.app_url
         response = self._follow(url)
@@ -621,6 +606,7 @@ class JumpCloudAuthenticator:
         one-time code."""
         import requests
 
+        # urllib3 only once JumpCloud is called
         from jcsaml.bounded_http import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlinePassed, fetch
 
         attempts = GET_ATTEMPTS if method == "GET" else 1
@@ -893,6 +879,17 @@ def _page_message(soup: Any) -> str:
     if not parts and soup.title is not None:
         parts.append(" ".join(soup.title.get_text().split()))
     return ": ".join(parts)[:300]
+
+
+def _required_text(reply: _Reply, key: str, request: str, what: str) -> str:
+    """The non-empty string JumpCloud's JSON answer to ``request`` holds under ``key``."""
+    value = reply.body.get(key)
+    if not isinstance(value, str) or not value:
+        method, path = request.split(" ", 1)
+        raise JumpCloudChangedError(
+            step=_step(method, path), expected=f"JSON with {what}", got=_shape_of_reply(reply)
+        )
+    return value
 
 
 def _message(reply: _Reply) -> str:

@@ -25,7 +25,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jcsaml.aws_config import profile_section
 from jcsaml.config import expand_home
+from jcsaml.errors import AwsConfigFileError
+from jcsaml.ini_edit import _Locked
+from jcsaml.private_file import write_private_file
 
 __all__ = [
     "KEYS",
@@ -125,8 +129,6 @@ def _update(
 ) -> None:
     """Read, change and rewrite the record under its lock, atomically. A record that cannot be
     written is not worth failing a command whose credentials were saved: it is left as it was."""
-    from jcsaml.inifile import _Locked
-    from jcsaml.private_file import write_private_file
 
     path = state_path(environ)
     try:
@@ -252,8 +254,6 @@ def served_by_process(
     section in the AWS config file runs ``jcsaml credential-process -a ACCOUNT``. The AWS
     config file is the truth (the user may have edited it); a file that cannot be read serves
     nothing."""
-    from jcsaml.aws_config import profile_section
-    from jcsaml.errors import AwsConfigFileError
 
     try:
         section = profile_section(profile, environ=environ) or {}

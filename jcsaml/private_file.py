@@ -4,7 +4,7 @@ A new file is created beside its target under a random name, exclusively, never 
 symbolic link, with exactly the mode asked for (0600 unless said otherwise: the umask can only
 narrow what ``open`` gives, so the mode is set again on the open file), written whole, flushed to
 disk, and renamed over the target; the directory is then synced so that the rename lasts. Every
-writer of jcsaml's files uses this: the config and AWS files (:mod:`jcsaml.inifile`), the
+writer of jcsaml's files uses this: the config and AWS files (:mod:`jcsaml.ini_edit`), the
 credential-process cache, the notices and the IdP key and certificate.
 
 Imports only ``contextlib``, ``os`` and ``re``: the light entry's modules use it.

@@ -2,7 +2,7 @@
 
 A terraform run with parallel providers, or a shell loop over ``aws`` calls, starts many
 ``jcsaml credential-process`` at once when the cached credentials run out. Each command that must
-sign in first takes this lock (a ``filelock`` file in :func:`jcsaml.inifile.lock_directory`, named
+sign in first takes this lock (a ``filelock`` file in :func:`jcsaml.ini_edit.lock_directory`, named
 for the account and role), then looks at its cache again: the process that got the lock first
 signed in and wrote its result there, and the others use it. So N processes make one sign-in.
 
@@ -23,6 +23,10 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
+
+from jcsaml.errors import SignInLockError
+from jcsaml.ini_edit import lock_directory
+from jcsaml.safe_directory import open_directory
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -69,10 +73,6 @@ def sign_in_lock(
     Raises UnsafeDirectoryError and SignInLockError.
     """
     import filelock
-
-    from jcsaml.errors import SignInLockError
-    from jcsaml.inifile import lock_directory
-    from jcsaml.safe_directory import open_directory
 
     directory = lock_directory(environ)
     name = lock_name(account, role)

@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jcsaml import process_cache
+from jcsaml.aws_config import config_file_path
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, account_names, config_path, find_account
 from jcsaml.credentials_file import CredentialsFile
 from jcsaml.errors import JcsamlError
-from jcsaml.secret_store import SecretStore
+from jcsaml.inifile import IniSyntaxError, read_ini
+from jcsaml.managed import is_jcsaml_process
+from jcsaml.secret_store import SecretStore, session_key
+from jcsaml.signin import credentials_path
 
 __all__ = [
     "CredentialStatus",
@@ -82,8 +87,6 @@ def credential_status(
     CredentialsFileError) unless ``on_error`` takes it; then whatever else can be read is
     still listed.
     """
-    from jcsaml import process_cache
-    from jcsaml.signin import credentials_path
 
     accounts = _accounts(config or config_path(environ), on_error)
     files: dict[Path, list[Account]] = {CredentialsFile.default_path(environ): []}
@@ -135,7 +138,6 @@ def session_status(
     makes the store; it is called only when there is a user to look up. A config file that
     cannot be read raises its ConfigError unless ``on_error`` takes it (then: no users).
     """
-    from jcsaml.secret_store import session_key
 
     users: dict[tuple[str, str], list[Account]] = {}
     for account in _accounts(config or config_path(environ), on_error):
@@ -177,10 +179,6 @@ def shadowed_profiles(
     file they read holds keys for it. Files that cannot be read raise their error unless
     ``on_error`` takes it."""
     import shlex
-
-    from jcsaml.aws_config import config_file_path
-    from jcsaml.inifile import IniSyntaxError, read_ini
-    from jcsaml.managed import is_jcsaml_process
 
     config_file = config_file_path(environ)
     try:

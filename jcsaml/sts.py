@@ -16,19 +16,21 @@ from urllib.parse import urlsplit
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import DEFAULT_STS_TIMEOUT
 from jcsaml.errors import (
+    AssumeRoleError,
     StsBadAnswerError,
     StsError,
     StsGarbledAnswerError,
     StsTimeoutError,
     StsUnavailableError,
 )
+from jcsaml.partitions import DEFAULT_REGIONS as DEFAULT_REGIONS
+from jcsaml.partitions import is_service_host
+from jcsaml.recording import record_sts
 from jcsaml.saml import AwsRole
 
 CONNECT_TIMEOUT = 10.0
 # One retry: botocore's default (4 attempts of up to 60 s each) kept a login waiting for minutes.
 TOTAL_ATTEMPTS = 2
-
-DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 _OVERRIDE_HINT = (
     "; this endpoint comes from AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the AWS config file"
@@ -59,7 +61,7 @@ class AssumeRoleClient(Protocol):
 
 def region_for(role: AwsRole, region: str | None) -> str:
     """The configured region, else the partition's usual STS region."""
-    return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
+    return region or DEFAULT_REGIONS.get(role.partition, DEFAULT_REGIONS["aws"])
 
 
 def make_client(
@@ -86,6 +88,7 @@ def make_client(
             max_pool_connections=max_pool_connections,
         ),
     )
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import bound_botocore_client
 
     return bound_botocore_client(client)  # type: ignore[no-any-return]
@@ -117,7 +120,6 @@ def assume_role_with_saml(
     if duration:
         params["DurationSeconds"] = duration
     params.update(session_policy_params(policy_arns, policy))
-    from jcsaml.recording import record_sts
 
     try:
         credentials = _credentials_call(
@@ -159,6 +161,7 @@ def _credentials_call(
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
     from botocore.parsers import ResponseParserError
 
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import deadline
 
     statuses: list[str] = []
@@ -273,7 +276,7 @@ def _endpoint(client: object) -> tuple[str, str]:
     """The endpoint URL and the hint naming where a non-AWS endpoint comes from."""
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
-    standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    standard = is_service_host(host)
     return endpoint, "" if standard else _OVERRIDE_HINT
 
 
@@ -311,8 +314,6 @@ def assume_role(
     """sts:AssumeRole into ``role_arn`` signed with ``source`` (what ``exec --exec-profile``
     does with a profile's ``role_arn``); the whole call takes at most ``timeout`` seconds.
     Raises AssumeRoleError, StsUnavailableError, StsTimeoutError or StsBadAnswerError."""
-
-    from jcsaml.errors import AssumeRoleError
 
     target = AwsRole(role_arn=role_arn, principal_arn="")
     sts = client or _signed_client(source, region_for(target, region), timeout=timeout)
@@ -379,6 +380,7 @@ def _signed_client(
             retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
         ),
     )
+    # urllib3 only once STS is called
     from jcsaml.bounded_http import bound_botocore_client
 
     return bound_botocore_client(client)  # type: ignore[no-any-return]

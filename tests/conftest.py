@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from tests.forkserver import run_jcsaml
+
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.testing.idp import IdpKeyPair
@@ -65,17 +67,15 @@ class CliResult:
 def run_cli(
     *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
 ) -> CliResult:
-    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "jcsaml", *args],
-        env=dict(env if env is not None else os.environ),
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
+    """The real CLI in a process of its own (``python -m jcsaml``), as a user runs it; forked
+    from a process that has already imported it when that changes nothing (tests/forkserver.py)."""
+    done = run_jcsaml(
+        args,
+        env=env if env is not None else os.environ,
+        stdin=stdin if stdin is not None else "",
         timeout=timeout,
-        check=False,
     )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+    return CliResult(done.status, done.stdout, done.stderr)
 
 
 #: Where a test that makes a home per generated example (hundreds) makes them: a file system in

@@ -20,7 +20,8 @@ import pytest
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.credentials_file import CredentialsFile, CredentialsStore, MemoryCredentialsStore
 from jcsaml.errors import CredentialsFileError, StaticCredentialsProfileError
-from jcsaml.inifile import IniDocument, edit_ini, lock_path_for
+from jcsaml.ini_edit import edit_ini, lock_path_for
+from jcsaml.inifile import IniDocument
 from jcsaml.testing.contracts import CredentialsStoreContract, sample_credentials
 
 REPO = Path(__file__).resolve().parent.parent

@@ -39,15 +39,8 @@ from jcsaml.errors import (
     StaticCredentialsProfileError,
     WritableByOthersError,
 )
-from jcsaml.inifile import (
-    IniAccessError,
-    IniDocument,
-    check_editable,
-    edit_ini,
-    lock_directory,
-    lock_path_for,
-    read_ini,
-)
+from jcsaml.ini_edit import check_editable, edit_ini, lock_directory, lock_path_for
+from jcsaml.inifile import IniAccessError, IniDocument, read_ini
 from jcsaml.testing.contracts import sample_credentials
 from tests.conftest import REPO, refused_load
 from tests.filesystem import read_only

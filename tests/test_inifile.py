@@ -14,7 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from jcsaml.errors import FileLockedError
-from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, lock_path_for, read_ini
+from jcsaml.ini_edit import edit_ini, lock_path_for
+from jcsaml.inifile import IniDocument, IniSyntaxError, read_ini
 
 HAND_WRITTEN = (
     "# my AWS credentials\r\n"

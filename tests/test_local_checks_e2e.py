@@ -15,7 +15,7 @@ from collections.abc import Callable
 import filelock
 
 from jcsaml.cli import Context, main
-from jcsaml.inifile import lock_path_for
+from jcsaml.ini_edit import lock_path_for
 from tests.filesystem import read_only
 from tests.test_cli_e2e import (  # noqa: F401
     SLUG,

@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from jcsaml.errors import IdpCertificateError, IdpMetadataError
+from jcsaml.saml import load_idp_certificate
 
 MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -102,7 +103,6 @@ def read_idp_metadata(xml: str) -> IdpMetadata:
 
 def load_metadata_file(path: Path) -> IdpMetadata:
     """The IdP metadata file an administrator exported; exactly one signing certificate."""
-    from jcsaml.saml import load_idp_certificate
 
     text = _read_text(path, "metadata")
     try:
@@ -121,7 +121,6 @@ def load_metadata_file(path: Path) -> IdpMetadata:
 
 def load_certificate_file(path: Path) -> str:
     """The IdP certificate in ``path`` (PEM, DER, or metadata naming one), as PEM."""
-    from jcsaml.saml import load_idp_certificate
 
     try:
         data = path.read_bytes()

@@ -2,10 +2,11 @@
 
 The library below this package never prints or exits: the command modules here render what it
 returns and raises, and :func:`main` turns errors into one line and an exit status. Each command
-lives in its own module with ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``;
-heavy imports happen inside ``run``. ``main(argv, context=)`` is the full entry point; the
-console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`` and
-``credential-process`` with valid cached credentials itself and hands everything else here.
+lives in its own module with its ``NAME``, ``HELP``, ``DESCRIPTION``, ``add_arguments(parser,
+environ)`` and ``run(args, ctx) -> int``; heavy imports happen inside ``run``. ``main(argv,
+context=)`` is the full entry point; the console script is :func:`jcsaml.launcher.run`, which
+answers ``exec``, ``script`` and ``credential-process`` with valid cached credentials itself and
+hands everything else here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from jcsaml import notices
 from jcsaml.cli import (
     completion,
     configure,
@@ -35,7 +37,10 @@ from jcsaml.cli import (
 )
 from jcsaml.cli import help as help_command
 from jcsaml.display import printable, printable_stream, raw_stream
-from jcsaml.errors import JcsamlError
+from jcsaml.errors import JcsamlError, PromptAbortedError, RecordingFileError
+from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
+from jcsaml.recording import NOT_CONTAINED, recording
+from jcsaml.variables import describe_sources, flag, lookup
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
@@ -96,7 +101,6 @@ class Context:
 
     def prompter(self, skip_prompt: bool) -> Prompter:
         """``--skip-prompt``: one that never asks; else the terminal."""
-        from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
         if skip_prompt:
             return NonInteractivePrompter(self.stderr)
@@ -117,7 +121,6 @@ class Context:
             self.deferred.append((message, once))
 
     def show_deferred(self) -> None:
-        from jcsaml import notices
 
         for message, once in self.deferred:
             if once is None or notices.once(once, self.environ):
@@ -126,7 +129,6 @@ class Context:
 
 
 def common_defaults(environ: Mapping[str, str]) -> dict[str, object]:
-    from jcsaml.variables import lookup
 
     return {
         "idp_account": lookup("idp_account", environ) or "default",
@@ -139,6 +141,7 @@ def common_options(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     """Options every command takes, before or after the command name. Their defaults are
     filled in after parsing (``common_defaults``): a default set by the command's parser would
     overwrite a value given before the command."""
+    # options and saml2aws_flags import this package: read here, after it is whole
     from jcsaml.cli.options import RepeatableValue
 
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -179,7 +182,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jcsaml {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
-        command.add_parser(subparsers, parents, environ)
+        # A command module gives its NAME, HELP, DESCRIPTION, add_arguments and run; exec also
+        # its USAGE_LINE, and setup takes no common options and has a run per subcommand.
+        subparser = subparsers.add_parser(
+            command.NAME,
+            parents=parents if getattr(command, "COMMON_OPTIONS", True) else [],
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            usage=getattr(command, "USAGE_LINE", None),
+        )
+        command.add_arguments(subparser, environ)
+        if hasattr(command, "run"):
+            subparser.set_defaults(run=command.run)
     _no_abbreviations(parser)
     return parser
 
@@ -208,8 +222,8 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     for key, value in common_defaults(ctx.environ).items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    # options and saml2aws_flags import this package: read here, after it is whole
     from jcsaml.cli.saml2aws_flags import refusal
-    from jcsaml.variables import flag
 
     refused = refusal(args, ctx.environ)
     if refused is not None:  # a saml2aws flag or variable jcsaml does not take: one line
@@ -218,7 +232,6 @@ def main(argv: Sequence[str] | None = None, *, context: Context | None = None) -
     debug = bool(args.debug)
     if debug:
         _enable_debug_logging(ctx.stderr)
-        from jcsaml.variables import describe_sources
 
         for line in describe_sources(ctx.environ):
             logging.getLogger("jcsaml.variables").debug("%s", line)
@@ -258,8 +271,6 @@ def _recording(args: argparse.Namespace, ctx: Context) -> Iterator[None]:
     if not path:
         yield
         return
-    from jcsaml.errors import RecordingFileError
-    from jcsaml.recording import NOT_CONTAINED, recording
 
     try:
         name = str(getattr(args.run, "__module__", "")).rsplit(".", 1)[-1]
@@ -303,7 +314,6 @@ def _parser_running(parser: argparse.ArgumentParser, run: object) -> argparse.Ar
 
 def _hint(exc: JcsamlError) -> str:
     """What to do, for the few library errors that cannot know the command line's way out."""
-    from jcsaml.errors import PromptAbortedError
 
     if type(exc) is PromptAbortedError:  # Ctrl-D, or stdin ended (a pipe, cron, CI)
         return (

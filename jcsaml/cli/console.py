@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
 from jcsaml.cli.login import (
-    add_flags,
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
+from jcsaml.cli.saml2aws_flags import add_flags
+from jcsaml.config import validate_region, validate_url
+from jcsaml.console import (
+    CONTAINER_COLORS,
+    CONTAINER_ICONS,
+    check_destination,
+    console_signin_url,
+    firefox_container_url,
+)
+from jcsaml.errors import BrowserNotFoundError, InvalidSettingError
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "console"
 HELP = "open the AWS web console as the account's role (or print the sign-in URL)"
+DESCRIPTION = (
+    HELP + ". Uses the profile's credentials while valid, else signs in first, then asks AWS's "
+    "federation endpoint for a sign-in token."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "console",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Uses the profile's credentials while valid, else signs in first, "
-        "then asks AWS's federation endpoint for a sign-in token.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ)
     parser.add_argument(
         "--link", action="store_true", help="print the sign-in URL on stdout instead of opening it"
@@ -49,7 +55,6 @@ def add_parser(
         action="store_true",
         help="open in a Firefox container named after the profile (Granted Containers extension)",
     )
-    from jcsaml.console import CONTAINER_COLORS, CONTAINER_ICONS
 
     parser.add_argument(
         "--color",
@@ -62,14 +67,9 @@ def add_parser(
         help="the Firefox container's icon (with --firefox-container)",
     )
     add_flags(parser, "console", environ)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
-    from jcsaml.config import validate_region, validate_url
-    from jcsaml.console import check_destination, console_signin_url, firefox_container_url
-    from jcsaml.errors import InvalidSettingError
 
     # Settings that would fail after the sign-in fail before it, with nothing asked.
     check_destination(args.destination)
@@ -116,8 +116,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def open_in_browser(url: str) -> None:
     import webbrowser
-
-    from jcsaml.errors import BrowserNotFoundError
 
     try:
         opened = webbrowser.open(url)

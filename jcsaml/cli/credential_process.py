@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from jcsaml.cli.login import add_login_options
+from jcsaml import managed, process_cache
+from jcsaml.cli.login import add_login_options, signing_in_line
+from jcsaml.cli.options import chosen_account, session_duration_flag, sign_in_inputs, sign_in_lock
+from jcsaml.credential_source import refresh_once
+from jcsaml.errors import CredentialProcessInputError, InputRequiredError
+from jcsaml.process_cache import cached_process_output, process_output
+from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter, open_terminal
+from jcsaml.signin import login
 
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
@@ -22,27 +29,20 @@ if TYPE_CHECKING:
     from jcsaml.config import Account
     from jcsaml.prompter import Prompter
 
+NAME = "credential-process"
 HELP = "print credentials as JSON for credential_process in ~/.aws/config"
+DESCRIPTION = (
+    HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. Reuses its cached "
+    "credentials while they stay valid for more than 15 minutes; otherwise signs in, asking on the "
+    "terminal only when the saved JumpCloud session has ended."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "credential-process",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. "
-        "Reuses its cached credentials while they stay valid for more than 15 minutes; "
-        "otherwise signs in, asking on the terminal only when the saved JumpCloud session "
-        "has ended.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ, profile=False)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.process_cache import cached_process_output, process_output
 
     text = None
     if not args.force:
@@ -62,18 +62,9 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     credentials in the cache). Credentials that cannot be cached are printed all the same,
     with one warning on stderr.
     """
-    from jcsaml import process_cache
-    from jcsaml.cli.login import signing_in_line
-    from jcsaml.cli.options import session_duration_flag
-    from jcsaml.config import config_path, load_account
-    from jcsaml.credential_source import refresh_once
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.sign_in_lock import lock_for
 
     duration = session_duration_flag(args.session_duration)
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     wanted = args.role or account.role_arn or ""
     # An unsafe cache directory is refused before anything is sent.
     process_cache.load(account.name, wanted, environ=ctx.environ)
@@ -89,7 +80,6 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
 
         def save(new: AwsCredentials) -> None:
             process_cache.save(account.name, wanted, new, environ=ctx.environ)
-            from jcsaml import managed
 
             # Only an entry that was written is noted: logout removes what is there.
             managed.record_cache(account.name, wanted, environ=ctx.environ)
@@ -100,13 +90,7 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
             sign_in=sign_in,
             save=save,
             warn=ctx.warn,
-            lock=lock_for(
-                account,
-                wanted,
-                environ=ctx.environ,
-                waiting=prompter.notify if has_terminal else None,
-                warn=ctx.warn,
-            ),
+            lock=sign_in_lock(ctx, account, wanted, prompter.notify if has_terminal else None),
             reread=not args.force,
         )
     return credentials
@@ -120,27 +104,18 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
-    from jcsaml.cli.options import secret_store
-    from jcsaml.errors import InputRequiredError
-    from jcsaml.signin import login
 
     try:
         return login(
             account,
             role=role or None,
-            username=args.username,
-            password=args.password,
-            mfa_token=args.mfa_token,
             session_duration=duration,
             prompter=prompter,
-            secrets=secret_store(ctx),
-            webauthn_device=ctx.webauthn_device,
-            environ=ctx.environ,
+            **sign_in_inputs(args, ctx),
         )
     except InputRequiredError as exc:
         if args.skip_prompt:
             raise
-        from jcsaml.errors import CredentialProcessInputError
 
         raise CredentialProcessInputError(
             account=account.name, what=exc.what, how=exc.how
@@ -150,12 +125,10 @@ def _sign_in(
 @contextlib.contextmanager
 def _prompter(args: argparse.Namespace, ctx: Context, account: Account) -> Iterator[Prompter]:
     """Questions go to the controlling terminal; without one, nothing can be asked."""
-    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     if args.skip_prompt:
         yield NonInteractivePrompter(ctx.stderr)
         return
-    from jcsaml.prompter import open_terminal
 
     terminal = open_terminal()
     if terminal is None:

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from jcsaml.aws_config import child_region, config_file_path, profile_section, section_name
+from jcsaml.cli.exec_server import run_with_server
 from jcsaml.cli.login import (
-    add_flags,
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
+from jcsaml.cli.options import Input
+from jcsaml.cli.saml2aws_flags import add_flags
+from jcsaml.config import parse_duration
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,
@@ -29,6 +33,9 @@ from jcsaml.environment import (
     check_runnable,
     child_environment,
 )
+from jcsaml.errors import ExecProfileError, InvalidSettingError, NestedExecError
+from jcsaml.signin import read_session_policy
+from jcsaml.sts import assume_role
 
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
@@ -38,38 +45,37 @@ if TYPE_CHECKING:
 # The child's environment is built in jcsaml.environment, shared with the light entry.
 __all__ = [
     "CONFLICTING",
+    "DESCRIPTION",
     "HELP",
     "MARKER",
+    "NAME",
     "OWN_PREFIX",
-    "add_parser",
+    "USAGE_LINE",
+    "add_arguments",
     "child_environment",
     "run",
 ]
 
+NAME = "exec"
 HELP = "run a command with the account's AWS credentials in its environment"
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "exec",
-        parents=parents,
-        help=HELP,
-        usage="jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]",
-        description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
-        "The command's exit status is jcsaml's.",
-    )
-    from jcsaml.variables import lookup
+USAGE_LINE = "jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]"
+DESCRIPTION = (
+    HELP + ". Uses the profile's credentials while valid, else signs in first. The command's exit "
+    "status is jcsaml's."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
 
     add_login_options(parser, environ)
-    parser.add_argument(
-        "--exec-profile",
-        metavar="PROFILE",
-        default=lookup("exec_profile", environ),
-        help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
+    Input(
+        "exec_profile",
+        "run the command as the role of PROFILE in the AWS config file (its role_arn), "
         "assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
-    )
+        metavar="PROFILE",
+    ).add_to(parser, environ)
     parser.add_argument(
         "--server",
         action="store_true",
@@ -87,7 +93,6 @@ def add_parser(
     )
     add_flags(parser, "exec", environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
-    parser.set_defaults(run=run)
 
 
 def run(
@@ -97,15 +102,13 @@ def run(
 ) -> int:
     """Replace jcsaml with the command; with ``--server``, run it as a child (see
     :mod:`jcsaml.cli.exec_server`) and return its exit status."""
-    from jcsaml.errors import NestedExecError
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     if not command:  # a usage error, like argparse's own (exit status 2)
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
-            "jcsaml exec: error: no command given; write it after --",
+            f"usage: {USAGE_LINE}\njcsaml exec: error: no command given; write it after --",
             file=ctx.stderr,
         )
         return 2
@@ -114,7 +117,7 @@ def run(
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
     if args.server and args.exec_profile:
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            f"usage: {USAGE_LINE}\n"
             "jcsaml exec: error: --server and --exec-profile cannot be combined",
             file=ctx.stderr,
         )
@@ -123,8 +126,6 @@ def run(
     # (the command's PATH is this one's; checked again below with its real environment).
     check_runnable(command[0], ctx.environ.get("PATH"))
     if args.server:
-        from jcsaml.cli.exec_server import run_with_server
-
         return run_with_server(args, ctx, command)
     # A profile --exec-profile cannot use fails before the sign-in, with nothing asked.
     role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
@@ -145,7 +146,6 @@ def run(
 
 
 def _region(profile: str, got: Obtained, ctx: Context) -> str | None:
-    from jcsaml.aws_config import child_region
 
     own = got.credentials.region or got.account.region or None
     return child_region(profile, own=own, environ=ctx.environ)
@@ -165,8 +165,6 @@ class _ExecProfileRole:
 def _exec_profile_role(profile: str, ctx: Context) -> _ExecProfileRole:
     """Read ``profile``'s role settings; raises ExecProfileError without a role_arn and
     InvalidSettingError for a bad duration_seconds."""
-    from jcsaml.aws_config import config_file_path, profile_section, section_name
-    from jcsaml.errors import ExecProfileError
 
     path = config_file_path(ctx.environ)
     section = profile_section(profile, environ=ctx.environ, path=path) or {}
@@ -188,8 +186,6 @@ def _as_exec_profile(
 ) -> tuple[AwsCredentials, str | None]:
     """The credentials of the profile's role_arn, assumed with the account's, and its region
     (else the account profile's). The account's session policies restrict it too."""
-    from jcsaml.signin import read_session_policy
-    from jcsaml.sts import assume_role
 
     region = _region(role.profile, got, ctx) or _region(got.profile, got, ctx)
     credentials = assume_role(
@@ -207,8 +203,6 @@ def _as_exec_profile(
 
 
 def _duration(text: str, profile: str) -> int:
-    from jcsaml.config import parse_duration
-    from jcsaml.errors import InvalidSettingError
 
     try:
         return parse_duration(text)

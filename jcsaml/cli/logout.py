@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jcsaml.cli.login import add_skip_prompt
+from jcsaml import managed, process_cache
+from jcsaml.cli.options import add_skip_prompt
+from jcsaml.config import account_names, config_path, find_account, load_account
+from jcsaml.credentials_file import CredentialsFile
+from jcsaml.errors import JcsamlError
+from jcsaml.secret_store import default_store, password_key, session_key
+from jcsaml.signin import credentials_path
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
 
+NAME = "logout"
 HELP = "forget the JumpCloud session and remove the account's temporary AWS credentials"
+DESCRIPTION = (
+    HELP + " (every profile it wrote, single-role and multi-role, and its credential-process cache "
+    "entries). Ending the JumpCloud session also signs out the other accounts of the same user and "
+    "console; the next login asks for MFA again. Long-lived keys and other accounts' profiles are "
+    "never touched."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "logout",
-        parents=parents,
-        help=HELP,
-        description=HELP + " (every profile it wrote, single-role and multi-role, and its "
-        "credential-process cache entries). Ending the JumpCloud session also signs out the "
-        "other accounts of the same user and console; the next login asks for MFA again. "
-        "Long-lived keys and other accounts' profiles are never touched.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--profile", help="AWS profile to clear (default: the account's)")
     parser.add_argument(
         "--username",
@@ -45,15 +47,9 @@ def add_parser(
     )
     # Accepted like every other command's, so scripts can pass it everywhere; logout never asks.
     add_skip_prompt(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml import managed, process_cache
-    from jcsaml.config import config_path, load_account
-    from jcsaml.credentials_file import CredentialsFile
-    from jcsaml.secret_store import default_store, password_key, session_key
-    from jcsaml.signin import credentials_path
 
     path = config_path(ctx.environ, args.config)
     account = load_account(args.idp_account, path=path, environ=ctx.environ)
@@ -108,7 +104,6 @@ def _written_profiles(
 ) -> list[tuple[str, Path]]:
     """The profiles with keys this account wrote (from the record), and its own profile; never
     one that another account wrote last."""
-    from jcsaml import managed
 
     records = managed.load(ctx.environ)
     others = {
@@ -128,8 +123,6 @@ def _written_profiles(
 
 def _sharing_session(account: Account, username: str, path: Path) -> list[str]:
     """The other accounts signed in with the same JumpCloud user and console."""
-    from jcsaml.config import account_names, find_account
-    from jcsaml.errors import JcsamlError
 
     try:
         accounts = [find_account(name, path=path) for name in account_names(path)]

@@ -8,35 +8,32 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from jcsaml import managed
+from jcsaml.config import config_path
+from jcsaml.managed import PROCESS
+from jcsaml.secret_store import default_store
+from jcsaml.status import credential_status, session_status, shadowed_profiles
+
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.errors import JcsamlError
     from jcsaml.managed import AccountRecord
     from jcsaml.status import CredentialStatus, SessionStatus, ShadowedProfile
 
+NAME = "status"
 HELP = "show the credentials jcsaml holds and the JumpCloud sessions it saved"
+DESCRIPTION = (
+    HELP + ": every profile with credentials from jcsaml (credentials files and the "
+    "credential-process cache), its account, role and remaining validity, and for each JumpCloud "
+    "user whether a session is saved. Makes no network request."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        parents=parents,
-        help=HELP,
-        description=HELP + ": every profile with credentials from jcsaml (credentials files "
-        "and the credential-process cache), its account, role and remaining validity, and "
-        "for each JumpCloud user whether a session is saved. Makes no network request.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml import managed
-    from jcsaml.config import config_path
-    from jcsaml.secret_store import default_store
-    from jcsaml.status import credential_status, session_status, shadowed_profiles
 
     config = config_path(ctx.environ, args.config)
     now = datetime.now(UTC)
@@ -93,7 +90,6 @@ def _shadowed_json(entry: ShadowedProfile) -> dict[str, Any]:
 
 
 def _print_managed(records: Mapping[str, AccountRecord], ctx: Context) -> None:
-    from jcsaml.managed import PROCESS
 
     for record in records.values():
         served = [

@@ -14,6 +14,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from jcsaml.testing.idp import IdpKeyPair
+from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.sts import LocalAws
+
 ACCOUNT_ID = "012345678987"
 USER = "alice@acme.example"
 PASSWORD = "correct horse battery staple"  # the fake's demo user, not a real secret
@@ -53,10 +57,6 @@ def _run(title: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
 
 def main() -> int:
     import pyotp
-
-    from jcsaml.testing.idp import IdpKeyPair
-    from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-    from jcsaml.testing.sts import LocalAws
 
     keys = IdpKeyPair.generate()
     with tempfile.TemporaryDirectory(prefix="jcsaml-demo-") as tmp, LocalAws() as aws:
