@@ -10,160 +10,23 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws, MisbehavingSts
-from tests.conftest import CliResult, cli_environment, run_cli
-
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "acme-prod-aws-admin"
-
-
-class World:
-    """One user's setup: config, credentials paths and the environment the CLI runs in."""
-
-    def __init__(
-        self,
-        home: Path,
-        aws: LocalAws,
-        jumpcloud: FakeJumpCloud,
-        roles: dict[str, str],
-        keys: IdpKeyPair,
-    ) -> None:
-        self.home = home
-        self.keys = keys
-        self.aws = aws
-        self.jumpcloud = jumpcloud
-        self.roles = roles
-        self.config = home / ".jcsaml"
-        self.credentials = home / ".aws" / "credentials"
-        self.env = cli_environment(home, aws.environment())
-
-    def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
-
-    def configure(self, *extra: str) -> CliResult:
-        result = self.run(
-            "configure",
-            "-a",
-            "production",
-            "--url",
-            self.jumpcloud.app_url(SLUG),
-            "--console-url",
-            self.jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            "--profile",
-            "production",
-            "--skip-prompt",
-            *extra,
-        )
-        assert result.status == 0, result.stderr
-        return result
-
-    def login(self, *extra: str, code: str | None = None, **env: str) -> CliResult:
-        return self.run(
-            "login",
-            "-a",
-            "production",
-            "--skip-prompt",
-            *extra,
-            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
-            # "" for a user without MFA
-            JCSAML_MFA_TOKEN=code if code is not None else self.jumpcloud.totp_code(EMAIL),
-            **env,
-        )
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        roles = {
-            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
-            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
-        }
-        roles["principal"] = principal
-        yield local, roles
-
-
-@pytest.fixture
-def world(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[World]:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[
-            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
-            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
-        ],
-    )
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        yield World(hermetic_home, local, jumpcloud, roles, keys)
-
-
-WorldFactory = Callable[..., World]
-
-
-@pytest.fixture
-def world_with(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[WorldFactory]:
-    """Like ``world``, with FakeApp / FakeUser fields overridden (``app={...}``, ``user={...}``)."""
-    local, roles = aws
-    with contextlib.ExitStack() as stack:
-
-        def make(*, app: dict[str, Any] | None = None, user: dict[str, Any] | None = None) -> World:
-            fake_app = FakeApp(
-                **{
-                    "slug": SLUG,
-                    "roles": [(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
-                    **(app or {}),
-                }
-            )
-            fake_user = FakeUser(
-                **{
-                    "email": EMAIL,
-                    "password": PASSWORD,
-                    "totp_secret": SECRET,
-                    "apps": [SLUG],
-                    **(user or {}),
-                }
-            )
-            jumpcloud = stack.enter_context(
-                FakeJumpCloud(users=[fake_user], apps=[fake_app], keys=keys)
-            )
-            return World(hermetic_home, local, jumpcloud, roles, keys)
-
-        yield make
-
-
-def assert_one_line_error(result: CliResult, *needles: str, status: int = 1) -> None:
-    assert result.status == status, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("jcsaml: error: ")
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0]
+from jcsaml.testing.sts import MisbehavingSts
+from tests.world import (
+    ACCOUNT,
+    EMAIL,
+    PASSWORD,
+    SLUG,
+    CliResult,
+    World,
+    WorldFactory,
+    assert_one_line_error,
+)
 
 
 def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> None:
@@ -339,20 +202,10 @@ def test_idp_faults(world: World, kind: str, needle: str) -> None:
     assert not world.credentials.exists()
 
 
-def test_no_saml_response_mentions_conditional_access(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> None:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
-        conditional_access_denied=True,
-    )
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        world = World(hermetic_home, local, jumpcloud, roles, keys)
-        world.configure()
-        assert_one_line_error(world.login(), "conditional-access")
+def test_no_saml_response_mentions_conditional_access(world_with: WorldFactory) -> None:
+    world = world_with(app={"conditional_access_denied": True})
+    world.configure()
+    assert_one_line_error(world.login(), "conditional-access")
 
 
 def test_unknown_role(world: World) -> None:

@@ -1,7 +1,6 @@
 """Through the real CLI: what can fail locally fails before JumpCloud hears anything, and
 ``configure`` changes only what it is asked to, even when several run at once."""
 
-# ruff: noqa: F811  (the fixtures imported from test_cli_e2e are test parameters here)
 from __future__ import annotations
 
 import resource
@@ -14,14 +13,7 @@ import filelock
 
 from jcsaml.inifile import lock_path_for
 from tests.filesystem import read_only
-from tests.test_cli_e2e import (  # noqa: F401
-    SLUG,
-    World,
-    assert_one_line_error,
-    aws,
-    keys,
-    world,
-)
+from tests.world import SLUG, World, assert_one_line_error
 
 
 def configured(world: World) -> World:
