@@ -80,3 +80,13 @@ def world(make_world: WorldFactory) -> World:
 def world_with(make_world: WorldFactory) -> WorldFactory:
     """``make_world`` whose app offers the read-only role alone, unless ``app`` says otherwise."""
     return functools.partial(make_world, roles=(READ_ONLY,))
+
+
+@pytest.fixture
+def runbook_world(make_world: WorldFactory, aws_account: AwsAccount) -> World:
+    """The runbook's setting: a keyring that keeps what is saved, a region in the AWS config
+    file alone, and the read-only role configured for profile ``production``."""
+    role = aws_account.roles[READ_ONLY]
+    return make_world(
+        keyring=True, env_region=False, configure=("--profile", "production", "--role", role)
+    )

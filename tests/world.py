@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -141,6 +142,7 @@ class World:
         self.roles = aws.roles
         self.jumpcloud = jumpcloud
         self.person = person
+        self.password = person.password  # the one the user knows, whatever JumpCloud's becomes
         self.config = home / ".jcsaml"
         self.credentials = home / ".aws" / "credentials"
         self.aws_config = home / ".aws" / "config"
@@ -165,12 +167,10 @@ class World:
 
     def sign_in_env(self, steps: int = 0) -> dict[str, str]:
         """The variables a non-interactive sign-in takes: the password and the TOTP code."""
-        return {"JCSAML_PASSWORD": self.person.password, "JCSAML_MFA_TOKEN": self.code(steps)}
+        return {"JCSAML_PASSWORD": self.password, "JCSAML_MFA_TOKEN": self.code(steps)}
 
-    def run(
-        self, *args: str, stdin: str | None = None, timeout: float = 60, **extra: str
-    ) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra}, stdin=stdin, timeout=timeout)
+    def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
+        return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
 
     def configure(
         self,
@@ -197,16 +197,15 @@ class World:
         code: str | None = None,
         steps: int = 0,
         email: str | None = None,
-        timeout: float = 60,
         **env: str,
     ) -> CliResult:
         """A non-interactive login with the password and the current TOTP code (``code=""`` for
         a user without MFA); ``env`` may override ``JCSAML_PASSWORD``."""
         return self.run(
             "login", "-a", account, "--skip-prompt", *extra,
-            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", self.person.password),
+            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", self.password),
             JCSAML_MFA_TOKEN=code if code is not None else self.code(steps, email),
-            timeout=timeout, **env,
+            **env,
         )  # fmt: skip
 
     def login_ok(self, *extra: str, **options: Any) -> CliResult:
@@ -218,9 +217,18 @@ class World:
     def start(self, *args: str, new_session: bool = True, **extra: str) -> subprocess.Popen[str]:
         """``jcsaml ARGS`` in the background; with ``new_session``, without a controlling
         terminal, as under CI or an IDE."""
+        return self.spawn([sys.executable, "-m", "jcsaml", *args], new_session, extra)
+
+    def spawn(
+        self,
+        command: Sequence[str],
+        new_session: bool = True,
+        extra: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
+        """``command`` in the background, with nothing on stdin and its output captured."""
         return subprocess.Popen(
-            [sys.executable, "-m", "jcsaml", *args],
-            env={**self.env, **extra},
+            command,
+            env={**self.env, **(extra or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -230,18 +238,19 @@ class World:
 
     def detached(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """``jcsaml ARGS`` with no controlling terminal (nothing can be asked), as under an IDE."""
-        return self._no_terminal([sys.executable, "-m", "jcsaml", *args], extra)
+        return self.without_terminal([sys.executable, "-m", "jcsaml", *args], extra)
 
     def aws_cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """The AWS CLI in a session of its own: no controlling terminal, as under an IDE."""
-        return self._no_terminal([AWS_CLI, *args], extra)
+        return self.without_terminal([AWS_CLI, *args], extra)
 
-    def _no_terminal(
-        self, command: list[str], extra: Mapping[str, str]
+    def without_terminal(
+        self, command: Sequence[str], extra: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """``command`` in a session of its own with nothing on stdin: nothing can be asked."""
         return subprocess.run(
             command,
-            env={**self.env, **extra},
+            env={**self.env, **(extra or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -268,7 +277,8 @@ class World:
     ) -> Iterator[World]:
         """A fake JumpCloud with one app offering ``roles`` (names in ``aws``) and the user
         alice, whose TOTP secret is ``SECRET``; ``app`` and ``user`` override FakeApp and
-        FakeUser fields, ``users`` come after alice, ``jumpcloud`` are FakeJumpCloud options.
+        FakeUser fields, ``users`` come after alice, ``jumpcloud`` are FakeJumpCloud options
+        (the clock by default :func:`totp_window_clock`).
         ``keyring``: a keyring that keeps what is saved; ``env_region``: a region in the
         environment; ``configure``: what :meth:`World.configure` passes before its own."""
         fake_app = FakeApp(
@@ -283,12 +293,26 @@ class World:
                 **(user or {}),
             }
         )
+        jumpcloud.setdefault("clock", totp_window_clock())
         with FakeJumpCloud(
             users=[person, *users], apps=[fake_app], keys=aws.keys, **jumpcloud
         ) as fake:
             yield cls(
                 home, aws, fake, person, keyring=keyring, env_region=env_region, configure=configure
             )
+
+
+def totp_window_clock() -> Callable[[], float]:
+    """A clock that starts at the beginning of a TOTP window and then runs at the real pace: the
+    codes a test picks a window or two apart (``steps=``) never cross a window boundary under
+    it, however slowly the CLI starts."""
+    started = time.time()
+    window_start = started - started % 30
+
+    def clock() -> float:
+        return window_start + (time.time() - started)
+
+    return clock
 
 
 class WorldFactory(Protocol):
@@ -319,3 +343,12 @@ def last_error_line(result: CliResult) -> str:
     assert lines[-1].startswith("jcsaml: error: "), result.stderr
     assert "Traceback" not in result.stderr
     return lines[-1]
+
+
+def configured_region_line(output: str) -> list[str]:
+    """``aws configure list``'s region row: ``region  <value>  <type>  <location>``."""
+    for line in output.splitlines():
+        words = line.split()
+        if words and words[0] == "region":
+            return words
+    raise AssertionError(output)
