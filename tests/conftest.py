@@ -19,6 +19,7 @@ from tests.world import (
     READ_ONLY,
     AwsAccount,
     CliResult,
+    Signed,
     World,
     WorldFactory,
     cli_environment,
@@ -90,3 +91,14 @@ def runbook_world(make_world: WorldFactory, aws_account: AwsAccount) -> World:
     return make_world(
         keyring=True, env_region=False, configure=("--profile", "production", "--role", role)
     )
+
+
+@pytest.fixture
+def signed(
+    hermetic_home: Path, aws_account: AwsAccount, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Signed]:
+    """The library signed in once, in this process (see ``Signed``)."""
+    for key, value in aws_account.local.environment().items():  # botocore reads the endpoint
+        monkeypatch.setenv(key, value)
+    with Signed.running(hermetic_home, aws_account) as found:
+        yield found

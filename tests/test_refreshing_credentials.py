@@ -4,7 +4,6 @@ endpoint, with a clock the tests move."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import subprocess
@@ -13,20 +12,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.utils import ContainerMetadataFetcher
 
 import jcsaml
 from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
-from jcsaml.credential_source import CredentialSource, ProfileCache, default_source, refresh_once
+from jcsaml.credential_source import CredentialSource, ProfileCache, refresh_once
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import (
     FileLockedError,
@@ -36,31 +32,11 @@ from jcsaml.errors import (
     WritableByOthersError,
 )
 from jcsaml.prompter import Prompter
-from jcsaml.secret_store import MemoryStore
-from jcsaml.signin import login
 from jcsaml.sts import make_client
 from jcsaml.testing.fakes import ScriptedPrompter
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
+from tests.world import ACCOUNT, PASSWORD, SESSION_REUSE, Clock, Signed, fetch
 
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "pw-for-tests"
-SLUG = "aws"
-SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def made(key: str, *, minutes: float, clock: Clock, role: str = ROLE) -> AwsCredentials:
@@ -235,63 +211,6 @@ def test_while_the_person_is_asked_others_get_the_held_credentials_or_pending() 
 # --- against the fake JumpCloud and the local STS ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
-        yield local, role, principal
-
-
-@dataclasses.dataclass
-class Signed:
-    """After one sign-in with the password: the account, the saved JumpCloud session in
-    ``secrets``, and 25-minute credentials in ``cache``."""
-
-    account: Account
-    jumpcloud: FakeJumpCloud
-    secrets: MemoryStore
-    cache: ProfileCache
-    first: AwsCredentials
-
-    def requests(self) -> list[tuple[str, str]]:
-        return [(r.method, r.path.split("?", 1)[0]) for r in self.jumpcloud.requests]
-
-
-@pytest.fixture
-def signed(
-    keys: IdpKeyPair, aws: tuple[LocalAws, str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Signed]:
-    local, role, principal = aws
-    for key, value in local.environment().items():  # botocore reads the endpoint from here
-        monkeypatch.setenv(key, value)
-    app = FakeApp(slug=SLUG, roles=[(role, principal)])
-    user = FakeUser(email=EMAIL, password=PASSWORD, apps=[SLUG])  # no MFA: sign in at will
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        account = Account(
-            name="production",
-            url=jumpcloud.app_url(SLUG),
-            console_url=jumpcloud.url,
-            username=EMAIL,
-        )
-        secrets = MemoryStore()
-        first = login(
-            account,
-            password=PASSWORD,
-            session_duration=1500,
-            secrets=secrets,
-            environ={},
-        )
-        cache = ProfileCache(MemoryCredentialsStore({"production": first}), "production")
-        jumpcloud.clear_requests()
-        yield Signed(account, jumpcloud, secrets, cache, first)
-
-
 def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) -> None:
     clock = Clock()
     session = jcsaml.session(
@@ -403,21 +322,11 @@ def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
     assert prompter.asked == ["JumpCloud password"]
 
 
-def fetch(server: CredentialServer) -> dict[str, str]:
-    """What botocore's container provider gets from the endpoint."""
-    fetched: dict[str, str] = ContainerMetadataFetcher().retrieve_full_uri(
-        server.url, headers={"Authorization": server.token}
-    )
-    return fetched
-
-
 def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
     signed: Signed,
 ) -> None:
     clock = Clock()
-    source = default_source(
-        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
-    )
+    source = signed.source(clock)
     reports: list[str] = []
     with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
         assert server.address[0] == "127.0.0.1"
@@ -447,9 +356,7 @@ def test_the_endpoint_answers_an_error_once_the_session_is_gone_and_reports_it_o
     signed: Signed,
 ) -> None:
     clock = Clock()
-    source = default_source(
-        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
-    )
+    source = signed.source(clock)
     reports: list[str] = []
     with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
         fetch(server)

@@ -16,9 +16,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.config import Account
+from jcsaml.credential_server import CredentialServer
+from jcsaml.credential_source import CredentialSource, ProfileCache, default_source
+from jcsaml.credentials_file import MemoryCredentialsStore
+from jcsaml.secret_store import MemoryStore
+from jcsaml.signin import login
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
@@ -178,14 +186,16 @@ class World:
         account: str = "production",
         username: str | None = None,
         mfa: str | None = "TOTP",
+        defaults: bool = True,
     ) -> CliResult:
-        """``jcsaml configure`` of ``account`` for the app, then the world's own defaults, then
-        ``extra`` (so ``extra`` overrides them); asserts it succeeded."""
+        """``jcsaml configure`` of ``account`` for the app, then (with ``defaults``) the world's
+        own defaults, then ``extra`` (so ``extra`` overrides them); asserts it succeeded."""
         mfa_args = ("--mfa", mfa) if mfa else ()
+        defaults_args = self.configure_defaults if defaults else ()
         result = self.run(
             "configure", "-a", account, "--url", self.jumpcloud.app_url(SLUG),
             "--console-url", self.jumpcloud.url, "--username", username or self.person.email,
-            *mfa_args, *self.configure_defaults, "--skip-prompt", *extra,
+            *mfa_args, *defaults_args, "--skip-prompt", *extra,
         )  # fmt: skip
         assert result.status == 0, result.stderr
         return result
@@ -352,3 +362,69 @@ def configured_region_line(output: str) -> list[str]:
         if words and words[0] == "region":
             return words
     raise AssertionError(output)
+
+
+# --- the library's world: signed in once, in this process ----------------------------------------
+
+
+class Clock:
+    """A clock the tests move (``advance(minutes=...)``)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Signed:
+    """After one sign-in with the password: the account, the saved JumpCloud session in
+    ``secrets``, and 25-minute credentials in ``cache``."""
+
+    account: Account
+    jumpcloud: FakeJumpCloud
+    secrets: MemoryStore
+    cache: ProfileCache
+    first: AwsCredentials
+
+    def requests(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path.split("?", 1)[0]) for r in self.jumpcloud.requests]
+
+    def source(self, clock: Clock) -> CredentialSource:
+        """The library's credential source for this account, on ``clock``."""
+        return default_source(
+            self.account, secrets=self.secrets, cache=self.cache, clock=clock, environ={}
+        )
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, home: Path, aws: AwsAccount) -> Iterator[Signed]:
+        """Alice without MFA (she signs in at will), offered the role ``Admin``, signed in."""
+        with World.running(home, aws, roles=("Admin",), user={"totp_secret": None}) as world:
+            account = Account(
+                name="production",
+                url=world.jumpcloud.app_url(SLUG),
+                console_url=world.jumpcloud.url,
+                username=EMAIL,
+            )
+            secrets = MemoryStore()
+            first = login(
+                account, password=PASSWORD, session_duration=1500, secrets=secrets, environ={}
+            )
+            cache = ProfileCache(MemoryCredentialsStore({"production": first}), "production")
+            world.jumpcloud.clear_requests()
+            yield cls(account, world.jumpcloud, secrets, cache, first)
+
+
+def fetch(server: CredentialServer) -> dict[str, str]:
+    """What botocore's container provider gets from the endpoint."""
+    from botocore.utils import ContainerMetadataFetcher
+
+    fetched: dict[str, str] = ContainerMetadataFetcher().retrieve_full_uri(
+        server.url, headers={"Authorization": server.token}
+    )
+    return fetched
