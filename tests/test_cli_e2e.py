@@ -58,17 +58,8 @@ def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> N
         "import os, sys; print(os.environ['AWS_ACCESS_KEY_ID'], "
         "os.environ.get('AWS_PROFILE')); sys.exit(7)"
     )
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--role",
-        ro,
-        "--",
-        sys.executable,
-        "-c",
-        script,
-        AWS_PROFILE="somewhere-else",
+    ran = world.exec_command(
+        sys.executable, "-c", script, options=("--role", ro), AWS_PROFILE="somewhere-else"
     )
     assert ran.status == 7, ran.stderr
     key_id, profile = ran.stdout.split()
@@ -86,18 +77,8 @@ def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
     assert world.login().status == 0
     aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
     assert aws_cli
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        aws_cli,
-        "sts",
-        "get-caller-identity",
-        "--query",
-        "Arn",
-        "--output",
-        "text",
+    ran = world.exec_command(
+        aws_cli, "sts", "get-caller-identity", "--query", "Arn", "--output", "text"
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdmin/")
@@ -105,15 +86,11 @@ def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
 
 def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--skip-prompt",
-        "--",
+    ran = world.exec_command(
         sys.executable,
         "-c",
         "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
+        options=("--skip-prompt",),
         JCSAML_PASSWORD=PASSWORD,
         JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL),
     )
@@ -125,13 +102,9 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
 def test_exec_hands_none_of_jcsamls_inputs_to_the_command(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     code = world.jumpcloud.totp_code(EMAIL)
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--skip-prompt",
-        "--",
+    ran = world.exec_command(
         "env",
+        options=("--skip-prompt",),
         JCSAML_PASSWORD=PASSWORD,
         JCSAML_MFA_TOKEN=code,
         JCSAML_USERNAME=EMAIL,

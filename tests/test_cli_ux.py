@@ -140,20 +140,17 @@ def test_a_rejected_keyring_password_says_so_and_how_to_forget_it(user: World) -
     keyring = json.loads(user.keyring.read_text())
     keyring = {k: v for k, v in keyring.items() if "session:" not in k}  # no live session
     user.keyring.write_text(json.dumps(keyring))
-    user.person.password = "a new password"  # changed in JumpCloud
+    user.person.password = new = "a new password"  # changed in JumpCloud
     line = one_error_line(user.run("login", "-a", "production", "--force", "--skip-prompt"))
     assert "password saved in the OS keyring for alice@acme.example" in line
     assert "jcsaml logout -a production --forget-password" in line
     # Interactively: Enter reuses the saved one, JumpCloud refuses it, the password is asked
     # again naming the user, and the new one is kept.
-    retried = user.run(
-        "login", "-a", "production", "--force",
-        stdin=f"\na new password\n{user.code(steps=1)}\n",
-    )  # fmt: skip
+    retried = user.run("login", "-a", "production", "--force", stdin=f"\n{new}\n{user.code(1)}\n")
     assert retried.status == 0, retried.stderr
     assert "JumpCloud rejected the password saved in the OS keyring for" in retried.stderr
     assert "JumpCloud password for alice@acme.example: " in retried.stderr
-    assert "a new password" in json.loads(user.keyring.read_text()).values()
+    assert new in json.loads(user.keyring.read_text()).values()
 
 
 def test_force_keeps_the_saved_session_until_a_new_sign_in_works(user: World) -> None:
@@ -181,10 +178,8 @@ def test_the_role_picker_remembers_the_last_choice(user: World) -> None:
     assert first.status == 0, first.stderr
     assert f"Logged in as {admin}" in first.stdout  # 1) is AcmeJumpCloudAdmin, sorted by name
     assert "[1-2]:" in first.stderr
-    again = user.run(
-        "login", "-a", "production", "--force",
-        stdin=f"{PASSWORD}\n{user.code(steps=1)}\n\n",
-    )  # fmt: skip
+    typed = f"{PASSWORD}\n{user.code(steps=1)}\n\n"  # Enter at the picker: the last choice
+    again = user.run("login", "-a", "production", "--force", stdin=typed)
     assert again.status == 0, again.stderr
     assert "[1-2, Enter for 1]" in again.stderr
     assert f"Logged in as {admin}" in again.stdout

@@ -25,7 +25,6 @@ from tests.world import (
     World,
     assert_one_line_error,
     configured_region_line,
-    run_cli,
 )
 
 # The runbook's ~/.aws/config, as it is.
@@ -44,8 +43,7 @@ BOTO3_REGION = "import boto3; print(boto3.Session().region_name)"
 
 
 def test_exec_uses_the_profile_region_of_the_runbook_aws_config(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
     world.login_ok()
     # What the runbook's own command uses: the profile's region.
@@ -66,40 +64,22 @@ def test_exec_uses_the_profile_region_of_the_runbook_aws_config(world: World) ->
 def test_exec_region_of_the_account_wins_and_the_shell_region_beats_the_file(
     world: World,
 ) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
     world.login_ok()
-    from_shell = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        sys.executable,
-        "-c",
-        BOTO3_REGION,
-        AWS_DEFAULT_REGION="ap-south-1",
+    from_shell = world.exec_command(
+        sys.executable, "-c", BOTO3_REGION, AWS_DEFAULT_REGION="ap-south-1"
     )
     assert from_shell.stdout.strip() == "ap-south-1", from_shell.stderr
 
     world.configure("--region", "eu-west-1")
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        sys.executable,
-        "-c",
-        BOTO3_REGION,
-        AWS_DEFAULT_REGION="ap-south-1",
-    )
+    ran = world.exec_command(sys.executable, "-c", BOTO3_REGION, AWS_DEFAULT_REGION="ap-south-1")
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip() == "eu-west-1"
 
 
 def test_exec_for_the_default_profile_uses_the_default_section(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure("--profile", "default")
     world.login_ok()
     listed = world.run("exec", "-a", "production", "--", AWS_CLI, "configure", "list")
@@ -110,24 +90,17 @@ def test_exec_for_the_default_profile_uses_the_default_section(world: World) -> 
 
 
 def test_exec_profile_runs_as_the_role_of_that_profile(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(
+    world.write_aws_config(
         RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
         "region = eu-central-1\n"
     )
     world.configure()
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--exec-profile",
-        "deploy",
-        "--",
-        sys.executable,
-        "-c",
+    code = (
         "import boto3; s = boto3.Session(); "
-        "print(s.client('sts').get_caller_identity()['Arn'], s.region_name)",
-        **world.sign_in_env(),
+        "print(s.client('sts').get_caller_identity()['Arn'], s.region_name)"
+    )
+    ran = world.exec_command(
+        sys.executable, "-c", code, options=("--exec-profile", "deploy"), **world.sign_in_env()
     )
     assert ran.status == 0, ran.stderr
     arn, region = ran.stdout.split()
@@ -139,8 +112,7 @@ def test_exec_profile_runs_as_the_role_of_that_profile(world: World) -> None:
 
 
 def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
     world.login_ok()
     ran = world.run("exec", "-a", "production", "--exec-profile", "production", "--", "true")
@@ -148,8 +120,7 @@ def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
 
 
 def test_exec_profile_it_cannot_use_fails_before_signing_in(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(
+    world.write_aws_config(
         RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
         "duration_seconds = soon\n"
     )
@@ -172,8 +143,7 @@ SHOW_AWS = (
 
 
 def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure("--region", "sa-east-1")
     profile = ("--profile", "ci+deploy@acme=1,x")  # every punctuation a profile name may hold
     first = world.run("script", "-a", "production", *profile, **world.sign_in_env())
@@ -217,15 +187,8 @@ def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> N
 
 def test_script_prompts_on_stderr_never_on_stdout(world: World) -> None:
     world.configure()
-    result = run_cli(
-        "script",
-        "-a",
-        "production",
-        "--shell",
-        "env",
-        env=world.env,
-        stdin=f"{PASSWORD}\n{world.jumpcloud.totp_code(EMAIL)}\n",
-    )
+    typed = f"{PASSWORD}\n{world.code()}\n"
+    result = world.run("script", "-a", "production", "--shell", "env", stdin=typed)
     assert result.status == 0, result.stderr
     assert "JumpCloud password" in result.stderr
     names = [line.split("=", 1)[0] for line in result.stdout.splitlines()]
@@ -245,8 +208,7 @@ def test_script_prompts_on_stderr_never_on_stdout(world: World) -> None:
 def test_aws_cli_with_credential_process_signs_in_once_and_refreshes_near_the_end(
     world: World,
 ) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text("# team settings\n" + RUNBOOK_AWS_CONFIG + "output = json\n")
+    world.write_aws_config("# team settings\n" + RUNBOOK_AWS_CONFIG + "output = json\n")
     world.configure()
     done = world.run("configure", "-a", "production", "--credential-process")
     assert done.status == 0, done.stderr

@@ -223,22 +223,35 @@ def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session
 
 # --- signals and the end of the command ---------------------------------------------------------
 
-SIGNAL_CHILD = """
-import os, signal, sys, time
-record = sys.argv[1]
-def note(signum, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(signum).name + "\\n")
-    if signum == signal.SIGTERM:
-        sys.exit(42)
-for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-    signal.signal(s, note)
-with open(sys.argv[2], "w") as f:
-    f.write(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
-print("ready", flush=True)
-while True:
-    time.sleep(0.05)
-"""
+
+def recording_child(*signals: str, then: str = "") -> str:
+    """A command that writes each of ``signals`` it gets to the file ``argv[1]`` (exiting 42 on
+    SIGTERM), runs ``then``, says "ready" and waits."""
+    caught = ", ".join(f"signal.{name}" for name in signals)
+    return (
+        "import os, signal, sys, time\n"
+        "record = sys.argv[1]\n"
+        "def note(signum, frame):\n"
+        '    with open(record, "a") as f:\n'
+        '        f.write(signal.Signals(signum).name + "\\n")\n'
+        "    if signum == signal.SIGTERM:\n"
+        "        sys.exit(42)\n"
+        f"for s in ({caught}):\n"
+        "    signal.signal(s, note)\n"
+        f"{then}"
+        'print("ready", flush=True)\n'
+        "while True:\n"
+        "    time.sleep(0.05)\n"
+    )
+
+
+SIGNAL_CHILD = recording_child(
+    "SIGINT",
+    "SIGHUP",
+    "SIGTERM",
+    then='with open(sys.argv[2], "w") as f:\n'
+    '    f.write(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])\n',
+)
 
 
 def wait_for(condition: object, what: str, timeout: float = 60) -> None:
@@ -564,20 +577,7 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
     assert status == 42
 
 
-COUNTING_CHILD = """
-import signal, sys, time
-record = sys.argv[1]
-def note(signum, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(signum).name + "\\n")
-    if signum == signal.SIGTERM:
-        sys.exit(42)
-for s in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(s, note)
-print("ready", flush=True)
-while True:
-    time.sleep(0.05)
-"""
+COUNTING_CHILD = recording_child("SIGINT", "SIGTERM")
 
 
 def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded(

@@ -147,8 +147,7 @@ def test_multi_role_profiles_get_the_region_of_the_account_profile(world: World)
         "[profile production]\nregion = us-east-2\noutput = json\n\n"
         f"[profile production-{ADMIN}]\nregion = eu-west-1\n"
     )
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(original)
+    world.write_aws_config(original)
     world.configure()
     login = world.run(
         "login",
@@ -172,16 +171,11 @@ def test_multi_role_profiles_get_the_region_of_the_account_profile(world: World)
         listed = world.aws_cli("configure", "list", "--profile", profile)
         assert listed.returncode == 0, listed.stderr
         assert configured_region_line(listed.stdout)[1] == region
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--profile",
-        f"production-{RO}",
-        "--",
+    ran = world.exec_command(
         sys.executable,
         "-c",
         "import os; print(os.environ['AWS_REGION'])",
+        options=("--profile", f"production-{RO}"),
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip() == "us-east-2"

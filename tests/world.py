@@ -170,6 +170,10 @@ class World:
             JCSAML_TEST_KEYRING=str(self.keyring),
         )
 
+    def write_aws_config(self, text: str) -> None:
+        self.aws_config.parent.mkdir(exist_ok=True)
+        self.aws_config.write_text(text)
+
     def code(self, steps: int = 0, email: str | None = None) -> str:
         return self.jumpcloud.totp_code(email or self.person.email, steps=steps)
 
@@ -180,6 +184,17 @@ class World:
     def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
         return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
 
+    def exec_command(
+        self,
+        *command: str,
+        options: Sequence[str] = (),
+        account: str = "production",
+        stdin: str | None = None,
+        **extra: str,
+    ) -> CliResult:
+        """``jcsaml exec -a ACCOUNT OPTIONS -- COMMAND``."""
+        return self.run("exec", "-a", account, *options, "--", *command, stdin=stdin, **extra)
+
     def configure(
         self,
         *extra: str,
@@ -187,13 +202,14 @@ class World:
         username: str | None = None,
         mfa: str | None = "TOTP",
         defaults: bool = True,
+        slug: str = SLUG,
     ) -> CliResult:
         """``jcsaml configure`` of ``account`` for the app, then (with ``defaults``) the world's
         own defaults, then ``extra`` (so ``extra`` overrides them); asserts it succeeded."""
         mfa_args = ("--mfa", mfa) if mfa else ()
         defaults_args = self.configure_defaults if defaults else ()
         result = self.run(
-            "configure", "-a", account, "--url", self.jumpcloud.app_url(SLUG),
+            "configure", "-a", account, "--url", self.jumpcloud.app_url(slug),
             "--console-url", self.jumpcloud.url, "--username", username or self.person.email,
             *mfa_args, *defaults_args, "--skip-prompt", *extra,
         )  # fmt: skip
@@ -278,6 +294,7 @@ class World:
         *,
         roles: Sequence[str] = (READ_ONLY, ADMIN),
         app: Mapping[str, Any] | None = None,
+        apps: Sequence[FakeApp] = (),
         user: Mapping[str, Any] | None = None,
         users: Sequence[FakeUser] = (),
         keyring: bool = False,
@@ -287,8 +304,8 @@ class World:
     ) -> Iterator[World]:
         """A fake JumpCloud with one app offering ``roles`` (names in ``aws``) and the user
         alice, whose TOTP secret is ``SECRET``; ``app`` and ``user`` override FakeApp and
-        FakeUser fields, ``users`` come after alice, ``jumpcloud`` are FakeJumpCloud options
-        (the clock by default :func:`totp_window_clock`).
+        FakeUser fields, ``apps`` come after that app and ``users`` after alice; ``jumpcloud``
+        are FakeJumpCloud options (the clock by default :func:`totp_window_clock`).
         ``keyring``: a keyring that keeps what is saved; ``env_region``: a region in the
         environment; ``configure``: what :meth:`World.configure` passes before its own."""
         fake_app = FakeApp(
@@ -305,7 +322,7 @@ class World:
         )
         jumpcloud.setdefault("clock", totp_window_clock())
         with FakeJumpCloud(
-            users=[person, *users], apps=[fake_app], keys=aws.keys, **jumpcloud
+            users=[person, *users], apps=[fake_app, *apps], keys=aws.keys, **jumpcloud
         ) as fake:
             yield cls(
                 home, aws, fake, person, keyring=keyring, env_region=env_region, configure=configure
