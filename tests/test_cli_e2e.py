@@ -91,8 +91,7 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
         "-c",
         "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
         options=("--skip-prompt",),
-        JCSAML_PASSWORD=PASSWORD,
-        JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL),
+        **world.sign_in_env(),
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().endswith("Z")
@@ -101,7 +100,7 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
 
 def test_exec_hands_none_of_jcsamls_inputs_to_the_command(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    code = world.jumpcloud.totp_code(EMAIL)
+    code = world.code()
     ran = world.exec_command(
         "env",
         options=("--skip-prompt",),
@@ -122,7 +121,7 @@ def test_force_signs_in_again(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     assert world.login().status == 0
     world.jumpcloud.clear_requests()
-    forced = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    forced = world.login("--force", code=world.code(steps=1))
     assert forced.status == 0, forced.stderr
     assert world.jumpcloud.count(path_prefix="/userconsole/auth") >= 1
 
@@ -159,9 +158,7 @@ def test_wrong_password(world: World) -> None:
 
 def test_wrong_totp(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    result = world.login(
-        code="000000" if world.jumpcloud.totp_code(EMAIL) != "000000" else "111111"
-    )
+    result = world.login(code="000000" if world.code() != "000000" else "111111")
     assert_one_line_error(result, "MFA code")
     assert not world.credentials.exists()
 
@@ -365,7 +362,7 @@ def test_a_renewed_certificate_is_accepted_with_configure_idp_cert(
         config = world.config.read_text()
         assert f"idp_cert = {cert}" in config
         assert f"idp_cert_sha256 = {fingerprint_of(renewed)}" in config
-        result = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+        result = world.login("--force", code=world.code(steps=1))
         assert result.status == 0, result.stderr
 
 
@@ -445,7 +442,7 @@ def test_an_assertion_issued_to_another_user_is_refused(world_with: WorldFactory
     )
     assert not world.credentials.exists()
     world.configure("--saml-nameid", "mallory@evil.example")
-    accepted = world.login(code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    accepted = world.login(code=world.code(steps=1))
     assert accepted.status == 0, accepted.stderr
 
 
@@ -471,7 +468,7 @@ def test_escape_sequences_from_jumpcloud_or_the_assertion_never_reach_the_termin
     wrong = world.login(JCSAML_PASSWORD="wrong password")
     assert_one_line_error(wrong, "JumpCloud rejected the sign-in", "\\x1b]0;owned\\x07")
     assert not any(raw in wrong.stderr for raw in RAW)
-    other = world.login("--debug", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    other = world.login("--debug", code=world.code(steps=1))
     assert other.status == 1
     assert "jcsaml: error: the SAML assertion was issued to mallory\\u202e\\x9b2K" in other.stderr
     assert not any(raw in other.stderr for raw in RAW)
@@ -526,7 +523,7 @@ def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
 
 def test_debug_output_shows_the_steps_and_no_secret(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    code = world.jumpcloud.totp_code(EMAIL)
+    code = world.code()
     result = world.login("--debug", code=code)
     assert result.status == 0, result.stderr
     assert "jcsaml: debug:" in result.stderr and "/userconsole/auth" in result.stderr
@@ -625,7 +622,7 @@ def test_a_gzip_bomb_from_jumpcloud_is_refused_under_a_memory_bound(world: World
         env={
             **world.env,
             "JCSAML_PASSWORD": PASSWORD,
-            "JCSAML_MFA_TOKEN": world.jumpcloud.totp_code(EMAIL),
+            "JCSAML_MFA_TOKEN": world.code(),
         },
         capture_output=True,
         text=True,
@@ -687,7 +684,7 @@ def test_the_readmes_library_example_reaches_aws_as_the_role(
         "production",
         role="AcmeJumpCloudAdminRO",
         password=PASSWORD,
-        mfa_token=world.jumpcloud.totp_code(EMAIL),
+        mfa_token=world.code(),
     )
     session = creds.boto3_session(region_name="us-east-2")
     assert session.region_name == "us-east-2"
@@ -713,7 +710,7 @@ def test_the_library_keeps_secrets_in_the_os_keyring_by_default_as_the_cli_does(
     previous = keyring.get_keyring()
     keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
     try:
-        jcsaml.login("production", password=PASSWORD, mfa_token=world.jumpcloud.totp_code(EMAIL))
+        jcsaml.login("production", password=PASSWORD, mfa_token=world.code())
         saved = json.loads((tmp_path / "keyring.json").read_text())
         assert any("session:" in key for key in saved)
         again = jcsaml.credentials("production")  # no password, no code: the saved session
