@@ -321,17 +321,26 @@ def test_exit_status_and_a_missing_command(site: World) -> None:
 
 # --- the JumpCloud session ends while the command runs ------------------------------------------
 
-EXPIRY_CHILD = """
+# A command that writes the access key it first got to the file argv[1] (``old``), then waits
+# (a minute at most) for the file argv[2] to appear; argv[3] is where it writes its result.
+WAITING_CHILD = """
 import json, os, sys, time
 import boto3
 first, go, result = sys.argv[1:4]
-key = boto3.Session().get_credentials().get_frozen_credentials().access_key
+def key():
+    return boto3.Session().get_credentials().get_frozen_credentials().access_key
+old = key()
 with open(first + ".tmp", "w") as f:
-    f.write(key)
+    f.write(old)
 os.rename(first + ".tmp", first)
 deadline = time.monotonic() + 60
 while not os.path.exists(go) and time.monotonic() < deadline:
     time.sleep(0.02)
+"""
+
+EXPIRY_CHILD = (
+    WAITING_CHILD
+    + """
 try:
     session = boto3.Session()
     session.client("sts").get_caller_identity()
@@ -343,6 +352,7 @@ with open(result, "w") as f:
     f.write("renewed " + session.get_credentials().get_frozen_credentials().access_key)
 sys.exit(0)
 """
+)
 
 
 def parsed(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
@@ -431,19 +441,9 @@ def test_server_and_exec_profile_do_not_combine(site: World) -> None:
     )
 
 
-RENEWAL_CHILD = """
-import os, sys, time
-import boto3
-first, go, result = sys.argv[1:4]
-def key():
-    return boto3.Session().get_credentials().get_frozen_credentials().access_key
-old = key()
-with open(first + ".tmp", "w") as f:
-    f.write(old)
-os.rename(first + ".tmp", first)
-deadline = time.monotonic() + 60
-while not os.path.exists(go) and time.monotonic() < deadline:
-    time.sleep(0.02)
+RENEWAL_CHILD = (
+    WAITING_CHILD
+    + """
 calls = 0
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
@@ -456,6 +456,7 @@ while time.monotonic() < deadline:
     time.sleep(0.05)
 sys.exit(3)
 """
+)
 
 
 def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,23 @@ def source_with(
     return source, store
 
 
+def at_once(count: int, work: Callable[[], str]) -> list[str]:
+    """What ``work`` returned in each of ``count`` threads started together."""
+    start = threading.Barrier(count)
+    got: list[str] = []
+
+    def run() -> None:
+        start.wait()
+        got.append(work())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return got
+
+
 # --- the credential source, with fakes of jcsaml's own interfaces -------------------------------
 
 
@@ -135,18 +153,7 @@ def test_threads_asking_at_once_share_one_sign_in() -> None:
     clock = Clock()
     sign_in = FakeSignIn(clock)
     source, _ = source_with(clock, sign_in)
-    start = threading.Barrier(8)
-    got: list[str] = []
-
-    def ask() -> None:
-        start.wait()
-        got.append(source.get().access_key_id)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    got = at_once(8, lambda: source.get().access_key_id)
     assert got == ["KEY1"] * 8
     assert len(sign_in.calls) == 1
 
@@ -223,18 +230,7 @@ def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) 
     assert signed.requests() == []
 
     clock.advance(minutes=11)  # 14 minutes left: botocore renews, the saved session serves
-    start = threading.Barrier(4)
-    keys: list[str] = []
-
-    def use() -> None:
-        start.wait()
-        keys.append(credentials.get_frozen_credentials().access_key)
-
-    threads = [threading.Thread(target=use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    keys = at_once(4, lambda: credentials.get_frozen_credentials().access_key)
     # In botocore's advisory window, threads that find the refresh under way go on with the old
     # (still valid) credentials; one refresh happened, through the saved session.
     new = set(keys) - {signed.first.access_key_id}
