@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,18 +90,14 @@ def source_with(
 def at_once(count: int, work: Callable[[], str]) -> list[str]:
     """What ``work`` returned in each of ``count`` threads started together."""
     start = threading.Barrier(count)
-    got: list[str] = []
 
-    def run() -> None:
+    def run() -> str:
         start.wait()
-        got.append(work())
+        return work()
 
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return got
+    with ThreadPoolExecutor(count) as pool:
+        running = [pool.submit(run) for _ in range(count)]
+    return [future.result() for future in running]
 
 
 # --- the credential source, with fakes of jcsaml's own interfaces -------------------------------

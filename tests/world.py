@@ -57,9 +57,14 @@ class CliResult:
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> CliResult:
-    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it."""
+    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it; ``preexec_fn``
+    runs in the child before jcsaml starts (to set a resource limit, say)."""
     done = subprocess.run(
         [sys.executable, "-m", "jcsaml", *args],
         env=dict(env if env is not None else os.environ),
@@ -68,6 +73,7 @@ def run_cli(
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
