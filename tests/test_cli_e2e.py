@@ -21,7 +21,7 @@ from tests.world import (
     ACCOUNT,
     EMAIL,
     PASSWORD,
-    SLUG,
+    SAML_PAGE,
     CliResult,
     World,
     WorldFactory,
@@ -231,7 +231,7 @@ def test_exec_of_a_missing_command(world: World) -> None:
 
 
 def test_configure_asks_for_what_is_missing_and_offers_current_values(world: World) -> None:
-    answers = "\n".join([world.jumpcloud.app_url(SLUG), EMAIL, "totp", "prod"]) + "\n"
+    answers = "\n".join([world.app_url, EMAIL, "totp", "prod"]) + "\n"
     first = world.run(
         "configure", "-a", "production", "--console-url", world.jumpcloud.url, stdin=answers
     )
@@ -382,7 +382,7 @@ def test_an_idp_cert_file_others_can_write_or_that_changed_is_refused(
     cert.write_bytes(keys.cert_pem)
     cert.chmod(0o666)
     refused = world.run(
-        "configure", "-a", "production", "--url", world.jumpcloud.app_url(SLUG),
+        "configure", "-a", "production", "--url", world.app_url,
         "--idp-cert", str(cert), "--skip-prompt",
     )  # fmt: skip
     assert_one_line_error(refused, "group and world-writable", f"chmod go-w {cert}")
@@ -509,7 +509,7 @@ def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
         "-a",
         "production",
         "--url",
-        world.jumpcloud.app_url(SLUG),
+        world.app_url,
         "--idp-cert",
         str(junk),
         "--skip-prompt",
@@ -594,7 +594,7 @@ def test_a_redirect_off_jumpcloud_never_gets_the_session_cookie(world: World) ->
 
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     with OtherHost() as elsewhere:
-        world.jumpcloud.inject_fault(f"/saml2/{SLUG}", "redirect", location=elsewhere.url)
+        world.jumpcloud.inject_fault(SAML_PAGE, "redirect", location=elsewhere.url)
         result = world.login()
     assert_one_line_error(result, f"redirected to {elsewhere.url}", "did not follow it")
     assert elsewhere.hits == 0

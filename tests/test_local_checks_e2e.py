@@ -11,7 +11,7 @@ import filelock
 
 from jcsaml.inifile import lock_path_for
 from tests.filesystem import read_only
-from tests.world import SLUG, World, assert_one_line_error, run_cli
+from tests.world import World, assert_one_line_error, run_cli
 
 
 def configured(world: World) -> World:
@@ -79,11 +79,9 @@ def test_profile_names_are_checked_before_anything_is_asked(world: World) -> Non
 
 
 def test_default_is_refused_as_an_account_or_profile_name(world: World) -> None:
-    result = world.run("configure", "-a", "DEFAULT", "--url", world.jumpcloud.app_url(SLUG))
+    result = world.run("configure", "-a", "DEFAULT", "--url", world.app_url)
     assert_one_line_error(result, "'DEFAULT'", "defaults section")
-    result = world.run(
-        "configure", "-a", "x", "--url", world.jumpcloud.app_url(SLUG), "--profile", "DEFAULT"
-    )
+    result = world.run("configure", "-a", "x", "--url", world.app_url, "--profile", "DEFAULT")
     assert_one_line_error(result, "'DEFAULT'")
     assert_one_line_error(world.run("login", "-a", "DEFAULT", "--skip-prompt"), "'DEFAULT'")
     assert not world.config.exists()
@@ -107,8 +105,8 @@ def test_a_continued_url_is_refused_naming_key_and_line(world: World) -> None:
     configured(world)
     world.config.write_text(
         world.config.read_text().replace(
-            f"url = {world.jumpcloud.app_url(SLUG)}\n",
-            f"url = {world.jumpcloud.app_url(SLUG)}\n  https://evil.example/saml2/x\n",
+            f"url = {world.app_url}\n",
+            f"url = {world.app_url}\n  https://evil.example/saml2/x\n",
         )
     )
     assert_one_line_error(world.login(), "invalid url", f"line 3 of {world.config}")
@@ -120,7 +118,7 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
 ) -> None:
     world.config.write_text(
         "[production]\n"
-        f"url = {world.jumpcloud.app_url(SLUG)}  ; the AWS app\n"
+        f"url = {world.app_url}  ; the AWS app\n"
         "mfa = Push\n"
         "provider = JumpCloud\n"
         "skip_verify = false\n"
@@ -131,7 +129,7 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
     assert "  set mfa" not in result.stdout and "  changed mfa" not in result.stdout
     assert world.config.read_text() == (
         "[production]\n"
-        f"url = {world.jumpcloud.app_url(SLUG)}  ; the AWS app\n"
+        f"url = {world.app_url}  ; the AWS app\n"
         "mfa = Push\n"
         "provider = JumpCloud\n"
         "skip_verify = false\n"

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from jcsaml import managed, process_cache
-from tests.world import AWS_CLI, SIGN_IN, SLUG, CliResult, World, assert_one_line_error
+from tests.world import AWS_CLI, SAML_PAGE, SIGN_IN, CliResult, World, assert_one_line_error
 
 SELF = "/userconsole/api/self"
-SAML_PAGE = f"/saml2/{SLUG}"
 HERD = 25
 IDENTITY = ("--profile", "production", "--region", "us-east-1", "sts", "get-caller-identity")
 

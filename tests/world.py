@@ -86,10 +86,11 @@ SLUG = "acme-prod-aws-admin"
 READ_ONLY = "AcmeJumpCloudAdminRO"
 ADMIN = "AcmeJumpCloudAdmin"
 SIGN_IN = "/userconsole/auth"
+SAML_PAGE = f"/saml2/{SLUG}"  # the app's SSO page, which answers with the SAML response
 AWS_CLI = shutil.which("aws", path=os.path.dirname(sys.executable)) or "aws"
 #: What reusing a live console session costs: JumpCloud is asked whether it is alive, then for
 #: the SAML page. No xsrf, no password, no MFA.
-SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
+SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", SAML_PAGE)]
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,11 @@ class World:
             PYTHON_KEYRING_BACKEND="jcsaml.testing.keyring_backend.FileKeyring",
             JCSAML_TEST_KEYRING=str(self.keyring),
         )
+
+    @property
+    def app_url(self) -> str:
+        """The app's SSO URL, what a user configures as ``url``."""
+        return self.jumpcloud.app_url(SLUG)
 
     def write_aws_config(self, text: str) -> None:
         self.aws_config.parent.mkdir(exist_ok=True)
