@@ -4,6 +4,7 @@ endpoint, with a clock the tests move."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -12,11 +13,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -315,13 +316,28 @@ def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
     assert prompter.asked == ["JumpCloud password"]
 
 
-def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
-    signed: Signed,
-) -> None:
+class Serving(NamedTuple):
+    clock: Clock
+    source: CredentialSource
+    server: CredentialServer
+    reports: list[str]
+
+
+@contextlib.contextmanager
+def serving(signed: Signed) -> Iterator[Serving]:
+    """The credentials endpoint over the library's source, on a clock the test moves; what it
+    reports lands in ``reports``."""
     clock = Clock()
     source = signed.source(clock)
     reports: list[str] = []
     with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+        yield Serving(clock, source, server, reports)
+
+
+def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
+    signed: Signed,
+) -> None:
+    with serving(signed) as (clock, source, server, reports):
         assert server.address[0] == "127.0.0.1"
         first = fetch(server)
         assert first["AccessKeyId"] == signed.first.access_key_id
@@ -348,10 +364,7 @@ def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
 def test_the_endpoint_answers_an_error_once_the_session_is_gone_and_reports_it_once(
     signed: Signed,
 ) -> None:
-    clock = Clock()
-    source = signed.source(clock)
-    reports: list[str] = []
-    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+    with serving(signed) as (clock, _, server, reports):
         fetch(server)
         signed.jumpcloud.expire_sessions()
         clock.advance(minutes=26)  # expired: nothing valid is held any more
