@@ -3,8 +3,10 @@ started once per module) and, per test, a fake JumpCloud with its users and app,
 HOME and the environment the real CLI runs in there.
 
 ``conftest.py`` gives the fixtures: ``aws_account``, ``keys``, ``make_world`` (a world with
-knobs), ``world`` and ``world_with``. A module whose tests all need other knobs overrides
-``world`` with ``make_world(...)``."""
+knobs), ``world``, ``world_with``, ``runbook_world`` and ``signed`` (the library signed in
+once, in the test's process). A module whose tests all need other knobs overrides ``world``
+with ``make_world(...)``. Test modules share helpers through this module, never through each
+other."""
 
 from __future__ import annotations
 
