@@ -1,9 +1,14 @@
 """IAM role and STS assumed-role ARNs: small pure functions.
 
-Standard library only (nothing, in fact): the light entry (:mod:`jcsaml.cached`) uses them too.
+Standard library only: the light entry (:mod:`jcsaml.cached`) uses them too.
 """
 
 from __future__ import annotations
+
+import re
+
+# Any partition: a principal is read back as it was written, never judged here.
+_IAM_ROLE_ARN = r"arn:[\w-]+:iam::\d{12}:role/.+"
 
 
 def role_arn_from_assumed_role(assumed_role_arn: str) -> str:
@@ -16,6 +21,17 @@ def role_arn_from_assumed_role(assumed_role_arn: str) -> str:
         return ""
     name = parts[5].split("/")[1]
     return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
+
+
+def principal_roles(principal_arn: str) -> tuple[str, str]:
+    """``x_principal_arn`` of a credentials profile -> (role ARN, assumed-role ARN).
+
+    jcsaml writes the assumed-role ARN there, or the role's own ARN when it has none; anything
+    else gives no role.
+    """
+    if re.fullmatch(_IAM_ROLE_ARN, principal_arn):
+        return principal_arn, ""
+    return role_arn_from_assumed_role(principal_arn), principal_arn
 
 
 def same_role(role_arn_a: str, role_arn_b: str) -> bool:

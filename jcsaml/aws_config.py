@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from jcsaml.errors import AwsConfigFileError, FileLockedError
+from jcsaml.errors import AwsConfigFileError, JcsamlError
 from jcsaml.inifile import IniDocument, IniSyntaxError, edit_ini, read_ini
 
 __all__ = [
@@ -105,8 +105,8 @@ def set_profile_values(
     """Set (None: remove) keys of ``profile`` in the AWS config file, creating the profile or
     the file when needed; every other line of the file stays as it was. Returns the path.
 
-    Raises :class:`~jcsaml.errors.AwsConfigFileError` (the file is then left untouched) or
-    :class:`~jcsaml.errors.FileLockedError`.
+    Raises :class:`~jcsaml.errors.AwsConfigFileError` (the file is then left untouched),
+    :class:`~jcsaml.errors.FileLockedError` or the unsafe-file errors of the edit.
     """
     target = path or config_file_path(environ)
 
@@ -122,8 +122,8 @@ def _edit(target: Path, edit: Callable[[IniDocument], None], environ: Mapping[st
     """One locked, atomic edit of the AWS config file, its failures as AwsConfigFileError."""
     try:
         edit_ini(target, edit, environ=environ)
-    except FileLockedError:
-        raise
+    except JcsamlError:
+        raise  # a lock that timed out, a file others can write: said as themselves
     except IniSyntaxError as exc:
         raise AwsConfigFileError(
             path=str(target), reason=f"line {exc.line}: {exc.reason}"

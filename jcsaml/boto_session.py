@@ -13,17 +13,12 @@ session, then the prompter if one was given.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from jcsaml.credential_source import Clock, CredentialsCache, default_source, utc_now
+from jcsaml.credential_source import SourceOptions, source_for
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
-    from jcsaml.jumpcloud import Authenticator
-    from jcsaml.prompter import Prompter
-    from jcsaml.secret_store import SecretStore
-    from jcsaml.sts import StsClient
 
 __all__ = ["session"]
 
@@ -33,16 +28,8 @@ METHOD = "jcsaml"
 def session(
     account: Account | str,
     *,
-    role: str | None = None,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
-    cache: CredentialsCache | None = None,
-    session_duration: int | None = None,
     region_name: str | None = None,
-    clock: Clock = utc_now,
-    environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[Account], Authenticator] | None = None,
-    sts_client: StsClient | None = None,
+    **options: Unpack[SourceOptions],
 ) -> Any:
     """A ``boto3.Session`` for ``account`` whose credentials renew themselves.
 
@@ -50,28 +37,19 @@ def session(
     asks. Without a ``prompter`` nobody is ever asked: when the JumpCloud session has ended,
     the AWS call that needed new credentials raises SignInRequiredError (run ``jcsaml login``).
     ``region_name`` defaults to the account's region, else the SDK's own configuration.
-    Other arguments as :func:`jcsaml.credential_source.default_source`; ``clock`` is also
-    botocore's (timezone-aware datetimes).
+    Other arguments as :func:`jcsaml.credential_source.default_source`
+    (:class:`~jcsaml.credential_source.SourceOptions`); ``clock`` is also botocore's
+    (timezone-aware datetimes).
     """
     import boto3
     import botocore.session
     from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
-    from jcsaml.signin import resolve_account
+    from jcsaml.signin import check_keywords, resolve_account
 
-    resolved = resolve_account(account, environ=environ)
-    source = default_source(
-        resolved,
-        role=role,
-        prompter=prompter,
-        secrets=secrets,
-        cache=cache,
-        session_duration=session_duration,
-        clock=clock,
-        environ=environ,
-        authenticator_factory=authenticator_factory,
-        sts_client=sts_client,
-    )
+    check_keywords("session", options, SourceOptions.__optional_keys__)  # before the config
+    resolved = resolve_account(account, environ=options.get("environ", os.environ))
+    source = source_for(resolved, options, function="session")
 
     def metadata() -> dict[str, str]:
         current = source.get()
@@ -90,7 +68,7 @@ def session(
         first.expiration,
         metadata,
         METHOD,
-        time_fetcher=clock,
+        time_fetcher=source.clock,
     )
 
     class Provider(CredentialProvider):  # type: ignore[misc]

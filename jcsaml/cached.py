@@ -23,13 +23,16 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from jcsaml.arn import role_arn_from_assumed_role, role_matches
+from jcsaml import config_keys
+from jcsaml.arn import principal_roles, role_matches
+from jcsaml.config_keys import KEYS, home_path
 from jcsaml.environment import credential_process_document, credential_variables
 from jcsaml.inifile import is_private_file, read_ini
 from jcsaml.names import is_safe_name
+from jcsaml.partitions import policy_partition
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "account_section",
     "exec_region",
     "lookup",
+    "process_cache_directory",
     "process_cache_name",
     "process_credentials",
     "process_output",
@@ -55,56 +59,15 @@ PROCESS_REFRESH_MARGIN_SECONDS = 15 * 60
 #: A credential-process cache entry is a few hundred bytes: a larger file is not read.
 PROCESS_CACHE_ENTRY_BYTES = 64 * 1024
 
-# The keys jcsaml.config reads: any other key in a section is ignored there, so here too.
-CONFIG_KEYS = frozenset(
-    {
-        "url",
-        "console_url",
-        "username",
-        "mfa",
-        "role_arn",
-        "aws_profile",
-        "region",
-        "aws_session_duration",
-        "credentials_file",
-        "idp_cert",
-        "allow_sha1",
-        "allow_unsigned",
-        "kill_on_exit",
-        "http_timeout",
-        "push_timeout",
-        "sts_timeout",
-        "idp_cert_sha256",
-        "saml_nameid",
-        "federation_url",
-        "account_aliases",
-        "profile_template",
-        "policy_arns",
-        "policy_file",
-        "password_command",
-        "mfa_command",
-    }
-)
-_MFA_CHOICES = ("auto", "totp", "push", "webauthn")
-_BOOLEANS = ("1", "true", "yes", "on", "0", "false", "no", "off")
 # Subsets of what jcsaml.config accepts: a value outside them is not wrong, only not vouched for.
 _HTTPS_URL = re.compile(
     r"(?:https://[A-Za-z0-9][A-Za-z0-9.-]*|http://(?:127\.0\.0\.1|localhost))(?::[0-9]{1,5})?"
     r"(?P<path>/[^\s?#]*)?(?:[?#]\S*)?",
     re.ASCII,
 )
-_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
-_POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}")
-_POLICY_SEPARATOR = re.compile(r"[,\s]+")
-_DURATION = re.compile(r"[0-9]{3,5}", re.ASCII)
-_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)  # as jcsaml.config
-_ACCOUNT_ALIAS = re.compile(r"\s*[0-9]{12}\s*:\s*[^\s,:][^,]*", re.ASCII)
-_SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?", re.ASCII)
 # Plain text and the fields jcsaml.config.parse_profile_template allows, nothing fancier.
-_PROFILE_TEMPLATE = re.compile(r"(?:[^{}]|\{(?:account|account_id|role|idp_account)\})+")
-# As jcsaml.credentials_file tells a role ARN from an assumed-role ARN in x_principal_arn.
-_IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
+_FIELDS = "|".join(config_keys.TEMPLATE_FIELDS)
+_PROFILE_TEMPLATE = re.compile(rf"(?:[^{{}}]|\{{(?:{_FIELDS})\}})+")
 # The whitespace shlex splits on, as botocore splits ``[profile NAME]``.
 _SHELL_SPACE = re.compile(r"[ \t\r\n]+")
 _TIMESTAMP = re.compile(
@@ -225,7 +188,7 @@ def account_section(
 ) -> dict[str, str] | None:
     """The account's config section when :func:`jcsaml.config.load_account` surely accepts it
     (``config``: the command's ``--config``), else None."""
-    config_path = _home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
+    config_path = home_path(config or environ.get("JCSAML_CONFIG") or "~/.jcsaml", environ)
     section = _section(config_path, account_name, config=True) if config_path else None
     if section is None or not _valid_account(account_name, section):
         return None
@@ -249,7 +212,7 @@ def process_credentials(
     if section is None:
         return None
     wanted = role or section.get("role_arn", "").strip()
-    directory = _process_cache_directory(environ)
+    directory = process_cache_directory(environ)
     if directory is None:
         return None
     text = _read_cache_file(directory, process_cache_name(account_name, wanted), environ)
@@ -333,9 +296,10 @@ def _read_cache_file(directory: str, name: str, environ: Mapping[str, str]) -> s
         return None
 
 
-def _process_cache_directory(environ: Mapping[str, str]) -> str | None:
-    """As :func:`jcsaml.process_cache.cache_directory`; None where that asks the password
-    database (no ``HOME``)."""
+def process_cache_directory(environ: Mapping[str, str]) -> str | None:
+    """``$XDG_CACHE_HOME/jcsaml/credential-process``, else ``~/.cache/...`` (``~`` is ``HOME``
+    from ``environ``; None without one). A relative XDG_CACHE_HOME is ignored, as the XDG
+    specification says."""
     configured = environ.get("XDG_CACHE_HOME", "")
     if configured and os.path.isabs(configured):
         base = configured
@@ -403,18 +367,10 @@ def _section(path: str, name: str, *, config: bool = False) -> dict[str, str] | 
     return None if document is None else document.section(name)
 
 
-def _home_path(path: str, environ: Mapping[str, str]) -> str | None:
-    """As :func:`jcsaml.config.expand_home`; None where that would ask the password database."""
-    if not path.startswith("~"):
-        return path
-    home = environ.get("HOME")
-    return home + path[1:] if home else None
-
-
 def _credentials_path(configured: str, environ: Mapping[str, str]) -> str | None:
     """As :func:`jcsaml.signin.credentials_path`; None for ``$VARIABLES`` and ``~user``."""
     if configured:
-        return _home_path(configured, environ)
+        return home_path(configured, environ)
     return _aws_path(
         environ.get("AWS_SHARED_CREDENTIALS_FILE", "") or "~/.aws/credentials", environ
     )
@@ -424,7 +380,7 @@ def _aws_path(path: str, environ: Mapping[str, str]) -> str | None:
     """As ``jcsaml.credentials_file.expand_aws_path``; None for ``$VARIABLES`` and ``~user``."""
     if "$" in path or (path.startswith("~") and not path.startswith("~/")):
         return None
-    return _home_path(path, environ)
+    return home_path(path, environ)
 
 
 def _valid_account(name: str, section: Mapping[str, str]) -> bool:
@@ -433,47 +389,44 @@ def _valid_account(name: str, section: Mapping[str, str]) -> bool:
         return False
     if not (name == name.strip() and name.isprintable()):
         return False
-    values = {key: value.strip() for key, value in section.items() if key in CONFIG_KEYS}
+    values = {key: value.strip() for key, value in section.items() if key in KEYS}
     if any("\n" in value for value in values.values()):
         return False  # a continued value: the full CLI refuses it
-    url = _HTTPS_URL.fullmatch(values.get("url", ""))
-    if url is None or "/saml2/" not in (url.group("path") or ""):
+    if not values.get("url"):
         return False
-    for key in ("console_url", "federation_url"):
-        if values.get(key) and not _HTTPS_URL.fullmatch(values[key]):
-            return False
-    fingerprint = values.get("idp_cert_sha256", "").replace(":", "").lower()
-    if fingerprint and not _SHA256.fullmatch(fingerprint):
-        return False
-    aliases = values.get("account_aliases", "")
-    if aliases and not all(
-        _ACCOUNT_ALIAS.fullmatch(item) for item in aliases.split(",") if item.strip()
-    ):
-        return False
-    if values.get("mfa") and values["mfa"].lower() not in _MFA_CHOICES:
-        return False
-    template = values.get("profile_template")
-    if template and not _PROFILE_TEMPLATE.fullmatch(template):
-        return False
-    if values.get("role_arn") and not _ROLE_ARN.fullmatch(values["role_arn"]):
-        return False
-    policies = [p for p in _POLICY_SEPARATOR.split(values.get("policy_arns", "")) if p]
-    if len(policies) > 10 or not all(_POLICY_ARN.fullmatch(arn) for arn in policies):
-        return False
-    duration = values.get("aws_session_duration")
-    if duration and not (_DURATION.fullmatch(duration) and 900 <= int(duration) <= 43200):
-        return False
-    for key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
-        if values.get(key) and values[key].lower() not in _BOOLEANS:
-            return False
-    for key in ("http_timeout", "push_timeout", "sts_timeout"):
-        seconds = values.get(key)
-        if seconds and not (_SECONDS.fullmatch(seconds) and 1 <= float(seconds) <= 3600):
-            return False
-    # The same tests as jcsaml.config.validate_account makes.
-    if values.get("region") and not _REGION.fullmatch(values["region"]):
-        return False
-    return not values.get("aws_profile") or _valid_profile(values["aws_profile"])
+    return all(_LIGHT_CHECKS[KEYS[key]](value) for key, value in values.items() if value)
+
+
+def _is_app_url(value: str) -> bool:
+    url = _HTTPS_URL.fullmatch(value)
+    return url is not None and "/saml2/" in (url.group("path") or "")
+
+
+def _are_policy_arns(value: str) -> bool:
+    arns = config_keys.split_policy_arns(value)
+    return len(arns) <= config_keys.MAX_POLICY_ARNS and all(map(policy_partition, arns))
+
+
+#: The light reader's check of each kind of value in the table: the full reader's own check,
+#: or (for URLs and templates, which it parses with heavier modules) a subset of what it takes.
+_LIGHT_CHECKS: dict[str, Callable[[str], object]] = {
+    config_keys.TEXT: bool,
+    config_keys.APP_URL: _is_app_url,
+    config_keys.URL: _HTTPS_URL.fullmatch,
+    config_keys.MFA: config_keys.canonical_mfa,
+    config_keys.ROLE: config_keys.is_role,
+    config_keys.PROFILE: _valid_profile,
+    config_keys.REGION: config_keys.is_region_name,
+    config_keys.DURATION: config_keys.session_seconds,
+    config_keys.FINGERPRINT: config_keys.fingerprint,
+    config_keys.BOOLEAN: lambda value: config_keys.boolean(value) is not None,
+    config_keys.SECONDS: config_keys.timeout_seconds,
+    config_keys.ALIASES: lambda value: all(
+        config_keys.alias_pair(item) for item in value.split(",") if item.strip()
+    ),
+    config_keys.TEMPLATE: _PROFILE_TEMPLATE.fullmatch,
+    config_keys.POLICIES: _are_policy_arns,
+}
 
 
 def _credentials(
@@ -486,11 +439,7 @@ def _credentials(
     expires_at = _epoch_seconds(values.get("x_security_token_expires", ""))
     if not (access_key_id and secret_access_key and session_token and expires_at is not None):
         return None
-    principal = values.get("x_principal_arn", "")
-    if _IAM_ROLE_ARN.fullmatch(principal):
-        role_arn = principal
-    else:
-        role_arn = role_arn_from_assumed_role(principal)
+    role_arn, _ = principal_roles(values.get("x_principal_arn", ""))
     return CachedCredentials(
         account_name=account_name,
         profile=profile,

@@ -4,7 +4,8 @@ Like saml2aws's ``~/.saml2aws``, the file may carry inline comments (``mfa = Aut
 a ``;`` or ``#`` preceded by whitespace ends the value. Every key holds one line: a value
 continued on an indented line is refused, naming the key and the line.
 
-On the hot path of ``jcsaml exec``: standard library only at module level.
+The table of keys and the small checks of their values are :mod:`jcsaml.config_keys`'s, which
+the light lookup (:mod:`jcsaml.cached`) reads too. Standard library only at module level.
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from jcsaml import config_keys, variables
+from jcsaml.config_keys import DEFAULT_CONSOLE_URL as DEFAULT_CONSOLE_URL
+from jcsaml.config_keys import DEFAULT_HTTP_TIMEOUT as DEFAULT_HTTP_TIMEOUT
+from jcsaml.config_keys import DEFAULT_PUSH_TIMEOUT as DEFAULT_PUSH_TIMEOUT
+from jcsaml.config_keys import DEFAULT_STS_TIMEOUT as DEFAULT_STS_TIMEOUT
+from jcsaml.config_keys import KEYS, MAX_POLICY_ARNS, MAX_TIMEOUT, MIN_TIMEOUT
+from jcsaml.config_keys import MAX_SESSION_DURATION as MAX_SESSION_DURATION
+from jcsaml.config_keys import MFA_CHOICES as MFA_CHOICES
+from jcsaml.config_keys import MIN_SESSION_DURATION as MIN_SESSION_DURATION
+from jcsaml.config_keys import TEMPLATE_FIELDS as TEMPLATE_FIELDS
+from jcsaml.config_keys import is_region_name as is_region_name
 from jcsaml.credentials_file import validate_profile_name
 from jcsaml.errors import (
     ConfigFileError,
@@ -29,58 +41,16 @@ from jcsaml.errors import (
 from jcsaml.inifile import IniAccessError, IniDocument, IniSyntaxError, edit_ini, read_ini
 from jcsaml.names import RULE as NAME_RULE
 from jcsaml.names import is_safe_name
+from jcsaml.partitions import is_role_arn, policy_partition
 
-DEFAULT_CONSOLE_URL = "https://console.jumpcloud.com"
-DEFAULT_HTTP_TIMEOUT = 30.0
-DEFAULT_PUSH_TIMEOUT = 120.0
-DEFAULT_STS_TIMEOUT = 30.0
-MFA_CHOICES = ("Auto", "TOTP", "PUSH", "WEBAUTHN")
-MIN_SESSION_DURATION = 900
-MAX_SESSION_DURATION = 43200
 #: A config section named ``group NAME`` lists accounts (``accounts = a, b``) that ``jcsaml login
 #: -a NAME`` signs in to together; it is not an account itself.
 GROUP_PREFIX = "group "
-#: Profile-name fields a ``profile_template`` may use.
-TEMPLATE_FIELDS = ("account", "account_id", "role", "idp_account")
 
 T = TypeVar("T")
 
-# \Z, not $: a trailing newline must not pass.
-_ROLE_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
-_ROLE_NAME = re.compile(r"\A[\w+=,.@-]{1,64}\Z", re.ASCII)
-_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
-#: AWS's region syntax (us-east-1, us-gov-west-1, cn-north-1, us-isob-east-1), plus the
-#: sovereign-cloud prefix ``eusc``. A region is a host label of the URLs built from it.
-_REGION = re.compile(r"\A(?:[a-z]{2}|eusc)(?:-[a-z0-9]+)+-[0-9]+\Z", re.ASCII)
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
 #: The keys jcsaml reads; each holds a single line.
-KNOWN_KEYS = (
-    "url",
-    "console_url",
-    "username",
-    "mfa",
-    "role_arn",
-    "aws_profile",
-    "region",
-    "aws_session_duration",
-    "credentials_file",
-    "idp_cert",
-    "idp_cert_sha256",
-    "saml_nameid",
-    "allow_sha1",
-    "allow_unsigned",
-    "kill_on_exit",
-    "http_timeout",
-    "push_timeout",
-    "sts_timeout",
-    "federation_url",
-    "account_aliases",
-    "policy_arns",
-    "policy_file",
-    "password_command",
-    "mfa_command",
-)
+KNOWN_KEYS = tuple(KEYS)
 #: configparser's (hence botocore's) defaults section: its keys apply to every other section.
 DEFAULT_SECTION = "DEFAULT"
 #: The largest config file (or saml2aws file) jcsaml reads: a real one is a few KiB.
@@ -181,18 +151,14 @@ class Account:
 def config_path(environ: Mapping[str, str] = os.environ, override: str | None = None) -> Path:
     """``--config``, else ``JCSAML_CONFIG``, else saml2aws's ``SAML2AWS_CONFIGFILE``, else
     ``~/.jcsaml``."""
-    from jcsaml.variables import lookup
-
-    chosen = override or lookup("config", environ) or "~/.jcsaml"
+    chosen = override or variables.lookup("config", environ) or "~/.jcsaml"
     return expand_home(chosen, environ)
 
 
 def expand_home(path: str, environ: Mapping[str, str] = os.environ) -> Path:
     """``~`` means the HOME of ``environ`` (so tests and tools can point it elsewhere)."""
-    if path.startswith("~"):
-        home = environ.get("HOME") or str(Path.home())
-        return Path(home + path[1:])
-    return Path(path)
+    expanded = config_keys.home_path(path, environ)
+    return Path(expanded if expanded is not None else str(Path.home()) + path[1:])
 
 
 def _read(path: Path) -> IniDocument | None:
@@ -394,13 +360,11 @@ def account_from_section(name: str, section: Mapping[str, str], *, strict: bool 
 
 def parse_seconds(setting: str, text: str) -> float:
     """A positive number of seconds, at most an hour."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 1 <= seconds <= 3600:
+    seconds = config_keys.timeout_seconds(text)
+    if seconds is None:
         raise InvalidSettingError(
-            setting=setting, reason=f"{text!r} must be a number of seconds from 1 to 3600"
+            setting=setting,
+            reason=f"{text!r} must be a number of seconds from {MIN_TIMEOUT} to {MAX_TIMEOUT}",
         )
     return seconds
 
@@ -444,8 +408,8 @@ def _check_section_name(name: str) -> None:
 
 def parse_fingerprint(text: str) -> str:
     """A SHA-256 fingerprint as 64 lowercase hex digits; colons (openssl's form) are allowed."""
-    digits = text.replace(":", "").strip().lower()
-    if not _SHA256.fullmatch(digits):
+    digits = config_keys.fingerprint(text)
+    if digits is None:
         raise InvalidSettingError(
             setting="idp_cert_sha256",
             reason=f"{text!r} is not a SHA-256 fingerprint (64 hex digits, colons allowed)",
@@ -471,12 +435,7 @@ def validate_account(account: Account) -> None:
     validate_url(account.console_url, "console_url")
     if account.federation_url:
         validate_url(account.federation_url, "federation_url")
-    if "/saml2/" not in urlsplit(account.url).path:
-        raise InvalidSettingError(
-            setting="url",
-            reason=f"{account.url} is not a JumpCloud SAML application URL "
-            "(expected https://sso.jumpcloud.com/saml2/<application>)",
-        )
+    _check_app_path(account.url)
     _canonical_mfa(account.mfa)
     if account.idp_cert_sha256:
         parse_fingerprint(account.idp_cert_sha256)
@@ -511,44 +470,45 @@ def validate_setting(key: str, value: str) -> str:
     """Check one value given for ``key`` (say by ``configure``); returns it as it is stored
     (``mfa`` in its canonical spelling)."""
     check_value_text(key, value)
-    if key == "url":
-        validate_url(value, "url")
-        if "/saml2/" not in urlsplit(value).path:
-            raise InvalidSettingError(
-                setting="url",
-                reason=f"{value} is not a JumpCloud SAML application URL "
-                "(expected https://sso.jumpcloud.com/saml2/<application>)",
-            )
-    elif key in ("console_url", "federation_url"):
+    kind = KEYS.get(key, config_keys.TEXT)
+    if kind == config_keys.APP_URL:
         validate_url(value, key)
-    elif key == "mfa":
+        _check_app_path(value)
+    elif kind == config_keys.URL:
+        validate_url(value, key)
+    elif kind == config_keys.MFA:
         return _canonical_mfa(value)
-    elif key == "role_arn":
+    elif kind == config_keys.ROLE:
         validate_role(value)
-    elif key == "aws_profile":
-        validate_profile_name(value, setting="aws_profile")
-    elif key == "region":
-        validate_region(value, source="region")
-    elif key == "aws_session_duration":
-        parse_duration(value)
-    elif key == "idp_cert_sha256":
+    elif kind == config_keys.PROFILE:
+        validate_profile_name(value, setting=key)
+    elif kind == config_keys.REGION:
+        validate_region(value, source=key)
+    elif kind == config_keys.DURATION:
+        parse_duration(value, setting=key)
+    elif kind == config_keys.FINGERPRINT:
         return parse_fingerprint(value)
-    elif key in ("allow_sha1", "allow_unsigned", "kill_on_exit"):
+    elif kind == config_keys.BOOLEAN:
         _parse_bool(key, value)
-    elif key in ("http_timeout", "push_timeout", "sts_timeout"):
+    elif kind == config_keys.SECONDS:
         parse_seconds(key, value)
-    elif key == "account_aliases":
+    elif kind == config_keys.ALIASES:
         return ", ".join(f"{a}:{n}" for a, n in parse_account_aliases(value))
-    elif key == "profile_template":
+    elif kind == config_keys.TEMPLATE:
         parse_profile_template(value)
-    elif key == "policy_arns":
-        return ", ".join(parse_policy_arns(value))
+    elif kind == config_keys.POLICIES:
+        return ", ".join(parse_policy_arns(value, setting=key))
     return value
 
 
-def is_region_name(text: str) -> bool:
-    """True when ``text`` has AWS's region syntax (see :func:`validate_region`)."""
-    return _REGION.match(text) is not None
+def _check_app_path(url: str) -> None:
+    """A JumpCloud SAML application URL has ``/saml2/`` in its path."""
+    if "/saml2/" not in urlsplit(url).path:
+        raise InvalidSettingError(
+            setting="url",
+            reason=f"{url} is not a JumpCloud SAML application URL "
+            "(expected https://sso.jumpcloud.com/saml2/<application>)",
+        )
 
 
 def validate_region(region: str, *, source: str = "region") -> str:
@@ -587,7 +547,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def validate_role_arn(arn: str) -> str:
-    if not _ROLE_ARN.match(arn):  # anchored with \A and \Z
+    if not is_role_arn(arn):
         raise InvalidSettingError(
             setting="role_arn",
             reason=f"{arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
@@ -599,7 +559,7 @@ def validate_role(role: str) -> str:
     """A role ARN, or a role name as ``jcsaml login --role`` takes it (matched at sign-in)."""
     if role.startswith("arn:"):
         return validate_role_arn(role)
-    if not _ROLE_NAME.match(role):
+    if not config_keys.is_role(role):
         raise InvalidSettingError(
             setting="role_arn",
             reason=f"{role!r} is neither an IAM role ARN (arn:aws:iam::123456789012:role/NAME) "
@@ -614,32 +574,31 @@ def parse_account_aliases(text: str) -> tuple[tuple[str, str], ...]:
     for item in text.split(","):
         if not item.strip():
             continue
-        account_id, _, alias = (part.strip() for part in item.partition(":"))
-        if not (len(account_id) == 12 and account_id.isdigit() and alias):
+        pair = config_keys.alias_pair(item)
+        if pair is None:
             raise InvalidSettingError(
                 setting="account_aliases",
                 reason=f"{item.strip()!r} is not ACCOUNT_ID:ALIAS (a 12-digit AWS account id, "
                 "a colon, a name), e.g. 012345678987:acme-prod",
             )
-        pairs.append((account_id, alias))
+        pairs.append(pair)
     return tuple(pairs)
-
-
-_POLICY_ARN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}\Z")
 
 
 def parse_policy_arns(text: str, *, setting: str = "policy_arns") -> tuple[str, ...]:
     """Managed policy ARNs separated by commas or spaces (at most 10, as STS allows)."""
-    arns = tuple(part for part in re.split(r"[,\s]+", text.strip()) if part)
+    arns = tuple(config_keys.split_policy_arns(text))
     for arn in arns:
-        if not _POLICY_ARN.match(arn):
+        if policy_partition(arn) is None:
             raise InvalidSettingError(
                 setting=setting,
                 reason=f"{arn!r} is not an IAM managed policy ARN "
                 "(arn:aws:iam::ACCOUNT:policy/NAME)",
             )
-    if len(arns) > 10:
-        raise InvalidSettingError(setting=setting, reason="STS takes at most 10 policy ARNs")
+    if len(arns) > MAX_POLICY_ARNS:
+        raise InvalidSettingError(
+            setting=setting, reason=f"STS takes at most {MAX_POLICY_ARNS} policy ARNs"
+        )
     return arns
 
 
@@ -663,11 +622,8 @@ def parse_profile_template(text: str) -> str:
 
 def parse_duration(text: str, *, setting: str = "aws_session_duration") -> int:
     """Seconds from 900 to 43200; ``setting`` names where the value came from in the error."""
-    try:
-        seconds = int(text)
-    except ValueError:
-        seconds = -1
-    if not MIN_SESSION_DURATION <= seconds <= MAX_SESSION_DURATION:
+    seconds = config_keys.session_seconds(text)
+    if seconds is None:
         raise InvalidSettingError(
             setting=setting,
             reason=f"{text!r} must be a number of seconds from {MIN_SESSION_DURATION} to "
@@ -677,19 +633,18 @@ def parse_duration(text: str, *, setting: str = "aws_session_duration") -> int:
 
 
 def _canonical_mfa(value: str) -> str:
-    for choice in MFA_CHOICES:
-        if value.lower() == choice.lower():
-            return choice
+    choice = config_keys.canonical_mfa(value)
+    if choice is not None:
+        return choice
     raise InvalidSettingError(
         setting="mfa", reason=f"{value!r} is not one of {', '.join(MFA_CHOICES)}"
     )
 
 
 def _parse_bool(setting: str, value: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
+    parsed = config_keys.boolean(value)
+    if parsed is not None:
+        return parsed
     raise InvalidSettingError(setting=setting, reason=f"{value!r} is not true or false")
 
 

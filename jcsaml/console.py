@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from jcsaml.aws_credentials import AwsCredentials
+from jcsaml.config import validate_region
+from jcsaml.config_keys import is_region_name
 from jcsaml.errors import ConsoleSigninError, ConsoleUnavailableError, InvalidSettingError
+from jcsaml.partitions import CONSOLE_HOSTS, DEFAULT_REGIONS, SIGNIN_HOSTS, partition_of
 
 if TYPE_CHECKING:
     import requests
@@ -28,15 +31,9 @@ log = logging.getLogger(__name__)
 MIN_CONSOLE_SESSION = 900
 MAX_CONSOLE_SESSION = 43200
 
-# (sign-in host, console host) per partition: the hosts of the partition's first region.
-HOSTS = {
-    "aws": ("signin.aws.amazon.com", "console.aws.amazon.com"),
-    "aws-us-gov": ("signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com"),
-    "aws-cn": ("signin.amazonaws.cn", "console.amazonaws.cn"),
-}
 #: Regions whose sign-in and console hosts are the partition's own, without a region label
 #: (AWS's sign-in endpoint table): every other region has ``REGION.signin...``.
-UNLABELLED_REGIONS = frozenset({"us-east-1", "us-gov-west-1", "cn-north-1"})
+UNLABELLED_REGIONS = frozenset(DEFAULT_REGIONS.values())
 
 
 #: A sign-in token answer is a few KiB of JSON.
@@ -49,36 +46,26 @@ class HttpGetter(Protocol):
     def get(self, url: str, **kwargs: Any) -> requests.Response: ...
 
 
-def partition_of(role_arn: str) -> str:
-    """``arn:aws-us-gov:iam::...`` -> ``aws-us-gov``; anything unknown is the commercial one."""
-    parts = role_arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] in HOSTS else "aws"
-
-
 def _host(base: str, region: str | None) -> str:
     """``base``, or ``REGION.base`` for a region with its own host. ``region`` is checked
     against AWS's region syntax first: it becomes a host label, never anything more."""
     if not region or region in UNLABELLED_REGIONS:
         return base
-    from jcsaml.config import validate_region
-
     return f"{validate_region(region, source='region')}.{base}"
 
 
 def federation_endpoint(partition: str, region: str | None = None) -> str:
     """The federation endpoint of ``partition``, in ``region`` when given (AWS's sign-in
     endpoint table: us-east-1, us-gov-west-1 and cn-north-1 use the partition's host)."""
-    signin, _ = HOSTS.get(partition, HOSTS["aws"])
+    signin = SIGNIN_HOSTS.get(partition, SIGNIN_HOSTS["aws"])
     return urlunsplit(("https", _host(signin, region), "/federation", "", ""))
 
 
 def console_host(partition: str, region: str | None = None) -> str:
     """The console's host in ``partition``, regional when a region is given."""
-    _, console = HOSTS.get(partition, HOSTS["aws"])
+    console = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"])
     if region and partition == "aws":
         # The commercial console has a host for every region, us-east-1 included.
-        from jcsaml.config import validate_region
-
         return f"{validate_region(region, source='region')}.{console}"
     return _host(console, region)
 
@@ -91,15 +78,13 @@ def console_home(partition: str, region: str | None = None) -> str:
     return urlunsplit(("https", host, "/console/home", urlencode({"region": region}), ""))
 
 
-def _console_hosts() -> frozenset[str]:
-    return frozenset(console for _, console in HOSTS.values())
-
-
 def _is_console_host(host: str, partition: str | None = None) -> bool:
     """True for a partition's console host, or a regional one (``us-west-2.console...``)."""
-    from jcsaml.config import is_region_name
-
-    bases = _console_hosts() if partition is None else {HOSTS.get(partition, HOSTS["aws"])[1]}
+    bases = (
+        CONSOLE_HOSTS.values()
+        if partition is None
+        else [CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"])]
+    )
     for base in bases:
         if host == base:
             return True

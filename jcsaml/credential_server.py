@@ -17,7 +17,6 @@ a JSON 403) and never logs a request. Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
@@ -26,9 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from jcsaml.aws_credentials import AwsCredentials
@@ -39,12 +36,12 @@ from jcsaml.errors import (
     SignInPendingError,
     SignInRequiredError,
 )
+from jcsaml.loopback import LOOPBACK, LoopbackHandler, LoopbackServer
 
 __all__ = ["LOOPBACK", "RENEW_AHEAD", "CredentialServer", "new_token"]
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = "127.0.0.1"
 #: The background renewal starts this long before the SDKs' window opens, so an SDK that asks
 #: finds new credentials waiting instead of waiting for a sign-in.
 RENEW_AHEAD = 5 * 60
@@ -97,7 +94,49 @@ def container_answer(credentials: AwsCredentials) -> dict[str, str]:
     }
 
 
-class CredentialServer:
+DENIED = {"Code": "AccessDenied", "Message": "missing or wrong token"}
+
+
+def _error_body(error: JcsamlError) -> dict[str, str]:
+    return {"Code": type(error).__name__, "Message": f"jcsaml: {error}"}
+
+
+class _Handler(LoopbackHandler["CredentialServer"]):
+    server_version = "jcsaml"
+    sys_version = ""
+    timeout = CLIENT_SECONDS  # a client that sends nothing gives its slot back
+
+    def do_GET(self) -> None:
+        if not self._has_token():
+            self._send(403, DENIED)
+            return
+        if urlsplit(self.path).path != "/":
+            self._send(404, {"Code": "NotFound", "Message": "credentials are served at /"})
+            return
+        self._send(*self.owner.answer())
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers what it does not handle (any method but GET, a malformed request)
+        # with an HTML page: here every answer is JSON, and one without the token is a 403.
+        if not self._has_token():
+            self._send(403, DENIED)
+        elif code == HTTPStatus.NOT_IMPLEMENTED:
+            self._send(405, {"Code": "MethodNotAllowed", "Message": "only GET is served"})
+        else:
+            self._send(code, {"Code": "BadRequest", "Message": message or HTTPStatus(code).phrase})
+
+    def _has_token(self) -> bool:
+        headers = getattr(self, "headers", None)  # absent when the request line was malformed
+        return headers is not None and self.owner.authorized(headers.get("Authorization"))
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers.append(("Allow", "GET"))
+        self.send_answer(status, headers, json.dumps(body).encode())
+
+
+class CredentialServer(LoopbackServer):
     """Serves ``source``'s credentials on ``http://127.0.0.1:<free port>/``.
 
     ``report`` is called once when handing out credentials starts failing (with the error; again
@@ -105,6 +144,15 @@ class CredentialServer:
     pass a fake clock); ``renew_ahead`` is how long before their end it renews them, and
     ``retry_delays`` the waits between failed renewals.
     """
+
+    handler = _Handler
+    thread_name = "jcsaml-credentials-endpoint"
+    url_path = "/"
+    backlog = BACKLOG
+    max_connections = MAX_CONNECTIONS
+    # A renewal that is signing in finishes on its own (a daemon thread, not waited for).
+    join_timeout = 1.0
+    poll_interval = 0.1
 
     def __init__(
         self,
@@ -116,6 +164,7 @@ class CredentialServer:
         renew_ahead: float = RENEW_AHEAD,
         retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
+        super().__init__()
         self.source = source
         self.token = token or new_token()
         if "\r" in self.token or "\n" in self.token:
@@ -128,7 +177,6 @@ class CredentialServer:
         # new ones were obtained (one line per ended JumpCloud session, not one per request).
         self._failed_with: str | None = None
         self._failing_lock = threading.Lock()
-        self._stopping = threading.Event()
         # Set by a request that finds the held credentials due: the renewal starts now.
         self._wake = threading.Event()
         self._backing_off = False
@@ -136,70 +184,25 @@ class CredentialServer:
         self._attempted = threading.Condition()
         #: Why the last renewal failed (None after a success): answered once nothing valid is held.
         self.last_error: JcsamlError | None = None
-        self._httpd: _Httpd | None = None
-        self._threads: list[threading.Thread] = []
         self._asker: threading.Thread | None = None
         self._asker_lock = threading.Lock()
         self._may_ask = True  # until the person cancels a prompt
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        if self._httpd is not None:
-            return self
-        self._stopping.clear()
-        httpd = _Httpd((LOOPBACK, 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self._threads = [
-            threading.Thread(
-                target=httpd.serve_forever,
-                kwargs={"poll_interval": 0.1},
-                name="jcsaml-credentials-endpoint",
-                daemon=True,
-            ),
-            threading.Thread(target=self._renew_loop, name="jcsaml-renewal", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        return self
-
     def stop(self) -> None:
-        """Stop serving and close the port."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self._stopping.set()
+        """Stop serving, close the port and join the threads (a sign-in asking the person too)."""
+        super().stop()
+        with self._asker_lock:
+            asker = self._asker
+        if asker is not None:
+            asker.join(timeout=self.join_timeout)
+
+    def _threads_to_start(self) -> list[threading.Thread]:
+        return [threading.Thread(target=self._renew_loop, name="jcsaml-renewal", daemon=True)]
+
+    def _wake_on_stop(self) -> None:
         self._wake.set()
-        httpd.shutdown()
-        httpd.server_close()
-        for thread in self._threads:
-            # A renewal that is signing in finishes on its own (a daemon thread, not waited for).
-            thread.join(timeout=1)
-        self._threads = []
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        if self._httpd is None:
-            raise RuntimeError("the credentials endpoint is not running")
-        host, port = self._httpd.server_address[:2]
-        return str(host), int(port)
-
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        return f"http://{host}:{port}/"
 
     def environment(self) -> dict[str, str]:
         """The variables that point the AWS SDKs at this endpoint."""
@@ -373,84 +376,3 @@ class CredentialServer:
             return LONGEST_SLEEP
         seconds = (due - self._clock()).total_seconds()
         return min(max(seconds, 1.0), LONGEST_SLEEP)
-
-
-DENIED = {"Code": "AccessDenied", "Message": "missing or wrong token"}
-
-
-def _error_body(error: JcsamlError) -> dict[str, str]:
-    return {"Code": type(error).__name__, "Message": f"jcsaml: {error}"}
-
-
-class _Httpd(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = BACKLOG
-    owner: CredentialServer
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One client opening many connections cannot starve the others of threads.
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Httpd
-    server_version = "jcsaml"
-    sys_version = ""
-    timeout = CLIENT_SECONDS  # a client that sends nothing gives its slot back
-
-    def do_GET(self) -> None:
-        if not self._has_token():
-            self._send(403, DENIED)
-            return
-        if urlsplit(self.path).path != "/":
-            self._send(404, {"Code": "NotFound", "Message": "credentials are served at /"})
-            return
-        self._send(*self.server.owner.answer())
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # http.server answers what it does not handle (any method but GET, a malformed request)
-        # with an HTML page: here every answer is JSON, and one without the token is a 403.
-        if not self._has_token():
-            self._send(403, DENIED)
-        elif code == HTTPStatus.NOT_IMPLEMENTED:
-            self._send(405, {"Code": "MethodNotAllowed", "Message": "only GET is served"})
-        else:
-            self._send(code, {"Code": "BadRequest", "Message": message or HTTPStatus(code).phrase})
-
-    def _has_token(self) -> bool:
-        headers = getattr(self, "headers", None)  # absent when the request line was malformed
-        return headers is not None and self.server.owner.authorized(headers.get("Authorization"))
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        if status == HTTPStatus.METHOD_NOT_ALLOWED:
-            self.send_header("Allow", "GET")
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with contextlib.suppress(OSError):  # the SDK may have given up waiting
-            self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # http.server names it format
-        return None  # requests are never logged: nothing of them belongs on the command's stderr

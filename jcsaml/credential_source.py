@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
@@ -56,6 +56,7 @@ __all__ = [
     "ProcessCache",
     "ProfileCache",
     "SignIn",
+    "SourceOptions",
     "credentials",
     "default_source",
     "login_sign_in",
@@ -213,6 +214,11 @@ class CredentialSource:
         self._held: AwsCredentials | None = None
         self._renew_at: datetime | None = None
         self._asking = False
+
+    @property
+    def clock(self) -> Clock:
+        """Where this source takes the current time from."""
+        return self._clock
 
     @property
     def held(self) -> AwsCredentials | None:
@@ -377,82 +383,83 @@ class _Unattended(NonInteractivePrompter):
         self._notify(printable(message))
 
 
-def default_source(
-    account: Account | str,
-    *,
-    role: str | None = None,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
-    cache: CredentialsCache | None = None,
-    session_duration: int | None = None,
-    clock: Clock = utc_now,
-    environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[Account], Authenticator] | None = None,
-    sts_client: StsClient | None = None,
-) -> CredentialSource:
-    """A :class:`CredentialSource` for ``account`` (an Account or a name in the config file).
+class SourceOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`default_source`, :func:`credentials` and
+    :func:`jcsaml.session`; each may be left out.
 
-    Defaults: the cache is the one ``jcsaml credential-process`` keeps (:class:`ProcessCache`);
-    ``secrets`` is the OS keyring, where ``jcsaml login`` keeps the JumpCloud session; no
-    prompter (a person is never asked: SignInRequiredError instead).
+    - ``role``: the role to assume (default: the account's, else the only one).
+    - ``prompter``: who is asked when the saved JumpCloud session has ended. Without one a person
+      is never asked: SignInRequiredError instead.
+    - ``secrets``: where the JumpCloud session is kept (default: the OS keyring, where ``jcsaml
+      login`` keeps it).
+    - ``cache``: where credentials are kept between runs (default: the one ``jcsaml
+      credential-process`` keeps, :class:`ProcessCache`).
+    - ``session_duration``: the seconds asked of STS (default: as :func:`jcsaml.login`).
+    - ``clock``: returns the current time, timezone-aware (default: :func:`utc_now`).
+    - ``environ``: the environment the account is read from (default: os.environ).
+    - ``authenticator_factory``: makes one JumpCloud client per sign-in (see
+      :func:`login_sign_in`).
+    - ``sts_client``: the STS client to call (default: one made per sign-in).
     """
-    from jcsaml.signin import resolve_account
 
+    role: str | None
+    prompter: Prompter | None
+    secrets: SecretStore | None
+    cache: CredentialsCache | None
+    session_duration: int | None
+    clock: Clock
+    environ: Mapping[str, str]
+    authenticator_factory: Callable[[Account], Authenticator] | None
+    sts_client: StsClient | None
+
+
+def default_source(account: Account | str, **options: Unpack[SourceOptions]) -> CredentialSource:
+    """A :class:`CredentialSource` for ``account`` (an Account or a name in the config file),
+    with :class:`SourceOptions`."""
+    return source_for(account, options, function="default_source")
+
+
+def source_for(
+    account: Account | str, options: SourceOptions, *, function: str
+) -> CredentialSource:
+    """:func:`default_source` for the library function named ``function`` (which a keyword it
+    does not take is reported against)."""
+    from jcsaml.sign_in_lock import lock_for
+    from jcsaml.signin import check_keywords, resolve_account
+
+    check_keywords(function, options, SourceOptions.__optional_keys__)
+    environ = options.get("environ", os.environ)
     resolved = resolve_account(account, environ=environ)
-    secrets = library_store(secrets)
-    wanted = role or resolved.role_arn or None
+    secrets = library_store(options.get("secrets"))
+    wanted = options.get("role") or resolved.role_arn or None
+    cache = options.get("cache")
     if cache is None:
         cache = ProcessCache(resolved.name, wanted or "", environ=environ)
     sign_in = login_sign_in(
         resolved,
         secrets=secrets,
-        session_duration=session_duration,
+        session_duration=options.get("session_duration"),
         environ=environ,
-        authenticator_factory=authenticator_factory,
-        sts_client=sts_client,
+        authenticator_factory=options.get("authenticator_factory"),
+        sts_client=options.get("sts_client"),
     )
-    from jcsaml.sign_in_lock import lock_for
-
     return CredentialSource(
         resolved.name,
         cache=cache,
         sign_in=sign_in,
         role=wanted,
-        prompter=prompter,
-        clock=clock,
+        prompter=options.get("prompter"),
+        clock=options.get("clock", utc_now),
         lock=lock_for(resolved, wanted or "", environ=environ, warn=_log_notice),
     )
 
 
-def credentials(
-    account: Account | str,
-    *,
-    role: str | None = None,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
-    cache: CredentialsCache | None = None,
-    session_duration: int | None = None,
-    clock: Clock = utc_now,
-    environ: Mapping[str, str] = os.environ,
-    authenticator_factory: Callable[[Account], Authenticator] | None = None,
-    sts_client: StsClient | None = None,
-) -> AwsCredentials:
+def credentials(account: Account | str, **options: Unpack[SourceOptions]) -> AwsCredentials:
     """Valid credentials for ``account``: the cached ones while they outlast the SDKs' refresh
     window, else new ones from the saved JumpCloud session, else from a sign-in through
     ``prompter`` (written to the cache).
 
     Without a prompter nobody is asked: SignInRequiredError says to run ``jcsaml login``.
-    Arguments as :func:`default_source`.
+    Arguments as :func:`default_source` (:class:`SourceOptions`).
     """
-    return default_source(
-        account,
-        role=role,
-        prompter=prompter,
-        secrets=secrets,
-        cache=cache,
-        session_duration=session_duration,
-        clock=clock,
-        environ=environ,
-        authenticator_factory=authenticator_factory,
-        sts_client=sts_client,
-    ).get()
+    return source_for(account, options, function="credentials").get()

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from jcsaml.aws_credentials import AwsCredentials, role_arn_from_assumed_role
+from jcsaml.arn import principal_roles
+from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.errors import (
     CredentialsFileError,
     CredentialsFileReadError,
@@ -66,7 +67,6 @@ CREDENTIAL_KEYS = (
     EXPIRES,
 )
 
-_IAM_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:role/.+")
 _ENV_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
 
 
@@ -355,11 +355,7 @@ def _credentials_from(values: Mapping[str, str]) -> AwsCredentials | None:
     expiration = _parse_expiration(values.get(EXPIRES, ""))
     if not (access_key_id and secret_access_key and session_token and expiration):
         return None
-    principal = values.get(PRINCIPAL_ARN, "")
-    if _IAM_ROLE_ARN.fullmatch(principal):
-        role_arn, assumed_role_arn = principal, ""
-    else:
-        role_arn, assumed_role_arn = role_arn_from_assumed_role(principal), principal
+    role_arn, assumed_role_arn = principal_roles(values.get(PRINCIPAL_ARN, ""))
     return AwsCredentials(
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
-from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Unpack
 
 from jcsaml.config import Account
 from jcsaml.errors import JcsamlError, NoAwsApplicationsError
-from jcsaml.prompter import NonInteractivePrompter, Prompter
-from jcsaml.saml import AwsRole
-from jcsaml.secret_store import SecretStore, library_store
+from jcsaml.saml import AwsRole, parse_saml_response
+from jcsaml.signin import SignInOptions, SignInPipeline
 
 if TYPE_CHECKING:
-    from jcsaml.multi import AuthenticatorFactory
-    from jcsaml.webauthn import WebAuthnDevice
+    from jcsaml.signin import AuthenticatorFactory
 
 log = logging.getLogger(__name__)
 
@@ -95,43 +92,26 @@ def account_name_for(label: str, taken: Collection[str] = ()) -> str:
 def discover_applications(
     account: Account | str,
     *,
-    username: str | None = None,
-    password: str | None = None,
-    mfa_token: str | None = None,
-    force: bool = False,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
     authenticator_factory: AuthenticatorFactory | None = None,
-    webauthn_device: WebAuthnDevice | None = None,
     taken_names: Collection[str] = (),
-    environ: Mapping[str, str] = os.environ,
+    **options: Unpack[SignInOptions],
 ) -> Discovery:
     """Sign in to JumpCloud through ``account`` (reusing a saved console session unless
-    ``force``), list the user's applications, and read each SAML application's assertion.
+    ``force``), list the user's applications, and read each SAML application's assertion. The
+    sign-in keywords are :class:`~jcsaml.signin.SignInOptions`.
 
     Proposed names avoid ``taken_names`` and each other. Raises what
     :func:`jcsaml.signin.sign_in` raises, IdpError subclasses when the list cannot be read, and
     NoAwsApplicationsError when no application offers AWS roles.
     """
-    from jcsaml.multi import jumpcloud_authenticators
-    from jcsaml.saml import parse_saml_response
-    from jcsaml.signin import HOW_USERNAME, resolve_account, sign_in
-
-    resolved = resolve_account(account, environ=environ)
-    asker = prompter or NonInteractivePrompter()
-    user = username or resolved.username or asker.text("JumpCloud username", how=HOW_USERNAME)
-    auth = (authenticator_factory or jumpcloud_authenticators(asker, webauthn_device))(resolved)
-    own = sign_in(
-        resolved,
-        username=user,
-        password=password,
-        mfa_token=mfa_token,
-        force=force,
-        prompter=asker,
-        secrets=library_store(secrets),
-        authenticator=auth,
-        webauthn_device=webauthn_device,
+    pipeline = SignInPipeline(
+        "discover_applications", options, authenticator_factory=authenticator_factory
     )
+    resolved = pipeline.account(account)
+    user = pipeline.username_for(resolved)
+    auth = pipeline.authenticator(resolved)
+    with pipeline.warm_up(None):
+        own = pipeline.sign_in(resolved, username=user, authenticator=auth)
     listed = auth.list_applications()
     found: list[AwsApplication] = []
     skipped: list[SkippedApplication] = []

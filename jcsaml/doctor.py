@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from jcsaml.partitions import DEFAULT_REGIONS, sts_url
+
 if TYPE_CHECKING:
     import requests
 
@@ -275,10 +277,7 @@ def sts_endpoint(account: Account, environ: Mapping[str, str]) -> tuple[str, str
         if environ.get(variable):
             return environ[variable], variable
     region = account.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    if region:
-        suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
-        return f"https://sts.{region}{suffix}", "region"
-    return "https://sts.us-east-1.amazonaws.com", "region"
+    return sts_url(region or DEFAULT_REGIONS["aws"]), "region"
 
 
 def _check_account_network(

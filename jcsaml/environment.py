@@ -66,18 +66,28 @@ def credential_variables(
     return env
 
 
+#: The keys of credential_process JSON, each with the AWS variable that holds the same value.
+PROCESS_KEYS = (
+    ("AccessKeyId", "AWS_ACCESS_KEY_ID"),
+    ("SecretAccessKey", "AWS_SECRET_ACCESS_KEY"),
+    ("SessionToken", "AWS_SESSION_TOKEN"),
+    ("Expiration", "AWS_CREDENTIAL_EXPIRATION"),
+)
+
+
 def credential_process_document(
     *, access_key_id: str, secret_access_key: str, session_token: str, expiration: str
 ) -> dict[str, object]:
     """The JSON document (version 1) the AWS SDKs read from a ``credential_process``;
-    ``expiration`` is RFC 3339 in UTC."""
-    return {
-        "Version": 1,
-        "AccessKeyId": access_key_id,
-        "SecretAccessKey": secret_access_key,
-        "SessionToken": session_token,
-        "Expiration": expiration,
-    }
+    ``expiration`` is RFC 3339 in UTC. Its values are those of :func:`credential_variables`."""
+    variables = credential_variables(
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        session_token=session_token,
+        expiration=expiration,
+        region=None,
+    )
+    return {"Version": 1, **{key: variables[name] for key, name in PROCESS_KEYS}}
 
 
 def child_environment(

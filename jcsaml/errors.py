@@ -7,34 +7,59 @@ happened and what to do. Values that are secrets are never passed in as fields.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 from jcsaml.display import printable
 
 
+@dataclass_transform(kw_only_default=True, eq_default=False)
 class JcsamlError(Exception):
     """Base of every jcsaml error; ``str(err)`` is a complete, user-facing sentence, on one line,
-    with control and bidi characters escaped."""
+    with control and bidi characters escaped.
+
+    Each subclass declares its fields as annotated class attributes, which the constructor takes
+    as keyword arguments and sets on the error, so type checkers know their types and reject a
+    misspelled or missing one. A field with a default is one that some subclasses do not use."""
 
     fmt: ClassVar[str] = "jcsaml failed"
     #: The exit status the ``jcsaml`` command ends with.
     exit_status: ClassVar[int] = 1
 
     def __init__(self, **fields: Any) -> None:
+        _check_fields(type(self), fields)
         self.fields = fields
         for name, value in fields.items():
             setattr(self, name, value)
         # Fields may quote JumpCloud or the assertion: never let their control or bidi
         # characters reach a terminal. The fields themselves keep the raw values.
-        super().__init__(printable(self.fmt.format(**fields)))
+        super().__init__(printable(self.fmt.format_map(_FieldValues(self))))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only construction would otherwise break pickling (multiprocessing, pytest-xdist).
         return (_rebuild, (type(self), self.fields))
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names that are not fields; declared so type checkers accept err.<field>.
-        raise AttributeError(name)
+
+def _check_fields(cls: type[JcsamlError], given: dict[str, Any]) -> None:
+    """Refuse, as a dataclass does, a field the class does not declare or one it needs."""
+    has_default: dict[str, bool] = {}
+    for klass in reversed(cls.__mro__[: cls.__mro__.index(JcsamlError)]):
+        for name in vars(klass).get("__annotations__", {}):
+            has_default[name] = name in vars(klass)
+    for name in given.keys() - has_default.keys():
+        raise TypeError(f"{cls.__name__} has no field {name!r}")
+    for name, optional in has_default.items():
+        if not optional and name not in given:
+            raise TypeError(f"{cls.__name__} needs the field {name!r}")
+
+
+class _FieldValues:
+    """An error's fields for its ``fmt``: those it was given, else its class's defaults."""
+
+    def __init__(self, error: JcsamlError) -> None:
+        self.error = error
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self.error, name)
 
 
 def _rebuild(cls: type[JcsamlError], fields: dict[str, Any]) -> JcsamlError:
@@ -45,11 +70,15 @@ def _rebuild(cls: type[JcsamlError], fields: dict[str, Any]) -> JcsamlError:
 
 
 class ConfigError(JcsamlError, ValueError):
+    reason: str = ""
     fmt = "configuration problem: {reason}"
 
 
 class ConfigFileError(ConfigError):
     """The config file cannot be parsed (``reason`` names the line, never quotes it)."""
+
+    path: str
+    reason: str
 
     fmt = "cannot read config file {path}: {reason}; fix or remove that file"
 
@@ -62,6 +91,7 @@ class ConfigFileReadError(ConfigFileError):
 
 
 class ConfigFileWriteError(ConfigFileError):
+    directory: str
     fmt = (
         "cannot write config file {path}: {reason}; make sure you can write to {directory} and "
         "that the disk has free space (the file was left as it was)"
@@ -70,6 +100,15 @@ class ConfigFileWriteError(ConfigFileError):
 
 class UnknownAccountError(ConfigError):
     """``known`` lists the file's accounts; ``closest`` is the likeliest typo fix, or ""."""
+
+    account: str
+    closest: str
+    known: tuple[str, ...]
+    listing: str
+    path: str
+    profiles: tuple[tuple[str, str], ...]
+    saml2aws: str
+    suggestion: str
 
     fmt = (
         "no IdP account named {account!r} in {path}{listing}; "
@@ -108,7 +147,8 @@ class UnknownAccountError(ConfigError):
             suggestion = (
                 f"import the accounts of {saml2aws} with: jcsaml configure --import-saml2aws; or "
             )
-        super().__init__(
+        JcsamlError.__init__(
+            self,
             account=account,
             path=path,
             known=known,
@@ -121,20 +161,27 @@ class UnknownAccountError(ConfigError):
 
 
 class InvalidSettingError(ConfigError):
+    reason: str
+    setting: str
     fmt = "invalid {setting}: {reason}"
 
 
 class InputRequiredError(JcsamlError, ValueError):
     """A question could not be asked (``--skip-prompt`` or no terminal)."""
 
+    how: str
+    what: str
+
     fmt = "{what} is required and prompting is off; {how}"
 
 
 class PromptAbortedError(JcsamlError):
+    what: str = ""
     fmt = "cancelled at the {what} prompt"
 
 
 class NothingTypedError(PromptAbortedError):
+    what: str
     fmt = (
         "no {what} was typed (three empty answers), so nothing was sent to JumpCloud; "
         "run the command again and type it"
@@ -145,10 +192,15 @@ class SecretCommandError(JcsamlError):
     """A ``password_command`` or ``mfa_command`` failed; ``setting`` is the key or variable
     that names it. Its stdout is never quoted."""
 
+    reason: str
+    setting: str
+
     fmt = "{setting} {reason}; fix the command (run it yourself to check) or unset {setting}"
 
 
 class RecordingFileError(JcsamlError):
+    path: str
+    reason: str
     fmt = (
         "cannot write the recording {path}: {reason}; give --record a file in a directory you "
         "can write to"
@@ -156,6 +208,7 @@ class RecordingFileError(JcsamlError):
 
 
 class MfaCodeNotTypedError(PromptAbortedError):
+    tries: int
     fmt = (
         "no 6-digit MFA code was typed ({tries} answers of another form), so none was sent to "
         "JumpCloud; run the command again and type the 6 digits your authenticator app shows"
@@ -166,10 +219,12 @@ class MfaCodeNotTypedError(PromptAbortedError):
 
 
 class IdpError(JcsamlError):
+    reason: str = ""
     fmt = "JumpCloud sign-in failed: {reason}"
 
 
 class IdpUnavailableError(IdpError):
+    url: str
     fmt = (
         "cannot reach JumpCloud at {url}: {reason}; check the network and try again, or run "
         "jcsaml doctor"
@@ -179,6 +234,9 @@ class IdpUnavailableError(IdpError):
 class IdpHostNotFoundError(IdpUnavailableError):
     """``setting`` is the account setting that holds the host: ``url`` or ``console_url``."""
 
+    host: str
+    setting: str
+
     fmt = (
         "cannot resolve the host name {host} (from the account's {setting} setting); "
         "check {setting} and your DNS or VPN (jcsaml doctor tests both)"
@@ -186,6 +244,8 @@ class IdpHostNotFoundError(IdpUnavailableError):
 
 
 class ConsoleUrlNotFoundError(IdpError):
+    console_url: str
+    url: str
     fmt = (
         "the JumpCloud console URL {console_url} answered HTTP 404 for {url}; "
         "check the account's console_url setting (https://console.jumpcloud.com unless your "
@@ -194,6 +254,8 @@ class ConsoleUrlNotFoundError(IdpError):
 
 
 class IdpServerError(IdpError):
+    status: int
+    url: str
     fmt = (
         "JumpCloud answered HTTP {status} for {url}; "
         "it may be having trouble, try again in a few minutes"
@@ -204,10 +266,14 @@ class SessionKeptError(IdpError):
     """JumpCloud failed (429, 5xx after the retries) while the saved console session was being
     reused: the session is not known to have ended, so it is kept and the next try reuses it."""
 
+    path: str
+    status: int
+
     fmt = "JumpCloud is unavailable (HTTP {status} at {path}); the saved session is kept; try again"
 
 
 class IdpRateLimitedError(IdpError):
+    url: str
     fmt = (
         "JumpCloud is limiting the rate of requests (HTTP 429 for {url}); "
         "wait a minute and try again"
@@ -215,6 +281,7 @@ class IdpRateLimitedError(IdpError):
 
 
 class IdpProtocolError(IdpError):
+    url: str = ""
     fmt = (
         "unexpected answer from JumpCloud at {url}: {reason}; "
         "JumpCloud's sign-in flow may have changed, run with --debug and report it"
@@ -225,6 +292,10 @@ class JumpCloudChangedError(IdpProtocolError):
     """An answer without the shape its step expects. ``got`` describes it by status, content
     type, top-level JSON keys or page title: never by values."""
 
+    expected: str
+    got: str
+    step: str
+
     fmt = (
         "unexpected answer from JumpCloud at {step}: expected {expected}, got {got}; JumpCloud "
         "may have changed its sign-in; run the same command with `--record FILE` and attach "
@@ -233,6 +304,8 @@ class JumpCloudChangedError(IdpProtocolError):
 
 
 class IdpAnswerTooLargeError(IdpError):
+    limit: str
+    url: str
     fmt = (
         "JumpCloud's answer from {url} is larger than {limit} once decompressed; jcsaml stopped "
         "reading it. Something other than JumpCloud (a proxy, a captive portal) may be answering: "
@@ -241,6 +314,8 @@ class IdpAnswerTooLargeError(IdpError):
 
 
 class UnsafeRedirectError(IdpError):
+    target: str
+    url: str
     fmt = (
         "{url} redirected to {target}, which is not an https URL on the configured JumpCloud "
         "hosts; jcsaml did not follow it (the session cookie and the SAML response stay with "
@@ -249,10 +324,12 @@ class UnsafeRedirectError(IdpError):
 
 
 class AuthenticationFailedError(IdpError):
+    message: str
     fmt = "JumpCloud rejected the sign-in: {message}; check the username and password"
 
 
 class SavedPasswordRejectedError(AuthenticationFailedError):
+    username: str
     fmt = (
         "JumpCloud rejected the password saved in the OS keyring for {username}: {message}; "
         "forget it with: jcsaml logout -a NAME --forget-password, then sign in again"
@@ -260,10 +337,12 @@ class SavedPasswordRejectedError(AuthenticationFailedError):
 
 
 class MfaError(IdpError):
+    message: str = ""
     fmt = "multi-factor authentication failed: {message}"
 
 
 class MfaCodeRejectedError(MfaError):
+    message: str
     fmt = (
         "JumpCloud rejected the TOTP MFA code: {message}; no tries are left for this sign-in: "
         "wait for a new code and try again"
@@ -271,6 +350,8 @@ class MfaCodeRejectedError(MfaError):
 
 
 class MfaFactorUnavailableError(MfaError):
+    available: str
+    factor: str
     fmt = (
         "the MFA factor {factor} is not available for this user (available: {available}); "
         "set another with: jcsaml configure -a NAME --mfa FACTOR"
@@ -278,6 +359,8 @@ class MfaFactorUnavailableError(MfaError):
 
 
 class MfaNotSupportedError(MfaError):
+    factor: str
+    hint: str
     fmt = "the MFA factor {factor} is not supported yet{hint}"
 
 
@@ -288,6 +371,8 @@ class WebAuthnError(MfaError):
 
 
 class WebAuthnRpIdError(WebAuthnError):
+    origin: str
+    rp_id: str
     fmt = (
         "JumpCloud asked for a security-key signature for {rp_id!r}, which a page at {origin} "
         "may not request; check the account's console_url"
@@ -309,6 +394,7 @@ class NoSecurityKeyError(WebAuthnError):
 
 
 class SecurityKeyAccessError(WebAuthnError):
+    reason: str
     fmt = (
         "cannot open the security key ({reason}); on Linux your user needs read and write "
         "access to /dev/hidraw*: see the udev note in jcsaml help mfa-webauthn"
@@ -316,6 +402,9 @@ class SecurityKeyAccessError(WebAuthnError):
 
 
 class SecurityKeyNotRegisteredError(WebAuthnError):
+    count: int
+    keys: str
+    rp_id: str
     fmt = (
         "the plugged-in security key(s) ({keys}) hold none of the {count} credential(s) "
         "JumpCloud accepts for {rp_id}; plug in a key registered with your JumpCloud account"
@@ -323,6 +412,7 @@ class SecurityKeyNotRegisteredError(WebAuthnError):
 
 
 class SecurityKeyTimeoutError(WebAuthnError):
+    timeout: float
     fmt = (
         "the security key was not touched within {timeout:g} s; run the login again and touch "
         "the key when it blinks"
@@ -330,6 +420,7 @@ class SecurityKeyTimeoutError(WebAuthnError):
 
 
 class SecurityKeyUserVerificationError(WebAuthnError):
+    key: str
     fmt = (
         "JumpCloud requires user verification, which the security key ({key}) cannot do (a "
         "U2F-only key, or no PIN set); set a PIN with the key maker's tool (for a YubiKey: "
@@ -339,6 +430,9 @@ class SecurityKeyUserVerificationError(WebAuthnError):
 
 class SecurityKeyPinError(WebAuthnError):
     """``retries_left`` is None when the key did not say; ``retries`` is the same, in words."""
+
+    retries: str
+    retries_left: int | None
 
     fmt = (
         "the security key rejected the PIN ({retries}); type the key's own PIN, not the "
@@ -355,6 +449,8 @@ class SecurityKeyPinLockedError(WebAuthnError):
 
 class WebAuthnRejectedError(WebAuthnError):
     """JumpCloud refused the signed assertion; ``message`` is JumpCloud's own."""
+
+    message: str
 
     fmt = (
         "JumpCloud did not accept the security key's signature: {message}; check the account's "
@@ -381,6 +477,7 @@ class PushExpiredError(MfaError):
 
 
 class PushTimeoutError(MfaError):
+    seconds: float
     fmt = (
         "gave up waiting for approval in JumpCloud Protect after {seconds} s; "
         "run the login again (the account's push_timeout sets how long to wait)"
@@ -388,6 +485,7 @@ class PushTimeoutError(MfaError):
 
 
 class ConditionalAccessError(IdpError):
+    message: str
     fmt = (
         "JumpCloud refused access ({message}); a JumpCloud conditional-access policy may require "
         "a trusted device or network, or the user is not bound to the application: "
@@ -397,6 +495,7 @@ class ConditionalAccessError(IdpError):
 
 
 class NoSamlResponseError(IdpError):
+    url: str
     fmt = (
         "JumpCloud's page at {url} holds no SAML response; a JumpCloud conditional-access "
         "policy may have refused this device, or the user is not bound to that application: "
@@ -408,6 +507,7 @@ class NoSamlResponseError(IdpError):
 
 
 class SamlError(JcsamlError, ValueError):
+    reason: str = ""
     fmt = "invalid SAML response: {reason}"
 
 
@@ -416,6 +516,7 @@ class SamlDecodeError(SamlError):
 
 
 class SamlForbiddenXmlError(SamlError):
+    reason: str
     fmt = "the SAML response was refused: {reason} (DTDs and entities are never accepted)"
 
 
@@ -424,6 +525,8 @@ class SamlContentError(SamlError):
 
 
 class SamlTooLargeError(SamlDecodeError):
+    limit: int
+    size: int
     fmt = (
         "the SAML response is {size} bytes, more than the {limit} bytes jcsaml accepts; "
         "it was refused unread"
@@ -431,6 +534,7 @@ class SamlTooLargeError(SamlDecodeError):
 
 
 class SamlBase64Error(SamlDecodeError):
+    reason: str
     fmt = "the SAML response is not valid base64 ({reason}); it was damaged on the way"
 
 
@@ -439,10 +543,12 @@ class SamlEmptyError(SamlDecodeError):
 
 
 class SamlNotXmlError(SamlDecodeError):
+    reason: str
     fmt = "the SAML response is not well-formed XML ({reason}); it was damaged on the way"
 
 
 class SamlNotAResponseError(SamlContentError):
+    element: str
     fmt = (
         "the SAML document is a {element}, not a SAML 2.0 samlp:Response; "
         "check that the account's url is the JumpCloud AWS application"
@@ -450,6 +556,7 @@ class SamlNotAResponseError(SamlContentError):
 
 
 class SamlStatusError(SamlContentError):
+    status: str
     fmt = (
         "JumpCloud answered with SAML status {status} instead of Success; "
         "ask the JumpCloud administrator to check the AWS application"
@@ -464,6 +571,7 @@ class SamlNoAssertionError(SamlContentError):
 
 
 class SamlMultipleAssertionsError(SamlContentError):
+    count: int
     fmt = (
         "the SAML response holds {count} assertions where exactly one, directly inside the "
         "Response, is allowed; refused, since extra assertions are how forged content is "
@@ -487,6 +595,8 @@ class SamlNoRolesError(SamlContentError):
 
 
 class SamlRoleValueError(SamlContentError):
+    count: int
+    value: str
     fmt = (
         "{count} value(s) of the AWS Role attribute are not a 'role ARN,SAML provider ARN' pair "
         "(first: {value!r}); fix the Role attribute of the JumpCloud AWS application"
@@ -494,6 +604,8 @@ class SamlRoleValueError(SamlContentError):
 
 
 class SamlTooManyRolesError(SamlContentError):
+    count: int
+    limit: int
     fmt = (
         "the SAML assertion's AWS Role attribute has {count} values, more than the {limit} "
         "jcsaml accepts; ask the JumpCloud administrator to bind fewer roles to this user"
@@ -501,6 +613,7 @@ class SamlTooManyRolesError(SamlContentError):
 
 
 class SamlSessionDurationError(SamlContentError):
+    value: str
     fmt = (
         "the SessionDuration attribute {value!r} is not a whole number of seconds from 900 to "
         "43200; fix it in the JumpCloud AWS application"
@@ -508,10 +621,13 @@ class SamlSessionDurationError(SamlContentError):
 
 
 class SamlTimestampError(SamlContentError):
+    attribute: str
+    value: str
     fmt = "the SAML assertion's {attribute} {value!r} is not a valid date and time"
 
 
 class SamlAudienceError(SamlError):
+    audience: str
     fmt = (
         "the SAML assertion is meant for {audience}, not AWS; set the JumpCloud AWS "
         "application's SP Entity ID (audience) to urn:amazon:webservices"
@@ -519,6 +635,8 @@ class SamlAudienceError(SamlError):
 
 
 class SamlNotYetValidError(SamlError):
+    not_before: str
+    now: str
     fmt = (
         "the SAML assertion is not valid before {not_before}, but this computer's clock says "
         "{now}; check the computer's clock and time zone"
@@ -526,6 +644,8 @@ class SamlNotYetValidError(SamlError):
 
 
 class SamlExpiredError(SamlError):
+    not_on_or_after: str
+    now: str
     fmt = (
         "the SAML assertion expired at {not_on_or_after} (this computer's clock says {now}); "
         "sign in again, and if this repeats check the computer's clock"
@@ -533,6 +653,9 @@ class SamlExpiredError(SamlError):
 
 
 class SamlDestinationError(SamlError):
+    destination: str
+    expected: str
+    partition: str
     fmt = (
         "the SAML response is addressed to {destination}, but its roles are in the AWS "
         "partition {partition}; set the JumpCloud AWS application's ACS URL to {expected}"
@@ -540,6 +663,8 @@ class SamlDestinationError(SamlError):
 
 
 class SamlNameIdError(SamlError):
+    name_id: str
+    username: str
     fmt = (
         "the SAML assertion was issued to {name_id}, not to {username} who signed in, so it "
         "was refused; if JumpCloud names this user {name_id} on purpose, accept it with: "
@@ -563,6 +688,8 @@ class SamlUnsignedError(SamlSignatureError):
     """An unsigned response, on any sign-in (the first one included): nothing in it can be
     checked, so nothing in it is trusted."""
 
+    account: str
+
     fmt = (
         "the SAML response for account {account!r} is not signed (or its signature carries no "
         "certificate), so jcsaml cannot check that it comes from JumpCloud and refused it; "
@@ -576,6 +703,9 @@ class SamlCertificateChangedError(SamlSignatureError):
     """Like SSH's "remote host identification has changed": the pinned certificate is not the
     one that signed. ``pinned`` and ``signer`` are SHA-256 fingerprints."""
 
+    pinned: str
+    signer: str
+
     fmt = (
         "JUMPCLOUD'S SIGNING CERTIFICATE HAS CHANGED: the SAML response is signed by a "
         "certificate with SHA-256 {signer}, but this account trusts only SHA-256 {pinned}; "
@@ -587,6 +717,7 @@ class SamlCertificateChangedError(SamlSignatureError):
 
 
 class SamlNoCertificateError(SamlSignatureError):
+    pinned: str
     fmt = (
         "the SAML response's signature carries no certificate, so it cannot be checked against "
         "the trusted IdP certificate (SHA-256 {pinned}); download JumpCloud's IdP certificate "
@@ -595,6 +726,7 @@ class SamlNoCertificateError(SamlSignatureError):
 
 
 class SamlSignatureInvalidError(SamlSignatureError):
+    reason: str
     fmt = (
         "the SAML response's signature is invalid ({reason}); the response was altered or "
         "damaged after JumpCloud signed it, so it was refused"
@@ -602,6 +734,7 @@ class SamlSignatureInvalidError(SamlSignatureError):
 
 
 class SamlSignatureWrappingError(SamlSignatureError):
+    reason: str
     fmt = (
         "the SAML response was refused: {reason}; its signature does not cover exactly the "
         "assertion AWS would use"
@@ -609,6 +742,8 @@ class SamlSignatureWrappingError(SamlSignatureError):
 
 
 class SamlWrongCertificateError(SamlSignatureError):
+    configured: str
+    signer: str
     fmt = (
         "the SAML response was signed by a certificate (SHA-256 {signer}) other than the "
         "configured IdP certificate (SHA-256 {configured}); if JumpCloud's certificate was "
@@ -617,6 +752,7 @@ class SamlWrongCertificateError(SamlSignatureError):
 
 
 class SamlWeakAlgorithmError(SamlSignatureError):
+    algorithm: str
     fmt = (
         "the SAML response is signed with {algorithm}, which is too weak to trust; have the "
         "JumpCloud AWS application sign with SHA-256, or accept SHA-1 for this account with "
@@ -632,6 +768,9 @@ class IdpCertificateError(SamlError):
 
 
 class IdpCertificateChangedError(IdpCertificateError):
+    configured: str
+    found: str
+    path: str
     fmt = (
         "the IdP certificate file {path} has changed since it was configured (SHA-256 "
         "{configured} then, {found} now), so it is not trusted; if JumpCloud's certificate was "
@@ -640,6 +779,8 @@ class IdpCertificateChangedError(IdpCertificateError):
 
 
 class IdpCertificateWritableError(IdpCertificateError):
+    path: str
+    who: str
     fmt = (
         "the IdP certificate file {path} can be changed by other users ({who}-writable), so "
         "it is not trusted; run: chmod go-w {path}"
@@ -647,6 +788,7 @@ class IdpCertificateWritableError(IdpCertificateError):
 
 
 class TrustNewCertificateError(IdpCertificateError):
+    path: str
     fmt = (
         "--trust-new-cert only replaces a certificate pinned on first use, but this account "
         "verifies with the file {path} (idp_cert); if JumpCloud's certificate was renewed, run: "
@@ -655,6 +797,7 @@ class TrustNewCertificateError(IdpCertificateError):
 
 
 class IdpCertificateExpiredError(IdpCertificateError):
+    expired_on: str
     fmt = (
         "JumpCloud's IdP certificate expired on {expired_on}; download the new one from the "
         "JumpCloud admin console (SSO, the AWS application, IdP Certificate) and run: "
@@ -663,6 +806,7 @@ class IdpCertificateExpiredError(IdpCertificateError):
 
 
 class IdpCertificateNotYetValidError(IdpCertificateError):
+    valid_from: str
     fmt = (
         "the configured IdP certificate is not valid before {valid_from}; check the "
         "computer's clock, or configure the certificate JumpCloud signs with now"
@@ -673,16 +817,23 @@ class IdpCertificateNotYetValidError(IdpCertificateError):
 
 
 class AmbiguousRoleError(JcsamlError, LookupError):
+    matches: str
+    role: str
     fmt = (
         "the role name {role!r} matches several roles ({matches}); pass role=... with the full ARN"
     )
 
 
 class UnknownRoleError(JcsamlError, LookupError):
+    available: str
+    role: str
     fmt = "role {role!r} is not offered by JumpCloud; available roles: {available}"
 
 
 class NoRoleMatchedError(JcsamlError, LookupError):
+    account: str
+    available: str
+    patterns: str
     fmt = (
         "no role JumpCloud offers for account {account!r} matches {patterns}; available roles: "
         "{available}"
@@ -690,6 +841,7 @@ class NoRoleMatchedError(JcsamlError, LookupError):
 
 
 class ProfileCollisionError(JcsamlError, ValueError):
+    collisions: str
     fmt = (
         "several roles would be written to the same profile ({collisions}); nothing was "
         "written: name profiles apart with --profile-template or profile_template (e.g. "
@@ -698,6 +850,9 @@ class ProfileCollisionError(JcsamlError, ValueError):
 
 
 class SomeRolesFailedError(JcsamlError):
+    failed: int
+    total: int
+    written: int
     fmt = (
         "{failed} of {total} role(s) failed (the summary gives each reason); {written} "
         "profile(s) written"
@@ -705,6 +860,7 @@ class SomeRolesFailedError(JcsamlError):
 
 
 class NoAwsApplicationsError(JcsamlError, LookupError):
+    checked: int
     fmt = (
         "none of the {checked} application(s) JumpCloud lists for this user is an AWS SAML "
         "application offering roles; ask the JumpCloud administrator to bind you to the AWS "
@@ -713,10 +869,19 @@ class NoAwsApplicationsError(JcsamlError, LookupError):
 
 
 class StsError(JcsamlError):
+    code: str
+    endpoint: str = ""
+    hint: str
+    message: str
+    override: str = ""
+    role_arn: str
     fmt = "AWS STS refused AssumeRoleWithSAML for {role_arn}: {code}: {message}{hint}"
 
 
 class StsClockError(StsError):
+    not_before: str
+    not_on_or_after: str
+    now: str
     fmt = (
         "AWS STS refused the SAML assertion for {role_arn} as outside its validity "
         "({code}: {message}); the assertion is valid from {not_before} to {not_on_or_after}, "
@@ -725,6 +890,9 @@ class StsClockError(StsError):
 
 
 class StsTimeoutError(StsError):
+    endpoint: str
+    override: str
+    seconds: float
     fmt = (
         "AWS STS at {endpoint} gave no complete answer within {seconds:g} s; check the network "
         "and the proxy settings, or raise sts_timeout in the account{override}"
@@ -732,6 +900,9 @@ class StsTimeoutError(StsError):
 
 
 class StsBadAnswerError(StsError):
+    endpoint: str
+    override: str
+    status: int | str
     fmt = (
         "STS at {endpoint} answered something that is not an STS response (HTTP {status}); "
         "a proxy, captive portal or wrong endpoint may be answering instead{override}"
@@ -741,6 +912,10 @@ class StsBadAnswerError(StsError):
 class StsGarbledAnswerError(StsError):
     """What came back is not an HTTP answer at all, or stops before its announced end."""
 
+    endpoint: str
+    override: str
+    what: str
+
     fmt = (
         "STS at {endpoint} answered something that is not an STS response ({what}); a proxy, "
         "captive portal or wrong endpoint may be answering instead{override}"
@@ -748,6 +923,9 @@ class StsGarbledAnswerError(StsError):
 
 
 class StsUnavailableError(StsError):
+    endpoint: str
+    override: str
+    reason: str
     fmt = (
         "cannot reach AWS STS at {endpoint}: {reason}; check the network and the proxy settings "
         "(HTTPS_PROXY, AWS_CA_BUNDLE), or run jcsaml doctor{override}"
@@ -758,6 +936,8 @@ class StsUnavailableError(StsError):
 
 
 class ConsoleSigninError(JcsamlError):
+    endpoint: str
+    status: int | str
     fmt = (
         "the AWS federation endpoint {endpoint} refused the sign-in token request (HTTP "
         "{status}); sign in again with --force, and check federation_url or "
@@ -766,6 +946,8 @@ class ConsoleSigninError(JcsamlError):
 
 
 class ConsoleUnavailableError(JcsamlError):
+    endpoint: str
+    reason: str
     fmt = (
         "cannot reach the AWS federation endpoint {endpoint}: {reason}; check the network and "
         "the proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE)"
@@ -777,16 +959,21 @@ class BrowserNotFoundError(JcsamlError):
 
 
 class Saml2awsFileError(ConfigError):
+    path: str
+    reason: str
     fmt = "cannot read the saml2aws config file {path}: {reason}; check the path"
 
 
 class NothingToImportError(ConfigError):
+    path: str
     fmt = (
         "{path} holds no JumpCloud account to import (saml2aws sections with provider = JumpCloud)"
     )
 
 
 class AccountExistsError(ConfigError):
+    accounts: str
+    path: str
     fmt = (
         "{path} already has the IdP account(s) {accounts}; nothing was imported: run again with "
         "--force to replace them"
@@ -794,11 +981,15 @@ class AccountExistsError(ConfigError):
 
 
 class CredentialsFileError(JcsamlError, ValueError):
+    path: str
+    reason: str
     fmt = "cannot use credentials file {path}: {reason}; fix the file by hand, jcsaml left it as is"
 
 
 class StaticCredentialsProfileError(CredentialsFileError):
     """The profile holds long-lived access keys; jcsaml never overwrites them."""
+
+    profile: str
 
     fmt = (
         "profile {profile!r} in {path} holds long-lived access keys, which jcsaml never "
@@ -814,6 +1005,7 @@ class CredentialsFileReadError(CredentialsFileError):
 
 
 class CredentialsFileWriteError(CredentialsFileError):
+    directory: str
     fmt = (
         "cannot write credentials file {path}: {reason}; make sure you can write to "
         "{directory} and that the disk has free space (the file was left as it was)"
@@ -821,6 +1013,9 @@ class CredentialsFileWriteError(CredentialsFileError):
 
 
 class FileLockedError(JcsamlError, TimeoutError):
+    lock_path: str
+    path: str
+    timeout: float
     fmt = (
         "timed out after {timeout:g} s waiting for the lock {lock_path}: another process "
         "(probably another jcsaml) is updating {path}; try again when it has finished"
@@ -837,6 +1032,10 @@ class FileBusyError(FileLockedError):
 
 
 class LockFileError(JcsamlError, OSError):
+    lock_dir: str
+    lock_path: str
+    path: str
+    reason: str
     fmt = (
         "cannot use the lock file {lock_path} that guards {path}: {reason}; make sure "
         "{lock_dir} is a directory you own and can write"
@@ -846,10 +1045,16 @@ class LockFileError(JcsamlError, OSError):
 class UnsafeFileError(JcsamlError, PermissionError):
     """A file jcsaml would read secrets from or write them to is not the user's alone."""
 
+    path: str
+    reason: str = ""
+
     fmt = "refusing to use {path}: {reason}"
 
 
 class WritableByOthersError(UnsafeFileError):
+    culprit: str
+    kind: str
+    mode: str
     fmt = (
         "refusing to use {path}: the {kind} {culprit} can be written by other users "
         "(mode {mode}); make it yours alone with: chmod go-w {culprit}"
@@ -857,6 +1062,7 @@ class WritableByOthersError(UnsafeFileError):
 
 
 class DanglingLinkError(UnsafeFileError):
+    target: str
     fmt = (
         "{path} is a symbolic link to {target}, which does not exist; jcsaml never creates a "
         "link's target or its directories: create {target} yourself, or replace the link with "
@@ -865,6 +1071,8 @@ class DanglingLinkError(UnsafeFileError):
 
 
 class LinkTargetError(UnsafeFileError):
+    reason: str
+    target: str
     fmt = (
         "{path} is a symbolic link to {target}, which {reason}; point the link at a regular "
         "file of your own, or replace the link with a regular file"
@@ -872,16 +1080,21 @@ class LinkTargetError(UnsafeFileError):
 
 
 class CommandNotFoundError(JcsamlError, FileNotFoundError):
+    command: str
     fmt = "command not found: {command}; check its name and PATH"
     exit_status = 127  # as a shell says it
 
 
 class CommandNotExecutableError(JcsamlError, PermissionError):
+    command: str
+    reason: str
     fmt = "cannot run {command}: {reason}"
     exit_status = 126
 
 
 class NestedExecError(JcsamlError):
+    account: str
+    variable: str
     fmt = (
         "already running inside jcsaml exec for account {account!r}; run the command directly, "
         "or unset {variable}"
@@ -892,10 +1105,15 @@ class NestedExecError(JcsamlError):
 
 
 class AwsConfigFileError(JcsamlError, ValueError):
+    path: str
+    reason: str
     fmt = "cannot use AWS config file {path}: {reason}; fix the file by hand, jcsaml left it as is"
 
 
 class ExecProfileError(ConfigError):
+    path: str
+    profile: str
+    section: str
     fmt = (
         "profile {profile!r} in {path} has no role_arn, so --exec-profile cannot use it; "
         "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to [{section}] or choose another profile"
@@ -903,6 +1121,8 @@ class ExecProfileError(ConfigError):
 
 
 class AssumeRoleError(StsError):
+    profile: str
+    source_role: str
     fmt = (
         "AWS STS refused AssumeRole for {role_arn} (profile {profile!r}): {code}: {message}; "
         "check that the role's trust policy lets {source_role} assume it"
@@ -912,6 +1132,10 @@ class AssumeRoleError(StsError):
 class CredentialProcessInputError(JcsamlError):
     """credential-process must sign in, has no terminal, and lacks an answer."""
 
+    account: str
+    how: str
+    what: str
+
     fmt = (
         "credential-process must sign in to JumpCloud for account {account!r} but has no terminal "
         "to ask for the {what}; run jcsaml credential-process -a {account} once in a terminal "
@@ -920,6 +1144,8 @@ class CredentialProcessInputError(JcsamlError):
 
 
 class CacheFileError(JcsamlError):
+    path: str
+    reason: str
     fmt = "cannot write the credential cache {path}: {reason}; check that directory's permissions"
 
 
@@ -928,10 +1154,17 @@ class UnsafeDirectoryError(JcsamlError):
     a directory above it (up to the home directory, or ``/``), belongs to someone else or is
     writable by others (and is not a sticky directory of root's, like ``/tmp``)."""
 
+    directory: str
+    purpose: str
+    reason: str
+
     fmt = "refusing to use {directory} ({purpose}): {reason}"
 
 
 class SignInLockError(JcsamlError):
+    lock_dir: str
+    lock_path: str
+    reason: str
     fmt = (
         "cannot use the sign-in lock {lock_path}: {reason}; make sure {lock_dir} is a directory "
         "you own and can write"
@@ -942,6 +1175,8 @@ class SignInLockError(JcsamlError):
 
 
 class OpensslConfigFileError(ConfigError):
+    path: str
+    reason: str
     fmt = (
         "cannot use {path} as a certificate config: {reason}; see jcsaml help admin for a "
         "complete example"
@@ -951,10 +1186,16 @@ class OpensslConfigFileError(ConfigError):
 class OpensslConfigError(ConfigError):
     """One line of the openssl-style config; ``line`` is its number, ``text`` the line itself."""
 
+    line: int
+    path: str
+    reason: str
+    text: str
+
     fmt = "{path} line {line}: {reason} (the line reads {text!r}); fix or remove that line"
 
 
 class OutputExistsError(JcsamlError, FileExistsError):
+    path: str
     fmt = (
         "{path} already exists, so nothing was written; pass --force to replace it (IAM then "
         "needs the new certificate: run jcsaml setup aws again)"
@@ -962,10 +1203,15 @@ class OutputExistsError(JcsamlError, FileExistsError):
 
 
 class OutputWriteError(JcsamlError, OSError):
+    path: str
+    reason: str
     fmt = "cannot write {path}: {reason}; nothing was replaced, check the directory"
 
 
 class IdpMetadataError(JcsamlError, ValueError):
+    path: str
+    reason: str
+    what: str
     fmt = (
         "cannot use {path} as the IdP {what}: {reason}; give the PEM certificate jcsaml setup "
         "cert wrote (--idp-cert) or the IdP metadata XML exported from the JumpCloud AWS "
@@ -974,6 +1220,7 @@ class IdpMetadataError(JcsamlError, ValueError):
 
 
 class AwsSessionError(JcsamlError):
+    reason: str
     fmt = (
         "cannot use AWS credentials: {reason}; run with --profile NAME naming an IAM "
         "administrator's profile (or set AWS_PROFILE)"
@@ -983,10 +1230,18 @@ class AwsSessionError(JcsamlError):
 class IamError(JcsamlError):
     """AWS refused an administrative call; ``operation`` is e.g. ``iam:CreateRole``."""
 
+    code: str
+    hint: str
+    message: str
+    operation: str
+
     fmt = "AWS refused {operation}: {code}: {message}{hint}"
 
 
 class IamUnavailableError(IamError):
+    endpoint: str
+    override: str
+    reason: str
     fmt = (
         "cannot reach AWS for {operation} at {endpoint}: {reason}; check the network and the "
         "proxy settings (HTTPS_PROXY, AWS_CA_BUNDLE){override}"
@@ -994,6 +1249,8 @@ class IamUnavailableError(IamError):
 
 
 class ManagedPolicyNotFoundError(IamError):
+    partition: str
+    policy_arn: str
     fmt = (
         "the managed policy {policy_arn} does not exist; check its name or ARN (shortcuts: "
         "readonly, admin, billing, ec2; AWS managed policy names such as PowerUserAccess; or a "
@@ -1002,6 +1259,7 @@ class ManagedPolicyNotFoundError(IamError):
 
 
 class SetupCheckFailedError(JcsamlError):
+    count: int
     fmt = (
         "{count} problem(s) would make AssumeRoleWithSAML fail: see the FAIL lines above; "
         "jcsaml setup aws fixes the provider and the roles it manages"
@@ -1015,6 +1273,8 @@ class SignInRequiredError(JcsamlError):
     """New credentials need a sign-in by the person (the saved JumpCloud session has ended, or
     there is none) and nobody can be asked."""
 
+    account: str
+
     fmt = (
         "the JumpCloud session for account {account!r} has ended and nobody can be asked to "
         "sign in here; run: jcsaml login -a {account}"
@@ -1024,11 +1284,15 @@ class SignInRequiredError(JcsamlError):
 class RenewalPendingError(JcsamlError):
     """The held credentials have expired and a renewal is under way."""
 
+    account: str
+
     fmt = "jcsaml is renewing the credentials for account {account!r}; try again in a moment"
 
 
 class SignInPendingError(JcsamlError):
     """New credentials wait for the person to answer jcsaml's questions on its terminal."""
+
+    account: str
 
     fmt = (
         "new credentials for account {account!r} need a JumpCloud sign-in: answer jcsaml's "

@@ -753,7 +753,7 @@ class _Locked:
     def __enter__(self) -> None:
         import filelock  # only writers need it; readers stay on the standard library
 
-        from jcsaml.errors import FileBusyError, FileLockedError
+        from jcsaml.errors import FileBusyError, FileLockedError, JcsamlError
         from jcsaml.safe_directory import open_directory
 
         directory = self.lock_path.parent
@@ -769,6 +769,8 @@ class _Locked:
                 raise self._unusable("the directory belongs to another user")
             if stat.S_IMODE(info.st_mode) != 0o700 and os.name == "posix":
                 os.chmod(directory, 0o700)
+        except JcsamlError:
+            raise  # the LockFileError just above: an OSError, but with its own reason
         except OSError as exc:
             raise self._unusable(_os_reason(exc)) from None
         self.lock = filelock.FileLock(str(self.lock_path), timeout=self.timeout, mode=0o600)

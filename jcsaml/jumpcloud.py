@@ -216,14 +216,7 @@ class JumpCloudAuthenticator:
             "/userconsole/xsrf",
             not_found=ConsoleUrlNotFoundError(console_url=self.console_url, url=url),
         )
-        token = reply.body.get("xsrf")
-        if not isinstance(token, str) or not token:
-            raise JumpCloudChangedError(
-                step=_step("GET", "/userconsole/xsrf"),
-                expected="JSON with an xsrf token",
-                got=_shape_of_reply(reply),
-            )
-        self._xsrf = token
+        self._xsrf = _required_text(reply, "xsrf", "GET /userconsole/xsrf", "an xsrf token")
 
     def _second_factor(
         self, reply: _Reply, body: dict[str, Any], credentials: Credentials
@@ -324,13 +317,7 @@ class JumpCloudAuthenticator:
 
     def _push(self) -> _Reply:
         started = self._call("POST", "/userconsole/auth/push", {})
-        push_id = started.body.get("id")
-        if not isinstance(push_id, str) or not push_id:
-            raise JumpCloudChangedError(
-                step=_step("POST", "/userconsole/auth/push"),
-                expected="JSON with a push id",
-                got=_shape_of_reply(started),
-            )
+        push_id = _required_text(started, "id", "POST /userconsole/auth/push", "a push id")
         # JumpCloud's expiresAt is on JumpCloud's clock: count its lifetime on ours instead.
         lifetime = _seconds_between(started.body.get("initiatedAt"), started.body.get("expiresAt"))
         self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
@@ -893,6 +880,17 @@ def _page_message(soup: Any) -> str:
     if not parts and soup.title is not None:
         parts.append(" ".join(soup.title.get_text().split()))
     return ": ".join(parts)[:300]
+
+
+def _required_text(reply: _Reply, key: str, request: str, what: str) -> str:
+    """The non-empty string JumpCloud's JSON answer to ``request`` holds under ``key``."""
+    value = reply.body.get(key)
+    if not isinstance(value, str) or not value:
+        method, path = request.split(" ", 1)
+        raise JumpCloudChangedError(
+            step=_step(method, path), expected=f"JSON with {what}", got=_shape_of_reply(reply)
+        )
+    return value
 
 
 def _message(reply: _Reply) -> str:

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from jcsaml.cached import CachedCredentials
+
     LightHandler = Callable[[list[str], Mapping[str, str]], "int | None"]
 
 __all__ = ["LIGHT_COMMANDS", "main", "parse_options", "run"]
@@ -118,6 +120,15 @@ def parse_options(
     return values, list(args[index:])
 
 
+def options_alone(args: Sequence[str], options: Mapping[str, str]) -> dict[str, str] | None:
+    """:func:`parse_options` for a command that takes options and no other words (``script``,
+    ``credential-process``); None to decline."""
+    parsed = parse_options(args, options, EXEC_FLAGS)
+    if parsed is None or parsed[1] or "--" in args:
+        return None
+    return parsed[0]
+
+
 # --- exec -------------------------------------------------------------------------------------
 
 
@@ -129,6 +140,26 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
     if parsed is None or not parsed[1] or environ.get(MARKER):
         return None
     options, command = parsed
+    reused = cached_for(options, environ)
+    if reused is None:
+        return None
+    found, region = reused
+    env = child_environment(environ, found, found.account_name, region=region)
+    if find_command(command[0], env) is None:
+        return None  # the full CLI says so, in its words
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)  # noqa: S606 - the user's command, as exec runs it
+    except OSError:
+        return None  # e.g. not a program the system can run: the full CLI reports it
+
+
+def cached_for(
+    options: Mapping[str, str], environ: Mapping[str, str]
+) -> tuple[CachedCredentials, str | None] | None:
+    """The credentials ``exec`` and ``script`` reuse for ``options``, with the region the
+    command gets; None to decline (none valid, or a region only the full CLI works out)."""
     from jcsaml.cached import exec_region, lookup
 
     found = lookup(
@@ -141,17 +172,7 @@ def light_exec(args: list[str], environ: Mapping[str, str]) -> int | None:
     if found is None:
         return None
     known, region = exec_region(found, environ)
-    if not known:
-        return None
-    env = child_environment(environ, found, found.account_name, region=region)
-    if find_command(command[0], env) is None:
-        return None  # the full CLI says so, in its words
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execvpe(command[0], command, env)  # noqa: S606 - the user's command, as exec runs it
-    except OSError:
-        return None  # e.g. not a program the system can run: the full CLI reports it
+    return (found, region) if known else None
 
 
 def exec_account(options: Mapping[str, str], environ: Mapping[str, str]) -> str:
@@ -183,9 +204,9 @@ SCRIPT_OPTIONS: dict[str, str] = {**EXEC_OPTIONS, "--shell": "shell"}
 
 def script_options(args: Sequence[str]) -> dict[str, str] | None:
     """``script``'s options, with ``shell`` always set; None to decline."""
-    parsed = parse_options(args, SCRIPT_OPTIONS, EXEC_FLAGS)
-    if parsed is None or parsed[1] or "--" in args:
-        return None  # script takes no other words
+    options = options_alone(args, SCRIPT_OPTIONS)
+    if options is None:
+        return None
     from jcsaml.shell_script import SHELLS
 
     # argparse checks every --shell given, not only the last one.
@@ -196,7 +217,6 @@ def script_options(args: Sequence[str]) -> dict[str, str] | None:
     ]
     if any(shell not in SHELLS for shell in given):
         return None
-    options = parsed[0]
     options.setdefault("shell", "bash")
     return options
 
@@ -206,21 +226,11 @@ def light_script(args: list[str], environ: Mapping[str, str]) -> int | None:
     options = script_options(args)
     if options is None:
         return None
-    from jcsaml.cached import exec_region, lookup
+    reused = cached_for(options, environ)
+    if reused is None:
+        return None
+    found, region = reused
     from jcsaml.environment import CONFLICTING
-
-    found = lookup(
-        exec_account(options, environ),
-        profile=exec_profile(options, environ),
-        role=exec_role(options, environ),
-        config=options.get("config"),
-        environ=environ,
-    )
-    if found is None:
-        return None
-    known, region = exec_region(found, environ)
-    if not known:
-        return None
     from jcsaml.shell_script import render, script_variables
 
     variables = script_variables(found, profile=found.profile, region=region)
@@ -241,10 +251,7 @@ PROCESS_OPTIONS: dict[str, str] = {
 
 def process_options(args: Sequence[str]) -> dict[str, str] | None:
     """``credential-process``'s options; None to decline."""
-    parsed = parse_options(args, PROCESS_OPTIONS, EXEC_FLAGS)
-    if parsed is None or parsed[1] or "--" in args:
-        return None  # it takes no other words
-    return parsed[0]
+    return options_alone(args, PROCESS_OPTIONS)
 
 
 def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int | None:

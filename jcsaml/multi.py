@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Unpack
 
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, parse_profile_template
@@ -29,15 +28,26 @@ from jcsaml.errors import (
     NoRoleMatchedError,
     ProfileCollisionError,
 )
-from jcsaml.prompter import NonInteractivePrompter, Prompter
+from jcsaml.prompter import Prompter
 from jcsaml.saml import AwsRole, SamlAssertion
-from jcsaml.secret_store import SecretStore, library_store
-from jcsaml.signin import CertificatePinner, save_pinned_certificate
+from jcsaml.signin import (
+    AuthenticatorFactory,
+    CertificatePinner,
+    SignInOptions,
+    SignInPipeline,
+    app_name,
+    assume_role,
+    choose_role,
+    credentials_path,
+    region_of,
+    save_pinned_certificate,
+    session_duration_for,
+)
+from jcsaml.sts import make_client, region_for
 
 if TYPE_CHECKING:
-    from jcsaml.jumpcloud import Application, Authenticator, SamlPage
+    from jcsaml.signin import AppAuthenticator
     from jcsaml.sts import StsClient
-    from jcsaml.webauthn import WebAuthnDevice
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +55,6 @@ log = logging.getLogger(__name__)
 MAX_PARALLEL_ROLES = 16
 #: How profiles are named when several roles come from one account.
 DEFAULT_PROFILE_TEMPLATE = "{account}-{role}"
-
-
-if TYPE_CHECKING:
-
-    class AppAuthenticator(Authenticator, Protocol):
-        """An authenticator that can fetch any application's page with its console session."""
-
-        def fetch_saml_page(self, app_url: str | None = None) -> SamlPage: ...
-
-        def signed_in(self) -> bool: ...
-
-        def list_applications(self) -> list[Application]: ...
-
-
-#: Builds the authenticator for the first account of a sign-in (tests pass their own).
-AuthenticatorFactory = Callable[[Account], "AppAuthenticator"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +102,6 @@ def select_roles(
     """The roles to assume from ``assertion``: all of them; those whose name or ARN matches a
     glob pattern; else, as a single login chooses, the account's ``role_arn``, the only role, or
     the person's choice. Raises NoRoleMatchedError or what :func:`choose_role` raises."""
-    from jcsaml.signin import choose_role
-
     roles = _unique(assertion.roles)
     if all_roles:
         return roles
@@ -170,21 +162,14 @@ def login_many(
     roles: Sequence[str] = (),
     all_roles: bool = False,
     profile_template: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    mfa_token: str | None = None,
     session_duration: int | None = None,
-    force: bool = False,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
     authenticator_factory: AuthenticatorFactory | None = None,
-    webauthn_device: WebAuthnDevice | None = None,
     sts_client: StsClient | None = None,
-    environ: Mapping[str, str] = os.environ,
     trust_new_cert: bool = False,
     pin_certificate: CertificatePinner | None = save_pinned_certificate,
     max_workers: int = MAX_PARALLEL_ROLES,
     check_profiles: Callable[[Sequence[tuple[Path, str]]], None] | None = None,
+    **options: Unpack[SignInOptions],
 ) -> list[RoleResult]:
     """Sign in once per JumpCloud user and console, and assume the selected roles of every
     account; one :class:`RoleResult` per role (or per account that failed before its roles were
@@ -194,7 +179,9 @@ def login_many(
     ``arn:aws:iam::0123*``); ``all_roles`` takes every role. Without either, each account gives
     one role, chosen as :func:`jcsaml.login` chooses it. One role from an account goes to the
     account's profile; several go to profiles named by ``profile_template`` (else the account's
-    ``profile_template``, else ``{account}-{role}``; see :func:`profile_name`).
+    ``profile_template``, else ``{account}-{role}``; see :func:`profile_name`). The sign-in
+    keywords (``username``, ``password``, ``mfa_token``, ``force``, ``prompter``, ``secrets``,
+    ``webauthn_device``, ``environ``) are :class:`~jcsaml.signin.SignInOptions`.
 
     Raises ProfileCollisionError, before any role is assumed, when two roles would be written
     to one profile of one credentials file; config errors for unusable accounts; and what
@@ -202,22 +189,21 @@ def login_many(
     assumed (the CLI checks there that the profiles can be written). Every other failure is
     kept in its result.
     """
-    from jcsaml.signin import (
-        SignInWarmup,
-        credentials_path,
-        region_of,
-        resolve_account,
-        trust_signer,
-    )
-    from jcsaml.sts import DEFAULT_REGIONS, make_client
-
     if profile_template is not None:
         parse_profile_template(profile_template)
-    asker = prompter or NonInteractivePrompter()
-    store = library_store(secrets)
+    pipeline = SignInPipeline(
+        "login_many",
+        options,
+        authenticator_factory=authenticator_factory,
+        sts_client=sts_client,
+        trust_new_cert=trust_new_cert,
+        pin_certificate=pin_certificate,
+    )
+    asker = pipeline.prompter
+    environ = pipeline.environ
     unique: dict[str, Account] = {}
     for given in accounts:
-        account = resolve_account(given, environ=environ)
+        account = pipeline.account(given)
         unique.setdefault(account.name, account)  # an account named twice is signed in to once
     resolved = list(unique.values())
     # Found from the config alone: nothing is asked or sent for a login that cannot be saved.
@@ -225,33 +211,15 @@ def login_many(
     results: dict[str, list[RoleResult]] = {a.name: [] for a in resolved}
     # As a single login does: imports and an STS client are prepared while JumpCloud is waited
     # for (the client for the first account's region, sized for the parallel calls).
-    first = resolved[0] if resolved else None
-    warmup = SignInWarmup(
-        region=(region_of(first, environ) if first else None) or DEFAULT_REGIONS["aws"],
+    with pipeline.warm_up(
+        resolved[0] if resolved else None,
         imports=("concurrent.futures",),
-        make_sts_client=None
-        if sts_client is not None or first is None
-        else functools.partial(
-            make_client, timeout=first.sts_timeout, max_pool_connections=max_workers
-        ),
-    )
-    try:
+        max_pool_connections=max_workers,
+    ):
         assertions: dict[str, tuple[SamlAssertion, str]] = {}
         fetched = 0
-        for group in sign_in_groups(resolved, username):
-            for account, outcome, who in _fetch_assertions(
-                group,
-                username=username,
-                password=password,
-                mfa_token=mfa_token,
-                force=force,
-                prompter=asker,
-                secrets=store,
-                authenticator_factory=authenticator_factory,
-                webauthn_device=webauthn_device,
-                trust_new_cert=trust_new_cert,
-                on_wait=warmup.start,
-            ):
+        for group in sign_in_groups(resolved, pipeline.username):
+            for account, outcome, who in _fetch_assertions(group, pipeline):
                 fetched += 1
                 asker.progress(f"Fetched {fetched}/{len(resolved)} JumpCloud app(s)")
                 if isinstance(outcome, JcsamlError):
@@ -291,19 +259,8 @@ def login_many(
             asker.progress(None)  # the error line starts on a line of its own
             raise
 
-        def prepared(region: str, timeout: float) -> StsClient | None:
-            if first is None or timeout != first.sts_timeout:
-                return None
-            return warmup.sts_client(region)
-
         outcomes = _assume_all(
-            targets,
-            session_duration=session_duration,
-            prompter=asker,
-            sts_client=sts_client,
-            prepared=prepared,
-            environ=environ,
-            max_workers=max_workers,
+            targets, pipeline, session_duration=session_duration, max_workers=max_workers
         )
         trusted: set[str] = set()
         for target, assumed in zip(targets, outcomes, strict=True):
@@ -314,18 +271,11 @@ def login_many(
             if name not in trusted:
                 # As for one login: the certificate is pinned once AWS has accepted the assertion.
                 trusted.add(name)
-                trust_signer(
-                    target.account,
-                    target.assertion,
-                    prompter=asker,
-                    pin_certificate=pin_certificate,
-                )
+                pipeline.trust(target.account, target.assertion)
             credentials = dataclasses.replace(assumed, region=target.account.region or None)
             results[name].append(_result(target, credentials=credentials))
         asker.progress(None)
         return [result for account in resolved for result in results[account.name]]
-    finally:
-        warmup.finish()  # on every way out: no preparing thread outlives the call
 
 
 def sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[list[Account]]:
@@ -338,26 +288,13 @@ def sign_in_groups(accounts: Sequence[Account], username: str | None) -> list[li
 
 
 def _fetch_assertions(
-    group: Sequence[Account],
-    *,
-    username: str | None,
-    password: str | None,
-    mfa_token: str | None,
-    force: bool,
-    prompter: Prompter,
-    secrets: SecretStore,
-    authenticator_factory: AuthenticatorFactory | None,
-    webauthn_device: WebAuthnDevice | None,
-    trust_new_cert: bool,
-    on_wait: Callable[[], object] | None = None,
+    group: Sequence[Account], pipeline: SignInPipeline
 ) -> Iterable[tuple[Account, SamlAssertion | JcsamlError, str]]:
     """Each account's checked assertion (or the error) from one sign-in for the whole group."""
-    from jcsaml.signin import HOW_USERNAME, read_assertion, sign_in
-
     first = group[0]
-    user = username or first.username or prompter.text("JumpCloud username", how=HOW_USERNAME)
+    user = pipeline.username_for(first)
     who = f"{user} at {first.console_url}"
-    auth = (authenticator_factory or jumpcloud_authenticators(prompter, webauthn_device))(first)
+    auth = pipeline.authenticator(first)
     session_open = False
     for account in group:
         try:
@@ -366,27 +303,9 @@ def _fetch_assertions(
                     "fetching the SAML page of %s with the open console session", account.name
                 )
                 page = auth.fetch_saml_page(account.url)
-                assertion = read_assertion(
-                    account,
-                    page.saml_response,
-                    prompter,
-                    username=user,
-                    trust_new_cert=trust_new_cert,
-                )
+                assertion = pipeline.read_assertion(account, page.saml_response, username=user)
             else:
-                assertion = sign_in(
-                    account,
-                    username=user,
-                    password=password,
-                    mfa_token=mfa_token,
-                    force=force,
-                    prompter=prompter,
-                    secrets=secrets,
-                    authenticator=auth,
-                    webauthn_device=webauthn_device,
-                    trust_new_cert=trust_new_cert,
-                    on_wait=on_wait,
-                )
+                assertion = pipeline.sign_in(account, username=user, authenticator=auth)
                 session_open = True
         except JcsamlError as exc:
             if not session_open and not _still_signed_in(auth):
@@ -408,26 +327,6 @@ def _still_signed_in(auth: AppAuthenticator) -> bool:
         return False
 
 
-def jumpcloud_authenticators(
-    prompter: Prompter, webauthn_device: WebAuthnDevice | None
-) -> AuthenticatorFactory:
-    """The real factory: a :class:`~jcsaml.jumpcloud.JumpCloudAuthenticator` per sign-in."""
-
-    def build(account: Account) -> AppAuthenticator:
-        from jcsaml.jumpcloud import JumpCloudAuthenticator
-
-        return JumpCloudAuthenticator(
-            app_url=account.url,
-            console_url=account.console_url,
-            prompter=prompter,
-            http_timeout=account.http_timeout,
-            push_timeout=account.push_timeout,
-            webauthn_device=webauthn_device,
-        )
-
-    return build
-
-
 def check_planned_profiles(
     accounts: Sequence[Account],
     *,
@@ -438,8 +337,6 @@ def check_planned_profiles(
     """Raise ProfileCollisionError when accounts that each give one role (no ``roles``
     patterns, no ``all_roles``) would write it to the same profile of one credentials file:
     known from the config before any prompt or request."""
-    from jcsaml.signin import credentials_path
-
     if roles or all_roles:
         return  # the profiles depend on the roles JumpCloud offers: checked once they are known
     claimed: dict[tuple[Path, str], list[str]] = {}
@@ -471,32 +368,26 @@ def _check_collisions(targets: Sequence[_Target]) -> None:
 
 def _assume_all(
     targets: Sequence[_Target],
+    pipeline: SignInPipeline,
     *,
     session_duration: int | None,
-    prompter: Prompter,
-    sts_client: StsClient | None,
-    prepared: Callable[[str, float], StsClient | None],
-    environ: Mapping[str, str],
     max_workers: int,
 ) -> list[AwsCredentials | JcsamlError]:
     """AssumeRoleWithSAML for every target at once (at most ``max_workers`` in flight)."""
-    from jcsaml.signin import app_name, assume_role, region_of, session_duration_for
-    from jcsaml.sts import make_client, region_for
-
     if not targets:
         return []
+    prompter = pipeline.prompter
     workers = max(1, min(max_workers, len(targets)))
     # One client per STS region, shared by the threads (botocore clients are thread-safe);
     # making a client costs far more than a call.
     clients: dict[tuple[str, float], StsClient] = {}
-    regions = [region_of(t.account, environ) for t in targets]
-    if sts_client is None:
-        for target, region in zip(targets, regions, strict=True):
-            key = (region_for(target.role, region), target.account.sts_timeout)
-            if key not in clients:
-                clients[key] = prepared(*key) or make_client(
-                    key[0], timeout=key[1], max_pool_connections=workers
-                )
+    regions = [region_of(t.account, pipeline.environ) for t in targets]
+    for target, region in zip(targets, regions, strict=True):
+        key = (region_for(target.role, region), target.account.sts_timeout)
+        if key not in clients:
+            clients[key] = pipeline.sts_client(*key) or make_client(
+                key[0], timeout=key[1], max_pool_connections=workers
+            )
 
     # The session-duration note once per app, before the parallel calls (not once per role).
     durations: dict[int, int | None] = {}
@@ -511,14 +402,13 @@ def _assume_all(
 
     def assume(target: _Target, region: str | None) -> AwsCredentials:
         key = (region_for(target.role, region), target.account.sts_timeout)
-        client = sts_client or clients[key]
         return assume_role(
             target.role,
             target.assertion,
             duration=durations[id(target.assertion)],
             region=region,
             prompter=prompter,
-            sts_client=client,
+            sts_client=clients[key],
             sts_timeout=target.account.sts_timeout,
         )
 
@@ -556,11 +446,5 @@ def _result(
 
 
 def _failed(account: Account, error: JcsamlError, who: str) -> RoleResult:
-    return RoleResult(
-        idp_account=account.name,
-        profile="",
-        role_arn="",
-        credentials_file="",
-        signed_in_as=who,
-        error=error,
-    )
+    """An account that failed before any role was known: no profile, role or file."""
+    return RoleResult(account.name, "", "", "", who, error=error)

@@ -28,6 +28,7 @@ from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cached import (
     PROCESS_CACHE_ENTRY_BYTES,
     PROCESS_REFRESH_MARGIN_SECONDS,
+    process_cache_directory,
     process_cache_name,
 )
 
@@ -55,14 +56,11 @@ class CacheEntry:
 
 
 def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
-    """``$XDG_CACHE_HOME/jcsaml/credential-process``, else ``~/.cache/...`` (``~`` is ``HOME``
-    from ``environ``). A relative XDG_CACHE_HOME is ignored, as the XDG specification says."""
-    configured = environ.get("XDG_CACHE_HOME", "")
-    if configured and os.path.isabs(configured):
-        base = Path(configured)
-    else:
-        base = Path(environ.get("HOME") or str(Path.home())) / ".cache"
-    return base / "jcsaml" / "credential-process"
+    """:func:`jcsaml.cached.process_cache_directory`, where ``~`` without ``HOME`` is the
+    home directory the password database gives."""
+    found = process_cache_directory(environ) or process_cache_directory({"HOME": str(Path.home())})
+    assert found is not None  # a HOME is given
+    return Path(found)
 
 
 #: What the cache directory is for, in the line that refuses an unsafe one.

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from jcsaml.partitions import SIGNIN_HOSTS
+
 FORMAT = "jcsaml-recording"
 VERSION = 1
 #: Every JumpCloud host (console and application) becomes this origin in a recording; it is the
@@ -78,12 +80,7 @@ _NAME_KEYS = frozenset({"name", "displayLabel", "displayName"})
 # Numbers kept verbatim under these keys; other numbers become 0.
 _KEPT_NUMBER_KEYS = frozenset({"timeout", "status", "code", "alg", "expiresIn", "sessionTimeout"})
 # Hosts that are public and say nothing about the company.
-_PUBLIC_HOSTS = (
-    "signin.aws.amazon.com",
-    "signin.amazonaws.cn",
-    "signin.amazonaws-us-gov.com",
-    RECORDED_HOST,
-)
+_PUBLIC_HOSTS = (*SIGNIN_HOSTS.values(), RECORDED_HOST)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _SLUG = re.compile(r"(saml2(?:/|%2F|%2f))([A-Za-z0-9._~-]+)")

@@ -5,20 +5,21 @@ Account names come from the account's ``account_aliases`` setting, never from AW
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from jcsaml.config import Account
-from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import AwsRole
-from jcsaml.secret_store import SecretStore, library_store
-from jcsaml.signin import CertificatePinner, save_pinned_certificate
+from jcsaml.signin import (
+    CertificatePinner,
+    SignInOptions,
+    SignInPipeline,
+    save_pinned_certificate,
+)
 
 if TYPE_CHECKING:
     from jcsaml.jumpcloud import Authenticator
-    from jcsaml.webauthn import WebAuthnDevice
 
 
 @dataclass(frozen=True)
@@ -54,38 +55,23 @@ def role_listings(roles: Iterable[AwsRole], aliases: Mapping[str, str]) -> list[
 def list_roles(
     account: Account | str,
     *,
-    username: str | None = None,
-    password: str | None = None,
-    mfa_token: str | None = None,
-    force: bool = False,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
     authenticator: Authenticator | None = None,
-    webauthn_device: WebAuthnDevice | None = None,
-    environ: Mapping[str, str] = os.environ,
     pin_certificate: CertificatePinner | None = save_pinned_certificate,
+    **options: Unpack[SignInOptions],
 ) -> list[RoleListing]:
     """Sign in to JumpCloud once (reusing a saved console session unless ``force``) and list the
-    roles the SAML assertion offers. Raises what :func:`jcsaml.signin.sign_in` raises.
+    roles the SAML assertion offers. The sign-in keywords are
+    :class:`~jcsaml.signin.SignInOptions`. Raises what :func:`jcsaml.signin.sign_in` raises.
 
     The signature is checked, and on first use pinned by ``pin_certificate`` (default: into the
     config file; None pins nothing), as :func:`jcsaml.signin.login` does; an unsigned assertion
     is warned about through the prompter.
     """
-    from jcsaml.signin import resolve_account, sign_in, trust_signer
-
-    resolved = resolve_account(account, environ=environ)
-    asker = prompter or NonInteractivePrompter()
-    assertion = sign_in(
-        resolved,
-        username=username,
-        password=password,
-        mfa_token=mfa_token,
-        force=force,
-        prompter=asker,
-        secrets=library_store(secrets),
-        authenticator=authenticator,
-        webauthn_device=webauthn_device,
+    pipeline = SignInPipeline(
+        "list_roles", options, authenticator=authenticator, pin_certificate=pin_certificate
     )
-    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
+    resolved = pipeline.account(account)
+    with pipeline.warm_up(None):
+        assertion = pipeline.sign_in(resolved)
+    pipeline.trust(resolved, assertion)
     return role_listings(assertion.roles, dict(resolved.account_aliases))

@@ -5,106 +5,103 @@ could make the XML parser do harm (DTDs, entities, oversized input), checks the 
 verifies its signature against a pinned IdP certificate when one is given, reads the AWS attributes
 from the signed element only, and checks audience, validity window and destination.
 
-lxml, signxml and cryptography are imported inside the functions that use them, so importing this
-module stays cheap.
+Verification and the IdP certificates are :mod:`jcsaml.saml_signature`'s, the safe XML parser
+:mod:`jcsaml.saml_xml`'s; their public names are importable from here too. lxml, signxml and
+cryptography are imported inside the functions that use them, so importing this module stays
+cheap.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from jcsaml.config_keys import MAX_SESSION_DURATION, MIN_SESSION_DURATION
 from jcsaml.errors import (
-    IdpCertificateError,
-    IdpCertificateExpiredError,
-    IdpCertificateNotYetValidError,
     SamlAudienceError,
     SamlBase64Error,
-    SamlCertificateChangedError,
     SamlContentError,
-    SamlDecodeError,
     SamlDestinationError,
     SamlEmptyError,
     SamlEncryptedAssertionError,
     SamlExpiredError,
-    SamlForbiddenXmlError,
     SamlMultipleAssertionsError,
     SamlNoAssertionError,
-    SamlNoCertificateError,
     SamlNoRolesError,
     SamlNotAResponseError,
-    SamlNotXmlError,
     SamlNotYetValidError,
     SamlRoleValueError,
     SamlSessionDurationError,
-    SamlSignatureInvalidError,
-    SamlSignatureMissingError,
-    SamlSignatureWrappingError,
     SamlStatusError,
     SamlTimestampError,
     SamlTooLargeError,
     SamlTooManyRolesError,
-    SamlWeakAlgorithmError,
-    SamlWrongCertificateError,
+)
+from jcsaml.partitions import AWS_AUDIENCE, AWS_AUDIENCES, PARTITION, SIGNIN_HOSTS
+from jcsaml.saml_signature import (
+    certificate_sha256,
+    embedded_signer,
+    load_certificate,
+    load_idp_certificate,
+    normalized_fingerprint,
+    show_fingerprint,
+    verify_signatures,
+)
+from jcsaml.saml_xml import (
+    ASCII_WHITESPACE,
+    ASSERTION,
+    DS_NS,
+    MAX_RESPONSE_BYTES,
+    MD_NS,
+    SAML_NS,
+    SAMLP_NS,
+    parse_xml,
+    show_time,
 )
 
 if TYPE_CHECKING:
     from cryptography import x509
     from lxml import etree
 
+__all__ = [
+    "AWS_AUDIENCE",
+    "AWS_AUDIENCES",
+    "DS_NS",
+    "MAX_RESPONSE_BYTES",
+    "MAX_ROLES",
+    "MD_NS",
+    "ROLE_ATTRIBUTE",
+    "ROLE_SESSION_NAME_ATTRIBUTE",
+    "SAMLP_NS",
+    "SAML_NS",
+    "SESSION_DURATION_ATTRIBUTE",
+    "AwsRole",
+    "SamlAssertion",
+    "certificate_sha256",
+    "load_idp_certificate",
+    "parse_saml_response",
+    "show_fingerprint",
+]
+
 ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
 ROLE_SESSION_NAME_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
 SESSION_DURATION_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-AWS_AUDIENCE = "urn:amazon:webservices"
-
-#: Every audience AWS sign-in documents for its SAML service provider, in all partitions.
-AWS_AUDIENCES = frozenset(
-    {
-        AWS_AUDIENCE,
-        "urn:amazon:webservices:cn-north-1",
-        "urn:amazon:webservices:cn-northwest-1",
-        "urn:amazon:webservices:govcloud",
-        "https://signin.aws.amazon.com/saml",
-        "https://signin.amazonaws.cn/saml",
-        "https://signin.amazonaws-us-gov.com/saml",
-    }
-)
-
-#: The AWS sign-in host (the SAML Destination) of each partition; regional hosts are subdomains.
-SIGNIN_HOSTS = {
-    "aws": "signin.aws.amazon.com",
-    "aws-cn": "signin.amazonaws.cn",
-    "aws-us-gov": "signin.amazonaws-us-gov.com",
-}
-
-#: Larger input is refused before it is decoded or parsed.
-MAX_RESPONSE_BYTES = 1024 * 1024
-
-MIN_SESSION_DURATION = 900
-MAX_SESSION_DURATION = 43200
 
 #: More values of the AWS Role attribute than this are refused: no person picks from more, and
 #: it bounds the work an assertion can make jcsaml do.
 MAX_ROLES = 1000
 
-SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
-SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
-
 _RESPONSE = f"{{{SAMLP_NS}}}Response"
 _STATUS_CODE = f"{{{SAMLP_NS}}}Status/{{{SAMLP_NS}}}StatusCode"
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-_ASSERTION = f"{{{SAML_NS}}}Assertion"
-_ENCRYPTED_ASSERTION = f"{{{SAML_NS}}}EncryptedAssertion"
+_ENCRYPTEDASSERTION = f"{{{SAML_NS}}}EncryptedAssertion"
 _ATTRIBUTE = f"{{{SAML_NS}}}AttributeStatement/{{{SAML_NS}}}Attribute"
 _ATTRIBUTE_VALUE = f"{{{SAML_NS}}}AttributeValue"
 _CONDITIONS = f"{{{SAML_NS}}}Conditions"
@@ -115,21 +112,16 @@ _NAME_ID = f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}NameID"
 _RECIPIENT = (
     f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}SubjectConfirmation/{{{SAML_NS}}}SubjectConfirmationData"
 )
-_SIGNATURE = f"{{{DS_NS}}}Signature"
 
-_PARTITION = r"aws(?:-[a-z]+)*"
-_ROLE_ARN = re.compile(rf"arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:role/[\w+=.@/-]+", re.ASCII)
+_ROLE_ARN = re.compile(rf"arn:(?P<partition>{PARTITION}):iam::\d{{12}}:role/[\w+=.@/-]+", re.ASCII)
 _PROVIDER_ARN = re.compile(
-    rf"arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:saml-provider/[\w.-]+", re.ASCII
+    rf"arn:(?P<partition>{PARTITION}):iam::\d{{12}}:saml-provider/[\w.-]+", re.ASCII
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
-_ASCII_WHITESPACE = re.compile(r"[ \t\r\n\f\v]+")
 # xs:dateTime as SAML writes it; datetime.fromisoformat alone would accept far looser forms.
 _DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?", re.ASCII
 )
-# Checked on the raw bytes with NULs dropped, so UTF-16/32 encodings of these are caught too.
-_MARKUP_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 
 _log = logging.getLogger(__name__)
 
@@ -240,20 +232,20 @@ def parse_saml_response(
             "them) to read the response unverified"
         )
     moment = _as_utc(now) if now is not None else datetime.now(UTC)
-    pinned = _normalized_fingerprint(idp_cert_sha256) if idp_cert_sha256 else None
+    pinned = normalized_fingerprint(idp_cert_sha256) if idp_cert_sha256 else None
     strict = idp_cert is not None or pinned is not None
     compact = _compact_base64(saml_response_b64)
-    root = _parse_xml(_decode_base64(compact))
+    root = parse_xml(_decode_base64(compact))
     assertion = _the_assertion(root, quote=not strict)
     certificate: x509.Certificate | None = None
     if idp_cert is not None:
-        certificate = _load_certificate(load_idp_certificate(idp_cert))
+        certificate = load_certificate(load_idp_certificate(idp_cert))
     elif pinned is not None or trust_embedded_cert:
-        certificate = _embedded_signer(root, assertion, pinned)
+        certificate = embedded_signer(root, assertion, pinned)
     if certificate is None:
         result = _read(root.get("Destination"), assertion, raw=compact)
     else:
-        signed_response, signed_assertion = _verify(
+        signed_response, signed_assertion = verify_signatures(
             root,
             assertion,
             certificate,
@@ -276,62 +268,6 @@ def parse_saml_response(
     return result
 
 
-def certificate_sha256(certificate: x509.Certificate | str | bytes) -> str:
-    """The SHA-256 fingerprint of a certificate (object, or anything :func:`load_idp_certificate`
-    reads), as 64 lowercase hex digits."""
-    from cryptography.hazmat.primitives import hashes
-
-    if isinstance(certificate, (str, bytes)):
-        certificate = _load_certificate(load_idp_certificate(certificate))
-    return certificate.fingerprint(hashes.SHA256()).hex()
-
-
-def show_fingerprint(sha256_hex: str) -> str:
-    """``AB:CD:...``, the form ``openssl x509 -fingerprint -sha256`` prints, to compare by eye."""
-    digits = _normalized_fingerprint(sha256_hex).upper()
-    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
-
-
-def _normalized_fingerprint(text: str) -> str:
-    return text.replace(":", "").strip().lower()
-
-
-def load_idp_certificate(text: str | bytes) -> str:
-    """Return the IdP signing certificate in ``text`` as a PEM string.
-
-    ``text`` may be a PEM certificate, JumpCloud's IdP metadata XML (the ``ds:X509Certificate``
-    of its signing ``KeyDescriptor`` is taken), a DER certificate or its bare base64. Raises
-    :class:`jcsaml.errors.IdpCertificateError` when it is none of these, or is ambiguous.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-    if len(data) > MAX_RESPONSE_BYTES:
-        raise IdpCertificateError(reason="the file is larger than 1 MiB")
-    raw = data.removeprefix(b"\xef\xbb\xbf")
-    # Whitespace is only trimmed from the text forms: a DER file may end in a byte that looks
-    # like whitespace.
-    data = raw.strip()
-    if not data:
-        raise IdpCertificateError(reason="the file is empty")
-    if b"-----BEGIN" in data:
-        try:
-            certificates = x509.load_pem_x509_certificates(data)
-        except ValueError:
-            raise IdpCertificateError(reason="the PEM certificate cannot be read") from None
-        if len(certificates) != 1:
-            raise IdpCertificateError(
-                reason=f"it holds {len(certificates)} certificates, keep only the signing one"
-            )
-        certificate = certificates[0]
-    elif data.startswith(b"<"):
-        certificate = _certificate_from_metadata(data)
-    else:
-        certificate = _certificate_from_der(raw, data)
-    return certificate.public_bytes(Encoding.PEM).decode("ascii")
-
-
 # --- decoding and hardening -------------------------------------------------------------------
 
 
@@ -339,7 +275,7 @@ def _compact_base64(text: str) -> str:
     if len(text) > MAX_RESPONSE_BYTES:
         raise SamlTooLargeError(size=len(text), limit=MAX_RESPONSE_BYTES)
     # The form field is often wrapped at 76 columns; line breaks are not part of the data.
-    compact = _ASCII_WHITESPACE.sub("", text)
+    compact = ASCII_WHITESPACE.sub("", text)
     if not compact:
         raise SamlEmptyError()
     return compact
@@ -359,48 +295,6 @@ def _decode_base64(compact: str) -> bytes:
     if not data.strip():
         raise SamlEmptyError()
     return data
-
-
-def _safe_parser() -> etree.XMLParser:
-    """An lxml parser that never loads a DTD, expands an entity or touches the network."""
-    from lxml import etree
-
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        dtd_validation=False,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-def _parse_xml(data: bytes) -> etree._Element:
-    """Parse ``data`` safely; DTDs and entities raise SamlForbiddenXmlError, bad XML NotXml."""
-    from lxml import etree
-
-    found = _MARKUP_DECLARATION.search(data.replace(b"\x00", b""))
-    if found:
-        kind = found.group(1).decode("ascii").upper()
-        raise SamlForbiddenXmlError(reason=f"it contains a <!{kind} declaration")
-    try:
-        root = etree.fromstring(data, parser=_safe_parser())
-    except etree.XMLSyntaxError as exc:
-        # lxml's message can quote names from the document; the position is enough to debug.
-        line, column = exc.position
-        raise SamlNotXmlError(reason=f"line {line}, column {column}") from None
-    except (ValueError, etree.LxmlError):
-        raise SamlNotXmlError(reason="the parser refused it") from None
-    if root is None:
-        raise SamlNotXmlError(reason="no root element")
-    # Second line of defence for encodings the byte scan above cannot see through.
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-        raise SamlForbiddenXmlError(reason="it declares a DTD")
-    for _ in root.iter(etree.Entity):
-        raise SamlForbiddenXmlError(reason="it contains an entity reference")
-    return root
 
 
 def _describe_tag(tag: object) -> str:
@@ -424,9 +318,9 @@ def _the_assertion(root: etree._Element, *, quote: bool) -> etree._Element:
     if status is not None and status.get("Value") != _SUCCESS:
         value = str(status.get("Value") or "(none)")[:160]
         raise SamlStatusError(status=value if quote else "(not shown: it is not signed)")
-    if next(root.iter(_ENCRYPTED_ASSERTION), None) is not None:
+    if next(root.iter(_ENCRYPTEDASSERTION), None) is not None:
         raise SamlEncryptedAssertionError()
-    assertions = list(root.iter(_ASSERTION))
+    assertions = list(root.iter(ASSERTION))
     if not assertions:
         raise SamlNoAssertionError()
     if len(assertions) > 1:
@@ -435,325 +329,6 @@ def _the_assertion(root: etree._Element, *, quote: bool) -> etree._Element:
     if assertion.getparent() is not root:
         raise SamlContentError(reason="its assertion is not directly inside the Response")
     return assertion
-
-
-# --- signature verification -------------------------------------------------------------------
-
-# signxml enum member names; resolved lazily so signxml is imported only when verifying.
-_STRONG_SIGNATURE_METHODS = (
-    "RSA_SHA256",
-    "RSA_SHA384",
-    "RSA_SHA512",
-    "SHA256_RSA_MGF1",
-    "SHA384_RSA_MGF1",
-    "SHA512_RSA_MGF1",
-    "SHA3_256_RSA_MGF1",
-    "SHA3_384_RSA_MGF1",
-    "SHA3_512_RSA_MGF1",
-    "ECDSA_SHA256",
-    "ECDSA_SHA384",
-    "ECDSA_SHA512",
-    "ECDSA_SHA3_256",
-    "ECDSA_SHA3_384",
-    "ECDSA_SHA3_512",
-)
-_STRONG_DIGESTS = ("SHA256", "SHA384", "SHA512", "SHA3_256", "SHA3_384", "SHA3_512")
-_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-# Transforms that only strip the signature or canonicalize; anything else (base64, XPath ...)
-# could make the signed bytes differ from the element they sit in.
-_ALLOWED_TRANSFORMS = frozenset(
-    {
-        _ENVELOPED,
-        _EXC_C14N,
-        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-        "http://www.w3.org/2006/12/xml-c14n11",
-    }
-)
-
-
-def _load_certificate(pem: str) -> x509.Certificate:
-    from cryptography import x509
-
-    return x509.load_pem_x509_certificate(pem.encode("ascii"))
-
-
-def _fingerprint(certificate: x509.Certificate) -> str:
-    return show_fingerprint(certificate_sha256(certificate))
-
-
-def _embedded_signer(
-    root: etree._Element, assertion: etree._Element, pinned: str | None
-) -> x509.Certificate | None:
-    """The certificate in the KeyInfo of the Response's (else the Assertion's) signature.
-
-    With ``pinned``, it must exist and have that fingerprint. Without, None when the response is
-    not signed or names no certificate (the caller reads it unverified).
-    """
-    signatures = [s for s in (root.find(_SIGNATURE), assertion.find(_SIGNATURE)) if s is not None]
-    if not signatures:
-        if pinned is not None:
-            raise SamlSignatureMissingError()
-        return None
-    certificate = _embedded_certificate(signatures[0])
-    if certificate is None:
-        if pinned is not None:
-            raise SamlNoCertificateError(pinned=show_fingerprint(pinned))
-        return None
-    if pinned is not None and certificate_sha256(certificate) != pinned:
-        raise SamlCertificateChangedError(
-            signer=_fingerprint(certificate), pinned=show_fingerprint(pinned)
-        )
-    return certificate
-
-
-def _verify(
-    root: etree._Element,
-    assertion: etree._Element,
-    certificate: x509.Certificate,
-    *,
-    allow_sha1: bool,
-    now: datetime,
-    clock_skew: timedelta,
-    warn: Callable[[str], None],
-) -> tuple[etree._Element | None, etree._Element]:
-    """Verify the signatures on ``root`` and return (Response, Assertion) as they were signed;
-    the Response is None when only the Assertion is signed."""
-    from signxml.algorithms import DigestAlgorithm, SignatureMethod
-    from signxml.verifier import SignatureConfiguration
-
-    if now - clock_skew > certificate.not_valid_after_utc:
-        raise IdpCertificateExpiredError(
-            expired_on=certificate.not_valid_after_utc.date().isoformat()
-        )
-    if now + clock_skew < certificate.not_valid_before_utc:
-        raise IdpCertificateNotYetValidError(
-            valid_from=_show_time(certificate.not_valid_before_utc)
-        )
-    _check_signature_placement(root, assertion)
-    response_signature = root.find(_SIGNATURE)
-    assertion_signature = assertion.find(_SIGNATURE)
-    signatures = [s for s in (response_signature, assertion_signature) if s is not None]
-    if not signatures:
-        raise SamlSignatureMissingError()
-
-    methods = {SignatureMethod[name] for name in _STRONG_SIGNATURE_METHODS}
-    digests = {DigestAlgorithm[name] for name in _STRONG_DIGESTS}
-    weak: set[str] = set()
-    if allow_sha1:
-        weak = {SignatureMethod.RSA_SHA1.value, DigestAlgorithm.SHA1.value}
-        methods.add(SignatureMethod.RSA_SHA1)
-        digests.add(DigestAlgorithm.SHA1)
-    strong = {m.value for m in methods} | {d.value for d in digests}
-    used_weak = sorted({a for s in signatures for a in _check_algorithms(s, strong)} & weak)
-    if used_weak:
-        names = ", ".join(uri.rsplit("#", 1)[-1] for uri in used_weak)
-        warn(
-            f"the SAML response is signed with SHA-1 ({names}), which is weak; accepted only "
-            "because allow_sha1 is set: have the JumpCloud AWS application sign with SHA-256"
-        )
-
-    # signxml re-checks the certificate's dates without any skew; the decision was made above,
-    # so hand it a time inside the validity window.
-    check_time = min(max(now, certificate.not_valid_before_utc), certificate.not_valid_after_utc)
-    config = SignatureConfiguration(
-        signature_methods=frozenset(methods),
-        digest_algorithms=frozenset(digests),
-        expect_references=1,
-        verification_time=check_time,
-    )
-    signed_response = signed_assertion = None
-    if response_signature is not None:
-        signed_response = _verify_signature(
-            root,
-            certificate,
-            response_signature,
-            dataclasses.replace(config, location="./"),
-            expected=root,
-        )
-        inner = list(signed_response.iter(_ASSERTION))
-        if len(inner) != 1 or inner[0].getparent() is not signed_response:
-            raise SamlSignatureWrappingError(
-                reason="the signed Response does not hold exactly one assertion"
-            )
-        signed_assertion = inner[0]
-    if assertion_signature is not None:
-        own = _verify_signature(
-            root,
-            certificate,
-            assertion_signature,
-            dataclasses.replace(config, location=f"./{_ASSERTION}/"),
-            expected=assertion,
-        )
-        # When the Response is signed too, its copy covers the same assertion; either will do.
-        signed_assertion = signed_assertion if signed_assertion is not None else own
-    assert signed_assertion is not None
-    return signed_response, signed_assertion
-
-
-def _check_signature_placement(root: etree._Element, assertion: etree._Element) -> None:
-    """Signatures may only sit directly on the Response or its Assertion, one each; IDs unique."""
-    from lxml import etree
-
-    holders: list[etree._Element] = []
-    for signature in root.iter(_SIGNATURE):
-        parent = signature.getparent()
-        if parent is not root and parent is not assertion:
-            raise SamlSignatureWrappingError(
-                reason="a signature sits somewhere other than on the Response or its assertion"
-            )
-        if any(parent is seen for seen in holders):
-            raise SamlSignatureWrappingError(reason="an element carries more than one signature")
-        holders.append(parent)
-    ids: set[str] = set()
-    for element in root.iter(etree.Element):
-        for name, value in element.attrib.items():
-            if str(name).rpartition("}")[2] in ("ID", "Id", "id"):
-                if value in ids:
-                    raise SamlSignatureWrappingError(reason="two elements share one ID")
-                ids.add(str(value))
-
-
-def _check_algorithms(signature: etree._Element, allowed: set[str]) -> list[str]:
-    """Refuse algorithms outside ``allowed`` or unexpected transforms; return those used."""
-    signed_info = f"{{{DS_NS}}}SignedInfo"
-    used = [
-        str(method.get("Algorithm"))
-        for method in signature.iterfind(f"{signed_info}/{{{DS_NS}}}SignatureMethod")
-    ]
-    used += [
-        str(method.get("Algorithm"))
-        for method in signature.iterfind(
-            f"{signed_info}/{{{DS_NS}}}Reference/{{{DS_NS}}}DigestMethod"
-        )
-    ]
-    for algorithm in used:
-        if algorithm not in allowed:
-            raise SamlWeakAlgorithmError(algorithm=algorithm.rsplit("#", 1)[-1][:80])
-    for transform in signature.iterfind(
-        f"{signed_info}/{{{DS_NS}}}Reference/{{{DS_NS}}}Transforms/{{{DS_NS}}}Transform"
-    ):
-        if transform.get("Algorithm") not in _ALLOWED_TRANSFORMS:
-            raise SamlSignatureWrappingError(reason="the signature uses an unexpected transform")
-    return used
-
-
-def _verify_signature(
-    root: etree._Element,
-    certificate: x509.Certificate,
-    signature: etree._Element,
-    config: Any,
-    *,
-    expected: etree._Element,
-) -> etree._Element:
-    """Verify one signature with signxml and return the element it covers, as signed.
-
-    The returned element must be ``expected`` (same tag and ID); reading from it rather than from
-    the document is what defeats signature wrapping.
-    """
-    from signxml.exceptions import InvalidDigest, InvalidSignature
-    from signxml.verifier import XMLVerifier
-
-    try:
-        result = XMLVerifier().verify(
-            root, x509_cert=certificate, parser=_safe_parser(), expect_config=config
-        )
-    except InvalidDigest:
-        raise SamlSignatureInvalidError(
-            reason="the signed content was changed after signing"
-        ) from None
-    except InvalidSignature:
-        signer = _embedded_certificate(signature)
-        if signer is not None and signer != certificate:
-            raise SamlWrongCertificateError(
-                signer=_fingerprint(signer), configured=_fingerprint(certificate)
-            ) from None
-        raise SamlSignatureInvalidError(
-            reason="the signature value does not match the configured IdP certificate"
-        ) from None
-    except Exception:  # whatever stops verification, the response is not trusted
-        raise SamlSignatureInvalidError(
-            reason="the signature is malformed or refers to something that is not there"
-        ) from None
-    signed = result.signed_xml if not isinstance(result, list) else None
-    element_id = expected.get("ID")
-    if signed is None or not element_id or signed.tag != expected.tag:
-        raise SamlSignatureWrappingError(
-            reason="the signature does not cover the element it sits in"
-        )
-    if signed.get("ID") != element_id:
-        raise SamlSignatureWrappingError(
-            reason="the signature does not cover the element it sits in"
-        )
-    return signed
-
-
-def _embedded_certificate(signature: etree._Element) -> x509.Certificate | None:
-    from cryptography import x509
-
-    text = signature.findtext(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
-    if not text:
-        return None
-    try:
-        return x509.load_der_x509_certificate(
-            base64.b64decode(_ASCII_WHITESPACE.sub("", text), validate=True)
-        )
-    except (ValueError, binascii.Error):
-        return None
-
-
-# --- IdP certificate files --------------------------------------------------------------------
-
-
-def _certificate_from_metadata(data: bytes) -> x509.Certificate:
-    try:
-        root = _parse_xml(data)
-    except SamlForbiddenXmlError:
-        raise IdpCertificateError(
-            reason="the metadata XML declares a DTD or entities, which are never accepted"
-        ) from None
-    except SamlDecodeError as exc:
-        raise IdpCertificateError(reason=f"the metadata is not well-formed XML ({exc})") from None
-    descriptors = list(root.iter(f"{{{MD_NS}}}IDPSSODescriptor"))
-    if not descriptors:
-        raise IdpCertificateError(reason="the XML is not SAML IdP metadata (no IDPSSODescriptor)")
-    bodies: list[str] = []
-    for descriptor in descriptors:
-        for key in descriptor.iterfind(f"{{{MD_NS}}}KeyDescriptor"):
-            if key.get("use", "signing") != "signing":
-                continue
-            for element in key.iterfind(
-                f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"
-            ):
-                body = _ASCII_WHITESPACE.sub("", element.text or "")
-                if body and body not in bodies:
-                    bodies.append(body)
-    if not bodies:
-        raise IdpCertificateError(reason="the metadata names no signing certificate")
-    if len(bodies) > 1:
-        raise IdpCertificateError(
-            reason=f"the metadata names {len(bodies)} signing certificates; "
-            "save the one JumpCloud signs with as PEM and use that"
-        )
-    encoded = bodies[0].encode("ascii")
-    return _certificate_from_der(encoded, encoded)
-
-
-def _certificate_from_der(raw: bytes, data: bytes) -> x509.Certificate:
-    """DER as the file holds it (``raw``), else the bare base64 of DER (``data``, trimmed)."""
-    from cryptography import x509
-
-    candidates = [raw]
-    with contextlib.suppress(UnicodeDecodeError, ValueError, binascii.Error):
-        candidates.append(base64.b64decode(_ASCII_WHITESPACE.sub("", data.decode("ascii"))))
-    for candidate in candidates:
-        try:
-            return x509.load_der_x509_certificate(candidate)
-        except ValueError:
-            continue
-    raise IdpCertificateError(
-        reason="it is neither a PEM certificate nor JumpCloud's IdP metadata XML"
-    )
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -879,10 +454,6 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _show_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _is_aws_audience(audience: str) -> bool:
     if audience in AWS_AUDIENCES:
         return True
@@ -921,10 +492,10 @@ def _check_conditions(
     if not check_times:
         pass
     elif result.not_before is not None and now + clock_skew < result.not_before:
-        raise SamlNotYetValidError(not_before=_show_time(result.not_before), now=_show_time(now))
+        raise SamlNotYetValidError(not_before=show_time(result.not_before), now=show_time(now))
     elif result.not_on_or_after is not None and now - clock_skew >= result.not_on_or_after:
         raise SamlExpiredError(
-            not_on_or_after=_show_time(result.not_on_or_after), now=_show_time(now)
+            not_on_or_after=show_time(result.not_on_or_after), now=show_time(now)
         )
     if result.destination is not None:
         _check_destination(result.destination, {role.partition for role in result.roles})
@@ -937,9 +508,7 @@ def _check_destination(destination: str, partitions: set[str]) -> None:
     except ValueError:
         scheme, host = "", ""
     for partition in sorted(partitions):
-        signin = SIGNIN_HOSTS.get(partition)
-        if signin is None:
-            continue  # a partition jcsaml has no sign-in host for: nothing to compare against
+        signin = SIGNIN_HOSTS[partition]
         if scheme == "https" and (host == signin or host.endswith("." + signin)):
             continue
         raise SamlDestinationError(

@@ -18,7 +18,6 @@ from jcsaml.config import (
     MAX_CONFIG_BYTES,
     MFA_CHOICES,
     Account,
-    expand_home,
     parse_duration,
     parse_policy_arns,
     validate_account,
@@ -30,6 +29,7 @@ from jcsaml.config import (
 from jcsaml.credentials_file import validate_profile_name
 from jcsaml.errors import InvalidSettingError, Saml2awsFileError
 from jcsaml.inifile import IniAccessError, IniSyntaxError, go_ini_value, read_ini
+from jcsaml.signin import read_policy_file
 
 DEFAULT_PATH = "~/.saml2aws"
 #: saml2aws keys jcsaml reads too, and the Account field each fills.
@@ -187,7 +187,7 @@ def _value(key: str, value: str) -> object:
     if key == "policy_arn_list":
         return parse_policy_arns(value, setting="policy_arn_list")
     if key == "policy_file":
-        _check_policy_file(value)
+        read_policy_file(value)  # refused here, as a login would refuse it
         return value
     if key in ("username", "credentials_file"):
         return validate_setting(key, value)
@@ -196,26 +196,6 @@ def _value(key: str, value: str) -> object:
     if key == "region":
         return validate_region(value, source="region")
     return value
-
-
-def _check_policy_file(value: str) -> None:
-    import json
-
-    path = expand_home(value)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidSettingError(
-            setting="policy_file", reason=f"cannot read {path}: {exc.strerror or exc}"
-        ) from None
-    except ValueError:
-        raise InvalidSettingError(
-            setting="policy_file", reason=f"{path} is not a JSON policy document"
-        ) from None
-    if not isinstance(document, dict):
-        raise InvalidSettingError(
-            setting="policy_file", reason=f"{path} is not a JSON policy document"
-        )
 
 
 def merged(imported: Account, existing: Account | None) -> Account:

@@ -6,6 +6,7 @@ every side effect as a keyword argument with a real default.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib
@@ -14,10 +15,10 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
@@ -51,8 +52,18 @@ from jcsaml.secret_store import (
 from jcsaml.sts import DEFAULT_REGIONS, StsClient, make_client, region_for
 
 if TYPE_CHECKING:
-    from jcsaml.jumpcloud import Authenticator
+    from jcsaml.jumpcloud import Application, Authenticator, SamlPage
     from jcsaml.webauthn import WebAuthnDevice
+
+    class AppAuthenticator(Authenticator, Protocol):
+        """An authenticator that can fetch any application's page with its console session."""
+
+        def fetch_saml_page(self, app_url: str | None = None) -> SamlPage: ...
+
+        def signed_in(self) -> bool: ...
+
+        def list_applications(self) -> list[Application]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +80,8 @@ HOW_ROLE = "pass role=..."
 
 #: Records the SHA-256 fingerprint (hex) of the IdP certificate an account now trusts.
 CertificatePinner = Callable[[Account, str], None]
+#: Builds the JumpCloud client for an account (tests pass their own).
+AuthenticatorFactory = Callable[[Account], "AppAuthenticator"]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -186,20 +199,13 @@ def sign_in(
     ``JCSAML_PASSWORD_COMMAND`` in ``environ``), else the keyring, else the prompter; a TOTP
     code from ``mfa_token``, else ``mfa_command``, else the prompter.
     """
-    from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+    from jcsaml.jumpcloud import Credentials
     from jcsaml.secret_command import mfa_source, secret_from_command
 
     # A certificate file that can't be trusted is refused before anything is asked or sent.
     idp_cert = _checked_idp_cert(account, trust_new_cert)
-    user = username or account.username or prompter.text("JumpCloud username", how=HOW_USERNAME)
-    auth = authenticator or JumpCloudAuthenticator(
-        app_url=account.url,
-        console_url=account.console_url,
-        prompter=prompter,
-        http_timeout=account.http_timeout,
-        push_timeout=account.push_timeout,
-        webauthn_device=webauthn_device,
-    )
+    user = username_for(account, username, prompter)
+    auth = authenticator or jumpcloud_authenticators(prompter, webauthn_device)(account)
     session_entry = session_key(account, user)
     saved_session = None if force else secrets.get(session_entry)
     if on_wait is not None:
@@ -261,6 +267,31 @@ def sign_in(
         trust_new_cert=trust_new_cert,
         idp_cert=idp_cert,
     )
+
+
+def username_for(account: Account, username: str | None, prompter: Prompter) -> str:
+    """Who signs in: ``username``, else the account's, else the person's answer."""
+    return username or account.username or prompter.text("JumpCloud username", how=HOW_USERNAME)
+
+
+def jumpcloud_authenticators(
+    prompter: Prompter, webauthn_device: WebAuthnDevice | None
+) -> AuthenticatorFactory:
+    """The real factory: a :class:`~jcsaml.jumpcloud.JumpCloudAuthenticator` per sign-in."""
+
+    def build(account: Account) -> AppAuthenticator:
+        from jcsaml.jumpcloud import JumpCloudAuthenticator
+
+        return JumpCloudAuthenticator(
+            app_url=account.url,
+            console_url=account.console_url,
+            prompter=prompter,
+            http_timeout=account.http_timeout,
+            push_timeout=account.push_timeout,
+            webauthn_device=webauthn_device,
+        )
+
+    return build
 
 
 #: How far this computer's clock may be from JumpCloud's before the person is told.
@@ -577,24 +608,185 @@ class SignInWarmup:
         return self._client
 
 
+class SignInOptions(TypedDict, total=False):
+    """The keyword arguments every sign-in takes (:func:`login`, :func:`jcsaml.login_many`,
+    :func:`jcsaml.roles.list_roles`, :func:`jcsaml.discover_applications`); each may be left out.
+
+    - ``username``, ``password``, ``mfa_token``: answers given up front; else the account's
+      settings, its ``password_command`` and ``mfa_command``, the keyring, and last the prompter
+      (see :func:`sign_in`).
+    - ``force``: ignore a saved JumpCloud console session (default False).
+    - ``prompter``: who is asked. Without one nothing is asked: a missing answer raises
+      InputRequiredError.
+    - ``secrets``: where the password the person types and the console session are kept
+      (default: the OS keyring, :func:`jcsaml.secret_store.library_store`).
+    - ``webauthn_device``: the security key for WebAuthn MFA.
+    - ``environ``: the environment the account and region are read from (default os.environ).
+    """
+
+    username: str | None
+    password: str | None
+    mfa_token: str | None
+    force: bool
+    prompter: Prompter | None
+    secrets: SecretStore | None
+    webauthn_device: WebAuthnDevice | None
+    environ: Mapping[str, str]
+
+
+def check_keywords(function: str, given: Mapping[str, object], allowed: Collection[str]) -> None:
+    """Raise TypeError for a keyword ``function`` does not take, as Python does for a
+    function that lists its keywords (``**options`` would otherwise take any name)."""
+    for name in given:
+        if name not in allowed:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+
+
+class SignInPipeline:
+    """One JumpCloud sign-in, set up the same way for :func:`login`, :func:`jcsaml.login_many`,
+    :func:`jcsaml.roles.list_roles` and :func:`jcsaml.discover_applications` (and, through
+    :func:`login`, for the refresher and the boto3 session).
+
+    It holds the answers given up front, the prompter (nobody is asked without one) and the
+    secret store (the OS keyring unless given); it makes the authenticator, signs in
+    (:func:`sign_in` restores and saves the console session), decides trust once AWS has accepted
+    the assertion (:func:`trust_signer`), and hands out the STS client: the caller's, else the one
+    :meth:`warm_up` prepared while JumpCloud was waited for.
+    """
+
+    def __init__(
+        self,
+        function: str,
+        options: SignInOptions,
+        *,
+        authenticator: Authenticator | None = None,
+        authenticator_factory: AuthenticatorFactory | None = None,
+        sts_client: StsClient | None = None,
+        trust_new_cert: bool = False,
+        pin_certificate: CertificatePinner | None = None,
+    ) -> None:
+        check_keywords(function, options, SignInOptions.__optional_keys__)
+        self.environ = options.get("environ", os.environ)
+        self.prompter = options.get("prompter") or NonInteractivePrompter()
+        self.username = options.get("username")
+        self._options = options
+        self._authenticator = authenticator
+        self._factory = authenticator_factory
+        self._sts_client = sts_client
+        self.trust_new_cert = trust_new_cert
+        self._pin = pin_certificate
+        self._warmup: SignInWarmup | None = None
+        self._warm_timeout: float | None = None
+
+    @functools.cached_property
+    def secrets(self) -> SecretStore:
+        # Made at the first sign-in, not before: the OS keyring costs time to open.
+        return library_store(self._options.get("secrets"))
+
+    def account(self, account: Account | str) -> Account:
+        return resolve_account(account, environ=self.environ)
+
+    @contextlib.contextmanager
+    def warm_up(
+        self,
+        account: Account | None,
+        *,
+        imports: tuple[str, ...] = (),
+        max_pool_connections: int | None = None,
+    ) -> Iterator[None]:
+        """Prepare what follows the sign-in while it waits (:class:`SignInWarmup`): the imports,
+        and an STS client for ``account``'s region unless the caller brought one. The
+        preparation is waited for on every way out of the block."""
+        make: Callable[[str], StsClient] | None = None
+        if account is not None and self._sts_client is None:
+            make = functools.partial(make_client, timeout=account.sts_timeout)
+            if max_pool_connections is not None:
+                make = functools.partial(make, max_pool_connections=max_pool_connections)
+            self._warm_timeout = account.sts_timeout
+        warmup = SignInWarmup(
+            # The region of roles in the aws partition: the one nearly every role is in.
+            region=(region_of(account, self.environ) if account else None)
+            or DEFAULT_REGIONS["aws"],
+            imports=imports,
+            make_sts_client=make,
+            secrets=self._options.get("secrets"),
+        )
+        self._warmup = warmup
+        try:
+            yield
+        finally:
+            warmup.finish()
+
+    def authenticator(self, account: Account) -> AppAuthenticator:
+        """A JumpCloud client for a sign-in through ``account``."""
+        build = self._factory or jumpcloud_authenticators(
+            self.prompter, self._options.get("webauthn_device")
+        )
+        return build(account)
+
+    def username_for(self, account: Account) -> str:
+        return username_for(account, self.username, self.prompter)
+
+    def sign_in(
+        self,
+        account: Account,
+        *,
+        username: str | None = None,
+        authenticator: Authenticator | None = None,
+    ) -> SamlAssertion:
+        """:func:`sign_in` with this pipeline's answers, stores and warm-up."""
+        options = self._options
+        return sign_in(
+            account,
+            username=username or self.username,
+            password=options.get("password"),
+            mfa_token=options.get("mfa_token"),
+            force=options.get("force", False),
+            prompter=self.prompter,
+            secrets=self.secrets,
+            authenticator=authenticator or self._authenticator,
+            webauthn_device=options.get("webauthn_device"),
+            trust_new_cert=self.trust_new_cert,
+            on_wait=self._warmup.start if self._warmup is not None else None,
+        )
+
+    def read_assertion(
+        self, account: Account, saml_response: str, *, username: str
+    ) -> SamlAssertion:
+        """Another application's assertion, fetched with the open console session."""
+        return read_assertion(
+            account,
+            saml_response,
+            self.prompter,
+            username=username,
+            trust_new_cert=self.trust_new_cert,
+        )
+
+    def trust(self, account: Account, assertion: SamlAssertion) -> None:
+        """:func:`trust_signer`, once AWS (or the caller) has accepted the assertion."""
+        trust_signer(account, assertion, prompter=self.prompter, pin_certificate=self._pin)
+
+    def sts_client(self, region: str, timeout: float) -> StsClient | None:
+        """The caller's STS client; else the prepared one when it suits ``region`` and
+        ``timeout``; else None (the caller makes one)."""
+        if self._sts_client is not None:
+            return self._sts_client
+        if self._warmup is None or timeout != self._warm_timeout:
+            return None
+        return self._warmup.sts_client(region)
+
+
 def login(
     account: Account | str,
     *,
     role: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    mfa_token: str | None = None,
     session_duration: int | None = None,
-    force: bool = False,
     preferred_role: str | None = None,
-    prompter: Prompter | None = None,
-    secrets: SecretStore | None = None,
     authenticator: Authenticator | None = None,
-    webauthn_device: WebAuthnDevice | None = None,
     sts_client: StsClient | None = None,
-    environ: Mapping[str, str] = os.environ,
     trust_new_cert: bool = False,
     pin_certificate: CertificatePinner | None = save_pinned_certificate,
+    **options: Unpack[SignInOptions],
 ) -> AwsCredentials:
     """Sign in to JumpCloud and assume an AWS role; returns fresh credentials.
 
@@ -605,7 +797,8 @@ def login(
     go to ``secrets``: by default the OS keyring, as for :func:`jcsaml.credentials` and
     :func:`jcsaml.session` (:func:`jcsaml.secret_store.library_store`). ``force`` ignores a
     saved console session. When several roles are offered and none is wanted, the prompter's
-    role picker preselects ``preferred_role``.
+    role picker preselects ``preferred_role``. The other keywords (``username``, ``password``,
+    ``mfa_token``, ``prompter``, ``webauthn_device``, ``environ``) are :class:`SignInOptions`.
     Without a ``prompter`` nothing is asked: a missing answer raises InputRequiredError. Raises
     JcsamlError subclasses (IdpError, SamlError, UnknownRoleError, StsError ...).
 
@@ -615,32 +808,20 @@ def login(
     file the account was loaded from; None pins nothing). ``trust_new_cert`` accepts and pins a
     new certificate after JumpCloud renewed it.
     """
-    resolved = resolve_account(account, environ=environ)
+    pipeline = SignInPipeline(
+        "login",
+        options,
+        authenticator=authenticator,
+        sts_client=sts_client,
+        trust_new_cert=trust_new_cert,
+        pin_certificate=pin_certificate,
+    )
+    resolved = pipeline.account(account)
     # A policy file that cannot be used fails before anything is asked or sent.
     policy = read_session_policy(resolved)
-    asker = prompter or NonInteractivePrompter()
-    warmup = SignInWarmup(
-        # The region of roles in the aws partition: the one nearly every role is in.
-        region=region_of(resolved, environ) or DEFAULT_REGIONS["aws"],
-        make_sts_client=None
-        if sts_client is not None
-        else functools.partial(make_client, timeout=resolved.sts_timeout),
-        secrets=secrets,
-    )
-    try:
-        assertion = sign_in(
-            resolved,
-            username=username,
-            password=password,
-            mfa_token=mfa_token,
-            force=force,
-            prompter=asker,
-            secrets=library_store(secrets),
-            authenticator=authenticator,
-            webauthn_device=webauthn_device,
-            trust_new_cert=trust_new_cert,
-            on_wait=warmup.start,
-        )
+    asker = pipeline.prompter
+    with pipeline.warm_up(resolved):
+        assertion = pipeline.sign_in(resolved)
         chosen = choose_role(
             assertion,
             role or resolved.role_arn or None,
@@ -648,23 +829,21 @@ def login(
             preferred=preferred_role,
             account=resolved,
         )
-        region = region_of(resolved, environ)
+        region = region_of(resolved, pipeline.environ)
         credentials = assume_role(
             chosen,
             assertion,
             duration=session_duration or resolved.session_duration,
             region=region,
             prompter=asker,
-            sts_client=sts_client or warmup.sts_client(region_for(chosen, region)),
+            sts_client=pipeline.sts_client(region_for(chosen, region), resolved.sts_timeout),
             sts_timeout=resolved.sts_timeout,
             app=app_name(resolved),
             policy_arns=resolved.policy_arns,
             policy=policy,
         )
-    finally:
-        warmup.finish()
     # Only now: AWS has accepted the assertion too, and a failed login ends in one error.
-    trust_signer(resolved, assertion, prompter=asker, pin_certificate=pin_certificate)
+    pipeline.trust(resolved, assertion)
     # The credentials carry only the account's own region: one from the shell's environment
     # belongs to the shell, not in the profile jcsaml writes.
     return dataclasses.replace(credentials, region=resolved.region or None)
@@ -697,17 +876,18 @@ def assume_role(
 
     wanted = session_duration_for(assertion, duration, prompter, app=app)
     log.debug("AssumeRoleWithSAML %s for %s s", role.role_arn, wanted or "the default")
+    call = functools.partial(
+        assume_role_with_saml,
+        role,
+        assertion.raw,
+        region=region,
+        client=sts_client,
+        timeout=sts_timeout,
+        policy_arns=policy_arns,
+        policy=policy,
+    )
     try:
-        return assume_role_with_saml(
-            role,
-            assertion.raw,
-            duration=wanted,
-            region=region,
-            client=sts_client,
-            timeout=sts_timeout,
-            policy_arns=policy_arns,
-            policy=policy,
-        )
+        return call(duration=wanted)
     except StsError as exc:
         if _refused_for_time(exc):
             raise _clock_error(exc, assertion) from None
@@ -717,16 +897,7 @@ def assume_role(
         f"{role.role_name} allows sessions shorter than {wanted} s; using "
         f"{ROLE_MINIMUM_MAX_SESSION} s (an AWS admin can raise the role's MaxSessionDuration)"
     )
-    return assume_role_with_saml(
-        role,
-        assertion.raw,
-        duration=ROLE_MINIMUM_MAX_SESSION,
-        region=region,
-        client=sts_client,
-        timeout=sts_timeout,
-        policy_arns=policy_arns,
-        policy=policy,
-    )
+    return call(duration=ROLE_MINIMUM_MAX_SESSION)
 
 
 def session_duration_for(
@@ -784,11 +955,17 @@ def read_session_policy(account: Account) -> str | None:
     to be a JSON object. Raises InvalidSettingError naming the file."""
     if not account.policy_file:
         return None
+    return read_policy_file(account.policy_file)
+
+
+def read_policy_file(value: str) -> str:
+    """The JSON session policy in the file ``value`` names, without its indentation; raises
+    InvalidSettingError for ``policy_file`` when it cannot be read or is not a JSON object."""
     import json
 
     from jcsaml.errors import InvalidSettingError
 
-    path = expand_home(account.policy_file)
+    path = expand_home(value)
     try:
         text = path.read_text(encoding="utf-8")
         document = json.loads(text)

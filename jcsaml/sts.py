@@ -22,13 +22,13 @@ from jcsaml.errors import (
     StsTimeoutError,
     StsUnavailableError,
 )
+from jcsaml.partitions import DEFAULT_REGIONS as DEFAULT_REGIONS
+from jcsaml.partitions import is_service_host
 from jcsaml.saml import AwsRole
 
 CONNECT_TIMEOUT = 10.0
 # One retry: botocore's default (4 attempts of up to 60 s each) kept a login waiting for minutes.
 TOTAL_ATTEMPTS = 2
-
-DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 _OVERRIDE_HINT = (
     "; this endpoint comes from AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the AWS config file"
@@ -59,7 +59,7 @@ class AssumeRoleClient(Protocol):
 
 def region_for(role: AwsRole, region: str | None) -> str:
     """The configured region, else the partition's usual STS region."""
-    return region or DEFAULT_REGIONS.get(role.partition, "us-east-1")
+    return region or DEFAULT_REGIONS.get(role.partition, DEFAULT_REGIONS["aws"])
 
 
 def make_client(
@@ -273,7 +273,7 @@ def _endpoint(client: object) -> tuple[str, str]:
     """The endpoint URL and the hint naming where a non-AWS endpoint comes from."""
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "STS")
     host = urlsplit(endpoint).hostname or ""
-    standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    standard = is_service_host(host)
     return endpoint, "" if standard else _OVERRIDE_HINT
 
 

@@ -6,15 +6,10 @@ import pytest
 
 from jcsaml.admin.iam_setup import RoleSpec, SetupRequest
 from jcsaml.admin.metadata import build_idp_metadata, read_idp_metadata
-from jcsaml.admin.partition import (
-    endpoint_name,
-    is_saml_endpoint,
-    policy_arn,
-    saml_endpoint,
-    signin_url,
-)
+from jcsaml.admin.partition import policy_arn
 from jcsaml.admin.trust import judge_trust, saml_trust_policy, with_provider_trusted
 from jcsaml.errors import InvalidSettingError
+from jcsaml.partitions import endpoint_name, is_saml_endpoint, saml_endpoint, signin_url
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.sts import trust_policy_allows
 

@@ -12,6 +12,7 @@ from jcsaml.config import (
     save_account,
     validate_url,
 )
+from jcsaml.config_keys import KEYS
 from jcsaml.errors import (
     ConfigFileError,
     InvalidSettingError,
@@ -137,6 +138,8 @@ def test_https_and_loopback_http_are_accepted(url: str) -> None:
         ("session_duration", 899, "900"),
         ("session_duration", 43201, "43200"),
         ("role_arn", "arn:aws:iam::123:role/x", "IAM role ARN"),
+        # A partition without SAML sign-in: refused here as in a SAML assertion.
+        ("role_arn", "arn:aws-iso:iam::012345678987:role/x", "IAM role ARN"),
         ("role_arn", "Acme Admin", "nor a role name"),
         ("mfa", "SMS", "Auto, TOTP, PUSH, WEBAUTHN"),
         ("url", "https://example.com/not-saml", "SAML application URL"),
@@ -153,6 +156,17 @@ def test_invalid_values_are_refused_and_the_file_untouched(
     with pytest.raises(InvalidSettingError, match=needle):
         save_account(bad, path=path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+def test_any_key_continued_on_another_line_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "jcsaml.ini"
+    own_line = f"{key} = x\n" if key != "url" else ""
+    path.write_text(f"[production]\nurl = {URL}\n{own_line}  more\n")
+    with pytest.raises(InvalidSettingError) as caught:
+        load_account("production", path=path)
+    assert caught.value.setting == key
+    assert "continues the value" in str(caught.value)
 
 
 def test_role_arns_of_every_partition_are_valid(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ from jcsaml.console import (
     federation_endpoint,
     firefox_container_url,
     get_signin_token,
-    partition_of,
     session_duration_for,
 )
 from jcsaml.errors import ConsoleSigninError, InvalidSettingError
+from jcsaml.partitions import partition_of
 from jcsaml.testing.federation import FakeFederation
 from jcsaml.testing.jumpcloud import FakeApp
 from tests.world import (

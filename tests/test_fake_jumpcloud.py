@@ -728,20 +728,24 @@ def tls_server() -> tuple[trustme.CA, ssl.SSLContext]:
 
 @pytest.fixture
 def tls(
-    tls_server: tuple[trustme.CA, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
-) -> tuple[trustme.CA, ssl.SSLContext]:
+    tls_server: tuple[trustme.CA, ssl.SSLContext],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, ssl.SSLContext]:
+    """The CA's certificate in a file, and the server context it signed."""
     # requests lets these override any CA a caller sets: a machine's own bundle must not decide.
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
-    return tls_server
+    ca, context = tls_server
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    return ca_path, context
 
 
 def test_https_fake_is_trusted_only_with_its_ca(
-    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+    tls: tuple[Path, ssl.SSLContext], clock: Clock
 ) -> None:
-    ca, context = tls
-    ca_path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    ca_path, context = tls
     user = FakeUser(BOB, PASSWORD, apps=[APP])
     app = FakeApp(APP, roles=[(RO, PROVIDER)])
     with FakeJumpCloud(users=[user], apps=[app], clock=clock, ssl_context=context) as fake:
@@ -771,25 +775,20 @@ def test_https_fake_is_trusted_only_with_its_ca(
 
 
 def test_https_fake_honours_requests_ca_bundle(
-    tls: tuple[trustme.CA, ssl.SSLContext],
-    tmp_path: Path,
+    tls: tuple[Path, ssl.SSLContext],
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ca, context = tls
-    ca_path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    ca_path, context = tls
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
     with FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context) as fake:
         assert requests.get(f"{fake.url}/userconsole/xsrf", timeout=TIMEOUT).status_code == 200
 
 
 def test_https_fake_survives_a_client_that_never_finishes_the_handshake(
-    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+    tls: tuple[Path, ssl.SSLContext], clock: Clock
 ) -> None:
-    ca, context = tls
-    ca_path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    ca_path, context = tls
     with FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context) as fake:
         port = int(fake.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT):
@@ -1108,12 +1107,8 @@ def test_software_authenticator_signs_in_through_the_client_helpers(fake: FakeJu
     assert fake.live_sessions(FRANK) == 2
 
 
-def test_software_authenticator_over_https(
-    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
-) -> None:
-    ca, context = tls
-    ca_path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+def test_software_authenticator_over_https(tls: tuple[Path, ssl.SSLContext], clock: Clock) -> None:
+    ca_path, context = tls
     device = SoftwareAuthenticator(verifies_user=True)
     user = FakeUser(FRANK, PASSWORD, apps=[APP])
     with FakeJumpCloud(
@@ -1140,11 +1135,9 @@ def test_software_authenticator_over_https(
 
 
 def test_stop_closes_an_https_fake_with_open_connections(
-    tls: tuple[trustme.CA, ssl.SSLContext], tmp_path: Path, clock: Clock
+    tls: tuple[Path, ssl.SSLContext], clock: Clock
 ) -> None:
-    ca, context = tls
-    ca_path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    ca_path, context = tls
     fake = FakeJumpCloud(users=[], apps=[], clock=clock, ssl_context=context).start()
     port = int(fake.url.rsplit(":", 1)[1])
     http = requests.Session()

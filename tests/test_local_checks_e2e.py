@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -11,7 +13,7 @@ import filelock
 
 from jcsaml.inifile import lock_path_for
 from tests.filesystem import read_only
-from tests.world import World, assert_one_line_error, run_cli
+from tests.world import World, assert_one_line_error
 
 
 def configured(world: World) -> World:
@@ -48,10 +50,16 @@ def test_a_full_disk_fails_before_signing_in(world: World) -> None:
     def no_room() -> None:  # every write of a byte fails, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
-    answers = {"JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"}
-    login = ("login", "-a", "production", "--skip-prompt")
-    done = run_cli(*login, env={**world.env, **answers}, preexec_fn=no_room)
-    assert done.status == 1, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "jcsaml", "login", "-a", "production", "--skip-prompt"],
+        env={**world.env, "JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"},
+        preexec_fn=no_room,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("jcsaml: error: cannot write credentials file"), done.stderr
     assert world.jumpcloud.requests == []
 

@@ -215,6 +215,8 @@ def test_no_role_attribute_says_the_app_sends_none() -> None:
         f"{PROVIDER},{PROVIDER}",  # two providers
         f"{RO},{PROVIDER},{ADMIN}",  # three parts
         f"{RO},{CN_PROVIDER}",  # partitions differ
+        # a partition without SAML sign-in, refused as in the config file
+        "arn:aws-iso:iam::111122223333:role/R,arn:aws-iso:iam::111122223333:saml-provider/P",
         "arn:aws:iam::12345:role/Short,arn:aws:iam::12345:saml-provider/Short",  # bad account
         "",
     ],

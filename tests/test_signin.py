@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -488,3 +489,30 @@ def test_keyring_entries_are_named_in_one_place() -> None:
     assert is_session_key(session_key(account, user))
     assert not is_session_key(password_key(account, user))
     assert session_key(account, user) != session_key(other, user)
+
+
+def test_every_library_entry_point_refuses_a_keyword_it_does_not_take() -> None:
+    """The sign-in keywords are declared once and taken as ``**options``: a misspelt one is
+    still refused, as Python refuses it for a function that lists its keywords, before any
+    config is read."""
+    import jcsaml
+    from jcsaml.credential_source import default_source
+    from jcsaml.roles import list_roles
+
+    def refused(name: str) -> AbstractContextManager[pytest.ExceptionInfo[TypeError]]:
+        return pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument")
+
+    with refused("login"):
+        jcsaml.login("p", usrname="a")  # type: ignore[call-arg]
+    with refused("login_many"):
+        jcsaml.login_many(["p"], usrname="a")  # type: ignore[call-arg]
+    with refused("list_roles"):
+        list_roles("p", usrname="a")  # type: ignore[call-arg]
+    with refused("discover_applications"):
+        jcsaml.discover_applications("p", usrname="a")  # type: ignore[call-arg]
+    with refused("default_source"):
+        default_source("p", usrname="a")  # type: ignore[call-arg]
+    with refused("credentials"):
+        jcsaml.credentials("p", usrname="a")  # type: ignore[call-arg]
+    with refused("session"):
+        jcsaml.session("p", usrname="a")  # type: ignore[call-arg]

@@ -32,6 +32,7 @@ from jcsaml.signin import login
 from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
+from tests.forkserver import run_jcsaml
 
 
 def cli_environment(home: Path, *extra: Mapping[str, str]) -> dict[str, str]:
@@ -59,25 +60,17 @@ class CliResult:
 
 
 def run_cli(
-    *args: str,
-    env: Mapping[str, str] | None = None,
-    stdin: str | None = None,
-    timeout: float = 60,
-    preexec_fn: Callable[[], None] | None = None,
+    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
 ) -> CliResult:
-    """The real CLI in a subprocess (``python -m jcsaml``), as a user runs it; ``preexec_fn``
-    runs in the child before jcsaml starts (to set a resource limit, say)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "jcsaml", *args],
-        env=dict(env if env is not None else os.environ),
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
+    """The real CLI in a process of its own (``python -m jcsaml``), as a user runs it; forked
+    from a process that has already imported it when that changes nothing (tests/forkserver.py)."""
+    done = run_jcsaml(
+        args,
+        env=env if env is not None else os.environ,
+        stdin=stdin if stdin is not None else "",
         timeout=timeout,
-        check=False,
-        preexec_fn=preexec_fn,
     )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+    return CliResult(done.status, done.stdout, done.stderr)
 
 
 ACCOUNT = "012345678987"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from jcsaml.admin import partition as partitions
+from jcsaml import partitions
 from jcsaml.admin.iam_setup import AwsAdmin, is_missing
 from jcsaml.admin.metadata import read_idp_metadata, short_fingerprint
 from jcsaml.admin.trust import ACTION, judge_trust, load_policy, trusted_saml_providers

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from jcsaml.admin import partition as partitions
+from jcsaml import partitions
+from jcsaml.admin import partition as policies
 from jcsaml.admin.metadata import IdpMetadata, read_idp_metadata
 from jcsaml.admin.trust import judge_trust, load_policy, saml_trust_policy, with_provider_trusted
 from jcsaml.errors import (
@@ -269,7 +270,7 @@ def _call(client: Any, service: str, operation: str, params: Mapping[str, Any]) 
 def _unreachable(client: Any, label: str, reason: str) -> IamUnavailableError:
     endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "AWS")
     host = urlsplit(endpoint).hostname or ""
-    standard = host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    standard = partitions.is_service_host(host)
     return IamUnavailableError(
         operation=label,
         code="",
@@ -296,7 +297,7 @@ def is_missing(exc: IamError) -> bool:
 def resolve_policies(spec: RoleSpec, partition: str) -> tuple[str, ...]:
     arns: list[str] = []
     for policy in spec.policies:
-        arn = partitions.policy_arn(policy, partition)
+        arn = policies.policy_arn(policy, partition)
         if arn is None:
             raise InvalidSettingError(
                 setting=f"--role {spec.name}",

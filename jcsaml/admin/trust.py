@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jcsaml.admin.partition import is_saml_endpoint, signin_url
+from jcsaml.partitions import is_saml_endpoint, signin_url
 
 ACTION = "sts:AssumeRoleWithSAML"
 _AUD_KEY = "saml:aud"

@@ -2,10 +2,11 @@
 
 The library below this package never prints or exits: the command modules here render what it
 returns and raises, and :func:`main` turns errors into one line and an exit status. Each command
-lives in its own module with ``add_parser(subparsers, parents)`` and ``run(args, ctx) -> int``;
-heavy imports happen inside ``run``. ``main(argv, context=)`` is the full entry point; the
-console script is :func:`jcsaml.launcher.run`, which answers ``exec``, ``script`` and
-``credential-process`` with valid cached credentials itself and hands everything else here.
+lives in its own module with its ``NAME``, ``HELP``, ``DESCRIPTION``, ``add_arguments(parser,
+environ)`` and ``run(args, ctx) -> int``; heavy imports happen inside ``run``. ``main(argv,
+context=)`` is the full entry point; the console script is :func:`jcsaml.launcher.run`, which
+answers ``exec``, ``script`` and ``credential-process`` with valid cached credentials itself and
+hands everything else here.
 """
 
 from __future__ import annotations
@@ -179,7 +180,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jcsaml {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
-        command.add_parser(subparsers, parents, environ)
+        # A command module gives its NAME, HELP, DESCRIPTION, add_arguments and run; exec also
+        # its USAGE_LINE, and setup takes no common options and has a run per subcommand.
+        subparser = subparsers.add_parser(
+            command.NAME,
+            parents=parents if getattr(command, "COMMON_OPTIONS", True) else [],
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            usage=getattr(command, "USAGE_LINE", None),
+        )
+        command.add_arguments(subparser, environ)
+        if hasattr(command, "run"):
+            subparser.set_defaults(run=command.run)
     _no_abbreviations(parser)
     return parser
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "completion"
 HELP = "print a shell completion script (bash, zsh or fish)"
 SHELLS = ("bash", "zsh", "fish")
 # Options whose value is a file path.
@@ -28,17 +29,10 @@ USAGE = {
     "zsh": "echo 'source <(jcsaml completion zsh)' >> ~/.zshrc   # after compinit",
     "fish": "jcsaml completion fish > ~/.config/fish/completions/jcsaml.fish",
 }
+DESCRIPTION = HELP + ". Install: " + "; ".join(USAGE.values())
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "completion",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Install: " + "; ".join(USAGE.values()),
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("shell", nargs="?", choices=SHELLS, help="the shell to complete in")
     parser.add_argument(
         "--accounts",
@@ -46,7 +40,6 @@ def add_parser(
         help="print the IdP account and group names in the config file, one a line (the "
         "scripts use it)",
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -159,29 +152,63 @@ GLOBAL_VALUE_OPTIONS = ("-a", "--idp-account", "--config")
 GLOBAL_FLAGS = ("--debug", "--help", "--version")
 
 
-def bash_script(commands: Sequence[Command]) -> str:
+# --- what bash and zsh share ------------------------------------------------------------------
+
+
+def _option_cases(
+    commands: Sequence[Command], actions: Mapping[str, Callable[[Option], str]]
+) -> str:
+    """The two ``case`` blocks of the bash and zsh functions: what to do after an option that
+    takes a value (``actions``: the shell code for each kind of value), then which options and
+    arguments each command takes."""
     value_cases = []
     option_cases = []
     for command in commands:
         for option in command.options:
-            pattern = "|".join(f"{command.name}:{n}" for n in option.names)
-            if option.kind == "account":
-                value_cases.append(f"        {pattern}) _jcsaml_accounts; return ;;")
-            elif option.kind == "path":
-                value_cases.append(f"        {pattern}) _jcsaml_files; return ;;")
-            elif option.kind == "choice":
-                value_cases.append(
-                    f"        {pattern}) _jcsaml_offer {_bash_words(option.choices)}; return ;;"
-                )
-            elif option.kind == "value":
-                value_cases.append(f"        {pattern}) return ;;")
+            if option.kind in actions:
+                pattern = "|".join(f"{command.name}:{n}" for n in option.names)
+                value_cases.append(f"        {pattern}) {actions[option.kind](option)} ;;")
         names = [n for option in command.options for n in option.names]
         option_cases.append(
             f"        {command.name}) opts=({_bash_words(names)}); "
             f"args=({_bash_words(command.arguments)}) ;;"
         )
-    cases = "\n".join(value_cases)
-    command_cases = "\n".join(option_cases)
+    return (
+        '    case "$command:$prev" in\n' + "\n".join(value_cases) + "\n    esac\n"
+        '    case "$command" in\n' + "\n".join(option_cases) + "\n    esac"
+    )
+
+
+def _find_command(words: str, first: int, end: str, files: str) -> str:
+    """The start of the bash and zsh functions: the command is looked for in the array
+    ``words`` from index ``first`` up to ``end``; before one, a global option's value is
+    completed (``files``: the shell's file completion)."""
+    return f"""    # The command is the first word that is neither an option nor an option's value:
+    # jcsaml -a NAME login ... works as jcsaml login -a NAME ...
+    for ((i = {first}; i < {end}; i++)); do
+        case ${{{words}[i]}} in
+            -a|--idp-account|--config) ((i++)) ;;
+            -*) ;;
+            *) command=${{{words}[i]}}; at=$i; break ;;
+        esac
+    done
+    if [[ -z $command ]]; then
+        case $prev in
+            -a|--idp-account) _jcsaml_accounts; return ;;
+            --config) {files}; return ;;
+        esac"""
+
+
+def bash_script(commands: Sequence[Command]) -> str:
+    cases = _option_cases(
+        commands,
+        {
+            "account": lambda option: "_jcsaml_accounts; return",
+            "path": lambda option: "_jcsaml_files; return",
+            "choice": lambda option: f"_jcsaml_offer {_bash_words(option.choices)}; return",
+            "value": lambda option: "return",
+        },
+    )
     command_names = _bash_words([c.name for c in commands])
     global_options = _bash_words(GLOBAL_VALUE_OPTIONS + GLOBAL_FLAGS)
     return f"""# bash completion for jcsaml; made by: jcsaml completion bash
@@ -221,20 +248,7 @@ _jcsaml() {{
     local command="" at=0 i
     local -a opts=() args=()
     COMPREPLY=()
-    # The command is the first word that is neither an option nor an option's value:
-    # jcsaml -a NAME login ... works as jcsaml login -a NAME ...
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${{COMP_WORDS[i]}} in
-            -a|--idp-account|--config) ((i++)) ;;
-            -*) ;;
-            *) command=${{COMP_WORDS[i]}}; at=$i; break ;;
-        esac
-    done
-    if [[ -z $command ]]; then
-        case $prev in
-            -a|--idp-account) _jcsaml_accounts; return ;;
-            --config) _jcsaml_files; return ;;
-        esac
+{_find_command("COMP_WORDS", 1, "COMP_CWORD", "_jcsaml_files")}
         if [[ $cur == -* ]]; then
             _jcsaml_offer {global_options}
         else
@@ -251,12 +265,7 @@ _jcsaml() {{
             fi
         done
     fi
-    case "$command:$prev" in
 {cases}
-    esac
-    case "$command" in
-{command_cases}
-    esac
     if [[ $cur == -* ]]; then
         _jcsaml_offer "${{opts[@]}}"
     else
@@ -280,30 +289,15 @@ def zsh_script(commands: Sequence[Command]) -> str:
     described = "\n".join(
         f"        {_sq(c.name + ':' + c.help.replace(':', chr(92) + ':'))}" for c in commands
     )
-    value_cases = []
-    option_cases = []
-    for command in commands:
-        for option in command.options:
-            pattern = "|".join(f"{command.name}:{n}" for n in option.names)
-            if option.kind == "account":
-                value_cases.append(f"        {pattern}) _jcsaml_accounts; return ;;")
-            elif option.kind == "path":
-                value_cases.append(f"        {pattern}) _files; return ;;")
-            elif option.kind == "choice":
-                value_cases.append(
-                    f"        {pattern}) compadd -- {_bash_words(option.choices)}; return ;;"
-                )
-            elif option.kind == "value":
-                value_cases.append(
-                    f"        {pattern}) _message {_sq(option.help or 'value')}; return ;;"
-                )
-        names = [n for option in command.options for n in option.names]
-        option_cases.append(
-            f"        {command.name}) opts=({_bash_words(names)}); "
-            f"args=({_bash_words(command.arguments)}) ;;"
-        )
-    cases = "\n".join(value_cases)
-    command_cases = "\n".join(option_cases)
+    cases = _option_cases(
+        commands,
+        {
+            "account": lambda option: "_jcsaml_accounts; return",
+            "path": lambda option: "_files; return",
+            "choice": lambda option: f"compadd -- {_bash_words(option.choices)}; return",
+            "value": lambda option: f"_message {_sq(option.help or 'value')}; return",
+        },
+    )
     global_options = _bash_words(GLOBAL_VALUE_OPTIONS + GLOBAL_FLAGS)
     return f"""#compdef jcsaml
 # zsh completion for jcsaml; made by: jcsaml completion zsh
@@ -326,20 +320,7 @@ _jcsaml() {{
     commands=(
 {described}
     )
-    # The command is the first word that is neither an option nor an option's value:
-    # jcsaml -a NAME login ... works as jcsaml login -a NAME ...
-    for ((i = 2; i < CURRENT; i++)); do
-        case ${{words[i]}} in
-            -a|--idp-account|--config) ((i++)) ;;
-            -*) ;;
-            *) command=${{words[i]}}; at=$i; break ;;
-        esac
-    done
-    if [[ -z $command ]]; then
-        case $prev in
-            -a|--idp-account) _jcsaml_accounts; return ;;
-            --config) _files; return ;;
-        esac
+{_find_command("words", 2, "CURRENT", "_files")}
         if [[ ${{words[CURRENT]}} == -* ]]; then
             compadd -- {global_options}
         else
@@ -358,12 +339,7 @@ _jcsaml() {{
             fi
         done
     fi
-    case "$command:$prev" in
 {cases}
-    esac
-    case "$command" in
-{command_cases}
-    esac
     if [[ ${{words[CURRENT]}} == -* ]]; then
         compadd -a opts
     elif ((${{#args}})); then

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from jcsaml.config import Account
     from jcsaml.prompter import Prompter
 
+NAME = "configure"
 HELP = "create or update an IdP account in the config file"
 SAML2AWS_DEFAULT = "~/.saml2aws"
 # Flags that describe one account: meaningless together with --import-saml2aws.
@@ -34,19 +35,14 @@ _ACCOUNT_FLAGS = (
     "account_aliases",
     "profile_template",
 )
+DESCRIPTION = (
+    HELP + ". Without --skip-prompt, asks for what is missing (for a new account: URL, username, "
+    "MFA factor, AWS profile), checking each answer as it is given; other accounts and comments in "
+    "the file are kept."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "configure",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Without --skip-prompt, asks for what is missing (for a new "
-        "account: URL, username, MFA factor, AWS profile), checking each answer as it is given; "
-        "other accounts and comments in the file are kept.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument(
         "--url",
         help="JumpCloud SAML application URL, e.g. https://sso.jumpcloud.com/saml2/aws-production",
@@ -142,10 +138,9 @@ def add_parser(
         help="rename an account; its AWS profile, its credential_process lines and the record "
         "of what it wrote follow",
     )
-    from jcsaml.cli.login import add_flags
+    from jcsaml.cli.saml2aws_flags import add_flags
 
     add_flags(parser, "configure", environ)
-    parser.set_defaults(run=run)
 
 
 #: Flag destinations and the config keys they set.

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from jcsaml.cli.login import (
-    add_flags,
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
+from jcsaml.cli.saml2aws_flags import add_flags
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "console"
 HELP = "open the AWS web console as the account's role (or print the sign-in URL)"
+DESCRIPTION = (
+    HELP + ". Uses the profile's credentials while valid, else signs in first, then asks AWS's "
+    "federation endpoint for a sign-in token."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "console",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Uses the profile's credentials while valid, else signs in first, "
-        "then asks AWS's federation endpoint for a sign-in token.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ)
     parser.add_argument(
         "--link", action="store_true", help="print the sign-in URL on stdout instead of opening it"
@@ -62,7 +58,6 @@ def add_parser(
         help="the Firefox container's icon (with --firefox-container)",
     )
     add_flags(parser, "console", environ)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

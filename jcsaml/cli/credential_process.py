@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from jcsaml.cli.login import add_login_options
 
@@ -22,23 +22,17 @@ if TYPE_CHECKING:
     from jcsaml.config import Account
     from jcsaml.prompter import Prompter
 
+NAME = "credential-process"
 HELP = "print credentials as JSON for credential_process in ~/.aws/config"
+DESCRIPTION = (
+    HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. Reuses its cached "
+    "credentials while they stay valid for more than 15 minutes; otherwise signs in, asking on the "
+    "terminal only when the saved JumpCloud session has ended."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "credential-process",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Set it up with: jcsaml configure -a NAME --credential-process. "
-        "Reuses its cached credentials while they stay valid for more than 15 minutes; "
-        "otherwise signs in, asking on the terminal only when the saved JumpCloud session "
-        "has ended.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ, profile=False)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -64,16 +58,12 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     """
     from jcsaml import process_cache
     from jcsaml.cli.login import signing_in_line
-    from jcsaml.cli.options import session_duration_flag
-    from jcsaml.config import config_path, load_account
+    from jcsaml.cli.options import chosen_account, session_duration_flag, sign_in_lock
     from jcsaml.credential_source import refresh_once
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.sign_in_lock import lock_for
 
     duration = session_duration_flag(args.session_duration)
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     wanted = args.role or account.role_arn or ""
     # An unsafe cache directory is refused before anything is sent.
     process_cache.load(account.name, wanted, environ=ctx.environ)
@@ -100,13 +90,7 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
             sign_in=sign_in,
             save=save,
             warn=ctx.warn,
-            lock=lock_for(
-                account,
-                wanted,
-                environ=ctx.environ,
-                waiting=prompter.notify if has_terminal else None,
-                warn=ctx.warn,
-            ),
+            lock=sign_in_lock(ctx, account, wanted, prompter.notify if has_terminal else None),
             reread=not args.force,
         )
     return credentials
@@ -120,7 +104,7 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
-    from jcsaml.cli.options import secret_store
+    from jcsaml.cli.options import sign_in_inputs
     from jcsaml.errors import InputRequiredError
     from jcsaml.signin import login
 
@@ -128,14 +112,9 @@ def _sign_in(
         return login(
             account,
             role=role or None,
-            username=args.username,
-            password=args.password,
-            mfa_token=args.mfa_token,
             session_duration=duration,
             prompter=prompter,
-            secrets=secret_store(ctx),
-            webauthn_device=ctx.webauthn_device,
-            environ=ctx.environ,
+            **sign_in_inputs(args, ctx),
         )
     except InputRequiredError as exc:
         if args.skip_prompt:

@@ -4,32 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "doctor"
 HELP = "check the config, keyring, clock, network, certificate and files (no sign-in)"
+DESCRIPTION = (
+    "Check this machine end to end without signing in: every account of the config (or the one "
+    "given with -a), the OS keyring, the clock against JumpCloud's and STS's, the network path "
+    "(DNS, TLS, proxy) to url, console_url and the STS endpoint, the pinned certificate, the "
+    "permissions of the config, credentials, cache and lock files, the credential_process lines of "
+    "~/.aws/config, and the versions in use. One row per check; exit status 1 when any check "
+    "FAILs. Requests go only to the configured hosts, and no secret is shown."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "doctor",
-        parents=parents,
-        help=HELP,
-        description="Check this machine end to end without signing in: every account of the "
-        "config (or the one given with -a), the OS keyring, the clock against JumpCloud's and "
-        "STS's, the network path (DNS, TLS, proxy) to url, console_url and the STS endpoint, "
-        "the pinned certificate, the permissions of the config, credentials, cache and lock "
-        "files, the credential_process lines of ~/.aws/config, and the versions in use. One "
-        "row per check; exit status 1 when any check FAILs. Requests go only to the "
-        "configured hosts, and no secret is shown.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

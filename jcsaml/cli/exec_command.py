@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jcsaml.cli.login import (
-    add_flags,
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
+from jcsaml.cli.saml2aws_flags import add_flags
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,
@@ -38,38 +38,38 @@ if TYPE_CHECKING:
 # The child's environment is built in jcsaml.environment, shared with the light entry.
 __all__ = [
     "CONFLICTING",
+    "DESCRIPTION",
     "HELP",
     "MARKER",
+    "NAME",
     "OWN_PREFIX",
-    "add_parser",
+    "USAGE_LINE",
+    "add_arguments",
     "child_environment",
     "run",
 ]
 
+NAME = "exec"
 HELP = "run a command with the account's AWS credentials in its environment"
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "exec",
-        parents=parents,
-        help=HELP,
-        usage="jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]",
-        description=HELP + ". Uses the profile's credentials while valid, else signs in first. "
-        "The command's exit status is jcsaml's.",
-    )
-    from jcsaml.variables import lookup
+USAGE_LINE = "jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]"
+DESCRIPTION = (
+    HELP + ". Uses the profile's credentials while valid, else signs in first. The command's exit "
+    "status is jcsaml's."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    from jcsaml.cli.options import Input
 
     add_login_options(parser, environ)
-    parser.add_argument(
-        "--exec-profile",
-        metavar="PROFILE",
-        default=lookup("exec_profile", environ),
-        help="run the command as the role of PROFILE in the AWS config file (its role_arn), "
+    Input(
+        "exec_profile",
+        "run the command as the role of PROFILE in the AWS config file (its role_arn), "
         "assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
-    )
+        metavar="PROFILE",
+    ).add_to(parser, environ)
     parser.add_argument(
         "--server",
         action="store_true",
@@ -87,7 +87,6 @@ def add_parser(
     )
     add_flags(parser, "exec", environ)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
-    parser.set_defaults(run=run)
 
 
 def run(
@@ -104,8 +103,7 @@ def run(
         command = command[1:]
     if not command:  # a usage error, like argparse's own (exit status 2)
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
-            "jcsaml exec: error: no command given; write it after --",
+            f"usage: {USAGE_LINE}\njcsaml exec: error: no command given; write it after --",
             file=ctx.stderr,
         )
         return 2
@@ -114,7 +112,7 @@ def run(
         raise NestedExecError(account=ctx.environ[MARKER], variable=MARKER)
     if args.server and args.exec_profile:
         print(
-            "usage: jcsaml exec [-a NAME] [options] -- COMMAND [ARGS...]\n"
+            f"usage: {USAGE_LINE}\n"
             "jcsaml exec: error: --server and --exec-profile cannot be combined",
             file=ctx.stderr,
         )

@@ -84,23 +84,24 @@ def run_with_server(
     ``command`` and return its exit status (128 + N when signal N ended it)."""
     from jcsaml.aws_config import child_region
     from jcsaml.cli.login import obtain_credentials
-    from jcsaml.cli.options import secret_store, session_duration_flag
-    from jcsaml.config import config_path, load_account
+    from jcsaml.cli.options import (
+        chosen_account,
+        secret_store,
+        session_duration_flag,
+        sign_in_lock,
+    )
     from jcsaml.credential_server import CredentialServer
     from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
     from jcsaml.credentials_file import validate_profile_name
     from jcsaml.environment import check_runnable
     from jcsaml.errors import JcsamlError
     from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-    from jcsaml.sign_in_lock import lock_for
 
     # Checked before anything is asked or sent, as login checks them.
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
     duration = session_duration_flag(args.session_duration)
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     validate_profile_name(args.profile or account.profile)
     wanted = args.role or account.role_arn or ""
     # The cache credential-process keeps: exec --server renews into it, and reuses what
@@ -154,13 +155,9 @@ def run_with_server(
         prompter=here,
         clock=clock,
         warn=ctx.warn,
-        lock=lock_for(
-            account,
-            wanted,
-            environ=ctx.environ,
-            # Said only before the command starts: it owns the terminal after that.
-            waiting=lambda line: None if saying_why.quiet else notice(line),
-            warn=ctx.warn,
+        # Waiting is said only before the command starts: it owns the terminal after that.
+        lock=sign_in_lock(
+            ctx, account, wanted, lambda line: None if saying_why.quiet else notice(line)
         ),
     )
     first = source.get()

@@ -7,23 +7,21 @@ installed jcsaml can show what its messages cite (``jcsaml help saml-verificatio
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     from jcsaml.cli import Context
 
+NAME = "help"
 HELP = "show a guide (configuration, troubleshooting, MFA ...); without TOPIC, list them"
+DESCRIPTION = HELP + "."
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser("help", parents=parents, help=HELP, description=HELP + ".")
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("topic", nargs="?", metavar="TOPIC", help="the guide to show")
-    parser.set_defaults(run=run)
 
 
 def pages() -> dict[str, Traversable]:

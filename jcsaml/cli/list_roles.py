@@ -3,82 +3,58 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from jcsaml.cli.options import (
+    MFA_TOKEN,
+    PASSWORD,
+    USERNAME,
+    add_inputs,
+    add_record_option,
+    add_skip_prompt,
+    chosen_account,
+    sign_in_inputs,
+)
+from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
+NAME = "list-roles"
 HELP = "list the AWS roles JumpCloud offers for the account (one sign-in, no AWS call)"
 COLUMNS = ("ACCOUNT ID", "ALIAS", "ROLE NAME", "ROLE ARN", "PRINCIPAL ARN")
+DESCRIPTION = HELP + ". Account aliases come from the account's account_aliases setting."
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "list-roles",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Account aliases come from the account's account_aliases setting.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
-    from jcsaml.cli.login import add_flags
-    from jcsaml.variables import lookup
-
-    parser.add_argument(
-        "--username",
-        default=lookup("username", environ),
-        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
+    # The password's help without login's advice on where to keep it.
+    password = dataclasses.replace(
+        PASSWORD, help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]"
     )
-    parser.add_argument(
-        "--password",
-        default=lookup("password", environ),
-        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD]",
-    )
-    parser.add_argument(
-        "--mfa-token",
-        default=lookup("mfa_token", environ),
-        metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
-    )
+    add_inputs(parser, environ, [USERNAME, password, MFA_TOKEN])
     parser.add_argument(
         "--force", action="store_true", help="sign in again even if a JumpCloud session is saved"
     )
-    parser.add_argument(
-        "--skip-prompt",
-        action="store_true",
-        help="never ask; a missing answer is an error naming the flag to set",
-    )
+    add_skip_prompt(parser)
     add_flags(parser, "list-roles", environ)
-    from jcsaml.cli.options import add_record_option
-
     add_record_option(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
 
-    from jcsaml.cli.options import secret_store
-    from jcsaml.cli.saml2aws_flags import for_this_sign_in
-    from jcsaml.config import config_path, load_account
     from jcsaml.roles import list_roles
 
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)
     roles = list_roles(
         account,
-        username=args.username,
-        password=args.password,
-        mfa_token=args.mfa_token,
         force=args.force,
         prompter=ctx.prompter(args.skip_prompt),
-        secrets=secret_store(ctx),
-        webauthn_device=ctx.webauthn_device,
-        environ=ctx.environ,
+        **sign_in_inputs(args, ctx),
     )
     if args.json:
         print(json.dumps([role.to_json() for role in roles], indent=2), file=ctx.stdout)

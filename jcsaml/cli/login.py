@@ -7,32 +7,42 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jcsaml.cli.options import (
-    RepeatableValue,
+    MFA_TOKEN,
+    PASSWORD,
+    PROFILE,
+    ROLE,
+    SESSION_DURATION,
+    USERNAME,
+    add_inputs,
     add_record_option,
-    secret_store,
+    add_skip_prompt,
+    chosen_account,
     session_duration_flag,
+    sign_in_inputs,
+    sign_in_lock,
 )
+from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from jcsaml.aws_credentials import AwsCredentials
     from jcsaml.cli import Context
     from jcsaml.config import Account
     from jcsaml.credentials_file import CredentialsStore
 
+NAME = "login"
 HELP = "sign in to JumpCloud and write AWS credentials to a profile"
-
-
-def add_flags(parser: argparse.ArgumentParser, command: str, environ: Mapping[str, str]) -> None:
-    """saml2aws's flags for ``command`` that the parser does not define itself."""
-    from jcsaml.cli import saml2aws_flags
-
-    saml2aws_flags.add_flags(parser, command, environ)
+DESCRIPTION = (
+    HELP + ". Reuses the profile's credentials while they stay valid for more than 5 minutes, "
+    "unless --force."
+)
 
 
 def add_login_options(
@@ -40,46 +50,8 @@ def add_login_options(
 ) -> None:
     """The sign-in inputs shared by every command that may log in (``profile``: whether the
     command uses an AWS profile of the credentials file)."""
-    from jcsaml.variables import lookup
-
-    if profile:
-        parser.add_argument(
-            "-p",
-            "--profile",
-            default=lookup("profile", environ),
-            help="AWS profile to use [env SAML2AWS_PROFILE; default: the account's "
-            "aws_profile, else the account name]",
-        )
-    parser.add_argument(
-        "--username",
-        default=lookup("username", environ),
-        help="JumpCloud username [env JCSAML_USERNAME or SAML2AWS_USERNAME]",
-    )
-    parser.add_argument(
-        "--password",
-        default=lookup("password", environ),
-        help="JumpCloud password [env JCSAML_PASSWORD or SAML2AWS_PASSWORD; prefer a "
-        "variable or the keyring: a flag is visible to other local users]",
-    )
-    parser.add_argument(
-        "--mfa-token",
-        default=lookup("mfa_token", environ),
-        metavar="CODE",
-        help="one-time MFA code [env JCSAML_MFA_TOKEN or SAML2AWS_MFA_TOKEN]",
-    )
-    parser.add_argument(
-        "--role",
-        action=RepeatableValue,
-        default=lookup("role", environ),
-        help="role to assume, as an ARN or a role name [env JCSAML_ROLE or SAML2AWS_ROLE]; "
-        "login takes it several times, and glob patterns on the name or ARN (*ReadOnly*)",
-    )
-    parser.add_argument(
-        "--session-duration",
-        metavar="SECONDS",
-        default=lookup("session_duration", environ),
-        help="credentials lifetime to request, 900-43200 [env SAML2AWS_SESSION_DURATION]",
-    )
+    inputs = [USERNAME, PASSWORD, MFA_TOKEN, ROLE, SESSION_DURATION]
+    add_inputs(parser, environ, [PROFILE, *inputs] if profile else inputs)
     parser.add_argument(
         "--force",
         action="store_true",
@@ -91,24 +63,7 @@ def add_login_options(
     add_record_option(parser)
 
 
-def add_skip_prompt(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--skip-prompt",
-        action="store_true",
-        help="never ask; a missing answer is an error naming the flag to set",
-    )
-
-
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "login",
-        parents=parents,
-        help=HELP,
-        description=HELP + ". Reuses the profile's credentials while they stay valid for more "
-        "than 5 minutes, unless --force.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     add_login_options(parser, environ)
     parser.add_argument(
         "--all-accounts",
@@ -135,7 +90,6 @@ def add_parser(
         "fingerprint and trust it from now on instead of the pinned one",
     )
     add_flags(parser, "login", environ)
-    parser.set_defaults(run=run)
 
 
 @dataclass(frozen=True)
@@ -159,17 +113,12 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     the profile name, the config, the credentials file (readable, parseable, the user's alone),
     its directory (writable) and its lock (not held by another process).
     """
-    from jcsaml.config import config_path, load_account
     from jcsaml.credentials_file import CredentialsFile, validate_profile_name
     from jcsaml.signin import cached_credentials, credentials_path
 
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
-    from jcsaml.cli.saml2aws_flags import for_this_sign_in
-
-    account = load_account(
-        args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
-    )
+    account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)
     profile = args.profile or account.profile
     validate_profile_name(profile)
@@ -187,14 +136,9 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
         if cached is not None:
             return Obtained(cached, account, profile, str(path), fresh=False)
     store.check_writable(profile)
-    from jcsaml.sign_in_lock import lock_for
-
     # One sign-in at a time for this account and role: a process that waited uses what the
     # one before it has just written (a forced or certificate-trusting sign-in goes on).
-    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
-    with lock_for(
-        account, wanted_role or "", environ=ctx.environ, waiting=waiting, warn=ctx.warn
-    )():
+    with _lock(args, ctx, account, wanted_role or "")():
         if not (args.force or getattr(args, "trust_new_cert", False)):
             cached = cached_credentials(store, profile, role=wanted_role)
             if cached is not None:
@@ -224,12 +168,10 @@ def _obtain_for_process(
     line (and keep using after they expire)."""
     from jcsaml import managed, process_cache
     from jcsaml.errors import CacheFileError, JcsamlError
-    from jcsaml.sign_in_lock import lock_for
 
     directory = str(process_cache.cache_directory(ctx.environ))
-    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
     # One sign-in at a time for the account and role, as credential-process takes it.
-    with lock_for(account, role, environ=ctx.environ, waiting=waiting, warn=ctx.warn)():
+    with _lock(args, ctx, account, role)():
         if not (args.force or getattr(args, "trust_new_cert", False)):
             cached = process_cache.usable(
                 process_cache.load(account.name, role, environ=ctx.environ), role=role
@@ -250,6 +192,14 @@ def _obtain_for_process(
             raise CacheFileError(path=directory, reason=exc.strerror or str(exc)) from None
     managed.record_cache(account.name, role, environ=ctx.environ)
     return Obtained(credentials, account, profile, directory, fresh=True, by_process=True)
+
+
+def _lock(
+    args: argparse.Namespace, ctx: Context, account: Account, role: str
+) -> Callable[[], AbstractContextManager[None]]:
+    """:func:`sign_in_lock`, saying on stderr that it waits unless ``--skip-prompt``."""
+    waiting = None if args.skip_prompt else functools.partial(print, file=ctx.stderr)
+    return sign_in_lock(ctx, account, role, waiting)
 
 
 def say_served_by_process(got: Obtained, ctx: Context) -> None:
@@ -321,17 +271,12 @@ def _sign_in(
     credentials = login(
         account,
         role=role,
-        username=args.username,
-        password=args.password,
-        mfa_token=args.mfa_token,
         session_duration=duration,
         force=args.force,
         preferred_role=account.role_arn or notices.last_role(account.name, ctx.environ),
         prompter=ctx.prompter(args.skip_prompt),
-        secrets=secret_store(ctx),
-        webauthn_device=ctx.webauthn_device,
-        environ=ctx.environ,
         trust_new_cert=getattr(args, "trust_new_cert", False),
+        **sign_in_inputs(args, ctx),
     )
     if not role:  # a role picked (or the only one offered): the picker's default next time
         notices.remember_role(account.name, credentials.role_arn, ctx.environ)

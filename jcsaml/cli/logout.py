@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jcsaml.cli.login import add_skip_prompt
+from jcsaml.cli.options import add_skip_prompt
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
 
+NAME = "logout"
 HELP = "forget the JumpCloud session and remove the account's temporary AWS credentials"
+DESCRIPTION = (
+    HELP + " (every profile it wrote, single-role and multi-role, and its credential-process cache "
+    "entries). Ending the JumpCloud session also signs out the other accounts of the same user and "
+    "console; the next login asks for MFA again. Long-lived keys and other accounts' profiles are "
+    "never touched."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "logout",
-        parents=parents,
-        help=HELP,
-        description=HELP + " (every profile it wrote, single-role and multi-role, and its "
-        "credential-process cache entries). Ending the JumpCloud session also signs out the "
-        "other accounts of the same user and console; the next login asks for MFA again. "
-        "Long-lived keys and other accounts' profiles are never touched.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--profile", help="AWS profile to clear (default: the account's)")
     parser.add_argument(
         "--username",
@@ -45,7 +41,6 @@ def add_parser(
     )
     # Accepted like every other command's, so scripts can pass it everywhere; logout never asks.
     add_skip_prompt(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

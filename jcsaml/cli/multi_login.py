@@ -53,7 +53,7 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jcsaml.cli.options import secret_store, session_duration_flag
+    from jcsaml.cli.options import session_duration_flag, sign_in_inputs
     from jcsaml.config import config_path, expand_accounts, load_account
     from jcsaml.errors import SomeRolesFailedError
     from jcsaml.multi import check_planned_profiles, login_many
@@ -88,17 +88,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         roles=_role_patterns(args),
         all_roles=args.all_roles,
         profile_template=args.profile_template,
-        username=args.username,
-        password=args.password,
-        mfa_token=args.mfa_token,
         session_duration=session_duration_flag(args.session_duration),
         force=args.force,
         prompter=prompter,
-        secrets=secret_store(ctx),  # no keyring: said once per machine
-        webauthn_device=ctx.webauthn_device,
-        environ=ctx.environ,
         trust_new_cert=args.trust_new_cert,
         check_profiles=lambda found: _check_writable(found, ctx),
+        **sign_in_inputs(args, ctx),  # no keyring: said once per machine
     )
     save_results(results, accounts, ctx)
     if args.json:

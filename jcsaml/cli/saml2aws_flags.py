@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jcsaml import variables
+from jcsaml.cli.options import POLICIES, Input, RepeatableValue, add_inputs
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -279,19 +280,12 @@ SAML2AWS_FLAGS: tuple[Saml2awsFlag, ...] = (
 _MFA = {"AUTO": "Auto", "TOTP": "TOTP", "PUSH": "PUSH", "WEBAUTHN": "WEBAUTHN"}
 
 
-class _Refuse(argparse.Action):
-    """A refused saml2aws flag: noted, then reported in one line after parsing."""
+class _Refuse(RepeatableValue):
+    """A refused saml2aws flag: each use noted in ``saml2aws_refusals``, then reported in one
+    line after parsing."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        refused = list(getattr(namespace, "saml2aws_refused", None) or [])
-        refused.append(f"{option_string} is not supported: {self.help_text}")
-        namespace.saml2aws_refused = refused
+    def entry(self, values: str | Sequence[Any] | None, option_string: str | None) -> str:
+        return f"{option_string} is not supported: {self.help_text}"
 
     help_text = ""
 
@@ -315,12 +309,53 @@ def add_flags(parser: argparse.ArgumentParser, command: str, environ: Mapping[st
                 *names,
                 action=_refuser(entry.refused),
                 nargs=None if entry.takes_value else 0,
-                dest="saml2aws_refused",
+                dest="saml2aws_refusal",
                 default=None,
                 help=argparse.SUPPRESS,
             )
             continue
         _add_accepted(parser, entry, names, environ)
+
+
+#: add_argument's keyword arguments for each accepted flag that only changes what a sign-in uses,
+#: by its long name.
+_ACCEPTED: dict[str, dict[str, Any]] = {
+    "--quiet": {"action": "store_true", "help": "no progress line on stderr"},
+    "--idp-provider": {
+        "metavar": "JumpCloud",
+        "help": "accepted for saml2aws's command lines: JumpCloud",
+    },
+    "--mfa": {
+        "type": str.upper,
+        "choices": tuple(_MFA),
+        "help": "MFA factor for this sign-in [env SAML2AWS_MFA; default: the account's]",
+    },
+    "--url": {
+        "metavar": "URL",
+        "help": "JumpCloud application URL for this sign-in [env SAML2AWS_URL; default: the "
+        "account's]",
+    },
+    "--aws-urn": {"metavar": "URN", "help": argparse.SUPPRESS},
+    "--disable-keychain": {
+        "action": "store_true",
+        "help": "neither read nor save the password or session in the OS keyring "
+        "[env SAML2AWS_DISABLE_KEYCHAIN]",
+    },
+    "--region": {
+        "metavar": "REGION",
+        "help": "AWS region for this run [env SAML2AWS_REGION; default: the account's]",
+    },
+    "--credentials-file": {
+        "metavar": "PATH",
+        "help": "AWS credentials file for this run [env SAML2AWS_CREDENTIALS_FILE; default: "
+        "the account's]",
+    },
+    "--try-no-prompt": {"action": "store_true", "help": argparse.SUPPRESS},
+    # list-roles lists every role for any duration, as saml2aws's list-roles does.
+    "--role": {"help": argparse.SUPPRESS},
+    "--session-duration": {"help": argparse.SUPPRESS},
+    "--skip-prompt": {"action": "store_true", "help": argparse.SUPPRESS},
+}
 
 
 def _add_accepted(
@@ -330,73 +365,23 @@ def _add_accepted(
     environ: Mapping[str, str],
 ) -> None:
     long = entry.names[-1]
-    if long == "--quiet":
-        parser.add_argument(*names, action="store_true", help="no progress line on stderr")
-    elif long == "--idp-provider":
-        parser.add_argument(
-            *names, metavar="JumpCloud", help="accepted for saml2aws's command lines: JumpCloud"
-        )
-    elif long == "--mfa":
-        parser.add_argument(
-            *names,
-            type=str.upper,
-            choices=tuple(_MFA),
-            help="MFA factor for this sign-in [env SAML2AWS_MFA; default: the account's]",
-        )
-    elif long == "--url":
-        parser.add_argument(
-            *names,
-            metavar="URL",
-            help="JumpCloud application URL for this sign-in [env SAML2AWS_URL; default: the "
-            "account's]",
-        )
-    elif long == "--aws-urn":
-        parser.add_argument(*names, metavar="URN", help=argparse.SUPPRESS)
-    elif long == "--disable-keychain":
-        parser.add_argument(
-            *names,
-            action="store_true",
-            help="neither read nor save the password or session in the OS keyring "
-            "[env SAML2AWS_DISABLE_KEYCHAIN]",
-        )
-    elif long == "--region":
-        parser.add_argument(
-            *names,
-            metavar="REGION",
-            help="AWS region for this run [env SAML2AWS_REGION; default: the account's]",
-        )
-    elif long == "--credentials-file":
-        parser.add_argument(
-            *names,
-            metavar="PATH",
-            help="AWS credentials file for this run [env SAML2AWS_CREDENTIALS_FILE; default: "
-            "the account's]",
-        )
-    elif long == "--try-no-prompt":
-        parser.add_argument(*names, action="store_true", help=argparse.SUPPRESS)
-    elif long in ("--role", "--session-duration", "--skip-prompt"):
-        # list-roles lists every role for any duration, as saml2aws's list-roles does.
-        if entry.takes_value:
-            parser.add_argument(*names, help=argparse.SUPPRESS)
-        else:
-            parser.add_argument(*names, action="store_true", help=argparse.SUPPRESS)
+    if long in _ACCEPTED:
+        parser.add_argument(*names, **_ACCEPTED[long])
     elif long == "--exec-profile":
-        parser.add_argument(
-            *names,
+        Input(
+            "exec_profile",
+            "open the console as the role of PROFILE in the AWS config file (its role_arn), "
+            "assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
             metavar="PROFILE",
-            default=variables.lookup("exec_profile", environ),
-            help="open the console as the role of PROFILE in the AWS config file (its "
-            "role_arn), assumed with the account's credentials [env SAML2AWS_EXEC_PROFILE]",
-        )
+            flags=tuple(names),
+        ).add_to(parser, environ)
     elif long == "--policyarns":  # --policyfile comes with it
-        from jcsaml.cli.options import add_policy_options
-
-        add_policy_options(parser, environ)
+        add_inputs(parser, environ, POLICIES)
 
 
 def refusal(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     """The one line for a refused saml2aws flag or variable given to this command, else None."""
-    refused = getattr(args, "saml2aws_refused", None)
+    refused = getattr(args, "saml2aws_refusals", None)
     if refused:
         return str(refused[0])
     command = getattr(args, "saml2aws_command", None)

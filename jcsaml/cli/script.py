@@ -7,31 +7,28 @@ credentials; questions go to the terminal through stderr, so stdout holds only t
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from jcsaml.cli.login import add_flags, add_login_options
+from jcsaml.cli.login import add_login_options
+from jcsaml.cli.saml2aws_flags import add_flags
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
 #: saml2aws's --shell name for POSIX shells.
 POSIX_SH = "/bin/sh"
+NAME = "script"
 HELP = "print shell code that sets the account's AWS credentials, for eval"
+DESCRIPTION = (
+    HELP + ', e.g. eval "$(jcsaml script -a production)". Sets the variables jcsaml exec sets, '
+    "plus JCSAML_PROFILE; signs in first when needed."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     from jcsaml.shell_script import SHELLS
 
-    parser = subparsers.add_parser(
-        "script",
-        parents=parents,
-        help=HELP,
-        description=HELP + ', e.g. eval "$(jcsaml script -a production)". Sets the variables '
-        "jcsaml exec sets, plus JCSAML_PROFILE; signs in first when needed.",
-    )
     add_login_options(parser, environ)
     parser.add_argument(
         "--shell",
@@ -41,7 +38,6 @@ def add_parser(
         "env (NAME=value lines, as docker --env-file reads) or json",
     )
     add_flags(parser, "script", environ)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

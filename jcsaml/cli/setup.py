@@ -4,54 +4,63 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jcsaml.admin.iam_setup import SetupPlan
     from jcsaml.admin.metadata import IdpMetadata
     from jcsaml.cli import Context
 
+NAME = "setup"
 HELP = "administrator setup: IdP key and certificate, IAM SAML provider and roles"
+DESCRIPTION = HELP + ". See jcsaml help admin for the whole runbook."
+#: Setup works on files and AWS, not on a jcsaml account: of the common options it takes only
+#: --debug, after the subcommand.
+COMMON_OPTIONS = False
 _CERT_HELP = "write the IdP signing key and self-signed certificate from an openssl config"
 _AWS_HELP = "create or update the IAM SAML provider and the roles it may assume"
 _CHECK_HELP = "read IAM back and report what would make AssumeRoleWithSAML fail"
+_CERT_DETAILS = (
+    ": CONFIG is read as openssl req -new -x509 -config reads it: [req], its distinguished-name "
+    "section and its x509_extensions section give the subject, extensions, default_bits and "
+    "default_md (encrypt_key, if present, must be no: JumpCloud takes the key unencrypted); other "
+    "sections are listed as ignored. The validity is --days, else default_days in [req], else that "
+    "of the CA section [ca] names, else 1095 days. Writes NAME.key (PEM, mode 0600) and NAME.crt "
+    "(PEM), NAME being CONFIG's name without .cnf."
+)
+_AWS_DETAILS = (
+    ", then print the Role and SessionDuration values for the JumpCloud AWS application. A second "
+    "run with the same options changes nothing. A role ends up with exactly the managed policies "
+    "given; inline policies are left alone."
+)
+_CHECK_DETAILS = (
+    ": each SAML provider's certificate against the IdP's, each role's trust policy (provider, "
+    "action, SAML:aud). One line per finding; exit status 1 when any would fail."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "setup",
-        help=HELP,
-        description=HELP + ". See jcsaml help admin for the whole runbook.",
-    )
-    # Setup works on files and AWS, not on a jcsaml account: only --debug is shared.
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     # No default here: one would overwrite a --debug given before the command (main fills it in).
     debug = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     debug.add_argument(
         "--debug", action="store_true", help="log each step and show tracebacks (never secrets)"
     )
     commands = parser.add_subparsers(dest="setup_command", metavar="SUBCOMMAND", required=True)
-    _add_cert(commands, [debug])
-    _add_aws(commands, [debug])
-    _add_check(commands, [debug])
+    for name, summary, details, add, run in (
+        ("cert", _CERT_HELP, _CERT_DETAILS, _add_cert, run_cert),
+        ("aws", _AWS_HELP, _AWS_DETAILS, _add_aws, run_aws),
+        ("check", _CHECK_HELP, _CHECK_DETAILS, _add_check, run_check),
+    ):
+        subcommand = commands.add_parser(
+            name, parents=[debug], help=summary, description=summary + details
+        )
+        add(subcommand)
+        subcommand.set_defaults(run=run)
 
 
-def _add_cert(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "cert",
-        parents=parents,
-        help=_CERT_HELP,
-        description=_CERT_HELP + ": CONFIG is read as openssl req -new -x509 -config reads it: "
-        "[req], its distinguished-name section and its x509_extensions section give the "
-        "subject, extensions, default_bits and default_md (encrypt_key, if present, must be no: "
-        "JumpCloud takes the key unencrypted); other sections are listed as ignored. The "
-        "validity is --days, else default_days in [req], else that of the CA section [ca] "
-        "names, else 1095 days. Writes NAME.key (PEM, mode 0600) and NAME.crt (PEM), NAME "
-        "being CONFIG's name without .cnf.",
-    )
+def _add_cert(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", metavar="CONFIG", help="openssl-style config, e.g. production.cnf"
     )
@@ -71,7 +80,6 @@ def _add_cert(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--bits", type=int, choices=(2048, 3072, 4096), help="RSA key size (default_bits, 2048)"
     )
     parser.add_argument("--force", action="store_true", help="replace existing key and certificate")
-    parser.set_defaults(run=run_cert)
 
 
 def _add_idp_inputs(parser: argparse.ArgumentParser) -> None:
@@ -93,15 +101,7 @@ def _add_aws_session(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_aws(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "aws",
-        parents=parents,
-        help=_AWS_HELP,
-        description=_AWS_HELP + ", then print the Role and SessionDuration values for the "
-        "JumpCloud AWS application. A second run with the same options changes nothing. A role "
-        "ends up with exactly the managed policies given; inline policies are left alone.",
-    )
+def _add_aws(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider-name", required=True, help="IAM SAML provider, e.g. JumpCloud")
     _add_idp_inputs(parser)
     parser.add_argument(
@@ -140,18 +140,9 @@ def _add_aws(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     _add_aws_session(parser)
-    parser.set_defaults(run=run_aws)
 
 
-def _add_check(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "check",
-        parents=parents,
-        help=_CHECK_HELP,
-        description=_CHECK_HELP + ": each SAML provider's certificate against the IdP's, each "
-        "role's trust policy (provider, action, SAML:aud). One line per finding; exit status 1 "
-        "when any would fail.",
-    )
+def _add_check(parser: argparse.ArgumentParser) -> None:
     _add_idp_inputs(parser)
     parser.add_argument(
         "--role",
@@ -165,7 +156,6 @@ def _add_check(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="the provider the roles must trust (default: any holding the IdP certificate)",
     )
     _add_aws_session(parser)
-    parser.set_defaults(run=run_check)
 
 
 # --- cert -------------------------------------------------------------------------------------

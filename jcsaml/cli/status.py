@@ -14,22 +14,17 @@ if TYPE_CHECKING:
     from jcsaml.managed import AccountRecord
     from jcsaml.status import CredentialStatus, SessionStatus, ShadowedProfile
 
+NAME = "status"
 HELP = "show the credentials jcsaml holds and the JumpCloud sessions it saved"
+DESCRIPTION = (
+    HELP + ": every profile with credentials from jcsaml (credentials files and the "
+    "credential-process cache), its account, role and remaining validity, and for each JumpCloud "
+    "user whether a session is saved. Makes no network request."
+)
 
 
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser], environ: Mapping[str, str]
-) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        parents=parents,
-        help=HELP,
-        description=HELP + ": every profile with credentials from jcsaml (credentials files "
-        "and the credential-process cache), its account, role and remaining validity, and "
-        "for each JumpCloud user whether a session is saved. Makes no network request.",
-    )
+def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -4,7 +4,8 @@ Needs the ``testing`` extra (``pip install 'jcsaml[testing]'``: moto, pyotp, pyt
 without it says so in one line (:func:`require`). Everything listens on 127.0.0.1 only.
 
 - :mod:`jcsaml.testing.jumpcloud`: ``FakeJumpCloud``, a real HTTP(S) server speaking JumpCloud's
-  sign-in protocol (TOTP, push, WebAuthn, sessions, faults).
+  sign-in protocol (TOTP, push, WebAuthn, sessions, faults); :mod:`jcsaml.testing.tenant`: the
+  users, applications and sign-in state it serves.
 - :mod:`jcsaml.testing.sts`: ``LocalAws``, moto's STS and IAM with an AssumeRoleWithSAML as
   strict as AWS's.
 - :mod:`jcsaml.testing.idp`: IdP key pairs and signed SAML Responses.

@@ -33,11 +33,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jcsaml.loopback import LoopbackHandler, LoopbackServer
 from jcsaml.testing.sts import PARTITION_REGIONS, LocalAws
 
 TOKEN_LIFETIME = 900.0
@@ -76,8 +75,20 @@ class _Token:
     issued: float
 
 
-class FakeFederation:
-    """The federation endpoint, checking credentials against ``aws`` (a running LocalAws)."""
+class _Handler(LoopbackHandler["FakeFederation"]):
+    def do_GET(self) -> None:
+        status, headers, body = self.owner._answer(self.path)
+        self.send_answer(status, headers.items(), body, drip=self.owner.drip)
+
+
+class FakeFederation(LoopbackServer):
+    """The federation endpoint, checking credentials against ``aws`` (a running LocalAws).
+
+    :attr:`url` is the endpoint, what ``federation_url`` / ``JCSAML_FEDERATION_URL`` is set to.
+    """
+
+    handler = _Handler
+    url_path = "/federation"
 
     def __init__(
         self,
@@ -87,6 +98,7 @@ class FakeFederation:
         drip: float = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.aws = aws
         self.refuse_session_duration = refuse_session_duration
         self.drip = drip
@@ -95,69 +107,6 @@ class FakeFederation:
         self._tokens: dict[str, _Token] = {}
         self.requests: list[FederationRequest] = []
         self.logins: list[ConsoleLogin] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = fake._answer(self.path)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if not fake.drip:
-                    self.wfile.write(body)
-                    return
-                for index in range(len(body)):
-                    try:
-                        self.wfile.write(body[index : index + 1])
-                        self.wfile.flush()
-                    except OSError:
-                        return  # the client gave up
-                    if fake._server is None:
-                        return  # stopping
-                    time.sleep(fake.drip)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None  # the query string holds credentials: never logged
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The endpoint, what ``federation_url`` / ``JCSAML_FEDERATION_URL`` is set to."""
-        if self._server is None:
-            raise RuntimeError("FakeFederation is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/federation"
 
     def open(self, login_url: str) -> ConsoleLogin | None:
         """Follow a login URL as a browser would; the recorded login, or None if refused."""

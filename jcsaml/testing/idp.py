@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
+from jcsaml.admin.certificate import build_key_and_certificate
+from jcsaml.admin.metadata import DS_NS as DS_NS  # the namespaces of what this module writes
+from jcsaml.admin.metadata import MD_NS as MD_NS
+from jcsaml.admin.metadata import build_idp_metadata
+from jcsaml.admin.openssl_config import CertificateRequest
 from jcsaml.saml import (
     AWS_AUDIENCE,
     ROLE_ATTRIBUTE,
@@ -29,10 +34,16 @@ from jcsaml.saml import (
 
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
-MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+# The distinguished name of the runbook's ``[req_distinguished_name]``, before its CN.
+_RUNBOOK_SUBJECT = (
+    ("countryName", "US"),
+    ("stateOrProvinceName", "Colorado"),
+    ("localityName", "Boulder"),
+    ("organizationName", "Acme"),
+    ("organizationalUnitName", "Operations"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,49 +67,11 @@ class IdpKeyPair:
         subject and issuer carry C, ST, L, O, OU and CN as a ``[req_distinguished_name]`` section
         gives them. ``not_before`` (default: now) lets tests make expired or future certificates.
         """
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Colorado"),
-                x509.NameAttribute(NameOID.LOCALITY_NAME, "Boulder"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
-                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Operations"),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            ]
+        request = CertificateRequest(
+            subject=(*_RUNBOOK_SUBJECT, ("commonName", common_name)), days=days
         )
-        start = (not_before or datetime.now(UTC)).replace(microsecond=0)
-        public_key = key.public_key()
-        # openssl's default v3_ca extensions for `req -x509`: a CA, identified by its key.
-        ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=days))
-            .add_extension(ski, critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-            )
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(
-            key_pem=key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        )
+        key_pem, cert_pem = build_key_and_certificate(request, now=not_before)
+        return cls(key_pem=key_pem, cert_pem=cert_pem)
 
     @classmethod
     def from_files(
@@ -146,29 +119,9 @@ class IdpKeyPair:
         This is the document an administrator downloads from JumpCloud and uploads to IAM when
         creating the SAML identity provider.
         """
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<md:EntityDescriptor xmlns:md="{MD_NS}" entityID={quoteattr(entity_id)}>\n'
-            '  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" '
-            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\n'
-            '    <md:KeyDescriptor use="signing">\n'
-            f'      <ds:KeyInfo xmlns:ds="{DS_NS}">\n'
-            "        <ds:X509Data>\n"
-            f"          <ds:X509Certificate>{self.cert_base64()}</ds:X509Certificate>\n"
-            "        </ds:X509Data>\n"
-            "      </ds:KeyInfo>\n"
-            "    </md:KeyDescriptor>\n"
-            "    <md:NameIDFormat>"
-            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n"
-            "    <md:SingleSignOnService "
-            'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
-            f"Location={quoteattr(sso_url)}/>\n"
-            "    <md:SingleSignOnService "
-            'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
-            f"Location={quoteattr(sso_url)}/>\n"
-            "  </md:IDPSSODescriptor>\n"
-            "</md:EntityDescriptor>\n"
-        )
+        return build_idp_metadata(
+            self.cert_pem.decode("ascii"), entity_id=entity_id, sso_url=sso_url
+        ).xml
 
 
 def _instant(moment: datetime) -> str:

@@ -22,20 +22,20 @@ Example::
     with FakeJumpCloud(users=[user], apps=[app]) as fake:
         ...  # sign in against fake.url, fetch fake.app_url("acme-prod-aws")
 
-pyotp, lxml, signxml and cryptography are imported only when a request needs them.
+The tenant it serves (users, applications and the state their sign-ins leave) is
+:class:`~jcsaml.testing.tenant.FakeTenant`; this module is the protocol, the faults and the
+request log. pyotp, lxml, signxml and cryptography are imported only when a request needs them.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import hmac
 import html
 import json
 import secrets
-import socket
 import ssl
 import struct
 import threading
@@ -45,21 +45,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import quote, urlsplit
 
+from jcsaml.loopback import LoopbackHandler, LoopbackServer
 from jcsaml.saml import AWS_AUDIENCE
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+# The tenant's public names stay importable from here, where the demo, the docs and tests find them.
+from jcsaml.testing.tenant import SIGNIN_URLS as SIGNIN_URLS
+from jcsaml.testing.tenant import ConsoleSession, FakeTenant, PendingMfa, Push, WebAuthnChallenge
+from jcsaml.testing.tenant import FactorStatus as FactorStatus
+from jcsaml.testing.tenant import FactorType as FactorType
+from jcsaml.testing.tenant import FailureKey as FailureKey
+from jcsaml.testing.tenant import FakeApp as FakeApp
+from jcsaml.testing.tenant import FakeFactor as FakeFactor
+from jcsaml.testing.tenant import FakeUser as FakeUser
+from jcsaml.testing.tenant import PushOutcome as PushOutcome
+from jcsaml.testing.tenant import PushStatus as PushStatus
+from jcsaml.testing.tenant import SignWhat as SignWhat
 
-FactorType = Literal["totp", "push", "webauthn", "duo"]
-FactorStatus = Literal["available", "unavailable"]
-PushStatus = Literal["pending", "accepted", "denied", "expired"]
-PushOutcome = Literal["accepted", "denied", "expired"]
 FaultKind = Literal[
     "500",
     "502",
@@ -77,8 +82,6 @@ FaultKind = Literal[
 ]
 #: What :meth:`FakeJumpCloud.fault_switch` can make a path answer until it is switched off.
 SwitchKind = Literal["401", "429", "500", "502", "503", "504", "drip", "hang"]
-SignWhat = Literal["assertion", "response", "both", "none"]
-FailureKey = Literal["message", "error"]
 UserVerification = Literal["discouraged", "preferred", "required"]
 
 XSRF_COOKIE = "_xsrf"
@@ -89,13 +92,6 @@ MASK = "***"
 # Request body keys whose values are secrets: never kept in the request log. A WebAuthn
 # signature is not reusable, but it is the one part of an assertion that proves possession.
 _SECRET_KEYS = frozenset({"password", "otp", "signature"})
-
-# Where the auto-post form sends the browser, per AWS partition.
-SIGNIN_URLS = {
-    "aws": "https://signin.aws.amazon.com/saml",
-    "aws-cn": "https://signin.amazonaws.cn/saml",
-    "aws-us-gov": "https://signin.amazonaws-us-gov.com/saml",
-}
 
 AUTH_FAILED_MESSAGE = "Authentication failed."
 MFA_REQUIRED_MESSAGE = "MFA required."
@@ -112,109 +108,6 @@ BOMB_DECODED_BYTES = 400 * 1024 * 1024
 
 # How long a WebAuthn challenge is valid, as the "timeout" (milliseconds) it is sent with says.
 WEBAUTHN_TIMEOUT_MS = 60000
-
-
-@dataclass(frozen=True)
-class FakeFactor:
-    """One MFA factor as JumpCloud lists it in its "MFA required." answer."""
-
-    type: FactorType
-    status: FactorStatus = "available"
-
-
-@dataclass
-class FakeUser:
-    """A JumpCloud user of the fake.
-
-    ``totp_secret`` is base32 (``pyotp.random_base32()``); ``factors`` defaults to one available
-    ``totp`` factor when a secret is given and to none (no MFA) otherwise; entries may be factor
-    names or :class:`FakeFactor` objects. ``apps`` are the slugs of the SAML apps the user is
-    bound to.
-
-    ``webauthn_keys`` maps the credential ids of the user's security keys to their EC P-256
-    public keys, as PEM bytes (what ``SoftwareAuthenticator.register`` returns) or ``cryptography``
-    key objects (see :meth:`FakeJumpCloud.register_webauthn`); while it holds any, an available
-    ``webauthn`` factor is listed too unless ``factors`` names ``webauthn`` itself.
-
-    ``auth_failure_key`` picks the key of a wrong password's 401 body for this user
-    (``{"message": ...}`` or ``{"error": ...}``, both seen from JumpCloud; None: the fake's
-    choice) and ``auth_failure_message`` its text (default: JumpCloud's "Authentication
-    failed."). ``device_trust_denied`` makes the right password answer 403, as a conditional
-    access policy that admits only trusted devices does at sign-in. ``name_id`` is the Subject
-    NameID of the user's assertions (default: ``email``), for tenants that map it elsewhere.
-    """
-
-    email: str
-    password: str = field(repr=False)
-    totp_secret: str | None = field(default=None, repr=False)
-    factors: Sequence[FakeFactor | FactorType] = ()
-    apps: Sequence[str] = ()
-    webauthn_keys: dict[bytes, bytes | EllipticCurvePublicKey] = field(
-        default_factory=dict, repr=False
-    )
-    auth_failure_key: FailureKey | None = None
-    auth_failure_message: str | None = None
-    device_trust_denied: bool = False
-    name_id: str | None = None
-
-    def mfa_factors(self) -> list[FakeFactor]:
-        """The factors as the fake reports them, defaults applied."""
-        if not self.factors:
-            listed = [FakeFactor("totp")] if self.totp_secret else []
-        else:
-            listed = [f if isinstance(f, FakeFactor) else FakeFactor(f) for f in self.factors]
-        if self.webauthn_keys and not any(f.type == "webauthn" for f in listed):
-            listed.append(FakeFactor("webauthn"))
-        return listed
-
-    def has_factor(self, factor: FactorType) -> bool:
-        return any(f.type == factor and f.status == "available" for f in self.mfa_factors())
-
-    @property
-    def requires_mfa(self) -> bool:
-        return any(f.status == "available" for f in self.mfa_factors())
-
-
-@dataclass
-class FakeApp:
-    """A JumpCloud SAML application for AWS, served at ``/saml2/<slug>``.
-
-    ``roles`` are ``(role_arn, principal_arn)`` pairs; the first role's partition picks the AWS
-    sign-in URL the page posts to (and the assertion's Destination). ``sign`` says what the IdP
-    key signs (``none``: nothing, an unsigned response); ``embed_certificate=False`` leaves the
-    certificate out of the signature's KeyInfo. ``conditional_access_denied`` makes the page
-    refuse every user, as a JumpCloud conditional-access policy does.
-
-    Not every application is for AWS: ``catalog_name`` is JumpCloud's catalog name listed by
-    ``/userconsole/api/applications`` (``aws``, ``github-com`` ...); an application with no
-    ``roles`` sends no Role attribute, to ``acs_url`` and ``audience`` when given (e.g. GitHub's);
-    ``kind="bookmark"`` is a plain link to ``bookmark_url``, listed but with no SAML page.
-    ``listed_sso_url`` replaces the SAML page's address in the application list (a list that
-    points somewhere else than the page).
-    """
-
-    slug: str
-    roles: Sequence[tuple[str, str]]
-    session_duration: int | None = 3600
-    sign: SignWhat = "assertion"
-    embed_certificate: bool = True
-    principal_first: bool = False
-    conditional_access_denied: bool = False
-    display_label: str | None = None
-    relay_state: str = ""
-    catalog_name: str = "aws"
-    kind: Literal["saml", "bookmark"] = "saml"
-    acs_url: str | None = None
-    audience: str | None = None
-    bookmark_url: str = ""
-    listed_sso_url: str = ""
-
-    @property
-    def signin_url(self) -> str:
-        if self.acs_url:
-            return self.acs_url
-        partition = self.roles[0][0].split(":")[1] if self.roles else "aws"
-        return SIGNIN_URLS.get(partition, SIGNIN_URLS["aws"])
 
 
 @dataclass(frozen=True)
@@ -251,49 +144,6 @@ class _Fault:
     delay: float
     retry_after: int | None
     location: str | None = None
-
-
-@dataclass
-class _PendingMfa:
-    """A client (known by its xsrf token) whose password was right and who still owes MFA."""
-
-    email: str
-    redirect_to: str
-
-
-@dataclass
-class _ConsoleSession:
-    email: str
-    expires_at: float
-
-
-@dataclass
-class _Push:
-    id: str
-    email: str
-    xsrf: str
-    initiated_at: float
-    expires_at: float
-    status: PushStatus = "pending"
-    polls: int = 0
-    logged_in: bool = False
-
-
-@dataclass
-class _PushScript:
-    outcome: PushOutcome
-    after_polls: int
-
-
-@dataclass(frozen=True)
-class _WebAuthnChallenge:
-    """A challenge handed out by ``GET /userconsole/auth/webauthn``, redeemable once by the same
-    client (xsrf token) before ``expires_at``."""
-
-    challenge: bytes
-    email: str
-    xsrf: str
-    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -433,7 +283,55 @@ _GATEWAY_TITLES = {
 }
 
 
-class FakeJumpCloud:
+class _Handler(LoopbackHandler["FakeJumpCloud"]):
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
+    timeout = 30  # an idle keep-alive connection must not pin a thread forever
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the fake's clock, as JumpCloud's is on its own.
+        moment = self.owner._clock() if timestamp is None else timestamp
+        return super().date_time_string(moment)
+
+    def _serve(self) -> None:
+        cookies: dict[str, str] = {}
+        for header in self.headers.get_all("Cookie") or []:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(header)
+            except CookieError:
+                continue
+            cookies.update({name: morsel.value for name, morsel in jar.items()})
+        request = _Request(
+            method=self.command,
+            target=self.path,
+            path=urlsplit(self.path).path,
+            headers=dict(self.headers.items()),
+            cookies=cookies,
+            body=self.read_body(),
+        )
+        reply = self.owner._handle(request)
+        if reply is None:
+            self.close_connection = True
+            return
+        headers = [*reply.headers, ("Content-Type", reply.content_type)]
+        if reply.drip:
+            # The whole answer, status line and headers too, a byte at a time.
+            self.close_connection = True
+            head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+            head += [f"{name}: {value}" for name, value in headers]
+            head.append(f"Content-Length: {len(reply.body)}")
+            raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+            self.drip(raw, reply.drip)
+            return
+        if reply.short:
+            self.close_connection = True
+        sent = len(reply.body) // 2 if reply.short else None
+        self.send_answer(reply.status, headers, reply.body, sent=sent)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class FakeJumpCloud(LoopbackServer, FakeTenant):
     """A threaded HTTP server on ``127.0.0.1`` (free port) that behaves like JumpCloud.
 
     ``keys`` sign the SAML Responses (default: one generated key pair shared by every fake in the
@@ -459,6 +357,8 @@ class FakeJumpCloud:
     to measure what a sign-in costs beyond the time spent waiting.
     """
 
+    handler = _Handler
+
     def __init__(
         self,
         *,
@@ -477,92 +377,25 @@ class FakeJumpCloud:
     ) -> None:
         if latency < 0:
             raise ValueError("latency must not be negative")
+        LoopbackServer.__init__(self, ssl_context=ssl_context)
+        FakeTenant.__init__(
+            self,
+            users=users,
+            apps=apps,
+            clock=clock,
+            session_lifetime=session_lifetime,
+            push_lifetime=push_lifetime,
+        )
         self.latency = latency
-        self._users = {user.email.lower(): user for user in users}
-        self._apps = {app.slug: app for app in apps}
         self.keys = keys if keys is not None else _shared_keys()
-        self._clock = clock
-        self.session_lifetime = session_lifetime
-        self.push_lifetime = push_lifetime
-        self.ssl_context = ssl_context
         self.webauthn_rp_id = webauthn_rp_id
         self._webauthn_origin = webauthn_origin
         self.webauthn_user_verification: UserVerification = webauthn_user_verification
         self.auth_failure_key: FailureKey = auth_failure_key
-        # One re-entrant lock guards all state; the condition wakes wait_for_push().
-        self._state = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._errors: list[str] = []
         self._faults: list[_Fault] = []
         self._switches: dict[str, _Switch] = {}
-        self._xsrf_tokens: set[str] = set()
-        self._pending: dict[str, _PendingMfa] = {}
-        self._sessions: dict[str, _ConsoleSession] = {}
-        self._used_totp_steps: set[tuple[str, int]] = set()
-        self._pushes: dict[str, _Push] = {}
-        self._push_scripts: dict[str, _PushScript] = {}
-        self._webauthn_challenges: dict[str, _WebAuthnChallenge] = {}  # by token
-        self._webauthn_failures: list[str] = []
-        self._webauthn_sign_counts: dict[bytes, int] = {}  # by credential id
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = _Server(self)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"FakeJumpCloud:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and close the listening socket."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping on a "slow" fault
-        server.shutdown()
-        with self._state:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # the client may already have hung up
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``https://`` with an ``ssl_context``): the console API base
-        and the SSO host base."""
-        if self._server is None:
-            raise RuntimeError("FakeJumpCloud is not running; call start() first")
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def webauthn_origin(self) -> str:
@@ -689,86 +522,6 @@ class FakeJumpCloud:
         status = int(switch.kind)
         title = _GATEWAY_TITLES[status]
         return _html_reply(status, _page(title, f"<center><h1>{title}</h1></center>"))
-
-    def totp_code(self, email: str, *, steps: int = 0) -> str:
-        """The user's TOTP code at the fake's current time, ``steps`` 30-second windows away."""
-        from jcsaml.testing import require
-
-        require("pyotp", needed_by="FakeJumpCloud's TOTP")
-        import pyotp
-
-        user = self._users[email.lower()]
-        if user.totp_secret is None:
-            raise ValueError(f"{email} has no TOTP secret")
-        totp = pyotp.TOTP(user.totp_secret)
-        return totp.generate_otp(self._totp_step(totp) + steps)
-
-    def script_push(self, email: str, outcome: PushOutcome | None, *, after_polls: int = 0) -> None:
-        """Answer every later push for ``email`` with ``outcome`` once it has been polled
-        ``after_polls`` times while pending (0: the first poll already sees the outcome).
-        ``None`` removes the script: pushes then wait for :meth:`push_respond` or expiry."""
-        with self._state:
-            if outcome is None:
-                self._push_scripts.pop(email.lower(), None)
-            else:
-                self._push_scripts[email.lower()] = _PushScript(outcome, after_polls)
-
-    def push_respond(self, email: str, outcome: PushOutcome) -> str:
-        """Approve, deny or expire ``email``'s newest pending push, as the phone would.
-
-        Returns the push id; raises LookupError when no push is pending for that user.
-        """
-        with self._state:
-            push = self._newest_pending_push(email)
-            if push is None:
-                raise LookupError(f"no pending push for {email}")
-            push.status = outcome
-            self._state.notify_all()
-            return push.id
-
-    def wait_for_push(self, email: str, *, timeout: float = 10) -> str:
-        """Block until ``email`` has a pending push and return its id (TimeoutError otherwise)."""
-        with self._state:
-            found = self._state.wait_for(lambda: self._newest_pending_push(email), timeout)
-            if found is None:
-                raise TimeoutError(f"no push for {email} within {timeout} s")
-            return found.id
-
-    def push_status(self, push_id: str) -> PushStatus:
-        with self._state:
-            return self._pushes[push_id].status
-
-    def register_webauthn(
-        self, email: str, credential_id: bytes, public_key: bytes | EllipticCurvePublicKey
-    ) -> None:
-        """Register a security key for ``email``: its credential id and EC P-256 public key (PEM
-        bytes or a key object), as ``SoftwareAuthenticator().register(fake.webauthn_rp_id)``
-        returns them. The user is then offered the ``webauthn`` factor."""
-        with self._state:
-            self._users[email.lower()].webauthn_keys[bytes(credential_id)] = public_key
-
-    @property
-    def webauthn_failures(self) -> list[str]:
-        """Why each refused WebAuthn sign-in was refused, oldest first (for test diagnostics)."""
-        with self._state:
-            return list(self._webauthn_failures)
-
-    def expire_sessions(self, email: str | None = None) -> None:
-        """End the console sessions of ``email`` (everyone's when None): a server-side logout."""
-        with self._state:
-            for token, session in list(self._sessions.items()):
-                if email is None or session.email == email.lower():
-                    del self._sessions[token]
-
-    def live_sessions(self, email: str | None = None) -> int:
-        """How many unexpired console sessions ``email`` (anyone when None) holds."""
-        now = self._clock()
-        with self._state:
-            return sum(
-                1
-                for s in self._sessions.values()
-                if s.expires_at > now and (email is None or s.email == email.lower())
-            )
 
     # --- request handling --------------------------------------------------------------------
 
@@ -899,9 +652,7 @@ class FakeJumpCloud:
     # --- xsrf and sessions ---
 
     def _issue_xsrf(self) -> _Reply:
-        token = secrets.token_urlsafe(24)
-        with self._state:
-            self._xsrf_tokens.add(token)
+        token = self._new_xsrf_token()
         return _json_reply(200, {"xsrf": token}, [("Set-Cookie", f"{XSRF_COOKIE}={token}; Path=/")])
 
     def _checked_xsrf(self, request: _Request) -> str | None:
@@ -909,29 +660,14 @@ class FakeJumpCloud:
         cookie = request.cookies.get(XSRF_COOKIE)
         if not header or not cookie or not hmac.compare_digest(header, cookie):
             return None
-        with self._state:
-            return header if header in self._xsrf_tokens else None
+        return header if self._issued_xsrf_token(header) else None
 
-    def _live_session(self, request: _Request) -> _ConsoleSession | None:
+    def _session_of(self, request: _Request) -> ConsoleSession | None:
         token = request.cookies.get(SESSION_COOKIE)
-        if not token:
-            return None
-        with self._state:
-            session = self._sessions.get(token)
-            if session is None:
-                return None
-            if session.expires_at <= self._clock():
-                del self._sessions[token]
-                return None
-            return session
+        return self._live_session(token) if token else None
 
     def _sign_in(self, user: FakeUser, redirect_to: str, xsrf: str) -> _Reply:
-        token = secrets.token_urlsafe(32)
-        with self._state:
-            self._sessions[token] = _ConsoleSession(
-                user.email.lower(), self._clock() + self.session_lifetime
-            )
-            self._pending.pop(xsrf, None)
+        token = self._open_session(user.email, xsrf)
         secure = "; Secure" if self.ssl_context is not None else ""
         cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly{secure}"
         return _json_reply(200, {"redirectTo": redirect_to}, [("Set-Cookie", cookie)])
@@ -968,7 +704,7 @@ class FakeJumpCloud:
         if not user.requires_mfa:
             return self._sign_in(user, redirect_to, xsrf)
         with self._state:
-            self._pending[xsrf] = _PendingMfa(user.email.lower(), redirect_to)
+            self._pending[xsrf] = PendingMfa(user.email.lower(), redirect_to)
         otp = body.get("otp")
         if not otp:
             factors = [{"type": f.type, "status": f.status} for f in user.mfa_factors()]
@@ -990,37 +726,9 @@ class FakeJumpCloud:
             return _json_reply(401, {"message": INVALID_OTP_MESSAGE})
         return self._sign_in(user, pending.redirect_to, xsrf)
 
-    def _totp_step(self, totp: Any) -> int:
-        return int(self._clock() // totp.interval)
-
-    def _accept_totp(self, user: FakeUser, code: Any) -> bool:
-        """Whether ``code`` is the user's TOTP for the current window or a neighbour (as pyotp's
-        ``valid_window=1``) and has not been used before: each window's code signs in once."""
-        import pyotp
-
-        if not isinstance(code, str) or user.totp_secret is None or not user.has_factor("totp"):
-            return False
-        totp = pyotp.TOTP(user.totp_secret)
-        step = self._totp_step(totp)
-        for candidate in (step, step - 1, step + 1):
-            if hmac.compare_digest(totp.generate_otp(candidate).encode(), code.encode()):
-                key = (user.email.lower(), candidate)
-                with self._state:
-                    if key in self._used_totp_steps:
-                        return False
-                    self._used_totp_steps.add(key)
-                return True
-        return False
-
     # --- JumpCloud Protect push ---
 
-    def _newest_pending_push(self, email: str) -> _Push | None:
-        pushes = [
-            p for p in self._pushes.values() if p.email == email.lower() and p.status == "pending"
-        ]
-        return max(pushes, key=lambda p: p.initiated_at, default=None)
-
-    def _push_body(self, push: _Push) -> dict[str, Any]:
+    def _push_body(self, push: Push) -> dict[str, Any]:
         return {
             "id": push.id,
             "expiresAt": _iso(push.expires_at),
@@ -1037,7 +745,7 @@ class FakeJumpCloud:
             if not self._users[pending.email].has_factor("push"):
                 return _json_reply(400, {"message": "Push MFA is not enabled for this user."})
             now = self._clock()
-            push = _Push(
+            push = Push(
                 id=secrets.token_hex(12),
                 email=pending.email,
                 xsrf=xsrf,
@@ -1087,7 +795,7 @@ class FakeJumpCloud:
                 return _json_reply(400, {"message": "WebAuthn is not enabled for this user."})
             challenge = secrets.token_bytes(32)
             token = secrets.token_urlsafe(32)
-            self._webauthn_challenges[token] = _WebAuthnChallenge(
+            self._webauthn_challenges[token] = WebAuthnChallenge(
                 challenge=challenge,
                 email=pending.email,
                 xsrf=xsrf,
@@ -1153,7 +861,7 @@ class FakeJumpCloud:
     # --- console API ---
 
     def _api_self(self, request: _Request) -> _Reply:
-        session = self._live_session(request)
+        session = self._session_of(request)
         if session is None:
             return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
         user = self._users[session.email]
@@ -1179,7 +887,7 @@ class FakeJumpCloud:
         )
 
     def _api_applications(self, request: _Request) -> _Reply:
-        session = self._live_session(request)
+        session = self._session_of(request)
         if session is None:
             return _json_reply(401, {"message": UNAUTHORIZED_MESSAGE})
         user = self._users[session.email]
@@ -1210,7 +918,7 @@ class FakeJumpCloud:
         app = self._apps.get(slug)
         if app is None or app.kind != "saml":
             return _html_reply(404, _page("JumpCloud", "<h1>Application not found</h1>"))
-        session = self._live_session(request)
+        session = self._session_of(request)
         if session is None:
             target = quote(f"saml2/{slug}", safe="")
             location = f"{self.url}/login?context=sso&redirectTo={target}"
@@ -1269,118 +977,3 @@ class FakeJumpCloud:
             "</form>"
         )
         return _page("JumpCloud", form, onload="document.forms[0].submit()")
-
-    # --- connection bookkeeping (for stop()) ---
-
-    def _track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._state:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeJumpCloud) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up (timeouts, dropped faults, stop()) and clients refusing the
-        # certificate are expected; stay quiet.
-        return None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        context = self.fake.ssl_context
-        if context is None:
-            super().finish_request(request, client_address)
-            return
-        # The TLS handshake runs here, in the connection's own thread, rather than on accept():
-        # a client that never completes it must not stall the accepting loop.
-        request.settimeout(_Handler.timeout)
-        with context.wrap_socket(request, server_side=True) as tls:
-            super().finish_request(tls, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session expects
-    server: _Server
-    timeout = 30  # an idle keep-alive connection must not pin a thread forever
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as separate writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.fake._track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        self.server.fake._track(self.connection, open_=False)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # quiet: tests read FakeJumpCloud.requests instead
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        # The Date header on the fake's clock, as JumpCloud's is on its own.
-        moment = self.server.fake._clock() if timestamp is None else timestamp
-        return super().date_time_string(moment)
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        cookies: dict[str, str] = {}
-        for header in self.headers.get_all("Cookie") or []:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(header)
-            except CookieError:
-                continue
-            cookies.update({name: morsel.value for name, morsel in jar.items()})
-        request = _Request(
-            method=self.command,
-            target=self.path,
-            path=urlsplit(self.path).path,
-            headers=dict(self.headers.items()),
-            cookies=cookies,
-            body=body,
-        )
-        reply = self.server.fake._handle(request)
-        if reply is None:
-            self.close_connection = True
-            return
-        if reply.drip:
-            self._drip(reply)
-            return
-        if reply.short:
-            self.close_connection = True
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body[: len(reply.body) // 2] if reply.short else reply.body)
-
-    def _drip(self, reply: _Reply) -> None:
-        """Send the whole answer a byte at a time, until it is sent, the client hangs up or the
-        fake stops."""
-        self.close_connection = True
-        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
-        head += [f"{name}: {value}" for name, value in reply.headers]
-        head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
-        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
-        stopping = self.server.fake._stopping
-        for index in range(len(raw)):
-            try:
-                self.wfile.write(raw[index : index + 1])
-                self.wfile.flush()
-            except OSError:
-                return
-            if stopping.wait(reply.drip):
-                return
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve

@@ -27,21 +27,18 @@ requests is imported only by the recording functions.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
+from jcsaml.loopback import LoopbackHandler, LoopbackServer
 from jcsaml.recording import RECORDED_BASE_URL as _RECORDED_BASE_URL
 from jcsaml.recording import RECORDED_HOST as _RECORDED_HOST
 from jcsaml.testing.jumpcloud import mask_secrets
@@ -402,7 +399,20 @@ def record_fixtures(directory: Path | None = None) -> list[Path]:
 # --- replaying --------------------------------------------------------------------------------
 
 
-class ReplayServer:
+class _ReplayHandler(LoopbackHandler["ReplayServer"]):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+
+    def _serve(self) -> None:
+        body = self.read_body()
+        response = self.owner._answer(self.command, self.path, dict(self.headers.items()), body)
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        self.send_answer(response.status, headers, response.body.encode("utf-8"))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class ReplayServer(LoopbackServer):
     """A real HTTP server on ``127.0.0.1`` (free port) answering with queued exchanges, in order.
 
     Each request is checked against the next exchange's :class:`ExpectedRequest`; on a match it
@@ -411,64 +421,20 @@ class ReplayServer:
     AssertionError if any request mismatched or exchanges are left over.
     """
 
+    handler = _ReplayHandler
+
     def __init__(self, exchanges: Iterable[Exchange] = ()) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._queue: list[Exchange] = list(exchanges)
         self._served: list[Exchange] = []
         self._mismatches: list[str] = []
         self._received: list[tuple[str, str]] = []
-        self._connections: set[socket.socket] = set()
-        self._server: _ReplayHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def add(self, *exchanges: Exchange) -> None:
         """Queue more expected exchanges."""
         with self._lock:
             self._queue.extend(exchanges)
-
-    def start(self) -> Self:
-        if self._server is None:
-            self._server = _ReplayHTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"ReplayServer:{self._server.server_address[1]}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # the client may already have hung up
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("ReplayServer is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def received(self) -> list[tuple[str, str]]:
@@ -522,62 +488,6 @@ class ReplayServer:
             exchange = self._queue.pop(0)
             self._served.append(exchange)
         return exchange.with_base_url(self.url).response
-
-    def _track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-
-class _ReplayHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, replay: ReplayServer) -> None:
-        self.replay = replay
-        super().__init__(("127.0.0.1", 0), _ReplayHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return None  # clients hanging up are expected; stay quiet
-
-
-class _ReplayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _ReplayHTTPServer
-    timeout = 30
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as separate writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.replay._track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        self.server.replay._track(self.connection, open_=False)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        response = self.server.replay._answer(
-            self.command, self.path, dict(self.headers.items()), body
-        )
-        payload = response.body.encode("utf-8")
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
 
 # --- recordings (--record FILE) ---------------------------------------------------------------

@@ -39,6 +39,9 @@ from types import TracebackType
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+from jcsaml.admin.trust import load_policy
+from jcsaml.loopback import LoopbackHandler, LoopbackServer
+
 DEFAULT_ACCOUNT_ID = "012345678987"
 DEFAULT_REGION = "us-east-1"
 SAML_SIGNIN_URL = "https://signin.aws.amazon.com/saml"
@@ -301,15 +304,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _load_policy(document: str) -> dict[str, Any]:
-    text = document if document.lstrip().startswith("{") else urllib.parse.unquote(document)
-    try:
-        policy = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return policy if isinstance(policy, dict) else {}
-
-
 def _principal_matches(statement: Mapping[str, Any], principal_arn: str) -> bool:
     principal = statement.get("Principal")
     if principal == "*":
@@ -377,7 +371,7 @@ def trust_policy_allows(document: str, principal_arn: str, context: Mapping[str,
     their values. An explicit Deny wins; without a matching Allow the answer is no. Condition
     operators outside the String* family and Null are treated as not satisfied.
     """
-    policy = _load_policy(document)
+    policy = load_policy(document)
     allowed = False
     for statement in _as_list(policy.get("Statement", [])):
         if not isinstance(statement, dict):
@@ -956,7 +950,19 @@ _MAINTENANCE_PAGE = (
 _FOREIGN_XML = '<?xml version="1.0"?>\n<status><state>maintenance</state></status>\n'
 
 
-class MisbehavingSts:
+class _MisbehavingHandler(LoopbackHandler["MisbehavingSts"]):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.read_body()
+        with self.owner._lock:
+            self.owner.requests += 1
+        self.owner._answer(self)
+
+    do_GET = do_POST
+
+
+class MisbehavingSts(LoopbackServer):
     """An STS endpoint on 127.0.0.1 (free port) that answers every request badly, for the
     failures a real network produces: point ``AWS_ENDPOINT_URL_STS`` at :attr:`endpoint_url`.
 
@@ -968,51 +974,17 @@ class MisbehavingSts:
     :attr:`requests` counts the requests received.
     """
 
+    handler = _MisbehavingHandler
+
     def __init__(self, fault: StsFault, *, status: int = 200, interval: float = 0.05) -> None:
+        super().__init__()
         self.fault = fault
         self.status = status
         self.interval = interval
         self.requests = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> MisbehavingSts:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                with outer._lock:
-                    outer.requests += 1
-                outer._answer(self)
-
-            do_GET = do_POST
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return None  # clients giving up mid-answer are what this server is for
-
-        self._stopping.clear()
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def _answer(self, handler: Any) -> None:
+    def _answer(self, handler: _MisbehavingHandler) -> None:
         if self.fault == "silent":
             self._stopping.wait()
             handler.close_connection = True
@@ -1043,37 +1015,15 @@ class MisbehavingSts:
             "Connection: close\r\n\r\n"
         ).encode("latin-1") + body
         handler.close_connection = True
-        step = 1 if self.fault == "drip" else len(raw)
-        for start in range(0, len(raw), step):
-            try:
-                handler.wfile.write(raw[start : start + step])
-                handler.wfile.flush()
-            except OSError:
-                return
-            if self.fault == "drip" and self._stopping.wait(self.interval):
-                return
-
-    def stop(self) -> None:
-        if self._server is None:
+        if self.fault == "drip":
+            handler.drip(raw, self.interval)
             return
-        self._stopping.set()  # ends silent and dripping answers
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> MisbehavingSts:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(raw)
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("MisbehavingSts is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def environment(self) -> dict[str, str]:
         """Variables that send the AWS SDKs' STS calls here."""
