@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import resource
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -50,15 +49,9 @@ def test_a_full_disk_fails_before_signing_in(world: World) -> None:
     def no_room() -> None:  # every write of a byte fails, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
-    done = subprocess.run(
-        [sys.executable, "-m", "jcsaml", "login", "-a", "production", "--skip-prompt"],
-        env={**world.env, "JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"},
-        preexec_fn=no_room,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    login = [sys.executable, "-m", "jcsaml", "login", "-a", "production", "--skip-prompt"]
+    answers = {"JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"}
+    done = world.without_terminal(login, answers, preexec_fn=no_room)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("jcsaml: error: cannot write credentials file"), done.stderr
     assert world.jumpcloud.requests == []

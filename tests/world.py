@@ -278,9 +278,13 @@ class World:
         return self.without_terminal([AWS_CLI, *args], extra)
 
     def without_terminal(
-        self, command: Sequence[str], extra: Mapping[str, str] | None = None
+        self,
+        command: Sequence[str],
+        extra: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """``command`` in a session of its own with nothing on stdin: nothing can be asked."""
+        """``command`` in a session of its own with nothing on stdin: nothing can be asked.
+        ``preexec_fn`` runs in the child before the command (to set a resource limit, say)."""
         return subprocess.run(
             command,
             env={**self.env, **(extra or {})},
@@ -290,6 +294,7 @@ class World:
             timeout=120,
             check=False,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
 
     @classmethod
