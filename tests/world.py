@@ -433,7 +433,8 @@ class Signed:
     @contextlib.contextmanager
     def running(cls, home: Path, aws: AwsAccount) -> Iterator[Signed]:
         """Alice without MFA (she signs in at will), offered the role ``Admin``, signed in."""
-        with World.running(home, aws, roles=("Admin",), user={"totp_secret": None}) as world:
+        no_mfa = {"totp_secret": None}
+        with World.running(home, aws, roles=("Admin",), user=no_mfa, clock=time.time) as world:
             account = Account(
                 name="production",
                 url=world.jumpcloud.app_url(SLUG),
