@@ -368,12 +368,12 @@ def test_a_terminal_login_retries_the_password_strips_the_code_and_preselects_th
 ) -> None:
     from prompt_toolkit.input import create_pipe_input
 
-    from jcsaml import notices
+    from jcsaml import remembered
     from jcsaml.cli import main
 
     user.configure()
     ro = user.roles["AcmeJumpCloudAdminRO"]
-    notices.remember_role("production", ro, user.env)  # chosen last time
+    remembered.remember_role("production", ro, user.env)  # chosen last time
     for key, value in user.env.items():  # boto3 reads the process's own environment
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)

@@ -552,11 +552,11 @@ def test_a_profile_that_cannot_be_written_stops_before_sts(team: Team) -> None:
 
 
 def test_each_account_picker_names_it_and_preselects_its_last_role(team: Team) -> None:
-    from jcsaml import notices
+    from jcsaml import remembered
 
     environ = {**os.environ, **team.aws.environment()}
-    notices.remember_role("production", team.role_arns["production"][3], environ)
-    notices.remember_role("dev", team.role_arns["dev"][1], environ)
+    remembered.remember_role("production", team.role_arns["production"][3], environ)
+    remembered.remember_role("dev", team.role_arns["dev"][1], environ)
     prompter = ScriptedPrompter(["", ""])  # Enter at each picker: the preselected role
     results = jcsaml.login_many(
         ["production", "dev"],
