@@ -1,6 +1,6 @@
 """IAM role and STS assumed-role ARNs: small pure functions.
 
-Standard library only: the light entry (:mod:`jcsaml.cached`) uses them too.
+Standard library only: the light entry (:mod:`jcsaml.light_lookup`) uses them too.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Temporary AWS credentials, as handed to the tools that use them.
 
 Standard library only. The instant paths (:mod:`jcsaml.launcher`) read cached credentials through
-:mod:`jcsaml.cached` instead, which avoids even ``dataclasses`` and ``datetime``.
+:mod:`jcsaml.light_lookup` instead, which avoids even ``dataclasses`` and ``datetime``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ a ``;`` or ``#`` preceded by whitespace ends the value. Every key holds one line
 continued on an indented line is refused, naming the key and the line.
 
 The table of keys and the small checks of their values are :mod:`jcsaml.config_keys`'s, which
-the light lookup (:mod:`jcsaml.cached`) reads too. Standard library only at module level.
+the light lookup (:mod:`jcsaml.light_lookup`) reads too. Standard library only at module level.
 """
 
 from __future__ import annotations

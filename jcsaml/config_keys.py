@@ -1,7 +1,7 @@
 """The keys of an IdP account's section in the jcsaml config file, in one table that both
 readers use: the full one (:mod:`jcsaml.config`, which raises an error naming the key) and the
-light lookup (:mod:`jcsaml.cached`, which declines to the full one when in doubt). Each key has
-a kind of value, which says how it is checked; the small checks both readers make are here.
+light lookup (:mod:`jcsaml.light_lookup`, which declines to the full one when in doubt). Each key
+has a kind of value, which says how it is checked; the small checks both readers make are here.
 
 Standard library only (``re``, patterns compiled on first use): the light lookup imports this
 on the way to every cached ``jcsaml exec``.

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 from jcsaml import process_cache
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.cached import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.display import printable
 from jcsaml.errors import (
     InputRequiredError,
@@ -39,6 +38,7 @@ from jcsaml.errors import (
     SignInPendingError,
     SignInRequiredError,
 )
+from jcsaml.light_lookup import PROCESS_REFRESH_MARGIN_SECONDS
 from jcsaml.process_cache import write_problem
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import is_session_key, library_store

@@ -4,7 +4,7 @@
 :func:`edit_ini` reads the file as :class:`~jcsaml.inifile.IniDocument`, lets the caller change
 it, and writes it back under a lock file, through a temporary file that replaces it only once
 complete. :func:`is_private_file` asks the same question as :func:`safe_target` without raising
-or importing anything: it is on the hot path of ``jcsaml exec`` (:mod:`jcsaml.cached`).
+or importing anything: it is on the hot path of ``jcsaml exec`` (:mod:`jcsaml.light_lookup`).
 """
 
 from __future__ import annotations

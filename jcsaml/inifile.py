@@ -17,7 +17,7 @@ a ``;`` or ``#`` preceded by whitespace, which ends the value (``inline_comments
 rewritten value keeps the comment that followed it.
 
 Reading imports only ``os`` and ``re``: it is on the hot path of ``jcsaml exec``
-(:mod:`jcsaml.cached`).
+(:mod:`jcsaml.light_lookup`).
 """
 
 from __future__ import annotations

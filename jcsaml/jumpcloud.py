@@ -77,7 +77,7 @@ _FACTOR_NAMES = {"totp": "TOTP", "push": "PUSH", "webauthn": "WEBAUTHN", "duo": 
 
 
 @dataclasses.dataclass(frozen=True)
-class Credentials:
+class PasswordCredentials:
     """What the person supplies. ``mfa_token`` is a one-time code given up front, used once;
     ``mfa_source`` gives a TOTP code when one is needed and none was given (``mfa_command``)."""
 
@@ -102,7 +102,7 @@ class SamlPage:
 class Authenticator(Protocol):
     """Signs a person in and returns the SAML page; can save and resume its console session."""
 
-    def authenticate(self, credentials: Credentials) -> SamlPage: ...
+    def authenticate(self, credentials: PasswordCredentials) -> SamlPage: ...
 
     def export_session(self) -> str: ...
 
@@ -182,7 +182,7 @@ class JumpCloudAuthenticator:
 
     # -- the flow -------------------------------------------------------------------------------
 
-    def authenticate(self, credentials: Credentials) -> SamlPage:
+    def authenticate(self, credentials: PasswordCredentials) -> SamlPage:
         """Sign in (password, then MFA when asked) and return the application's SAML page.
 
         Raises AuthenticationFailedError, MfaError subclasses, ConditionalAccessError,
@@ -220,7 +220,7 @@ class JumpCloudAuthenticator:
         self._xsrf = _required_text(reply, "xsrf", "GET /userconsole/xsrf", "an xsrf token")
 
     def _second_factor(
-        self, reply: _Reply, body: dict[str, Any], credentials: Credentials
+        self, reply: _Reply, body: dict[str, Any], credentials: PasswordCredentials
     ) -> _Reply:
         factor = self._pick_factor(reply.body.get("factors"), credentials)
         if factor == "totp":
@@ -229,7 +229,7 @@ class JumpCloudAuthenticator:
             return self._push()
         return self._webauthn()
 
-    def _pick_factor(self, factors: object, credentials: Credentials) -> str:
+    def _pick_factor(self, factors: object, credentials: PasswordCredentials) -> str:
         """The configured factor; with Auto the only usable one, TOTP when a code was given,
         else the person's choice."""
         if not isinstance(factors, list):
@@ -269,7 +269,7 @@ class JumpCloudAuthenticator:
 
     # -- TOTP ----------------------------------------------------------------------------------
 
-    def _totp(self, body: dict[str, Any], credentials: Credentials) -> _Reply:
+    def _totp(self, body: dict[str, Any], credentials: PasswordCredentials) -> _Reply:
         """A code given up front is tried once; typed codes up to TOTP_ATTEMPTS times."""
         given = _code(credentials.mfa_token or "")
         if not given and credentials.mfa_source is not None:

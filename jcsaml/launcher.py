@@ -4,7 +4,7 @@
 credentials it should cost little more than starting Python. The full CLI (:mod:`jcsaml.cli`)
 imports argparse, logging, dataclasses, datetime, pathlib and typing before it does anything;
 this module decides from the command line alone whether a light path applies, and answers it
-with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.cached`,
+with ``os``, ``sys``, ``re``, ``time`` and jcsaml's light modules (:mod:`jcsaml.light_lookup`,
 :mod:`jcsaml.environment`, :mod:`jcsaml.inifile`, :mod:`jcsaml.ini_edit`, and
 :mod:`jcsaml.shell_script` for ``script``; ``json`` for ``credential-process``). Both the
 console script and ``python -m jcsaml`` start here.
@@ -19,7 +19,7 @@ The seam for more instant commands: a handler is a function ``(args, environ) ->
 where ``args`` are the words after the command name; it returns None to decline, else the exit
 status, or replaces the process. Register it in :data:`LIGHT_COMMANDS` under the command name.
 :func:`parse_options` reads the options it understands (each an exact spelling; anything else
-declines) and :func:`jcsaml.cached.lookup` finds the credentials the full CLI would reuse.
+declines) and :func:`jcsaml.light_lookup.lookup` finds the credentials the full CLI would reuse.
 
 ``--version`` prints the line argparse prints (declining on a terminal too narrow for it);
 ``--help`` always goes to the full CLI, whose parser is the one source of the help text.
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from jcsaml.cached import CachedCredentials
+    from jcsaml.light_lookup import CachedCredentials
 
     LightHandler = Callable[[list[str], Mapping[str, str]], "int | None"]
 
@@ -160,7 +160,7 @@ def cached_for(
 ) -> tuple[CachedCredentials, str | None] | None:
     """The credentials ``exec`` and ``script`` reuse for ``options``, with the region the
     command gets; None to decline (none valid, or a region only the full CLI works out)."""
-    from jcsaml.cached import exec_region, lookup
+    from jcsaml.light_lookup import exec_region, lookup
 
     found = lookup(
         exec_account(options, environ),
@@ -259,7 +259,7 @@ def light_credential_process(args: list[str], environ: Mapping[str, str]) -> int
     options = process_options(args)
     if options is None:
         return None
-    from jcsaml.cached import process_output
+    from jcsaml.light_lookup import process_output
 
     text = process_output(
         exec_account(options, environ),

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
-from jcsaml import notices
+from jcsaml import remembered
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, parse_profile_template
 from jcsaml.errors import (
@@ -128,11 +128,11 @@ def select_roles(
         assertion,
         account.role_arn or None,
         prompter,
-        preferred=notices.last_role(account.name, environ),
+        preferred=remembered.last_role(account.name, environ),
         account=account,
     )
     if not account.role_arn:
-        notices.remember_role(account.name, picked.role_arn, environ)
+        remembered.remember_role(account.name, picked.role_arn, environ)
     return [picked]
 
 

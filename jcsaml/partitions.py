@@ -6,7 +6,7 @@ SAML provider or policy ARN in any other partition is refused wherever one is re
 SAML assertion, ``jcsaml setup``).
 
 Standard library only (``re``, and patterns compiled on first use): the light lookup
-(:mod:`jcsaml.cached`) checks ARNs with it.
+(:mod:`jcsaml.light_lookup`) checks ARNs with it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.cached import (
+from jcsaml.light_lookup import (
     PROCESS_CACHE_ENTRY_BYTES,
     PROCESS_REFRESH_MARGIN_SECONDS,
     process_cache_directory,
@@ -56,7 +56,7 @@ class CacheEntry:
 
 
 def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
-    """:func:`jcsaml.cached.process_cache_directory`, where ``~`` without ``HOME`` is the
+    """:func:`jcsaml.light_lookup.process_cache_directory`, where ``~`` without ``HOME`` is the
     home directory the password database gives."""
     found = process_cache_directory(environ) or process_cache_directory({"HOME": str(Path.home())})
     assert found is not None  # a HOME is given

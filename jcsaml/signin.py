@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from jcsaml.arn import role_matches
 from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.cached import REFRESH_MARGIN_SECONDS
 from jcsaml.config import (
     DEFAULT_STS_TIMEOUT,
     Account,
@@ -49,7 +48,8 @@ from jcsaml.errors import (
     TrustNewCertificateError,
     UnknownRoleError,
 )
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
+from jcsaml.light_lookup import REFRESH_MARGIN_SECONDS
 from jcsaml.prompter import NonInteractivePrompter, Prompter
 from jcsaml.saml import (
     AwsRole,
@@ -243,7 +243,7 @@ def sign_in(
         for attempt in range(1, PASSWORD_ATTEMPTS + 1):
             try:
                 page = auth.authenticate(
-                    Credentials(
+                    PasswordCredentials(
                         username=user,
                         password=secret,
                         mfa=account.mfa,

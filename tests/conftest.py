@@ -1,25 +1,39 @@
 """Shared fixtures: every test runs with a temporary HOME and no AWS or jcsaml settings of the
-developer's machine; servers are started per module and stopped by the fixture."""
+developer's machine; servers are started per module and stopped by the fixture. The end-to-end
+tests' world (``tests/world.py``): ``aws_account`` once per module, ``make_world``, ``world`` and
+``world_with`` per test."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from tests.forkserver import run_jcsaml
+from jcsaml.testing.idp import IdpKeyPair
+from tests.world import (
+    READ_ONLY,
+    AwsAccount,
+    CliResult,
+    Signed,
+    World,
+    WorldFactory,
+    cli_environment,
+    run_cli,
+)
+
+__all__ = ["REPO", "CliResult", "cli_environment", "run_cli"]
 
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
-    from jcsaml.testing.idp import IdpKeyPair
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,42 +54,61 @@ def hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def cli_environment(home: Path, *extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment a CLI subprocess runs in: this process's, minus any AWS or jcsaml
-    settings, with every jcsaml and AWS file under ``home`` and the null keyring."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JCSAML_", "XDG_"))}
-    env.update(
-        HOME=str(home),
-        JCSAML_CONFIG=str(home / ".jcsaml"),
-        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
-        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+@pytest.fixture(scope="module")
+def keys() -> IdpKeyPair:
+    """The fake JumpCloud's signing keys, which the module's AWS account trusts."""
+    return IdpKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def aws_account(keys: IdpKeyPair) -> Iterator[AwsAccount]:
+    with AwsAccount.running(keys) as running:
+        yield running
+
+
+@pytest.fixture
+def make_world(hermetic_home: Path, aws_account: AwsAccount) -> Iterator[WorldFactory]:
+    """Worlds with knobs (see ``World.running``), each with its own fake JumpCloud, stopped at
+    the end of the test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**knobs: Any) -> World:
+            return stack.enter_context(World.running(hermetic_home, aws_account, **knobs))
+
+        yield make
+
+
+@pytest.fixture
+def world(make_world: WorldFactory) -> World:
+    """Alice, with TOTP, offered the read-only and the admin role; nothing configured yet."""
+    return make_world()
+
+
+@pytest.fixture
+def world_with(make_world: WorldFactory) -> WorldFactory:
+    """``make_world`` whose app offers the read-only role alone, unless ``app`` says otherwise."""
+    return functools.partial(make_world, roles=(READ_ONLY,))
+
+
+@pytest.fixture
+def runbook_world(make_world: WorldFactory, aws_account: AwsAccount) -> World:
+    """The runbook's setting: a keyring that keeps what is saved, a region in the AWS config
+    file alone, and the read-only role configured for profile ``production``."""
+    role = aws_account.roles[READ_ONLY]
+    return make_world(
+        keyring=True, env_region=False, configure=("--profile", "production", "--role", role)
     )
-    for more in extra:
-        env.update(more)
-    return env
 
 
-@dataclass
-class CliResult:
-    status: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
-) -> CliResult:
-    """The real CLI in a process of its own (``python -m jcsaml``), as a user runs it; forked
-    from a process that has already imported it when that changes nothing (tests/forkserver.py)."""
-    done = run_jcsaml(
-        args,
-        env=env if env is not None else os.environ,
-        stdin=stdin if stdin is not None else "",
-        timeout=timeout,
-    )
-    return CliResult(done.status, done.stdout, done.stderr)
+@pytest.fixture
+def signed(
+    hermetic_home: Path, aws_account: AwsAccount, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Signed]:
+    """The library signed in once, in this process (see ``Signed``)."""
+    for key, value in aws_account.local.environment().items():  # botocore reads the endpoint
+        monkeypatch.setenv(key, value)
+    with Signed.running(hermetic_home, aws_account) as found:
+        yield found
 
 
 #: Where a test that makes a home per generated example (hundreds) makes them: a file system in
@@ -108,14 +141,6 @@ def run_python(
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    """The IdP's signing key pair, one per test module."""
-    from jcsaml.testing.idp import IdpKeyPair
-
-    return IdpKeyPair.generate()
 
 
 def fresh_credentials(

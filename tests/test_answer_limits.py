@@ -22,7 +22,7 @@ from jcsaml.errors import (
     IdpUnavailableError,
     UnsafeRedirectError,
 )
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.jumpcloud import SESSION_COOKIE, FakeApp, FakeJumpCloud, FakeUser
 from tests.conftest import run_python
@@ -50,7 +50,7 @@ def client(fake: FakeJumpCloud, http_timeout: float = 30) -> JumpCloudAuthentica
 
 
 def sign_in(auth: JumpCloudAuthenticator) -> str:
-    return auth.authenticate(Credentials("u@acme.example", "pw")).saml_response
+    return auth.authenticate(PasswordCredentials("u@acme.example", "pw")).saml_response
 
 
 class OtherHost:

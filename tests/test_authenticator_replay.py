@@ -17,7 +17,7 @@ from jcsaml.errors import (
     MfaCodeRejectedError,
     NoSamlResponseError,
 )
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.saml import parse_saml_response
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.replay import ReplayServer, load_exchanges
@@ -42,7 +42,7 @@ def authenticator(server: ReplayServer, *answers: str, slug: str = SLUG) -> Jump
 
 def test_password_only(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_success", "saml_page"))
-    page = authenticator(replay).authenticate(Credentials("bob@acme.example", "pw"))
+    page = authenticator(replay).authenticate(PasswordCredentials("bob@acme.example", "pw"))
     replay.assert_done()
     recorded_at = datetime(2024, 6, 3, 9, 1, tzinfo=UTC)
     roles = parse_saml_response(page.saml_response, now=recorded_at, verify=False).roles
@@ -53,14 +53,14 @@ def test_password_only(replay: ReplayServer) -> None:
 def test_password_then_totp(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_mfa_required", "auth_totp_success", "saml_page"))
     auth = authenticator(replay)
-    auth.authenticate(Credentials("alice@acme.example", "pw", mfa_token="123456"))
+    auth.authenticate(PasswordCredentials("alice@acme.example", "pw", mfa_token="123456"))
     replay.assert_done()
 
 
 def test_auto_picks_the_only_available_factor_and_asks_for_the_code(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_mfa_required", "auth_totp_success", "saml_page"))
     auth = authenticator(replay, "123456")
-    auth.authenticate(Credentials("alice@acme.example", "pw", mfa="Auto"))
+    auth.authenticate(PasswordCredentials("alice@acme.example", "pw", mfa="Auto"))
     replay.assert_done()
     assert auth.prompter.asked == ["MFA code"]  # type: ignore[attr-defined]
 
@@ -68,7 +68,7 @@ def test_auto_picks_the_only_available_factor_and_asks_for_the_code(replay: Repl
 def test_auto_with_two_factors_asks_which(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_mfa_required_multi", "auth_totp_success", "saml_page"))
     auth = authenticator(replay, "1", "123456")
-    auth.authenticate(Credentials("dave@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("dave@acme.example", "pw"))
     replay.assert_done()
     assert auth.prompter.asked == ["MFA method", "MFA code"]  # type: ignore[attr-defined]
 
@@ -81,7 +81,7 @@ def test_push_accepted_after_polling(replay: ReplayServer) -> None:
         )
     )  # fmt: skip
     auth = authenticator(replay)
-    auth.authenticate(Credentials("carol@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("carol@acme.example", "pw"))
     replay.assert_done()
     notices = auth.prompter.notices  # type: ignore[attr-defined]
     assert any("JumpCloud Protect" in notice for notice in notices)
@@ -90,7 +90,7 @@ def test_push_accepted_after_polling(replay: ReplayServer) -> None:
 def test_wrong_password(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_failed"))
     with pytest.raises(AuthenticationFailedError, match="Authentication failed"):
-        authenticator(replay).authenticate(Credentials("alice@acme.example", "bad"))
+        authenticator(replay).authenticate(PasswordCredentials("alice@acme.example", "bad"))
     replay.assert_done()
 
 
@@ -98,7 +98,7 @@ def test_wrong_code_given_up_front_is_not_retried(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_mfa_required", "auth_totp_rejected"))
     with pytest.raises(MfaCodeRejectedError, match="Invalid OTP"):
         authenticator(replay).authenticate(
-            Credentials("alice@acme.example", "pw", mfa_token="000000")
+            PasswordCredentials("alice@acme.example", "pw", mfa_token="000000")
         )
     replay.assert_done()
 
@@ -106,20 +106,20 @@ def test_wrong_code_given_up_front_is_not_retried(replay: ReplayServer) -> None:
 def test_html_instead_of_json(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("html_instead_of_json"))
     with pytest.raises(IdpProtocolError, match="expected JSON"):
-        authenticator(replay).authenticate(Credentials("alice@acme.example", "pw"))
+        authenticator(replay).authenticate(PasswordCredentials("alice@acme.example", "pw"))
 
 
 def test_server_error_on_the_password_post(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "server_error"))
     with pytest.raises(IdpServerError, match="HTTP 500"):
-        authenticator(replay).authenticate(Credentials("alice@acme.example", "pw"))
+        authenticator(replay).authenticate(PasswordCredentials("alice@acme.example", "pw"))
 
 
 def test_page_without_saml_response(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_success", "saml_page_no_response"))
     with pytest.raises(NoSamlResponseError, match="not bound"):
         authenticator(replay, slug="acme-billing-aws").authenticate(
-            Credentials("bob@acme.example", "pw")
+            PasswordCredentials("bob@acme.example", "pw")
         )
     replay.assert_done()
 
@@ -128,7 +128,7 @@ def test_conditional_access_refusal(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("xsrf", "auth_success", "saml_page_access_denied"))
     with pytest.raises(ConditionalAccessError, match="conditional-access"):
         authenticator(replay, slug="acme-restricted-aws").authenticate(
-            Credentials("bob@acme.example", "pw")
+            PasswordCredentials("bob@acme.example", "pw")
         )
     replay.assert_done()
 

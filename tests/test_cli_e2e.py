@@ -10,160 +10,23 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws, MisbehavingSts
-from tests.conftest import CliResult, cli_environment, run_cli
-
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "acme-prod-aws-admin"
-
-
-class World:
-    """One user's setup: config, credentials paths and the environment the CLI runs in."""
-
-    def __init__(
-        self,
-        home: Path,
-        aws: LocalAws,
-        jumpcloud: FakeJumpCloud,
-        roles: dict[str, str],
-        keys: IdpKeyPair,
-    ) -> None:
-        self.home = home
-        self.keys = keys
-        self.aws = aws
-        self.jumpcloud = jumpcloud
-        self.roles = roles
-        self.config = home / ".jcsaml"
-        self.credentials = home / ".aws" / "credentials"
-        self.env = cli_environment(home, aws.environment())
-
-    def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
-
-    def configure(self, *extra: str) -> CliResult:
-        result = self.run(
-            "configure",
-            "-a",
-            "production",
-            "--url",
-            self.jumpcloud.app_url(SLUG),
-            "--console-url",
-            self.jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            "--profile",
-            "production",
-            "--skip-prompt",
-            *extra,
-        )
-        assert result.status == 0, result.stderr
-        return result
-
-    def login(self, *extra: str, code: str | None = None, **env: str) -> CliResult:
-        return self.run(
-            "login",
-            "-a",
-            "production",
-            "--skip-prompt",
-            *extra,
-            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
-            # "" for a user without MFA
-            JCSAML_MFA_TOKEN=code if code is not None else self.jumpcloud.totp_code(EMAIL),
-            **env,
-        )
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        roles = {
-            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
-            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
-        }
-        roles["principal"] = principal
-        yield local, roles
-
-
-@pytest.fixture
-def world(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[World]:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[
-            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
-            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
-        ],
-    )
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        yield World(hermetic_home, local, jumpcloud, roles, keys)
-
-
-WorldFactory = Callable[..., World]
-
-
-@pytest.fixture
-def world_with(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[WorldFactory]:
-    """Like ``world``, with FakeApp / FakeUser fields overridden (``app={...}``, ``user={...}``)."""
-    local, roles = aws
-    with contextlib.ExitStack() as stack:
-
-        def make(*, app: dict[str, Any] | None = None, user: dict[str, Any] | None = None) -> World:
-            fake_app = FakeApp(
-                **{
-                    "slug": SLUG,
-                    "roles": [(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
-                    **(app or {}),
-                }
-            )
-            fake_user = FakeUser(
-                **{
-                    "email": EMAIL,
-                    "password": PASSWORD,
-                    "totp_secret": SECRET,
-                    "apps": [SLUG],
-                    **(user or {}),
-                }
-            )
-            jumpcloud = stack.enter_context(
-                FakeJumpCloud(users=[fake_user], apps=[fake_app], keys=keys)
-            )
-            return World(hermetic_home, local, jumpcloud, roles, keys)
-
-        yield make
-
-
-def assert_one_line_error(result: CliResult, *needles: str, status: int = 1) -> None:
-    assert result.status == status, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("jcsaml: error: ")
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0]
+from jcsaml.testing.sts import MisbehavingSts
+from tests.world import (
+    ACCOUNT,
+    EMAIL,
+    PASSWORD,
+    SAML_PAGE,
+    CliResult,
+    World,
+    WorldFactory,
+    assert_one_line_error,
+)
 
 
 def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> None:
@@ -195,17 +58,8 @@ def test_configure_login_aws_cli_exec_and_cached_second_login(world: World) -> N
         "import os, sys; print(os.environ['AWS_ACCESS_KEY_ID'], "
         "os.environ.get('AWS_PROFILE')); sys.exit(7)"
     )
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--role",
-        ro,
-        "--",
-        sys.executable,
-        "-c",
-        script,
-        AWS_PROFILE="somewhere-else",
+    ran = world.exec_command(
+        sys.executable, "-c", script, options=("--role", ro), AWS_PROFILE="somewhere-else"
     )
     assert ran.status == 7, ran.stderr
     key_id, profile = ran.stdout.split()
@@ -223,18 +77,8 @@ def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
     assert world.login().status == 0
     aws_cli = shutil.which("aws", path=os.path.dirname(sys.executable))
     assert aws_cli
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        aws_cli,
-        "sts",
-        "get-caller-identity",
-        "--query",
-        "Arn",
-        "--output",
-        "text",
+    ran = world.exec_command(
+        aws_cli, "sts", "get-caller-identity", "--query", "Arn", "--output", "text"
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AcmeJumpCloudAdmin/")
@@ -242,17 +86,12 @@ def test_exec_runs_the_aws_cli_with_the_credentials(world: World) -> None:
 
 def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--skip-prompt",
-        "--",
+    ran = world.exec_command(
         sys.executable,
         "-c",
         "import os; print(os.environ['AWS_CREDENTIAL_EXPIRATION'])",
-        JCSAML_PASSWORD=PASSWORD,
-        JCSAML_MFA_TOKEN=world.jumpcloud.totp_code(EMAIL),
+        options=("--skip-prompt",),
+        **world.sign_in_env(),
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip().endswith("Z")
@@ -261,14 +100,10 @@ def test_exec_logs_in_first_when_nothing_is_cached(world: World) -> None:
 
 def test_exec_hands_none_of_jcsamls_inputs_to_the_command(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    code = world.jumpcloud.totp_code(EMAIL)
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--skip-prompt",
-        "--",
+    code = world.code()
+    ran = world.exec_command(
         "env",
+        options=("--skip-prompt",),
         JCSAML_PASSWORD=PASSWORD,
         JCSAML_MFA_TOKEN=code,
         JCSAML_USERNAME=EMAIL,
@@ -286,7 +121,7 @@ def test_force_signs_in_again(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     assert world.login().status == 0
     world.jumpcloud.clear_requests()
-    forced = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    forced = world.login("--force", code=world.code(steps=1))
     assert forced.status == 0, forced.stderr
     assert world.jumpcloud.count(path_prefix="/userconsole/auth") >= 1
 
@@ -323,9 +158,7 @@ def test_wrong_password(world: World) -> None:
 
 def test_wrong_totp(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    result = world.login(
-        code="000000" if world.jumpcloud.totp_code(EMAIL) != "000000" else "111111"
-    )
+    result = world.login(code="000000" if world.code() != "000000" else "111111")
     assert_one_line_error(result, "MFA code")
     assert not world.credentials.exists()
 
@@ -339,20 +172,10 @@ def test_idp_faults(world: World, kind: str, needle: str) -> None:
     assert not world.credentials.exists()
 
 
-def test_no_saml_response_mentions_conditional_access(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> None:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[(roles["AcmeJumpCloudAdminRO"], roles["principal"])],
-        conditional_access_denied=True,
-    )
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        world = World(hermetic_home, local, jumpcloud, roles, keys)
-        world.configure()
-        assert_one_line_error(world.login(), "conditional-access")
+def test_no_saml_response_mentions_conditional_access(world_with: WorldFactory) -> None:
+    world = world_with(app={"conditional_access_denied": True})
+    world.configure()
+    assert_one_line_error(world.login(), "conditional-access")
 
 
 def test_unknown_role(world: World) -> None:
@@ -408,7 +231,7 @@ def test_exec_of_a_missing_command(world: World) -> None:
 
 
 def test_configure_asks_for_what_is_missing_and_offers_current_values(world: World) -> None:
-    answers = "\n".join([world.jumpcloud.app_url(SLUG), EMAIL, "totp", "prod"]) + "\n"
+    answers = "\n".join([world.app_url, EMAIL, "totp", "prod"]) + "\n"
     first = world.run(
         "configure", "-a", "production", "--console-url", world.jumpcloud.url, stdin=answers
     )
@@ -539,7 +362,7 @@ def test_a_renewed_certificate_is_accepted_with_configure_idp_cert(
         config = world.config.read_text()
         assert f"idp_cert = {cert}" in config
         assert f"idp_cert_sha256 = {fingerprint_of(renewed)}" in config
-        result = world.login("--force", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+        result = world.login("--force", code=world.code(steps=1))
         assert result.status == 0, result.stderr
 
 
@@ -559,7 +382,7 @@ def test_an_idp_cert_file_others_can_write_or_that_changed_is_refused(
     cert.write_bytes(keys.cert_pem)
     cert.chmod(0o666)
     refused = world.run(
-        "configure", "-a", "production", "--url", world.jumpcloud.app_url(SLUG),
+        "configure", "-a", "production", "--url", world.app_url,
         "--idp-cert", str(cert), "--skip-prompt",
     )  # fmt: skip
     assert_one_line_error(refused, "group and world-writable", f"chmod go-w {cert}")
@@ -619,7 +442,7 @@ def test_an_assertion_issued_to_another_user_is_refused(world_with: WorldFactory
     )
     assert not world.credentials.exists()
     world.configure("--saml-nameid", "mallory@evil.example")
-    accepted = world.login(code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    accepted = world.login(code=world.code(steps=1))
     assert accepted.status == 0, accepted.stderr
 
 
@@ -645,7 +468,7 @@ def test_escape_sequences_from_jumpcloud_or_the_assertion_never_reach_the_termin
     wrong = world.login(JCSAML_PASSWORD="wrong password")
     assert_one_line_error(wrong, "JumpCloud rejected the sign-in", "\\x1b]0;owned\\x07")
     assert not any(raw in wrong.stderr for raw in RAW)
-    other = world.login("--debug", code=world.jumpcloud.totp_code(EMAIL, steps=1))
+    other = world.login("--debug", code=world.code(steps=1))
     assert other.status == 1
     assert "jcsaml: error: the SAML assertion was issued to mallory\\u202e\\x9b2K" in other.stderr
     assert not any(raw in other.stderr for raw in RAW)
@@ -686,7 +509,7 @@ def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
         "-a",
         "production",
         "--url",
-        world.jumpcloud.app_url(SLUG),
+        world.app_url,
         "--idp-cert",
         str(junk),
         "--skip-prompt",
@@ -700,7 +523,7 @@ def test_configure_refuses_a_file_that_is_no_certificate(world: World) -> None:
 
 def test_debug_output_shows_the_steps_and_no_secret(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
-    code = world.jumpcloud.totp_code(EMAIL)
+    code = world.code()
     result = world.login("--debug", code=code)
     assert result.status == 0, result.stderr
     assert "jcsaml: debug:" in result.stderr and "/userconsole/auth" in result.stderr
@@ -771,7 +594,7 @@ def test_a_redirect_off_jumpcloud_never_gets_the_session_cookie(world: World) ->
 
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     with OtherHost() as elsewhere:
-        world.jumpcloud.inject_fault(f"/saml2/{SLUG}", "redirect", location=elsewhere.url)
+        world.jumpcloud.inject_fault(SAML_PAGE, "redirect", location=elsewhere.url)
         result = world.login()
     assert_one_line_error(result, f"redirected to {elsewhere.url}", "did not follow it")
     assert elsewhere.hits == 0
@@ -799,7 +622,7 @@ def test_a_gzip_bomb_from_jumpcloud_is_refused_under_a_memory_bound(world: World
         env={
             **world.env,
             "JCSAML_PASSWORD": PASSWORD,
-            "JCSAML_MFA_TOKEN": world.jumpcloud.totp_code(EMAIL),
+            "JCSAML_MFA_TOKEN": world.code(),
         },
         capture_output=True,
         text=True,
@@ -861,7 +684,7 @@ def test_the_readmes_library_example_reaches_aws_as_the_role(
         "production",
         role="AcmeJumpCloudAdminRO",
         password=PASSWORD,
-        mfa_token=world.jumpcloud.totp_code(EMAIL),
+        mfa_token=world.code(),
     )
     session = creds.boto3_session(region_name="us-east-2")
     assert session.region_name == "us-east-2"
@@ -887,7 +710,7 @@ def test_the_library_keeps_secrets_in_the_os_keyring_by_default_as_the_cli_does(
     previous = keyring.get_keyring()
     keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
     try:
-        jcsaml.login("production", password=PASSWORD, mfa_token=world.jumpcloud.totp_code(EMAIL))
+        jcsaml.login("production", password=PASSWORD, mfa_token=world.code())
         saved = json.loads((tmp_path / "keyring.json").read_text())
         assert any("session:" in key for key in saved)
         again = jcsaml.credentials("production")  # no password, no code: the saved session

@@ -8,109 +8,27 @@ import io
 import json
 import os
 import sys
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, cli_environment, run_cli
-
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "acme-prod-aws-admin"
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        roles = {
-            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
-            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
-        }
-        roles["principal"] = principal
-        yield local, roles
-
-
-class User:
-    """One user's machine: config, credentials and notices under a temporary HOME."""
-
-    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, roles: dict[str, str]):
-        self.home = home
-        self.jumpcloud = jumpcloud
-        self.roles = roles
-        self.config = home / ".jcsaml"
-        self.credentials = home / ".aws" / "credentials"
-        self.keyring = home / "test-keyring.json"
-        self.env = cli_environment(home, aws.environment())
-        self.person = FakeUser(email=EMAIL, password=PASSWORD)
-
-    def with_keyring(self) -> None:
-        """A keyring that keeps what jcsaml saves (the default in these tests keeps nothing)."""
-        self.env.update(
-            PYTHON_KEYRING_BACKEND="jcsaml.testing.keyring_backend.FileKeyring",
-            JCSAML_TEST_KEYRING=str(self.keyring),
-        )
-
-    def run(self, *args: str, stdin: str | None = None, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra}, stdin=stdin)
-
-    def configure(self, *extra: str, name: str = "production") -> None:
-        result = self.run(
-            "configure", "-a", name, "--url", self.jumpcloud.app_url(SLUG),
-            "--console-url", self.jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
-            "--skip-prompt", *extra,
-        )  # fmt: skip
-        assert result.status == 0, result.stderr
-
-    def login(self, *extra: str, steps: int = 0, **env: str) -> CliResult:
-        return self.run(
-            "login", "-a", "production", "--skip-prompt", *extra,
-            JCSAML_PASSWORD=env.pop("JCSAML_PASSWORD", PASSWORD),
-            JCSAML_MFA_TOKEN=self.jumpcloud.totp_code(EMAIL, steps=steps), **env,
-        )  # fmt: skip
-
-    def code(self, steps: int = 0) -> str:
-        return self.jumpcloud.totp_code(EMAIL, steps=steps)
+from tests.world import (
+    EMAIL,
+    PASSWORD,
+    SLUG,
+    CliResult,
+    World,
+    WorldFactory,
+    cli_environment,
+    run_cli,
+)
 
 
 @pytest.fixture
-def user(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[User]:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[
-            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
-            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
-        ],
-    )
-    person = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    # The fake's time starts at the beginning of a TOTP window, so the codes a test picks a
-    # window or two apart (steps=) never cross a window boundary under it.
-    started = time.time()
-    window_start = started - started % 30
-
-    def clock() -> float:
-        return window_start + (time.time() - started)
-
-    with FakeJumpCloud(users=[person], apps=[app], keys=keys, clock=clock) as jumpcloud:
-        found = User(hermetic_home, local, jumpcloud, roles)
-        found.person = person
-        yield found
+def user(make_world: WorldFactory) -> World:
+    """Alice's machine, nothing configured; the null keyring unless ``with_keyring()``."""
+    return make_world(configure=())
 
 
 def one_error_line(result: CliResult, status: int = 1) -> str:
@@ -123,7 +41,7 @@ def one_error_line(result: CliResult, status: int = 1) -> str:
 # --- the command line -------------------------------------------------------------------------
 
 
-def test_common_options_work_before_the_command(user: User) -> None:
+def test_common_options_work_before_the_command(user: World) -> None:
     user.configure("--role", user.roles["AcmeJumpCloudAdminRO"])
     other = user.home / "elsewhere.ini"
     other.write_bytes(user.config.read_bytes())
@@ -137,35 +55,35 @@ def test_common_options_work_before_the_command(user: User) -> None:
     assert "profile 'production'" in result.stdout
 
 
-def test_an_option_after_the_command_wins_over_one_before(user: User) -> None:
+def test_an_option_after_the_command_wins_over_one_before(user: World) -> None:
     user.configure("--role", user.roles["AcmeJumpCloudAdminRO"])
     result = user.run("-a", "nope", "logout", "-a", "production")
     assert result.status == 0, result.stderr
 
 
-def test_an_unknown_option_shows_the_commands_usage(user: User) -> None:
+def test_an_unknown_option_shows_the_commands_usage(user: World) -> None:
     result = user.run("login", "--no-such-flag")
     assert result.status == 2
     assert result.stderr.startswith("usage: jcsaml login ")
     assert "jcsaml login: error: unrecognized arguments: --no-such-flag" in result.stderr
 
 
-def test_an_account_name_typo_offers_the_closest_account(user: User) -> None:
+def test_an_account_name_typo_offers_the_closest_account(user: World) -> None:
     user.configure()
-    user.configure(name="development")
+    user.configure(account="development")
     line = one_error_line(user.run("login", "-a", "prodution", "--skip-prompt"))
     assert "(it has: production, development)" in line
     assert "did you mean 'production'?" in line
 
 
-def test_several_roles_without_prompting_lists_them_with_the_cli_flag(user: User) -> None:
+def test_several_roles_without_prompting_lists_them_with_the_cli_flag(user: World) -> None:
     user.configure()
     line = one_error_line(user.login())
     assert "pass --role or set JCSAML_ROLE" in line and "role=" not in line
     assert user.roles["AcmeJumpCloudAdminRO"] in line and user.roles["AcmeJumpCloudAdmin"] in line
 
 
-def test_session_duration_flag_is_named_in_its_error(user: User) -> None:
+def test_session_duration_flag_is_named_in_its_error(user: World) -> None:
     user.configure()
     line = one_error_line(user.login("--session-duration", "100"))
     assert "invalid --session-duration: '100'" in line
@@ -173,7 +91,7 @@ def test_session_duration_flag_is_named_in_its_error(user: User) -> None:
     assert "invalid --session-duration" in line
 
 
-def test_configure_role_takes_a_role_name_like_login(user: User) -> None:
+def test_configure_role_takes_a_role_name_like_login(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdmin")
     assert "role_arn = AcmeJumpCloudAdmin\n" in user.config.read_text()
     result = user.login()
@@ -181,14 +99,14 @@ def test_configure_role_takes_a_role_name_like_login(user: User) -> None:
     assert f"Logged in as {user.roles['AcmeJumpCloudAdmin']}" in result.stdout
 
 
-def test_a_wrong_console_url_is_named(user: User) -> None:
+def test_a_wrong_console_url_is_named(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdmin")
     user.jumpcloud.inject_fault("/userconsole/xsrf", "404")
     line = one_error_line(user.login())
     assert "console URL" in line and "answered HTTP 404" in line and "console_url" in line
 
 
-def test_an_unresolvable_host_names_its_setting(user: User) -> None:
+def test_an_unresolvable_host_names_its_setting(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdmin", "--console-url", "https://console.invalid")
     line = one_error_line(user.login())
     assert line == (
@@ -200,7 +118,7 @@ def test_an_unresolvable_host_names_its_setting(user: User) -> None:
 # --- sign-in: keyring, passwords, roles -------------------------------------------------------
 
 
-def test_the_no_keyring_warning_comes_once_per_machine(user: User) -> None:
+def test_the_no_keyring_warning_comes_once_per_machine(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdminRO")
     first = user.login()
     assert first.status == 0, first.stderr
@@ -213,7 +131,7 @@ def test_the_no_keyring_warning_comes_once_per_machine(user: User) -> None:
     assert "jcsaml: debug: jcsaml.secret_store: no OS keyring is available" in debug.stderr
 
 
-def test_a_rejected_keyring_password_says_so_and_how_to_forget_it(user: User) -> None:
+def test_a_rejected_keyring_password_says_so_and_how_to_forget_it(user: World) -> None:
     user.with_keyring()
     user.configure("--role", "AcmeJumpCloudAdminRO")
     # Typed once (and so saved), then changed in JumpCloud.
@@ -222,23 +140,20 @@ def test_a_rejected_keyring_password_says_so_and_how_to_forget_it(user: User) ->
     keyring = json.loads(user.keyring.read_text())
     keyring = {k: v for k, v in keyring.items() if "session:" not in k}  # no live session
     user.keyring.write_text(json.dumps(keyring))
-    user.person.password = "a new password"  # changed in JumpCloud
+    user.person.password = new = "a new password"  # changed in JumpCloud
     line = one_error_line(user.run("login", "-a", "production", "--force", "--skip-prompt"))
     assert "password saved in the OS keyring for alice@acme.example" in line
     assert "jcsaml logout -a production --forget-password" in line
     # Interactively: Enter reuses the saved one, JumpCloud refuses it, the password is asked
     # again naming the user, and the new one is kept.
-    retried = user.run(
-        "login", "-a", "production", "--force",
-        stdin=f"\na new password\n{user.code(steps=1)}\n",
-    )  # fmt: skip
+    retried = user.run("login", "-a", "production", "--force", stdin=f"\n{new}\n{user.code(1)}\n")
     assert retried.status == 0, retried.stderr
     assert "JumpCloud rejected the password saved in the OS keyring for" in retried.stderr
     assert "JumpCloud password for alice@acme.example: " in retried.stderr
-    assert "a new password" in json.loads(user.keyring.read_text()).values()
+    assert new in json.loads(user.keyring.read_text()).values()
 
 
-def test_force_keeps_the_saved_session_until_a_new_sign_in_works(user: User) -> None:
+def test_force_keeps_the_saved_session_until_a_new_sign_in_works(user: World) -> None:
     user.with_keyring()
     user.configure("--role", "AcmeJumpCloudAdminRO")
     assert user.login().status == 0
@@ -256,24 +171,22 @@ def test_force_keeps_the_saved_session_until_a_new_sign_in_works(user: User) -> 
     assert user.jumpcloud.count("POST", "/userconsole/auth") == 0
 
 
-def test_the_role_picker_remembers_the_last_choice(user: User) -> None:
+def test_the_role_picker_remembers_the_last_choice(user: World) -> None:
     user.configure()
     admin = user.roles["AcmeJumpCloudAdmin"]
     first = user.run("login", "-a", "production", stdin=f"{PASSWORD}\n{user.code()}\n1\n")
     assert first.status == 0, first.stderr
     assert f"Logged in as {admin}" in first.stdout  # 1) is AcmeJumpCloudAdmin, sorted by name
     assert "[1-2]:" in first.stderr
-    again = user.run(
-        "login", "-a", "production", "--force",
-        stdin=f"{PASSWORD}\n{user.code(steps=1)}\n\n",
-    )  # fmt: skip
+    typed = f"{PASSWORD}\n{user.code(steps=1)}\n\n"  # Enter at the picker: the last choice
+    again = user.run("login", "-a", "production", "--force", stdin=typed)
     assert again.status == 0, again.stderr
     assert "[1-2, Enter for 1]" in again.stderr
     assert f"Logged in as {admin}" in again.stdout
     assert admin in (user.home / ".local" / "state" / "jcsaml" / "notices").read_text()
 
 
-def test_a_context_line_says_who_signs_in_and_why(user: User) -> None:
+def test_a_context_line_says_who_signs_in_and_why(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdminRO")
     script = [sys.executable, "-c", "print('ran')"]
     first = user.run(
@@ -300,7 +213,7 @@ def test_a_context_line_says_who_signs_in_and_why(user: User) -> None:
 # --- exec's exit statuses -----------------------------------------------------------------------
 
 
-def test_exec_of_a_file_that_is_not_executable_exits_126(user: User) -> None:
+def test_exec_of_a_file_that_is_not_executable_exits_126(user: World) -> None:
     user.configure("--role", "AcmeJumpCloudAdminRO")
     assert user.login().status == 0
     plain = user.home / "script.sh"
@@ -321,7 +234,7 @@ def test_exec_of_a_file_that_is_not_executable_exits_126(user: User) -> None:
 # --- help and logout --------------------------------------------------------------------------
 
 
-def test_help_lists_the_topics_and_prints_a_page(user: User) -> None:
+def test_help_lists_the_topics_and_prints_a_page(user: World) -> None:
     listing = user.run("help")
     assert listing.status == 0
     assert "saml-verification" in listing.stdout and "troubleshooting" in listing.stdout
@@ -332,7 +245,7 @@ def test_help_lists_the_topics_and_prints_a_page(user: User) -> None:
     assert unknown.status == 2 and "did you mean 'configuration'?" in unknown.stderr
 
 
-def test_logout_without_a_session_says_nothing_was_forgotten(user: User) -> None:
+def test_logout_without_a_session_says_nothing_was_forgotten(user: World) -> None:
     user.configure()
     result = user.run("logout", "-a", "production", "--skip-prompt")
     assert result.status == 0, result.stderr
@@ -340,7 +253,7 @@ def test_logout_without_a_session_says_nothing_was_forgotten(user: User) -> None
     assert "Forgot" not in result.stdout
 
 
-def test_logout_forgets_a_saved_session(user: User) -> None:
+def test_logout_forgets_a_saved_session(user: World) -> None:
     user.with_keyring()
     user.configure("--role", "AcmeJumpCloudAdminRO")
     assert user.login().status == 0
@@ -451,16 +364,16 @@ def test_configure_of_an_existing_account_asks_every_setting_with_its_value(
 
 
 def test_a_terminal_login_retries_the_password_strips_the_code_and_preselects_the_role(
-    user: User, monkeypatch: pytest.MonkeyPatch
+    user: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prompt_toolkit.input import create_pipe_input
 
-    from jcsaml import notices
+    from jcsaml import remembered
     from jcsaml.cli import main
 
     user.configure()
     ro = user.roles["AcmeJumpCloudAdminRO"]
-    notices.remember_role("production", ro, user.env)  # chosen last time
+    remembered.remember_role("production", ro, user.env)  # chosen last time
     for key, value in user.env.items():  # boto3 reads the process's own environment
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)

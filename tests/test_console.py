@@ -8,7 +8,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,15 +26,19 @@ from jcsaml.console import (
 from jcsaml.errors import ConsoleSigninError, InvalidSettingError
 from jcsaml.partitions import partition_of
 from jcsaml.testing.federation import FakeFederation
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, cli_environment, run_cli
+from jcsaml.testing.jumpcloud import FakeApp
+from tests.world import (
+    ACCOUNT,
+    EMAIL,
+    PASSWORD,
+    READ_ONLY,
+    AwsAccount,
+    CliResult,
+    World,
+    WorldFactory,
+    run_cli,
+)
 
-EMAIL = "alice@acme.example"
-PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-ACCOUNT = "012345678987"
 REGIONS = {"aws": None, "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
 CONSOLE_HOSTS = {
     "aws": "console.aws.amazon.com",
@@ -146,65 +149,42 @@ def test_session_duration_is_what_is_left_within_aws_bounds() -> None:
 # --- the world: local STS in three partitions, JumpCloud, the federation endpoint -----------
 
 
-@dataclass
-class Partitioned:
-    roles: dict[str, tuple[str, str]]  # partition -> (role ARN, provider ARN)
-
-
 @pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, Partitioned]]:
-    with LocalAws() as local:
-        roles = {}
-        for partition in REGIONS:
-            provider = local.create_saml_provider(
-                "JumpCloud", keys.metadata_xml(), account_id=ACCOUNT, partition=partition
-            )
-            role = local.create_role(
-                "AcmeJumpCloudAdminRO", trusted_principal_arn=provider, account_id=ACCOUNT
-            )
-            roles[partition] = (role, provider)
-        yield local, Partitioned(roles)
-
-
-class World:
-    def __init__(
-        self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, federation: FakeFederation
-    ) -> None:
-        self.home = home
-        self.aws = aws
-        self.jumpcloud = jumpcloud
-        self.federation = federation
-        self.env = cli_environment(
-            home, aws.environment(), {"JCSAML_FEDERATION_URL": federation.url}
+def partition_roles(aws_account: AwsAccount) -> dict[str, tuple[str, str]]:
+    """The read-only role in each partition: partition -> (role ARN, provider ARN)."""
+    roles = {"aws": (aws_account.roles[READ_ONLY], aws_account.principal)}
+    for partition in ("aws-us-gov", "aws-cn"):
+        provider = aws_account.local.create_saml_provider(
+            "JumpCloud", aws_account.keys.metadata_xml(), account_id=ACCOUNT, partition=partition
         )
+        role = aws_account.local.create_role(
+            READ_ONLY, trusted_principal_arn=provider, account_id=ACCOUNT
+        )
+        roles[partition] = (role, provider)
+    return roles
+
+
+class Console:
+    """A world with an app per partition and the fake federation endpoint."""
+
+    def __init__(self, world: World, federation: FakeFederation) -> None:
+        self.world = world
+        self.home = world.home
+        self.aws = world.aws
+        self.jumpcloud = world.jumpcloud
+        self.federation = federation
+        self.env = world.env
+        self.env["JCSAML_FEDERATION_URL"] = federation.url
 
     def run(self, *args: str, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra})
+        return self.world.run(*args, **extra)
 
     def configure(self, partition: str, *extra: str) -> None:
         region = REGIONS[partition]
-        result = self.run(
-            "configure",
-            "-a",
-            partition,
-            "--url",
-            self.jumpcloud.app_url(partition),
-            "--console-url",
-            self.jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            *(["--region", region] if region else []),
-            "--skip-prompt",
-            *extra,
+        region_args = ["--region", region] if region else []
+        self.world.configure(
+            *region_args, *extra, account=partition, slug=partition, defaults=False
         )
-        assert result.status == 0, result.stderr
 
     def console(self, partition: str, *extra: str, **env: str) -> CliResult:
         return self.run(
@@ -213,24 +193,25 @@ class World:
             partition,
             "--skip-prompt",
             *extra,
-            JCSAML_PASSWORD=PASSWORD,
-            JCSAML_MFA_TOKEN=self.jumpcloud.totp_code(EMAIL),
-            **env,
+            **{**self.world.sign_in_env(), **env},
         )
+
+
+def partition_world(
+    make_world: WorldFactory, partition_roles: dict[str, tuple[str, str]], *partitions: str
+) -> World:
+    """Alice, offered an app per partition in ``partitions``, each with its read-only role."""
+    apps = [FakeApp(slug=p, roles=[partition_roles[p]]) for p in partitions]
+    return make_world(apps=apps, user={"apps": list(partitions)})
 
 
 @pytest.fixture
 def world(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, Partitioned]
-) -> Iterator[World]:
-    local, partitioned = aws
-    apps = [FakeApp(slug=p, roles=[partitioned.roles[p]]) for p in REGIONS]
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=list(REGIONS))
-    with (
-        FakeJumpCloud(users=[user], apps=apps, keys=keys) as jumpcloud,
-        FakeFederation(local) as federation,
-    ):
-        yield World(hermetic_home, local, jumpcloud, federation)
+    make_world: WorldFactory, partition_roles: dict[str, tuple[str, str]]
+) -> Iterator[Console]:
+    made = partition_world(make_world, partition_roles, *REGIONS)
+    with FakeFederation(made.aws) as federation:
+        yield Console(made, federation)
 
 
 def only_url(result: CliResult) -> str:
@@ -241,7 +222,7 @@ def only_url(result: CliResult) -> str:
 
 
 @pytest.mark.parametrize("partition", list(REGIONS))
-def test_console_link_per_partition_is_accepted(world: World, partition: str) -> None:
+def test_console_link_per_partition_is_accepted(world: Console, partition: str) -> None:
     world.configure(partition)
     url = only_url(world.console(partition, "--link"))
     parts = urlsplit(url)
@@ -260,7 +241,7 @@ def test_console_link_per_partition_is_accepted(world: World, partition: str) ->
     assert [r.status for r in world.federation.requests] == [200, 302]
 
 
-def test_console_reuses_cached_credentials_and_opens_a_destination(world: World) -> None:
+def test_console_reuses_cached_credentials_and_opens_a_destination(world: Console) -> None:
     world.configure("aws", "--region", "eu-west-1")
     assert world.console("aws", "--link").status == 0
     world.jumpcloud.clear_requests()
@@ -278,16 +259,11 @@ def test_console_reuses_cached_credentials_and_opens_a_destination(world: World)
 
 
 def test_session_duration_refused_with_400_is_retried_without_it(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, Partitioned]
+    make_world: WorldFactory, partition_roles: dict[str, tuple[str, str]]
 ) -> None:
-    local, partitioned = aws
-    app = FakeApp(slug="aws", roles=[partitioned.roles["aws"]])
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["aws"])
-    with (
-        FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud,
-        FakeFederation(local, refuse_session_duration=True) as federation,
-    ):
-        world = World(hermetic_home, local, jumpcloud, federation)
+    made = partition_world(make_world, partition_roles, "aws")
+    with FakeFederation(made.aws, refuse_session_duration=True) as federation:
+        world = Console(made, federation)
         world.configure("aws")
         url = only_url(world.console("aws", "--link"))
         asked = [(r.action, r.session_duration is not None, r.status) for r in federation.requests]
@@ -296,7 +272,7 @@ def test_session_duration_refused_with_400_is_retried_without_it(
         assert login is not None and login.session_duration is None
 
 
-def test_console_opens_the_browser(world: World, tmp_path: Path) -> None:
+def test_console_opens_the_browser(world: Console, tmp_path: Path) -> None:
     world.configure("aws")
     opened = tmp_path / "opened-url"
     browser = tmp_path / "browser"
@@ -309,7 +285,7 @@ def test_console_opens_the_browser(world: World, tmp_path: Path) -> None:
     assert world.federation.open(opened.read_text()) is not None
 
 
-def test_firefox_container_link(world: World) -> None:
+def test_firefox_container_link(world: Console) -> None:
     world.configure("aws", "--profile", "acme-prod")
     wrapped = only_url(world.console("aws", "--link", "--firefox-container"))
     prefix = "ext+granted-containers:name=acme-prod&url="
@@ -318,7 +294,7 @@ def test_firefox_container_link(world: World) -> None:
     assert login is not None
 
 
-def test_federation_url_from_the_config(world: World) -> None:
+def test_federation_url_from_the_config(world: Console) -> None:
     world.configure("aws", "--federation-url", world.federation.url)
     env = {k: v for k, v in world.env.items() if k != "JCSAML_FEDERATION_URL"}
     result = run_cli(
@@ -345,7 +321,7 @@ def assert_one_line_error(result: CliResult, *needles: str) -> None:
         assert needle in lines[0]
 
 
-def test_credentials_the_endpoint_refuses(world: World) -> None:
+def test_credentials_the_endpoint_refuses(world: Console) -> None:
     world.configure("aws")
     assert world.console("aws", "--link").status == 0
     credentials = world.home / ".aws" / "credentials"
@@ -360,13 +336,13 @@ def test_credentials_the_endpoint_refuses(world: World) -> None:
     assert [r.status for r in world.federation.requests][-2:] == [400, 400]
 
 
-def test_unreachable_federation_endpoint(world: World) -> None:
+def test_unreachable_federation_endpoint(world: Console) -> None:
     world.configure("aws")
     result = world.console("aws", "--link", JCSAML_FEDERATION_URL="http://127.0.0.1:9/federation")
     assert_one_line_error(result, "cannot reach the AWS federation endpoint")
 
 
-def test_federation_url_must_be_https(world: World) -> None:
+def test_federation_url_must_be_https(world: Console) -> None:
     world.configure("aws")
     result = world.console(
         "aws", "--link", JCSAML_FEDERATION_URL="http://signin.example/federation"
@@ -375,7 +351,7 @@ def test_federation_url_must_be_https(world: World) -> None:
     assert world.jumpcloud.count() == 0  # refused before signing in
 
 
-def test_a_bad_destination_is_refused_before_signing_in(world: World) -> None:
+def test_a_bad_destination_is_refused_before_signing_in(world: Console) -> None:
     world.configure("aws")
     result = world.console("aws", "--link", "--destination", "http://console.example/")
     assert_one_line_error(result, "invalid --destination", "https://", "/s3/home")
@@ -383,7 +359,7 @@ def test_a_bad_destination_is_refused_before_signing_in(world: World) -> None:
     assert not (world.home / ".aws" / "credentials").exists()
 
 
-def test_no_browser(world: World, tmp_path: Path) -> None:
+def test_no_browser(world: Console, tmp_path: Path) -> None:
     world.configure("aws")
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -403,7 +379,7 @@ def test_no_browser(world: World, tmp_path: Path) -> None:
     assert_one_line_error(result, "no web browser", "--link")
 
 
-def test_get_signin_token_sends_the_session_as_aws_expects(world: World) -> None:
+def test_get_signin_token_sends_the_session_as_aws_expects(world: Console) -> None:
     world.configure("aws")
     assert world.console("aws", "--link").status == 0
     from jcsaml.credentials_file import CredentialsFile
@@ -428,7 +404,7 @@ def test_get_signin_token_sends_the_session_as_aws_expects(world: World) -> None
     assert sys.executable
 
 
-def test_debug_shows_the_steps_and_no_secret(world: World) -> None:
+def test_debug_shows_the_steps_and_no_secret(world: Console) -> None:
     world.configure("aws")
     result = world.console("aws", "--link", "--debug")
     assert result.status == 0, result.stderr
@@ -441,7 +417,7 @@ def test_debug_shows_the_steps_and_no_secret(world: World) -> None:
         assert secret not in result.stderr
 
 
-def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
+def test_a_dripping_federation_endpoint_gives_up_at_the_timeout(aws_account: AwsAccount) -> None:
     import time
 
     from jcsaml.errors import ConsoleUnavailableError
@@ -454,7 +430,7 @@ def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/R",
     )
     # Headers at once, then a byte every 0.3 s: each read is in time, the answer never is.
-    with LocalAws() as aws, FakeFederation(aws, drip=0.3) as federation:
+    with FakeFederation(aws_account.local, drip=0.3) as federation:
         started = time.monotonic()
         with pytest.raises(ConsoleUnavailableError, match=r"no complete answer within 1 s"):
             get_signin_token(stranger, federation.url, timeout=1)
@@ -462,24 +438,11 @@ def test_a_dripping_federation_endpoint_gives_up_at_the_timeout() -> None:
 
 
 def test_console_exec_profile_opens_the_console_as_that_profiles_role(
-    world: World, tmp_path: Path
+    world: Console, tmp_path: Path
 ) -> None:
     """saml2aws's console --exec-profile: the console as the role of an AWS config profile,
     assumed with the account's credentials."""
-    deploy = world.aws.create_role_with_policy(
-        "ConsoleDeploy",
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        },
-        account_id=ACCOUNT,
-    )
+    deploy = world.world.roles["Deploy"]  # the account's own principals may assume it
     config = tmp_path / "aws-config"
     config.write_text(f"[profile deploy]\nrole_arn = {deploy}\n")
     world.configure("aws")
@@ -488,7 +451,7 @@ def test_console_exec_profile_opens_the_console_as_that_profiles_role(
     )
     login = world.federation.open(url)
     assert login is not None, world.federation.requests
-    assert login.assumed_role_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/ConsoleDeploy/")
+    assert login.assumed_role_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Deploy/")
     # From saml2aws's variable too.
     again = only_url(
         world.run(
@@ -497,4 +460,4 @@ def test_console_exec_profile_opens_the_console_as_that_profiles_role(
         )
     )  # fmt: skip
     login = world.federation.open(again)
-    assert login is not None and "assumed-role/ConsoleDeploy/" in login.assumed_role_arn
+    assert login is not None and "assumed-role/Deploy/" in login.assumed_role_arn

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,157 +16,24 @@ import pytest
 
 from jcsaml import process_cache
 from jcsaml.credentials_file import CredentialsFile
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, cli_environment, run_cli
+from tests.world import (
+    ACCOUNT,
+    AWS_CLI,
+    EMAIL,
+    PASSWORD,
+    SIGN_IN,
+    World,
+    assert_one_line_error,
+    configured_region_line,
+)
 
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "acme-prod-aws-admin"
 # The runbook's ~/.aws/config, as it is.
 RUNBOOK_AWS_CONFIG = "[default]\nregion = us-east-1\n\n[profile production]\nregion = us-east-2\n"
-AWS_CLI = shutil.which("aws", path=os.path.dirname(sys.executable)) or "aws"
-SIGN_IN = "/userconsole/auth"
-
-
-class World:
-    def __init__(
-        self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, roles: dict[str, str]
-    ) -> None:
-        self.home = home
-        self.aws = aws
-        self.jumpcloud = jumpcloud
-        self.roles = roles
-        self.aws_config = home / ".aws" / "config"
-        self.credentials = home / ".aws" / "credentials"
-        self.keyring = home / "keyring.json"
-        # The runbook's setting has no region in the environment: only the config file has one.
-        local = {k: v for k, v in aws.environment().items() if "REGION" not in k}
-        self.env = cli_environment(
-            home,
-            local,
-            {
-                "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
-                "JCSAML_TEST_KEYRING": str(self.keyring),
-                "XDG_CACHE_HOME": str(home / "cache"),
-            },
-        )
-
-    def run(self, *args: str, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra})
-
-    def configure(self, *extra: str) -> None:
-        result = self.run(
-            "configure",
-            "-a",
-            "production",
-            "--url",
-            self.jumpcloud.app_url(SLUG),
-            "--console-url",
-            self.jumpcloud.url,
-            "--username",
-            EMAIL,
-            "--mfa",
-            "TOTP",
-            "--profile",
-            "production",
-            "--role",
-            self.roles["AcmeJumpCloudAdminRO"],
-            "--skip-prompt",
-            *extra,
-        )
-        assert result.status == 0, result.stderr
-
-    def sign_in_env(self, steps: int = 0) -> dict[str, str]:
-        return {
-            "JCSAML_PASSWORD": PASSWORD,
-            "JCSAML_MFA_TOKEN": self.jumpcloud.totp_code(EMAIL, steps=steps),
-        }
-
-    def login(self) -> None:
-        result = self.run("login", "-a", "production", "--skip-prompt", **self.sign_in_env())
-        assert result.status == 0, result.stderr
-
-    def aws_cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        """The AWS CLI in a session of its own: no controlling terminal, as under an IDE."""
-        return subprocess.run(
-            [AWS_CLI, *args],
-            env={**self.env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            start_new_session=True,
-        )
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, dict[str, str]]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        roles = {
-            name: local.create_role(name, trusted_principal_arn=principal, account_id=ACCOUNT)
-            for name in ("AcmeJumpCloudAdminRO", "AcmeJumpCloudAdmin")
-        }
-        roles["Deploy"] = local.create_role_with_policy(
-            "Deploy",
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            account_id=ACCOUNT,
-        )
-        roles["principal"] = principal
-        yield local, roles
 
 
 @pytest.fixture
-def world(
-    hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, dict[str, str]]
-) -> Iterator[World]:
-    local, roles = aws
-    app = FakeApp(
-        slug=SLUG,
-        roles=[
-            (roles["AcmeJumpCloudAdminRO"], roles["principal"]),
-            (roles["AcmeJumpCloudAdmin"], roles["principal"]),
-        ],
-    )
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        yield World(hermetic_home, local, jumpcloud, roles)
-
-
-def assert_one_line_error(result: CliResult, *needles: str) -> None:
-    assert result.status == 1, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("jcsaml: error: ")
-    for needle in needles:
-        assert needle in lines[0]
-
-
-def configured_region_line(output: str) -> list[str]:
-    """``aws configure list``'s region row: ``region  <value>  <type>  <location>``."""
-    for line in output.splitlines():
-        words = line.split()
-        if words and words[0] == "region":
-            return words
-    raise AssertionError(output)
+def world(runbook_world: World) -> World:
+    return runbook_world
 
 
 # --- the region exec gives its command ---------------------------------------------------------
@@ -178,10 +43,9 @@ BOTO3_REGION = "import boto3; print(boto3.Session().region_name)"
 
 
 def test_exec_uses_the_profile_region_of_the_runbook_aws_config(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
-    world.login()
+    world.login_ok()
     # What the runbook's own command uses: the profile's region.
     direct = world.aws_cli("--profile", "production", "configure", "list")
     assert configured_region_line(direct.stdout)[1] == "us-east-2", direct.stderr
@@ -200,42 +64,24 @@ def test_exec_uses_the_profile_region_of_the_runbook_aws_config(world: World) ->
 def test_exec_region_of_the_account_wins_and_the_shell_region_beats_the_file(
     world: World,
 ) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
-    world.login()
-    from_shell = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        sys.executable,
-        "-c",
-        BOTO3_REGION,
-        AWS_DEFAULT_REGION="ap-south-1",
+    world.login_ok()
+    from_shell = world.exec_command(
+        sys.executable, "-c", BOTO3_REGION, AWS_DEFAULT_REGION="ap-south-1"
     )
     assert from_shell.stdout.strip() == "ap-south-1", from_shell.stderr
 
     world.configure("--region", "eu-west-1")
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--",
-        sys.executable,
-        "-c",
-        BOTO3_REGION,
-        AWS_DEFAULT_REGION="ap-south-1",
-    )
+    ran = world.exec_command(sys.executable, "-c", BOTO3_REGION, AWS_DEFAULT_REGION="ap-south-1")
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip() == "eu-west-1"
 
 
 def test_exec_for_the_default_profile_uses_the_default_section(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure("--profile", "default")
-    world.login()
+    world.login_ok()
     listed = world.run("exec", "-a", "production", "--", AWS_CLI, "configure", "list")
     assert configured_region_line(listed.stdout)[1] == "us-east-1", listed.stderr
 
@@ -244,24 +90,17 @@ def test_exec_for_the_default_profile_uses_the_default_section(world: World) -> 
 
 
 def test_exec_profile_runs_as_the_role_of_that_profile(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(
+    world.write_aws_config(
         RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
         "region = eu-central-1\n"
     )
     world.configure()
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--exec-profile",
-        "deploy",
-        "--",
-        sys.executable,
-        "-c",
+    code = (
         "import boto3; s = boto3.Session(); "
-        "print(s.client('sts').get_caller_identity()['Arn'], s.region_name)",
-        **world.sign_in_env(),
+        "print(s.client('sts').get_caller_identity()['Arn'], s.region_name)"
+    )
+    ran = world.exec_command(
+        sys.executable, "-c", code, options=("--exec-profile", "deploy"), **world.sign_in_env()
     )
     assert ran.status == 0, ran.stderr
     arn, region = ran.stdout.split()
@@ -273,17 +112,15 @@ def test_exec_profile_runs_as_the_role_of_that_profile(world: World) -> None:
 
 
 def test_exec_profile_without_a_role_is_one_error(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure()
-    world.login()
+    world.login_ok()
     ran = world.run("exec", "-a", "production", "--exec-profile", "production", "--", "true")
     assert_one_line_error(ran, "'production'", "no role_arn", "[profile production]")
 
 
 def test_exec_profile_it_cannot_use_fails_before_signing_in(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(
+    world.write_aws_config(
         RUNBOOK_AWS_CONFIG + f"\n[profile deploy]\nrole_arn = {world.roles['Deploy']}\n"
         "duration_seconds = soon\n"
     )
@@ -306,8 +143,7 @@ SHOW_AWS = (
 
 
 def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(RUNBOOK_AWS_CONFIG)
+    world.write_aws_config(RUNBOOK_AWS_CONFIG)
     world.configure("--region", "sa-east-1")
     profile = ("--profile", "ci+deploy@acme=1,x")  # every punctuation a profile name may hold
     first = world.run("script", "-a", "production", *profile, **world.sign_in_env())
@@ -351,15 +187,8 @@ def test_script_evaluated_by_bash_sets_exactly_exec_variables(world: World) -> N
 
 def test_script_prompts_on_stderr_never_on_stdout(world: World) -> None:
     world.configure()
-    result = run_cli(
-        "script",
-        "-a",
-        "production",
-        "--shell",
-        "env",
-        env=world.env,
-        stdin=f"{PASSWORD}\n{world.jumpcloud.totp_code(EMAIL)}\n",
-    )
+    typed = f"{PASSWORD}\n{world.code()}\n"
+    result = world.run("script", "-a", "production", "--shell", "env", stdin=typed)
     assert result.status == 0, result.stderr
     assert "JumpCloud password" in result.stderr
     names = [line.split("=", 1)[0] for line in result.stdout.splitlines()]
@@ -379,8 +208,7 @@ def test_script_prompts_on_stderr_never_on_stdout(world: World) -> None:
 def test_aws_cli_with_credential_process_signs_in_once_and_refreshes_near_the_end(
     world: World,
 ) -> None:
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text("# team settings\n" + RUNBOOK_AWS_CONFIG + "output = json\n")
+    world.write_aws_config("# team settings\n" + RUNBOOK_AWS_CONFIG + "output = json\n")
     world.configure()
     done = world.run("configure", "-a", "production", "--credential-process")
     assert done.status == 0, done.stderr
@@ -552,7 +380,7 @@ def test_status_lists_profiles_cache_and_sessions(world: World) -> None:
     assert "No credentials from jcsaml." in empty.stdout
     assert f"JumpCloud session of {EMAIL} (production): none saved" in empty.stdout
 
-    world.login()
+    world.login_ok()
     process = world.run("credential-process", "-a", "production", "--role", "AcmeJumpCloudAdmin")
     assert process.status == 0, process.stderr  # the saved session: no password, no code
     world.jumpcloud.clear_requests()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jcsaml.errors import JumpCloudChangedError
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.replay import (
     RECORDED_BASE_URL,
@@ -164,7 +164,7 @@ def test_mfa_at_the_sso_step_goes_through_the_factor_flow(server: ReplayServer) 
         *load_exchanges("auth_totp_success", "saml_page"),
     )
     page_ = authenticator(server).authenticate(
-        Credentials("alice@acme.example", "pw", mfa_token="123456")
+        PasswordCredentials("alice@acme.example", "pw", mfa_token="123456")
     )
     server.assert_done()
     assert page_.saml_response
@@ -178,5 +178,5 @@ def test_mfa_at_the_sso_step_of_an_unknown_shape(server: ReplayServer) -> None:
     factor_page = page("/mfa/factor", 200, "<html><title>Verify it's you</title></html>")
     server.add(*load_exchanges("xsrf", "auth_success"), moved, factor_page)
     with pytest.raises(JumpCloudChangedError, match="after a redirect to /mfa/factor") as caught:
-        authenticator(server).authenticate(Credentials("alice@acme.example", "pw"))
+        authenticator(server).authenticate(PasswordCredentials("alice@acme.example", "pw"))
     assert "--record FILE" in str(caught.value)

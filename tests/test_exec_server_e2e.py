@@ -14,11 +14,9 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,113 +26,46 @@ from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.cli import Context, build_parser, common_defaults
 from jcsaml.cli.exec_server import run_child, run_with_server
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, cli_environment, run_cli
+from jcsaml.testing.jumpcloud import FakeJumpCloud, FakeUser
+from tests.world import (
+    ACCOUNT,
+    PASSWORD,
+    SESSION_REUSE,
+    SLUG,
+    World,
+    WorldFactory,
+    finish,
+)
 
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "pw-for-tests"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "aws"
 PLAIN = "bob@acme.example"
-# What reusing a live console session costs: JumpCloud is asked whether it is alive, then for
-# the SAML page. No xsrf, no password, no MFA.
-SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
-        yield local, role, principal
-
-
-class Site:
-    """One configured account, a keyring shared by the CLI processes, and their environment."""
-
-    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud) -> None:
-        self.home = home
-        self.aws = aws
-        self.jumpcloud = jumpcloud
-        self.credentials = home / ".aws" / "credentials"
-        self.env = cli_environment(
-            home,
-            aws.environment(),
-            {
-                "PYTHON_KEYRING_BACKEND": "jcsaml.testing.keyring_backend.FileKeyring",
-                "JCSAML_TEST_KEYRING": str(home / "test-keyring.json"),
-            },
-        )
-        configured = self.run(
-            "configure", "-a", "production", "--url", jumpcloud.app_url(SLUG),
-            "--console-url", jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
-            "--profile", "production", "--skip-prompt",
-        )  # fmt: skip
-        assert configured.status == 0, configured.stderr
-
-    def run(self, *args: str, **extra: str) -> CliResult:
-        return run_cli(*args, env={**self.env, **extra})
-
-    def login(self, *extra: str) -> None:
-        done = self.run(
-            "login", "-a", "production", "--skip-prompt", *extra,
-            JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_TOKEN=self.jumpcloud.totp_code(EMAIL),
-        )  # fmt: skip
-        assert done.status == 0, done.stderr
-
-    def configure_plain(self) -> None:
-        """Account ``plain``: a user without MFA, who can sign in any number of times."""
-        configured = self.run(
-            "configure", "-a", "plain", "--url", self.jumpcloud.app_url(SLUG),
-            "--console-url", self.jumpcloud.url, "--username", PLAIN, "--skip-prompt",
-        )  # fmt: skip
-        assert configured.status == 0, configured.stderr
-
-    def cached(self) -> AwsCredentials:
-        """What the credential-process cache, which exec --server shares, holds."""
-        found = process_cache.load("production", "", environ=self.env)
-        assert found is not None
-        return found
-
-    def warm_cache(self, *extra: str) -> None:
-        """``jcsaml credential-process`` fills the cache (reusing the saved JumpCloud session)."""
-        done = self.run("credential-process", "-a", "production", "--skip-prompt", *extra)
-        assert done.status == 0, done.stderr
-
-    def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
-        """``jcsaml ARGS`` without a controlling terminal (a new session), as under CI."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "jcsaml", *args],
-            env={**self.env, **extra},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
 
 
 @pytest.fixture
-def site(hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, str, str]) -> Iterator[Site]:
-    local, role, principal = aws
-    app = FakeApp(slug=SLUG, roles=[(role, principal)])
-    user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])
-    plain = FakeUser(email=PLAIN, password=PASSWORD, apps=[SLUG])  # no MFA
-    with FakeJumpCloud(users=[user, plain], apps=[app], keys=keys) as jumpcloud:
-        yield Site(hermetic_home, local, jumpcloud)
+def site(make_world: WorldFactory) -> World:
+    """Account ``production`` configured for alice (TOTP), bob without MFA (who can sign in any
+    number of times), and a keyring shared by the CLI processes."""
+    plain = FakeUser(email=PLAIN, password=PASSWORD, apps=[SLUG])
+    world = make_world(keyring=True, roles=("Admin",), users=[plain])
+    world.configure()
+    return world
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 60) -> CliResult:
-    out, err = process.communicate(timeout=timeout)
-    return CliResult(process.returncode, out, err)
+def configure_plain(site: World) -> None:
+    """Account ``plain``: a user without MFA, who can sign in any number of times."""
+    site.configure(account="plain", username=PLAIN, mfa=None, defaults=False)
+
+
+def cached(site: World) -> AwsCredentials:
+    """What the credential-process cache, which exec --server shares, holds."""
+    found = process_cache.load("production", "", environ=site.env)
+    assert found is not None
+    return found
+
+
+def warm_cache(site: World, *extra: str) -> None:
+    """``jcsaml credential-process`` fills the cache (reusing the saved JumpCloud session)."""
+    done = site.run("credential-process", "-a", "production", "--skip-prompt", *extra)
+    assert done.status == 0, done.stderr
 
 
 def script(tmp_path: Path, name: str, text: str) -> str:
@@ -173,10 +104,10 @@ print(json.dumps({
 
 
 def test_boto3_and_the_aws_cli_get_credentials_from_the_endpoint(
-    site: Site, tmp_path: Path
+    site: World, tmp_path: Path
 ) -> None:
-    site.login()
-    site.warm_cache()
+    site.login_ok()
+    warm_cache(site)
     site.jumpcloud.clear_requests()
     child = script(tmp_path, "child.py", BOTO3_CHILD)
     ran = site.run(
@@ -195,7 +126,7 @@ def test_boto3_and_the_aws_cli_get_credentials_from_the_endpoint(
     assert len(seen["token"]) >= 32 and "\r" not in seen["token"] and "\n" not in seen["token"]
     assert seen["method"] == "container-role"
     # credential-process's credentials: one cache, no sign-in
-    assert seen["access_key"] == site.cached().access_key_id
+    assert seen["access_key"] == cached(site).access_key_id
     assert seen["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/")
     assert seen["marker"] == "production"
     assert site.jumpcloud.count() == 0
@@ -244,9 +175,9 @@ print(json.dumps({
 
 
 def test_a_wrong_or_missing_token_gets_403_and_only_loopback_listens(
-    site: Site, tmp_path: Path
+    site: World, tmp_path: Path
 ) -> None:
-    site.login()
+    site.login_ok()
     child = script(tmp_path, "child.py", TOKEN_CHILD)
     ran = site.run("exec", "--server", "-a", "production", "--", sys.executable, child)
     assert ran.status == 0, ran.stderr
@@ -259,20 +190,20 @@ def test_a_wrong_or_missing_token_gets_403_and_only_loopback_listens(
     status, body, _ = seen["right"]
     assert status == 200
     assert sorted(body) == ["AccessKeyId", "Expiration", "SecretAccessKey", "Token"]
-    assert body["AccessKeyId"] == site.cached().access_key_id
+    assert body["AccessKeyId"] == cached(site).access_key_id
     assert body["Expiration"].endswith("Z")
     # 127.0.0.2 is loopback too: only a socket bound to 127.0.0.1 alone refuses it.
     assert seen["elsewhere"] == "refused"
 
 
 def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session(
-    site: Site, tmp_path: Path
+    site: World, tmp_path: Path
 ) -> None:
     """The cached credentials have 12 minutes left: the SDKs would ask again on every call.
     jcsaml renews them before the command starts, with the saved JumpCloud session alone."""
-    site.login()
-    site.warm_cache()
-    old = site.cached()
+    site.login_ok()
+    warm_cache(site)
+    old = cached(site)
     soon = datetime.now(UTC) + timedelta(minutes=12)
     process_cache.save(
         "production", "", dataclasses.replace(old, expiration=soon), environ=site.env
@@ -285,29 +216,42 @@ def test_credentials_inside_the_sdk_window_are_renewed_through_the_saved_session
     assert ran.status == 0, ran.stderr
     seen = json.loads(ran.stdout)
     assert seen["access_key"] != old.access_key_id
-    assert seen["access_key"] == site.cached().access_key_id  # written back to the cache
+    assert seen["access_key"] == cached(site).access_key_id  # written back to the cache
     assert requests_made(site.jumpcloud) == SESSION_REUSE
     assert ran.stderr == ""
 
 
 # --- signals and the end of the command ---------------------------------------------------------
 
-SIGNAL_CHILD = """
-import os, signal, sys, time
-record = sys.argv[1]
-def note(signum, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(signum).name + "\\n")
-    if signum == signal.SIGTERM:
-        sys.exit(42)
-for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-    signal.signal(s, note)
-with open(sys.argv[2], "w") as f:
-    f.write(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
-print("ready", flush=True)
-while True:
-    time.sleep(0.05)
-"""
+
+def recording_child(*signals: str, then: str = "") -> str:
+    """A command that writes each of ``signals`` it gets to the file ``argv[1]`` (exiting 42 on
+    SIGTERM), runs ``then``, says "ready" and waits."""
+    caught = ", ".join(f"signal.{name}" for name in signals)
+    return (
+        "import os, signal, sys, time\n"
+        "record = sys.argv[1]\n"
+        "def note(signum, frame):\n"
+        '    with open(record, "a") as f:\n'
+        '        f.write(signal.Signals(signum).name + "\\n")\n'
+        "    if signum == signal.SIGTERM:\n"
+        "        sys.exit(42)\n"
+        f"for s in ({caught}):\n"
+        "    signal.signal(s, note)\n"
+        f"{then}"
+        'print("ready", flush=True)\n'
+        "while True:\n"
+        "    time.sleep(0.05)\n"
+    )
+
+
+SIGNAL_CHILD = recording_child(
+    "SIGINT",
+    "SIGHUP",
+    "SIGTERM",
+    then='with open(sys.argv[2], "w") as f:\n'
+    '    f.write(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])\n',
+)
 
 
 def wait_for(condition: object, what: str, timeout: float = 60) -> None:
@@ -328,8 +272,8 @@ def port_is_closed(url: str) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_signals_reach_the_command_and_the_port_closes_with_it(site: Site, tmp_path: Path) -> None:
-    site.login()
+def test_signals_reach_the_command_and_the_port_closes_with_it(site: World, tmp_path: Path) -> None:
+    site.login_ok()
     record, endpoint = tmp_path / "signals", tmp_path / "endpoint"
     child = script(tmp_path, "child.py", SIGNAL_CHILD)
     running = site.start(
@@ -353,8 +297,8 @@ def test_signals_reach_the_command_and_the_port_closes_with_it(site: Site, tmp_p
     assert port_is_closed(url)
 
 
-def test_a_command_ended_by_a_signal_gives_128_plus_its_number(site: Site) -> None:
-    site.login()
+def test_a_command_ended_by_a_signal_gives_128_plus_its_number(site: World) -> None:
+    site.login_ok()
     ran = site.run(
         "exec", "--server", "-a", "production", "--",
         sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
@@ -362,8 +306,8 @@ def test_a_command_ended_by_a_signal_gives_128_plus_its_number(site: Site) -> No
     assert ran.status == 128 + signal.SIGTERM, ran.stderr
 
 
-def test_exit_status_and_a_missing_command(site: Site) -> None:
-    site.login()
+def test_exit_status_and_a_missing_command(site: World) -> None:
+    site.login_ok()
     ran = site.run(
         "exec", "--server", "-a", "production", "--", sys.executable, "-c", "raise SystemExit(9)"
     )
@@ -377,17 +321,26 @@ def test_exit_status_and_a_missing_command(site: Site) -> None:
 
 # --- the JumpCloud session ends while the command runs ------------------------------------------
 
-EXPIRY_CHILD = """
+# A command that writes the access key it first got to the file argv[1] (``old``), then waits
+# (a minute at most) for the file argv[2] to appear; argv[3] is where it writes its result.
+WAITING_CHILD = """
 import json, os, sys, time
 import boto3
 first, go, result = sys.argv[1:4]
-key = boto3.Session().get_credentials().get_frozen_credentials().access_key
+def key():
+    return boto3.Session().get_credentials().get_frozen_credentials().access_key
+old = key()
 with open(first + ".tmp", "w") as f:
-    f.write(key)
+    f.write(old)
 os.rename(first + ".tmp", first)
 deadline = time.monotonic() + 60
 while not os.path.exists(go) and time.monotonic() < deadline:
     time.sleep(0.02)
+"""
+
+EXPIRY_CHILD = (
+    WAITING_CHILD
+    + """
 try:
     session = boto3.Session()
     session.client("sts").get_caller_identity()
@@ -399,6 +352,7 @@ with open(result, "w") as f:
     f.write("renewed " + session.get_credentials().get_frozen_credentials().access_key)
 sys.exit(0)
 """
+)
 
 
 def parsed(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
@@ -419,13 +373,13 @@ class Clock:
 
 
 def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
-    site: Site, tmp_path: Path
+    site: World, tmp_path: Path
 ) -> None:
     """jcsaml runs here in this process, with a clock the test moves 26 minutes on while the
     command waits: its 25-minute credentials have then expired, and the JumpCloud session is
     gone (while they were valid they would still be handed out)."""
-    site.login()
-    site.warm_cache("--session-duration", "1500")
+    site.login_ok()
+    warm_cache(site, "--session-duration", "1500")
     site.jumpcloud.expire_sessions()
     first, go, result = tmp_path / "first", tmp_path / "go", tmp_path / "result"
     child = script(tmp_path, "child.py", EXPIRY_CHILD)
@@ -449,7 +403,7 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     )
     mover.join(timeout=10)
     assert status == 7  # the command's own
-    assert first.read_text() == site.cached().access_key_id
+    assert first.read_text() == cached(site).access_key_id
     reported = result.read_text()
     assert "jcsaml login -a production" in reported  # the SDK's error carries the message
     assert err.getvalue().splitlines() == [
@@ -458,9 +412,9 @@ def test_session_gone_without_a_terminal_the_sdk_reports_what_to_run(
     ]
 
 
-def test_keys_in_the_default_profile_are_pointed_out(site: Site) -> None:
+def test_keys_in_the_default_profile_are_pointed_out(site: World) -> None:
     """The SDKs read ``[default]`` of the credentials file before the endpoint."""
-    site.login()
+    site.login_ok()
     with site.credentials.open("a", encoding="utf-8") as file:
         file.write("\n[default]\naws_access_key_id = AKIAEXAMPLEDEFAULT\n")
         file.write("aws_secret_access_key = default-secret\n")
@@ -477,7 +431,7 @@ def test_keys_in_the_default_profile_are_pointed_out(site: Site) -> None:
     ]
 
 
-def test_server_and_exec_profile_do_not_combine(site: Site) -> None:
+def test_server_and_exec_profile_do_not_combine(site: World) -> None:
     ran = site.run(
         "exec", "--server", "--exec-profile", "deploy", "-a", "production", "--", "true"
     )  # fmt: skip
@@ -487,19 +441,9 @@ def test_server_and_exec_profile_do_not_combine(site: Site) -> None:
     )
 
 
-RENEWAL_CHILD = """
-import os, sys, time
-import boto3
-first, go, result = sys.argv[1:4]
-def key():
-    return boto3.Session().get_credentials().get_frozen_credentials().access_key
-old = key()
-with open(first + ".tmp", "w") as f:
-    f.write(old)
-os.rename(first + ".tmp", first)
-deadline = time.monotonic() + 60
-while not os.path.exists(go) and time.monotonic() < deadline:
-    time.sleep(0.02)
+RENEWAL_CHILD = (
+    WAITING_CHILD
+    + """
 calls = 0
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
@@ -512,15 +456,16 @@ while time.monotonic() < deadline:
     time.sleep(0.05)
 sys.exit(3)
 """
+)
 
 
 def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As above, but jcsaml has a terminal (a pseudo-terminal here): it asks for the password
     there while the command runs. Meanwhile the command goes on with the credentials it has,
     which are still valid, and then gets those of that sign-in."""
-    site.configure_plain()
+    configure_plain(site)
     done = site.run(
         "credential-process", "-a", "plain", "--skip-prompt", "--session-duration", "1500",
         JCSAML_PASSWORD=PASSWORD,
@@ -582,8 +527,8 @@ def test_session_gone_with_a_terminal_asks_there_and_the_command_goes_on(
     assert err.getvalue() == ""
 
 
-def test_force_signs_in_again_whatever_is_cached(site: Site, tmp_path: Path) -> None:
-    site.configure_plain()
+def test_force_signs_in_again_whatever_is_cached(site: World, tmp_path: Path) -> None:
+    configure_plain(site)
     warmed = site.run(
         "credential-process", "-a", "plain", "--skip-prompt", JCSAML_PASSWORD=PASSWORD
     )
@@ -633,29 +578,16 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
     assert status == 42
 
 
-COUNTING_CHILD = """
-import signal, sys, time
-record = sys.argv[1]
-def note(signum, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(signum).name + "\\n")
-    if signum == signal.SIGTERM:
-        sys.exit(42)
-for s in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(s, note)
-print("ready", flush=True)
-while True:
-    time.sleep(0.05)
-"""
+COUNTING_CHILD = recording_child("SIGINT", "SIGTERM")
 
 
 def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded(
-    site: Site, tmp_path: Path
+    site: World, tmp_path: Path
 ) -> None:
     """jcsaml in the foreground of a terminal (a pseudo-terminal here): Ctrl-C there signals
     jcsaml and the command alike, so jcsaml does not send it again; a SIGINT sent to jcsaml
     alone (``kill -INT``, a supervisor) must still reach the command."""
-    site.login()
+    site.login_ok()
     record = tmp_path / "signals"
     child = script(tmp_path, "child.py", COUNTING_CHILD)
     argv = [sys.executable, "-m", "jcsaml", "exec", "--server", "-a", "production", "--"]
@@ -688,8 +620,8 @@ def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded
     assert os.waitstatus_to_exitcode(status) == 42
 
 
-def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
-    site.configure_plain()
+def test_the_command_gets_none_of_jcsamls_inputs(site: World) -> None:
+    configure_plain(site)
     code = "123456"
     ran = site.run(
         "exec", "--server", "-a", "plain", "--skip-prompt", "--",
@@ -703,8 +635,8 @@ def test_the_command_gets_none_of_jcsamls_inputs(site: Site) -> None:
     assert PASSWORD not in ran.stdout + ran.stderr
 
 
-def test_the_no_keyring_warning_comes_once_per_machine(site: Site) -> None:
-    site.configure_plain()
+def test_the_no_keyring_warning_comes_once_per_machine(site: World) -> None:
+    configure_plain(site)
     no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
     warnings = []
     for _ in range(2):
@@ -737,10 +669,10 @@ time.sleep(120)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("keep", [False, True])
 def test_sigkill_of_jcsaml_terminates_the_command_unless_told_to_keep_it(
-    site: Site, tmp_path: Path, keep: bool
+    site: World, tmp_path: Path, keep: bool
 ) -> None:
-    site.login()
-    site.warm_cache()
+    site.login_ok()
+    warm_cache(site)
     started, terminated = tmp_path / "started", tmp_path / "terminated"
     child = script(tmp_path, "child.py", ORPHAN_CHILD)
     flags = ["--no-kill-on-exit"] if keep else []
@@ -766,7 +698,7 @@ def test_sigkill_of_jcsaml_terminates_the_command_unless_told_to_keep_it(
         jcsaml.communicate(timeout=60)
 
 
-def test_kill_on_exit_is_an_account_setting(site: Site) -> None:
+def test_kill_on_exit_is_an_account_setting(site: World) -> None:
     done = site.run("configure", "-a", "production", "--skip-prompt")
     assert done.status == 0, done.stderr
     config = Path(site.env["JCSAML_CONFIG"])

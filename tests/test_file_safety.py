@@ -493,7 +493,7 @@ def test_inline_comment_edits_read_back_as_written(old: str, comment: str, new: 
 def test_the_light_exec_path_declines_what_the_full_cli_refuses(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from jcsaml import cached
+    from jcsaml import light_lookup
     from jcsaml.aws_credentials import AwsCredentials
 
     config = tmp_path / "config"
@@ -512,7 +512,7 @@ def test_the_light_exec_path_declines_what_the_full_cli_refuses(tmp_path: Path) 
     CredentialsFile(credentials).save("other", fresh)
 
     def lookup(profile: str | None = None) -> object:
-        return cached.lookup("prod", profile=profile, config=str(config), environ=environ)
+        return light_lookup.lookup("prod", profile=profile, config=str(config), environ=environ)
 
     assert lookup() is not None  # the inline comment is read as the CLI reads it
     assert lookup(profile="DEFAULT") is None

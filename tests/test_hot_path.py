@@ -95,7 +95,7 @@ def test_exec_with_cached_credentials_imports_nothing_heavy(cached_profile: dict
         cached_profile,
     )
     assert status == 0
-    assert {"jcsaml.launcher", "jcsaml.cached"} <= modules
+    assert {"jcsaml.launcher", "jcsaml.light_lookup"} <= modules
     assert sorted(top_level(modules) & set(HEAVY)) == []
     assert sorted(modules & set(LIGHT_PROMISE)) == []
 
@@ -108,7 +108,7 @@ def test_the_console_scripts_way_in_is_as_light(cached_profile: dict[str, str]) 
         cached_profile,
     )
     assert status == 0
-    assert "jcsaml.cached" in modules
+    assert "jcsaml.light_lookup" in modules
     assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
 
 
@@ -230,7 +230,7 @@ def test_script_and_credential_process_with_cached_credentials_are_light(
 ) -> None:
     status, modules = imported_modules(["-m", "jcsaml", *argv], cached_everywhere)
     assert status == 0
-    assert {"jcsaml.launcher", "jcsaml.cached"} <= modules
+    assert {"jcsaml.launcher", "jcsaml.light_lookup"} <= modules
     assert sorted(top_level(modules) & set(HEAVY)) == []
     assert sorted(modules & set(LIGHT_PROMISE)) == []
 
@@ -244,7 +244,7 @@ def test_the_console_scripts_way_in_is_as_light_for_script_and_credential_proces
         ["-c", script, command, "-a", "production"], cached_everywhere
     )
     assert status == 0
-    assert "jcsaml.cached" in modules
+    assert "jcsaml.light_lookup" in modules
     assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
 
 
@@ -306,7 +306,7 @@ def test_credential_process_with_cached_credentials_takes_the_light_path(
         ["-m", "jcsaml", "credential-process", "-a", "production", "--skip-prompt"], env
     )
     assert status == 0
-    assert "jcsaml.cached" in modules
+    assert "jcsaml.light_lookup" in modules
     assert sorted(modules & set(LIGHT_PROMISE + HEAVY)) == []
     # The same document as the full CLI prints (--debug always takes the full CLI).
     light = run_cli("credential-process", "-a", "production", env=env)

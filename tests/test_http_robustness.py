@@ -14,7 +14,7 @@ from jcsaml.errors import (
     IdpServerError,
     IdpUnavailableError,
 )
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 
@@ -48,7 +48,7 @@ def client(fake: FakeJumpCloud, sleeps: Sleeps, **kwargs: float) -> JumpCloudAut
 
 
 def sign_in(auth: JumpCloudAuthenticator) -> None:
-    auth.authenticate(Credentials("u@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("u@acme.example", "pw"))
 
 
 @pytest.mark.parametrize("kind", ["502", "503", "504"])
@@ -151,4 +151,4 @@ def test_transport_failures_get_their_own_messages() -> None:
 
 def test_jumpclouds_own_failure_message_is_shown(fake: FakeJumpCloud) -> None:
     with pytest.raises(AuthenticationFailedError, match="Authentication failed"):
-        client(fake, Sleeps()).authenticate(Credentials("u@acme.example", "wrong"))
+        client(fake, Sleeps()).authenticate(PasswordCredentials("u@acme.example", "wrong"))

@@ -19,7 +19,7 @@ from jcsaml.errors import (
     NoSamlResponseError,
     NothingTypedError,
 )
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.saml import parse_saml_response
 from jcsaml.testing.fakes import ScriptedPrompter
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
@@ -47,7 +47,7 @@ def authenticator(fake: FakeJumpCloud, answers: list[str] | None = None) -> Jump
 
 
 def test_password_only_sign_in_returns_the_saml_page(jumpcloud: FakeJumpCloud) -> None:
-    page = authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+    page = authenticator(jumpcloud).authenticate(PasswordCredentials("plain@acme.example", "pw"))
     assert parse_saml_response(page.saml_response, verify=False).roles[0].role_arn == RO
     assert page.form_action == "https://signin.aws.amazon.com/saml"
     assert jumpcloud.errors == []
@@ -56,7 +56,9 @@ def test_password_only_sign_in_returns_the_saml_page(jumpcloud: FakeJumpCloud) -
 def test_totp_from_the_flag_is_sent_once(jumpcloud: FakeJumpCloud) -> None:
     code = jumpcloud.totp_code("mfa@acme.example")
     auth = authenticator(jumpcloud)
-    page = auth.authenticate(Credentials("mfa@acme.example", "pw", mfa="TOTP", mfa_token=code))
+    page = auth.authenticate(
+        PasswordCredentials("mfa@acme.example", "pw", mfa="TOTP", mfa_token=code)
+    )
     assert page.saml_response
     assert jumpcloud.count("POST", "/userconsole/auth") == 2
     assert auth.prompter.asked == []  # type: ignore[attr-defined]
@@ -64,13 +66,13 @@ def test_totp_from_the_flag_is_sent_once(jumpcloud: FakeJumpCloud) -> None:
 
 def test_totp_is_asked_when_not_given(jumpcloud: FakeJumpCloud) -> None:
     auth = authenticator(jumpcloud, [jumpcloud.totp_code("mfa@acme.example")])
-    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("mfa@acme.example", "pw"))
     assert auth.prompter.asked == ["MFA code"]  # type: ignore[attr-defined]
 
 
 def test_wrong_password_shows_jumpclouds_message(jumpcloud: FakeJumpCloud) -> None:
     with pytest.raises(AuthenticationFailedError) as caught:
-        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "nope"))
+        authenticator(jumpcloud).authenticate(PasswordCredentials("plain@acme.example", "nope"))
     assert "Authentication failed" in str(caught.value)
     assert "nope" not in str(caught.value)
 
@@ -80,21 +82,27 @@ def test_wrong_and_reused_totp_codes_are_rejected(jumpcloud: FakeJumpCloud) -> N
     wrong = "000000" if good != "000000" else "111111"
     with pytest.raises(MfaCodeRejectedError):
         authenticator(jumpcloud).authenticate(
-            Credentials("mfa@acme.example", "pw", mfa_token=wrong)
+            PasswordCredentials("mfa@acme.example", "pw", mfa_token=wrong)
         )
-    authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa_token=good))
+    authenticator(jumpcloud).authenticate(
+        PasswordCredentials("mfa@acme.example", "pw", mfa_token=good)
+    )
     with pytest.raises(MfaCodeRejectedError):
-        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa_token=good))
+        authenticator(jumpcloud).authenticate(
+            PasswordCredentials("mfa@acme.example", "pw", mfa_token=good)
+        )
 
 
 def test_missing_code_without_prompting_names_the_flag(jumpcloud: FakeJumpCloud) -> None:
     with pytest.raises(InputRequiredError, match="pass mfa_token="):
-        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw"))
+        authenticator(jumpcloud).authenticate(PasswordCredentials("mfa@acme.example", "pw"))
 
 
 def test_configured_factor_that_is_not_available(jumpcloud: FakeJumpCloud) -> None:
     with pytest.raises(MfaFactorUnavailableError) as caught:
-        authenticator(jumpcloud).authenticate(Credentials("mfa@acme.example", "pw", mfa="PUSH"))
+        authenticator(jumpcloud).authenticate(
+            PasswordCredentials("mfa@acme.example", "pw", mfa="PUSH")
+        )
     assert caught.value.available == "TOTP"
 
 
@@ -102,7 +110,7 @@ def test_user_not_bound_to_the_app_gets_the_conditional_access_message(
     jumpcloud: FakeJumpCloud,
 ) -> None:
     with pytest.raises(NoSamlResponseError, match="conditional-access"):
-        authenticator(jumpcloud).authenticate(Credentials("unbound@acme.example", "pw"))
+        authenticator(jumpcloud).authenticate(PasswordCredentials("unbound@acme.example", "pw"))
 
 
 @pytest.mark.parametrize(
@@ -116,7 +124,7 @@ def test_user_not_bound_to_the_app_gets_the_conditional_access_message(
 def test_faults_on_the_xsrf_call(jumpcloud: FakeJumpCloud, kind: str, error: type) -> None:
     jumpcloud.inject_fault("/userconsole/xsrf", kind, times=5)  # type: ignore[arg-type]
     with pytest.raises(error):
-        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+        authenticator(jumpcloud).authenticate(PasswordCredentials("plain@acme.example", "pw"))
 
 
 def test_unreachable_idp_is_reported_with_its_url() -> None:
@@ -131,7 +139,7 @@ def test_unreachable_idp_is_reported_with_its_url() -> None:
         prompter=ScriptedPrompter(),
     )
     with pytest.raises(IdpUnavailableError, match=f"127.0.0.1:{port}"):
-        auth.authenticate(Credentials("plain@acme.example", "pw"))
+        auth.authenticate(PasswordCredentials("plain@acme.example", "pw"))
 
 
 def test_slow_idp_times_out(jumpcloud: FakeJumpCloud) -> None:
@@ -143,7 +151,7 @@ def test_slow_idp_times_out(jumpcloud: FakeJumpCloud) -> None:
         http_timeout=0.5,
     )
     with pytest.raises(IdpUnavailableError, match=r"no answer within 0\.5 s"):
-        auth.authenticate(Credentials("plain@acme.example", "pw"))
+        auth.authenticate(PasswordCredentials("plain@acme.example", "pw"))
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:
@@ -156,14 +164,14 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
 def test_a_code_typed_with_spaces_is_sent_without_them(jumpcloud: FakeJumpCloud) -> None:
     code = jumpcloud.totp_code("mfa@acme.example")
     auth = authenticator(jumpcloud, [f" {code[:3]} {code[3:]} "])
-    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("mfa@acme.example", "pw"))
     assert jumpcloud.errors == []
 
 
 def test_an_empty_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpCloud) -> None:
     code = jumpcloud.totp_code("mfa@acme.example")
     auth = authenticator(jumpcloud, ["", "  ", code])
-    auth.authenticate(Credentials("mfa@acme.example", "pw"))
+    auth.authenticate(PasswordCredentials("mfa@acme.example", "pw"))
     assert auth.prompter.asked == ["MFA code"] * 3  # type: ignore[attr-defined]
     assert jumpcloud.count("POST", "/userconsole/auth") == 2  # the password, then the one code
 
@@ -171,14 +179,14 @@ def test_an_empty_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpCloud) -
 def test_three_empty_codes_stop_without_sending_one(jumpcloud: FakeJumpCloud) -> None:
     auth = authenticator(jumpcloud, ["", "", ""])
     with pytest.raises(NothingTypedError, match="no MFA code was typed"):
-        auth.authenticate(Credentials("mfa@acme.example", "pw"))
+        auth.authenticate(PasswordCredentials("mfa@acme.example", "pw"))
     assert jumpcloud.count("POST", "/userconsole/auth") == 1
 
 
 def test_a_console_url_answering_404_is_named(jumpcloud: FakeJumpCloud) -> None:
     jumpcloud.inject_fault("/userconsole/xsrf", "404")
     with pytest.raises(ConsoleUrlNotFoundError) as caught:
-        authenticator(jumpcloud).authenticate(Credentials("plain@acme.example", "pw"))
+        authenticator(jumpcloud).authenticate(PasswordCredentials("plain@acme.example", "pw"))
     message = str(caught.value)
     assert f"console URL {jumpcloud.url} answered HTTP 404" in message
     assert "console_url setting" in message and "flow may have changed" not in message

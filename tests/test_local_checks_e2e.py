@@ -1,14 +1,12 @@
 """Through the real CLI: what can fail locally fails before JumpCloud hears anything, and
 ``configure`` changes only what it is asked to, even when several run at once."""
 
-# ruff: noqa: F811  (the fixtures imported from test_cli_e2e are test parameters here)
 from __future__ import annotations
 
 import io
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 from collections.abc import Callable
 
@@ -17,14 +15,7 @@ import filelock
 from jcsaml.cli import Context, main
 from jcsaml.ini_edit import lock_path_for
 from tests.filesystem import read_only
-from tests.test_cli_e2e import (  # noqa: F401
-    SLUG,
-    World,
-    assert_one_line_error,
-    aws,
-    keys,
-    world,
-)
+from tests.world import World, assert_one_line_error
 
 
 def configured(world: World) -> World:
@@ -61,15 +52,9 @@ def test_a_full_disk_fails_before_signing_in(world: World) -> None:
     def no_room() -> None:  # every write of a byte fails, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
-    done = subprocess.run(
-        [sys.executable, "-m", "jcsaml", "login", "-a", "production", "--skip-prompt"],
-        env={**world.env, "JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"},
-        preexec_fn=no_room,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    login = [sys.executable, "-m", "jcsaml", "login", "-a", "production", "--skip-prompt"]
+    answers = {"JCSAML_PASSWORD": "x", "JCSAML_MFA_TOKEN": "123456"}
+    done = world.without_terminal(login, answers, preexec_fn=no_room)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("jcsaml: error: cannot write credentials file"), done.stderr
     assert world.jumpcloud.requests == []
@@ -98,11 +83,9 @@ def test_profile_names_are_checked_before_anything_is_asked(world: World) -> Non
 
 
 def test_default_is_refused_as_an_account_or_profile_name(world: World) -> None:
-    result = world.run("configure", "-a", "DEFAULT", "--url", world.jumpcloud.app_url(SLUG))
+    result = world.run("configure", "-a", "DEFAULT", "--url", world.app_url)
     assert_one_line_error(result, "'DEFAULT'", "defaults section")
-    result = world.run(
-        "configure", "-a", "x", "--url", world.jumpcloud.app_url(SLUG), "--profile", "DEFAULT"
-    )
+    result = world.run("configure", "-a", "x", "--url", world.app_url, "--profile", "DEFAULT")
     assert_one_line_error(result, "'DEFAULT'")
     assert_one_line_error(world.run("login", "-a", "DEFAULT", "--skip-prompt"), "'DEFAULT'")
     assert not world.config.exists()
@@ -126,8 +109,8 @@ def test_a_continued_url_is_refused_naming_key_and_line(world: World) -> None:
     configured(world)
     world.config.write_text(
         world.config.read_text().replace(
-            f"url = {world.jumpcloud.app_url(SLUG)}\n",
-            f"url = {world.jumpcloud.app_url(SLUG)}\n  https://evil.example/saml2/x\n",
+            f"url = {world.app_url}\n",
+            f"url = {world.app_url}\n  https://evil.example/saml2/x\n",
         )
     )
     assert_one_line_error(world.login(), "invalid url", f"line 3 of {world.config}")
@@ -139,7 +122,7 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
 ) -> None:
     world.config.write_text(
         "[production]\n"
-        f"url = {world.jumpcloud.app_url(SLUG)}  ; the AWS app\n"
+        f"url = {world.app_url}  ; the AWS app\n"
         "mfa = Push\n"
         "provider = JumpCloud\n"
         "skip_verify = false\n"
@@ -150,7 +133,7 @@ def test_configure_keeps_what_it_was_not_asked_to_change_and_says_what_changed(
     assert "  set mfa" not in result.stdout and "  changed mfa" not in result.stdout
     assert world.config.read_text() == (
         "[production]\n"
-        f"url = {world.jumpcloud.app_url(SLUG)}  ; the AWS app\n"
+        f"url = {world.app_url}  ; the AWS app\n"
         "mfa = Push\n"
         "provider = JumpCloud\n"
         "skip_verify = false\n"

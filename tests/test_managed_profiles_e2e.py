@@ -2,13 +2,9 @@
 way (keys or credential_process), a region for every profile written, and logout as the
 inverse of login. Against the fake JumpCloud and moto, read back by the AWS CLI and boto3."""
 
-# The world of the credentials tests is imported, fixtures and all: its names are parameters.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -16,16 +12,7 @@ import pytest
 
 from jcsaml import managed, process_cache
 from jcsaml.testing.federation import FakeFederation
-from tests.test_credentials_everywhere_e2e import (  # noqa: F401 - fixtures used by name
-    EMAIL,
-    SIGN_IN,
-    SLUG,
-    World,
-    aws,
-    configured_region_line,
-    keys,
-    world,
-)
+from tests.world import EMAIL, SIGN_IN, SLUG, World, configured_region_line
 
 RO = "AcmeJumpCloudAdminRO"
 ADMIN = "AcmeJumpCloudAdmin"
@@ -36,18 +23,15 @@ LONG_LIVED = (
 )
 
 
+@pytest.fixture
+def world(runbook_world: World) -> World:
+    return runbook_world
+
+
 def boto3_session_value(world: World, profile: str, expression: str) -> str:
     """``expression`` on ``boto3.Session(profile_name=profile)``, in a process of its own."""
     code = f"import boto3; s = boto3.Session(profile_name={profile!r}); print({expression})"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=world.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        start_new_session=True,
-    )
+    done = world.without_terminal([sys.executable, "-c", code])
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -117,7 +101,7 @@ def test_configure_credential_process_removes_the_temporary_keys_jcsaml_wrote(
     world: World,
 ) -> None:
     world.configure()
-    world.login()
+    world.login_ok()
     assert "[production]" in world.credentials.read_text()
     done = world.run("configure", "-a", "production", "--credential-process")
     assert done.status == 0, done.stderr
@@ -163,8 +147,7 @@ def test_multi_role_profiles_get_the_region_of_the_account_profile(world: World)
         "[profile production]\nregion = us-east-2\noutput = json\n\n"
         f"[profile production-{ADMIN}]\nregion = eu-west-1\n"
     )
-    world.aws_config.parent.mkdir(exist_ok=True)
-    world.aws_config.write_text(original)
+    world.write_aws_config(original)
     world.configure()
     login = world.run(
         "login",
@@ -188,16 +171,11 @@ def test_multi_role_profiles_get_the_region_of_the_account_profile(world: World)
         listed = world.aws_cli("configure", "list", "--profile", profile)
         assert listed.returncode == 0, listed.stderr
         assert configured_region_line(listed.stdout)[1] == region
-    ran = world.run(
-        "exec",
-        "-a",
-        "production",
-        "--profile",
-        f"production-{RO}",
-        "--",
+    ran = world.exec_command(
         sys.executable,
         "-c",
         "import os; print(os.environ['AWS_REGION'])",
+        options=("--profile", f"production-{RO}"),
     )
     assert ran.status == 0, ran.stderr
     assert ran.stdout.strip() == "us-east-2"
@@ -240,7 +218,7 @@ def two_accounts_sharing_a_session(world: World) -> None:
     assert staging.status == 0, staging.stderr
     world.credentials.parent.mkdir(exist_ok=True)
     world.credentials.write_text(LONG_LIVED)
-    world.login()  # the password and a code, once: the session is saved
+    world.login_ok()  # the password and a code, once: the session is saved
     steps = [
         ("login", "-a", "production", "--all-roles", "--profile-template", TEMPLATE),
         ("login", "-a", "staging"),

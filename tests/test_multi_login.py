@@ -33,10 +33,9 @@ from jcsaml.errors import (
 from jcsaml.multi import profile_name
 from jcsaml.saml import AwsRole
 from jcsaml.testing.fakes import ScriptedPrompter
-from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws, saml_trust_policy
-from tests.conftest import CliResult, cli_environment, run_cli
+from tests.world import ACCOUNT, AwsAccount, CliResult, cli_environment, run_cli
 
 EMAIL = "alice@acme.example"
 PASSWORD = "correct horse battery staple"
@@ -58,6 +57,7 @@ class Team:
     env: dict[str, str]
     role_arns: dict[str, list[str]] = field(default_factory=dict)
     apps: dict[str, FakeApp] = field(default_factory=dict)
+    distrusted: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def config(self) -> Path:
@@ -102,16 +102,12 @@ def _config_section(name: str, url: str, console: str, user: str, extra: str = "
     )
 
 
-def _build_team(home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, keys: IdpKeyPair) -> Team:
-    team = Team(home, aws, jumpcloud, cli_environment(home, aws.environment()))
+def _build_team(
+    home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, role_arns: dict[str, list[str]]
+) -> Team:
+    team = Team(home, aws, jumpcloud, cli_environment(home, aws.environment()), role_arns)
     sections = []
-    for name, account_id in AWS_ACCOUNTS.items():
-        provider = aws.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=account_id)
-        arns = [
-            aws.create_role(role, trusted_principal_arn=provider, account_id=account_id)
-            for role in ROLES
-        ]
-        team.role_arns[name] = arns
+    for name in AWS_ACCOUNTS:
         sections.append(
             _config_section(name, jumpcloud.app_url(f"acme-{name}"), jumpcloud.url, EMAIL)
         )
@@ -120,9 +116,31 @@ def _build_team(home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud, keys: IdpKe
     return team
 
 
+@pytest.fixture(scope="module")
+def team_roles(aws_account: AwsAccount) -> dict[str, list[str]]:
+    """Each AWS account's JumpCloud provider and ROLES, made once for the module: the role ARNs
+    by account name. The world's account has its provider and some of the roles already."""
+    local = aws_account.local
+    arns = {}
+    for name, account_id in AWS_ACCOUNTS.items():
+        if account_id == ACCOUNT:
+            provider = aws_account.principal
+        else:
+            metadata = aws_account.keys.metadata_xml()
+            provider = local.create_saml_provider("JumpCloud", metadata, account_id=account_id)
+        arns[name] = [
+            aws_account.roles[role]
+            if account_id == ACCOUNT and role in aws_account.roles
+            else local.create_role(role, trusted_principal_arn=provider, account_id=account_id)
+            for role in ROLES
+        ]
+    return arns
+
+
 @pytest.fixture
-def team(hermetic_home: Path) -> Iterator[Team]:
-    keys = IdpKeyPair.generate()
+def team(
+    hermetic_home: Path, aws_account: AwsAccount, team_roles: dict[str, list[str]]
+) -> Iterator[Team]:
     apps = []
     for name, account_id in AWS_ACCOUNTS.items():
         provider = f"arn:aws:iam::{account_id}:saml-provider/JumpCloud"
@@ -136,10 +154,19 @@ def team(hermetic_home: Path) -> Iterator[Team]:
     apps.append(FakeApp("acme-test", roles=[], display_label="Test"))
     user = FakeUser(EMAIL, PASSWORD, totp_secret=SECRET, apps=[f"acme-{n}" for n in AWS_ACCOUNTS])
     bob = FakeUser(BOB, BOB_PASSWORD, apps=["acme-staging"])
-    with LocalAws() as aws, FakeJumpCloud(users=[user, bob], apps=apps, keys=keys) as jumpcloud:
-        team = _build_team(hermetic_home, aws, jumpcloud, keys)
+    aws = aws_account.local
+    aws.calls.clear()  # the module's LocalAws: what this test asked STS for, alone
+    with FakeJumpCloud(users=[user, bob], apps=apps, keys=aws_account.keys) as jumpcloud:
+        team = _build_team(hermetic_home, aws, jumpcloud, team_roles)
         team.apps = {app.slug: app for app in apps}
-        yield team
+        try:
+            yield team
+        finally:
+            for name, role in team.distrusted:  # trusted again, for the module's next test
+                provider = f"arn:aws:iam::{AWS_ACCOUNTS[name]}:saml-provider/JumpCloud"
+                aws.iam_client(AWS_ACCOUNTS[name]).update_assume_role_policy(
+                    RoleName=role, PolicyDocument=json.dumps(saml_trust_policy(provider))
+                )
 
 
 def _profiles(path: Path) -> dict[str, AwsCredentials]:
@@ -164,6 +191,7 @@ def distrust(team: Team, name: str, role: str) -> None:
     team.aws.iam_client(account_id).update_assume_role_policy(
         RoleName=role, PolicyDocument=json.dumps(policy)
     )
+    team.distrusted.append((name, role))
 
 
 def test_three_apps_four_roles_from_one_sign_in_in_one_write(team: Team) -> None:
@@ -524,11 +552,11 @@ def test_a_profile_that_cannot_be_written_stops_before_sts(team: Team) -> None:
 
 
 def test_each_account_picker_names_it_and_preselects_its_last_role(team: Team) -> None:
-    from jcsaml import notices
+    from jcsaml import remembered
 
     environ = {**os.environ, **team.aws.environment()}
-    notices.remember_role("production", team.role_arns["production"][3], environ)
-    notices.remember_role("dev", team.role_arns["dev"][1], environ)
+    remembered.remember_role("production", team.role_arns["production"][3], environ)
+    remembered.remember_role("dev", team.role_arns["dev"][1], environ)
     prompter = ScriptedPrompter(["", ""])  # Enter at each picker: the preselected role
     results = jcsaml.login_many(
         ["production", "dev"],

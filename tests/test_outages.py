@@ -2,7 +2,6 @@
 and reused once it is back, and the credentials endpoint keeps serving what it holds. Against the
 fake JumpCloud (its fault switch) and moto's STS, with a clock the tests move."""
 
-# ruff: noqa: F811  (the fixtures imported from test_refreshing_credentials are parameters here)
 from __future__ import annotations
 
 import dataclasses
@@ -21,17 +20,7 @@ from jcsaml.credential_source import ProfileCache, default_source
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import SessionKeptError, SignInRequiredError
 from jcsaml.secret_store import session_key
-from tests.test_refreshing_credentials import (  # noqa: F401
-    EMAIL,
-    SESSION_REUSE,
-    SLUG,
-    Clock,
-    Signed,
-    aws,
-    fetch,
-    keys,
-    signed,
-)
+from tests.world import EMAIL, SESSION_REUSE, SLUG, Clock, Signed, fetch
 
 SELF = "/userconsole/api/self"
 

@@ -3,7 +3,6 @@
 credentials at once (one sign-in), and a credential-process cache that cannot be written or
 holds something odd (the credentials are handed out all the same)."""
 
-# ruff: noqa: F811  (the fixtures imported from test_credentials_everywhere_e2e are parameters)
 from __future__ import annotations
 
 import json
@@ -17,23 +16,16 @@ from pathlib import Path
 import pytest
 
 from jcsaml import managed, process_cache
-from tests.conftest import CliResult
-from tests.test_credentials_everywhere_e2e import (  # noqa: F401
-    AWS_CLI,
-    EMAIL,
-    SIGN_IN,
-    SLUG,
-    World,
-    assert_one_line_error,
-    aws,
-    keys,
-    world,
-)
+from tests.world import AWS_CLI, SAML_PAGE, SIGN_IN, CliResult, World, assert_one_line_error
 
 SELF = "/userconsole/api/self"
-SAML_PAGE = f"/saml2/{SLUG}"
 HERD = 25
 IDENTITY = ("--profile", "production", "--region", "us-east-1", "sts", "get-caller-identity")
+
+
+@pytest.fixture
+def world(runbook_world: World) -> World:
+    return runbook_world
 
 
 def keyring_sessions(world: World) -> list[str]:
@@ -44,27 +36,13 @@ def keyring_sessions(world: World) -> list[str]:
     return [key for key in entries if key.split("\n")[-1].startswith("session:")]
 
 
-def detached(world: World, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    """``jcsaml ARGS`` with no controlling terminal (nothing can be asked), as under an IDE."""
-    return subprocess.run(
-        [sys.executable, "-m", "jcsaml", *args],
-        env={**world.env, **extra},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        start_new_session=True,
-    )
-
-
 def signed_in_once(world: World) -> None:
     """Configured for credential_process, signed in once with the password: the JumpCloud
     session is saved (the password, given in a variable, is not), the cache filled."""
     world.configure()
     done = world.run("configure", "-a", "production", "--credential-process")
     assert done.status == 0, done.stderr
-    first = detached(world, "credential-process", "-a", "production", **world.sign_in_env())
+    first = world.detached("credential-process", "-a", "production", **world.sign_in_env())
     assert first.returncode == 0, first.stderr
     assert len(keyring_sessions(world)) == 1
 
@@ -83,7 +61,7 @@ def test_a_503_keeps_the_session_says_so_and_every_command_recovers_without_a_pr
     signed_in_once(world)
     cache_entry_path(world).unlink()
     world.jumpcloud.fault_switch(SELF, "503")
-    failed = detached(world, "credential-process", "-a", "production")
+    failed = world.detached("credential-process", "-a", "production")
     assert failed.returncode == 1
     assert failed.stdout == ""
     assert failed.stderr == (
@@ -91,7 +69,7 @@ def test_a_503_keeps_the_session_says_so_and_every_command_recovers_without_a_pr
         "kept; try again\n"
     )
     assert len(keyring_sessions(world)) == 1
-    login_failed = detached(world, "login", "-a", "production", "--skip-prompt")
+    login_failed = world.detached("login", "-a", "production", "--skip-prompt")
     assert_one_line_error(
         CliResult(login_failed.returncode, login_failed.stdout, login_failed.stderr),
         "JumpCloud is unavailable (HTTP 503 at",
@@ -101,19 +79,19 @@ def test_a_503_keeps_the_session_says_so_and_every_command_recovers_without_a_pr
     world.jumpcloud.fault_switch(SELF, None)
     world.jumpcloud.clear_requests()
     # No password and no code anywhere below: only the saved session can sign in.
-    process = detached(world, "credential-process", "-a", "production")
+    process = world.detached("credential-process", "-a", "production")
     assert process.returncode == 0, process.stderr
     assert json.loads(process.stdout)["Version"] == 1
     cache_entry_path(world).unlink()  # login (of this credential_process profile) must too
-    login = detached(world, "login", "-a", "production", "--skip-prompt")
+    login = world.detached("login", "-a", "production", "--skip-prompt")
     assert login.returncode == 0, login.stderr
     child = (
         "import boto3; "
         "print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
     )
     cache_entry_path(world).unlink()  # exec --server must sign in too
-    served = detached(
-        world, "exec", "--server", "-a", "production", "--", sys.executable, "-c", child
+    served = world.detached(
+        "exec", "--server", "-a", "production", "--", sys.executable, "-c", child
     )
     assert served.returncode == 0, served.stderr
     assert ":assumed-role/AcmeJumpCloudAdminRO/" in served.stdout
@@ -125,7 +103,7 @@ def test_a_401_forgets_the_session(world: World) -> None:
     signed_in_once(world)
     cache_entry_path(world).unlink()
     world.jumpcloud.fault_switch(SELF, "401")
-    failed = detached(world, "credential-process", "-a", "production")
+    failed = world.detached("credential-process", "-a", "production")
     assert failed.returncode == 1
     assert keyring_sessions(world) == []
     assert "credential-process must sign in" in failed.stderr
@@ -136,18 +114,7 @@ def test_a_401_forgets_the_session(world: World) -> None:
 
 def herd(world: World) -> list[subprocess.CompletedProcess[str]]:
     """HERD ``aws sts get-caller-identity`` at once, each through credential_process."""
-    started = [
-        subprocess.Popen(
-            [AWS_CLI, *IDENTITY],
-            env=world.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        for _ in range(HERD)
-    ]
+    started = [world.spawn([AWS_CLI, *IDENTITY]) for _ in range(HERD)]
     done = []
     for process in started:
         out, err = process.communicate(timeout=500)
@@ -233,16 +200,7 @@ def test_credentials_are_printed_when_the_cache_cannot_be_written(
         script = tmp_path / "injected.py"
         script.write_text(INJECTED)
         command = [sys.executable, str(script), failure, *argv]
-    done = subprocess.run(
-        command,
-        env={**world.env, **world.sign_in_env()},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        start_new_session=True,
-    )
+    done = world.without_terminal(command, world.sign_in_env())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Version"] == 1
     lines = done.stderr.splitlines()
@@ -270,13 +228,13 @@ def test_an_odd_cache_file_is_never_read_and_replaced_after_one_sign_in(
     else:
         path.write_bytes(b"{" * (10 * 1024 * 1024))
     world.jumpcloud.clear_requests()
-    done = detached(world, "credential-process", "-a", "production")
+    done = world.detached("credential-process", "-a", "production")
     assert done.returncode == 0, done.stderr
     assert world.jumpcloud.count("GET", SAML_PAGE) == 1
     assert stat.S_ISREG(os.lstat(path).st_mode)
     assert process_cache.entries(environ=world.env)[0].path == path
     world.jumpcloud.clear_requests()
-    again = detached(world, "credential-process", "-a", "production")
+    again = world.detached("credential-process", "-a", "production")
     assert again.returncode == 0, again.stderr
     assert world.jumpcloud.count() == 0
 
@@ -286,8 +244,7 @@ def test_a_world_writable_parent_of_xdg_cache_home_is_refused(world: World) -> N
     parent = world.home / "shared"
     parent.mkdir()
     parent.chmod(0o777)
-    done = detached(
-        world,
+    done = world.detached(
         "credential-process",
         "-a",
         "production",

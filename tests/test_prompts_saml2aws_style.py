@@ -9,7 +9,7 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.prompter import TerminalPrompter
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 
@@ -46,7 +46,7 @@ def test_a_five_digit_code_is_asked_again_and_never_sent(jumpcloud: FakeJumpClou
         auth = JumpCloudAuthenticator(
             app_url=jumpcloud.app_url("aws"), console_url=jumpcloud.url, prompter=prompter
         )
-        page = auth.authenticate(Credentials(EMAIL, "pw", mfa="TOTP"))
+        page = auth.authenticate(PasswordCredentials(EMAIL, "pw", mfa="TOTP"))
     assert page.saml_response
     assert otp_posts(jumpcloud) == 1  # only the 6-digit code was sent
     assert "An MFA code has 6 digits (5 characters typed); it was not sent" in err.getvalue()

@@ -4,7 +4,7 @@ endpoint, with a clock the tests move."""
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
 import socket
 import subprocess
@@ -13,20 +13,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-from botocore.utils import ContainerMetadataFetcher
 
 import jcsaml
 from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
-from jcsaml.config import Account
 from jcsaml.credential_server import CredentialServer
-from jcsaml.credential_source import CredentialSource, ProfileCache, default_source, refresh_once
+from jcsaml.credential_source import CredentialSource, ProfileCache, refresh_once
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import (
     FileLockedError,
@@ -36,31 +35,11 @@ from jcsaml.errors import (
     WritableByOthersError,
 )
 from jcsaml.prompter import Prompter
-from jcsaml.secret_store import MemoryStore
-from jcsaml.signin import login
 from jcsaml.sts import make_client
 from jcsaml.testing.fakes import ScriptedPrompter
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
+from tests.world import ACCOUNT, PASSWORD, SESSION_REUSE, Clock, Signed, fetch
 
-ACCOUNT = "012345678987"
-EMAIL = "alice@acme.example"
-PASSWORD = "pw-for-tests"
-SLUG = "aws"
-SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", f"/saml2/{SLUG}")]
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def made(key: str, *, minutes: float, clock: Clock, role: str = ROLE) -> AwsCredentials:
@@ -107,6 +86,19 @@ def source_with(
         **kwargs,  # type: ignore[arg-type]
     )
     return source, store
+
+
+def at_once(count: int, work: Callable[[], str]) -> list[str]:
+    """What ``work`` returned in each of ``count`` threads started together."""
+    start = threading.Barrier(count)
+
+    def run() -> str:
+        start.wait()
+        return work()
+
+    with ThreadPoolExecutor(count) as pool:
+        running = [pool.submit(run) for _ in range(count)]
+    return [future.result() for future in running]
 
 
 # --- the credential source, with fakes of jcsaml's own interfaces -------------------------------
@@ -159,18 +151,7 @@ def test_threads_asking_at_once_share_one_sign_in() -> None:
     clock = Clock()
     sign_in = FakeSignIn(clock)
     source, _ = source_with(clock, sign_in)
-    start = threading.Barrier(8)
-    got: list[str] = []
-
-    def ask() -> None:
-        start.wait()
-        got.append(source.get().access_key_id)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    got = at_once(8, lambda: source.get().access_key_id)
     assert got == ["KEY1"] * 8
     assert len(sign_in.calls) == 1
 
@@ -235,63 +216,6 @@ def test_while_the_person_is_asked_others_get_the_held_credentials_or_pending() 
 # --- against the fake JumpCloud and the local STS ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
-
-
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
-        yield local, role, principal
-
-
-@dataclasses.dataclass
-class Signed:
-    """After one sign-in with the password: the account, the saved JumpCloud session in
-    ``secrets``, and 25-minute credentials in ``cache``."""
-
-    account: Account
-    jumpcloud: FakeJumpCloud
-    secrets: MemoryStore
-    cache: ProfileCache
-    first: AwsCredentials
-
-    def requests(self) -> list[tuple[str, str]]:
-        return [(r.method, r.path.split("?", 1)[0]) for r in self.jumpcloud.requests]
-
-
-@pytest.fixture
-def signed(
-    keys: IdpKeyPair, aws: tuple[LocalAws, str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Signed]:
-    local, role, principal = aws
-    for key, value in local.environment().items():  # botocore reads the endpoint from here
-        monkeypatch.setenv(key, value)
-    app = FakeApp(slug=SLUG, roles=[(role, principal)])
-    user = FakeUser(email=EMAIL, password=PASSWORD, apps=[SLUG])  # no MFA: sign in at will
-    with FakeJumpCloud(users=[user], apps=[app], keys=keys) as jumpcloud:
-        account = Account(
-            name="production",
-            url=jumpcloud.app_url(SLUG),
-            console_url=jumpcloud.url,
-            username=EMAIL,
-        )
-        secrets = MemoryStore()
-        first = login(
-            account,
-            password=PASSWORD,
-            session_duration=1500,
-            secrets=secrets,
-            environ={},
-        )
-        cache = ProfileCache(MemoryCredentialsStore({"production": first}), "production")
-        jumpcloud.clear_requests()
-        yield Signed(account, jumpcloud, secrets, cache, first)
-
-
 def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) -> None:
     clock = Clock()
     session = jcsaml.session(
@@ -304,18 +228,7 @@ def test_library_session_renews_across_an_expiry_without_asking(signed: Signed) 
     assert signed.requests() == []
 
     clock.advance(minutes=11)  # 14 minutes left: botocore renews, the saved session serves
-    start = threading.Barrier(4)
-    keys: list[str] = []
-
-    def use() -> None:
-        start.wait()
-        keys.append(credentials.get_frozen_credentials().access_key)
-
-    threads = [threading.Thread(target=use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    keys = at_once(4, lambda: credentials.get_frozen_credentials().access_key)
     # In botocore's advisory window, threads that find the refresh under way go on with the old
     # (still valid) credentials; one refresh happened, through the saved session.
     new = set(keys) - {signed.first.access_key_id}
@@ -403,23 +316,28 @@ def test_credentials_come_from_the_cache_then_the_session_then_the_prompter(
     assert prompter.asked == ["JumpCloud password"]
 
 
-def fetch(server: CredentialServer) -> dict[str, str]:
-    """What botocore's container provider gets from the endpoint."""
-    fetched: dict[str, str] = ContainerMetadataFetcher().retrieve_full_uri(
-        server.url, headers={"Authorization": server.token}
-    )
-    return fetched
+class Serving(NamedTuple):
+    clock: Clock
+    source: CredentialSource
+    server: CredentialServer
+    reports: list[str]
+
+
+@contextlib.contextmanager
+def serving(signed: Signed) -> Iterator[Serving]:
+    """The credentials endpoint over the library's source, on a clock the test moves; what it
+    reports lands in ``reports``."""
+    clock = Clock()
+    source = signed.source(clock)
+    reports: list[str] = []
+    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+        yield Serving(clock, source, server, reports)
 
 
 def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
     signed: Signed,
 ) -> None:
-    clock = Clock()
-    source = default_source(
-        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
-    )
-    reports: list[str] = []
-    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+    with serving(signed) as (clock, source, server, reports):
         assert server.address[0] == "127.0.0.1"
         first = fetch(server)
         assert first["AccessKeyId"] == signed.first.access_key_id
@@ -446,12 +364,7 @@ def test_the_endpoint_renews_before_the_old_credentials_expire_without_asking(
 def test_the_endpoint_answers_an_error_once_the_session_is_gone_and_reports_it_once(
     signed: Signed,
 ) -> None:
-    clock = Clock()
-    source = default_source(
-        signed.account, secrets=signed.secrets, cache=signed.cache, clock=clock, environ={}
-    )
-    reports: list[str] = []
-    with CredentialServer(source, clock=clock, report=lambda e: reports.append(str(e))) as server:
+    with serving(signed) as (clock, _, server, reports):
         fetch(server)
         signed.jumpcloud.expire_sessions()
         clock.advance(minutes=26)  # expired: nothing valid is held any more

@@ -27,14 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from jcsaml.inifile import read_ini
 from tests.conftest import REPO
-from tests.test_cli_e2e import (  # noqa: F401 - the shared world's fixtures
-    SECRET,
-    SLUG,
-    WorldFactory,
-    aws,
-    keys,
-    world_with,
-)
+from tests.world import SLUG, WorldFactory
 
 RUNBOOK = REPO / "fixtures" / "runbook"
 #: The username as the runbook spells it.
@@ -110,7 +103,7 @@ def test_the_runbook_is_kept_verbatim() -> None:
 
 
 def test_every_step_of_the_runbook_works(
-    world_with: WorldFactory,  # noqa: F811
+    world_with: WorldFactory,
     tmp_path: Path,
 ) -> None:
     world = world_with(user={"email": USER, "password": RUNBOOK_PASSWORD})

@@ -15,17 +15,7 @@ from jcsaml.cli.saml2aws_flags import COMMANDS, SAML2AWS_FLAGS, Saml2awsFlag, do
 from jcsaml.config import update_account_keys
 from jcsaml.variables import VARIABLES, describe_sources, lookup
 from tests.conftest import REPO, cli_environment, run_cli
-from tests.test_cli_e2e import (  # noqa: F401 - the shared world's fixtures
-    EMAIL,
-    PASSWORD,
-    World,
-    WorldFactory,
-    assert_one_line_error,
-    aws,
-    keys,
-    world,
-    world_with,
-)
+from tests.world import EMAIL, PASSWORD, World, WorldFactory, assert_one_line_error
 
 #: A value each value-taking flag accepts.
 SAMPLES = {
@@ -180,7 +170,7 @@ def test_mfa_at_login_is_the_factor_not_the_code() -> None:
         parse(["login", "--user", "alice"])
 
 
-def test_login_mfa_totp_picks_the_factor_and_sends_no_code(world_with: WorldFactory) -> None:  # noqa: F811
+def test_login_mfa_totp_picks_the_factor_and_sends_no_code(world_with: WorldFactory) -> None:
     both = world_with(user={"factors": ["push", "totp"]})
     both.configure("--mfa", "Auto")
     # No code given and no prompting: TOTP is the factor, so the code is what is missing.
@@ -229,7 +219,7 @@ def test_saml2aws_variables_give_the_login_options() -> None:
     assert parse(["exec", "-p", "flag", "--", "true"], env).profile == "flag"  # the flag wins
 
 
-def test_login_with_saml2aws_variables_alone(world: World) -> None:  # noqa: F811
+def test_login_with_saml2aws_variables_alone(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     done = world.run(
         "login",
@@ -247,7 +237,7 @@ def test_login_with_saml2aws_variables_alone(world: World) -> None:  # noqa: F81
     assert "[from-saml2aws]" in text and "region = eu-west-1" in text
 
 
-def test_jcsaml_variables_win_over_saml2aws_ones(world: World) -> None:  # noqa: F811
+def test_jcsaml_variables_win_over_saml2aws_ones(world: World) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     wrong = "not the password"
     done = world.run(
@@ -271,7 +261,7 @@ def test_jcsaml_variables_win_over_saml2aws_ones(world: World) -> None:  # noqa:
         assert secret not in done.stderr + done.stdout
 
 
-def test_session_policies_reach_assume_role_with_saml(world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_session_policies_reach_assume_role_with_saml(world: World, tmp_path: Path) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     policy = tmp_path / "policy.json"
     document = {
@@ -306,7 +296,7 @@ def test_session_policies_reach_assume_role_with_saml(world: World, tmp_path: Pa
     assert len(world.jumpcloud.requests) == before
 
 
-def test_quiet_and_credentials_file_at_login(world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_quiet_and_credentials_file_at_login(world: World, tmp_path: Path) -> None:
     world.configure("--role", world.roles["AcmeJumpCloudAdminRO"])
     elsewhere = tmp_path / "ci-credentials"
     done = world.run(

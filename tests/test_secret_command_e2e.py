@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,43 +15,26 @@ import pytest
 from jcsaml.config import Account
 from jcsaml.errors import SecretCommandError
 from jcsaml.secret_command import run_secret_command, secret_from_command
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
-from jcsaml.testing.sts import LocalAws
-from tests.conftest import CliResult, cli_environment, run_cli
-
-ACCOUNT = "012345678987"
-PASSWORD = "pw-from-the-vault"
-SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-SLUG = "aws"
-EMAIL = "totp@acme.example"
-
-
-@pytest.fixture(scope="module")
-def keys() -> IdpKeyPair:
-    return IdpKeyPair.generate()
+from tests.world import (
+    EMAIL,
+    PASSWORD,
+    CliResult,
+    World,
+    WorldFactory,
+    last_error_line,
+    run_cli,
+)
 
 
-@pytest.fixture(scope="module")
-def aws(keys: IdpKeyPair) -> Iterator[tuple[LocalAws, str, str]]:
-    with LocalAws() as local:
-        principal = local.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        role = local.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
-        yield local, role, principal
+class Vault:
+    """Account ``vault`` configured, and scripts standing in for a password manager."""
 
-
-class Site:
-    def __init__(self, home: Path, aws: LocalAws, jumpcloud: FakeJumpCloud) -> None:
-        self.home = home
-        self.jumpcloud = jumpcloud
-        self.config = home / ".jcsaml"
-        self.env = cli_environment(home, aws.environment())
-        result = run_cli(
-            "configure", "-a", "vault", "--url", jumpcloud.app_url(SLUG),
-            "--console-url", jumpcloud.url, "--username", EMAIL, "--mfa", "TOTP",
-            "--skip-prompt", env=self.env,
-        )  # fmt: skip
-        assert result.status == 0, result.stderr
+    def __init__(self, world: World) -> None:
+        self.home = world.home
+        self.jumpcloud = world.jumpcloud
+        self.config = world.config
+        self.world = world
+        world.configure(account="vault")
 
     def script(self, name: str, body: str) -> str:
         """A command line running a Python script with ``body``."""
@@ -66,9 +48,8 @@ class Site:
                 config.write(f"{key} = {value}\n")
 
     def login(self, *extra: str, **env: str) -> CliResult:
-        return run_cli(
-            "login", "-a", "vault", "--skip-prompt", *extra, env={**self.env, **env}, timeout=90
-        )
+        login = ("login", "-a", "vault", "--skip-prompt", *extra)
+        return run_cli(*login, env={**self.world.env, **env}, timeout=90)
 
     def prints_password(self) -> str:
         return self.script("password", f"print({PASSWORD!r}); print('second line ignored')")
@@ -78,12 +59,8 @@ class Site:
 
 
 @pytest.fixture
-def site(hermetic_home: Path, keys: IdpKeyPair, aws: tuple[LocalAws, str, str]) -> Iterator[Site]:
-    local, role, principal = aws
-    app = FakeApp(slug=SLUG, roles=[(role, principal)])
-    users = [FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=[SLUG])]
-    with FakeJumpCloud(users=users, apps=[app], keys=keys) as jumpcloud:
-        yield Site(hermetic_home, local, jumpcloud)
+def site(make_world: WorldFactory) -> Vault:
+    return Vault(make_world(configure=(), roles=("Admin",)))
 
 
 def no_secret(result: CliResult, *secrets: str) -> None:
@@ -92,15 +69,7 @@ def no_secret(result: CliResult, *secrets: str) -> None:
         assert secret not in result.stderr
 
 
-def one_error_line(result: CliResult) -> str:
-    assert result.status == 1, result
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("jcsaml: error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[-1]
-
-
-def test_password_and_code_from_commands_sign_in(site: Site) -> None:
+def test_password_and_code_from_commands_sign_in(site: Vault) -> None:
     code = site.jumpcloud.totp_code(EMAIL)
     site.set_keys(password_command=site.prints_password(), mfa_command=site.prints_code())
     result = site.login("--debug")
@@ -112,7 +81,7 @@ def test_password_and_code_from_commands_sign_in(site: Site) -> None:
     no_secret(result, code)
 
 
-def test_the_variables_name_commands_too_and_win_over_the_keys(site: Site) -> None:
+def test_the_variables_name_commands_too_and_win_over_the_keys(site: Vault) -> None:
     site.set_keys(password_command=site.script("wrong", "print('not the password')"))
     result = site.login(
         "--debug",
@@ -124,7 +93,7 @@ def test_the_variables_name_commands_too_and_win_over_the_keys(site: Site) -> No
     no_secret(result)
 
 
-def test_a_password_given_by_variable_comes_before_the_command(site: Site) -> None:
+def test_a_password_given_by_variable_comes_before_the_command(site: Vault) -> None:
     marker = site.home / "ran"
     site.set_keys(
         password_command=site.script("marks", f"open({str(marker)!r}, 'w'); print('x')"),
@@ -135,53 +104,53 @@ def test_a_password_given_by_variable_comes_before_the_command(site: Site) -> No
     assert not marker.exists()
 
 
-def test_a_code_given_by_flag_comes_before_mfa_command(site: Site) -> None:
+def test_a_code_given_by_flag_comes_before_mfa_command(site: Vault) -> None:
     site.set_keys(mfa_command=site.script("fails", "sys.exit(9)"))
     code = site.jumpcloud.totp_code(EMAIL)
     result = site.login("--mfa-token", code, JCSAML_PASSWORD=PASSWORD)
     assert result.status == 0, result.stderr
 
 
-def test_a_failing_command_is_one_line_with_its_status_and_stderr(site: Site) -> None:
+def test_a_failing_command_is_one_line_with_its_status_and_stderr(site: Vault) -> None:
     failing = site.script(
         "locked", f"print({PASSWORD!r}); print('vault is locked', file=sys.stderr); sys.exit(3)"
     )
     site.set_keys(password_command=failing)
-    line = one_error_line(site.login())
+    line = last_error_line(site.login())
     assert "password_command exited with status 3: vault is locked" in line
     no_secret(site.login())
     assert site.jumpcloud.count("POST", "/userconsole/auth") == 0  # nothing was sent
 
 
-def test_a_failing_mfa_command_names_its_variable(site: Site) -> None:
+def test_a_failing_mfa_command_names_its_variable(site: Vault) -> None:
     failing = site.script(
         "otp", "print('123456'); print('no such item', file=sys.stderr); sys.exit(1)"
     )
     result = site.login(JCSAML_PASSWORD=PASSWORD, JCSAML_MFA_COMMAND=failing)
-    line = one_error_line(result)
+    line = last_error_line(result)
     assert "JCSAML_MFA_COMMAND exited with status 1: no such item" in line
     no_secret(result, "123456")
 
 
-def test_a_command_that_prints_nothing_is_refused(site: Site) -> None:
+def test_a_command_that_prints_nothing_is_refused(site: Vault) -> None:
     site.set_keys(password_command=site.script("empty", "print()"))
-    line = one_error_line(site.login())
+    line = last_error_line(site.login())
     assert "password_command printed nothing" in line
     assert site.jumpcloud.count("POST", "/userconsole/auth") == 0
 
 
-def test_a_command_that_hangs_is_stopped_after_30_seconds(site: Site) -> None:
+def test_a_command_that_hangs_is_stopped_after_30_seconds(site: Vault) -> None:
     site.set_keys(mfa_command=site.script("hangs", "print('1', flush=True); time.sleep(600)"))
     started = time.monotonic()
     result = site.login(JCSAML_PASSWORD=PASSWORD)
-    line = one_error_line(result)
+    line = last_error_line(result)
     assert "mfa_command did not finish within 30 s" in line
     assert time.monotonic() - started < 80  # bounded: the command was killed, not waited for
 
 
-def test_a_missing_program_is_named(site: Site) -> None:
+def test_a_missing_program_is_named(site: Vault) -> None:
     site.set_keys(password_command="no-such-password-manager item get JumpCloud")
-    line = one_error_line(site.login())
+    line = last_error_line(site.login())
     assert "no-such-password-manager: command not found" in line
 
 

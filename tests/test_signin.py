@@ -18,7 +18,7 @@ from jcsaml.errors import (
     SavedPasswordRejectedError,
     UnknownRoleError,
 )
-from jcsaml.jumpcloud import Credentials, SamlPage
+from jcsaml.jumpcloud import PasswordCredentials, SamlPage
 from jcsaml.prompter import NonInteractivePrompter
 from jcsaml.secret_store import MemoryStore, password_key, session_key
 from jcsaml.signin import cached_credentials, login
@@ -256,7 +256,7 @@ class FailsThenSignsIn(FakeAuthenticator):
         super().__init__(page)
         self.failures = failures
 
-    def authenticate(self, credentials: Credentials) -> SamlPage:
+    def authenticate(self, credentials: PasswordCredentials) -> SamlPage:
         self.seen.append(credentials)
         if len(self.seen) <= self.failures:
             raise AuthenticationFailedError(message="Authentication failed")

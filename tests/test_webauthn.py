@@ -513,7 +513,7 @@ def test_importing_webauthn_stays_cheap():
 
 
 def test_jumpcloud_sign_in_with_a_security_key_through_fido2():
-    from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+    from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
     from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 
     role = ("arn:aws:iam::012345678987:role/ReadOnly", "arn:aws:iam::012345678987:saml-provider/JC")
@@ -533,7 +533,7 @@ def test_jumpcloud_sign_in_with_a_security_key_through_fido2():
             webauthn_device=device,
         )
 
-        page = signin.authenticate(Credentials(user.email, "pw", mfa="WEBAUTHN"))
+        page = signin.authenticate(PasswordCredentials(user.email, "pw", mfa="WEBAUTHN"))
 
         assert page.saml_response
         assert fake.webauthn_failures == []

@@ -6,43 +6,37 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from jcsaml.cli import Context, main
 from jcsaml.testing.authenticator import SoftwareAuthenticator
-from jcsaml.testing.idp import IdpKeyPair
-from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
+from jcsaml.testing.jumpcloud import FakeJumpCloud
 from jcsaml.testing.sts import LocalAws
+from tests.world import SLUG, WorldFactory
 
-ACCOUNT = "012345678987"
 EMAIL = "keys@acme.example"
 
 
 @pytest.fixture
 def site(
-    hermetic_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[FakeJumpCloud, LocalAws, SoftwareAuthenticator, SoftwareAuthenticator]]:
-    keys = IdpKeyPair.generate()
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> tuple[FakeJumpCloud, LocalAws, SoftwareAuthenticator, SoftwareAuthenticator]:
     lost_key, plugged_key = SoftwareAuthenticator(name="lost"), SoftwareAuthenticator(name="mine")
-    with LocalAws() as aws:
-        for key, value in aws.environment().items():
-            monkeypatch.setenv(key, value)  # botocore reads the endpoint from the process
-        principal = aws.create_saml_provider("JumpCloud", keys.metadata_xml(), account_id=ACCOUNT)
-        role = aws.create_role("Admin", trusted_principal_arn=principal, account_id=ACCOUNT)
-        user = FakeUser(email=EMAIL, password="pw", apps=["aws"])
-        app = FakeApp(slug="aws", roles=[(role, principal)])
-        with FakeJumpCloud(users=[user], apps=[app], keys=keys) as fake:
-            for device in (lost_key, plugged_key):  # two registered keys, the first one lost
-                fake.register_webauthn(EMAIL, *device.register("127.0.0.1"))
-            status, _, err = run(
-                ["configure", "-a", "keys", "--url", fake.app_url("aws"), "--console-url",
-                 fake.url, "--username", EMAIL, "--mfa", "WEBAUTHN", "--skip-prompt"]
-            )  # fmt: skip
-            assert status == 0, err
-            yield fake, aws, lost_key, plugged_key
+    world = make_world(
+        user={"email": EMAIL, "password": "pw", "totp_secret": None}, roles=["Admin"]
+    )
+    for key, value in world.aws.environment().items():
+        monkeypatch.setenv(key, value)  # botocore reads the endpoint from the process
+    fake = world.jumpcloud
+    for device in (lost_key, plugged_key):  # two registered keys, the first one lost
+        fake.register_webauthn(EMAIL, *device.register("127.0.0.1"))
+    status, _, err = run(
+        ["configure", "-a", "keys", "--url", fake.app_url(SLUG), "--console-url",
+         fake.url, "--username", EMAIL, "--mfa", "WEBAUTHN", "--skip-prompt"]
+    )  # fmt: skip
+    assert status == 0, err
+    return fake, world.aws, lost_key, plugged_key
 
 
 def run(argv: list[str], device: SoftwareAuthenticator | None = None) -> tuple[int, str, str]:

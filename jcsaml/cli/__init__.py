@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from jcsaml import notices
+from jcsaml import remembered
 from jcsaml.cli import (
     completion,
     configure,
@@ -123,7 +123,7 @@ class Context:
     def show_deferred(self) -> None:
 
         for message, once in self.deferred:
-            if once is None or notices.once(once, self.environ):
+            if once is None or remembered.once(once, self.environ):
                 self.warn(message)
         self.deferred.clear()
 

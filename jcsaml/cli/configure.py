@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jcsaml import managed, notices
+from jcsaml import managed, remembered
 from jcsaml.aws_config import add_missing_regions, profile_section, set_profile_values
 from jcsaml.cli.login import say_signing_in
 from jcsaml.cli.options import add_record_option, secret_store
@@ -300,9 +300,9 @@ def rename(args: argparse.Namespace, ctx: Context) -> int:
         set_profile_values(written.profile, {"credential_process": line}, environ=ctx.environ)
         print(f"Updated credential_process of profile {written.profile!r}: {line}", file=ctx.stdout)
     managed.rename_account(old, new, environ=ctx.environ)
-    role = notices.last_role(old, ctx.environ)
+    role = remembered.last_role(old, ctx.environ)
     if role:
-        notices.remember_role(new, role, ctx.environ)
+        remembered.remember_role(new, role, ctx.environ)
     return 0
 
 

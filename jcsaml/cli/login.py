@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from jcsaml import managed, notices, process_cache
+from jcsaml import managed, process_cache, remembered
 from jcsaml.arn import role_matches
-from jcsaml.cached import REFRESH_MARGIN_SECONDS
 from jcsaml.cli import multi_login
 from jcsaml.cli.options import (
     MFA_TOKEN,
@@ -34,6 +33,7 @@ from jcsaml.cli.options import (
 from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
 from jcsaml.credentials_file import CredentialsFile, validate_profile_name
 from jcsaml.errors import CacheFileError, JcsamlError
+from jcsaml.light_lookup import REFRESH_MARGIN_SECONDS
 from jcsaml.managed import served_by_process
 from jcsaml.signin import cached_credentials, credentials_path, login
 
@@ -271,13 +271,13 @@ def _sign_in(
         role=role,
         session_duration=duration,
         force=args.force,
-        preferred_role=account.role_arn or notices.last_role(account.name, ctx.environ),
+        preferred_role=account.role_arn or remembered.last_role(account.name, ctx.environ),
         prompter=ctx.prompter(args.skip_prompt),
         trust_new_cert=getattr(args, "trust_new_cert", False),
         **sign_in_inputs(args, ctx),
     )
     if not role:  # a role picked (or the only one offered): the picker's default next time
-        notices.remember_role(account.name, credentials.role_arn, ctx.environ)
+        remembered.remember_role(account.name, credentials.role_arn, ctx.environ)
     return credentials
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jcsaml.errors import InputRequiredError, PromptAbortedError
 
 if TYPE_CHECKING:
-    from jcsaml.jumpcloud import Credentials, SamlPage
+    from jcsaml.jumpcloud import PasswordCredentials, SamlPage
 
 T = TypeVar("T")
 
@@ -88,11 +88,11 @@ class FakeAuthenticator:
 
     def __init__(self, page: SamlPage | Exception) -> None:
         self.page = page
-        self.seen: list[Credentials] = []
+        self.seen: list[PasswordCredentials] = []
         self.resumed: list[str] = []
         self.alive = False
 
-    def authenticate(self, credentials: Credentials) -> SamlPage:
+    def authenticate(self, credentials: PasswordCredentials) -> SamlPage:
         self.seen.append(credentials)
         if isinstance(self.page, Exception):
             raise self.page

@@ -12,8 +12,8 @@ rest of a cached ``jcsaml exec`` costs.
 the full reader might reject, a timestamp not in the plain ``YYYY-MM-DDTHH:MM:SS(Z|+HH:MM)``
 form, credentials within the refresh margin, any file that is missing or unreadable. A caller
 that gets None takes the full path, which signs in or reports the error as always. The
-agreement is a tested property (``tests/test_cached.py`` generates config and credentials files
-and compares the two readers).
+agreement is a tested property (``tests/test_light_lookup.py`` generates config and credentials
+files and compares the two readers).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""jcsaml.cached, the light reader of the instant paths, gives the full CLI's answer or declines.
+"""jcsaml.light_lookup, the light reader of the instant paths, gives the full CLI's answer or
+declines.
 
 The full answer is what ``jcsaml exec`` computes before it runs a command: load_account,
 credentials_path, CredentialsFile and cached_credentials. The generated files mix values both
@@ -14,7 +15,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from jcsaml import cached, process_cache
+from jcsaml import light_lookup, process_cache
 from jcsaml.config import Account, config_path, load_account
 from jcsaml.config_keys import KEYS
 from jcsaml.credentials_file import CredentialsFile, _parse_expiration
@@ -217,7 +218,7 @@ def test_light_reader_agrees_with_the_full_one_or_declines(
             option = str(config_file)
 
         full = full_answer(account, profile, role, option, environ)
-        light = cached.lookup(
+        light = light_lookup.lookup(
             account,
             profile=profile,
             role=role,
@@ -255,7 +256,7 @@ def test_timestamps_read_as_datetime_reads_them(
         zone = timezone(timedelta(minutes=offset_minutes))
         text = moment.replace(tzinfo=zone).isoformat()
     full = _parse_expiration(text)
-    light = cached._epoch_seconds(text)
+    light = light_lookup._epoch_seconds(text)
     assert full is not None
     assert light == full.timestamp()
 
@@ -263,7 +264,7 @@ def test_timestamps_read_as_datetime_reads_them(
 @settings(max_examples=500, deadline=None)
 @given(text=st.text(alphabet="0123456789-:TZz+. ", max_size=28))
 def test_any_timestamp_text_is_read_alike_or_declined(text: str) -> None:
-    light = cached._epoch_seconds(text)
+    light = light_lookup._epoch_seconds(text)
     if light is not None:
         full = _parse_expiration(text)
         assert full is not None and full.timestamp() == light
@@ -272,17 +273,17 @@ def test_any_timestamp_text_is_read_alike_or_declined(text: str) -> None:
 def test_the_light_reader_knows_the_full_readers_keys_and_margin() -> None:
     # A key added to the config file must be taught to the light reader's validation.
     assert set(Account(name="x", url="u").to_config()) == set(KEYS)
-    assert cached.REFRESH_MARGIN_SECONDS == 300  # the one definition, which signin uses
+    assert light_lookup.REFRESH_MARGIN_SECONDS == 300  # the one definition, which signin uses
 
 
 def test_expiration_is_written_back_in_utc() -> None:
-    found = cached.CachedCredentials(
+    found = light_lookup.CachedCredentials(
         account_name="a",
         profile="p",
         access_key_id="A",
         secret_access_key="SECRETKEY",
         session_token="SESSIONTOKEN",
-        expires_at=cached._epoch_seconds("2026-06-01T15:00:00+02:00") or 0,
+        expires_at=light_lookup._epoch_seconds("2026-06-01T15:00:00+02:00") or 0,
         role_arn=ROLE,
         region=None,
     )
@@ -341,7 +342,7 @@ def test_exec_region_is_the_full_clis_or_declines(
             "abs": str(home / ".aws" / "config"),
             "missing": str(home / "nothing"),
         }.get(config_file, config_file)
-        found = cached.CachedCredentials(
+        found = light_lookup.CachedCredentials(
             account_name="a",
             profile=profile,
             access_key_id="A",
@@ -352,7 +353,7 @@ def test_exec_region_is_the_full_clis_or_declines(
             region=own,
             account_region=account_region,
         )
-        known, light = cached.exec_region(found, environ)
+        known, light = light_lookup.exec_region(found, environ)
         full = child_region(profile, own=own or account_region, environ=environ)
     if known:
         assert light == full
@@ -450,14 +451,14 @@ def test_light_process_cache_reader_agrees_with_the_full_one_or_declines(
         environ, option, directory = process_cache_home(
             Path(temp), section_text(account, section), cache_home, config_via
         )
-        (directory / cached.process_cache_name(account, wanted)).write_text(document)
+        (directory / light_lookup.process_cache_name(account, wanted)).write_text(document)
         try:
             full = process_cache.cached_process_output(
                 account, role=role, config=option, environ=environ, now=NOW
             )
         except JcsamlError:
             full = "error"
-        light = cached.process_credentials(
+        light = light_lookup.process_credentials(
             account, role=role, config=option, environ=environ, now=NOW.timestamp()
         )
     if light is not None:
@@ -477,9 +478,11 @@ def test_the_process_cache_files_are_named_alike() -> None:
 
     for account, role in [("production", ROLE), ("dév", ""), ("a\0b", "c")]:
         digest = hashlib.sha256(f"{account}\0{role}".encode()).hexdigest()[:32]
-        assert cached.process_cache_name(account, role) == f"{digest}.json"
-    assert process_cache.PROCESS_REFRESH_MARGIN_SECONDS is cached.PROCESS_REFRESH_MARGIN_SECONDS
-    assert cached.PROCESS_REFRESH_MARGIN_SECONDS == 900
+        assert light_lookup.process_cache_name(account, role) == f"{digest}.json"
+    assert (
+        process_cache.PROCESS_REFRESH_MARGIN_SECONDS is light_lookup.PROCESS_REFRESH_MARGIN_SECONDS
+    )
+    assert light_lookup.PROCESS_REFRESH_MARGIN_SECONDS == 900
 
 
 # --- credential-process -------------------------------------------------------------------------
@@ -607,7 +610,7 @@ def test_light_credential_process_agrees_with_the_full_one_or_declines(
         text = json.dumps(entry)
         name.write_text(text[:-3] if damaged else text)
         full = full_process_answer(account, role, option, environ)
-        light = cached.process_output(
+        light = light_lookup.process_output(
             account, role=role, config=option, environ=environ, now=NOW.timestamp()
         )
     if light is not None:
@@ -643,8 +646,8 @@ def test_light_credential_process_declines_a_cache_others_can_write(tmp_path: Pa
         assumed_role_arn=ASSUMED,
     )
     path = process_cache.save("production", "", fresh, environ=environ)
-    assert cached.process_output("production", environ=environ, now=NOW.timestamp())
+    assert light_lookup.process_output("production", environ=environ, now=NOW.timestamp())
     path.parent.chmod(0o777)  # another user could have swapped in their own entry
-    assert cached.process_output("production", environ=environ, now=NOW.timestamp()) is None
+    assert light_lookup.process_output("production", environ=environ, now=NOW.timestamp()) is None
     # The full path refuses it with one line (the light path leaves that line to it).
     assert full_process_answer("production", None, None, environ) == "error"
