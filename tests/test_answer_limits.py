@@ -161,7 +161,7 @@ def test_a_gzip_bomb_is_refused_under_a_memory_bound(fake: FakeJumpCloud) -> Non
         f"""
         import resource
         from jcsaml.errors import IdpAnswerTooLargeError
-        from jcsaml.jumpcloud import Credentials, JumpCloudAuthenticator
+        from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
         from jcsaml.testing.fakes import ScriptedPrompter
         import bs4, requests, urllib3  # loaded before measuring
 
@@ -171,7 +171,7 @@ def test_a_gzip_bomb_is_refused_under_a_memory_bound(fake: FakeJumpCloud) -> Non
         )
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
-            auth.authenticate(Credentials("u@acme.example", "pw"))
+            auth.authenticate(PasswordCredentials("u@acme.example", "pw"))
             print("accepted")
         except IdpAnswerTooLargeError as exc:
             print("refused:", exc)
