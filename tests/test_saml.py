@@ -7,23 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jcsaml.errors import (
-    SamlAudienceError,
-    SamlContentError,
-    SamlDestinationError,
-    SamlEncryptedAssertionError,
-    SamlError,
-    SamlExpiredError,
-    SamlMultipleAssertionsError,
-    SamlNoAssertionError,
-    SamlNoRolesError,
-    SamlNotAResponseError,
-    SamlNotYetValidError,
-    SamlRoleValueError,
-    SamlSessionDurationError,
-    SamlStatusError,
-    SamlTimestampError,
-)
+from jcsaml import errors
 from jcsaml.saml import AwsRole, SamlAssertion, parse_saml_response
 from jcsaml.testing.idp import build_saml_response
 
@@ -180,7 +164,7 @@ def test_assertion_in_the_default_namespace() -> None:
 def test_element_names_alone_are_not_enough() -> None:
     # Right prefixes, wrong namespace URIs: it is not a SAML Response at all.
     xml = response().replace(b"urn:oasis:names:tc:SAML:2.0:protocol", b"urn:example:not-saml")
-    with pytest.raises(SamlNotAResponseError, match=r"not a SAML 2\.0 samlp:Response"):
+    with pytest.raises(errors.SamlNotAResponseError, match=r"not a SAML 2\.0 samlp:Response"):
         parse(xml)
 
 
@@ -201,9 +185,9 @@ def test_no_role_attribute_says_the_app_sends_none() -> None:
         '<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName">'
         "<saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute>"
     )
-    with pytest.raises(SamlNoRolesError, match="no Role attribute"):
+    with pytest.raises(errors.SamlNoRolesError, match="no Role attribute"):
         parse(role_value_doc(attribute_xml=other))
-    with pytest.raises(SamlNoRolesError):
+    with pytest.raises(errors.SamlNoRolesError):
         parse(response(roles=[]))
 
 
@@ -222,7 +206,7 @@ def test_no_role_attribute_says_the_app_sends_none() -> None:
     ],
 )
 def test_role_values_that_are_not_a_pair(bad: str) -> None:
-    with pytest.raises(SamlRoleValueError) as caught:
+    with pytest.raises(errors.SamlRoleValueError) as caught:
         parse(role_value_doc(f"{RO},{PROVIDER}", bad))
     assert caught.value.count == 1
     assert "1 value(s)" in str(caught.value)
@@ -231,7 +215,7 @@ def test_role_values_that_are_not_a_pair(bad: str) -> None:
 @pytest.mark.parametrize("duration", ["899", "43201", "3600s", "", "-900", "1e3", "36 00"])
 def test_session_duration_out_of_range_or_not_a_number(duration: str) -> None:
     xml = response(session_duration=3600).replace(b">3600<", f">{duration}<".encode())
-    with pytest.raises(SamlSessionDurationError, match="900 to 43200"):
+    with pytest.raises(errors.SamlSessionDurationError, match="900 to 43200"):
         parse(xml)
 
 
@@ -243,7 +227,7 @@ def test_session_duration_limits_are_accepted(duration: int) -> None:
 def test_no_assertion() -> None:
     xml = response()
     start, end = xml.index(b"<saml:Assertion"), xml.index(b"</saml:Assertion>")
-    with pytest.raises(SamlNoAssertionError):
+    with pytest.raises(errors.SamlNoAssertionError):
         parse(xml[:start] + xml[end + len(b"</saml:Assertion>") :])
 
 
@@ -251,7 +235,7 @@ def test_two_assertions() -> None:
     xml = response()
     start, end = xml.index(b"<saml:Assertion"), xml.index(b"</samlp:Response>")
     doubled = xml[:end] + xml[start:end] + xml[end:]
-    with pytest.raises(SamlMultipleAssertionsError) as caught:
+    with pytest.raises(errors.SamlMultipleAssertionsError) as caught:
         parse(doubled)
     assert caught.value.count == 2
 
@@ -264,31 +248,31 @@ def test_encrypted_assertion_says_to_turn_encryption_off() -> None:
         b'xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>'
         b"</samlp:Response>"
     )
-    with pytest.raises(SamlEncryptedAssertionError, match="turn off assertion encryption"):
+    with pytest.raises(errors.SamlEncryptedAssertionError, match="turn off assertion encryption"):
         parse(xml)
 
 
 def test_assertion_not_directly_in_the_response() -> None:
     xml = response().replace(b"<saml:Assertion ", b"<samlp:Extensions><saml:Assertion ")
     xml = xml.replace(b"</saml:Assertion>", b"</saml:Assertion></samlp:Extensions>")
-    with pytest.raises(SamlContentError, match="not directly inside"):
+    with pytest.raises(errors.SamlContentError, match="not directly inside"):
         parse(xml)
 
 
 def test_failure_status_is_reported() -> None:
     xml = response().replace(b"status:Success", b"status:Responder")
-    with pytest.raises(SamlStatusError, match="status:Responder"):
+    with pytest.raises(errors.SamlStatusError, match="status:Responder"):
         parse(xml)
 
 
 def test_other_root_element() -> None:
-    with pytest.raises(SamlNotAResponseError, match="html"):
+    with pytest.raises(errors.SamlNotAResponseError, match="html"):
         parse(b"<html><body>Sign in to JumpCloud</body></html>")
 
 
 def test_bad_timestamp() -> None:
     xml = response().replace(b'NotOnOrAfter="', b'NotOnOrAfter="tomorrow', 2)
-    with pytest.raises(SamlTimestampError, match="NotOnOrAfter"):
+    with pytest.raises(errors.SamlTimestampError, match="NotOnOrAfter"):
         parse(xml)
 
 
@@ -297,13 +281,13 @@ def test_bad_timestamp() -> None:
 
 def test_expired_assertion_mentions_the_clock() -> None:
     xml = response(now=NOW - timedelta(minutes=20), lifetime=timedelta(minutes=5))
-    with pytest.raises(SamlExpiredError, match="clock") as caught:
+    with pytest.raises(errors.SamlExpiredError, match="clock") as caught:
         parse(xml)
     assert "2025-06-02 09:15:00 UTC" in str(caught.value)
 
 
 def test_not_yet_valid_assertion_mentions_the_clock() -> None:
-    with pytest.raises(SamlNotYetValidError, match="check the computer's clock"):
+    with pytest.raises(errors.SamlNotYetValidError, match="check the computer's clock"):
         parse(response(now=NOW + timedelta(minutes=10)))
 
 
@@ -312,15 +296,15 @@ def test_clock_skew_allowance() -> None:
     late = response(now=NOW - timedelta(minutes=6), lifetime=timedelta(minutes=5))
     assert parse(early).roles
     assert parse(late).roles
-    with pytest.raises(SamlNotYetValidError):
+    with pytest.raises(errors.SamlNotYetValidError):
         parse(early, clock_skew=timedelta(seconds=30))
-    with pytest.raises(SamlExpiredError):
+    with pytest.raises(errors.SamlExpiredError):
         parse(late, clock_skew=timedelta(0))
 
 
 def test_default_now_is_the_current_time() -> None:
     assert parse_saml_response(b64(build_saml_response(roles=[(RO, PROVIDER)])), verify=False).roles
-    with pytest.raises(SamlExpiredError):
+    with pytest.raises(errors.SamlExpiredError):
         parse_saml_response(b64(response()), verify=False)
 
 
@@ -342,7 +326,7 @@ def test_aws_audiences_are_accepted(audience: str) -> None:
     "audience", ["https://sso.jumpcloud.com/saml2/acme", "urn:amazon:webservices:evil", ""]
 )
 def test_other_audience_says_to_fix_the_app(audience: str) -> None:
-    with pytest.raises(SamlAudienceError, match="SP Entity ID"):
+    with pytest.raises(errors.SamlAudienceError, match="SP Entity ID"):
         parse(response(audience=audience))
 
 
@@ -350,7 +334,7 @@ def test_missing_audience_is_refused() -> None:
     xml = response()
     start = xml.index(b"<saml:AudienceRestriction>")
     end = xml.index(b"</saml:AudienceRestriction>") + len(b"</saml:AudienceRestriction>")
-    with pytest.raises(SamlAudienceError, match="no audience at all"):
+    with pytest.raises(errors.SamlAudienceError, match="no audience at all"):
         parse(xml[:start] + xml[end:])
 
 
@@ -365,7 +349,7 @@ def test_missing_audience_is_refused() -> None:
     ],
 )
 def test_destination_must_match_the_partition(role: str, provider: str, destination: str) -> None:
-    with pytest.raises(SamlDestinationError, match="ACS URL") as caught:
+    with pytest.raises(errors.SamlDestinationError, match="ACS URL") as caught:
         parse(response(roles=[(role, provider)], destination=destination))
     assert caught.value.partition == role.split(":")[1]
 
@@ -376,7 +360,7 @@ def test_regional_destination_is_accepted() -> None:
 
 
 def test_every_error_is_a_saml_error_and_a_value_error() -> None:
-    with pytest.raises(SamlError) as caught:
+    with pytest.raises(errors.SamlError) as caught:
         parse(response(audience="urn:other"))
     assert isinstance(caught.value, ValueError)
 
