@@ -15,6 +15,7 @@ from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
 from tests.conftest import CliResult, cli_environment, run_cli
+from tests.world import totp_window_clock
 
 EMAIL = "alice@acme.example"
 PASSWORD = "correct horse battery staple"
@@ -77,7 +78,9 @@ def env(hermetic_home: Path) -> Iterator[World]:
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["acme-aws"])
     with (
         LocalAws() as aws,
-        FakeJumpCloud(users=[user], apps=[app], keys=IdpKeyPair.generate()) as jumpcloud,
+        FakeJumpCloud(
+            users=[user], apps=[app], keys=IdpKeyPair.generate(), clock=totp_window_clock()
+        ) as jumpcloud,
     ):
         environment = cli_environment(hermetic_home, aws.environment())
         configure(environment, jumpcloud, "--account-aliases", f"{PROD}:acme-prod, {DEV}:acme-dev")
@@ -189,7 +192,8 @@ def test_list_roles_pins_the_certificate_on_first_use_and_refuses_another_after(
 def test_list_roles_refuses_unsigned_and_warns_on_every_allowed_one(hermetic_home: Path) -> None:
     app = FakeApp(slug="acme-aws", roles=[(P_ROLE, P_PRINCIPAL)], sign="none")
     user = FakeUser(email=EMAIL, password=PASSWORD, totp_secret=SECRET, apps=["acme-aws"])
-    with FakeJumpCloud(users=[user], apps=[app]) as jumpcloud:
+    # Three codes from three windows: the fake's clock starts a window, so none expires meanwhile.
+    with FakeJumpCloud(users=[user], apps=[app], clock=totp_window_clock()) as jumpcloud:
         environment = cli_environment(hermetic_home, {})
         configure(environment, jumpcloud)
         config = Path(environment["JCSAML_CONFIG"])
