@@ -202,3 +202,18 @@ def refused_load(path: Path, text: str, error: type[ErrorT], account: str = "pro
     with pytest.raises(error) as caught:
         load_account(account, path=path)
     return caught.value
+
+
+ODD_FILES = ["fifo", "link to /dev/zero", "10 MB"]
+
+
+def replace_with_odd_file(path: Path, kind: str, filler: bytes = b" ") -> None:
+    """Put at ``path`` what a cache reader must never read: a FIFO (a read would hang), a link to
+    an endless file, or a 10 MB file of ``filler``."""
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind == "link to /dev/zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_bytes(filler * (10 * 1024 * 1024))

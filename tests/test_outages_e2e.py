@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jcsaml import managed, process_cache
+from tests.conftest import ODD_FILES, replace_with_odd_file
 from tests.world import AWS_CLI, SAML_PAGE, SIGN_IN, CliResult, World, assert_one_line_error
 
 SELF = "/userconsole/api/self"
@@ -214,19 +215,13 @@ def test_credentials_are_printed_when_the_cache_cannot_be_written(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "10 MB"])
+@pytest.mark.parametrize("kind", ODD_FILES)
 def test_an_odd_cache_file_is_never_read_and_replaced_after_one_sign_in(
     world: World, kind: str
 ) -> None:
     signed_in_once(world)
     path = cache_entry_path(world)
-    path.unlink()
-    if kind == "fifo":
-        os.mkfifo(path, 0o600)
-    elif kind == "link to /dev/zero":
-        path.symlink_to("/dev/zero")
-    else:
-        path.write_bytes(b"{" * (10 * 1024 * 1024))
+    replace_with_odd_file(path, kind, filler=b"{")
     world.jumpcloud.clear_requests()
     done = world.detached("credential-process", "-a", "production")
     assert done.returncode == 0, done.stderr

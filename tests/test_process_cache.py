@@ -14,7 +14,7 @@ from jcsaml import process_cache
 from jcsaml.aws_credentials import AwsCredentials
 from jcsaml.config import Account, save_account
 from jcsaml.errors import UnsafeDirectoryError
-from tests.conftest import world_writable_directory
+from tests.conftest import ODD_FILES, replace_with_odd_file, world_writable_directory
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::012345678987:role/AcmeJumpCloudAdminRO"
@@ -142,18 +142,12 @@ def test_a_cache_directory_others_can_write_is_neither_read_nor_written(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "10 MB"])
+@pytest.mark.parametrize("kind", ODD_FILES)
 def test_an_entry_that_is_not_a_small_regular_file_is_never_read_and_is_replaced(
     env: dict[str, str], kind: str
 ) -> None:
     path = process_cache.save("production", ROLE, credentials(60), environ=env)
-    path.unlink()
-    if kind == "fifo":
-        os.mkfifo(path, 0o600)
-    elif kind == "link to /dev/zero":
-        path.symlink_to("/dev/zero")
-    else:
-        path.write_bytes(b" " * (10 * 1024 * 1024))
+    replace_with_odd_file(path, kind)
     # No hang (the test's timeout bounds it), nothing read, and not listed.
     assert process_cache.load("production", ROLE, environ=env) is None
     assert process_cache.entries(environ=env) == []
