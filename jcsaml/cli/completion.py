@@ -14,9 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jcsaml.cli.help import pages
-from jcsaml.config import account_names, config_path, group_names
-
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
@@ -47,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.accounts:
+        from jcsaml.config import account_names, config_path, group_names
+
         path = config_path(ctx.environ, args.config)
         for name in account_names(path) + group_names(path):
             print(name, file=ctx.stdout)
@@ -59,6 +58,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
         return 2
     from jcsaml.cli import build_parser
+    from jcsaml.cli.help import pages
 
     commands = [
         dataclasses.replace(c, arguments=tuple(pages())) if c.name == "help" else c

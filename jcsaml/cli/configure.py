@@ -9,43 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jcsaml import managed, remembered
-from jcsaml.aws_config import add_missing_regions, profile_section, set_profile_values
-from jcsaml.cli.login import say_signing_in
-from jcsaml.cli.options import add_record_option, secret_store
-from jcsaml.cli.saml2aws_flags import add_flags
-from jcsaml.config import (
-    DEFAULT_CONSOLE_URL,
-    GROUP_PREFIX,
-    Account,
-    account_names,
-    config_path,
-    expand_home,
-    find_account,
-    load_account,
-    parse_account_aliases,
-    parse_duration,
-    rename_account,
-    save_account,
-    update_account,
-    validate_account,
-    validate_account_name,
-    validate_setting,
-)
-from jcsaml.credentials_file import CredentialsFile
-from jcsaml.discovery import discover_applications
-from jcsaml.errors import (
-    AccountExistsError,
-    InputRequiredError,
-    InvalidSettingError,
-    NothingToImportError,
-)
-from jcsaml.names import RULE as NAME_RULE
-from jcsaml.names import is_safe_name
-from jcsaml.prompter import TerminalPrompter
-from jcsaml.saml import show_fingerprint
-from jcsaml.saml2aws import NOT_USED, merged, read_saml2aws
-from jcsaml.signin import credentials_path, read_idp_certificate_file
+from jcsaml.config import DEFAULT_CONSOLE_URL
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -151,6 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
         "applications JumpCloud offers, and create one account per application",
     )
     parser.add_argument("--skip-prompt", action="store_true", help="never ask; use flags only")
+    from jcsaml.cli.options import add_record_option
 
     add_record_option(parser)  # a sign-in happens with --discover
     parser.add_argument(
@@ -173,6 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
         help="rename an account; its AWS profile, its credential_process lines and the record "
         "of what it wrote follow",
     )
+    from jcsaml.cli.saml2aws_flags import add_flags
 
     add_flags(parser, "configure", environ)
 
@@ -197,6 +163,17 @@ _FLAG_KEYS = (
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.config import (
+        Account,
+        config_path,
+        find_account,
+        parse_account_aliases,
+        parse_duration,
+        update_account,
+        validate_account_name,
+        validate_setting,
+    )
+    from jcsaml.errors import InputRequiredError
 
     if args.rename is not None:
         return rename(args, ctx)
@@ -270,6 +247,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _at_terminal(prompter: Prompter) -> bool:
+    from jcsaml.prompter import TerminalPrompter
 
     return isinstance(prompter, TerminalPrompter) and prompter.is_terminal()
 
@@ -278,6 +256,10 @@ def rename(args: argparse.Namespace, ctx: Context) -> int:
     """``configure --rename OLD NEW``: the account, its credential_process lines, the record
     of what it wrote and its remembered role move to the new name."""
     import shlex
+
+    from jcsaml import managed, remembered
+    from jcsaml.aws_config import profile_section, set_profile_values
+    from jcsaml.config import config_path, rename_account
 
     old, new = args.rename
     path = config_path(ctx.environ, args.config)
@@ -346,6 +328,7 @@ def ask_missing(
 def _ask_valid(
     account: Account, key: str, label: str, how: str, default: str, prompter: Prompter
 ) -> Account:
+    from jcsaml.errors import InvalidSettingError
 
     while True:
         answer = prompter.text(label, how=how, default=default).strip()
@@ -361,8 +344,11 @@ def _ask_valid(
 
 def check_setting(key: str, value: str) -> None:
     """The config file's own checks, for one setting: raises InvalidSettingError."""
+    from jcsaml.config import Account, validate_account
 
     if key == "url" and not value:
+        from jcsaml.errors import InvalidSettingError
+
         raise InvalidSettingError(setting="url", reason="the account needs one")
     # Every other setting of this account is valid, so only ``key`` can be the problem.
     template = Account(name="check", url="https://sso.jumpcloud.com/saml2/check")
@@ -393,6 +379,10 @@ def summary(account: Account) -> list[tuple[str, str]]:
 def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Context) -> None:
     """Write the profile's credential_process line; warn when the credentials file would win."""
     import shlex
+
+    from jcsaml import managed
+    from jcsaml.aws_config import add_missing_regions, set_profile_values
+    from jcsaml.credentials_file import CredentialsFile
 
     words = [*_jcsaml_command(ctx.environ), "credential-process", "-a", account.name]
     if args.config:
@@ -433,6 +423,8 @@ def _set_credential_process(account: Account, args: argparse.Namespace, ctx: Con
 
 def _credentials_files(account: Account, environ: Mapping[str, str]) -> list[Path]:
     """The account's credentials file, and the one the AWS tools read when that differs."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.signin import credentials_path
 
     files = [credentials_path(account, environ=environ), CredentialsFile.default_path(environ)]
     return list(dict.fromkeys(files))
@@ -460,18 +452,23 @@ def _mfa_name(value: str | None) -> str | None:
 
 
 def _absolute(path: str | None, environ: Mapping[str, str]) -> str | None:
+    from jcsaml.config import expand_home
 
     return os.path.abspath(expand_home(path, environ)) if path else None
 
 
 def _check_idp_cert(path: str) -> str:
     """Refuse a certificate file login would refuse; return its certificate's SHA-256."""
+    from jcsaml.signin import read_idp_certificate_file
 
     return read_idp_certificate_file(path)[1]
 
 
 def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
     """Copy the JumpCloud accounts of a saml2aws file; all or nothing when accounts exist."""
+    from jcsaml.config import config_path, expand_home, find_account, save_account
+    from jcsaml.errors import AccountExistsError, NothingToImportError
+    from jcsaml.saml2aws import NOT_USED, merged, read_saml2aws
 
     given = [f"--{flag.replace('_', '-')}" for flag in _ACCOUNT_FLAGS if getattr(args, flag)]
     if given:  # a usage error, like argparse's own (exit status 2)
@@ -514,6 +511,18 @@ def import_saml2aws(args: argparse.Namespace, ctx: Context) -> int:
 
 def discover(args: argparse.Namespace, ctx: Context) -> int:
     """Create one account per AWS application JumpCloud offers the user (names editable)."""
+    from jcsaml.cli.options import secret_store
+    from jcsaml.config import (
+        Account,
+        account_names,
+        config_path,
+        find_account,
+        load_account,
+        save_account,
+        validate_account,
+    )
+    from jcsaml.discovery import discover_applications
+    from jcsaml.errors import InputRequiredError
 
     path = config_path(ctx.environ, args.config)
     existing = {name: find_account(name, path=path) for name in account_names(path)}
@@ -539,6 +548,8 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
     validate_account(base)
     prompter = ctx.prompter(args.skip_prompt)
     if not args.skip_prompt:
+        from jcsaml.cli.login import say_signing_in
+
         say_signing_in(
             ctx,
             base,
@@ -595,6 +606,7 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
 def _pin_line(signer: str | None, signing_pin: str | None, signing_account: str) -> str:
     """What a new account will trust, shown before it is saved, compared with the pin of the
     account used to sign in (each JumpCloud application may have a certificate of its own)."""
+    from jcsaml.saml import show_fingerprint
 
     if signer is None:
         return "IdP certificate: none (unsigned; accepted only with allow_unsigned)"
@@ -611,6 +623,9 @@ def _pin_line(signer: str | None, signing_pin: str | None, signing_account: str)
 
 def _ask_name(prompter: Prompter, label: str, roles: str, proposed: str, taken: set[str]) -> str:
     """The account name for an application, as the person edits it ('-' leaves it out)."""
+    from jcsaml.config import GROUP_PREFIX
+    from jcsaml.names import RULE as NAME_RULE
+    from jcsaml.names import is_safe_name
 
     for _ in range(3):
         name = prompter.text(

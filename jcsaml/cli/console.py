@@ -6,22 +6,12 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
 from jcsaml.cli.login import (
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
 from jcsaml.cli.saml2aws_flags import add_flags
-from jcsaml.config import validate_region, validate_url
-from jcsaml.console import (
-    CONTAINER_COLORS,
-    CONTAINER_ICONS,
-    check_destination,
-    console_signin_url,
-    firefox_container_url,
-)
-from jcsaml.errors import BrowserNotFoundError, InvalidSettingError
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -55,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
         action="store_true",
         help="open in a Firefox container named after the profile (Granted Containers extension)",
     )
+    from jcsaml.console import CONTAINER_COLORS, CONTAINER_ICONS
 
     parser.add_argument(
         "--color",
@@ -70,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.cli.exec_command import _as_exec_profile, _exec_profile_role
+    from jcsaml.config import validate_region, validate_url
+    from jcsaml.console import check_destination, console_signin_url, firefox_container_url
+    from jcsaml.errors import InvalidSettingError
 
     # Settings that would fail after the sign-in fail before it, with nothing asked.
     check_destination(args.destination)
@@ -116,6 +111,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def open_in_browser(url: str) -> None:
     import webbrowser
+
+    from jcsaml.errors import BrowserNotFoundError
 
     try:
         opened = webbrowser.open(url)

@@ -14,14 +14,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from jcsaml import managed, process_cache
-from jcsaml.cli.login import add_login_options, signing_in_line
-from jcsaml.cli.options import chosen_account, session_duration_flag, sign_in_inputs, sign_in_lock
-from jcsaml.credential_source import refresh_once
-from jcsaml.errors import CredentialProcessInputError, InputRequiredError
-from jcsaml.process_cache import cached_process_output, process_output
-from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter, open_terminal
-from jcsaml.signin import login
+from jcsaml.cli.login import add_login_options
 
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
@@ -43,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.process_cache import cached_process_output, process_output
 
     text = None
     if not args.force:
@@ -62,6 +56,11 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
     credentials in the cache). Credentials that cannot be cached are printed all the same,
     with one warning on stderr.
     """
+    from jcsaml import process_cache
+    from jcsaml.cli.login import signing_in_line
+    from jcsaml.cli.options import chosen_account, session_duration_flag, sign_in_lock
+    from jcsaml.credential_source import refresh_once
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     duration = session_duration_flag(args.session_duration)
     account = chosen_account(args, ctx)
@@ -80,6 +79,7 @@ def refresh(args: argparse.Namespace, ctx: Context) -> AwsCredentials:
 
         def save(new: AwsCredentials) -> None:
             process_cache.save(account.name, wanted, new, environ=ctx.environ)
+            from jcsaml import managed
 
             # Only an entry that was written is noted: logout removes what is there.
             managed.record_cache(account.name, wanted, environ=ctx.environ)
@@ -104,6 +104,9 @@ def _sign_in(
     duration: int | None,
     prompter: Prompter,
 ) -> AwsCredentials:
+    from jcsaml.cli.options import sign_in_inputs
+    from jcsaml.errors import InputRequiredError
+    from jcsaml.signin import login
 
     try:
         return login(
@@ -116,6 +119,7 @@ def _sign_in(
     except InputRequiredError as exc:
         if args.skip_prompt:
             raise
+        from jcsaml.errors import CredentialProcessInputError
 
         raise CredentialProcessInputError(
             account=account.name, what=exc.what, how=exc.how
@@ -125,10 +129,12 @@ def _sign_in(
 @contextlib.contextmanager
 def _prompter(args: argparse.Namespace, ctx: Context, account: Account) -> Iterator[Prompter]:
     """Questions go to the controlling terminal; without one, nothing can be asked."""
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     if args.skip_prompt:
         yield NonInteractivePrompter(ctx.stderr)
         return
+    from jcsaml.prompter import open_terminal
 
     terminal = open_terminal()
     if terminal is None:

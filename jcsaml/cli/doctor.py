@@ -7,10 +7,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from jcsaml.config import config_path
-from jcsaml.display import printable
-from jcsaml.doctor import as_json, diagnose, failed
-
 if TYPE_CHECKING:
     from jcsaml.cli import Context
 
@@ -31,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.config import config_path
+    from jcsaml.display import printable
+    from jcsaml.doctor import as_json, diagnose, failed
 
     # -a (or JCSAML_IDP_ACCOUNT) narrows the checks to that account; else every account.
     given = getattr(args, "idp_accounts", None) or (

@@ -15,16 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-from jcsaml.aws_config import child_region, config_file_path, profile_section, section_name
-from jcsaml.cli.exec_server import run_with_server
 from jcsaml.cli.login import (
     add_login_options,
     obtain_credentials,
     say_served_by_process,
 )
-from jcsaml.cli.options import Input
 from jcsaml.cli.saml2aws_flags import add_flags
-from jcsaml.config import parse_duration
 from jcsaml.environment import (
     CONFLICTING,
     MARKER,
@@ -33,9 +29,6 @@ from jcsaml.environment import (
     check_runnable,
     child_environment,
 )
-from jcsaml.errors import ExecProfileError, InvalidSettingError, NestedExecError
-from jcsaml.signin import read_session_policy
-from jcsaml.sts import assume_role
 
 if TYPE_CHECKING:
     from jcsaml.aws_credentials import AwsCredentials
@@ -68,6 +61,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    from jcsaml.cli.options import Input
 
     add_login_options(parser, environ)
     Input(
@@ -102,6 +96,7 @@ def run(
 ) -> int:
     """Replace jcsaml with the command; with ``--server``, run it as a child (see
     :mod:`jcsaml.cli.exec_server`) and return its exit status."""
+    from jcsaml.errors import NestedExecError
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -126,6 +121,8 @@ def run(
     # (the command's PATH is this one's; checked again below with its real environment).
     check_runnable(command[0], ctx.environ.get("PATH"))
     if args.server:
+        from jcsaml.cli.exec_server import run_with_server
+
         return run_with_server(args, ctx, command)
     # A profile --exec-profile cannot use fails before the sign-in, with nothing asked.
     role = _exec_profile_role(args.exec_profile, ctx) if args.exec_profile else None
@@ -146,6 +143,7 @@ def run(
 
 
 def _region(profile: str, got: Obtained, ctx: Context) -> str | None:
+    from jcsaml.aws_config import child_region
 
     own = got.credentials.region or got.account.region or None
     return child_region(profile, own=own, environ=ctx.environ)
@@ -165,6 +163,8 @@ class _ExecProfileRole:
 def _exec_profile_role(profile: str, ctx: Context) -> _ExecProfileRole:
     """Read ``profile``'s role settings; raises ExecProfileError without a role_arn and
     InvalidSettingError for a bad duration_seconds."""
+    from jcsaml.aws_config import config_file_path, profile_section, section_name
+    from jcsaml.errors import ExecProfileError
 
     path = config_file_path(ctx.environ)
     section = profile_section(profile, environ=ctx.environ, path=path) or {}
@@ -186,6 +186,8 @@ def _as_exec_profile(
 ) -> tuple[AwsCredentials, str | None]:
     """The credentials of the profile's role_arn, assumed with the account's, and its region
     (else the account profile's). The account's session policies restrict it too."""
+    from jcsaml.signin import read_session_policy
+    from jcsaml.sts import assume_role
 
     region = _region(role.profile, got, ctx) or _region(got.profile, got, ctx)
     credentials = assume_role(
@@ -203,6 +205,8 @@ def _as_exec_profile(
 
 
 def _duration(text: str, profile: str) -> int:
+    from jcsaml.config import parse_duration
+    from jcsaml.errors import InvalidSettingError
 
     try:
         return parse_duration(text)

@@ -18,19 +18,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jcsaml import process_cache
-from jcsaml.aws_config import child_region
-from jcsaml.cli.login import obtain_credentials, say_signing_in, signing_in_line
-from jcsaml.cli.options import chosen_account, secret_store, session_duration_flag, sign_in_lock
-from jcsaml.credential_server import CredentialServer
-from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in, utc_now
-from jcsaml.credentials_file import CredentialsFile, validate_profile_name
-from jcsaml.display import printable
-from jcsaml.environment import cannot_run, check_runnable, child_environment
-from jcsaml.errors import JcsamlError
-from jcsaml.inifile import IniSyntaxError, read_ini
-from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
-from jcsaml.prompter import open_terminal as controlling_terminal
+from jcsaml.credential_source import utc_now
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -74,6 +62,7 @@ def server_environment(
 ) -> dict[str, str]:
     """What ``jcsaml exec`` would set (``region``, marker, conflicting variables removed),
     minus the keys, plus the endpoint's variables."""
+    from jcsaml.environment import child_environment
 
     env = child_environment(base, credentials, account_name, region=region)
     for key in STATIC_CREDENTIALS + CONTAINER_VARIABLES:
@@ -93,6 +82,20 @@ def run_with_server(
 ) -> int:
     """Obtain credentials (asking here, before the command starts, if needed), serve them to
     ``command`` and return its exit status (128 + N when signal N ended it)."""
+    from jcsaml.aws_config import child_region
+    from jcsaml.cli.login import obtain_credentials
+    from jcsaml.cli.options import (
+        chosen_account,
+        secret_store,
+        session_duration_flag,
+        sign_in_lock,
+    )
+    from jcsaml.credential_server import CredentialServer
+    from jcsaml.credential_source import CredentialSource, ProcessCache, login_sign_in
+    from jcsaml.credentials_file import validate_profile_name
+    from jcsaml.environment import check_runnable
+    from jcsaml.errors import JcsamlError
+    from jcsaml.prompter import NonInteractivePrompter, TerminalPrompter
 
     # Checked before anything is asked or sent, as login checks them.
     if args.profile is not None:
@@ -111,12 +114,15 @@ def run_with_server(
         except JcsamlError:
             raise  # a lock that timed out, an unsafe directory: said as themselves
         except OSError as exc:  # the endpoint hands them out all the same
+            from jcsaml import process_cache
+
             ctx.warn(
                 f"could not cache the new credentials in {exc.filename}: "
                 f"{process_cache.write_problem(exc)}"
             )
 
     def notice(message: str) -> None:
+        from jcsaml.display import printable
 
         print(printable(message), file=ctx.stderr, flush=True)
 
@@ -165,6 +171,8 @@ def run_with_server(
         # /dev/tty, and only when there is one.
         source.prompter = None
         if not args.skip_prompt:
+            from jcsaml.prompter import open_terminal as controlling_terminal
+
             terminal = (open_terminal or controlling_terminal)()
             if terminal is not None:
                 reader, writer = terminal
@@ -217,10 +225,13 @@ class _SayingWhy:
 
     def __call__(self, prompter: Prompter | None, role: str | None) -> AwsCredentials:
         if prompter is not None and not self.quiet:
+            from jcsaml.cli.login import say_signing_in
+
             say_signing_in(self._ctx, self._account, self._args.username, self._reason())
         elif prompter is not None:
             # The command is running and the saved session has ended: the person is asked on
             # the terminal, which first says who asks and why.
+            from jcsaml.cli.login import signing_in_line
 
             reason = f"the running command needs new credentials ({self._reason()})"
             prompter.notify(signing_in_line(self._account, self._args.username, reason))
@@ -237,6 +248,8 @@ class _SayingWhy:
 def default_profile_keys(env: Mapping[str, str]) -> str | None:
     """The command's shared credentials file when its ``[default]`` profile holds keys (the
     SDKs take those before container credentials), else None."""
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.inifile import IniSyntaxError, read_ini
 
     path = CredentialsFile.default_path(env)
     try:
@@ -289,6 +302,8 @@ def run_child(
                 else:
                     child = popen(list(command), env=dict(env))
         except OSError as exc:  # found and allowed, yet the system would not run it
+            from jcsaml.environment import cannot_run
+
             raise cannot_run(command[0], exc) from None
         for signum in pending:
             child.send_signal(signum)

@@ -18,7 +18,6 @@ from jcsaml.cli.options import (
     sign_in_inputs,
 )
 from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
-from jcsaml.roles import list_roles
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -46,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
+
+    from jcsaml.roles import list_roles
 
     account = chosen_account(args, ctx)
     account = for_this_sign_in(args, account, ctx.environ)

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from jcsaml import managed, process_cache, remembered
-from jcsaml.arn import role_matches
-from jcsaml.cli import multi_login
 from jcsaml.cli.options import (
     MFA_TOKEN,
     PASSWORD,
@@ -31,11 +28,6 @@ from jcsaml.cli.options import (
     sign_in_lock,
 )
 from jcsaml.cli.saml2aws_flags import add_flags, for_this_sign_in
-from jcsaml.credentials_file import CredentialsFile, validate_profile_name
-from jcsaml.errors import CacheFileError, JcsamlError
-from jcsaml.light_lookup import REFRESH_MARGIN_SECONDS
-from jcsaml.managed import served_by_process
-from jcsaml.signin import cached_credentials, credentials_path, login
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -121,6 +113,8 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     the profile name, the config, the credentials file (readable, parseable, the user's alone),
     its directory (writable) and its lock (not held by another process).
     """
+    from jcsaml.credentials_file import CredentialsFile, validate_profile_name
+    from jcsaml.signin import cached_credentials, credentials_path
 
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
@@ -132,6 +126,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     store = CredentialsFile(path, environ=ctx.environ)
     wanted_role = args.role or account.role_arn or None
     duration = session_duration_flag(args.session_duration)
+    from jcsaml.managed import served_by_process
 
     if served_by_process(profile, account.name, environ=ctx.environ):
         return _obtain_for_process(args, ctx, account, profile, wanted_role or "", duration)
@@ -153,6 +148,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
             _say_why(args, ctx, account, store, profile, wanted_role)
         credentials = _sign_in(args, ctx, account, wanted_role, duration)
         store.save(profile, credentials)
+        from jcsaml import managed
 
         written = managed.ManagedProfile(profile, managed.KEYS, str(path))
         managed.record_profiles(account.name, [written], environ=ctx.environ)
@@ -170,6 +166,8 @@ def _obtain_for_process(
     """For a profile served by jcsaml's ``credential_process``: the credential-process cache
     takes the place of the credentials file, whose keys the AWS tools would use instead of the
     line (and keep using after they expire)."""
+    from jcsaml import managed, process_cache
+    from jcsaml.errors import CacheFileError, JcsamlError
 
     directory = str(process_cache.cache_directory(ctx.environ))
     # One sign-in at a time for the account and role, as credential-process takes it.
@@ -246,6 +244,8 @@ def signing_in_line(account: Account, username: str | None, reason: str) -> str:
 
 
 def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> str:
+    from jcsaml.arn import role_matches
+    from jcsaml.light_lookup import REFRESH_MARGIN_SECONDS
 
     try:
         found = store.load(profile)
@@ -265,6 +265,8 @@ def _why_not_cached(store: CredentialsStore, profile: str, role: str | None) -> 
 def _sign_in(
     args: argparse.Namespace, ctx: Context, account: Account, role: str | None, duration: int | None
 ) -> AwsCredentials:
+    from jcsaml import remembered
+    from jcsaml.signin import login
 
     credentials = login(
         account,
@@ -290,6 +292,7 @@ def describe_expiry(expiration: datetime, *, now: datetime | None = None) -> str
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.cli import multi_login
 
     if multi_login.wanted(args, ctx):
         return multi_login.run(args, ctx)

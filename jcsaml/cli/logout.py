@@ -7,13 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml import managed, process_cache
 from jcsaml.cli.options import add_skip_prompt
-from jcsaml.config import account_names, config_path, find_account, load_account
-from jcsaml.credentials_file import CredentialsFile
-from jcsaml.errors import JcsamlError
-from jcsaml.secret_store import default_store, password_key, session_key
-from jcsaml.signin import credentials_path
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -50,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml import managed, process_cache
+    from jcsaml.config import config_path, load_account
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.secret_store import default_store, password_key, session_key
+    from jcsaml.signin import credentials_path
 
     path = config_path(ctx.environ, args.config)
     account = load_account(args.idp_account, path=path, environ=ctx.environ)
@@ -104,6 +103,7 @@ def _written_profiles(
 ) -> list[tuple[str, Path]]:
     """The profiles with keys this account wrote (from the record), and its own profile; never
     one that another account wrote last."""
+    from jcsaml import managed
 
     records = managed.load(ctx.environ)
     others = {
@@ -123,6 +123,8 @@ def _written_profiles(
 
 def _sharing_session(account: Account, username: str, path: Path) -> list[str]:
     """The other accounts signed in with the same JumpCloud user and console."""
+    from jcsaml.config import account_names, find_account
+    from jcsaml.errors import JcsamlError
 
     try:
         accounts = [find_account(name, path=path) for name in account_names(path)]

@@ -15,22 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jcsaml import managed, process_cache
-from jcsaml.aws_config import account_region, add_missing_regions, config_file_path
-from jcsaml.cli.options import session_duration_flag, sign_in_inputs
-from jcsaml.config import (
-    config_path,
-    expand_accounts,
-    group_names,
-    load_account,
-    parse_profile_template,
-)
-from jcsaml.credentials_file import CredentialsFile
-from jcsaml.display import printable
-from jcsaml.errors import CacheFileError, JcsamlError, SomeRolesFailedError
-from jcsaml.multi import check_planned_profiles, login_many, sign_in_groups
-from jcsaml.signin import app_name
-
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.config import Account
@@ -53,6 +37,7 @@ def _role_patterns(args: argparse.Namespace) -> list[str]:
 
 def wanted(args: argparse.Namespace, ctx: Context) -> bool:
     """Whether this login is for several accounts or roles (or asks for the JSON summary)."""
+    from jcsaml.config import config_path, group_names
 
     patterns = _role_patterns(args)
     if (
@@ -68,6 +53,10 @@ def wanted(args: argparse.Namespace, ctx: Context) -> bool:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.cli.options import session_duration_flag, sign_in_inputs
+    from jcsaml.config import config_path, expand_accounts, load_account
+    from jcsaml.errors import SomeRolesFailedError
+    from jcsaml.multi import check_planned_profiles, login_many
 
     path = config_path(ctx.environ, args.config)
     names = expand_accounts(_accounts_given(args), path=path, all_accounts=args.all_accounts)
@@ -83,6 +72,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.profile:
         accounts = [dataclasses.replace(accounts[0], aws_profile=args.profile)]
     if args.profile_template is not None:
+        from jcsaml.config import parse_profile_template
+
         parse_profile_template(args.profile_template)
     prompter = ctx.prompter(args.skip_prompt)
     # A login that could not be saved fails before anything is said, asked or sent.
@@ -123,6 +114,10 @@ def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx
     instead (keys would shadow the line). Every profile named by a template gets the account's
     region in the AWS config file when it has none there.
     """
+    from jcsaml import managed, process_cache
+    from jcsaml.aws_config import account_region, add_missing_regions, config_file_path
+    from jcsaml.credentials_file import CredentialsFile
+    from jcsaml.errors import CacheFileError, JcsamlError
 
     by_name = {account.name: account for account in accounts}
     by_file: dict[str, dict[str, Any]] = {}
@@ -174,6 +169,8 @@ def save_results(results: Sequence[RoleResult], accounts: Sequence[Account], ctx
 
 def _say_sign_ins(accounts: Sequence[Account], args: argparse.Namespace, ctx: Context) -> None:
     """One context line per JumpCloud sign-in: which accounts, user and apps, and why."""
+    from jcsaml.multi import sign_in_groups
+    from jcsaml.signin import app_name
 
     for group in sign_in_groups(accounts, args.username):
         user = args.username or group[0].username
@@ -190,6 +187,7 @@ def _say_sign_ins(accounts: Sequence[Account], args: argparse.Namespace, ctx: Co
 
 def _check_writable(profiles: Sequence[tuple[Path, str]], ctx: Context) -> None:
     """Before any role is assumed: each profile can be written (as a single login checks)."""
+    from jcsaml.credentials_file import CredentialsFile
 
     for path, profile in profiles:
         CredentialsFile(path, environ=ctx.environ).check_writable(profile)
@@ -227,6 +225,7 @@ def summary_json(results: Sequence[RoleResult]) -> dict[str, Any]:
 
 
 def render_summary(results: Sequence[RoleResult], ctx: Context) -> None:
+    from jcsaml.display import printable
 
     signed = sign_ins(results)
     if len(signed) > 1:

@@ -7,9 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from jcsaml.config import config_path, load_account, parse_duration
-from jcsaml.secret_store import DeferredStore, NullStore, default_store
-from jcsaml.sign_in_lock import lock_for
 from jcsaml.variables import lookup
 
 if TYPE_CHECKING:
@@ -56,6 +53,7 @@ def add_record_option(parser: argparse.ArgumentParser) -> None:
 
 def session_duration_flag(text: str | None) -> int | None:
     """``--session-duration``, checked under the flag's name (not the config key's)."""
+    from jcsaml.config import parse_duration
 
     return parse_duration(text, setting="--session-duration") if text else None
 
@@ -63,8 +61,11 @@ def session_duration_flag(text: str | None) -> int | None:
 def secret_store(ctx: Context) -> SecretStore:
     """The OS keyring; without one, the warning comes once per machine (``--debug`` logs it
     every time)."""
+    from jcsaml.secret_store import DeferredStore, default_store
 
     if ctx.disable_keychain:
+        from jcsaml.secret_store import NullStore
+
         return NullStore()
 
     def unavailable(message: str) -> None:
@@ -103,6 +104,7 @@ def sign_in_inputs(args: argparse.Namespace, ctx: Context) -> SignInInputs:
 def chosen_account(args: argparse.Namespace, ctx: Context) -> Account:
     """The account ``-a`` names (or its variables, else ``default``), read from the config file
     ``--config`` names (or its variables, else ``~/.jcsaml``)."""
+    from jcsaml.config import config_path, load_account
 
     return load_account(
         args.idp_account, path=config_path(ctx.environ, args.config), environ=ctx.environ
@@ -114,6 +116,7 @@ def sign_in_lock(
 ) -> Callable[[], AbstractContextManager[None]]:
     """One sign-in at a time for ``account`` and ``role``, across processes: ``waiting`` is told
     while another process holds the lock; trouble with the lock itself is a warning."""
+    from jcsaml.sign_in_lock import lock_for
 
     return lock_for(account, role, environ=ctx.environ, waiting=waiting, warn=ctx.warn)
 

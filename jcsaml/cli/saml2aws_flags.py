@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from jcsaml import variables
 from jcsaml.cli.options import POLICIES, Input, RepeatableValue, add_inputs
-from jcsaml.config import parse_policy_arns, validate_setting
-from jcsaml.errors import InvalidSettingError
-from jcsaml.saml import AWS_AUDIENCES
 
 if TYPE_CHECKING:
     from jcsaml.config import Account
@@ -400,11 +397,14 @@ def refusal(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     source = "--aws-urn"
     if urn is None:
         urn, source = variables.lookup("aws_urn", environ), "SAML2AWS_AWS_URN"
-    if urn is not None and urn.strip() not in AWS_AUDIENCES:
-        return (
-            f"{source} {urn} is not an AWS sign-in audience; jcsaml accepts "
-            f"{', '.join(sorted(AWS_AUDIENCES))}: drop it"
-        )
+    if urn is not None:
+        from jcsaml.saml import AWS_AUDIENCES
+
+        if urn.strip() not in AWS_AUDIENCES:
+            return (
+                f"{source} {urn} is not an AWS sign-in audience; jcsaml accepts "
+                f"{', '.join(sorted(AWS_AUDIENCES))}: drop it"
+            )
     if variables.flag("skip_verify", environ):
         return (
             "SAML2AWS_SKIP_VERIFY is not supported: jcsaml never turns TLS verification off; "
@@ -418,6 +418,8 @@ def for_this_sign_in(
 ) -> Account:
     """The account with saml2aws's per-run settings applied: --url, --mfa, -r/--region,
     --credentials-file and their SAML2AWS_* variables (a flag wins over its variable)."""
+    from jcsaml.config import validate_setting
+    from jcsaml.errors import InvalidSettingError
 
     changes: dict[str, Any] = {}
     for dest, key in (
@@ -437,6 +439,8 @@ def for_this_sign_in(
             raise InvalidSettingError(setting=where, reason=exc.reason) from None
     arns = getattr(args, "policyarns", None)
     if arns:
+        from jcsaml.config import parse_policy_arns
+
         changes["policy_arns"] = parse_policy_arns(arns, setting="--policyarns")
     if getattr(args, "policyfile", None):
         changes["policy_file"] = args.policyfile

@@ -10,11 +10,8 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from jcsaml.aws_config import child_region
-from jcsaml.cli.exec_command import CONFLICTING
-from jcsaml.cli.login import add_login_options, obtain_credentials, say_served_by_process
+from jcsaml.cli.login import add_login_options
 from jcsaml.cli.saml2aws_flags import add_flags
-from jcsaml.shell_script import SHELLS, cached_script, render, script_variables
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -30,6 +27,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    from jcsaml.shell_script import SHELLS
 
     add_login_options(parser, environ)
     parser.add_argument(
@@ -45,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.shell == POSIX_SH:  # saml2aws's name for POSIX shell syntax, which bash's is
         args.shell = "bash"
+    from jcsaml.cli.exec_command import CONFLICTING
+    from jcsaml.shell_script import cached_script
 
     text = None
     if not args.force:
@@ -64,6 +64,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _after_sign_in(args: argparse.Namespace, ctx: Context) -> str:
+    from jcsaml.aws_config import child_region
+    from jcsaml.cli.exec_command import CONFLICTING
+    from jcsaml.cli.login import obtain_credentials, say_served_by_process
+    from jcsaml.shell_script import render, script_variables
 
     got = obtain_credentials(args, ctx)
     say_served_by_process(got, ctx)

@@ -8,18 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jcsaml.admin.certificate import write_idp_certificate
-from jcsaml.admin.iam_check import check_setup
-from jcsaml.admin.iam_setup import RoleSpec, SetupRequest, apply_setup, open_aws, plan_setup
-from jcsaml.admin.metadata import (
-    DEFAULT_SSO_URL,
-    build_idp_metadata,
-    load_certificate_file,
-    load_metadata_file,
-)
-from jcsaml.admin.openssl_config import MAX_DAYS, OPENSSL_REQ_DAYS, read_openssl_config
-from jcsaml.errors import InvalidSettingError, SetupCheckFailedError
-
 if TYPE_CHECKING:
     from jcsaml.admin.iam_setup import SetupPlan
     from jcsaml.admin.metadata import IdpMetadata
@@ -176,6 +164,10 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 def run_cert(args: argparse.Namespace, ctx: Context) -> int:
     import dataclasses
 
+    from jcsaml.admin.certificate import write_idp_certificate
+    from jcsaml.admin.openssl_config import MAX_DAYS, OPENSSL_REQ_DAYS, read_openssl_config
+    from jcsaml.errors import InvalidSettingError
+
     config = Path(args.config)
     request = read_openssl_config(config)
     if args.days is not None:
@@ -226,6 +218,13 @@ def run_cert(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _idp_metadata(args: argparse.Namespace) -> IdpMetadata:
+    from jcsaml.admin.metadata import (
+        DEFAULT_SSO_URL,
+        build_idp_metadata,
+        load_certificate_file,
+        load_metadata_file,
+    )
+    from jcsaml.errors import InvalidSettingError
 
     if args.metadata:
         if args.entity_id or args.sso_url:
@@ -245,6 +244,13 @@ def _idp_metadata(args: argparse.Namespace) -> IdpMetadata:
 
 
 def run_aws(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.admin.iam_setup import (
+        RoleSpec,
+        SetupRequest,
+        apply_setup,
+        open_aws,
+        plan_setup,
+    )
 
     request = SetupRequest(
         provider_name=args.provider_name,
@@ -303,6 +309,10 @@ def _print_plan(plan: SetupPlan, *, dry_run: bool, ctx: Context) -> None:
 
 
 def run_check(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml.admin.iam_check import check_setup
+    from jcsaml.admin.iam_setup import open_aws
+    from jcsaml.admin.metadata import load_certificate_file, load_metadata_file
+    from jcsaml.errors import SetupCheckFailedError
 
     if args.metadata:
         cert_pem = load_metadata_file(Path(args.metadata)).certificates[0]

@@ -8,12 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from jcsaml import managed
-from jcsaml.config import config_path
-from jcsaml.managed import PROCESS
-from jcsaml.secret_store import default_store
-from jcsaml.status import credential_status, session_status, shadowed_profiles
-
 if TYPE_CHECKING:
     from jcsaml.cli import Context
     from jcsaml.errors import JcsamlError
@@ -34,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jcsaml import managed
+    from jcsaml.config import config_path
+    from jcsaml.secret_store import default_store
+    from jcsaml.status import credential_status, session_status, shadowed_profiles
 
     config = config_path(ctx.environ, args.config)
     now = datetime.now(UTC)
@@ -90,6 +88,7 @@ def _shadowed_json(entry: ShadowedProfile) -> dict[str, Any]:
 
 
 def _print_managed(records: Mapping[str, AccountRecord], ctx: Context) -> None:
+    from jcsaml.managed import PROCESS
 
     for record in records.values():
         served = [
