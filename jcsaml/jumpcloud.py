@@ -217,7 +217,9 @@ class JumpCloudAuthenticator:
             "/userconsole/xsrf",
             not_found=ConsoleUrlNotFoundError(console_url=self.console_url, url=url),
         )
-        self._xsrf = _required_text(reply, "xsrf", "GET /userconsole/xsrf", "an xsrf token")
+        self._xsrf = _required_text(
+            reply, "xsrf", _step("GET", "/userconsole/xsrf"), "an xsrf token"
+        )
 
     def _second_factor(
         self, reply: _Reply, body: dict[str, Any], credentials: PasswordCredentials
@@ -318,7 +320,9 @@ class JumpCloudAuthenticator:
 
     def _push(self) -> _Reply:
         started = self._call("POST", "/userconsole/auth/push", {})
-        push_id = _required_text(started, "id", "POST /userconsole/auth/push", "a push id")
+        push_id = _required_text(
+            started, "id", _step("POST", "/userconsole/auth/push"), "a push id"
+        )
         # JumpCloud's expiresAt is on JumpCloud's clock: count its lifetime on ours instead.
         lifetime = _seconds_between(started.body.get("initiatedAt"), started.body.get("expiresAt"))
         self.prompter.notify("Approve the sign-in request in JumpCloud Protect on your phone.")
@@ -881,13 +885,12 @@ def _page_message(soup: Any) -> str:
     return ": ".join(parts)[:300]
 
 
-def _required_text(reply: _Reply, key: str, request: str, what: str) -> str:
-    """The non-empty string JumpCloud's JSON answer to ``request`` holds under ``key``."""
+def _required_text(reply: _Reply, key: str, step: str, what: str) -> str:
+    """The non-empty string JumpCloud's JSON answer at ``step`` holds under ``key``."""
     value = reply.body.get(key)
     if not isinstance(value, str) or not value:
-        method, path = request.split(" ", 1)
         raise JumpCloudChangedError(
-            step=_step(method, path), expected=f"JSON with {what}", got=_shape_of_reply(reply)
+            step=step, expected=f"JSON with {what}", got=_shape_of_reply(reply)
         )
     return value
 

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +87,7 @@ class ForkServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._directory = ""
         self._startup: dict[str, str] = {}
+        atexit.register(self.stop)
 
     def _socket_path(self) -> str:
         return os.path.join(self._directory, "server")
@@ -107,7 +109,6 @@ class ForkServer:
                 env=env,
                 cwd=REPO,
             )
-            atexit.register(self.stop)
             return self._process
 
     def stop(self) -> None:
@@ -122,6 +123,7 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(self._directory, ignore_errors=True)
 
     def usable_for(self, env: Mapping[str, str]) -> bool:
         if NEW_PROCESSES:
@@ -198,10 +200,10 @@ def _communicate(
             os.close(in_write)
         selector.register(out_read, selectors.EVENT_READ)
         selector.register(err_read, selectors.EVENT_READ)
-        deadline = _now() + timeout
+        deadline = time.monotonic() + timeout
         pending = memoryview(data)
         while selector.get_map():
-            left = deadline - _now()
+            left = deadline - time.monotonic()
             if left <= 0:
                 for key in list(selector.get_map().values()):
                     os.close(key.fd)
@@ -224,10 +226,6 @@ def _communicate(
                     selector.unregister(key.fd)
                     os.close(key.fd)
     return b"".join(chunks[out_read]), b"".join(chunks[err_read])
-
-
-def _now() -> float:
-    return time.monotonic()
 
 
 SERVER = ForkServer()
