@@ -254,6 +254,9 @@ SIGNAL_CHILD = recording_child(
 )
 
 
+COUNTING_CHILD = recording_child("SIGINT", "SIGTERM")
+
+
 def wait_for(condition: object, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -264,6 +267,18 @@ def wait_for(condition: object, what: str, timeout: float = 60) -> None:
 
 def recorded(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
+
+
+def signal_pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` waits, not yet taken, anywhere in process ``pid`` (Linux's /proc; False
+    where there is none)."""
+    pending = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.startswith(("SigPnd:", "ShdPnd:")):
+                    pending |= int(line.split()[1], 16)
+    return bool(pending & (1 << (signum - 1)))
 
 
 def port_is_closed(url: str) -> bool:
@@ -295,6 +310,29 @@ def test_signals_reach_the_command_and_the_port_closes_with_it(site: World, tmp_
     assert recorded(record) == ["SIGHUP", "SIGINT", "SIGTERM"]
     assert ran.status == 42, ran.stderr  # the command's own status
     assert port_is_closed(url)
+
+
+def test_stopped_and_continued_jcsaml_goes_on_forwarding(site: World, tmp_path: Path) -> None:
+    """Ctrl-Z then ``fg`` stops and continues jcsaml and the command together; jcsaml must come
+    back still serving and forwarding, not end with the command left behind."""
+    site.login_ok()
+    record = tmp_path / "signals"
+    child = script(tmp_path, "child.py", COUNTING_CHILD)
+    running = site.start(
+        "exec", "--server", "-a", "production", "--", sys.executable, child, str(record)
+    )  # fmt: skip
+    assert running.stdout is not None
+    if running.stdout.readline().strip() != "ready":
+        raise AssertionError(f"the command did not start: {finish(running)}")
+    os.killpg(running.pid, signal.SIGSTOP)  # as Ctrl-Z does (its own session: its own group)
+    time.sleep(0.3)  # longer than any wait of jcsaml's own
+    os.killpg(running.pid, signal.SIGCONT)  # as fg does
+    running.send_signal(signal.SIGINT)
+    wait_for(lambda: recorded(record) == ["SIGINT"], "the forwarded SIGINT in the command")
+    running.send_signal(signal.SIGTERM)
+    ran = finish(running)
+    assert recorded(record) == ["SIGINT", "SIGTERM"]
+    assert ran.status == 42, ran.stderr
 
 
 def test_a_command_ended_by_a_signal_gives_128_plus_its_number(site: World) -> None:
@@ -578,9 +616,6 @@ def test_a_signal_another_thread_takes_still_reaches_the_command(tmp_path: Path)
     assert status == 42
 
 
-COUNTING_CHILD = recording_child("SIGINT", "SIGTERM")
-
-
 def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded(
     site: World, tmp_path: Path
 ) -> None:
@@ -610,6 +645,9 @@ def test_in_a_terminal_ctrl_c_reaches_the_command_once_and_kill_int_is_forwarded
         read_until(b"ready")
         os.write(terminal, b"\x03")  # Ctrl-C on the terminal
         wait_for(lambda: len(recorded(record)) >= 1, "the terminal's SIGINT in the command")
+        # A second SIGINT sent while the first still waits is merged into it (signals do not
+        # queue): no program could tell them apart, so let jcsaml take the terminal's first.
+        wait_for(lambda: not signal_pending(pid, signal.SIGINT), "jcsaml to take the SIGINT")
         os.kill(pid, signal.SIGINT)  # to jcsaml alone
         wait_for(lambda: len(recorded(record)) >= 2, "the forwarded SIGINT in the command")
         os.kill(pid, signal.SIGTERM)

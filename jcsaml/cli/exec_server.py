@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -310,23 +311,21 @@ def run_child(
         held = hasattr(signal, "sigtimedwait") and set(FORWARDED) <= signal.pthread_sigmask(
             signal.SIG_BLOCK, []
         )
-        while True:
-            if held:
-                info = signal.sigtimedwait(FORWARDED, 0.1)
-                if info is not None:
-                    # si_code > 0: raised by the kernel (the terminal), <= 0: sent by a process
-                    send(info.si_signo, from_terminal=info.si_code > 0 and _with_us(child))
-                status = child.poll()
-                if status is not None:
-                    break
+        while (status := child.poll()) is None:
+            if not held:
+                # Wait in short steps: the kernel may hand a signal to one of the endpoint's
+                # threads, and Python runs the handler only when the main thread runs again.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=0.1)
                 continue
-            # Wait in short steps: the kernel may hand a signal to one of the endpoint's threads,
-            # and Python runs the handler only when the main thread runs again.
-            try:
-                status = child.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+            # Take a waiting signal without waiting for one: a wait that a stop (Ctrl-Z) cuts
+            # short past its timeout gets from CPython an unfilled answer, not None.
+            info = signal.sigtimedwait(FORWARDED, 0)
+            if info is None:
+                time.sleep(0.05)
+            else:
+                # si_code > 0: raised by the kernel (the terminal), <= 0: sent by a process
+                send(info.si_signo, from_terminal=info.si_code > 0 and _with_us(child))
     return 128 - status if status < 0 else status
 
 
