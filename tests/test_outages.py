@@ -89,7 +89,7 @@ def test_the_endpoint_serves_what_it_holds_while_jumpcloud_stalls_or_is_down(
 ) -> None:
     """The held credentials have 14 minutes left (the SDKs want new ones) while JumpCloud first
     hangs or drips its answer, then answers 503: every request is answered with them. Once
-    JumpCloud is back, one renewal, and the new credentials are served."""
+    JumpCloud is back, it renews them and stops, and the new credentials are served."""
     clock = Clock()
     # A dripping answer holds the renewal until http_timeout: a short one keeps the test short.
     account = dataclasses.replace(signed.account, http_timeout=3)
@@ -118,7 +118,12 @@ def test_the_endpoint_serves_what_it_holds_while_jumpcloud_stalls_or_is_down(
         renewed = fetch(server)["AccessKeyId"]
         for _ in range(5):
             assert fetch(server)["AccessKeyId"] == renewed
-        assert signed.requests() == SESSION_REUSE  # one renewal, no password
+        renewals = signed.requests()
+        time.sleep(1.2)  # past the renewal loop's shortest wait: it has stopped renewing
+        assert signed.requests() == renewals
+    # Through the saved session, no password: usually one renewal, but a loaded machine may miss
+    # the short http_timeout once more after the recovery, and the loop then tries again.
+    assert renewals[-2:] == SESSION_REUSE and set(renewals) <= set(SESSION_REUSE)
     assert reports == []  # the command never went without valid credentials
 
 
