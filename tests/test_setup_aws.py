@@ -14,7 +14,7 @@ from jcsaml.testing.idp import IdpKeyPair
 from jcsaml.testing.jumpcloud import FakeApp, FakeJumpCloud, FakeUser
 from jcsaml.testing.sts import LocalAws
 from tests.conftest import CliResult, cli_environment, run_cli
-from tests.test_setup_cert import RUNBOOK_CONFIG
+from tests.world import RUNBOOK_CONFIG
 
 ACCOUNT = "123456789012"  # moto's account for credentials it did not issue
 SIGNIN = "https://signin.aws.amazon.com/saml"

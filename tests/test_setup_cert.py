@@ -23,25 +23,7 @@ from jcsaml.errors import (
 )
 from jcsaml.testing.idp import IdpKeyPair
 from tests.conftest import cli_environment, run_cli
-
-RUNBOOK_CONFIG = """\
-# IdP signing certificate for the JumpCloud AWS application
-[ req ]
-default_bits = 2048
-default_md = sha256
-default_days = 1095
-encrypt_key = no
-prompt = no
-distinguished_name = req_distinguished_name
-
-[ req_distinguished_name ]
-countryName = US
-stateOrProvinceName = Colorado
-localityName = Boulder
-organizationName = Acme
-organizationalUnitName = Operations
-commonName = JumpCloud   # what the certificate is for
-"""
+from tests.world import RUNBOOK_CONFIG
 
 PROMPTING_CONFIG = """\
 HOME = .

@@ -25,13 +25,12 @@ from jcsaml.signin import cached_credentials, login
 from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, make_saml_response_b64
 from tests.conftest import run_python
+from tests.world import ACCOUNT, APP_URL, PRINCIPAL, READ_ONLY_ROLE
 
-ACCOUNT = "012345678987"
-PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"
-RO = f"arn:aws:iam::{ACCOUNT}:role/AcmeJumpCloudAdminRO"
+RO = READ_ONLY_ROLE
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/AcmeJumpCloudAdmin"
 BILLING = "arn:aws:iam::111122223333:role/AccountsPayable"
-URL = "https://sso.jumpcloud.com/saml2/acme"
+URL = APP_URL
 
 
 def page_for(

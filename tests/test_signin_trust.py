@@ -23,7 +23,9 @@ from jcsaml.saml import certificate_sha256, show_fingerprint
 from jcsaml.signin import CertificatePinner, login
 from jcsaml.testing.fakes import FakeAuthenticator, FakeStsClient, ScriptedPrompter, sts_answer
 from jcsaml.testing.idp import IdpKeyPair, build_saml_response, sign_saml_response
-from tests.test_signin import PRINCIPAL, RO, URL
+from tests.world import APP_URL as URL
+from tests.world import PRINCIPAL
+from tests.world import READ_ONLY_ROLE as RO
 
 EMAIL = "alice@acme.example"
 

@@ -86,6 +86,30 @@ AWS_CLI = shutil.which("aws", path=os.path.dirname(sys.executable)) or "aws"
 #: What reusing a live console session costs: JumpCloud is asked whether it is alive, then for
 #: the SAML page. No xsrf, no password, no MFA.
 SESSION_REUSE = [("GET", "/userconsole/api/self"), ("GET", SAML_PAGE)]
+#: The library's unit tests (no server behind them): the SAML provider, the read-only role and
+#: the app's address.
+PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:saml-provider/JumpCloud"
+READ_ONLY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{READ_ONLY}"
+APP_URL = "https://sso.jumpcloud.com/saml2/acme"
+#: The runbook's OpenSSL config for the IdP signing certificate (``setup cert --config``).
+RUNBOOK_CONFIG = """\
+# IdP signing certificate for the JumpCloud AWS application
+[ req ]
+default_bits = 2048
+default_md = sha256
+default_days = 1095
+encrypt_key = no
+prompt = no
+distinguished_name = req_distinguished_name
+
+[ req_distinguished_name ]
+countryName = US
+stateOrProvinceName = Colorado
+localityName = Boulder
+organizationName = Acme
+organizationalUnitName = Operations
+commonName = JumpCloud   # what the certificate is for
+"""
 
 
 @dataclass(frozen=True)
