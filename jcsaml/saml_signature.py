@@ -35,12 +35,13 @@ from jcsaml.saml_xml import (
     ASSERTION,
     DS_NS,
     MAX_RESPONSE_BYTES,
-    MD_NS,
     SIGNATURE,
     X509_CERTIFICATE,
+    idp_descriptors,
     parse_xml,
     safe_parser,
     show_time,
+    signing_certificates,
 )
 
 if TYPE_CHECKING:
@@ -381,18 +382,10 @@ def _certificate_from_metadata(data: bytes) -> x509.Certificate:
         ) from None
     except SamlDecodeError as exc:
         raise IdpCertificateError(reason=f"the metadata is not well-formed XML ({exc})") from None
-    descriptors = list(root.iter(f"{{{MD_NS}}}IDPSSODescriptor"))
+    descriptors = idp_descriptors(root)
     if not descriptors:
         raise IdpCertificateError(reason="the XML is not SAML IdP metadata (no IDPSSODescriptor)")
-    bodies: list[str] = []
-    for descriptor in descriptors:
-        for key in descriptor.iterfind(f"{{{MD_NS}}}KeyDescriptor"):
-            if key.get("use", "signing") != "signing":
-                continue
-            for element in key.iterfind(X509_CERTIFICATE):
-                body = ASCII_WHITESPACE.sub("", element.text or "")
-                if body and body not in bodies:
-                    bodies.append(body)
+    bodies = signing_certificates(descriptors)
     if not bodies:
         raise IdpCertificateError(reason="the metadata names no signing certificate")
     if len(bodies) > 1:

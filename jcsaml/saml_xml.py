@@ -75,6 +75,26 @@ def parse_xml(data: bytes) -> etree._Element:
     return root
 
 
+def idp_descriptors(root: etree._Element) -> list[etree._Element]:
+    """The ``IDPSSODescriptor`` elements of IdP metadata (none: it is not IdP metadata)."""
+    return list(root.iter(f"{{{MD_NS}}}IDPSSODescriptor"))
+
+
+def signing_certificates(descriptors: list[etree._Element]) -> list[str]:
+    """The base64 bodies, whitespace removed and each once, of the certificates the
+    ``descriptors`` name for signing (a KeyDescriptor with no ``use`` is for both uses)."""
+    bodies: list[str] = []
+    for descriptor in descriptors:
+        for key in descriptor.iterfind(f"{{{MD_NS}}}KeyDescriptor"):
+            if key.get("use", "signing") != "signing":
+                continue
+            for element in key.iterfind(X509_CERTIFICATE):
+                body = ASCII_WHITESPACE.sub("", element.text or "")
+                if body and body not in bodies:
+                    bodies.append(body)
+    return bodies
+
+
 def show_time(moment: datetime) -> str:
     """A SAML or certificate time as errors show it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -15,15 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from jcsaml.errors import IdpCertificateError, IdpMetadataError
+from jcsaml.errors import (
+    IdpCertificateError,
+    IdpMetadataError,
+    SamlDecodeError,
+    SamlForbiddenXmlError,
+)
 from jcsaml.saml import load_idp_certificate
+from jcsaml.saml_xml import (
+    DS_NS,
+    MAX_RESPONSE_BYTES,
+    MD_NS,
+    idp_descriptors,
+    parse_xml,
+    signing_certificates,
+)
 
-MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 #: Where JumpCloud serves its SAML applications; only named in the metadata, IAM never calls it.
 DEFAULT_SSO_URL = "https://sso.jumpcloud.com/saml2/aws"
 _WHITESPACE = re.compile(r"\s+")
-_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,34 +79,25 @@ def build_idp_metadata(
 
 def read_idp_metadata(xml: str) -> IdpMetadata:
     """Entity ID and signing certificates of ``xml``; raises ValueError when it is not IdP
-    metadata (no DTDs or entities are ever expanded)."""
-    from lxml import etree
-
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    metadata (read with the parser SAML responses are read with: no DTD, no entity)."""
     data = xml.encode("utf-8")
-    if len(data) > _MAX_BYTES or re.search(rb"<!\s*(DOCTYPE|ENTITY)", data, re.IGNORECASE):
-        raise ValueError("the document is too large or declares a DTD")
+    if len(data) > MAX_RESPONSE_BYTES:
+        raise ValueError("the document is larger than 1 MiB")
     try:
-        root = etree.fromstring(data, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"not well-formed XML ({exc})") from None
-    descriptors = list(root.iter(f"{{{MD_NS}}}IDPSSODescriptor"))
+        root = parse_xml(data)
+    except SamlForbiddenXmlError:
+        raise ValueError("the document declares a DTD or entities") from None
+    except SamlDecodeError as exc:
+        raise ValueError(f"not well-formed XML ({exc.reason})") from None
+    descriptors = idp_descriptors(root)
     if not descriptors:
         raise ValueError("not SAML IdP metadata (no IDPSSODescriptor)")
     entity = root if root.tag == f"{{{MD_NS}}}EntityDescriptor" else descriptors[0].getparent()
     certificates: list[str] = []
-    for descriptor in descriptors:
-        for key in descriptor.iterfind(f"{{{MD_NS}}}KeyDescriptor"):
-            if key.get("use", "signing") != "signing":
-                continue
-            for element in key.iterfind(
-                f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"
-            ):
-                pem = _pem_from_base64(element.text or "")
-                if pem is not None and pem not in certificates:
-                    certificates.append(pem)
+    for body in signing_certificates(descriptors):
+        pem = _pem_from_base64(body)
+        if pem is not None and pem not in certificates:
+            certificates.append(pem)
     entity_id = str(entity.get("entityID") or "") if entity is not None else ""
     return IdpMetadata(xml=xml, entity_id=entity_id, certificates=tuple(certificates))
 

@@ -21,8 +21,6 @@ from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 from jcsaml.admin.certificate import build_key_and_certificate
-from jcsaml.admin.metadata import DS_NS as DS_NS  # the namespaces of what this module writes
-from jcsaml.admin.metadata import MD_NS as MD_NS
 from jcsaml.admin.metadata import build_idp_metadata
 from jcsaml.admin.openssl_config import CertificateRequest
 from jcsaml.saml import (
@@ -31,9 +29,10 @@ from jcsaml.saml import (
     ROLE_SESSION_NAME_ATTRIBUTE,
     SESSION_DURATION_ATTRIBUTE,
 )
-
-SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
-SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+from jcsaml.saml_xml import DS_NS as DS_NS  # the namespaces of what this module writes
+from jcsaml.saml_xml import MD_NS as MD_NS
+from jcsaml.saml_xml import SAML_NS as SAML_NS
+from jcsaml.saml_xml import SAMLP_NS as SAMLP_NS
 
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 # The distinguished name of the runbook's ``[req_distinguished_name]``, before its CN.
