@@ -253,6 +253,19 @@ def test_logout_without_a_session_says_nothing_was_forgotten(user: World) -> Non
     assert "Forgot" not in result.stdout
 
 
+def test_logout_takes_the_username_from_either_variable(user: World) -> None:
+    user.configure()
+    other = "bob@acme.example"
+    result = user.run("logout", "-a", "production", "--skip-prompt", SAML2AWS_USERNAME=other)
+    assert result.status == 0, result.stderr
+    assert f"No JumpCloud session of {other} was saved." in result.stdout
+    both = user.run(
+        "logout", "-a", "production", "--skip-prompt",
+        JCSAML_USERNAME=EMAIL, SAML2AWS_USERNAME=other,
+    )  # fmt: skip
+    assert f"No JumpCloud session of {EMAIL} was saved." in both.stdout  # jcsaml's own wins
+
+
 def test_logout_forgets_a_saved_session(user: World) -> None:
     user.with_keyring()
     user.configure("--role", "AcmeJumpCloudAdminRO")

@@ -120,6 +120,23 @@ def test_four_apps_two_aws_two_accounts_written(setup: Setup) -> None:
     assert PASSWORD not in result.stdout + result.stderr
 
 
+def test_a_saml2aws_job_s_variables_sign_in_to_discover(setup: Setup) -> None:
+    """A CI job written for saml2aws gives the username, password and code in its variables."""
+    result = run_cli(
+        "configure", "--discover", "--skip-prompt",
+        "--url", setup.jumpcloud.app_url("acme-prod-aws"), "--console-url", setup.jumpcloud.url,
+        env={
+            **setup.env,
+            "SAML2AWS_USERNAME": EMAIL,
+            "SAML2AWS_PASSWORD": PASSWORD,
+            "SAML2AWS_MFA_TOKEN": setup.jumpcloud.totp_code(EMAIL),
+        },
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert account_names(setup.config) == ["aws-production", "aws-dev"]
+    assert PASSWORD not in result.stdout + result.stderr
+
+
 def test_names_are_editable_and_apps_can_be_left_out(setup: Setup) -> None:
     result = setup.discover(*setup.first_app_flags(), stdin="production\n-\n")
     assert result.status == 0, result.stderr

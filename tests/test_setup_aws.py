@@ -85,7 +85,8 @@ def running_aws() -> Iterator[LocalAws]:
 def aws(running_aws: LocalAws) -> LocalAws:
     """The module's LocalAws, as if just started: moto's state reset, no call recorded."""
     request = urllib.request.Request(running_aws.endpoint_url + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
+    # Generous: a busy machine (more workers than cores) was seen to take over 10 s.
+    with urllib.request.urlopen(request, timeout=60):
         pass
     running_aws.calls.clear()
     return running_aws

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jcsaml.config import DEFAULT_CONSOLE_URL
+from jcsaml.variables import lookup
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -553,14 +554,14 @@ def discover(args: argparse.Namespace, ctx: Context) -> int:
         say_signing_in(
             ctx,
             base,
-            base.username or ctx.environ.get("JCSAML_USERNAME") or None,
+            base.username or lookup("username", ctx.environ),
             "configure --discover lists the AWS applications JumpCloud offers",
         )
     found = discover_applications(
         base,
-        username=base.username or ctx.environ.get("JCSAML_USERNAME") or None,
-        password=ctx.environ.get("JCSAML_PASSWORD") or None,
-        mfa_token=ctx.environ.get("JCSAML_MFA_TOKEN") or None,
+        username=base.username or lookup("username", ctx.environ),
+        password=lookup("password", ctx.environ),
+        mfa_token=lookup("mfa_token", ctx.environ),
         prompter=prompter,
         secrets=secret_store(ctx),  # no keyring: said once per machine
         webauthn_device=ctx.webauthn_device,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jcsaml.cli.options import add_skip_prompt
+from jcsaml.variables import lookup
 
 if TYPE_CHECKING:
     from jcsaml.cli import Context
@@ -27,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -
     parser.add_argument("--profile", help="AWS profile to clear (default: the account's)")
     parser.add_argument(
         "--username",
-        default=environ.get("JCSAML_USERNAME"),
-        help="JumpCloud username, when the account has none [env JCSAML_USERNAME]",
+        default=lookup("username", environ),
+        help="JumpCloud username, when the account has none [env JCSAML_USERNAME or "
+        "SAML2AWS_USERNAME]",
     )
     parser.add_argument(
         "--forget-password", action="store_true", help="also remove the saved password"

@@ -625,7 +625,7 @@ class LocalAws:
     def _reset_moto(self) -> None:
         url = self.endpoint_url + "/moto-api/reset"
         request = urllib.request.Request(url, method="POST")  # noqa: S310 - our loopback server
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60):  # noqa: S310 - a busy machine is slow
             pass
 
     # what clients need
