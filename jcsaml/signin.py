@@ -749,6 +749,7 @@ class SignInPipeline:
             webauthn_device=options.get("webauthn_device"),
             trust_new_cert=self.trust_new_cert,
             on_wait=self._warmup.start if self._warmup is not None else None,
+            environ=self.environ,
         )
 
     def read_assertion(

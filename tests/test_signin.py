@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,6 +167,23 @@ def test_password_given_by_flag_or_variable_is_not_saved(keys: IdpKeyPair) -> No
     secrets = MemoryStore()
     sign_in(keys, account, password="from-ci", secrets=secrets)
     assert secrets.get(password_key(account, "alice")) is None
+
+
+def test_the_password_command_is_read_from_the_callers_environment(
+    keys: IdpKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """login(environ=...) takes JCSAML_PASSWORD_COMMAND from there, not from the process."""
+    monkeypatch.setenv("JCSAML_PASSWORD_COMMAND", f"{sys.executable} -c \"print('process')\"")
+    auth = FakeAuthenticator(page_for(keys, [(RO, PRINCIPAL)]))
+    login(
+        Account(name="p", url=URL, username="alice"),
+        authenticator=auth,
+        sts_client=FakeStsClient([sts_answer(RO)]),
+        secrets=MemoryStore(),
+        prompter=NonInteractivePrompter(),
+        environ={"JCSAML_PASSWORD_COMMAND": f"{sys.executable} -c \"print('caller')\""},
+    )
+    assert auth.seen[0].password == "caller"
 
 
 def test_saved_password_is_used_without_prompting(keys: IdpKeyPair) -> None:
