@@ -211,6 +211,9 @@ def test_console_refuses_a_region_that_is_not_a_region(
     one_line_error(result, "invalid --region", repr(hostile))
     result = run_cli("console", "-a", "prod", "--link", env={**env, "AWS_REGION": hostile})
     one_line_error(result, "AWS_REGION", repr(hostile))
+    for command in ("login", "credential-process"):  # before "Signing in", nothing asked
+        result = run_cli(command, "-a", "prod", env={**env, "AWS_REGION": hostile})
+        one_line_error(result, "AWS_REGION", repr(hostile))
     result = run_cli("configure", "-a", "prod", "--region", hostile, "--skip-prompt", env=env)
     one_line_error(result, "region", "not an AWS region")
     with (hermetic_home / ".jcsaml").open("a") as config:

@@ -114,7 +114,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
     its directory (writable) and its lock (not held by another process).
     """
     from jcsaml.credentials_file import CredentialsFile, validate_profile_name
-    from jcsaml.signin import cached_credentials, credentials_path
+    from jcsaml.signin import cached_credentials, credentials_path, region_of
 
     if args.profile is not None:
         validate_profile_name(args.profile, setting="--profile")
@@ -143,6 +143,7 @@ def obtain_credentials(args: argparse.Namespace, ctx: Context) -> Obtained:
             cached = cached_credentials(store, profile, role=wanted_role)
             if cached is not None:
                 return Obtained(cached, account, profile, str(path), fresh=False)
+        region_of(account, ctx.environ)  # a bad AWS_REGION fails before "Signing in"
         # Unattended runs keep stderr for the one error line; --quiet asks for no progress line.
         if not (args.skip_prompt or getattr(args, "quiet", False)):
             _say_why(args, ctx, account, store, profile, wanted_role)
@@ -168,6 +169,7 @@ def _obtain_for_process(
     line (and keep using after they expire)."""
     from jcsaml import managed, process_cache
     from jcsaml.errors import CacheFileError, JcsamlError
+    from jcsaml.signin import region_of
 
     directory = str(process_cache.cache_directory(ctx.environ))
     # One sign-in at a time for the account and role, as credential-process takes it.
@@ -178,6 +180,7 @@ def _obtain_for_process(
             )
             if cached is not None:
                 return Obtained(cached, account, profile, directory, fresh=False, by_process=True)
+        region_of(account, ctx.environ)  # a bad AWS_REGION fails before "Signing in"
         if not (args.skip_prompt or getattr(args, "quiet", False)):
             reason = (
                 "--force" if args.force else "no valid credentials in the credential-process cache"
