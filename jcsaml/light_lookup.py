@@ -225,14 +225,12 @@ def process_credentials(
         data = json.loads(text)
     except ValueError:
         return None
-    keys = ("account", "role", "access_key_id", "secret_access_key", "session_token")
-    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in keys):
+    if not process_entry_is_text(data):
         return None
     role_arn = data.get("role_arn", "")
-    if not isinstance(role_arn, str) or data["account"] != account_name or data["role"] != wanted:
+    if data["account"] != account_name or data["role"] != wanted:
         return None
-    expiration = data.get("expiration")
-    expires_at = _epoch_seconds(expiration) if isinstance(expiration, str) else None
+    expires_at = _epoch_seconds(data["expiration"])
     current = time.time() if now is None else now
     if expires_at is None or expires_at - current < PROCESS_REFRESH_MARGIN_SECONDS:
         return None
@@ -267,6 +265,29 @@ def process_output(
     import json
 
     return json.dumps(found.to_credential_process())
+
+
+#: A credential-process cache entry's fields, each text as jcsaml writes it; the optional ones
+#: may be missing.
+PROCESS_ENTRY_FIELDS = (
+    "account",
+    "role",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "expiration",
+)
+PROCESS_ENTRY_OPTIONAL_FIELDS = ("role_arn", "assumed_role_arn")
+
+
+def process_entry_is_text(data: object) -> bool:
+    """Whether ``data`` (a parsed cache entry) has its fields, all text: anything else was not
+    written by jcsaml, and no value of it is ever handed to the AWS tools."""
+    return (
+        isinstance(data, dict)
+        and all(isinstance(data.get(key), str) for key in PROCESS_ENTRY_FIELDS)
+        and all(isinstance(data.get(key, ""), str) for key in PROCESS_ENTRY_OPTIONAL_FIELDS)
+    )
 
 
 def process_cache_name(account: str, role: str) -> str:

@@ -30,6 +30,7 @@ from jcsaml.light_lookup import (
     PROCESS_REFRESH_MARGIN_SECONDS,
     process_cache_directory,
     process_cache_name,
+    process_entry_is_text,
 )
 
 __all__ = [
@@ -132,16 +133,18 @@ def _read_entry(directory_fd: int, path: Path) -> CacheEntry | None:
         return None
     try:
         data = json.loads(raw.decode("utf-8"))
+        if not process_entry_is_text(data):
+            return None
         expiration = datetime.fromisoformat(data["expiration"].replace("Z", "+00:00"))
         credentials = AwsCredentials(
-            access_key_id=str(data["access_key_id"]),
-            secret_access_key=str(data["secret_access_key"]),
-            session_token=str(data["session_token"]),
+            access_key_id=data["access_key_id"],
+            secret_access_key=data["secret_access_key"],
+            session_token=data["session_token"],
             expiration=expiration.astimezone(UTC),
-            role_arn=str(data.get("role_arn", "")),
-            assumed_role_arn=str(data.get("assumed_role_arn", "")),
+            role_arn=data.get("role_arn", ""),
+            assumed_role_arn=data.get("assumed_role_arn", ""),
         )
-        return CacheEntry(str(data["account"]), str(data["role"]), credentials, path)
+        return CacheEntry(data["account"], data["role"], credentials, path)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,9 +75,19 @@ def test_a_failed_write_leaves_the_old_entry(env: dict[str, str]) -> None:
     assert len(list(directory.iterdir())) == 1
 
 
-def test_a_damaged_entry_is_ignored(env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: "{not json",
+        # A value that is not text is not passed on as a key, not even as "7".
+        lambda text: json.dumps({**json.loads(text), "access_key_id": 7}),
+        lambda text: json.dumps({**json.loads(text), "assumed_role_arn": ["x"]}),
+    ],
+    ids=["not-json", "number", "list"],
+)
+def test_a_damaged_entry_is_ignored(env: dict[str, str], damage: Callable[[str], str]) -> None:
     path = process_cache.save("production", ROLE, credentials(60), environ=env)
-    path.write_text("{not json")
+    path.write_text(damage(path.read_text()))
     assert process_cache.load("production", ROLE, environ=env) is None
     assert process_cache.entries(environ=env) == []
 
