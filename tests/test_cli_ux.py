@@ -253,6 +253,24 @@ def test_logout_without_a_session_says_nothing_was_forgotten(user: World) -> Non
     assert "Forgot" not in result.stdout
 
 
+def test_disable_keychain_leaves_the_keyring_alone(user: World) -> None:
+    """--disable-keychain (or SAML2AWS_DISABLE_KEYCHAIN): no session saved, none read."""
+    user.with_keyring()
+    user.configure("--role", "AcmeJumpCloudAdminRO")
+    assert user.login("--disable-keychain").status == 0
+    assert not user.keyring.exists() or "session:" not in user.keyring.read_text()
+    assert user.login("--force", steps=1).status == 0  # without it: the session is kept
+    assert "session:" in user.keyring.read_text()
+    user.jumpcloud.clear_requests()
+    roles = ("list-roles", "-a", "production", "--skip-prompt")
+    assert user.run(*roles).status == 0  # through the saved session
+    assert user.jumpcloud.count("GET", "/userconsole/api/self") == 1
+    user.jumpcloud.clear_requests()
+    refused = user.run(*roles, SAML2AWS_DISABLE_KEYCHAIN="true")
+    assert refused.status == 1 and "password" in refused.stderr  # it would have to sign in
+    assert user.jumpcloud.count() == 0
+
+
 def test_logout_takes_the_username_from_either_variable(user: World) -> None:
     user.configure()
     other = "bob@acme.example"
