@@ -394,9 +394,17 @@ class JumpCloudAuthenticator:
         ``app_url`` is another application of the same JumpCloud tenant, fetched with this
         console session (default: the authenticator's own ``app_url``).
         """
+        url = validate_url(app_url, "url") if app_url else self.app_url
+        page = self._saml_page_at(url)
+        if page is None:
+            raise NoSamlResponseError(url=url)
+        return page
+
+    def _saml_page_at(self, url: str) -> SamlPage | None:
+        """The application page's auto-post form; None when the page sent the browser to
+        JumpCloud's sign-in page instead (the session does not reach the SSO step)."""
         from bs4 import BeautifulSoup
 
-        url = validate_url(app_url, "url") if app_url else self.app_url
         response = self._follow(url)
         if response.status == 429:
             raise IdpRateLimitedError(url=url)
@@ -407,6 +415,8 @@ class JumpCloudAuthenticator:
         value = field.get("value") if field is not None else None
         if not isinstance(value, str) or not value.strip():
             self._explain_missing_saml(url, response, soup)
+            if response.url != url and urlsplit(response.url).path.startswith(_SIGN_IN_PAGES):
+                return None
             raise NoSamlResponseError(url=url)
         form = field.find_parent("form") if field is not None else None
         action = form.get("action") if form is not None else None
@@ -446,7 +456,7 @@ class JumpCloudAuthenticator:
             )
         landed = urlsplit(response.url).path
         if landed.rstrip("/") != urlsplit(url).path.rstrip("/") and not landed.startswith(
-            ("/login", "/userconsole/login")
+            _SIGN_IN_PAGES
         ):
             # Redirected somewhere no sign-in went before (a factor page, a new flow).
             raise JumpCloudChangedError(
@@ -546,10 +556,14 @@ class JumpCloudAuthenticator:
             self._xsrf = ""
             return None
         try:
-            return self.fetch_saml_page()
+            page = self._saml_page_at(self.app_url)
         except (IdpServerError, IdpRateLimitedError) as exc:
             status = 429 if isinstance(exc, IdpRateLimitedError) else exc.status
             raise SessionKeptError(status=status, path=urlsplit(self.app_url).path) from None
+        if page is None:  # alive for the console, yet the SSO step asks for a sign-in
+            self.session.cookies.clear()
+            self._xsrf = ""
+        return page
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -673,6 +687,9 @@ class JumpCloudAuthenticator:
             return IdpHostNotFoundError(url=url, host=host, setting=setting, reason="")
         return _transport_error(url, exc)
 
+
+#: Where JumpCloud sends a browser that must sign in (first).
+_SIGN_IN_PAGES = ("/login", "/userconsole/login")
 
 #: Words of a 403 answer that says the console session is no longer valid.
 _ENDED_WORDS = ("expired", "session", "unauthorized", "unauthenticated", "login", "xsrf")

@@ -20,7 +20,7 @@ from jcsaml.credential_source import ProfileCache, default_source
 from jcsaml.credentials_file import MemoryCredentialsStore
 from jcsaml.errors import SessionKeptError, SignInRequiredError
 from jcsaml.secret_store import session_key
-from tests.world import EMAIL, SESSION_REUSE, SLUG, Clock, Signed, fetch
+from tests.world import EMAIL, PASSWORD, SESSION_REUSE, SLUG, Clock, Signed, fetch
 
 SELF = "/userconsole/api/self"
 
@@ -73,6 +73,22 @@ def test_a_401_forgets_the_session(signed: Signed) -> None:
     with pytest.raises(SignInRequiredError):
         jcsaml.credentials(signed.account, secrets=signed.secrets, cache=empty_cache(), environ={})
     assert saved_session(signed) is None
+
+
+def test_a_session_the_sso_step_sends_to_sign_in_is_replaced(signed: Signed) -> None:
+    """JumpCloud says the console session is alive, yet the application's page sends the
+    browser to the sign-in page: the session is forgotten and a sign-in asked for, rather than
+    an error that sends the person to an administrator."""
+    kept = saved_session(signed)
+    to_sign_in = f"{signed.jumpcloud.url}/login?context=sso"
+    signed.jumpcloud.inject_fault(f"/saml2/{SLUG}", "redirect", location=to_sign_in)
+    with pytest.raises(SignInRequiredError):
+        jcsaml.credentials(signed.account, secrets=signed.secrets, cache=empty_cache(), environ={})
+    assert saved_session(signed) is None
+    again = jcsaml.login(signed.account, password=PASSWORD, secrets=signed.secrets, environ={})
+    assert again.access_key_id != signed.first.access_key_id
+    assert saved_session(signed) not in (None, kept)
+    assert signed.jumpcloud.count("POST") == 1  # the password, once
 
 
 def test_a_failing_saml_page_keeps_the_session_too(signed: Signed) -> None:
