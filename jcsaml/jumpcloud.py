@@ -560,6 +560,8 @@ class JumpCloudAuthenticator:
         except (IdpServerError, IdpRateLimitedError) as exc:
             status = 429 if isinstance(exc, IdpRateLimitedError) else exc.status
             raise SessionKeptError(status=status, path=urlsplit(self.app_url).path) from None
+        except _MfaAtSso:  # a sign-in answers the factor the SSO step asks for
+            page = None
         if page is None:  # alive for the console, yet the SSO step asks for a sign-in
             self.session.cookies.clear()
             self._xsrf = ""

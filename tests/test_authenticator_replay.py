@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +21,7 @@ from jcsaml.errors import (
 from jcsaml.jumpcloud import JumpCloudAuthenticator, PasswordCredentials
 from jcsaml.saml import parse_saml_response
 from jcsaml.testing.fakes import ScriptedPrompter
-from jcsaml.testing.replay import ReplayServer, load_exchanges
+from jcsaml.testing.replay import ReplayServer, load_exchange, load_exchanges
 
 SLUG = "acme-prod-aws-admin"
 
@@ -144,6 +145,25 @@ def test_resume_with_a_live_session_makes_two_requests(replay: ReplayServer) -> 
 
 def test_resume_with_an_expired_session_returns_none(replay: ReplayServer) -> None:
     replay.add(*load_exchanges("api_self_expired"))
+    saved = json.dumps({"xsrf": xsrf_token(), "cookies": []})
+    assert authenticator(replay).resume(saved) is None
+    replay.assert_done()
+
+
+@pytest.mark.parametrize(
+    "sso_step",
+    [("saml_login_redirect", "login_page"), ("auth_mfa_required",)],
+    ids=["sent-to-sign-in", "mfa-asked"],
+)
+def test_resume_a_session_the_sso_step_does_not_take_returns_none(
+    replay: ReplayServer, sso_step: tuple[str, ...]
+) -> None:
+    """The console says the session is alive, but the application page sends the browser to
+    the sign-in page, or asks for MFA: a sign-in is needed, not an error."""
+    answers = load_exchanges(*sso_step)
+    if sso_step == ("auth_mfa_required",):  # that 401 "MFA required." as the SAML page's answer
+        answers = [replace(load_exchange("saml_page"), response=answers[0].response)]
+    replay.add(*load_exchanges("api_self"), *answers)
     saved = json.dumps({"xsrf": xsrf_token(), "cookies": []})
     assert authenticator(replay).resume(saved) is None
     replay.assert_done()
