@@ -552,8 +552,7 @@ class JumpCloudAuthenticator:
                 # session, which is kept for the next try. Timeouts and connection errors
                 # were raised by _send already.
                 raise SessionKeptError(status=response.status, path=path)
-            self.session.cookies.clear()
-            self._xsrf = ""
+            self._forget_session()
             return None
         try:
             page = self._saml_page_at(self.app_url)
@@ -563,9 +562,13 @@ class JumpCloudAuthenticator:
         except _MfaAtSso:  # a sign-in answers the factor the SSO step asks for
             page = None
         if page is None:  # alive for the console, yet the SSO step asks for a sign-in
-            self.session.cookies.clear()
-            self._xsrf = ""
+            self._forget_session()
         return page
+
+    def _forget_session(self) -> None:
+        """Drop the console session's cookies and xsrf token: the caller signs in afresh."""
+        self.session.cookies.clear()
+        self._xsrf = ""
 
     # -- HTTP ----------------------------------------------------------------------------------
 
