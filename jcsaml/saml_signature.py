@@ -393,7 +393,12 @@ def _certificate_from_metadata(data: bytes) -> x509.Certificate:
             reason=f"the metadata names {len(bodies)} signing certificates; "
             "save the one JumpCloud signs with as PEM and use that"
         )
-    encoded = bodies[0].encode("ascii")
+    try:
+        encoded = bodies[0].encode("ascii")
+    except UnicodeEncodeError:
+        raise IdpCertificateError(
+            reason="the metadata's signing certificate holds characters base64 does not have"
+        ) from None
     return _certificate_from_der(encoded, encoded)
 
 

@@ -445,6 +445,13 @@ def test_load_idp_certificate_refuses_other_files(text: str, reason: str) -> Non
         load_idp_certificate(text)
 
 
+def test_metadata_whose_certificate_is_not_ascii_is_refused(keys: IdpKeyPair) -> None:
+    body = keys.cert_base64()
+    metadata = keys.metadata_xml().replace(body, body[:10] + "\u00e9" + body[10:])
+    with pytest.raises(IdpCertificateError, match="characters base64 does not have"):
+        load_idp_certificate(metadata)
+
+
 def test_metadata_without_a_signing_certificate(keys: IdpKeyPair) -> None:
     metadata = keys.metadata_xml().replace('use="signing"', 'use="encryption"')
     with pytest.raises(IdpCertificateError, match="no signing certificate"):
