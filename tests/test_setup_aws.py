@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,11 +83,7 @@ def running_aws() -> Iterator[LocalAws]:
 @pytest.fixture
 def aws(running_aws: LocalAws) -> LocalAws:
     """The module's LocalAws, as if just started: moto's state reset, no call recorded."""
-    request = urllib.request.Request(running_aws.endpoint_url + "/moto-api/reset", method="POST")
-    # Generous: a busy machine (more workers than cores) was seen to take over 10 s.
-    with urllib.request.urlopen(request, timeout=60):
-        pass
-    running_aws.calls.clear()
+    running_aws.reset()
     return running_aws
 
 

@@ -622,10 +622,18 @@ class LocalAws:
     ) -> None:
         self.stop()
 
+    def reset(self) -> None:
+        """As if just started: moto's roles, providers and other state gone (for every running
+        instance, which share it), and no call recorded."""
+        self._reset_moto()
+        self.calls.clear()
+
     def _reset_moto(self) -> None:
         url = self.endpoint_url + "/moto-api/reset"
         request = urllib.request.Request(url, method="POST")  # noqa: S310 - our loopback server
-        with urllib.request.urlopen(request, timeout=60):  # noqa: S310 - a busy machine is slow
+        # Generous: with AWS managed policies on, every IAM backend loads them again, and a
+        # busy machine (more test workers than cores) was seen to take over 10 s.
+        with urllib.request.urlopen(request, timeout=60):  # noqa: S310
             pass
 
     # what clients need
